@@ -1,0 +1,93 @@
+import NIOCore
+
+/// A validated JSON value that keeps its exact bytes, so it can be forwarded without re-encoding.
+///
+/// The accessors decode on demand and return `nil` when the value is of another kind.
+public struct RawJSON: Sendable, Hashable {
+    public enum Kind: Sendable {
+        case object
+        case array
+        case string
+        case number
+        case bool
+        case null
+    }
+
+    public let kind: Kind
+    /// Exactly the value's bytes, sharing storage with the parsed input.
+    public let bytes: ByteBuffer
+
+    /// `bytes` must hold a single value of `kind` that `JSONScanner` has validated.
+    init(kind: Kind, bytes: ByteBuffer) {
+        self.kind = kind
+        self.bytes = bytes
+    }
+
+    /// The decoded string, escapes resolved.
+    public var string: String? {
+        guard self.kind == .string else {
+            return nil
+        }
+        return self.bytes.withUnsafeReadableBytes { quoted in
+            let contents = UnsafeRawBufferPointer(rebasing: quoted.dropFirst().dropLast())
+            return JSONScanner.decodeString(contents, hasEscapes: contents.contains(UInt8(ascii: "\\")))
+        }
+    }
+
+    /// The number as an `Int64`, if it is written without fraction or exponent and fits.
+    public var int64: Int64? {
+        guard self.kind == .number else {
+            return nil
+        }
+        return self.bytes.withUnsafeReadableBytes { text in
+            let isNegative = text[0] == UInt8(ascii: "-")
+            // Accumulate downwards so that Int64.min, one larger in magnitude than Int64.max, fits.
+            var negatedValue: Int64 = 0
+            for byte in text.dropFirst(isNegative ? 1 : 0) {
+                let digit = byte &- UInt8(ascii: "0")
+                guard digit < 10 else {
+                    return nil
+                }
+                let (shifted, shiftOverflow) = negatedValue.multipliedReportingOverflow(by: 10)
+                let (next, digitOverflow) = shifted.subtractingReportingOverflow(Int64(digit))
+                guard !shiftOverflow, !digitOverflow else {
+                    return nil
+                }
+                negatedValue = next
+            }
+            if isNegative {
+                return negatedValue
+            }
+            let (value, overflow) = Int64(0).subtractingReportingOverflow(negatedValue)
+            return overflow ? nil : value
+        }
+    }
+
+    /// The number as the nearest `Double`; magnitudes beyond its range become infinity or zero.
+    public var double: Double? {
+        guard self.kind == .number else {
+            return nil
+        }
+        // JSON number syntax is a subset of what `Double.init?(_:)` accepts.
+        return self.bytes.withUnsafeReadableBytes { Double(String(decoding: $0, as: UTF8.self)) }
+    }
+
+    public var bool: Bool? {
+        guard self.kind == .bool else {
+            return nil
+        }
+        return self.bytes.getInteger(at: self.bytes.readerIndex, as: UInt8.self) == UInt8(ascii: "t")
+    }
+
+    public var isNull: Bool {
+        self.kind == .null
+    }
+
+    /// Parses this value as an object, which counts as depth 1 for `maxDepth`.
+    public func object(maxDepth: Int = 64) throws(JSONError) -> JSONObject {
+        guard self.kind == .object else {
+            throw .notAnObject
+        }
+        return try JSONObject(parsing: self.bytes, maxDepth: maxDepth)
+    }
+}

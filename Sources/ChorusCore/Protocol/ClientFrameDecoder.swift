@@ -1,0 +1,75 @@
+import NIOCore
+
+/// Turns the JSON text of a client frame into a ``ClientFrame``.
+///
+/// The `id` is returned separately so that a frame rejected for its other fields can still be
+/// answered with an `error` that echoes it.
+public struct ClientFrameDecoder: Sendable {
+    /// How deeply JSON may nest; hostile input nests thousands deep.
+    public var maxDepth: Int
+
+    public init(maxDepth: Int = 64) {
+        self.maxDepth = maxDepth
+    }
+
+    public struct Decoded: Sendable {
+        public var id: RawJSON?
+        public var result: Result<ClientFrame, ProtocolError>
+    }
+
+    public func decode(_ text: ByteBuffer) -> Decoded {
+        let object: JSONObject
+        do {
+            object = try JSONObject(parsing: text, maxDepth: self.maxDepth)
+        } catch {
+            return Decoded(id: nil, result: .failure(ProtocolError(.badRequest, error.description)))
+        }
+        let id = object["id"]
+        if let id, id.kind != .string, id.kind != .number {
+            return Decoded(id: nil, result: .failure(ProtocolError(.badRequest, "field 'id' must be a number or a string")))
+        }
+        do {
+            return Decoded(id: id, result: .success(try Self.frame(from: object)))
+        } catch {
+            return Decoded(id: id, result: .failure(error))
+        }
+    }
+
+    static func frame(from object: JSONObject) throws(ProtocolError) -> ClientFrame {
+        let type = try object.requiredString("type")
+        switch type {
+        case "auth":
+            return .auth(token: try object.requiredString("token"))
+        case "subscribe":
+            let pattern = try object.pattern("topic")
+            return .subscribe(pattern, since: try object.recoveryPosition("since"))
+        case "unsubscribe":
+            return .unsubscribe(try object.pattern("topic"))
+        case "publish", "message":
+            return .publish(
+                PublishFrame(
+                    topic: try object.topic("topic"),
+                    event: try object.optionalString("event"),
+                    data: try object.required("data"),
+                    idempotencyKey: try object.optionalString("idempotency_key")
+                )
+            )
+        case "ping":
+            return .ping(timestamp: object["timestamp"])
+        case "presence":
+            return .presence(try object.topic("topic"))
+        case "presence_update":
+            let meta = try object.required("meta")
+            guard meta.kind == .object else { throw ProtocolError(.badRequest, "field 'meta' must be an object") }
+            return .presenceUpdate(try object.topic("topic"), meta: meta)
+        case "direct":
+            return .direct(
+                to: try object.requiredString("to"),
+                event: try object.optionalString("event") ?? "message",
+                data: try object.required("data")
+            )
+        default:
+            return .custom(type: type, fields: object)
+        }
+    }
+}

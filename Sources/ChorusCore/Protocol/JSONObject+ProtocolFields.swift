@@ -1,0 +1,59 @@
+/// Typed access to the fields of a request object, with the protocol's error messages.
+extension JSONObject {
+    public func required(_ key: String) throws(ProtocolError) -> RawJSON {
+        guard let value = self[key] else { throw ProtocolError(.badRequest, "missing field '\(key)'") }
+        return value
+    }
+
+    public func requiredString(_ key: String) throws(ProtocolError) -> String {
+        guard let value = try self.optionalString(key) else {
+            throw ProtocolError(.badRequest, "missing field '\(key)'")
+        }
+        return value
+    }
+
+    public func optionalString(_ key: String) throws(ProtocolError) -> String? {
+        guard let value = self[key], !value.isNull else { return nil }
+        guard let string = value.string else { throw ProtocolError(.badRequest, "field '\(key)' must be a string") }
+        return string
+    }
+
+    public func topic(_ key: String) throws(ProtocolError) -> Topic {
+        let name = try self.requiredString(key)
+        do {
+            return try Topic(name)
+        } catch {
+            if (try? TopicPattern(name))?.isWildcard == true {
+                throw ProtocolError(.badRequest, "cannot publish to a pattern: '\(name)'")
+            }
+            throw ProtocolError(.badRequest, "invalid topic: \(error.description)")
+        }
+    }
+
+    public func pattern(_ key: String) throws(ProtocolError) -> TopicPattern {
+        let text = try self.requiredString(key)
+        do {
+            return try TopicPattern(text)
+        } catch {
+            throw ProtocolError(.badRequest, "invalid topic: \(error.description)")
+        }
+    }
+
+    public func recoveryPosition(_ key: String) throws(ProtocolError) -> RecoveryPosition? {
+        guard let value = self[key], !value.isNull else { return nil }
+        let since: JSONObject
+        do {
+            since = try value.object()
+        } catch {
+            throw ProtocolError(.badRequest, "field '\(key)' must be an object")
+        }
+        if let ts = since["ts"] {
+            guard let milliseconds = ts.int64 else { throw ProtocolError(.badRequest, "'\(key).ts' must be an integer") }
+            return .timestamp(milliseconds: milliseconds)
+        }
+        guard let offset = since["offset"]?.int64, offset >= 0 else {
+            throw ProtocolError(.badRequest, "'\(key).offset' must be a non-negative integer")
+        }
+        return .offset(UInt64(offset), epoch: try since.optionalString("epoch") ?? "")
+    }
+}

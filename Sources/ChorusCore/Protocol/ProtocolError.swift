@@ -1,0 +1,11 @@
+/// A client request the hub refuses, carried back to the client as an `error` frame
+/// (or an HTTP error body) with the request's `id` when it had one.
+public struct ProtocolError: Error, Sendable {
+    public var code: ErrorCode
+    public var message: String
+
+    public init(_ code: ErrorCode, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+}

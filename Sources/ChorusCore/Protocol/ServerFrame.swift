@@ -1,0 +1,125 @@
+import NIOCore
+
+/// A reply or notice from the hub to one client (protocol v1, "Hub → client"), other than
+/// `message`, which is encoded once per publish by ``MessageEnvelope``.
+public enum ServerFrame: Sendable {
+    case authSuccess(client: String, user: String?, expiresAt: Int64?)
+    case subscribed(topic: String, offset: UInt64?, epoch: String?, recovered: Bool?)
+    case unsubscribed(topic: String)
+    case ack(messageID: String?, offset: UInt64?, epoch: String?)
+    case pong(timestamp: RawJSON?)
+    case error(ProtocolError)
+    case disconnect(code: CloseCode, reason: String, reconnect: Bool)
+    /// A reply to a custom frame type: `fields` is a JSON object whose members are added to
+    /// the reply next to `type` and `id`.
+    case custom(type: String, fields: ByteBuffer?)
+
+    /// Writes the frame's JSON, echoing the request `id` when there is one.
+    public func write(into buffer: inout ByteBuffer, id: RawJSON? = nil) {
+        buffer.writeStaticString(#"{"type":"#)
+        switch self {
+        case .authSuccess(let client, let user, let expiresAt):
+            buffer.writeStaticString(#""auth_success""#)
+            Self.writeID(id, into: &buffer)
+            buffer.writeStaticString(#","client":"#)
+            buffer.writeJSONString(client)
+            buffer.writeStaticString(#","user":"#)
+            if let user { buffer.writeJSONString(user) } else { buffer.writeStaticString("null") }
+            if let expiresAt {
+                buffer.writeStaticString(#","expires_at":"#)
+                buffer.writeString(String(expiresAt))
+            }
+        case .subscribed(let topic, let offset, let epoch, let recovered):
+            buffer.writeStaticString(#""subscribed""#)
+            Self.writeID(id, into: &buffer)
+            buffer.writeStaticString(#","topic":"#)
+            buffer.writeJSONString(topic)
+            Self.writePosition(offset: offset, epoch: epoch, into: &buffer)
+            if let recovered {
+                buffer.writeStaticString(recovered ? #","recovered":true"# : #","recovered":false"#)
+            }
+        case .unsubscribed(let topic):
+            buffer.writeStaticString(#""unsubscribed""#)
+            Self.writeID(id, into: &buffer)
+            buffer.writeStaticString(#","topic":"#)
+            buffer.writeJSONString(topic)
+        case .ack(let messageID, let offset, let epoch):
+            buffer.writeStaticString(#""ack""#)
+            Self.writeID(id, into: &buffer)
+            if let messageID {
+                buffer.writeStaticString(#","message_id":"#)
+                buffer.writeJSONString(messageID)
+            }
+            Self.writePosition(offset: offset, epoch: epoch, into: &buffer)
+        case .pong(let timestamp):
+            buffer.writeStaticString(#""pong""#)
+            Self.writeID(id, into: &buffer)
+            if let timestamp {
+                buffer.writeStaticString(#","timestamp":"#)
+                buffer.writeImmutableBuffer(timestamp.bytes)
+            }
+        case .error(let error):
+            buffer.writeStaticString(#""error""#)
+            Self.writeID(id, into: &buffer)
+            buffer.writeStaticString(#","code":"#)
+            buffer.writeJSONString(error.code.rawValue)
+            buffer.writeStaticString(#","message":"#)
+            buffer.writeJSONString(error.message)
+        case .disconnect(let code, let reason, let reconnect):
+            buffer.writeStaticString(#""disconnect","code":"#)
+            buffer.writeString(String(code.rawValue))
+            buffer.writeStaticString(#","reason":"#)
+            buffer.writeJSONString(reason)
+            buffer.writeStaticString(reconnect ? #","reconnect":true"# : #","reconnect":false"#)
+        case .custom(let type, let fields):
+            buffer.writeJSONString(type)
+            Self.writeID(id, into: &buffer)
+            if let fields {
+                Self.writeMembers(of: fields, into: &buffer)
+            }
+        }
+        buffer.writeStaticString("}")
+    }
+
+    private static func writeID(_ id: RawJSON?, into buffer: inout ByteBuffer) {
+        guard let id else { return }
+        buffer.writeStaticString(#","id":"#)
+        buffer.writeImmutableBuffer(id.bytes)
+    }
+
+    private static func writePosition(offset: UInt64?, epoch: String?, into buffer: inout ByteBuffer) {
+        if let offset {
+            buffer.writeStaticString(#","offset":"#)
+            buffer.writeString(String(offset))
+        }
+        if let epoch {
+            buffer.writeStaticString(#","epoch":"#)
+            buffer.writeJSONString(epoch)
+        }
+    }
+
+    /// Appends the members of a JSON object (`{"a":1}` → `,"a":1`); an empty object adds nothing.
+    private static func writeMembers(of object: ByteBuffer, into buffer: inout ByteBuffer) {
+        var members = object
+        members.trimJSONWhitespace()
+        guard members.readableBytes > 2 else { return }
+        members.moveReaderIndex(forwardBy: 1)
+        members.moveWriterIndex(to: members.writerIndex - 1)
+        members.trimJSONWhitespace()
+        guard members.readableBytes > 0 else { return }
+        buffer.writeStaticString(",")
+        buffer.writeImmutableBuffer(members)
+    }
+}
+
+extension ByteBuffer {
+    mutating func trimJSONWhitespace() {
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
+        while let first = self.getInteger(at: self.readerIndex, as: UInt8.self), isSpace(first) {
+            self.moveReaderIndex(forwardBy: 1)
+        }
+        while self.readableBytes > 0, let last = self.getInteger(at: self.writerIndex - 1, as: UInt8.self), isSpace(last) {
+            self.moveWriterIndex(to: self.writerIndex - 1)
+        }
+    }
+}

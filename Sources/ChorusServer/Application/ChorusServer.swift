@@ -1,0 +1,100 @@
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import UnixSignals
+
+/// A Chorus hub ready to run: the HTTP shell (Hummingbird), the transports and the ``Hub``.
+///
+/// ```swift
+/// let server = try await ChorusServer(configuration: configuration, customHandlers: [
+///     "typing:start": { context throws(ProtocolError) in ... },
+/// ])
+/// try await server.run()
+/// ```
+public struct ChorusServer: Sendable {
+    public let hub: Hub
+    public let configuration: HubConfiguration
+    private let eventLoopGroup: MultiThreadedEventLoopGroup
+    private let logger: Logger
+    private let onServerRunning: @Sendable (Int) async -> Void
+
+    /// - Parameters:
+    ///   - customHandlers: handlers for application frame types, by `type`.
+    ///   - onServerRunning: called with the bound port once the hub accepts connections.
+    public init(
+        configuration: HubConfiguration,
+        customHandlers: [String: CustomFrameHandler] = [:],
+        logger: Logger = Logger(label: "chorus"),
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws {
+        if configuration.isDevelopmentMode, !Self.isLoopback(configuration.host) {
+            throw ConfigurationError(
+                "refusing to listen on '\(configuration.host)' with no credential configured: anyone could connect and publish. "
+                    + "Set CHORUS_JWT_SECRET (or a public key / JWKS) and CHORUS_API_KEY, or listen on 127.0.0.1."
+            )
+        }
+        let threads = configuration.threads == 0 ? System.coreCount : configuration.threads
+        self.eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let authenticator = try await Authenticator(configuration: configuration)
+        self.hub = Hub(configuration: configuration, eventLoopGroup: self.eventLoopGroup, authenticator: authenticator, customHandlers: customHandlers)
+        self.configuration = configuration
+        self.logger = logger
+        self.onServerRunning = onServerRunning
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    /// Runs until SIGTERM or SIGINT, then shuts down gracefully: stops accepting, sends every
+    /// client `disconnect` and close 1001, waits for them (at most `shutdown_timeout`), returns.
+    public func run() async throws {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: APIErrorMiddleware(metrics: self.hub.metrics))
+        router.add(middleware: CORSHeadersMiddleware(origins: OriginPolicy(allowed: self.configuration.allowedOrigins)))
+        APIRoutes(hub: self.hub).register(on: router)
+
+        let hub = self.hub
+        let logger = self.logger
+        let configuration = self.configuration
+        let onServerRunning = self.onServerRunning
+        let app = Application(
+            router: router,
+            server: HTTPServerBuilder { responder in ChorusChildChannel(responder: responder, hub: hub) },
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "chorus"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? configuration.port
+                logger.info("Chorus hub listening on \(configuration.host):\(port)")
+                if configuration.isDevelopmentMode {
+                    logger.notice("development mode: no JWT key or API key configured; anonymous clients and unauthenticated API calls are accepted, loopback only")
+                }
+                await onServerRunning(port)
+            },
+            eventLoopGroupProvider: .shared(self.eventLoopGroup),
+            logger: logger
+        )
+        let sweepInterval = Self.sweepInterval(configuration)
+        for shard in hub.shards { shard.startSweeping(every: sweepInterval) }
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [.init(service: app)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout
+        groupConfiguration.maximumCancellationDuration = .seconds(1)
+        try await ServiceGroup(configuration: groupConfiguration).run()
+        for shard in hub.shards { shard.stopSweeping() }
+        try await self.eventLoopGroup.shutdownGracefully()
+        logger.info("Chorus hub stopped")
+    }
+
+    /// Often enough to honour the shortest of the heartbeat settings, at most once a second.
+    static func sweepInterval(_ configuration: HubConfiguration) -> TimeAmount {
+        let shortest = min(configuration.pingInterval, configuration.idleTimeout, configuration.sseKeepAliveInterval)
+        let milliseconds = max(50, min(1000, shortest.components.seconds * 1000 / 2 + shortest.components.attoseconds / 2_000_000_000_000_000))
+        return .milliseconds(milliseconds)
+    }
+}

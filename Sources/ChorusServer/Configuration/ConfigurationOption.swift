@@ -1,0 +1,126 @@
+import Foundation
+
+/// One configuration option: its names in each source, its default and how to parse it.
+///
+/// The table in ``all`` is the single description of the options: loading, `--help` and
+/// docs/configuration.md all come from it.
+public struct ConfigurationOption: Sendable {
+    /// Key in the JSON file, e.g. `ping_interval`.
+    public let key: String
+    public let help: String
+    let defaultText: @Sendable (HubConfiguration) -> String
+    let apply: @Sendable (inout HubConfiguration, String) throws(ConfigurationError) -> Void
+
+    /// `CHORUS_PING_INTERVAL`.
+    public var environmentVariable: String { "CHORUS_" + self.key.uppercased() }
+    /// `--ping-interval`.
+    public var flag: String { "--" + self.key.replacingOccurrences(of: "_", with: "-") }
+    public var defaultValue: String { self.defaultText(HubConfiguration()) }
+
+    func set(_ configuration: inout HubConfiguration, from text: String, source: String) throws(ConfigurationError) {
+        do {
+            try self.apply(&configuration, text)
+        } catch {
+            throw ConfigurationError("\(source): \(error.message)")
+        }
+    }
+}
+
+extension ConfigurationOption {
+    static func string(
+        _ key: String, _ keyPath: any WritableKeyPath<HubConfiguration, String> & Sendable, help: String
+    ) -> Self {
+        .init(key: key, help: help, defaultText: { $0[keyPath: keyPath] }) { configuration, text throws(ConfigurationError) in
+            configuration[keyPath: keyPath] = text
+        }
+    }
+
+    static func optionalString(
+        _ key: String, _ keyPath: any WritableKeyPath<HubConfiguration, String?> & Sendable, help: String
+    ) -> Self {
+        .init(key: key, help: help, defaultText: { $0[keyPath: keyPath] ?? "(none)" }) { configuration, text throws(ConfigurationError) in
+            configuration[keyPath: keyPath] = text.isEmpty ? nil : text
+        }
+    }
+
+    static func integer(
+        _ key: String, _ keyPath: any WritableKeyPath<HubConfiguration, Int> & Sendable, range: ClosedRange<Int>, help: String
+    ) -> Self {
+        .init(key: key, help: help, defaultText: { String($0[keyPath: keyPath]) }) { configuration, text throws(ConfigurationError) in
+            guard let value = Int(text), range.contains(value) else {
+                throw ConfigurationError("'\(text)' is not a whole number from \(range.lowerBound) to \(range.upperBound)")
+            }
+            configuration[keyPath: keyPath] = value
+        }
+    }
+
+    static func size(
+        _ key: String, _ keyPath: any WritableKeyPath<HubConfiguration, Int> & Sendable, help: String
+    ) -> Self {
+        .init(key: key, help: help, defaultText: { ValueParsing.formatSize($0[keyPath: keyPath]) }) { configuration, text throws(ConfigurationError) in
+            configuration[keyPath: keyPath] = try ValueParsing.size(text)
+        }
+    }
+
+    static func duration(
+        _ key: String, _ keyPath: any WritableKeyPath<HubConfiguration, Duration> & Sendable, help: String
+    ) -> Self {
+        .init(key: key, help: help, defaultText: { ValueParsing.formatDuration($0[keyPath: keyPath]) }) { configuration, text throws(ConfigurationError) in
+            configuration[keyPath: keyPath] = try ValueParsing.duration(text)
+        }
+    }
+
+    static func boolean(
+        _ key: String, _ keyPath: any WritableKeyPath<HubConfiguration, Bool> & Sendable, help: String
+    ) -> Self {
+        .init(key: key, help: help, defaultText: { String($0[keyPath: keyPath]) }) { configuration, text throws(ConfigurationError) in
+            configuration[keyPath: keyPath] = try ValueParsing.boolean(text)
+        }
+    }
+}
+
+extension ConfigurationOption {
+    /// Every option the hub reads, in the order `--help` lists them.
+    public static let all: [ConfigurationOption] = [
+        .string("host", \.host, help: "Address to listen on. Without any key configured only a loopback address is allowed."),
+        .integer("port", \.port, range: 0...65535, help: "TCP port (0 picks a free one and logs it)."),
+        .integer("threads", \.threads, range: 0...1024, help: "Event loop threads; 0 means one per CPU core."),
+        .optionalString("jwt_secret", \.jwtSecret, help: "HS256 secret that client tokens are signed with."),
+        .optionalString("jwt_public_key", \.jwtPublicKeyFile, help: "PEM file with an RSA (RS256) or P-256 (ES256) public key for client tokens."),
+        .optionalString("jwks_file", \.jwksFile, help: "JSON Web Key Set file with the keys client tokens are signed with."),
+        .optionalString("api_key", \.apiKey, help: "Key for the HTTP API (Authorization: Bearer <key>)."),
+        .init(
+            key: "allow_anonymous",
+            help: "Accept clients without a token. Default: true when no JWT key and no API key is set, else false.",
+            defaultText: { $0.allowAnonymous.map { String($0) } ?? "auto" }
+        ) { configuration, text throws(ConfigurationError) in
+            configuration.allowAnonymous = text == "auto" ? nil : try ValueParsing.boolean(text)
+        },
+        .duration("ping_interval", \.pingInterval, help: "How often the hub pings each WebSocket client."),
+        .duration("idle_timeout", \.idleTimeout, help: "Close a WebSocket that sent nothing (not even a pong) for this long."),
+        .duration("sse_keepalive_interval", \.sseKeepAliveInterval, help: "How often an SSE stream gets a ': ping' comment."),
+        .size("max_message_size", \.maxMessageSize, help: "Largest inbound WebSocket message or HTTP body (larger frames close with 1009)."),
+        .size("max_publish_size", \.maxPublishSize, help: "Largest 'data' of one published message (larger: too_large)."),
+        .size("max_backlog", \.maxBacklog, help: "Bytes queued to a client that stopped reading before it is closed with 4008."),
+        .boolean("deliver_to_publisher", \.deliverToPublisher, help: "Deliver a client's own publish back to it when it is subscribed."),
+        .init(
+            key: "allowed_origins",
+            help: "Comma-separated origins allowed for WebSocket, SSE and the HTTP API; '*' allows any.",
+            defaultText: { $0.allowedOrigins.joined(separator: ",") }
+        ) { configuration, text throws(ConfigurationError) in
+            let origins = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            guard !origins.isEmpty else { throw ConfigurationError("allowed_origins needs at least one origin or '*'") }
+            configuration.allowedOrigins = origins
+        },
+        .duration("shutdown_timeout", \.shutdownTimeout, help: "How long a graceful shutdown waits for clients before it exits anyway."),
+        .init(
+            key: "log_level",
+            help: "trace, debug, info, notice, warning, error or critical.",
+            defaultText: { $0.logLevel }
+        ) { configuration, text throws(ConfigurationError) in
+            let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+            guard levels.contains(text) else { throw ConfigurationError("'\(text)' is not one of \(levels.joined(separator: ", "))") }
+            configuration.logLevel = text
+        },
+    ]
+}

@@ -1,0 +1,46 @@
+/// Everything a hub can be configured with. Defaults suit a development machine: loopback only,
+/// no keys, anonymous clients allowed.
+///
+/// Values come from, in rising precedence: these defaults, the JSON file (`chorus.json` or
+/// `CHORUS_CONFIG`), `CHORUS_*` environment variables, command-line flags. See
+/// ``ConfigurationOption/all`` for the table of options.
+public struct HubConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// Event loop threads; 0 means one per core.
+    public var threads = 0
+    public var jwtSecret: String?
+    /// Path of a PEM file with an RSA or EC (P-256) public key for RS256/ES256 tokens.
+    public var jwtPublicKeyFile: String?
+    /// Path of a JWKS (JSON Web Key Set) file.
+    public var jwksFile: String?
+    public var apiKey: String?
+    /// `nil` means "decide from the keys": allowed when no JWT key and no API key is configured.
+    public var allowAnonymous: Bool?
+    public var pingInterval: Duration = .seconds(30)
+    public var idleTimeout: Duration = .seconds(60)
+    public var sseKeepAliveInterval: Duration = .seconds(15)
+    /// Largest inbound WebSocket message or HTTP body, in bytes.
+    public var maxMessageSize = 1 << 20
+    /// Largest `data` of one published message, in bytes.
+    public var maxPublishSize = 64 << 10
+    /// Bytes queued to one connection that has stopped reading before it is closed with 4008.
+    public var maxBacklog = 4 << 20
+    /// Whether a publisher subscribed to the topic it publishes to receives its own message.
+    public var deliverToPublisher = true
+    /// Origins allowed for the WebSocket upgrade, SSE and the HTTP API; `*` allows any.
+    public var allowedOrigins = ["*"]
+    public var shutdownTimeout: Duration = .seconds(10)
+    public var logLevel = "info"
+
+    public init() {}
+
+    /// True when no credential is configured: the hub then runs in development mode.
+    public var isDevelopmentMode: Bool {
+        self.jwtSecret == nil && self.jwtPublicKeyFile == nil && self.jwksFile == nil && self.apiKey == nil
+    }
+
+    public var anonymousAllowed: Bool {
+        self.allowAnonymous ?? self.isDevelopmentMode
+    }
+}

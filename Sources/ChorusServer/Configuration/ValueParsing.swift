@@ -1,0 +1,62 @@
+import Foundation
+
+/// Parsers for the textual forms of configuration values (`30s`, `1MiB`, `true`).
+enum ValueParsing {
+    static func boolean(_ text: String) throws(ConfigurationError) -> Bool {
+        switch text.lowercased() {
+        case "true", "1", "yes", "on": return true
+        case "false", "0", "no", "off": return false
+        default: throw ConfigurationError("'\(text)' is not true or false")
+        }
+    }
+
+    /// `500ms`, `30s`, `5m`, `1h`, or a plain number of seconds.
+    static func duration(_ text: String) throws(ConfigurationError) -> Duration {
+        let units: [(suffix: String, milliseconds: Double)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        for unit in units where trimmed.hasSuffix(unit.suffix) {
+            let number = trimmed.dropLast(unit.suffix.count)
+            if let value = Double(number), value >= 0, value.isFinite {
+                return .milliseconds(Int64(value * unit.milliseconds))
+            }
+        }
+        if let seconds = Double(trimmed), seconds >= 0, seconds.isFinite {
+            return .milliseconds(Int64(seconds * 1000))
+        }
+        throw ConfigurationError("'\(text)' is not a duration such as 500ms, 30s, 5m or 1h")
+    }
+
+    /// `1048576`, `64KiB`, `1MiB`, `1MB` (decimal), `2GiB`.
+    static func size(_ text: String) throws(ConfigurationError) -> Int {
+        let units: [(suffix: String, factor: Int)] = [
+            ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("KB", 1000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("B", 1),
+        ]
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        for unit in units where trimmed.hasSuffix(unit.suffix) {
+            if let value = Int(trimmed.dropLast(unit.suffix.count).trimmingCharacters(in: .whitespaces)), value > 0 {
+                return value * unit.factor
+            }
+        }
+        if let value = Int(trimmed), value > 0 { return value }
+        throw ConfigurationError("'\(text)' is not a size such as 65536, 64KiB or 1MiB")
+    }
+
+    static func formatSize(_ bytes: Int) -> String {
+        if bytes % (1 << 20) == 0 { return "\(bytes >> 20)MiB" }
+        if bytes % (1 << 10) == 0 { return "\(bytes >> 10)KiB" }
+        return String(bytes)
+    }
+
+    static func formatDuration(_ duration: Duration) -> String {
+        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        if milliseconds % 1000 != 0 { return "\(milliseconds)ms" }
+        return "\(milliseconds / 1000)s"
+    }
+}
+
+extension HubConfiguration {
+    /// Parses a duration as configuration does (`500ms`, `30s`, `5m`, `1h`, or seconds).
+    public static func parseDuration(_ text: String) throws(ConfigurationError) -> Duration {
+        try ValueParsing.duration(text)
+    }
+}

@@ -1,0 +1,45 @@
+import ChorusCore
+import Hummingbird
+import NIOCore
+
+/// Turns every error of the HTTP API, unknown routes included, into the JSON error body with a
+/// fitting status, so clients never have to parse an empty or HTML error.
+struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    let metrics: HubMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as ProtocolError {
+            return self.response(for: error)
+        } catch let error as HTTPError {
+            let code: ErrorCode =
+                switch error.status {
+                case .notFound: .notFound
+                case .contentTooLarge: .tooLarge
+                case .unauthorized: .unauthorized
+                case .forbidden: .forbidden
+                case .tooManyRequests: .rateLimited
+                case .methodNotAllowed, .badRequest: .badRequest
+                default: error.status.code >= 500 ? .internal : .badRequest
+                }
+            let message = error.body ?? (code == .notFound ? "no such endpoint: \(request.method) \(request.uri.path)" : error.status.reasonPhrase)
+            var response = self.response(for: ProtocolError(code, message))
+            response.status = error.status
+            return response
+        } catch {
+            return self.response(for: ProtocolError(.internal, "internal error"))
+        }
+    }
+
+    func response(for error: ProtocolError) -> Response {
+        self.metrics.error(error.code)
+        var body = ByteBuffer()
+        APIErrorBody.write(error, into: &body)
+        return Response(
+            status: .init(code: error.code.httpStatus),
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: body)
+        )
+    }
+}

@@ -1,0 +1,175 @@
+import ChorusCore
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// The HTTP API of protocol v1: publishing from backends, and what the hub holds.
+struct APIRoutes: Sendable {
+    let hub: Hub
+    let startedAt = Date()
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/health") { _, _ in Self.json(["status": "ok"]) }
+        router.get("/ready") { _, _ in Self.json(["status": "ready"]) }
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: self.hub.metrics.exposition()))
+            )
+        }
+        router.post("/api/publish") { request, _ in try await self.publish(request) }
+        router.post("/api/broadcast") { request, _ in try await self.broadcast(request) }
+        router.post("/api/users/:user/send") { request, context in
+            try await self.sendToUser(request, user: try context.parameters.require("user"))
+        }
+        router.post("/api/users/:user/disconnect") { request, context in
+            try await self.disconnectUser(request, user: try context.parameters.require("user"))
+        }
+        router.get("/api/topics") { request, _ in try await self.topics(request) }
+        router.get("/api/connections") { request, _ in try await self.connections(request) }
+        router.get("/api/stats") { request, _ in try await self.stats(request) }
+    }
+
+    // MARK: Publishing
+
+    private func publish(_ request: Request) async throws -> Response {
+        try await self.authorize(request, publishing: true)
+        let body = try await self.jsonBody(request)
+        let topic = try body.topic("topic")
+        let receipt = try self.hub.publish(topic: topic, event: try body.optionalString("event"), data: try body.required("data").bytes)
+        return Self.receipt(receipt)
+    }
+
+    private func broadcast(_ request: Request) async throws -> Response {
+        try await self.authorize(request, publishing: true)
+        let body = try await self.jsonBody(request)
+        let topicsValue = try body.required("topics")
+        guard topicsValue.kind == .array,
+            let names = try? JSONSerialization.jsonObject(with: Data(topicsValue.bytes.readableBytesView)) as? [String],
+            !names.isEmpty
+        else {
+            throw ProtocolError(.badRequest, "field 'topics' must be a non-empty array of topic names")
+        }
+        var topics: [Topic] = []
+        for name in names {
+            do {
+                topics.append(try Topic(name))
+            } catch {
+                throw ProtocolError(.badRequest, "invalid topic '\(name)': \(error.description)")
+            }
+        }
+        let event = try body.optionalString("event")
+        let data = try body.required("data").bytes
+        var results: [[String: String]] = []
+        for topic in topics {
+            let receipt = try self.hub.publish(topic: topic, event: event, data: data)
+            results.append(["topic": topic.name, "message_id": receipt.messageID])
+        }
+        return Self.json(["results": results])
+    }
+
+    private func sendToUser(_ request: Request, user: String) async throws -> Response {
+        try await self.authorize(request, publishing: false)
+        let body = try await self.jsonBody(request)
+        let receipt = try self.hub.send(toUser: user, event: try body.optionalString("event"), data: try body.required("data").bytes)
+        return Self.receipt(receipt)
+    }
+
+    private func disconnectUser(_ request: Request, user: String) async throws -> Response {
+        try await self.authorize(request, publishing: false)
+        var reason = "disconnected by the server"
+        var reconnect = false
+        if let body = try await self.optionalJSONBody(request) {
+            reason = try body.optionalString("reason") ?? reason
+            if let value = body["reconnect"] {
+                guard let flag = value.bool else { throw ProtocolError(.badRequest, "field 'reconnect' must be true or false") }
+                reconnect = flag
+            }
+        }
+        self.hub.disconnect(user: user, reason: reason, reconnect: reconnect)
+        return Self.json(["user": user, "status": "disconnecting"], status: .accepted)
+    }
+
+    // MARK: Introspection
+
+    private func topics(_ request: Request) async throws -> Response {
+        try await self.authorize(request, publishing: false)
+        let snapshot = try await self.hub.snapshot()
+        let topics = snapshot.subscribers.sorted { $0.key < $1.key }.map { ["topic": $0.key, "subscribers": $0.value] as [String: Any] }
+        return Self.json(["topics": topics])
+    }
+
+    private func connections(_ request: Request) async throws -> Response {
+        try await self.authorize(request, publishing: false)
+        let snapshot = try await self.hub.snapshot()
+        let connections = snapshot.connections.sorted { $0.id < $1.id }.map { info -> [String: Any] in
+            [
+                "client": info.client,
+                "user": info.user ?? NSNull(),
+                "transport": info.transport.rawValue,
+                "remote_address": info.remoteAddress ?? NSNull(),
+                "connected_at": info.connectedAt,
+            ]
+        }
+        return Self.json(["connections": connections])
+    }
+
+    private func stats(_ request: Request) async throws -> Response {
+        try await self.authorize(request, publishing: false)
+        let snapshot = try await self.hub.snapshot()
+        var byTransport: [String: Int] = [:]
+        for transport in TransportKind.allCases { byTransport[transport.rawValue] = 0 }
+        for connection in snapshot.connections { byTransport[connection.transport.rawValue, default: 0] += 1 }
+        let totals = self.hub.metrics.totals()
+        return Self.json([
+            "connections": ["total": snapshot.connections.count, "by_transport": byTransport] as [String: Any],
+            "subscriptions": snapshot.subscriptionCount,
+            "topics": snapshot.subscribers.count,
+            "messages": ["published": totals.published, "delivered": totals.delivered, "bytes_out": totals.bytesOut],
+            "errors": totals.errors,
+            "uptime_seconds": Int(Date().timeIntervalSince(self.startedAt)),
+        ])
+    }
+
+    // MARK: Helpers
+
+    private func authorize(_ request: Request, publishing: Bool) async throws {
+        _ = try await self.hub.authenticator.authorizeAPI(authorization: request.headers[.authorization], allowClientToken: publishing)
+    }
+
+    private func jsonBody(_ request: Request) async throws -> JSONObject {
+        guard let body = try await self.optionalJSONBody(request) else {
+            throw ProtocolError(.badRequest, "the request needs a JSON object body")
+        }
+        return body
+    }
+
+    private func optionalJSONBody(_ request: Request) async throws -> JSONObject? {
+        let limit = self.hub.configuration.maxMessageSize
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw ProtocolError(.tooLarge, "request body larger than \(limit) bytes")
+        }
+        guard buffer.readableBytes > 0 else { return nil }
+        do {
+            return try JSONObject(parsing: buffer)
+        } catch {
+            throw ProtocolError(.badRequest, "invalid JSON body: \(error.description)")
+        }
+    }
+
+    private static func receipt(_ receipt: Hub.Receipt) -> Response {
+        var body: [String: Any] = ["message_id": receipt.messageID]
+        if let offset = receipt.offset { body["offset"] = offset }
+        if let epoch = receipt.epoch { body["epoch"] = epoch }
+        return Self.json(body)
+    }
+
+    static func json(_ object: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

@@ -1,0 +1,49 @@
+import ChorusCore
+import NIOCore
+
+/// How a connection receives messages.
+public enum TransportKind: String, Sendable, CaseIterable {
+    case webSocket = "websocket"
+    case sse
+}
+
+/// A client connection as the fan-out sees it. Every method is called on the connection's
+/// event loop only, by the ``LoopShard`` that owns it.
+protocol HubConnection: AnyObject {
+    var info: ConnectionInfo { get }
+    var transport: TransportKind { get }
+    /// Patterns this connection subscribed to, so the shard can undo them when it closes.
+    var subscriptions: Set<TopicPattern> { get set }
+    /// The sequence number of the last message written, so a connection that several of its
+    /// patterns match receives the message once.
+    var lastDeliveredSequence: UInt64 { get set }
+    /// Set while the shard has this connection on its list to flush at the end of the tick.
+    var flushPending: Bool { get set }
+    /// Queues already-encoded bytes on the socket without flushing; false when the connection
+    /// is closing or over its backlog and the bytes were not written.
+    func enqueue(_ bytes: ByteBuffer) -> Bool
+    func flush()
+    /// Periodic housekeeping from the shard's sweep: pings, idle and token-expiry checks.
+    func sweep(now: NIODeadline)
+    /// Tells the client why and closes.
+    func disconnect(code: CloseCode, reason: String, reconnect: Bool)
+}
+
+/// What the hub tells about a connection (HTTP API, logs).
+public struct ConnectionInfo: Sendable {
+    public let id: UInt64
+    public let client: String
+    public var user: String?
+    public let transport: TransportKind
+    public let remoteAddress: String?
+    /// Milliseconds since the Unix epoch.
+    public let connectedAt: Int64
+}
+
+/// Hashes a connection by identity, for the trie and the indexes.
+struct ConnectionKey: Hashable {
+    let connection: any HubConnection
+
+    static func == (lhs: Self, rhs: Self) -> Bool { lhs.connection === rhs.connection }
+    func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self.connection)) }
+}

@@ -1,0 +1,31 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// Process-unique ids for connections and messages: a random per-process prefix (so ids from
+/// different runs or nodes do not collide) and a counter.
+final class Identifiers: Sendable {
+    private let prefix: String
+    private let counter = Atomic<UInt64>(0)
+
+    init() {
+        self.prefix = String(UInt32.random(in: UInt32(36 * 36 * 36 * 36 * 36)...UInt32.max), radix: 36)
+    }
+
+    func next() -> (number: UInt64, text: String) {
+        let number = self.counter.add(1, ordering: .relaxed).newValue
+        return (number, self.prefix + "-" + String(number, radix: 36))
+    }
+}
+
+enum WallClock {
+    /// Milliseconds since the Unix epoch.
+    static func milliseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+    }
+}

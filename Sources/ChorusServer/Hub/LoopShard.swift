@@ -1,0 +1,256 @@
+import ChorusCore
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// The part of the hub that lives on one event loop: its connections, their subscriptions
+/// (a topic trie) and users, and the fan-out job that writes to them.
+///
+/// Everything but ``enqueue(_:)`` runs on `eventLoop`, so the trie and indexes need no lock.
+/// Publishes from any thread land in a locked inbox; one job per loop tick drains the whole
+/// inbox, writes each message's pre-encoded bytes to the matching connections, then flushes
+/// every touched connection once.
+final class LoopShard: @unchecked Sendable {
+    enum Work {
+        case topic(OutboundMessage)
+        case user(String, OutboundMessage)
+        case disconnectUser(String, reason: String, reconnect: Bool)
+        case disconnectAll(code: CloseCode, reason: String, reconnect: Bool)
+    }
+
+    let eventLoop: any EventLoop
+    let metrics: HubMetrics
+    private let inbox = NIOLockedValueBox(Inbox())
+
+    // Loop-confined state.
+    private var connections: [UInt64: any HubConnection] = [:]
+    private var trie = TopicTrie<ConnectionKey>()
+    private var users: [String: Set<ConnectionKey>] = [:]
+    private var dirty: [any HubConnection] = []
+    private var sweepTask: RepeatedTask?
+    private let allocator = ByteBufferAllocator()
+
+    private struct Inbox {
+        var work: [Work] = []
+        var scheduled = false
+    }
+
+    init(eventLoop: any EventLoop, metrics: HubMetrics) {
+        self.eventLoop = eventLoop
+        self.metrics = metrics
+    }
+
+    // MARK: From any thread
+
+    /// Queues work for this loop; schedules the drain job only if none is pending, so a burst
+    /// of publishes costs one loop hop.
+    func enqueue(_ work: Work) {
+        let mustSchedule = self.inbox.withLockedValue { inbox in
+            inbox.work.append(work)
+            defer { inbox.scheduled = true }
+            return !inbox.scheduled
+        }
+        if mustSchedule {
+            self.eventLoop.execute { self.drain() }
+        }
+    }
+
+    func startSweeping(every interval: TimeAmount) {
+        self.eventLoop.execute {
+            self.sweepTask = self.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+                let now = NIODeadline.now()
+                for connection in self.connections.values {
+                    connection.sweep(now: now)
+                }
+            }
+        }
+    }
+
+    func stopSweeping() {
+        self.eventLoop.execute {
+            self.sweepTask?.cancel()
+            self.sweepTask = nil
+        }
+    }
+
+    // MARK: On the loop
+
+    func register(_ connection: any HubConnection) {
+        self.eventLoop.assertInEventLoop()
+        self.connections[connection.info.id] = connection
+        if let user = connection.info.user {
+            self.users[user, default: []].insert(ConnectionKey(connection: connection))
+        }
+        self.metrics.connectionOpened(connection.transport)
+    }
+
+    /// Removes the connection and everything about it (subscriptions, user index).
+    func unregister(_ connection: any HubConnection) {
+        self.eventLoop.assertInEventLoop()
+        guard self.connections.removeValue(forKey: connection.info.id) != nil else { return }
+        let key = ConnectionKey(connection: connection)
+        for pattern in connection.subscriptions {
+            self.removeSubscription(key, pattern)
+        }
+        connection.subscriptions.removeAll()
+        if let user = connection.info.user {
+            self.users[user]?.remove(key)
+            if self.users[user]?.isEmpty == true { self.users[user] = nil }
+        }
+        self.metrics.connectionClosed(connection.transport)
+    }
+
+    /// Records the user of a connection that authenticated after connecting.
+    func setUser(_ user: String, of connection: any HubConnection) {
+        self.eventLoop.assertInEventLoop()
+        self.users[user, default: []].insert(ConnectionKey(connection: connection))
+    }
+
+    /// False when the connection already had this subscription.
+    func subscribe(_ connection: any HubConnection, to pattern: TopicPattern) -> Bool {
+        self.eventLoop.assertInEventLoop()
+        guard connection.subscriptions.insert(pattern).inserted else { return false }
+        let topicWasNew = self.trie.subscribers(of: pattern).isEmpty
+        self.trie.insert(ConnectionKey(connection: connection), for: pattern)
+        self.metrics.subscriptionAdded(newPattern: topicWasNew)
+        return true
+    }
+
+    /// False when the connection had no such subscription.
+    func unsubscribe(_ connection: any HubConnection, from pattern: TopicPattern) -> Bool {
+        self.eventLoop.assertInEventLoop()
+        guard connection.subscriptions.remove(pattern) != nil else { return false }
+        self.removeSubscription(ConnectionKey(connection: connection), pattern)
+        return true
+    }
+
+    private func removeSubscription(_ key: ConnectionKey, _ pattern: TopicPattern) {
+        self.trie.remove(key, for: pattern)
+        self.metrics.subscriptionRemoved(lastForPattern: self.trie.subscribers(of: pattern).isEmpty)
+    }
+
+    func snapshot() -> ShardSnapshot {
+        self.eventLoop.assertInEventLoop()
+        var patterns: [String: Int] = [:]
+        self.trie.forEachPattern { pattern, count in patterns[pattern.text] = count }
+        return ShardSnapshot(
+            connections: self.connections.values.map(\.info),
+            subscriptionCount: self.trie.subscriptionCount,
+            patterns: patterns
+        )
+    }
+
+    private func drain() {
+        let batch = self.inbox.withLockedValue { inbox in
+            inbox.scheduled = false
+            defer { inbox.work.removeAll(keepingCapacity: true) }
+            return inbox.work
+        }
+        var delivered = 0
+        var bytes = 0
+        for work in batch {
+            switch work {
+            case .topic(let message):
+                self.deliver(message, delivered: &delivered, bytes: &bytes)
+            case .user(let user, let message):
+                self.deliver(message, toUser: user, delivered: &delivered, bytes: &bytes)
+            case .disconnectUser(let user, let reason, let reconnect):
+                for key in self.users[user] ?? [] {
+                    key.connection.disconnect(code: .normal, reason: reason, reconnect: reconnect)
+                }
+            case .disconnectAll(let code, let reason, let reconnect):
+                for connection in self.connections.values {
+                    connection.disconnect(code: code, reason: reason, reconnect: reconnect)
+                }
+            }
+        }
+        for connection in self.dirty {
+            connection.flushPending = false
+            connection.flush()
+        }
+        self.dirty.removeAll(keepingCapacity: true)
+        self.metrics.delivered(count: delivered, bytes: bytes)
+    }
+
+    private func deliver(_ message: OutboundMessage, delivered: inout Int, bytes: inout Int) {
+        guard let topic = try? Topic(message.envelope.topic) else { return }
+        // Exact subscribers first, so a connection that also matches by pattern gets the
+        // message without `sub`, as it asked for this very topic.
+        for key in self.trie.subscribers(of: TopicPattern(topic)) where self.claim(message, for: key.connection) {
+            self.write(key.connection.transport == .webSocket ? message.webSocketFrame : message.sseEvent, to: key.connection, delivered: &delivered, bytes: &bytes)
+        }
+        self.trie.forEachMatch(of: topic) { pattern, subscribers in
+            guard pattern.isWildcard else { return }
+            var frames = PatternFrames(envelope: message.envelope, pattern: pattern.text, allocator: self.allocator)
+            for key in subscribers where self.claim(message, for: key.connection) {
+                self.write(frames.frame(for: key.connection.transport), to: key.connection, delivered: &delivered, bytes: &bytes)
+            }
+        }
+        self.metrics.observeDeliveryLatency(since: message.publishedAt)
+    }
+
+    private func deliver(_ message: OutboundMessage, toUser user: String, delivered: inout Int, bytes: inout Int) {
+        for key in self.users[user] ?? [] where self.claim(message, for: key.connection) {
+            self.write(key.connection.transport == .webSocket ? message.webSocketFrame : message.sseEvent, to: key.connection, delivered: &delivered, bytes: &bytes)
+        }
+        self.metrics.observeDeliveryLatency(since: message.publishedAt)
+    }
+
+    /// True the first time a message meets a connection that may receive it.
+    private func claim(_ message: OutboundMessage, for connection: any HubConnection) -> Bool {
+        guard connection.lastDeliveredSequence != message.sequence, connection.info.id != message.excludedConnection else {
+            return false
+        }
+        connection.lastDeliveredSequence = message.sequence
+        return true
+    }
+
+    private func write(_ frame: ByteBuffer, to connection: any HubConnection, delivered: inout Int, bytes: inout Int) {
+        guard connection.enqueue(frame) else { return }
+        delivered += 1
+        bytes += frame.readableBytes
+        if !connection.flushPending {
+            connection.flushPending = true
+            self.dirty.append(connection)
+        }
+    }
+}
+
+/// The frames of one message for subscribers of one pattern (they carry `sub`), encoded on
+/// first use and then shared by every subscriber of that pattern on this loop.
+struct PatternFrames {
+    let envelope: MessageEnvelope
+    let pattern: String
+    let allocator: ByteBufferAllocator
+    private var webSocket: ByteBuffer?
+    private var sse: ByteBuffer?
+
+    init(envelope: MessageEnvelope, pattern: String, allocator: ByteBufferAllocator) {
+        self.envelope = envelope
+        self.pattern = pattern
+        self.allocator = allocator
+    }
+
+    mutating func frame(for transport: TransportKind) -> ByteBuffer {
+        switch transport {
+        case .webSocket:
+            if let webSocket { return webSocket }
+            let frame = OutboundMessage.encode(self.envelope, sub: self.pattern, for: .webSocket, allocator: self.allocator)
+            self.webSocket = frame
+            return frame
+        case .sse:
+            if let sse { return sse }
+            let frame = OutboundMessage.encode(self.envelope, sub: self.pattern, for: .sse, allocator: self.allocator)
+            self.sse = frame
+            return frame
+        }
+    }
+}
+
+/// One shard's view, merged by the hub for the HTTP API.
+struct ShardSnapshot: Sendable {
+    var connections: [ConnectionInfo]
+    var subscriptionCount: Int
+    var patterns: [String: Int]
+}
+

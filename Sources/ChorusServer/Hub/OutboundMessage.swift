@@ -1,0 +1,39 @@
+import ChorusCore
+import NIOCore
+
+/// A published message, encoded once for every transport before it is handed to the shards.
+final class OutboundMessage: Sendable {
+    let envelope: MessageEnvelope
+    /// Sequence number across the process; used to deliver once per connection.
+    let sequence: UInt64
+    /// The complete WebSocket text frame (header included) for exact-topic subscribers.
+    let webSocketFrame: ByteBuffer
+    /// The complete SSE event, already framed as an HTTP chunk.
+    let sseEvent: ByteBuffer
+    /// The connection that published it, when it must not receive it back.
+    let excludedConnection: UInt64?
+    let publishedAt: NIODeadline
+
+    init(envelope: MessageEnvelope, sequence: UInt64, excludedConnection: UInt64?, allocator: ByteBufferAllocator) {
+        self.envelope = envelope
+        self.sequence = sequence
+        self.excludedConnection = excludedConnection
+        self.publishedAt = .now()
+        self.webSocketFrame = Self.encode(envelope, sub: nil, for: .webSocket, allocator: allocator)
+        self.sseEvent = Self.encode(envelope, sub: nil, for: .sse, allocator: allocator)
+    }
+
+    /// The bytes for one transport and one matching pattern (`sub`); `nil` is the exact topic.
+    static func encode(_ envelope: MessageEnvelope, sub: String?, for transport: TransportKind, allocator: ByteBufferAllocator) -> ByteBuffer {
+        switch transport {
+        case .webSocket:
+            WebSocketFrameEncoding.textFrame(allocator: allocator, capacity: envelope.data.readableBytes + 160) { buffer in
+                envelope.writeFrame(into: &buffer, sub: sub)
+            }
+        case .sse:
+            SSEEncoding.event(id: envelope.messageID, name: envelope.event, allocator: allocator, capacity: envelope.data.readableBytes + 200) { buffer in
+                envelope.writeFrame(into: &buffer, sub: sub)
+            }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import ChorusCore
+import NIOCore
+import Prometheus
+import NIOConcurrencyHelpers
+import Synchronization
+
+/// The hub's Prometheus metrics. Hot-path updates are made once per fan-out batch, not once
+/// per recipient: the counters are atomics shared by every event loop.
+public final class HubMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    private let connections: [TransportKind: Gauge]
+    private let connectionsOpened: [TransportKind: Counter]
+    private let subscriptions: Gauge
+    private let topics: Gauge
+    private let published: Counter
+    private let deliveredMessages: Counter
+    private let bytesOut: Counter
+    private let errors: [ErrorCode: Counter]
+    private let closes: Counter
+    private let deliveryLatency: DurationHistogram
+    private let slowConsumers: Counter
+    // Plain totals for /api/stats: Prometheus counters cannot be read back.
+    private let publishedTotal = Atomic<Int>(0)
+    private let deliveredTotal = Atomic<Int>(0)
+    private let bytesOutTotal = Atomic<Int>(0)
+    private let errorTotals = NIOLockedValueBox([String: Int]())
+
+    public init() {
+        let registry = self.registry
+        self.connections = Dictionary(uniqueKeysWithValues: TransportKind.allCases.map {
+            ($0, registry.makeGauge(name: "chorus_connections", labels: [("transport", $0.rawValue)], help: "Open client connections by transport."))
+        })
+        self.connectionsOpened = Dictionary(uniqueKeysWithValues: TransportKind.allCases.map {
+            ($0, registry.makeCounter(name: "chorus_connections_opened_total", labels: [("transport", $0.rawValue)], help: "Client connections accepted."))
+        })
+        self.subscriptions = registry.makeGauge(name: "chorus_subscriptions", help: "Subscriptions (connection, topic or pattern) in place.")
+        self.topics = registry.makeGauge(name: "chorus_topics", help: "Topics and patterns with at least one subscriber (summed over event loops).")
+        self.published = registry.makeCounter(name: "chorus_messages_published_total", help: "Messages accepted for delivery.")
+        self.deliveredMessages = registry.makeCounter(name: "chorus_messages_delivered_total", help: "Message copies written to client connections.")
+        self.bytesOut = registry.makeCounter(name: "chorus_bytes_out_total", help: "Bytes of messages written to client connections.")
+        self.errors = Dictionary(uniqueKeysWithValues: ErrorCode.allCases.map {
+            ($0, registry.makeCounter(name: "chorus_errors_total", labels: [("code", $0.rawValue)], help: "Errors returned to clients, by code."))
+        })
+        self.closes = registry.makeCounter(name: "chorus_protocol_closes_total", help: "Connections the hub closed for a protocol violation.")
+        self.slowConsumers = registry.makeCounter(name: "chorus_slow_consumer_disconnects_total", help: "Connections closed with 4008 because they fell behind.")
+        self.deliveryLatency = registry.makeDurationHistogram(
+            name: "chorus_delivery_latency_seconds",
+            buckets: [.microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5),
+                      .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1)],
+            help: "Time from accepting a publish to writing it to the subscribers of one event loop."
+        )
+    }
+
+    func connectionOpened(_ transport: TransportKind) {
+        self.connections[transport]?.increment()
+        self.connectionsOpened[transport]?.increment()
+    }
+
+    func connectionClosed(_ transport: TransportKind) {
+        self.connections[transport]?.decrement()
+    }
+
+    func subscriptionAdded(newPattern: Bool) {
+        self.subscriptions.increment()
+        if newPattern { self.topics.increment() }
+    }
+
+    func subscriptionRemoved(lastForPattern: Bool) {
+        self.subscriptions.decrement()
+        if lastForPattern { self.topics.decrement() }
+    }
+
+    func messagePublished() {
+        self.published.increment()
+        self.publishedTotal.add(1, ordering: .relaxed)
+    }
+
+    func delivered(count: Int, bytes: Int) {
+        guard count > 0 else { return }
+        self.deliveredMessages.increment(by: Int64(count))
+        self.bytesOut.increment(by: Int64(bytes))
+        self.deliveredTotal.add(count, ordering: .relaxed)
+        self.bytesOutTotal.add(bytes, ordering: .relaxed)
+    }
+
+    func observeDeliveryLatency(since start: NIODeadline) {
+        self.deliveryLatency.recordNanoseconds((NIODeadline.now() - start).nanoseconds)
+    }
+
+    func error(_ code: ErrorCode) {
+        self.errors[code]?.increment()
+        self.errorTotals.withLockedValue { $0[code.rawValue, default: 0] += 1 }
+    }
+
+    func protocolClose() {
+        self.closes.increment()
+    }
+
+    func slowConsumerDisconnected() {
+        self.slowConsumers.increment()
+    }
+
+    public struct Totals: Sendable {
+        public var published: Int
+        public var delivered: Int
+        public var bytesOut: Int
+        public var errors: [String: Int]
+    }
+
+    public func totals() -> Totals {
+        var errors = self.errorTotals.withLockedValue { $0 }
+        for code in ErrorCode.allCases where errors[code.rawValue] == nil { errors[code.rawValue] = 0 }
+        return Totals(
+            published: self.publishedTotal.load(ordering: .relaxed),
+            delivered: self.deliveredTotal.load(ordering: .relaxed),
+            bytesOut: self.bytesOutTotal.load(ordering: .relaxed),
+            errors: errors
+        )
+    }
+
+    /// The Prometheus text exposition of every metric.
+    public func exposition() -> [UInt8] {
+        self.registry.emitToBuffer()
+    }
+}

@@ -1,0 +1,68 @@
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
+
+/// Hummingbird's seam for owning each accepted connection (`HTTPServerBuilder`): sets up HTTP/1
+/// decoding and a ``TransportRouter``, whose decision `handle` waits for.
+///
+/// NIO registers an accepted channel only once `setup`'s future completes, so `setup` cannot
+/// wait for the first request itself; the short-lived task that `handle` runs in ends as soon
+/// as a WebSocket or SSE connection is handed to its NIO handlers.
+struct ChorusChildChannel: ServerChildChannel, HTTPChannelHandler {
+    enum Decision: Sendable {
+        /// A plain HTTP connection, served by Hummingbird's router.
+        case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
+        /// A WebSocket or SSE connection, owned by NIO handlers from now on.
+        case takenOver
+    }
+
+    struct Value: ServerChildChannelValue {
+        let channel: any Channel
+        let decision: EventLoopFuture<Decision>
+    }
+
+    let responder: HTTPChannelHandler.Responder
+    let hub: Hub
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        let promise = channel.eventLoop.makePromise(of: Decision.self)
+        do {
+            let encoder = HTTPResponseEncoder(configuration: .init())
+            let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
+            let router = TransportRouter(
+                hub: self.hub,
+                logger: logger,
+                encoder: encoder,
+                decoder: decoder,
+                setupPromise: promise,
+                attachHTTP: Self.attachHummingbird(logger: logger)
+            )
+            try channel.pipeline.syncOperations.addHandlers([encoder, decoder, router])
+        } catch {
+            promise.fail(error)
+            return channel.eventLoop.makeFailedFuture(error)
+        }
+        return channel.eventLoop.makeSucceededFuture(Value(channel: channel, decision: promise.futureResult))
+    }
+
+    /// The handlers Hummingbird's `HTTP1Channel` would add, placed after the router.
+    private static func attachHummingbird(logger: Logger) -> (any Channel) throws -> Decision {
+        { channel in
+            try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+            try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
+            let asyncChannel = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
+                wrappingChannelSynchronously: channel,
+                configuration: .init(isOutboundHalfClosureEnabled: true)
+            )
+            return .http(asyncChannel)
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        guard case .http(let asyncChannel) = try? await value.decision.get() else { return }
+        await self.handleHTTP(asyncChannel: asyncChannel, logger: logger)
+    }
+}

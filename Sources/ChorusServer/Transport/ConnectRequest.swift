@@ -1,0 +1,43 @@
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import NIOHTTP1
+
+/// What a WebSocket or SSE connection takes from the HTTP request that opened it.
+struct ConnectRequest: Sendable {
+    /// `?topic=` values, subscribed at connect time.
+    var topics: [String]
+    /// From `Authorization: Bearer`, else `?token=`, else the `chorus_token` cookie.
+    var token: String?
+    var lastEventID: String?
+    var origin: String?
+    var remoteAddress: String?
+
+    init(head: HTTPRequestHead, remoteAddress: String?) {
+        let uri = URI(head.uri)
+        let query = uri.queryParameters
+        self.topics = query.getAll("topic").map { String($0) }
+        self.lastEventID = head.headers["last-event-id"].first
+        self.origin = head.headers["origin"].first
+        self.remoteAddress = remoteAddress
+        if let authorization = head.headers["authorization"].first, authorization.lowercased().hasPrefix("bearer ") {
+            self.token = String(String(authorization.dropFirst("bearer ".count)).trimmingSpaces())
+        } else if let token = query.get("token"), !token.isEmpty {
+            self.token = String(token)
+        } else {
+            self.token = Self.cookie(named: "chorus_token", in: head.headers)
+        }
+    }
+
+    private static func cookie(named name: String, in headers: HTTPHeaders) -> String? {
+        for header in headers["cookie"] {
+            for pair in header.split(separator: ";") {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                if parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == name {
+                    return String(parts[1]).trimmingCharacters(in: .whitespaces)
+                }
+            }
+        }
+        return nil
+    }
+}

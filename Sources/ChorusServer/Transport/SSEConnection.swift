@@ -1,0 +1,138 @@
+import ChorusCore
+import NIOCore
+
+/// One Server-Sent Events stream: the response head, then pre-encoded events (each one HTTP
+/// chunk) from its ``LoopShard``, `: ping` comments from the shard's sweep, and a final
+/// `disconnect` event when the hub closes it.
+final class SSEConnection: ChannelInboundHandler, HubConnection {
+    typealias InboundIn = ByteBuffer
+
+    let hub: Hub
+    let shard: LoopShard
+    let info: ConnectionInfo
+    var transport: TransportKind { .sse }
+    var subscriptions: Set<TopicPattern> = []
+    var lastDeliveredSequence: UInt64 = 0
+    var flushPending = false
+
+    private let patterns: [TopicPattern]
+    private let identity: Identity
+    private let allowOrigin: String?
+    private var output: ConnectionOutput
+    private var lastWrite = NIODeadline.now()
+    private var closing = false
+    private let allocator = ByteBufferAllocator()
+
+    init(hub: Hub, shard: LoopShard, request: ConnectRequest, identity: Identity, patterns: [TopicPattern], allowOrigin: String?) {
+        self.hub = hub
+        self.shard = shard
+        self.patterns = patterns
+        self.identity = identity
+        self.allowOrigin = allowOrigin
+        self.output = ConnectionOutput(maxBacklog: hub.configuration.maxBacklog)
+        let id = hub.connectionIDs.next()
+        self.info = ConnectionInfo(
+            id: id.number,
+            client: id.text,
+            user: identity.user,
+            transport: .sse,
+            remoteAddress: request.remoteAddress,
+            connectedAt: WallClock.milliseconds()
+        )
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.output.attach(context)
+        self.output.write(self.responseHead())
+        // An opening comment makes proxies and browsers see the stream start at once.
+        self.output.write(SSEEncoding.comment("connected \(self.info.client)", allocator: self.allocator))
+        self.shard.register(self)
+        for pattern in self.patterns {
+            _ = self.shard.subscribe(self, to: pattern)
+        }
+        self.output.flush()
+    }
+
+    private func responseHead() -> ByteBuffer {
+        var head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
+        head += "connection: keep-alive\r\ntransfer-encoding: chunked\r\nx-accel-buffering: no\r\n"
+        if let allowOrigin = self.allowOrigin {
+            head += "access-control-allow-origin: \(allowOrigin)\r\n"
+            if allowOrigin != "*" { head += "vary: origin\r\n" }
+        }
+        head += "\r\n"
+        return ByteBuffer(string: head)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.shard.unregister(self)
+        self.output.detach()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.closing = true
+        self.shard.unregister(self)
+        context.fireChannelInactive()
+    }
+
+    /// The client has nothing more to say on an event stream; whatever it sends is dropped.
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        self.output.writabilityChanged()
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            return self.disconnect(code: .goingAway, reason: "hub shutting down", reconnect: true)
+        }
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            return context.close(promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    func enqueue(_ bytes: ByteBuffer) -> Bool {
+        guard !self.closing else { return false }
+        guard self.output.enqueue(bytes) else {
+            self.hub.metrics.slowConsumerDisconnected()
+            self.closing = true
+            self.output.writeThenClose(nil)
+            return false
+        }
+        self.lastWrite = .now()
+        return true
+    }
+
+    func flush() {
+        self.output.flush()
+    }
+
+    func sweep(now: NIODeadline) {
+        guard !self.closing else { return }
+        if let expiresAt = self.identity.expiresAt, WallClock.milliseconds() >= expiresAt {
+            return self.disconnect(code: .tokenInvalid, reason: "token expired", reconnect: true)
+        }
+        if now - self.lastWrite >= TimeAmount(self.hub.configuration.sseKeepAliveInterval) {
+            self.lastWrite = now
+            self.output.write(SSEEncoding.comment("ping", allocator: self.allocator))
+            self.output.flush()
+        }
+    }
+
+    /// Sends a `disconnect` event with the protocol's disconnect frame, ends the chunked body and closes.
+    func disconnect(code: CloseCode, reason: String, reconnect: Bool) {
+        guard !self.closing else { return }
+        self.closing = true
+        let event = SSEEncoding.event(id: nil, name: "disconnect", allocator: self.allocator, capacity: 128) { buffer in
+            ServerFrame.disconnect(code: code, reason: reason, reconnect: reconnect).write(into: &buffer)
+        }
+        self.output.write(event)
+        self.output.writeThenClose(SSEEncoding.lastChunk(allocator: self.allocator))
+    }
+}

@@ -1,0 +1,247 @@
+import ChorusCore
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOWebSocket
+
+/// Looks at each HTTP request on a new connection and gives the connection to its transport:
+/// `GET /ws` upgrades to a ``WebSocketConnection``, `GET /sse` becomes an ``SSEConnection``,
+/// anything else goes to Hummingbird's router.
+///
+/// WebSocket and SSE connections are then owned by NIO handlers alone: no task or actor stays
+/// behind. Hummingbird's per-connection task is created only when a plain HTTP request comes,
+/// and ``ChorusChildChannel/handle(value:logger:)`` waits for that decision.
+final class TransportRouter: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum State {
+        /// No request yet, or the last one was answered by Hummingbird (`http` is then set).
+        case routing
+        /// Forwarding a request's parts to Hummingbird.
+        case forwarding
+        /// A valid upgrade request; upgrade when its end arrives.
+        case upgrading(HTTPRequestHead)
+        /// An SSE request; start the stream (after verifying its token) when its end arrives.
+        case openingStream(ConnectRequest, [TopicPattern])
+        /// Verifying a token, or the connection is given away or closing.
+        case done
+    }
+
+    private let hub: Hub
+    private let logger: Logger
+    private let encoder: HTTPResponseEncoder
+    private let decoder: ByteToMessageHandler<HTTPRequestDecoder>
+    private let attachHTTP: (any Channel) throws -> ChorusChildChannel.Decision
+    private var setupPromise: EventLoopPromise<ChorusChildChannel.Decision>?
+    private var httpAttached = false
+    private var state = State.routing
+    private let origins: OriginPolicy
+
+    init(
+        hub: Hub,
+        logger: Logger,
+        encoder: HTTPResponseEncoder,
+        decoder: ByteToMessageHandler<HTTPRequestDecoder>,
+        setupPromise: EventLoopPromise<ChorusChildChannel.Decision>,
+        attachHTTP: @escaping (any Channel) throws -> ChorusChildChannel.Decision
+    ) {
+        self.hub = hub
+        self.logger = logger
+        self.encoder = encoder
+        self.decoder = decoder
+        self.setupPromise = setupPromise
+        self.attachHTTP = attachHTTP
+        self.origins = OriginPolicy(allowed: hub.configuration.allowedOrigins)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = Self.unwrapInboundIn(data)
+        switch (part, self.state) {
+        case (.head(let head), .routing):
+            self.route(head, data: data, context: context)
+        case (_, .forwarding):
+            if case .end = part { self.state = .routing }
+            context.fireChannelRead(data)
+        case (.end, .upgrading(let head)):
+            self.upgrade(head, context: context)
+        case (.end, .openingStream(let request, let patterns)):
+            self.openStream(request, patterns, context: context)
+        default:
+            // Bodies of GET requests we take over, and anything after we are done, are dropped.
+            break
+        }
+    }
+
+    private func route(_ head: HTTPRequestHead, data: NIOAny, context: ChannelHandlerContext) {
+        let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+        switch path {
+        case "/ws":
+            if let problem = WebSocketHandshake.problem(with: head) {
+                return self.respond(.badRequest, .badRequest, problem, context: context)
+            }
+            guard self.origins.permits(head.headers["origin"].first) else {
+                return self.respond(.forbidden, .forbidden, "origin not allowed", context: context)
+            }
+            self.state = .upgrading(head)
+        case "/sse":
+            guard head.method == .GET else {
+                return self.respond(.methodNotAllowed, .badRequest, "use GET for /sse", context: context)
+            }
+            let request = ConnectRequest(head: head, remoteAddress: context.channel.remoteAddress?.ipAddress)
+            guard self.origins.permits(request.origin) else {
+                return self.respond(.forbidden, .forbidden, "origin not allowed", context: context)
+            }
+            guard !request.topics.isEmpty else {
+                return self.respond(.badRequest, .badRequest, "name at least one topic: /sse?topic=<topic or pattern>", context: context)
+            }
+            var patterns: [TopicPattern] = []
+            for text in request.topics {
+                do {
+                    patterns.append(try TopicPattern(text))
+                } catch {
+                    return self.respond(.badRequest, .badRequest, "invalid topic '\(text)': \(error.description)", context: context)
+                }
+            }
+            self.state = .openingStream(request, patterns)
+        default:
+            if !self.httpAttached {
+                do {
+                    let value = try self.attachHTTP(context.channel)
+                    self.httpAttached = true
+                    self.setupPromise?.succeed(value)
+                    self.setupPromise = nil
+                } catch {
+                    self.logger.error("cannot attach the HTTP handler", metadata: ["error": "\(error)"])
+                    return context.close(promise: nil)
+                }
+            }
+            self.state = .forwarding
+            context.fireChannelRead(data)
+        }
+    }
+
+    // MARK: WebSocket
+
+    private func upgrade(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        self.state = .done
+        context.writeAndFlush(Self.wrapOutboundOut(.head(WebSocketHandshake.response(for: head))), promise: nil)
+        let request = ConnectRequest(head: head, remoteAddress: context.channel.remoteAddress?.ipAddress)
+        let connection = WebSocketConnection(hub: self.hub, shard: self.hub.shard(for: context.eventLoop), request: request, logger: self.logger)
+        let frameDecoder = ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: self.hub.configuration.maxMessageSize))
+        self.takeOver(context: context, with: [frameDecoder, connection])
+    }
+
+    // MARK: SSE
+
+    private func openStream(_ request: ConnectRequest, _ patterns: [TopicPattern], context: ChannelHandlerContext) {
+        self.state = .done
+        let allowOrigin = self.origins.allowOriginHeader(for: request.origin)
+        guard let token = request.token else {
+            guard self.hub.authenticator.anonymousAllowed else {
+                return self.respond(.unauthorized, .unauthorized, "a token is required (Authorization header, ?token= or the chorus_token cookie)", context: context)
+            }
+            return self.startStream(request, patterns, identity: .anonymous, allowOrigin: allowOrigin, context: context)
+        }
+        let authenticator = self.hub.authenticator
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        Task {
+            let result: Result<Identity, ProtocolError>
+            do throws(ProtocolError) {
+                result = .success(try await authenticator.verify(token: token))
+            } catch {
+                result = .failure(error)
+            }
+            loopBound.eventLoop.execute {
+                let (router, context) = loopBound.value
+                guard context.channel.isActive else { return }
+                switch result {
+                case .success(let identity):
+                    router.startStream(request, patterns, identity: identity, allowOrigin: allowOrigin, context: context)
+                case .failure(let error):
+                    router.respond(.unauthorized, error.code, error.message, context: context)
+                }
+            }
+        }
+    }
+
+    private func startStream(_ request: ConnectRequest, _ patterns: [TopicPattern], identity: Identity, allowOrigin: String?, context: ChannelHandlerContext) {
+        let connection = SSEConnection(
+            hub: self.hub,
+            shard: self.hub.shard(for: context.eventLoop),
+            request: request,
+            identity: identity,
+            patterns: patterns,
+            allowOrigin: allowOrigin
+        )
+        self.takeOver(context: context, with: [connection])
+    }
+
+    // MARK: Pipeline surgery
+
+    /// Replaces the HTTP handlers with `handlers`, which then speak raw bytes on the socket.
+    /// The request decoder goes last so that bytes it read past the request (a client's first
+    /// WebSocket frames) are handed to the new handlers.
+    private func takeOver(context: ChannelHandlerContext, with handlers: [any ChannelHandler]) {
+        let pipeline = context.pipeline.syncOperations
+        do {
+            pipeline.removeHandler(self.encoder, promise: nil)
+            try pipeline.addHandlers(handlers, position: .after(self))
+            pipeline.removeHandler(context: context, promise: nil)
+            pipeline.removeHandler(self.decoder, promise: nil)
+        } catch {
+            self.logger.error("cannot take over the connection", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+            return
+        }
+        self.setupPromise?.succeed(.takenOver)
+        self.setupPromise = nil
+    }
+
+    // MARK: Errors and lifecycle
+
+    /// Answers with a JSON error body and closes the connection.
+    private func respond(_ status: HTTPResponseStatus, _ code: ErrorCode, _ message: String, context: ChannelHandlerContext) {
+        self.state = .done
+        self.hub.metrics.error(code)
+        var body = ByteBuffer()
+        APIErrorBody.write(ProtocolError(code, message), into: &body)
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/json")
+        headers.add(name: "content-length", value: String(body.readableBytes))
+        headers.add(name: "connection", value: "close")
+        if let origin = self.origins.allowOriginHeader(for: nil) { headers.add(name: "access-control-allow-origin", value: origin) }
+        context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(Self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if self.httpAttached {
+            return context.fireErrorCaught(error)
+        }
+        if error is HTTPParserError, case .routing = self.state {
+            return self.respond(.badRequest, .badRequest, "malformed HTTP request", context: context)
+        }
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.setupPromise?.fail(ChannelError.inputClosed)
+        self.setupPromise = nil
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if !self.httpAttached, event is ChannelShouldQuiesceEvent {
+            // Nothing in flight that anyone waits for: a connection that never sent a request.
+            return context.close(promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+}

@@ -1,0 +1,442 @@
+import ChorusCore
+import Logging
+import NIOCore
+import NIOWebSocket
+
+/// One WebSocket client: speaks protocol v1 over the frames NIO decodes, and receives
+/// fan-out bytes from its ``LoopShard``.
+///
+/// A plain NIO handler: no task, actor or timer of its own. Heartbeats and expiry come from the
+/// shard's sweep; replies are flushed once per read burst (`channelReadComplete`).
+final class WebSocketConnection: ChannelInboundHandler, HubConnection {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = ByteBuffer
+
+    private enum AuthState {
+        /// No token yet: anonymous if allowed, else only `auth` and `ping` are served.
+        case none
+        /// A token is being verified; frames wait in `pendingFrames`.
+        case verifying
+        case authenticated
+    }
+
+    let hub: Hub
+    let shard: LoopShard
+    private(set) var info: ConnectionInfo
+    var transport: TransportKind { .webSocket }
+    var subscriptions: Set<TopicPattern> = []
+    var lastDeliveredSequence: UInt64 = 0
+    var flushPending = false
+
+    private let request: ConnectRequest
+    private let logger: Logger
+    private var output: ConnectionOutput
+    private var authState = AuthState.none
+    private var expiresAt: Int64?
+    private var pendingFrames: [WebSocketFrame] = []
+    private var fragments: (opcode: WebSocketOpcode, data: ByteBuffer)?
+    private var lastInbound = NIODeadline.now()
+    private var lastPing = NIODeadline.now()
+    private var closing = false
+    private let allocator = ByteBufferAllocator()
+
+    /// How long a hub-initiated close waits for the client's close frame.
+    private static let closeGracePeriod = TimeAmount.seconds(2)
+    /// Frames held while a token is verified; more than this is abuse.
+    private static let maxPendingFrames = 256
+
+    init(hub: Hub, shard: LoopShard, request: ConnectRequest, logger: Logger) {
+        self.hub = hub
+        self.shard = shard
+        self.request = request
+        self.logger = logger
+        self.output = ConnectionOutput(maxBacklog: hub.configuration.maxBacklog)
+        let id = hub.connectionIDs.next()
+        self.info = ConnectionInfo(
+            id: id.number,
+            client: id.text,
+            user: nil,
+            transport: .webSocket,
+            remoteAddress: request.remoteAddress,
+            connectedAt: WallClock.milliseconds()
+        )
+    }
+
+    // MARK: Lifecycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.output.attach(context)
+        self.shard.register(self)
+        if let token = self.request.token {
+            self.verify(token: token, id: nil, atConnect: true)
+        } else {
+            self.subscribeRequestedTopics()
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.shard.unregister(self)
+        self.output.detach()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.closing = true
+        self.shard.unregister(self)
+        context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        self.output.writabilityChanged()
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            self.disconnect(code: .goingAway, reason: "hub shutting down", reconnect: true)
+            return
+        }
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        switch error {
+        case NIOWebSocketError.invalidFrameLength:
+            self.failConnection(.messageTooLarge, "frame larger than \(self.hub.configuration.maxMessageSize) bytes")
+        case is NIOWebSocketError:
+            self.failConnection(.protocolError, "malformed frame")
+        default:
+            self.logger.debug("WebSocket connection error", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: Inbound frames
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = Self.unwrapInboundIn(data)
+        self.lastInbound = .now()
+        guard !self.closing || frame.opcode == .connectionClose else { return }
+        guard frame.maskKey != nil else {
+            return self.failConnection(.protocolError, "client frames must be masked")
+        }
+        guard !frame.rsv1, !frame.rsv2, !frame.rsv3 else {
+            return self.failConnection(.protocolError, "reserved bits set without a negotiated extension")
+        }
+        switch frame.opcode {
+        case .text, .binary:
+            guard self.fragments == nil else {
+                return self.failConnection(.protocolError, "new message before the previous one finished")
+            }
+            if frame.fin {
+                self.handleMessage(opcode: frame.opcode, data: frame.unmaskedData, frame: frame)
+            } else {
+                self.fragments = (frame.opcode, frame.unmaskedData)
+            }
+        case .continuation:
+            guard var fragments = self.fragments else {
+                return self.failConnection(.protocolError, "continuation frame without a message to continue")
+            }
+            var data = frame.unmaskedData
+            guard fragments.data.readableBytes + data.readableBytes <= self.hub.configuration.maxMessageSize else {
+                self.fragments = nil
+                return self.failConnection(.messageTooLarge, "message larger than \(self.hub.configuration.maxMessageSize) bytes")
+            }
+            fragments.data.writeBuffer(&data)
+            if frame.fin {
+                self.fragments = nil
+                self.handleMessage(opcode: fragments.opcode, data: fragments.data, frame: nil)
+            } else {
+                self.fragments = fragments
+            }
+        case .ping:
+            guard frame.fin else { return self.failConnection(.protocolError, "fragmented control frame") }
+            self.writeRaw(WebSocketFrameEncoding.controlFrame(opcode: 0xA, payload: frame.unmaskedData, allocator: self.allocator))
+        case .pong:
+            guard frame.fin else { return self.failConnection(.protocolError, "fragmented control frame") }
+        case .connectionClose:
+            self.receivedClose(frame)
+        default:
+            self.failConnection(.protocolError, "unknown opcode")
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        self.output.flush()
+        context.fireChannelReadComplete()
+    }
+
+    private func handleMessage(opcode: WebSocketOpcode, data: ByteBuffer, frame: WebSocketFrame?) {
+        guard opcode == .text else {
+            return self.reply(.error(ProtocolError(.badRequest, "binary frames are not supported; send JSON text frames")), id: nil)
+        }
+        if case .verifying = self.authState {
+            guard self.pendingFrames.count < Self.maxPendingFrames else {
+                return self.failConnection(.policyViolation, "too many frames before authentication finished")
+            }
+            self.pendingFrames.append(WebSocketFrame(fin: true, opcode: .text, data: data))
+            return
+        }
+        let decoded = self.hub.frameDecoder.decode(data)
+        switch decoded.result {
+        case .success(let clientFrame):
+            self.handle(clientFrame, id: decoded.id)
+        case .failure(let error):
+            if !data.isValidUTF8 {
+                return self.failConnection(.invalidPayload, "text frame is not valid UTF-8")
+            }
+            self.replyError(error, id: decoded.id)
+        }
+    }
+
+    private func receivedClose(_ frame: WebSocketFrame) {
+        var data = frame.unmaskedData
+        var code = CloseCode.normal
+        switch data.readableBytes {
+        case 0:
+            break
+        case 1:
+            code = .protocolError
+        default:
+            let received = data.readInteger(as: UInt16.self) ?? 1000
+            let validCode = (3000...4999).contains(received) || [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011].contains(received)
+            if !validCode {
+                code = .protocolError
+            } else if !data.isValidUTF8 {
+                code = .invalidPayload
+            } else {
+                code = CloseCode(rawValue: received)
+            }
+        }
+        // Answer a client-initiated close; if we initiated it, this is the answer we waited for.
+        let answer = self.closing ? nil : WebSocketFrameEncoding.closeFrame(code: code.rawValue, reason: "", allocator: self.allocator)
+        self.closing = true
+        self.output.writeThenClose(answer)
+    }
+
+    // MARK: Protocol
+
+    private var mayAct: Bool {
+        switch self.authState {
+        case .authenticated: true
+        case .none: self.hub.authenticator.anonymousAllowed
+        case .verifying: false
+        }
+    }
+
+    private func handle(_ frame: ClientFrame, id: RawJSON?) {
+        switch frame {
+        case .auth(let token):
+            return self.verify(token: token, id: id, atConnect: false)
+        case .ping(let timestamp):
+            return self.reply(.pong(timestamp: timestamp), id: id)
+        default:
+            break
+        }
+        guard self.mayAct else {
+            return self.replyError(ProtocolError(.unauthorized, "authenticate first: send an 'auth' frame with a token"), id: id)
+        }
+        switch frame {
+        case .subscribe(let pattern, let since):
+            _ = self.shard.subscribe(self, to: pattern)
+            // History arrives with the history issue; until then nothing can be recovered.
+            self.reply(.subscribed(topic: pattern.text, offset: nil, epoch: nil, recovered: since == nil ? nil : false), id: id)
+        case .unsubscribe(let pattern):
+            _ = self.shard.unsubscribe(self, from: pattern)
+            self.reply(.unsubscribed(topic: pattern.text), id: id)
+        case .publish(let publish):
+            do {
+                let receipt = try self.hub.publish(
+                    topic: publish.topic,
+                    event: publish.event,
+                    data: publish.data.bytes,
+                    from: self.sender,
+                    excludingConnection: self.hub.configuration.deliverToPublisher ? nil : self.info.id
+                )
+                self.reply(.ack(messageID: receipt.messageID, offset: receipt.offset, epoch: receipt.epoch), id: id)
+            } catch {
+                self.replyError(error, id: id)
+            }
+        case .direct(let user, let event, let data):
+            do {
+                let receipt = try self.hub.send(toUser: user, event: event, data: data.bytes, from: self.sender)
+                self.reply(.ack(messageID: receipt.messageID, offset: nil, epoch: nil), id: id)
+            } catch {
+                self.replyError(error, id: id)
+            }
+        case .presence, .presenceUpdate:
+            self.replyError(ProtocolError(.unknownType, "presence is not available in this version of the hub"), id: id)
+        case .custom(let type, let fields):
+            guard let handler = self.hub.customHandlers[type] else {
+                return self.replyError(ProtocolError(.unknownType, "no handler for frame type '\(type)'"), id: id)
+            }
+            do {
+                let answer = try handler(CustomFrameContext(hub: self.hub, connection: self.info, type: type, fields: fields))
+                self.reply(answer ?? .ack(messageID: nil, offset: nil, epoch: nil), id: id)
+            } catch {
+                self.replyError(error, id: id)
+            }
+        case .auth, .ping:
+            break
+        }
+    }
+
+    private var sender: MessageSender {
+        MessageSender(user: self.info.user, client: self.info.client)
+    }
+
+    private func subscribeRequestedTopics() {
+        for text in self.request.topics {
+            guard self.mayAct else {
+                self.replyError(ProtocolError(.unauthorized, "authenticate first: send an 'auth' frame with a token"), id: nil)
+                break
+            }
+            do {
+                let pattern = try TopicPattern(text)
+                _ = self.shard.subscribe(self, to: pattern)
+                self.reply(.subscribed(topic: pattern.text, offset: nil, epoch: nil, recovered: nil), id: nil)
+            } catch {
+                self.replyError(ProtocolError(.badRequest, "invalid topic '\(text)': \(error.description)"), id: nil)
+            }
+        }
+        self.flushReplies()
+    }
+
+    /// Verifies a token off the loop (jwt-kit is async), then resumes on the loop.
+    private func verify(token: String, id: RawJSON?, atConnect: Bool) {
+        let previousState = self.authState
+        self.authState = .verifying
+        let authenticator = self.hub.authenticator
+        let loop = self.shard.eventLoop
+        let connection = NIOLoopBound(self, eventLoop: loop)
+        Task {
+            let result: Result<Identity, ProtocolError>
+            do throws(ProtocolError) {
+                result = .success(try await authenticator.verify(token: token))
+            } catch {
+                result = .failure(error)
+            }
+            loop.execute {
+                connection.value.finishVerification(result, id: id, atConnect: atConnect, previousState: previousState)
+            }
+        }
+    }
+
+    private func finishVerification(_ result: Result<Identity, ProtocolError>, id: RawJSON?, atConnect: Bool, previousState: AuthState) {
+        guard !self.closing else { return }
+        switch result {
+        case .success(let identity):
+            if let current = self.info.user, current != identity.user {
+                self.authState = previousState
+                self.replyError(ProtocolError(.forbidden, "a connection cannot change user; reconnect instead"), id: id)
+            } else {
+                if self.info.user == nil, let user = identity.user {
+                    self.info.user = user
+                    self.shard.setUser(user, of: self)
+                }
+                self.expiresAt = identity.expiresAt
+                self.authState = .authenticated
+                self.reply(.authSuccess(client: self.info.client, user: self.info.user, expiresAt: identity.expiresAt), id: id)
+            }
+        case .failure(let error):
+            self.replyError(error, id: id)
+            self.flushReplies()
+            // A bad token is final (4001): the client must get a new one.
+            return self.disconnect(code: .tokenInvalid, reason: error.message, reconnect: false)
+        }
+        if atConnect {
+            self.subscribeRequestedTopics()
+        }
+        let pending = self.pendingFrames
+        self.pendingFrames.removeAll()
+        for frame in pending where !self.closing {
+            self.handleMessage(opcode: .text, data: frame.data, frame: nil)
+        }
+        self.flushReplies()
+    }
+
+    // MARK: Writing
+
+    private func reply(_ frame: ServerFrame, id: RawJSON?) {
+        let bytes = WebSocketFrameEncoding.textFrame(allocator: self.allocator, capacity: 128) { buffer in
+            frame.write(into: &buffer, id: id)
+        }
+        self.writeRaw(bytes)
+    }
+
+    private func replyError(_ error: ProtocolError, id: RawJSON?) {
+        self.hub.metrics.error(error.code)
+        self.reply(.error(error), id: id)
+    }
+
+    private func writeRaw(_ bytes: ByteBuffer) {
+        self.output.write(bytes)
+    }
+
+    private func flushReplies() {
+        self.output.flush()
+    }
+
+    func enqueue(_ bytes: ByteBuffer) -> Bool {
+        guard !self.closing else { return false }
+        guard self.output.enqueue(bytes) else {
+            self.hub.metrics.slowConsumerDisconnected()
+            self.closeNow(code: .slowConsumer, reason: "client fell too far behind; reconnect and recover")
+            return false
+        }
+        return true
+    }
+
+    func flush() {
+        self.output.flush()
+    }
+
+    func sweep(now: NIODeadline) {
+        guard !self.closing else { return }
+        if let expiresAt = self.expiresAt, WallClock.milliseconds() >= expiresAt {
+            return self.disconnect(code: .tokenInvalid, reason: "token expired", reconnect: true)
+        }
+        let configuration = self.hub.configuration
+        if now - self.lastInbound >= TimeAmount(configuration.idleTimeout) {
+            return self.closeNow(code: .goingAway, reason: "idle timeout")
+        }
+        if now - self.lastPing >= TimeAmount(configuration.pingInterval) {
+            self.lastPing = now
+            self.writeRaw(WebSocketFrameEncoding.controlFrame(opcode: 0x9, payload: ByteBuffer(), allocator: self.allocator))
+            self.flushReplies()
+        }
+    }
+
+    /// Sends `disconnect` and a close frame, then closes once the client answers (or after a grace period).
+    func disconnect(code: CloseCode, reason: String, reconnect: Bool) {
+        guard !self.closing, let channel = self.output.context?.channel else { return }
+        self.reply(.disconnect(code: code, reason: reason, reconnect: reconnect), id: nil)
+        self.writeRaw(WebSocketFrameEncoding.closeFrame(code: code.rawValue, reason: reason, allocator: self.allocator))
+        self.flushReplies()
+        self.closing = true
+        channel.eventLoop.scheduleTask(in: Self.closeGracePeriod) {
+            channel.close(promise: nil)
+        }
+    }
+
+    /// For violations and dead peers: a close frame, then close without waiting.
+    private func closeNow(code: CloseCode, reason: String) {
+        guard !self.closing else { return }
+        self.closing = true
+        self.output.writeThenClose(WebSocketFrameEncoding.closeFrame(code: code.rawValue, reason: reason, allocator: self.allocator))
+    }
+
+    private func failConnection(_ code: CloseCode, _ reason: String) {
+        self.hub.metrics.protocolClose()
+        self.closeNow(code: code, reason: reason)
+    }
+}
+
+extension ByteBuffer {
+    var isValidUTF8: Bool {
+        self.withUnsafeReadableBytes { String(validating: $0, as: UTF8.self) != nil }
+    }
+}

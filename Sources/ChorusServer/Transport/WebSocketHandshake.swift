@@ -1,0 +1,81 @@
+import Crypto
+import NIOCore
+import NIOHTTP1
+
+/// Validates a WebSocket opening handshake (RFC 6455 §4.2) and builds the 101 response.
+enum WebSocketHandshake {
+    private static let magicGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    /// Nil when the request is a valid upgrade; otherwise why it is not.
+    static func problem(with head: HTTPRequestHead) -> String? {
+        guard head.method == .GET else { return "a WebSocket upgrade must use GET" }
+        guard head.version.major > 1 || (head.version.major == 1 && head.version.minor >= 1) else { return "a WebSocket upgrade needs HTTP/1.1" }
+        guard head.headers[canonicalForm: "upgrade"].contains(where: { $0.lowercased() == "websocket" }) else {
+            return "missing 'Upgrade: websocket' header"
+        }
+        guard head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "upgrade" }) else {
+            return "missing 'Connection: Upgrade' header"
+        }
+        guard head.headers["sec-websocket-version"].first == "13" else {
+            return "unsupported or missing Sec-WebSocket-Version (13 is required)"
+        }
+        guard let key = head.headers["sec-websocket-key"].first, Self.isValidKey(key) else {
+            return "missing or malformed Sec-WebSocket-Key"
+        }
+        return nil
+    }
+
+    /// The key is 16 random bytes in base64: 24 characters ending in "==".
+    private static func isValidKey(_ key: String) -> Bool {
+        let trimmed = key.trimmingSpaces()
+        guard trimmed.utf8.count == 24, trimmed.hasSuffix("==") else { return false }
+        return trimmed.utf8.dropLast(2).allSatisfy { byte in
+            (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39) || byte == 0x2B || byte == 0x2F
+        }
+    }
+
+    static func acceptValue(forKey key: String) -> String {
+        let digest = Insecure.SHA1.hash(data: Array((key.trimmingSpaces() + Self.magicGUID).utf8))
+        return Base64.encode(Array(digest))
+    }
+
+    static func response(for head: HTTPRequestHead) -> HTTPResponseHead {
+        let key = head.headers["sec-websocket-key"].first ?? ""
+        var headers = HTTPHeaders()
+        headers.add(name: "Upgrade", value: "websocket")
+        headers.add(name: "Connection", value: "Upgrade")
+        headers.add(name: "Sec-WebSocket-Accept", value: Self.acceptValue(forKey: key))
+        return HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: headers)
+    }
+}
+
+extension String {
+    func trimmingSpaces() -> Substring {
+        var view = Substring(self)
+        while view.first == " " || view.first == "\t" { view.removeFirst() }
+        while view.last == " " || view.last == "\t" { view.removeLast() }
+        return view
+    }
+}
+
+/// Standard base64 (RFC 4648) for the handshake's accept value.
+enum Base64 {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    static func encode(_ bytes: [UInt8]) -> String {
+        var output: [UInt8] = []
+        output.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var index = 0
+        while index < bytes.count {
+            let b0 = bytes[index]
+            let b1 = index + 1 < bytes.count ? bytes[index + 1] : 0
+            let b2 = index + 2 < bytes.count ? bytes[index + 2] : 0
+            output.append(self.alphabet[Int(b0 >> 2)])
+            output.append(self.alphabet[Int((b0 & 0x03) << 4 | b1 >> 4)])
+            output.append(index + 1 < bytes.count ? self.alphabet[Int((b1 & 0x0F) << 2 | b2 >> 6)] : UInt8(ascii: "="))
+            output.append(index + 2 < bytes.count ? self.alphabet[Int(b2 & 0x3F)] : UInt8(ascii: "="))
+            index += 3
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+}

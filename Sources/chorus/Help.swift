@@ -1,0 +1,30 @@
+import ChorusServer
+
+enum Help {
+    static let overview = """
+        chorus: a real-time messaging hub (WebSocket, SSE, HTTP publish)
+
+        Usage:
+          chorus serve [options]               run the hub (see 'chorus serve --help')
+          chorus token --user ID [--ttl 1h]    print a client token signed with the configured JWT secret
+          chorus help                          this text
+        """
+
+    /// Every option of `chorus serve`, from the same table the loader reads.
+    static var serve: String {
+        var lines = [
+            "Usage: chorus serve [options]",
+            "",
+            "Each option is read, in rising precedence, from chorus.json (or the file named by",
+            "--config / CHORUS_CONFIG), the environment variable shown, and the flag.",
+            "",
+            "  --config PATH  (CHORUS_CONFIG)",
+            "      JSON configuration file. Default: chorus.json when it exists.",
+        ]
+        for option in ConfigurationOption.all {
+            lines.append("  \(option.flag) VALUE  (\(option.environmentVariable))")
+            lines.append("      \(option.help) Default: \(option.defaultValue)")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

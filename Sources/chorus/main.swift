@@ -1,0 +1,26 @@
+import ChorusServer
+
+
+/// `chorus serve | token | help`
+let arguments = Array(CommandLine.arguments.dropFirst())
+let command = arguments.first ?? "help"
+let rest = Array(arguments.dropFirst())
+
+do {
+    switch command {
+    case "serve":
+        try await ServeCommand.run(rest)
+    case "token":
+        try await TokenCommand.run(rest)
+    case "help", "--help", "-h":
+        print(Help.overview)
+    default:
+        throw CommandError("unknown command '\(command)'\n\n\(Help.overview)")
+    }
+} catch let error as CommandError {
+    Console.fail(error.message)
+} catch let error as ConfigurationError {
+    Console.fail(error.message)
+} catch {
+    Console.fail("\(error)")
+}
