@@ -1,1 +1,102 @@
+import Foundation
 import Testing
+
+@testable import ChorusServer
+
+@Suite struct ConfigurationTests {
+    @Test func defaultsSuitDevelopment() throws {
+        let configuration = try HubConfiguration.load(arguments: [], environment: [:])
+        #expect(configuration.host == "127.0.0.1")
+        #expect(configuration.port == 8080)
+        #expect(configuration.pingInterval == .seconds(30))
+        #expect(configuration.idleTimeout == .seconds(60))
+        #expect(configuration.sseKeepAliveInterval == .seconds(15))
+        #expect(configuration.maxMessageSize == 1 << 20)
+        #expect(configuration.isDevelopmentMode)
+        #expect(configuration.anonymousAllowed)
+    }
+
+    @Test func fileThenEnvironmentThenFlags() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("custom.json").path
+        try Data(#"{"port": 9000, "ping_interval": "10s", "api_key": "from-file", "deliver_to_publisher": false, "allowed_origins": ["https://a.example", "https://b.example"], "namespaces": {"chat": {}}}"#.utf8)
+            .write(to: URL(fileURLWithPath: file))
+
+        let fromFile = try HubConfiguration.load(arguments: [], environment: ["CHORUS_CONFIG": file])
+        #expect(fromFile.port == 9000)
+        #expect(fromFile.pingInterval == .seconds(10))
+        #expect(fromFile.apiKey == "from-file")
+        #expect(fromFile.deliverToPublisher == false)
+        #expect(fromFile.allowedOrigins == ["https://a.example", "https://b.example"])
+        #expect(!fromFile.isDevelopmentMode)
+        #expect(!fromFile.anonymousAllowed)
+
+        let environment = ["CHORUS_CONFIG": file, "CHORUS_PORT": "9100", "CHORUS_PING_INTERVAL": "500ms"]
+        let fromEnvironment = try HubConfiguration.load(arguments: [], environment: environment)
+        #expect(fromEnvironment.port == 9100)
+        #expect(fromEnvironment.pingInterval == .milliseconds(500))
+
+        let fromFlags = try HubConfiguration.load(arguments: ["--port", "9200", "--ping-interval=2m", "--allow-anonymous"], environment: environment)
+        #expect(fromFlags.port == 9200)
+        #expect(fromFlags.pingInterval == .seconds(120))
+        #expect(fromFlags.anonymousAllowed)
+    }
+
+    @Test(arguments: [
+        (["--port", "70000"], "--port"),
+        (["--ping-interval", "soon"], "not a duration"),
+        (["--max-message-size", "0"], "not a size"),
+        (["--log-level", "loud"], "is not one of"),
+        (["--frobnicate", "1"], "unknown option '--frobnicate'"),
+        (["--port"], "needs a value"),
+        (["--config", "/nonexistent/chorus.json"], "cannot read configuration file"),
+    ])
+    func badValuesNameTheProblem(arguments: [String], message: String) {
+        do {
+            _ = try HubConfiguration.load(arguments: arguments, environment: [:])
+            Issue.record("\(arguments) was accepted")
+        } catch {
+            #expect(error.message.contains(message), "'\(error.message)' should mention \(message)")
+        }
+    }
+
+    @Test func environmentErrorsNameTheVariable() {
+        #expect(throws: ConfigurationError.self) { try HubConfiguration.load(arguments: [], environment: ["CHORUS_PORT": "x"]) }
+        do {
+            _ = try HubConfiguration.load(arguments: [], environment: ["CHORUS_IDLE_TIMEOUT": "-3s"])
+        } catch {
+            #expect(error.message.hasPrefix("CHORUS_IDLE_TIMEOUT:"))
+        }
+    }
+
+    @Test func sizesAndDurationsParse() throws {
+        #expect(try ValueParsing.size("64KiB") == 65536)
+        #expect(try ValueParsing.size("1MiB") == 1 << 20)
+        #expect(try ValueParsing.size("2MB") == 2_000_000)
+        #expect(try ValueParsing.size("1234") == 1234)
+        #expect(try ValueParsing.duration("250ms") == .milliseconds(250))
+        #expect(try ValueParsing.duration("1.5s") == .milliseconds(1500))
+        #expect(try ValueParsing.duration("1h") == .seconds(3600))
+        #expect(try ValueParsing.duration("45") == .seconds(45))
+        #expect(ValueParsing.formatSize(1 << 20) == "1MiB")
+        #expect(ValueParsing.formatDuration(.milliseconds(1500)) == "1500ms")
+    }
+
+    @Test func everyOptionHasDistinctNamesAndADefaultThatParses() throws {
+        let options = ConfigurationOption.all
+        #expect(Set(options.map(\.key)).count == options.count)
+        for option in options {
+            #expect(option.environmentVariable == "CHORUS_" + option.key.uppercased())
+            var configuration = HubConfiguration()
+            if option.defaultValue != "(none)" {
+                try option.set(&configuration, from: option.defaultValue, source: "test")
+            }
+        }
+        let keys = Set(options.map(\.environmentVariable))
+        for required in ["CHORUS_HOST", "CHORUS_PORT", "CHORUS_JWT_SECRET", "CHORUS_JWT_PUBLIC_KEY", "CHORUS_JWKS_FILE", "CHORUS_API_KEY", "CHORUS_PING_INTERVAL", "CHORUS_MAX_MESSAGE_SIZE"] {
+            #expect(keys.contains(required), "\(required) missing")
+        }
+    }
+}

@@ -1,0 +1,667 @@
+"""Shared machinery for the Chorus end-to-end tests.
+
+Every test talks to a real `chorus serve` process over the network. This module provides:
+
+* ``Hub``: starts the binary on ``--port 0`` with chosen flags / environment / working
+  directory, waits for the ``Chorus hub listening on 127.0.0.1:<port>`` line, and stops the
+  process it started (by pid: SIGTERM, wait, then SIGKILL).
+* fixtures: ``hub`` (a module-scoped development hub) and ``hub_factory`` (custom hubs,
+  stopped at the end of the test).
+* async helpers: ``ws_connect``, ``send``, ``recv_frame``, ``recv_type``,
+  ``recv_until_closed``, an SSE reader and a raw-socket WebSocket client (``RawWebSocket``)
+  for what a well-behaved client library will not do (unmasked frames, never reading,
+  observing ping frames, oversized frames).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, AsyncIterator, Iterable, Mapping, Sequence
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+import pytest_asyncio
+import websockets
+from websockets.asyncio.client import ClientConnection, connect as _ws_connect
+
+DEFAULT_BIN = "/work/main/.build/debug/chorus"
+LISTEN_RE = re.compile(r"Chorus hub listening on 127\.0\.0\.1:(\d+)")
+
+# Timeouts used across the suite (seconds). Generous enough for a debug build on two cores,
+# short enough to keep failures fast.
+FRAME_TIMEOUT = 3.0
+START_TIMEOUT = 20.0
+
+
+def chorus_bin() -> str:
+    return os.environ.get("CHORUS_BIN") or DEFAULT_BIN
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The test process's environment without any CHORUS_* variable (so nothing leaks into a
+    hub by accident), plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHORUS_")}
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run_cli(*args: str, env: Mapping[str, str] | None = None, cwd: str | os.PathLike | None = None,
+            timeout: float = 20.0) -> subprocess.CompletedProcess:
+    """Run ``chorus <args>`` to completion (for commands that exit: token, help, bad configs)."""
+    if cwd is None:
+        cwd = tempfile.mkdtemp(prefix="chorus-cli-")
+    return subprocess.run(
+        [chorus_bin(), *args], capture_output=True, text=True, timeout=timeout,
+        env=clean_env(env), cwd=cwd,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Hub process
+# --------------------------------------------------------------------------------------------
+
+class HubStartError(RuntimeError):
+    pass
+
+
+class Hub:
+    """One ``chorus serve`` process started by the tests."""
+
+    def __init__(self, args: Sequence[str] = (), env: Mapping[str, str] | None = None,
+                 cwd: str | os.PathLike | None = None, *, port_flag: bool = True,
+                 start_timeout: float = START_TIMEOUT):
+        self.args = list(args)
+        self.env = dict(env or {})
+        self._own_cwd = cwd is None
+        self.cwd = str(cwd) if cwd is not None else tempfile.mkdtemp(prefix="chorus-hub-")
+        self.port_flag = port_flag
+        self.start_timeout = start_timeout
+        self.proc: subprocess.Popen | None = None
+        self.port: int | None = None
+        self._lines: list[str] = []
+        self._lock = threading.Lock()
+        self._listening = threading.Event()
+        self._reader: threading.Thread | None = None
+        self._stdout_reader: threading.Thread | None = None
+        self._stdout: list[str] = []
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> "Hub":
+        argv = [chorus_bin(), "serve"]
+        if self.port_flag:
+            argv += ["--port", "0"]
+        argv += self.args
+        self.proc = subprocess.Popen(
+            argv, cwd=self.cwd, env=clean_env(self.env), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
+        )
+        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._reader.start()
+        self._stdout_reader = threading.Thread(target=self._read_stdout, daemon=True)
+        self._stdout_reader.start()
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self._listening.wait(0.05):
+                return self
+            if self.proc.poll() is not None:
+                self._reader.join(2)
+                raise HubStartError(
+                    f"hub exited with {self.proc.returncode} before listening; argv={argv}\n"
+                    f"stderr:\n{self.stderr}")
+        self.kill()
+        raise HubStartError(f"hub did not log its listening line within {self.start_timeout}s; "
+                            f"argv={argv}\nstderr:\n{self.stderr}")
+
+    def _read_stderr(self) -> None:
+        assert self.proc and self.proc.stderr
+        for line in self.proc.stderr:
+            with self._lock:
+                self._lines.append(line)
+            m = LISTEN_RE.search(line)
+            if m and self.port is None:
+                self.port = int(m.group(1))
+                self._listening.set()
+
+    def _read_stdout(self) -> None:
+        assert self.proc and self.proc.stdout
+        for line in self.proc.stdout:
+            with self._lock:
+                self._stdout.append(line)
+
+    @property
+    def stderr(self) -> str:
+        with self._lock:
+            return "".join(self._lines)
+
+    @property
+    def pid(self) -> int:
+        assert self.proc
+        return self.proc.pid
+
+    def signal(self, sig: int) -> None:
+        assert self.proc
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+
+    def wait(self, timeout: float) -> int:
+        assert self.proc
+        return self.proc.wait(timeout)
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM, wait up to ``timeout``, then SIGKILL. Returns the exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            try:
+                os.kill(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if self._reader:
+            self._reader.join(2)
+        if self._stdout_reader:
+            self._stdout_reader.join(2)
+        if self._own_cwd:
+            shutil.rmtree(self.cwd, ignore_errors=True)
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            try:
+                os.kill(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(5)
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    # -- addresses -------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def ws(self, *, topics: Iterable[str] = (), token: str | None = None, **query: Any) -> str:
+        params: list[tuple[str, str]] = [("topic", t) for t in topics]
+        if token is not None:
+            params.append(("token", token))
+        params += [(k, str(v)) for k, v in query.items()]
+        return self.ws_url + ("?" + urlencode(params) if params else "")
+
+    def sse(self, *, topics: Iterable[str] = (), token: str | None = None) -> str:
+        params: list[tuple[str, str]] = [("topic", t) for t in topics]
+        if token is not None:
+            params.append(("token", token))
+        return f"{self.url}/sse" + ("?" + urlencode(params) if params else "")
+
+    def http(self, **kwargs: Any) -> httpx.AsyncClient:
+        kwargs.setdefault("timeout", 10.0)
+        return httpx.AsyncClient(base_url=self.url, **kwargs)
+
+    def http_sync(self, **kwargs: Any) -> httpx.Client:
+        kwargs.setdefault("timeout", 10.0)
+        return httpx.Client(base_url=self.url, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<Hub pid={self.proc.pid if self.proc else None} port={self.port} args={self.args}>"
+
+
+@pytest.fixture(scope="module")
+def hub() -> Iterable[Hub]:
+    """A development hub (no keys) shared by the tests of one module."""
+    h = Hub().start()
+    yield h
+    h.stop()
+
+
+@pytest.fixture
+def hub_factory() -> Iterable:
+    """``hub_factory(args=[...], env={...}, cwd=...)`` starts a custom hub, stopped after the test."""
+    hubs: list[Hub] = []
+
+    def make(args: Sequence[str] = (), env: Mapping[str, str] | None = None,
+             cwd: str | os.PathLike | None = None, **kw: Any) -> Hub:
+        h = Hub(args, env, cwd, **kw)
+        hubs.append(h)
+        return h.start()
+
+    yield make
+    for h in hubs:
+        h.stop()
+
+
+# --------------------------------------------------------------------------------------------
+# WebSocket helpers (websockets library)
+# --------------------------------------------------------------------------------------------
+
+async def ws_connect(url: str, *, headers: Mapping[str, str] | None = None,
+                     max_size: int | None = 16 * 1024 * 1024, **kw: Any) -> ClientConnection:
+    """Open a WebSocket. Keeps the library's own keep-alive pings off so they never interfere."""
+    return await asyncio.wait_for(
+        _ws_connect(url, additional_headers=headers, max_size=max_size, ping_interval=None,
+                    open_timeout=FRAME_TIMEOUT, close_timeout=2, **kw),
+        FRAME_TIMEOUT + 1)
+
+
+async def send(ws: ClientConnection, frame: Mapping[str, Any] | str) -> None:
+    await ws.send(frame if isinstance(frame, str) else json.dumps(frame))
+
+
+async def recv_frame(ws: ClientConnection, timeout: float = FRAME_TIMEOUT) -> dict:
+    """The next frame, parsed. Fails the test on a timeout or a non-JSON frame."""
+    try:
+        raw = await asyncio.wait_for(ws.recv(), timeout)
+    except asyncio.TimeoutError:
+        pytest.fail(f"no frame within {timeout}s")
+    assert isinstance(raw, str), f"hub sent a binary frame: {raw!r}"
+    frame = json.loads(raw)
+    assert isinstance(frame, dict), f"frame is not a JSON object: {raw}"
+    return frame
+
+
+async def recv_type(ws: ClientConnection, type_: str, timeout: float = FRAME_TIMEOUT) -> dict:
+    """Skip frames until one of ``type_`` arrives (within ``timeout`` overall)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    skipped = []
+    while True:
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            pytest.fail(f"no {type_!r} frame within {timeout}s; skipped {skipped}")
+        frame = await recv_frame(ws, left)
+        if frame.get("type") == type_:
+            return frame
+        skipped.append(frame)
+
+
+async def roundtrip(ws: ClientConnection, frame: Mapping[str, Any], timeout: float = FRAME_TIMEOUT) -> dict:
+    """Send a frame and return the next frame (the reply)."""
+    await send(ws, frame)
+    return await recv_frame(ws, timeout)
+
+
+async def subscribe(ws: ClientConnection, topic: str, id_: Any = None) -> dict:
+    frame: dict[str, Any] = {"type": "subscribe", "topic": topic}
+    if id_ is not None:
+        frame["id"] = id_
+    reply = await roundtrip(ws, frame)
+    assert reply["type"] == "subscribed" and reply["topic"] == topic, reply
+    return reply
+
+
+async def recv_until_closed(ws: ClientConnection, timeout: float = FRAME_TIMEOUT) -> tuple[list[dict], int | None, str | None]:
+    """Read frames until the hub closes the connection. Returns (frames, close code, reason)."""
+    frames: list[dict] = []
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            pytest.fail(f"connection still open after {timeout}s; frames so far: {frames}")
+        try:
+            raw = await asyncio.wait_for(ws.recv(), left)
+        except websockets.ConnectionClosed as e:
+            rcvd = e.rcvd
+            return frames, (rcvd.code if rcvd else None), (rcvd.reason if rcvd else None)
+        except asyncio.TimeoutError:
+            continue
+        frames.append(json.loads(raw) if isinstance(raw, str) else {"binary": raw})
+
+
+async def wait_for(predicate, timeout: float = 5.0, interval: float = 0.05, what: str = "condition"):
+    """Poll an async or sync predicate until it returns a truthy value; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+
+
+async def http_publish(hub: Hub, topic: str, data: Any, event: str | None = None,
+                       headers: Mapping[str, str] | None = None) -> str:
+    body: dict[str, Any] = {"topic": topic, "data": data}
+    if event is not None:
+        body["event"] = event
+    async with hub.http() as c:
+        r = await c.post("/api/publish", json=body, headers=headers)
+    assert r.status_code == 200, (r.status_code, r.text)
+    return r.json()["message_id"]
+
+
+async def stats(hub: Hub) -> dict:
+    async with hub.http() as c:
+        r = await c.get("/api/stats")
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+# --------------------------------------------------------------------------------------------
+# SSE
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class SSEEvent:
+    id: str | None = None
+    event: str | None = None
+    data: str = ""
+    comments: list[str] = field(default_factory=list)
+
+    def json(self) -> Any:
+        return json.loads(self.data)
+
+
+class SSEStream:
+    """A parsed text/event-stream: ``next_event()`` returns the next dispatched event; comment
+    lines are collected in ``comments`` (and returned by ``next_comment()``)."""
+
+    def __init__(self, response: httpx.Response):
+        self.response = response
+        self._lines = response.aiter_lines()
+        self.comments: asyncio.Queue[str] = asyncio.Queue()
+        self.events: asyncio.Queue[SSEEvent | None] = asyncio.Queue()
+        self._task = asyncio.create_task(self._pump())
+
+    async def _pump(self) -> None:
+        current = SSEEvent()
+        has_field = False
+        try:
+            async for line in self._lines:
+                if line == "":
+                    if has_field:
+                        await self.events.put(current)
+                    current, has_field = SSEEvent(), False
+                    continue
+                if line.startswith(":"):
+                    await self.comments.put(line[1:].strip())
+                    continue
+                name, _, value = line.partition(":")
+                if value.startswith(" "):
+                    value = value[1:]
+                has_field = True
+                if name == "id":
+                    current.id = value
+                elif name == "event":
+                    current.event = value
+                elif name == "data":
+                    current.data = value if not current.data else current.data + "\n" + value
+        except (httpx.HTTPError, asyncio.CancelledError):
+            pass
+        finally:
+            await self.events.put(None)  # end of stream
+
+    async def next_event(self, timeout: float = FRAME_TIMEOUT) -> SSEEvent:
+        try:
+            ev = await asyncio.wait_for(self.events.get(), timeout)
+        except asyncio.TimeoutError:
+            pytest.fail(f"no SSE event within {timeout}s")
+        assert ev is not None, "SSE stream ended"
+        return ev
+
+    async def next_comment(self, timeout: float = FRAME_TIMEOUT) -> str:
+        try:
+            return await asyncio.wait_for(self.comments.get(), timeout)
+        except asyncio.TimeoutError:
+            pytest.fail(f"no SSE comment within {timeout}s")
+
+    async def wait_end(self, timeout: float = FRAME_TIMEOUT) -> list[SSEEvent]:
+        """Collect events until the stream ends."""
+        got = []
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                pytest.fail(f"SSE stream did not end within {timeout}s; events: {got}")
+            try:
+                ev = await asyncio.wait_for(self.events.get(), left)
+            except asyncio.TimeoutError:
+                continue
+            if ev is None:
+                return got
+            got.append(ev)
+
+    async def aclose(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(BaseException):
+            await self._task
+        await self.response.aclose()
+
+
+@contextlib.asynccontextmanager
+async def sse_connect(hub: Hub, *, topics: Iterable[str] = (), token: str | None = None,
+                      headers: Mapping[str, str] | None = None,
+                      cookies: Mapping[str, str] | None = None) -> AsyncIterator[SSEStream]:
+    """Open an SSE stream (asserting 200). Yields an ``SSEStream``."""
+    client = httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=None), cookies=cookies)
+    try:
+        req = client.build_request("GET", hub.sse(topics=topics, token=token), headers=headers)
+        resp = await client.send(req, stream=True)
+        if resp.status_code != 200:
+            body = await resp.aread()
+            await resp.aclose()
+            pytest.fail(f"SSE connect answered {resp.status_code}: {body!r}")
+        stream = SSEStream(resp)
+        try:
+            yield stream
+        finally:
+            await stream.aclose()
+    finally:
+        await client.aclose()
+
+
+# --------------------------------------------------------------------------------------------
+# Raw-socket WebSocket client
+# --------------------------------------------------------------------------------------------
+
+OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+
+
+class RawWebSocket:
+    """A minimal WebSocket client over a plain TCP socket: it sends exactly the bytes it is told
+    to (masked or not, any opcode, any length) and never answers pings by itself."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 status: int, headers: dict[str, str], leftover: bytes = b""):
+        self.reader = reader
+        self.writer = writer
+        self.status = status
+        self.headers = headers
+        self._buf = bytearray(leftover)
+
+    @classmethod
+    async def connect(cls, hub: Hub, path: str = "/ws", headers: Mapping[str, str] | None = None,
+                      timeout: float = FRAME_TIMEOUT, rcvbuf: int | None = None) -> "RawWebSocket":
+        sock = None
+        if rcvbuf is not None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", hub.port))
+            reader, writer = await asyncio.open_connection(sock=sock)
+        else:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection("127.0.0.1", hub.port), timeout)
+        key = base64.b64encode(os.urandom(16)).decode()
+        lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{hub.port}", "Upgrade: websocket",
+                 "Connection: Upgrade", f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
+        for k, v in (headers or {}).items():
+            lines.append(f"{k}: {v}")
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        status = int(status_line.split()[1])
+        hdrs = {}
+        for line in header_lines:
+            if ":" in line:
+                k, v = line.split(":", 1)
+                hdrs[k.strip().lower()] = v.strip()
+        return cls(reader, writer, status, hdrs)
+
+    # -- sending ---------------------------------------------------------------------------
+
+    @staticmethod
+    def encode_frame(opcode: int, payload: bytes, *, mask: bool = True, fin: bool = True) -> bytes:
+        head = bytearray([(0x80 if fin else 0) | opcode])
+        mbit = 0x80 if mask else 0
+        n = len(payload)
+        if n < 126:
+            head.append(mbit | n)
+        elif n < 65536:
+            head.append(mbit | 126)
+            head += struct.pack("!H", n)
+        else:
+            head.append(mbit | 127)
+            head += struct.pack("!Q", n)
+        if mask:
+            key = os.urandom(4)
+            head += key
+            payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload)) if n < 4096 else _mask_fast(payload, key)
+        return bytes(head) + payload
+
+    async def send_frame(self, opcode: int, payload: bytes, *, mask: bool = True, fin: bool = True) -> None:
+        self.writer.write(self.encode_frame(opcode, payload, mask=mask, fin=fin))
+        await self.writer.drain()
+
+    async def send_json(self, frame: Mapping[str, Any], **kw: Any) -> None:
+        await self.send_frame(OP_TEXT, json.dumps(frame).encode(), **kw)
+
+    async def send_close(self, code: int = 1000, reason: str = "") -> None:
+        await self.send_frame(OP_CLOSE, struct.pack("!H", code) + reason.encode())
+
+    # -- receiving -------------------------------------------------------------------------
+
+    async def _read_exact(self, n: int) -> bytes:
+        while len(self._buf) < n:
+            chunk = await self.reader.read(65536)
+            if not chunk:
+                raise ConnectionError("connection closed by the hub")
+            self._buf += chunk
+        out = bytes(self._buf[:n])
+        del self._buf[:n]
+        return out
+
+    async def recv_raw_frame(self, timeout: float = FRAME_TIMEOUT) -> tuple[int, bytes]:
+        """One frame from the wire: (opcode, payload). Raises ConnectionError on EOF."""
+        async def read() -> tuple[int, bytes]:
+            b0, b1 = await self._read_exact(2)
+            opcode = b0 & 0x0F
+            n = b1 & 0x7F
+            if n == 126:
+                (n,) = struct.unpack("!H", await self._read_exact(2))
+            elif n == 127:
+                (n,) = struct.unpack("!Q", await self._read_exact(8))
+            key = await self._read_exact(4) if b1 & 0x80 else None
+            payload = await self._read_exact(n)
+            if key:
+                payload = _mask_fast(payload, key)
+            return opcode, payload
+        try:
+            return await asyncio.wait_for(read(), timeout)
+        except asyncio.TimeoutError:
+            pytest.fail(f"no WebSocket frame within {timeout}s")
+
+    async def recv_json(self, timeout: float = FRAME_TIMEOUT) -> dict:
+        """Next text frame as JSON (skips ping/pong control frames)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            opcode, payload = await self.recv_raw_frame(max(0.01, deadline - asyncio.get_running_loop().time()))
+            if opcode in (OP_PING, OP_PONG):
+                continue
+            assert opcode == OP_TEXT, f"expected a text frame, got opcode {opcode}: {payload[:200]!r}"
+            return json.loads(payload)
+
+    async def recv_until_close(self, timeout: float = FRAME_TIMEOUT) -> tuple[list[tuple[int, bytes]], int | None]:
+        """Frames until a close frame (returns its code) or EOF (code None)."""
+        frames: list[tuple[int, bytes]] = []
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                pytest.fail(f"no close within {timeout}s; frames: {frames[:10]}")
+            try:
+                opcode, payload = await self.recv_raw_frame(left)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                return frames, None
+            if opcode == OP_CLOSE:
+                code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+                return frames, code
+            frames.append((opcode, payload))
+
+    async def at_eof(self, timeout: float = FRAME_TIMEOUT) -> bool:
+        """True when the hub closes the TCP connection within ``timeout``."""
+        try:
+            data = await asyncio.wait_for(self.reader.read(65536), timeout)
+        except asyncio.TimeoutError:
+            return False
+        except ConnectionError:
+            return True
+        return data == b""
+
+    def close_transport(self) -> None:
+        with contextlib.suppress(Exception):
+            self.writer.close()
+
+    async def aclose(self) -> None:
+        self.close_transport()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.writer.wait_closed(), 2)
+
+
+def _mask_fast(payload: bytes, key: bytes) -> bytes:
+    n = len(payload)
+    k = int.from_bytes((key * (n // 4 + 1))[:n], "big") if n else 0
+    return (int.from_bytes(payload, "big") ^ k).to_bytes(n, "big") if n else b""
+
+
+# --------------------------------------------------------------------------------------------
+# Tokens
+# --------------------------------------------------------------------------------------------
+
+def hs256(secret: str, user: str | None = "alice", ttl: float | None = 3600, **claims: Any) -> str:
+    import jwt
+    payload: dict[str, Any] = {}
+    if user is not None:
+        payload["sub"] = user
+    if ttl is not None:
+        payload["exp"] = int(time.time() + ttl)
+    payload.update(claims)
+    return jwt.encode(payload, secret, algorithm="HS256")
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def tmp_cwd(tmp_path: Path) -> Path:
+    return tmp_path
