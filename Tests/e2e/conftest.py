@@ -270,6 +270,20 @@ async def ws_connect(url: str, *, headers: Mapping[str, str] | None = None,
         FRAME_TIMEOUT + 1)
 
 
+async def ws_connect_as(url: str, token: str, user: str, *, via: str = "header", **kw: Any) -> ClientConnection:
+    """Connect with a token (``via`` "header" or "query") and consume the ``auth_success`` frame
+    the hub sends first, checking that it names ``user``."""
+    if via == "header":
+        ws = await ws_connect(url, headers=bearer(token), **kw)
+    else:
+        sep = "&" if "?" in url else "?"
+        ws = await ws_connect(f"{url}{sep}token={token}", **kw)
+    frame = await recv_frame(ws)
+    assert frame.get("type") == "auth_success" and frame.get("user") == user, frame
+    assert isinstance(frame.get("client"), str) and frame["client"], frame
+    return ws
+
+
 async def send(ws: ClientConnection, frame: Mapping[str, Any] | str) -> None:
     await ws.send(frame if isinstance(frame, str) else json.dumps(frame))
 
@@ -646,6 +660,11 @@ def _mask_fast(payload: bytes, key: bytes) -> bytes:
 # --------------------------------------------------------------------------------------------
 # Tokens
 # --------------------------------------------------------------------------------------------
+
+# HS256 secrets of at least 32 bytes (RFC 7518 section 3.2 asks for a key as large as the hash).
+SECRET = "chorus-e2e-secret-0123456789abcdef"
+OTHER_SECRET = "another-secret-0123456789abcdef-xyz"
+
 
 def hs256(secret: str, user: str | None = "alice", ttl: float | None = 3600, **claims: Any) -> str:
     import jwt
