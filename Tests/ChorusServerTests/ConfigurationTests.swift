@@ -100,3 +100,15 @@ import Testing
         }
     }
 }
+
+/// docs/configuration.md must list every option with its variable, flag and default.
+@Suite struct ConfigurationDocumentationTests {
+    @Test func everyOptionIsDocumented() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let text = try String(contentsOf: root.appendingPathComponent("docs/configuration.md"), encoding: .utf8)
+        for option in ConfigurationOption.all {
+            let row = "| `\(option.key)` | `\(option.environmentVariable)` | `\(option.flag)` | \(option.defaultValue) |"
+            #expect(text.contains(row), "docs/configuration.md lacks the row for \(option.key): \(row)")
+        }
+    }
+}

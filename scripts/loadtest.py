@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""First load figures for the hub core (issue "Hub core"); `chorus bench` supersedes it.
+
+  loadtest.py connections --pid PID --port P -n 10000
+      Opens N idle WebSocket connections (each subscribed to its own topic) over several
+      processes and source addresses 127.0.0.2…, then reports the hub's RSS growth per connection.
+  loadtest.py fanout --pid PID --port P -n 10000 --seconds 10
+      N subscribers of one topic read as fast as they can; one publisher posts over HTTP
+      keep-alive flat out. Reports deliveries/s (from the hub's counters and from the bytes the
+      subscribers received) and the hub's CPU per delivery.
+"""
+import argparse, http.client, json, multiprocessing as mp, os, selectors, socket, time
+
+HANDSHAKE = ("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+PER_PROCESS = 5000
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+
+
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def open_ws(port, path, source):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((source, 0))
+    s.connect(("127.0.0.1", port))
+    s.sendall(HANDSHAKE.format(path=path).encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            raise RuntimeError("closed during handshake")
+        data += chunk
+    head, rest = data.split(b"\r\n\r\n", 1)
+    if not head.startswith(b"HTTP/1.1 101"):
+        raise RuntimeError(head.decode(errors="replace"))
+    return s, rest
+
+
+def frame_sizes(buffer):
+    """Yields the total size of each complete frame in buffer (for the first frames only)."""
+    offset = 0
+    while offset + 2 <= len(buffer):
+        length = buffer[offset + 1] & 0x7F
+        header = 2
+        if length == 126:
+            length = int.from_bytes(buffer[offset + 2:offset + 4], "big"); header = 4
+        elif length == 127:
+            length = int.from_bytes(buffer[offset + 2:offset + 10], "big"); header = 10
+        if offset + header + length > len(buffer):
+            return
+        yield header + length
+        offset += header + length
+
+
+def holder(index, count, port, topic, ready, stop, results):
+    source = f"127.0.0.{2 + index}"
+    sockets = []
+    for i in range(count):
+        path = f"/ws?topic={topic or f'idle.{index}.{i}'}"
+        s, rest = open_ws(port, path, source)
+        sockets.append((s, rest))
+    ready.put(index)
+    if topic is None:
+        stop.wait()
+        results.put((index, 0, 0))
+        return
+    # Fan-out reader: count bytes; the first frame on each socket is `subscribed`.
+    selector = selectors.DefaultSelector()
+    skipped = 0
+    total = 0
+    buffer = bytearray(1 << 16)
+    for s, rest in sockets:
+        s.setblocking(False)
+        selector.register(s, selectors.EVENT_READ)
+        total += len(rest)
+    subscribed_size = None
+    while not stop.is_set():
+        for key, _ in selector.select(timeout=0.2):
+            try:
+                n = key.fileobj.recv_into(buffer)
+            except BlockingIOError:
+                continue
+            if subscribed_size is None and n:
+                subscribed_size = next(frame_sizes(bytes(buffer[:n])))
+            total += n
+    results.put((index, total, (subscribed_size or 0) * len(sockets)))
+
+
+def start_holders(args, topic):
+    processes = (args.n + PER_PROCESS - 1) // PER_PROCESS
+    ready, results, stop = mp.Queue(), mp.Queue(), mp.Event()
+    workers = []
+    for index in range(processes):
+        count = min(PER_PROCESS, args.n - index * PER_PROCESS)
+        p = mp.Process(target=holder, args=(index, count, args.port, topic, ready, stop, results))
+        p.start()
+        workers.append(p)
+    for _ in workers:
+        ready.get(timeout=300)
+    return workers, stop, results
+
+
+def stats(port):
+    c = http.client.HTTPConnection("127.0.0.1", port)
+    c.request("GET", "/api/stats")
+    return json.loads(c.getresponse().read())
+
+
+def connections(args):
+    before = rss_kib(args.pid)
+    started = time.time()
+    workers, stop, results = start_holders(args, None)
+    elapsed = time.time() - started
+    time.sleep(2)
+    after = rss_kib(args.pid)
+    open_now = stats(args.port)["connections"]["total"]
+    stop.set()
+    for p in workers:
+        p.join()
+    per = (after - before) * 1024 / args.n
+    print(json.dumps({"mode": "connections", "connections": args.n, "open_reported_by_hub": open_now,
+                      "rss_before_kib": before, "rss_after_kib": after,
+                      "bytes_per_connection": round(per), "connect_seconds": round(elapsed, 2)}))
+
+
+def fanout(args):
+    workers, stop, results = start_holders(args, "bench")
+    frame = json.dumps({"n": "00000000", "pad": "x" * 64})
+    published = 0
+    conn = http.client.HTTPConnection("127.0.0.1", args.port)
+    start_stats, start_cpu, start = stats(args.port), cpu_seconds(args.pid), time.time()
+    while time.time() - start < args.seconds:
+        body = '{"topic":"bench","data":%s}' % frame.replace("00000000", "%08d" % published)
+        conn.request("POST", "/api/publish", body, {"Content-Type": "application/json"})
+        conn.getresponse().read()
+        published += 1
+        if args.rate:
+            time.sleep(max(0, published / args.rate - (time.time() - start)))
+    time.sleep(2)  # let the last messages arrive
+    end_stats, end_cpu = stats(args.port), cpu_seconds(args.pid)
+    elapsed = args.seconds
+    stop.set()
+    received = 0
+    for _ in workers:
+        _, total, subscribed = results.get(timeout=60)
+        received += total - subscribed
+    for p in workers:
+        p.join()
+    delivered = end_stats["messages"]["delivered"] - start_stats["messages"]["delivered"]
+    print(json.dumps({
+        "mode": "fanout", "subscribers": args.n, "published": published, "seconds": elapsed,
+        "deliveries_reported_by_hub": delivered,
+        "deliveries_per_second": round(delivered / elapsed),
+        "expected_deliveries": published * args.n,
+        "bytes_received": received,
+        "hub_cpu_seconds": round(end_cpu - start_cpu, 2),
+        "hub_cpu_microseconds_per_delivery": round((end_cpu - start_cpu) / max(delivered, 1) * 1e6, 3),
+        "open_connections_after": end_stats["connections"]["total"],
+    }))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", choices=["connections", "fanout"])
+    parser.add_argument("--pid", type=int, required=True, help="the hub's process id (for RSS and CPU)")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("-n", type=int, default=10000)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--rate", type=float, default=0, help="messages per second (0: flat out)")
+    args = parser.parse_args()
+    {"connections": connections, "fanout": fanout}[args.mode](args)
