@@ -9,7 +9,7 @@
       keep-alive flat out. Reports deliveries/s (from the hub's counters and from the bytes the
       subscribers received) and the hub's CPU per delivery.
 """
-import argparse, http.client, json, multiprocessing as mp, os, selectors, socket, time
+import argparse, http.client, json, multiprocessing as mp, os, selectors, socket, threading, time
 
 HANDSHAKE = ("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
              "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
@@ -136,16 +136,26 @@ def connections(args):
 def fanout(args):
     workers, stop, results = start_holders(args, "bench")
     frame = json.dumps({"n": "00000000", "pad": "x" * 64})
-    published = 0
-    conn = http.client.HTTPConnection("127.0.0.1", args.port)
+    counts = [0] * args.publishers
     start_stats, start_cpu, start = stats(args.port), cpu_seconds(args.pid), time.time()
-    while time.time() - start < args.seconds:
-        body = '{"topic":"bench","data":%s}' % frame.replace("00000000", "%08d" % published)
-        conn.request("POST", "/api/publish", body, {"Content-Type": "application/json"})
-        conn.getresponse().read()
-        published += 1
-        if args.rate:
-            time.sleep(max(0, published / args.rate - (time.time() - start)))
+
+    def publisher(index):
+        conn = http.client.HTTPConnection("127.0.0.1", args.port)
+        rate = args.rate / args.publishers if args.rate else 0
+        while time.time() - start < args.seconds:
+            body = '{"topic":"bench","data":%s}' % frame.replace("00000000", "%08d" % counts[index])
+            conn.request("POST", "/api/publish", body, {"Content-Type": "application/json"})
+            conn.getresponse().read()
+            counts[index] += 1
+            if rate:
+                time.sleep(max(0, counts[index] / rate - (time.time() - start)))
+
+    threads = [threading.Thread(target=publisher, args=(i,)) for i in range(args.publishers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    published = sum(counts)
     time.sleep(2)  # let the last messages arrive
     end_stats, end_cpu = stats(args.port), cpu_seconds(args.pid)
     elapsed = args.seconds
@@ -176,6 +186,7 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("-n", type=int, default=10000)
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--rate", type=float, default=0, help="messages per second (0: flat out)")
+    parser.add_argument("--rate", type=float, default=0, help="messages per second in all (0: flat out)")
+    parser.add_argument("--publishers", type=int, default=8, help="concurrent HTTP publishers (keep-alive connections)")
     args = parser.parse_args()
     {"connections": connections, "fanout": fanout}[args.mode](args)

@@ -36,12 +36,11 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-import pytest_asyncio
 import websockets
 from websockets.asyncio.client import ClientConnection, connect as _ws_connect
 
 DEFAULT_BIN = "/work/main/.build/debug/chorus"
-LISTEN_RE = re.compile(r"Chorus hub listening on 127\.0\.0\.1:(\d+)")
+LISTEN_RE = re.compile(r"Chorus hub listening on (\S+):(\d+)")
 
 # Timeouts used across the suite (seconds). Generous enough for a debug build on two cores,
 # short enough to keep failures fast.
@@ -95,6 +94,8 @@ class Hub:
         self.start_timeout = start_timeout
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None
+        self.listen_host: str | None = None
+        self.died_unexpectedly: int | None = None   # exit status when it died before stop()
         self._lines: list[str] = []
         self._lock = threading.Lock()
         self._listening = threading.Event()
@@ -137,7 +138,8 @@ class Hub:
                 self._lines.append(line)
             m = LISTEN_RE.search(line)
             if m and self.port is None:
-                self.port = int(m.group(1))
+                self.listen_host = m.group(1)
+                self.port = int(m.group(2))
                 self._listening.set()
 
     def _read_stdout(self) -> None:
@@ -169,6 +171,8 @@ class Hub:
         """SIGTERM, wait up to ``timeout``, then SIGKILL. Returns the exit status."""
         if self.proc is None:
             return None
+        if self.proc.poll() is not None and self.proc.returncode != 0 and self.died_unexpectedly is None:
+            self.died_unexpectedly = self.proc.returncode
         if self.proc.poll() is None:
             try:
                 os.kill(self.proc.pid, signal.SIGTERM)
@@ -239,6 +243,7 @@ def hub() -> Iterable[Hub]:
     h = Hub().start()
     yield h
     h.stop()
+    report_crash(h)
 
 
 @pytest.fixture
@@ -255,6 +260,14 @@ def hub_factory() -> Iterable:
     yield make
     for h in hubs:
         h.stop()
+        report_crash(h)
+
+
+def report_crash(h: Hub) -> None:
+    """Print (into the test's captured output) the stderr of a hub that died on its own."""
+    if h.died_unexpectedly is not None:
+        print(f"\n*** hub {h!r} died with status {h.died_unexpectedly} during the test; stderr:\n"
+              f"{h.stderr[:6000]}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -347,6 +360,15 @@ async def recv_until_closed(ws: ClientConnection, timeout: float = FRAME_TIMEOUT
         frames.append(json.loads(raw) if isinstance(raw, str) else {"binary": raw})
 
 
+async def settle(*tasks: asyncio.Task) -> None:
+    """Cancel what is still running and retrieve every outcome, so that no task is left with an
+    unretrieved exception (whose finalizer would log from inside the garbage collector)."""
+    for t in tasks:
+        if not t.done():
+            t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def wait_for(predicate, timeout: float = 5.0, interval: float = 0.05, what: str = "condition"):
     """Poll an async or sync predicate until it returns a truthy value; fail after ``timeout``."""
     deadline = time.monotonic() + timeout
@@ -370,6 +392,18 @@ async def http_publish(hub: Hub, topic: str, data: Any, event: str | None = None
         r = await c.post("/api/publish", json=body, headers=headers)
     assert r.status_code == 200, (r.status_code, r.text)
     return r.json()["message_id"]
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    """``{'name{labels}': value}`` for every sample line of a Prometheus text exposition."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?)\s+(\S+)$", line)
+        assert m, f"not a Prometheus sample line: {line!r}"
+        out[m.group(1)] = float(m.group(2))
+    return out
 
 
 async def stats(hub: Hub) -> dict:

@@ -3,15 +3,14 @@ health/ready/metrics, and JSON error bodies."""
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 
 import httpx
 import pytest
 
-from conftest import (SECRET, bearer, hs256, http_publish, recv_frame, recv_until_closed,
-                      roundtrip, send, sse_connect, stats, wait_for, ws_connect, ws_connect_as)
+from conftest import (SECRET, bearer, parse_metrics, hs256, http_publish, recv_frame, recv_until_closed,
+                      roundtrip, sse_connect, stats, wait_for, ws_connect, ws_connect_as)
 
 API_KEY = "http-api-test-key"
 
@@ -27,18 +26,6 @@ def assert_error(r: httpx.Response, status: int, code: str) -> None:
     assert set(body) == {"error"}, body
     assert body["error"]["code"] == code, body
     assert isinstance(body["error"]["message"], str) and body["error"]["message"], body
-
-
-def parse_metrics(text: str) -> dict[str, float]:
-    """``{'name{labels}': value}`` for every sample line of a Prometheus text exposition."""
-    out = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?)\s+(\S+)$", line)
-        assert m, f"not a Prometheus sample line: {line!r}"
-        out[m.group(1)] = float(m.group(2))
-    return out
 
 
 @pytest.fixture
@@ -201,7 +188,8 @@ async def test_connections_lists_each_connection(keyed_hub):
 
 
 async def test_stats_and_metrics_exact_counts(hub_factory):
-    h = hub_factory()
+    # one event loop: exact counts of everything (the multi-loop case has its own test below)
+    h = hub_factory(["--threads", "1"])
     async with await ws_connect(h.ws(topics=["s.a", "s.*"])) as w1, await ws_connect(h.ws(topics=["s.a"])) as w2, \
             sse_connect(h, topics=["s.a"]), h.http() as c:
         for _ in range(2):
@@ -244,10 +232,33 @@ async def test_stats_and_metrics_exact_counts(hub_factory):
         assert m["chorus_messages_delivered_total"] == 3
         assert m["chorus_bytes_out_total"] == s["messages"]["bytes_out"]
         assert m['chorus_errors_total{code="bad_request"}'] == 1
-        assert m["chorus_delivery_latency_seconds_count"] == 3
-        assert m['chorus_delivery_latency_seconds_bucket{le="+Inf"}'] == 3
+        # one observation per (message, event loop) that fanned it out: 1 message x 1 loop
+        assert m["chorus_delivery_latency_seconds_count"] == 1
+        assert m['chorus_delivery_latency_seconds_bucket{le="+Inf"}'] == 1
         assert "chorus_delivery_latency_seconds_sum" in m
         assert "# TYPE chorus_delivery_latency_seconds histogram" in r.text
+
+
+async def test_metrics_gauges_agree_with_stats_across_event_loops(hub_factory):
+    """With several event loops, connections on one topic are spread over loops; /metrics must
+    still count the topic once, as /api/stats and /api/topics do."""
+    h = hub_factory(["--threads", "4"])
+    conns = [await ws_connect(h.ws(topics=["shared.topic"])) for _ in range(8)]
+    try:
+        for ws in conns:
+            assert await recv_frame(ws) == {"type": "subscribed", "topic": "shared.topic"}
+        async with h.http() as c:
+            topics = (await c.get("/api/topics")).json()["topics"]
+            s = (await c.get("/api/stats")).json()
+            m = parse_metrics((await c.get("/metrics")).text)
+        assert topics == [{"topic": "shared.topic", "subscribers": 8}]
+        assert s["topics"] == 1 and s["subscriptions"] == 8 and s["connections"]["total"] == 8
+        assert m["chorus_subscriptions"] == 8
+        assert m['chorus_connections{transport="websocket"}'] == 8
+        assert m["chorus_topics"] == s["topics"], (m["chorus_topics"], s["topics"])
+    finally:
+        for ws in conns:
+            await ws.close()
 
 
 async def test_health_and_ready(hub):

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
+import time
 import uuid
 
 import httpx
 
-from conftest import (http_publish, recv_frame, roundtrip, sse_connect, stats, wait_for,
-                      ws_connect)
+from conftest import (SECRET, bearer, hs256, http_publish, parse_metrics, recv_frame, roundtrip,
+                      settle, sse_connect,
+                      stats, wait_for, ws_connect)
 
 
 def unique(prefix: str = "t") -> str:
@@ -147,3 +151,76 @@ async def test_sse_bad_requests_answer_json_before_stream(hub):
             assert r.headers["content-type"].startswith("application/json")
             assert r.json()["error"]["code"] == "bad_request", r.text
             assert isinstance(r.json()["error"]["message"], str) and r.json()["error"]["message"]
+
+
+async def test_slow_sse_consumer_is_cut_off_and_hub_keeps_serving(hub_factory):
+    """An SSE client that stops reading falls more than --max-backlog behind: the hub ends that
+    stream and keeps serving everyone else."""
+    h = hub_factory(["--max-backlog", "256KiB"])
+    topic = "sse.flood"
+    total, pad = 3000, "x" * 4000          # ~12 MB: far beyond kernel socket buffers + backlog
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", h.port))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    try:
+        writer.write(f"GET /sse?topic={topic} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.1 200"), head
+        await wait_for(lambda: _subscribers(h, topic), what="SSE subscriber")
+
+        async with await ws_connect(h.ws(topics=[topic])) as fast, await ws_connect(h.ws()) as pub:
+            assert await recv_frame(fast) == {"type": "subscribed", "topic": topic}
+
+            async def publish_all():
+                for seq in range(total):
+                    await pub.send(json.dumps({"type": "publish", "topic": topic, "data": {"seq": seq, "pad": pad}}))
+
+            async def read_fast():
+                return [(await recv_frame(fast, timeout=30))["data"]["seq"] for _ in range(total)]
+
+            async def read_acks():
+                return [(await recv_frame(pub, timeout=30))["type"] for _ in range(total)]
+
+            fast_task, ack_task = asyncio.create_task(read_fast()), asyncio.create_task(read_acks())
+            try:
+                await asyncio.wait_for(publish_all(), 60)
+                assert await asyncio.wait_for(ack_task, 60) == ["ack"] * total
+                assert await asyncio.wait_for(fast_task, 60) == list(range(total))
+            finally:
+                await settle(fast_task, ack_task)
+
+        async def cut_off():
+            async with h.http() as c:
+                m = parse_metrics((await c.get("/metrics")).text)
+                s = (await c.get("/api/stats")).json()
+            return m.get("chorus_slow_consumer_disconnects_total") == 1 and s["connections"]["by_transport"]["sse"] == 0
+        await wait_for(cut_off, timeout=10, what="the slow SSE consumer to be cut off")
+    finally:
+        writer.close()
+
+
+async def test_sse_user_disconnect_and_token_expiry(hub_factory):
+    h = hub_factory(["--jwt-secret", SECRET, "--api-key", "sse-key"])
+    async with sse_connect(h, topics=["a"], token=hs256(SECRET, "sam")) as stream:
+        async with h.http(headers=bearer("sse-key")) as c:
+            async def listed():
+                conns = (await c.get("/api/connections")).json()["connections"]
+                return any(x["user"] == "sam" for x in conns)
+            await wait_for(listed, what="sam's SSE connection")
+            r = await c.post("/api/users/sam/disconnect", json={"reason": "bye", "reconnect": False})
+            assert r.status_code == 202
+        events = await stream.wait_end()
+        assert [e.event for e in events] == ["disconnect"], events
+        d = events[0].json()
+        assert d["type"] == "disconnect" and d["reason"] == "bye" and d["reconnect"] is False, d
+
+    exp = int(time.time()) + 2
+    async with sse_connect(h, topics=["a"], token=hs256(SECRET, "sam", ttl=None, exp=exp)) as stream:
+        events = await stream.wait_end(timeout=6)
+        arrived = time.time()
+        assert [e.event for e in events] == ["disconnect"], events
+        assert events[0].json()["code"] == 4001, events[0].data
+        assert exp - 0.5 <= arrived <= exp + 2.0, arrived - exp

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import struct
 import time
 import uuid
 
-from conftest import (SECRET, bearer, hs256, http_publish, recv_frame, recv_type,
-                      roundtrip, send, subscribe, ws_connect, ws_connect_as)
+import pytest
+
+from conftest import (OP_CLOSE, OP_TEXT, SECRET, RawWebSocket, bearer, hs256, http_publish,
+                      parse_metrics, recv_frame, recv_type, roundtrip, send, settle, subscribe,
+                      wait_for, ws_connect, ws_connect_as)
 
 
 def unique(prefix: str = "t") -> str:
@@ -280,3 +286,145 @@ async def test_deliver_to_publisher_false(hub_factory):
         # a message from someone else still reaches it
         await http_publish(h, topic, "theirs")
         await assert_next_message(me, topic, "theirs")
+
+
+async def test_slow_consumer_is_cut_off_with_4008_and_others_unaffected(hub_factory):
+    """A subscriber that stops reading falls behind by more than --max-backlog: the hub closes it
+    with 4008 (slow consumer) and keeps serving everybody else at full speed."""
+    h = hub_factory(["--max-backlog", "256KiB"])
+    topic = "flood.room"
+    total, pad = 3000, "x" * 4000          # ~12 MB: far beyond kernel socket buffers + backlog
+    slow = await RawWebSocket.connect(h, path=f"/ws?topic={topic}", rcvbuf=4096)
+    try:
+        assert await slow.recv_json() == {"type": "subscribed", "topic": topic}
+        async with await ws_connect(h.ws(topics=[topic])) as fast, await ws_connect(h.ws()) as pub:
+            assert await recv_frame(fast) == {"type": "subscribed", "topic": topic}
+
+            async def publish_all():
+                for seq in range(total):
+                    await send(pub, {"type": "publish", "topic": topic, "data": {"seq": seq, "pad": pad}})
+
+            async def read_fast():
+                return [(await recv_frame(fast, timeout=30))["data"]["seq"] for _ in range(total)]
+
+            async def read_acks():
+                return [(await recv_frame(pub, timeout=30))["type"] for _ in range(total)]
+
+            fast_task, ack_task = asyncio.create_task(read_fast()), asyncio.create_task(read_acks())
+            try:
+                await asyncio.wait_for(publish_all(), 60)
+                assert await asyncio.wait_for(ack_task, 60) == ["ack"] * total
+                assert await asyncio.wait_for(fast_task, 60) == list(range(total))
+            finally:
+                await settle(fast_task, ack_task)
+
+            async def slow_counted():
+                async with h.http() as c:
+                    m = parse_metrics((await c.get("/metrics")).text)
+                    s = (await c.get("/api/stats")).json()
+                return m.get("chorus_slow_consumer_disconnects_total") == 1 and s["connections"]["total"] == 2
+            await wait_for(slow_counted, timeout=10, what="the slow consumer to be cut off")
+
+        # what the slow client did get is a gapless prefix, then (at most) a disconnect 4008
+        seqs, tail, close_code = [], [], None
+        while True:
+            try:
+                opcode, payload = await slow.recv_raw_frame(timeout=10)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                break
+            if opcode == OP_CLOSE:
+                close_code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+                break
+            if opcode != OP_TEXT:
+                continue
+            frame = json.loads(payload)
+            if frame["type"] == "message" and not tail:
+                seqs.append(frame["data"]["seq"])
+            else:
+                tail.append(frame)
+        assert seqs == list(range(len(seqs))), "the slow consumer's messages have gaps"
+        assert len(seqs) < total
+        assert all(f["type"] == "disconnect" and f["code"] == 4008 for f in tail), tail
+        assert close_code in (4008, None), close_code
+    finally:
+        await slow.aclose()
+
+
+async def test_invalid_topic_at_connect_is_an_error_frame_and_the_rest_subscribe(hub):
+    base = unique("mix")
+    async with await ws_connect(hub.ws(topics=[f"{base}.ok", "bad..topic", f"{base}.p.*"])) as ws:
+        assert await recv_frame(ws) == {"type": "subscribed", "topic": f"{base}.ok"}
+        err = await recv_frame(ws)
+        assert err["type"] == "error" and err["code"] == "bad_request" and "id" not in err, err
+        assert await recv_frame(ws) == {"type": "subscribed", "topic": f"{base}.p.*"}
+        await http_publish(hub, f"{base}.p.1", "works")
+        await assert_next_message(ws, f"{base}.p.1", "works")
+
+
+async def test_allowed_origins(hub_factory):
+    h = hub_factory(["--allowed-origins", "https://app.example,https://admin.example"])
+    for origin, status in (("https://app.example", 101), ("https://admin.example", 101),
+                           ("https://evil.example", 403)):
+        raw = await RawWebSocket.connect(h, headers={"Origin": origin})
+        try:
+            assert raw.status == status, (origin, raw.status)
+        finally:
+            await raw.aclose()
+    # no Origin header (a non-browser client) is not subject to the browser policy
+    raw = await RawWebSocket.connect(h)
+    try:
+        assert raw.status == 101
+    finally:
+        await raw.aclose()
+    async with h.http() as c:
+        r = await c.get("/sse?topic=a", headers={"Origin": "https://evil.example"})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden", r.text
+        r = await c.post("/api/publish", json={"topic": "a", "data": 1}, headers={"Origin": "https://app.example"})
+        assert r.status_code == 200
+        assert r.headers.get("access-control-allow-origin") == "https://app.example", r.headers
+        r = await c.options("/api/publish", headers={"Origin": "https://app.example",
+                                                      "Access-Control-Request-Method": "POST"})
+        assert r.status_code in (200, 204), r.status_code
+        assert r.headers.get("access-control-allow-origin") == "https://app.example", r.headers
+        r = await c.options("/api/publish", headers={"Origin": "https://evil.example",
+                                                      "Access-Control-Request-Method": "POST"})
+        assert r.headers.get("access-control-allow-origin") in (None, ""), r.headers
+
+
+@pytest.mark.parametrize("subscribers,publishers,per_publisher", [(1, 2, 300), (4, 3, 300), (1, 1, 5000)],
+                         ids=["1sub-2pub-300", "4sub-3pub-300", "1sub-1pub-5000"])
+async def test_pipelined_bursts_reach_every_subscriber_in_publisher_order(hub_factory, subscribers,
+                                                                           publishers, per_publisher):
+    """Publishers that do not wait for acks, subscribers that read as fast as they can: every
+    subscriber gets every message, and each publisher's messages in the order it sent them."""
+    h = hub_factory()
+    topic = "burst.room"
+    subs = [await ws_connect(h.ws(topics=[topic])) for _ in range(subscribers)]
+    pubs = [await ws_connect(h.ws()) for _ in range(publishers)]
+    tasks: list[asyncio.Task] = []
+    try:
+        for s in subs:
+            assert await recv_frame(s) == {"type": "subscribed", "topic": topic}
+
+        async def read(ws, n):
+            return [await recv_frame(ws, timeout=20) for _ in range(n)]
+
+        tasks = [asyncio.create_task(read(s, publishers * per_publisher)) for s in subs] + \
+                [asyncio.create_task(read(p, per_publisher)) for p in pubs]
+
+        async def publish(p_index, ws):
+            for i in range(per_publisher):
+                await send(ws, {"type": "publish", "topic": topic, "data": [p_index, i]})
+        await asyncio.wait_for(asyncio.gather(*(publish(i, p) for i, p in enumerate(pubs))), 30)
+        results = await asyncio.wait_for(asyncio.gather(*tasks), 60)
+
+        for acks in results[subscribers:]:
+            assert [f["type"] for f in acks] == ["ack"] * per_publisher
+        for got in results[:subscribers]:
+            assert all(f["type"] == "message" for f in got)
+            for p_index in range(publishers):
+                assert [f["data"][1] for f in got if f["data"][0] == p_index] == list(range(per_publisher))
+    finally:
+        await settle(*tasks)
+        for ws in subs + pubs:
+            await ws.close()

@@ -57,7 +57,7 @@ public final class Hub: Sendable {
         excludingConnection: UInt64? = nil
     ) throws(ProtocolError) -> Receipt {
         try self.checkPublishSize(data)
-        let message = self.makeMessage(topic: topic.name, event: event, data: data, from: sender, excluding: excludingConnection)
+        let message = self.makeMessage(topic: topic, event: event, data: data, from: sender, excluding: excludingConnection)
         for shard in self.shards {
             shard.enqueue(.topic(message))
         }
@@ -68,7 +68,7 @@ public final class Hub: Sendable {
     /// Sends a `message` with topic `direct` to every connection of `user`, on any loop.
     public func send(toUser user: String, event: String?, data: ByteBuffer, from sender: MessageSender? = nil) throws(ProtocolError) -> Receipt {
         try self.checkPublishSize(data)
-        let message = self.makeMessage(topic: "direct", event: event, data: data, from: sender, excluding: nil)
+        let message = self.makeMessage(topic: nil, event: event, data: data, from: sender, excluding: nil)
         for shard in self.shards {
             shard.enqueue(.user(user, message))
         }
@@ -97,17 +97,18 @@ public final class Hub: Sendable {
         }
     }
 
-    private func makeMessage(topic: String, event: String?, data: ByteBuffer, from sender: MessageSender?, excluding: UInt64?) -> OutboundMessage {
+    /// A nil topic makes a direct message (`topic: "direct"`).
+    private func makeMessage(topic: Topic?, event: String?, data: ByteBuffer, from sender: MessageSender?, excluding: UInt64?) -> OutboundMessage {
         let id = self.messageIDs.next()
         let envelope = MessageEnvelope(
-            topic: topic,
+            topic: topic?.name ?? "direct",
             event: event ?? "message",
             data: data,
             messageID: id.text,
             timestamp: WallClock.milliseconds(),
             from: sender
         )
-        return OutboundMessage(envelope: envelope, sequence: id.number, excludedConnection: excluding, allocator: ByteBufferAllocator())
+        return OutboundMessage(envelope: envelope, topic: topic, sequence: id.number, excludedConnection: excluding, allocator: ByteBufferAllocator())
     }
 
     // MARK: Introspection

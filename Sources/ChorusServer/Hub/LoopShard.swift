@@ -173,7 +173,7 @@ final class LoopShard: @unchecked Sendable {
     }
 
     private func deliver(_ message: OutboundMessage, delivered: inout Int, bytes: inout Int) {
-        guard let topic = try? Topic(message.envelope.topic) else { return }
+        guard let topic = message.topic else { return }
         // Exact subscribers first, so a connection that also matches by pattern gets the
         // message without `sub`, as it asked for this very topic.
         for key in self.trie.subscribers(of: TopicPattern(topic)) where self.claim(message, for: key.connection) {

@@ -4,6 +4,8 @@ import NIOCore
 /// A published message, encoded once for every transport before it is handed to the shards.
 final class OutboundMessage: Sendable {
     let envelope: MessageEnvelope
+    /// The validated topic, for the shards' trie lookups; nil for direct messages.
+    let topic: Topic?
     /// Sequence number across the process; used to deliver once per connection.
     let sequence: UInt64
     /// The complete WebSocket text frame (header included) for exact-topic subscribers.
@@ -14,8 +16,9 @@ final class OutboundMessage: Sendable {
     let excludedConnection: UInt64?
     let publishedAt: NIODeadline
 
-    init(envelope: MessageEnvelope, sequence: UInt64, excludedConnection: UInt64?, allocator: ByteBufferAllocator) {
+    init(envelope: MessageEnvelope, topic: Topic?, sequence: UInt64, excludedConnection: UInt64?, allocator: ByteBufferAllocator) {
         self.envelope = envelope
+        self.topic = topic
         self.sequence = sequence
         self.excludedConnection = excludedConnection
         self.publishedAt = .now()

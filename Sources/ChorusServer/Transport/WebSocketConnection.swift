@@ -28,7 +28,8 @@ final class WebSocketConnection: ChannelInboundHandler, HubConnection {
     var lastDeliveredSequence: UInt64 = 0
     var flushPending = false
 
-    private let request: ConnectRequest
+    /// What the upgrade request asked for (token, `?topic=`); dropped once acted on.
+    private var request: ConnectRequest?
     private let logger: Logger
     private var output: ConnectionOutput
     private var authState = AuthState.none
@@ -67,7 +68,7 @@ final class WebSocketConnection: ChannelInboundHandler, HubConnection {
     func handlerAdded(context: ChannelHandlerContext) {
         self.output.attach(context)
         self.shard.register(self)
-        if let token = self.request.token {
+        if let token = self.request?.token {
             self.verify(token: token, id: nil, atConnect: true)
         } else {
             self.subscribeRequestedTopics()
@@ -289,7 +290,9 @@ final class WebSocketConnection: ChannelInboundHandler, HubConnection {
     }
 
     private func subscribeRequestedTopics() {
-        for text in self.request.topics {
+        let topics = self.request?.topics ?? []
+        self.request = nil
+        for text in topics {
             guard self.mayAct else {
                 self.replyError(ProtocolError(.unauthorized, "authenticate first: send an 'auth' frame with a token"), id: nil)
                 break
