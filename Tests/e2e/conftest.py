@@ -283,6 +283,17 @@ async def ws_connect(url: str, *, headers: Mapping[str, str] | None = None,
         FRAME_TIMEOUT + 1)
 
 
+async def _within(awaitable, timeout: float, message: str):
+    """``await awaitable`` or fail the test with ``message`` after ``timeout`` seconds (without
+    the chained CancelledError/TimeoutError noise in the report)."""
+    try:
+        return await asyncio.wait_for(awaitable, timeout)
+    except asyncio.TimeoutError:
+        timed_out = True
+    if timed_out:
+        pytest.fail(message, pytrace=True)
+
+
 async def ws_connect_as(url: str, token: str, user: str, *, via: str = "header", **kw: Any) -> ClientConnection:
     """Connect with a token (``via`` "header" or "query") and consume the ``auth_success`` frame
     the hub sends first, checking that it names ``user``."""
@@ -303,10 +314,7 @@ async def send(ws: ClientConnection, frame: Mapping[str, Any] | str) -> None:
 
 async def recv_frame(ws: ClientConnection, timeout: float = FRAME_TIMEOUT) -> dict:
     """The next frame, parsed. Fails the test on a timeout or a non-JSON frame."""
-    try:
-        raw = await asyncio.wait_for(ws.recv(), timeout)
-    except asyncio.TimeoutError:
-        pytest.fail(f"no frame within {timeout}s")
+    raw = await _within(ws.recv(), timeout, f"no frame within {timeout}s")
     assert isinstance(raw, str), f"hub sent a binary frame: {raw!r}"
     frame = json.loads(raw)
     assert isinstance(frame, dict), f"frame is not a JSON object: {raw}"
@@ -468,18 +476,12 @@ class SSEStream:
             await self.events.put(None)  # end of stream
 
     async def next_event(self, timeout: float = FRAME_TIMEOUT) -> SSEEvent:
-        try:
-            ev = await asyncio.wait_for(self.events.get(), timeout)
-        except asyncio.TimeoutError:
-            pytest.fail(f"no SSE event within {timeout}s")
+        ev = await _within(self.events.get(), timeout, f"no SSE event within {timeout}s")
         assert ev is not None, "SSE stream ended"
         return ev
 
     async def next_comment(self, timeout: float = FRAME_TIMEOUT) -> str:
-        try:
-            return await asyncio.wait_for(self.comments.get(), timeout)
-        except asyncio.TimeoutError:
-            pytest.fail(f"no SSE comment within {timeout}s")
+        return await _within(self.comments.get(), timeout, f"no SSE comment within {timeout}s")
 
     async def wait_end(self, timeout: float = FRAME_TIMEOUT) -> list[SSEEvent]:
         """Collect events until the stream ends."""
@@ -633,10 +635,7 @@ class RawWebSocket:
             if key:
                 payload = _mask_fast(payload, key)
             return opcode, payload
-        try:
-            return await asyncio.wait_for(read(), timeout)
-        except asyncio.TimeoutError:
-            pytest.fail(f"no WebSocket frame within {timeout}s")
+        return await _within(read(), timeout, f"no WebSocket frame within {timeout}s")
 
     async def recv_json(self, timeout: float = FRAME_TIMEOUT) -> dict:
         """Next text frame as JSON (skips ping/pong control frames)."""

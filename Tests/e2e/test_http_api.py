@@ -360,3 +360,22 @@ async def test_default_body_limit_is_1mib(hub):
     async with hub.http() as c:
         assert_error(await c.post("/api/publish", content=body, headers={"content-type": "application/json"}),
                      413, "too_large")
+
+
+@pytest.mark.parametrize("user", ["a b", "x/y", "\u00fcn\u00ef", "alice@example.com", "50%off"],
+                         ids=["space", "slash", "non-ascii", "at-sign", "percent"])
+async def test_user_ids_are_percent_decoded_in_paths(keyed_hub, user):
+    """`sub` may be any string; /api/users/{user}/... takes it percent-encoded (RFC 3986)."""
+    from urllib.parse import quote
+    h = keyed_hub
+    path_user = quote(user, safe="")
+    async with await ws_connect_as(h.ws(), hs256(SECRET, user), user) as ws, \
+            h.http(headers=bearer(API_KEY)) as c:
+        r = await c.post(f"/api/users/{path_user}/send", json={"event": "hi", "data": user})
+        assert r.status_code == 200, r.text
+        m = await recv_frame(ws)
+        assert m["topic"] == "direct" and m["data"] == user and m["message_id"] == r.json()["message_id"], m
+        r = await c.post(f"/api/users/{path_user}/disconnect", json={"reason": "bye"})
+        assert r.status_code == 202, r.text
+        frames, code, _ = await recv_until_closed(ws)
+        assert [f["type"] for f in frames] == ["disconnect"] and frames[0]["reason"] == "bye", frames

@@ -94,7 +94,7 @@ async def test_ping_frames_at_ping_interval(hub_factory):
             times.append(time.monotonic())
             await raw.send_frame(OP_PONG, payload)
         gaps = [b - a for a, b in zip(times, times[1:])]
-        assert all(0.1 <= g <= 0.6 for g in gaps), gaps
+        assert all(0.1 <= g <= 1.0 for g in gaps), gaps
         # answering pings kept it alive and usable
         await raw.send_json({"type": "ping", "id": "after"})
         assert await raw.recv_json() == {"type": "pong", "id": "after"}

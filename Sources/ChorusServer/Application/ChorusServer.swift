@@ -85,8 +85,14 @@ public struct ChorusServer: Sendable {
         )
         groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout
         groupConfiguration.maximumCancellationDuration = .seconds(1)
+        let started = ContinuousClock.now
         try await ServiceGroup(configuration: groupConfiguration).run()
-        for shard in hub.shards { shard.stopSweeping() }
+        // Hummingbird returns once it stops accepting; WebSocket and SSE clients are still
+        // finishing their close handshake (each at most a couple of seconds). Wait for them.
+        while hub.metrics.connectionCount > 0, ContinuousClock.now - started < configuration.shutdownTimeout {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        for shard in hub.shards { await shard.stopSweeping() }
         try await self.eventLoopGroup.shutdownGracefully()
         logger.info("Chorus hub stopped")
     }

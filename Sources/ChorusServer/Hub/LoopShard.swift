@@ -66,11 +66,12 @@ final class LoopShard: @unchecked Sendable {
         }
     }
 
-    func stopSweeping() {
-        self.eventLoop.execute {
+    /// Completes once the sweep is cancelled, so the loop can then be shut down.
+    func stopSweeping() async {
+        try? await self.eventLoop.submit {
             self.sweepTask?.cancel()
             self.sweepTask = nil
-        }
+        }.get()
     }
 
     // MARK: On the loop

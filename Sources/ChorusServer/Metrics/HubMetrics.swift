@@ -20,6 +20,7 @@ public final class HubMetrics: Sendable {
     private let deliveryLatency: DurationHistogram
     private let slowConsumers: Counter
     // Plain totals for /api/stats: Prometheus counters cannot be read back.
+    private let openConnections = Atomic<Int>(0)
     private let publishedTotal = Atomic<Int>(0)
     private let deliveredTotal = Atomic<Int>(0)
     private let bytesOutTotal = Atomic<Int>(0)
@@ -54,10 +55,17 @@ public final class HubMetrics: Sendable {
     func connectionOpened(_ transport: TransportKind) {
         self.connections[transport]?.increment()
         self.connectionsOpened[transport]?.increment()
+        self.openConnections.add(1, ordering: .relaxed)
     }
 
     func connectionClosed(_ transport: TransportKind) {
         self.connections[transport]?.decrement()
+        self.openConnections.subtract(1, ordering: .relaxed)
+    }
+
+    /// Client connections (WebSocket and SSE) open right now.
+    public var connectionCount: Int {
+        self.openConnections.load(ordering: .relaxed)
     }
 
     func subscriptionAdded(newPattern: Bool) {
