@@ -9,7 +9,7 @@ public final class Hub: Sendable {
     public let authenticator: Authenticator
     let shards: [LoopShard]
     private let shardsByLoop: [ObjectIdentifier: LoopShard]
-    let connectionIDs = Identifiers()
+    private let connectionIDs = Identifiers()
     private let messageIDs = Identifiers()
     let customHandlers: [String: CustomFrameHandler]
     let frameDecoder = ClientFrameDecoder()
@@ -37,6 +37,19 @@ public final class Hub: Sendable {
         }
         self.shards = shards
         self.shardsByLoop = Dictionary(uniqueKeysWithValues: shards.map { (ObjectIdentifier($0.eventLoop), $0) })
+    }
+
+    /// A new connection's identity: a process-unique id and client string.
+    func makeConnectionInfo(transport: TransportKind, user: String?, remoteAddress: String?) -> ConnectionInfo {
+        let id = self.connectionIDs.next()
+        return ConnectionInfo(
+            id: id.number,
+            client: id.text,
+            user: user,
+            transport: transport,
+            remoteAddress: remoteAddress,
+            connectedAt: WallClock.milliseconds()
+        )
     }
 
     func shard(for loop: any EventLoop) -> LoopShard {

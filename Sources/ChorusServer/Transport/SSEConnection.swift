@@ -30,15 +30,7 @@ final class SSEConnection: ChannelInboundHandler, HubConnection {
         self.identity = identity
         self.allowOrigin = allowOrigin
         self.output = ConnectionOutput(maxBacklog: hub.configuration.maxBacklog)
-        let id = hub.connectionIDs.next()
-        self.info = ConnectionInfo(
-            id: id.number,
-            client: id.text,
-            user: identity.user,
-            transport: .sse,
-            remoteAddress: request.remoteAddress,
-            connectedAt: WallClock.milliseconds()
-        )
+        self.info = hub.makeConnectionInfo(transport: .sse, user: identity.user, remoteAddress: request.remoteAddress)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {

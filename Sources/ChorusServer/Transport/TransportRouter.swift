@@ -145,24 +145,13 @@ final class TransportRouter: ChannelInboundHandler, RemovableChannelHandler {
             }
             return self.startStream(request, patterns, identity: .anonymous, allowOrigin: allowOrigin, context: context)
         }
-        let authenticator = self.hub.authenticator
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        Task {
-            let result: Result<Identity, ProtocolError>
-            do throws(ProtocolError) {
-                result = .success(try await authenticator.verify(token: token))
-            } catch {
-                result = .failure(error)
-            }
-            loopBound.eventLoop.execute {
-                let (router, context) = loopBound.value
-                guard context.channel.isActive else { return }
-                switch result {
-                case .success(let identity):
-                    router.startStream(request, patterns, identity: identity, allowOrigin: allowOrigin, context: context)
-                case .failure(let error):
-                    router.respond(.unauthorized, error.code, error.message, context: context)
-                }
+        self.hub.authenticator.verify(token: token, thenOn: context.eventLoop) { result in
+            guard context.channel.isActive else { return }
+            switch result {
+            case .success(let identity):
+                self.startStream(request, patterns, identity: identity, allowOrigin: allowOrigin, context: context)
+            case .failure(let error):
+                self.respond(.unauthorized, error.code, error.message, context: context)
             }
         }
     }

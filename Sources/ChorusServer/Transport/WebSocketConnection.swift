@@ -52,15 +52,7 @@ final class WebSocketConnection: ChannelInboundHandler, HubConnection {
         self.request = request
         self.logger = logger
         self.output = ConnectionOutput(maxBacklog: hub.configuration.maxBacklog)
-        let id = hub.connectionIDs.next()
-        self.info = ConnectionInfo(
-            id: id.number,
-            client: id.text,
-            user: nil,
-            transport: .webSocket,
-            remoteAddress: request.remoteAddress,
-            connectedAt: WallClock.milliseconds()
-        )
+        self.info = hub.makeConnectionInfo(transport: .webSocket, user: nil, remoteAddress: request.remoteAddress)
     }
 
     // MARK: Lifecycle
@@ -312,19 +304,8 @@ final class WebSocketConnection: ChannelInboundHandler, HubConnection {
     private func verify(token: String, id: RawJSON?, atConnect: Bool) {
         let previousState = self.authState
         self.authState = .verifying
-        let authenticator = self.hub.authenticator
-        let loop = self.shard.eventLoop
-        let connection = NIOLoopBound(self, eventLoop: loop)
-        Task {
-            let result: Result<Identity, ProtocolError>
-            do throws(ProtocolError) {
-                result = .success(try await authenticator.verify(token: token))
-            } catch {
-                result = .failure(error)
-            }
-            loop.execute {
-                connection.value.finishVerification(result, id: id, atConnect: atConnect, previousState: previousState)
-            }
+        self.hub.authenticator.verify(token: token, thenOn: self.shard.eventLoop) { result in
+            self.finishVerification(result, id: id, atConnect: atConnect, previousState: previousState)
         }
     }
 
