@@ -66,11 +66,11 @@ def holder(index, count, port, topic, ready, stop, results):
     source = f"127.0.0.{2 + index}"
     sockets = []
     for i in range(count):
-        path = f"/ws?topic={topic or f'idle.{index}.{i}'}"
+        path = "/ws" if topic == "" else f"/ws?topic={topic or f'idle.{index}.{i}'}"
         s, rest = open_ws(port, path, source)
         sockets.append((s, rest))
     ready.put(index)
-    if topic is None:
+    if topic is None or topic == "":
         stop.wait()
         results.put((index, 0, 0))
         return
@@ -119,7 +119,7 @@ def stats(port):
 def connections(args):
     before = rss_kib(args.pid)
     started = time.time()
-    workers, stop, results = start_holders(args, None)
+    workers, stop, results = start_holders(args, "" if args.no_subscribe else None)
     elapsed = time.time() - started
     time.sleep(2)
     after = rss_kib(args.pid)
@@ -187,6 +187,7 @@ if __name__ == "__main__":
     parser.add_argument("-n", type=int, default=10000)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--rate", type=float, default=0, help="messages per second in all (0: flat out)")
+    parser.add_argument("--no-subscribe", action="store_true", help="connections mode: connect without subscribing")
     parser.add_argument("--publishers", type=int, default=8, help="concurrent HTTP publishers (keep-alive connections)")
     args = parser.parse_args()
     {"connections": connections, "fanout": fanout}[args.mode](args)

@@ -29,27 +29,31 @@ public final class HubMetrics: Sendable {
     public init() {
         let registry = self.registry
         self.connections = Dictionary(uniqueKeysWithValues: TransportKind.allCases.map {
-            ($0, registry.makeGauge(name: "chorus_connections", labels: [("transport", $0.rawValue)], help: "Open client connections by transport."))
+            ($0, registry.makeGauge(descriptor: Self.descriptor("chorus_connections", "Open client connections by transport."), labels: [("transport", $0.rawValue)]))
         })
         self.connectionsOpened = Dictionary(uniqueKeysWithValues: TransportKind.allCases.map {
-            ($0, registry.makeCounter(name: "chorus_connections_opened_total", labels: [("transport", $0.rawValue)], help: "Client connections accepted."))
+            ($0, registry.makeCounter(descriptor: Self.descriptor("chorus_connections_opened_total", "Client connections accepted."), labels: [("transport", $0.rawValue)]))
         })
-        self.subscriptions = registry.makeGauge(name: "chorus_subscriptions", help: "Subscriptions (connection, topic or pattern) in place.")
-        self.topics = registry.makeGauge(name: "chorus_topics", help: "Topics and patterns with at least one subscriber (summed over event loops).")
-        self.published = registry.makeCounter(name: "chorus_messages_published_total", help: "Messages accepted for delivery.")
-        self.deliveredMessages = registry.makeCounter(name: "chorus_messages_delivered_total", help: "Message copies written to client connections.")
-        self.bytesOut = registry.makeCounter(name: "chorus_bytes_out_total", help: "Bytes of messages written to client connections.")
+        self.subscriptions = registry.makeGauge(descriptor: Self.descriptor("chorus_subscriptions", "Subscriptions (connection, topic or pattern) in place."))
+        self.topics = registry.makeGauge(descriptor: Self.descriptor("chorus_topics", "Topics and patterns with at least one subscriber (summed over event loops)."))
+        self.published = registry.makeCounter(descriptor: Self.descriptor("chorus_messages_published_total", "Messages accepted for delivery."))
+        self.deliveredMessages = registry.makeCounter(descriptor: Self.descriptor("chorus_messages_delivered_total", "Message copies written to client connections."))
+        self.bytesOut = registry.makeCounter(descriptor: Self.descriptor("chorus_bytes_out_total", "Bytes of messages written to client connections."))
         self.errors = Dictionary(uniqueKeysWithValues: ErrorCode.allCases.map {
-            ($0, registry.makeCounter(name: "chorus_errors_total", labels: [("code", $0.rawValue)], help: "Errors returned to clients, by code."))
+            ($0, registry.makeCounter(descriptor: Self.descriptor("chorus_errors_total", "Errors returned to clients, by code."), labels: [("code", $0.rawValue)]))
         })
-        self.closes = registry.makeCounter(name: "chorus_protocol_closes_total", help: "Connections the hub closed for a protocol violation.")
-        self.slowConsumers = registry.makeCounter(name: "chorus_slow_consumer_disconnects_total", help: "Connections closed with 4008 because they fell behind.")
+        self.closes = registry.makeCounter(descriptor: Self.descriptor("chorus_protocol_closes_total", "Connections the hub closed for a protocol violation."))
+        self.slowConsumers = registry.makeCounter(descriptor: Self.descriptor("chorus_slow_consumer_disconnects_total", "Connections closed with 4008 because they fell behind."))
         self.deliveryLatency = registry.makeDurationHistogram(
-            name: "chorus_delivery_latency_seconds",
+            descriptor: Self.descriptor("chorus_delivery_latency_seconds", "Time from accepting a publish to writing it to the subscribers of one event loop."),
             buckets: [.microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5),
-                      .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1)],
-            help: "Time from accepting a publish to writing it to the subscribers of one event loop."
+                      .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1)]
         )
+    }
+
+    /// A descriptor for the full metric name (`chorus_…`); the unit is part of the name already.
+    private static func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
 
     func connectionOpened(_ transport: TransportKind) {
