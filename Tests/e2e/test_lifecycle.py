@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import (OP_PING, OP_PONG, SECRET, Hub, RawWebSocket, recv_frame,
+from conftest import (OP_PING, OP_PONG, OP_TEXT, SECRET, Hub, RawWebSocket, recv_frame,
                       recv_until_closed, roundtrip, run_cli, sse_connect, wait_for, ws_connect)
 
 
@@ -109,7 +109,12 @@ async def test_silent_client_is_closed_after_idle_timeout(hub_factory):
         started = time.monotonic()
         frames, code = await raw.recv_until_close(timeout=5)
         elapsed = time.monotonic() - started
-        assert all(op == OP_PING for op, _ in frames), frames   # only heartbeats before the close
+        # heartbeats, then the `disconnect` notice the protocol promises before any close
+        *pings, (last_op, last_payload) = frames
+        assert pings and all(op == OP_PING for op, _ in pings), frames
+        assert last_op == OP_TEXT and json.loads(last_payload) == {
+            "type": "disconnect", "code": 1001, "reason": "idle timeout", "reconnect": True}, frames
+        assert code == 1001, code
         assert 0.6 <= elapsed <= 2.5, f"closed after {elapsed:.2f}s, idle timeout 800ms"
         assert await raw.at_eof(timeout=3), "TCP connection not closed after the close frame"
     finally:
@@ -128,7 +133,9 @@ async def test_silent_client_is_closed_even_without_pings(hub_factory):
         started = time.monotonic()
         frames, code = await raw.recv_until_close(timeout=5)
         elapsed = time.monotonic() - started
-        assert frames == [], frames
+        assert [(op, json.loads(p)) for op, p in frames] == [
+            (OP_TEXT, {"type": "disconnect", "code": 1001, "reason": "idle timeout", "reconnect": True})], frames
+        assert code == 1001, code
         assert 0.4 <= elapsed <= 2.5, elapsed
     finally:
         await raw.aclose()

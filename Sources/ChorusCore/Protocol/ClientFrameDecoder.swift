@@ -63,8 +63,10 @@ public struct ClientFrameDecoder: Sendable {
             guard meta.kind == .object else { throw ProtocolError(.badRequest, "field 'meta' must be an object") }
             return .presenceUpdate(try object.topic("topic"), meta: meta)
         case "direct":
+            let user = try object.requiredString("to")
+            guard !user.isEmpty else { throw ProtocolError(.badRequest, "field 'to' must name a user") }
             return .direct(
-                to: try object.requiredString("to"),
+                to: user,
                 event: try object.optionalString("event") ?? "message",
                 data: try object.required("data")
             )

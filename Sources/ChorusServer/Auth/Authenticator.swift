@@ -80,7 +80,7 @@ public struct Authenticator: Sendable {
     }
 
     /// Authorizes an HTTP API call from its `Authorization` header.
-    /// - Parameter requirePublisherOnly: whether a client token (not only the API key) suffices.
+    /// - Parameter allowClientToken: whether a client token (not only the API key) suffices.
     public func authorizeAPI(authorization: String?, allowClientToken: Bool) async throws(ProtocolError) -> APIAccess {
         guard let authorization else {
             if self.developmentMode { return .admin }
@@ -94,7 +94,11 @@ public struct Authenticator: Sendable {
             return .admin
         }
         if self.developmentMode { return .admin }
-        if allowClientToken, self.keys != nil, let identity = try? await self.verify(token: credential) {
+        if self.keys != nil, let identity = try? await self.verify(token: credential) {
+            // Authenticated, but a client token only ever publishes.
+            guard allowClientToken else {
+                throw ProtocolError(.forbidden, "a client token may only publish; this endpoint needs the API key")
+            }
             return .publisher(identity)
         }
         throw ProtocolError(.unauthorized, allowClientToken ? "invalid API key or token" : "invalid API key")
@@ -115,7 +119,8 @@ public struct Authenticator: Sendable {
     public static func mintToken(user: String, ttl: Duration?, secret: String) async throws -> String {
         let keys = JWTKeyCollection()
         await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
-        let expiresAt = ttl.map { Date().addingTimeInterval(Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18) }
+        // Whole seconds: some JWT libraries reject a fractional `exp`.
+        let expiresAt = ttl.map { Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + Double($0.components.seconds)).rounded(.down)) }
         return try await keys.sign(ChorusClaims(subject: user, expiresAt: expiresAt))
     }
 }

@@ -85,7 +85,17 @@ extension ConfigurationOption {
         .string("host", \.host, help: "Address to listen on. Without any key configured only a loopback address is allowed."),
         .integer("port", \.port, range: 0...65535, help: "TCP port (0 picks a free one and logs it)."),
         .integer("threads", \.threads, range: 0...1024, help: "Event loop threads; 0 means one per CPU core."),
-        .optionalString("jwt_secret", \.jwtSecret, help: "HS256 secret that client tokens are signed with."),
+        .init(
+            key: "jwt_secret",
+            help: "HS256 secret that client tokens are signed with (at least 32 bytes).",
+            defaultText: { $0.jwtSecret ?? "(none)" }
+        ) { configuration, text throws(ConfigurationError) in
+            // RFC 7518 §3.2: an HS256 key must be at least as long as the hash (32 bytes).
+            guard text.isEmpty || text.utf8.count >= 32 else {
+                throw ConfigurationError("jwt_secret must be at least 32 bytes long for HS256 (got \(text.utf8.count))")
+            }
+            configuration.jwtSecret = text.isEmpty ? nil : text
+        },
         .optionalString("jwt_public_key", \.jwtPublicKeyFile, help: "PEM file with an RSA (RS256) or P-256 (ES256) public key for client tokens."),
         .optionalString("jwks_file", \.jwksFile, help: "JSON Web Key Set file with the keys client tokens are signed with."),
         .optionalString("api_key", \.apiKey, help: "Key for the HTTP API (Authorization: Bearer <key>)."),

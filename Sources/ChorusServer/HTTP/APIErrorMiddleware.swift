@@ -27,6 +27,8 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             var response = self.response(for: ProtocolError(code, message))
             response.status = error.status
             return response
+        } catch is NIOTooManyBytesError {
+            return self.response(for: ProtocolError(.tooLarge, "request body too large"))
         } catch {
             return self.response(for: ProtocolError(.internal, "internal error"))
         }
@@ -36,10 +38,10 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         self.metrics.error(error.code)
         var body = ByteBuffer()
         APIErrorBody.write(error, into: &body)
-        return Response(
-            status: .init(code: error.code.httpStatus),
-            headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: body)
-        )
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if error.code == .unauthorized {
+            headers[.wwwAuthenticate] = #"Bearer realm="chorus""#
+        }
+        return Response(status: .init(code: error.code.httpStatus), headers: headers, body: .init(byteBuffer: body))
     }
 }

@@ -12,7 +12,8 @@ struct APIRoutes: Sendable {
         router.get("/health") { _, _ in Self.json(["status": "ok"]) }
         router.get("/ready") { _, _ in Self.json(["status": "ready"]) }
         router.get("/metrics") { _, _ in
-            Response(
+            self.hub.metrics.setTopicCount(try await self.hub.topicCount())
+            return Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: self.hub.metrics.exposition()))
@@ -21,10 +22,10 @@ struct APIRoutes: Sendable {
         router.post("/api/publish") { request, _ in try await self.publish(request) }
         router.post("/api/broadcast") { request, _ in try await self.broadcast(request) }
         router.post("/api/users/:user/send") { request, context in
-            try await self.sendToUser(request, user: try context.parameters.require("user"))
+            try await self.sendToUser(request, user: try Self.user(context))
         }
         router.post("/api/users/:user/disconnect") { request, context in
-            try await self.disconnectUser(request, user: try context.parameters.require("user"))
+            try await self.disconnectUser(request, user: try Self.user(context))
         }
         router.get("/api/topics") { request, _ in try await self.topics(request) }
         router.get("/api/connections") { request, _ in try await self.connections(request) }
@@ -134,6 +135,15 @@ struct APIRoutes: Sendable {
 
     // MARK: Helpers
 
+    /// The `{user}` path segment, percent-decoded (user ids may hold `@`, spaces, `/`, …).
+    private static func user(_ context: BasicRequestContext) throws -> String {
+        let raw = try context.parameters.require("user")
+        guard let user = raw.removingPercentEncoding, !user.isEmpty else {
+            throw ProtocolError(.badRequest, "invalid user id in path: '\(raw)'")
+        }
+        return user
+    }
+
     private func authorize(_ request: Request, publishing: Bool) async throws {
         _ = try await self.hub.authenticator.authorizeAPI(authorization: request.headers[.authorization], allowClientToken: publishing)
     }
@@ -150,7 +160,7 @@ struct APIRoutes: Sendable {
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: limit)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
+        } catch is NIOTooManyBytesError {
             throw ProtocolError(.tooLarge, "request body larger than \(limit) bytes")
         }
         guard buffer.readableBytes > 0 else { return nil }

@@ -105,7 +105,6 @@ public final class Hub: Sendable {
 
     private func checkPublishSize(_ data: ByteBuffer) throws(ProtocolError) {
         guard data.readableBytes <= self.configuration.maxPublishSize else {
-            self.metrics.error(.tooLarge)
             throw ProtocolError(.tooLarge, "message data is \(data.readableBytes) bytes; the limit is \(self.configuration.maxPublishSize)")
         }
     }
@@ -125,6 +124,15 @@ public final class Hub: Sendable {
     }
 
     // MARK: Introspection
+
+    /// How many distinct topics and patterns have subscribers, over every event loop.
+    public func topicCount() async throws -> Int {
+        var names = Set<String>()
+        for shard in self.shards {
+            names.formUnion(try await shard.eventLoop.submit { shard.patternNames() }.get())
+        }
+        return names.count
+    }
 
     /// What every event loop holds, merged.
     public func snapshot() async throws -> HubSnapshot {

@@ -111,9 +111,8 @@ final class LoopShard: @unchecked Sendable {
     func subscribe(_ connection: any HubConnection, to pattern: TopicPattern) -> Bool {
         self.eventLoop.assertInEventLoop()
         guard connection.subscriptions.insert(pattern).inserted else { return false }
-        let topicWasNew = self.trie.subscribers(of: pattern).isEmpty
         self.trie.insert(ConnectionKey(connection: connection), for: pattern)
-        self.metrics.subscriptionAdded(newPattern: topicWasNew)
+        self.metrics.subscriptionAdded()
         return true
     }
 
@@ -127,7 +126,15 @@ final class LoopShard: @unchecked Sendable {
 
     private func removeSubscription(_ key: ConnectionKey, _ pattern: TopicPattern) {
         self.trie.remove(key, for: pattern)
-        self.metrics.subscriptionRemoved(lastForPattern: self.trie.subscribers(of: pattern).isEmpty)
+        self.metrics.subscriptionRemoved()
+    }
+
+    func patternNames() -> [String] {
+        self.eventLoop.assertInEventLoop()
+        var names: [String] = []
+        names.reserveCapacity(self.trie.patternCount)
+        self.trie.forEachPattern { pattern, _ in names.append(pattern.text) }
+        return names
     }
 
     func snapshot() -> ShardSnapshot {

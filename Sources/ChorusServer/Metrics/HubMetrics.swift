@@ -35,7 +35,7 @@ public final class HubMetrics: Sendable {
             ($0, registry.makeCounter(descriptor: Self.descriptor("chorus_connections_opened_total", "Client connections accepted."), labels: [("transport", $0.rawValue)]))
         })
         self.subscriptions = registry.makeGauge(descriptor: Self.descriptor("chorus_subscriptions", "Subscriptions (connection, topic or pattern) in place."))
-        self.topics = registry.makeGauge(descriptor: Self.descriptor("chorus_topics", "Topics and patterns with at least one subscriber (summed over event loops)."))
+        self.topics = registry.makeGauge(descriptor: Self.descriptor("chorus_topics", "Topics and patterns with at least one subscriber."))
         self.published = registry.makeCounter(descriptor: Self.descriptor("chorus_messages_published_total", "Messages accepted for delivery."))
         self.deliveredMessages = registry.makeCounter(descriptor: Self.descriptor("chorus_messages_delivered_total", "Message copies written to client connections."))
         self.bytesOut = registry.makeCounter(descriptor: Self.descriptor("chorus_bytes_out_total", "Bytes of messages written to client connections."))
@@ -72,14 +72,17 @@ public final class HubMetrics: Sendable {
         self.openConnections.load(ordering: .relaxed)
     }
 
-    func subscriptionAdded(newPattern: Bool) {
+    func subscriptionAdded() {
         self.subscriptions.increment()
-        if newPattern { self.topics.increment() }
     }
 
-    func subscriptionRemoved(lastForPattern: Bool) {
+    func subscriptionRemoved() {
         self.subscriptions.decrement()
-        if lastForPattern { self.topics.decrement() }
+    }
+
+    /// Topics are counted across event loops when metrics are read, as each loop has its own trie.
+    func setTopicCount(_ count: Int) {
+        self.topics.set(Int64(count))
     }
 
     func messagePublished() {

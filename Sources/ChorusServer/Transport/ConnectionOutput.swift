@@ -2,7 +2,11 @@ import NIOCore
 
 /// The write side shared by WebSocket and SSE connections: raw pre-encoded bytes, a bounded
 /// backlog while the client is not reading, and one flush per burst.
-struct ConnectionOutput {
+///
+/// A class, not a struct: a write can re-enter the handler (NIO reports the channel turning
+/// unwritable from inside `write`), and a struct held in the handler would then be mutated
+/// while its own mutating method is still running.
+final class ConnectionOutput {
     private(set) var context: ChannelHandlerContext?
     private var needsFlush = false
     /// Bytes written since the channel stopped being writable (the client stopped reading).
@@ -13,22 +17,22 @@ struct ConnectionOutput {
         self.maxBacklog = maxBacklog
     }
 
-    mutating func attach(_ context: ChannelHandlerContext) {
+    func attach(_ context: ChannelHandlerContext) {
         self.context = context
     }
 
-    mutating func detach() {
+    func detach() {
         self.context = nil
     }
 
-    mutating func writabilityChanged() {
+    func writabilityChanged() {
         if self.context?.channel.isWritable == true {
             self.backlogBytes = 0
         }
     }
 
     /// Writes without flushing; the next ``flush()`` sends it.
-    mutating func write(_ bytes: ByteBuffer) {
+    func write(_ bytes: ByteBuffer) {
         guard let context = self.context else { return }
         context.write(NIOAny(bytes), promise: nil)
         self.needsFlush = true
@@ -36,7 +40,7 @@ struct ConnectionOutput {
 
     /// Writes fan-out bytes unless the client is over its backlog; false means it is, and the
     /// caller closes it (4008).
-    mutating func enqueue(_ bytes: ByteBuffer) -> Bool {
+    func enqueue(_ bytes: ByteBuffer) -> Bool {
         guard let context = self.context else { return false }
         if !context.channel.isWritable {
             self.backlogBytes += bytes.readableBytes
@@ -46,14 +50,21 @@ struct ConnectionOutput {
         return true
     }
 
-    mutating func flush() {
+    func flush() {
         guard self.needsFlush, let context = self.context else { return }
         self.needsFlush = false
         context.flush()
     }
 
+    /// Closes at once, dropping whatever is still queued: for a client that stopped reading,
+    /// whose queue would never drain (it reconnects and recovers from history).
+    func abort() {
+        self.needsFlush = false
+        self.context?.close(promise: nil)
+    }
+
     /// Writes `bytes` (if any), flushes, then closes the channel.
-    mutating func writeThenClose(_ bytes: ByteBuffer?) {
+    func writeThenClose(_ bytes: ByteBuffer?) {
         guard let context = self.context else { return }
         if let bytes { context.write(NIOAny(bytes), promise: nil) }
         self.needsFlush = false

@@ -18,7 +18,7 @@ final class SSEConnection: ChannelInboundHandler, HubConnection {
     private let patterns: [TopicPattern]
     private let identity: Identity
     private let allowOrigin: String?
-    private var output: ConnectionOutput
+    private let output: ConnectionOutput
     private var lastWrite = NIODeadline.now()
     private var closing = false
     private let allocator = ByteBufferAllocator()
@@ -94,7 +94,7 @@ final class SSEConnection: ChannelInboundHandler, HubConnection {
         guard self.output.enqueue(bytes) else {
             self.hub.metrics.slowConsumerDisconnected()
             self.closing = true
-            self.output.writeThenClose(nil)
+            self.output.abort()
             return false
         }
         self.lastWrite = .now()

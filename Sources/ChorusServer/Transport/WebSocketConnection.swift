@@ -31,7 +31,7 @@ final class WebSocketConnection: ChannelInboundHandler, HubConnection {
     /// What the upgrade request asked for (token, `?topic=`); dropped once acted on.
     private var request: ConnectRequest?
     private let logger: Logger
-    private var output: ConnectionOutput
+    private let output: ConnectionOutput
     private var authState = AuthState.none
     private var expiresAt: Int64?
     private var pendingFrames: [WebSocketFrame] = []
@@ -367,8 +367,11 @@ final class WebSocketConnection: ChannelInboundHandler, HubConnection {
     func enqueue(_ bytes: ByteBuffer) -> Bool {
         guard !self.closing else { return false }
         guard self.output.enqueue(bytes) else {
+            // The client is not reading, so a close frame would never reach it: 4008 is what
+            // the hub counts and logs, and the client sees the connection end.
             self.hub.metrics.slowConsumerDisconnected()
-            self.closeNow(code: .slowConsumer, reason: "client fell too far behind; reconnect and recover")
+            self.closing = true
+            self.output.abort()
             return false
         }
         return true
@@ -385,7 +388,7 @@ final class WebSocketConnection: ChannelInboundHandler, HubConnection {
         }
         let configuration = self.hub.configuration
         if now - self.lastInbound >= TimeAmount(configuration.idleTimeout) {
-            return self.closeNow(code: .goingAway, reason: "idle timeout")
+            return self.closeNow(code: .goingAway, reason: "idle timeout", reconnect: true)
         }
         if now - self.lastPing >= TimeAmount(configuration.pingInterval) {
             self.lastPing = now
@@ -406,16 +409,19 @@ final class WebSocketConnection: ChannelInboundHandler, HubConnection {
         }
     }
 
-    /// For violations and dead peers: a close frame, then close without waiting.
-    private func closeNow(code: CloseCode, reason: String) {
+    /// For violations, dead peers and slow consumers: `disconnect` and a close frame, then
+    /// close without waiting for the client's answer.
+    private func closeNow(code: CloseCode, reason: String, reconnect: Bool) {
         guard !self.closing else { return }
+        self.reply(.disconnect(code: code, reason: reason, reconnect: reconnect), id: nil)
         self.closing = true
         self.output.writeThenClose(WebSocketFrameEncoding.closeFrame(code: code.rawValue, reason: reason, allocator: self.allocator))
     }
 
     private func failConnection(_ code: CloseCode, _ reason: String) {
         self.hub.metrics.protocolClose()
-        self.closeNow(code: code, reason: reason)
+        // A client that breaks the protocol would only break it again.
+        self.closeNow(code: code, reason: reason, reconnect: false)
     }
 }
 
