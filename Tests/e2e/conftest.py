@@ -377,6 +377,29 @@ async def settle(*tasks: asyncio.Task) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def flood_and_check_fast_reader(pub: ClientConnection, fast: ClientConnection, topic: str,
+                                      total: int, pad: str) -> None:
+    """Publishes `total` padded messages from `pub` without waiting for acks, and asserts that every
+    ack arrives and that the reading subscriber `fast` gets every message, in order."""
+    async def publish_all():
+        for seq in range(total):
+            await pub.send(json.dumps({"type": "publish", "topic": topic, "data": {"seq": seq, "pad": pad}}))
+
+    async def read_fast():
+        return [(await recv_frame(fast, timeout=30))["data"]["seq"] for _ in range(total)]
+
+    async def read_acks():
+        return [(await recv_frame(pub, timeout=30))["type"] for _ in range(total)]
+
+    fast_task, ack_task = asyncio.create_task(read_fast()), asyncio.create_task(read_acks())
+    try:
+        await asyncio.wait_for(publish_all(), 60)
+        assert await asyncio.wait_for(ack_task, 60) == ["ack"] * total
+        assert await asyncio.wait_for(fast_task, 60) == list(range(total))
+    finally:
+        await settle(fast_task, ack_task)
+
+
 async def wait_for(predicate, timeout: float = 5.0, interval: float = 0.05, what: str = "condition"):
     """Poll an async or sync predicate until it returns a truthy value; fail after ``timeout``."""
     deadline = time.monotonic() + timeout

@@ -10,7 +10,7 @@ import uuid
 
 import httpx
 
-from conftest import (SECRET, bearer, hs256, http_publish, parse_metrics, recv_frame, roundtrip,
+from conftest import (flood_and_check_fast_reader, SECRET, bearer, hs256, http_publish, parse_metrics, recv_frame, roundtrip,
                       settle, sse_connect,
                       stats, wait_for, ws_connect)
 
@@ -174,23 +174,7 @@ async def test_slow_sse_consumer_is_cut_off_and_hub_keeps_serving(hub_factory):
         async with await ws_connect(h.ws(topics=[topic])) as fast, await ws_connect(h.ws()) as pub:
             assert await recv_frame(fast) == {"type": "subscribed", "topic": topic}
 
-            async def publish_all():
-                for seq in range(total):
-                    await pub.send(json.dumps({"type": "publish", "topic": topic, "data": {"seq": seq, "pad": pad}}))
-
-            async def read_fast():
-                return [(await recv_frame(fast, timeout=30))["data"]["seq"] for _ in range(total)]
-
-            async def read_acks():
-                return [(await recv_frame(pub, timeout=30))["type"] for _ in range(total)]
-
-            fast_task, ack_task = asyncio.create_task(read_fast()), asyncio.create_task(read_acks())
-            try:
-                await asyncio.wait_for(publish_all(), 60)
-                assert await asyncio.wait_for(ack_task, 60) == ["ack"] * total
-                assert await asyncio.wait_for(fast_task, 60) == list(range(total))
-            finally:
-                await settle(fast_task, ack_task)
+            await flood_and_check_fast_reader(pub, fast, topic, total, pad)
 
         async def cut_off():
             async with h.http() as c:

@@ -4,7 +4,7 @@ import NIOCore
 /// One Server-Sent Events stream: the response head, then pre-encoded events (each one HTTP
 /// chunk) from its ``LoopShard``, `: ping` comments from the shard's sweep, and a final
 /// `disconnect` event when the hub closes it.
-final class SSEConnection: ChannelInboundHandler, HubConnection {
+final class SSEConnection: ClientConnectionHandler {
     typealias InboundIn = ByteBuffer
 
     let hub: Hub
@@ -18,9 +18,9 @@ final class SSEConnection: ChannelInboundHandler, HubConnection {
     private let patterns: [TopicPattern]
     private let identity: Identity
     private let allowOrigin: String?
-    private let output: ConnectionOutput
+    let output: ConnectionOutput
     private var lastWrite = NIODeadline.now()
-    private var closing = false
+    var closing = false
     private let allocator = ByteBufferAllocator()
 
     init(hub: Hub, shard: LoopShard, request: ConnectRequest, identity: Identity, patterns: [TopicPattern], allowOrigin: String?) {
@@ -56,34 +56,8 @@ final class SSEConnection: ChannelInboundHandler, HubConnection {
         return ByteBuffer(string: head)
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
-        self.shard.unregister(self)
-        self.output.detach()
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        self.closing = true
-        self.shard.unregister(self)
-        context.fireChannelInactive()
-    }
-
     /// The client has nothing more to say on an event stream; whatever it sends is dropped.
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
-
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        self.output.writabilityChanged()
-        context.fireChannelWritabilityChanged()
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ChannelShouldQuiesceEvent {
-            return self.disconnect(code: .goingAway, reason: "hub shutting down", reconnect: true)
-        }
-        if let event = event as? ChannelEvent, event == .inputClosed {
-            return context.close(promise: nil)
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)

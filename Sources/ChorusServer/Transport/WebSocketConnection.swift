@@ -8,7 +8,7 @@ import NIOWebSocket
 ///
 /// A plain NIO handler: no task, actor or timer of its own. Heartbeats and expiry come from the
 /// shard's sweep; replies are flushed once per read burst (`channelReadComplete`).
-final class WebSocketConnection: ChannelInboundHandler, HubConnection {
+final class WebSocketConnection: ClientConnectionHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = ByteBuffer
 
@@ -31,14 +31,14 @@ final class WebSocketConnection: ChannelInboundHandler, HubConnection {
     /// What the upgrade request asked for (token, `?topic=`); dropped once acted on.
     private var request: ConnectRequest?
     private let logger: Logger
-    private let output: ConnectionOutput
+    let output: ConnectionOutput
     private var authState = AuthState.none
     private var expiresAt: Int64?
     private var pendingFrames: [WebSocketFrame] = []
     private var fragments: (opcode: WebSocketOpcode, data: ByteBuffer)?
     private var lastInbound = NIODeadline.now()
     private var lastPing = NIODeadline.now()
-    private var closing = false
+    var closing = false
     private let allocator = ByteBufferAllocator()
 
     /// How long a hub-initiated close waits for the client's close frame.
@@ -65,34 +65,6 @@ final class WebSocketConnection: ChannelInboundHandler, HubConnection {
         } else {
             self.subscribeRequestedTopics()
         }
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) {
-        self.shard.unregister(self)
-        self.output.detach()
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        self.closing = true
-        self.shard.unregister(self)
-        context.fireChannelInactive()
-    }
-
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        self.output.writabilityChanged()
-        context.fireChannelWritabilityChanged()
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ChannelShouldQuiesceEvent {
-            self.disconnect(code: .goingAway, reason: "hub shutting down", reconnect: true)
-            return
-        }
-        if let event = event as? ChannelEvent, event == .inputClosed {
-            context.close(promise: nil)
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
