@@ -1,4 +1,8 @@
+import ChorusCore
+import ChorusSQLite
 import Hummingbird
+import ChorusCore
+import ChorusSQLite
 import HummingbirdCore
 import Logging
 import NIOCore
@@ -39,10 +43,30 @@ public struct ChorusServer: Sendable {
         let threads = configuration.threads == 0 ? System.coreCount : configuration.threads
         self.eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let authenticator = try await Authenticator(configuration: configuration)
-        self.hub = Hub(configuration: configuration, eventLoopGroup: self.eventLoopGroup, authenticator: authenticator, customHandlers: customHandlers)
+        let store = try Self.openStore(configuration)
+        self.hub = try Hub(
+            configuration: configuration,
+            eventLoopGroup: self.eventLoopGroup,
+            authenticator: authenticator,
+            store: store,
+            customHandlers: customHandlers,
+            logger: logger
+        )
         self.configuration = configuration
         self.logger = logger
         self.onServerRunning = onServerRunning
+    }
+
+    /// The history store, when some namespace keeps history.
+    static func openStore(_ configuration: HubConfiguration) throws -> (any MessageStore)? {
+        guard configuration.namespaces.values.contains(where: \.keepsHistory) else { return nil }
+        switch configuration.store {
+        case .memory:
+            return MemoryMessageStore()
+        case .sqlite:
+            let sync: SQLiteMessageStore.Sync = configuration.storeSync == .full ? .full : .normal
+            return try SQLiteMessageStore(path: configuration.dataDirectory + "/chorus.sqlite", sync: sync)
+        }
     }
 
     static func isLoopback(_ host: String) -> Bool {
@@ -93,6 +117,7 @@ public struct ChorusServer: Sendable {
             try? await Task.sleep(for: .milliseconds(20))
         }
         for shard in hub.shards { await shard.stopSweeping() }
+        await hub.history?.shutdown()
         try await self.eventLoopGroup.shutdownGracefully()
         logger.info("Chorus hub stopped")
     }

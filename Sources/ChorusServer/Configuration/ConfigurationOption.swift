@@ -70,6 +70,17 @@ extension ConfigurationOption {
         }
     }
 
+    static func choice<Choice: RawRepresentable & CaseIterable & Sendable>(
+        _ key: String, _ keyPath: any WritableKeyPath<HubConfiguration, Choice> & Sendable, help: String
+    ) -> Self where Choice.RawValue == String {
+        .init(key: key, help: help, defaultText: { $0[keyPath: keyPath].rawValue }) { configuration, text throws(ConfigurationError) in
+            guard let value = Choice(rawValue: text) else {
+                throw ConfigurationError("'\(text)' is not one of \(Choice.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            configuration[keyPath: keyPath] = value
+        }
+    }
+
     static func boolean(
         _ key: String, _ keyPath: any WritableKeyPath<HubConfiguration, Bool> & Sendable, help: String
     ) -> Self {
@@ -122,6 +133,16 @@ extension ConfigurationOption {
             guard !origins.isEmpty else { throw ConfigurationError("allowed_origins needs at least one origin or '*'") }
             configuration.allowedOrigins = origins
         },
+        .init(
+            key: "namespaces",
+            help: "Per-namespace options as JSON, e.g. {\"chat\": {\"history_size\": 1000, \"history_ttl\": \"24h\"}}.",
+            defaultText: { NamespaceOptions.describe($0.namespaces) }
+        ) { configuration, text throws(ConfigurationError) in
+            configuration.namespaces = try NamespaceOptions.parseAll(text)
+        },
+        .choice("store", \.store, help: "Where history is kept: sqlite (durable, in data_dir) or memory (lost on restart)."),
+        .string("data_dir", \.dataDirectory, help: "Directory of the SQLite store."),
+        .choice("store_sync", \.storeSync, help: "full: fsync each group commit (survives power loss); normal: faster, may lose the last moments on power loss."),
         .duration("shutdown_timeout", \.shutdownTimeout, help: "How long a graceful shutdown waits for clients before it exits anyway."),
         .init(
             key: "log_level",

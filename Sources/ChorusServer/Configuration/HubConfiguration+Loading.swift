@@ -49,8 +49,6 @@ extension HubConfiguration {
         let options = Dictionary(uniqueKeysWithValues: ConfigurationOption.all.map { ($0.key, $0) })
         for (key, value) in object.sorted(by: { $0.key < $1.key }) {
             guard let option = options[key] else {
-                // Sections that later features read (namespaces, ...) are allowed; unknown scalars are typos.
-                if value is [String: Any] { continue }
                 throw ConfigurationError("configuration file '\(path)': unknown option '\(key)'")
             }
             try option.set(&self, from: Self.text(of: value), source: "\(path): \(key)")
@@ -62,6 +60,10 @@ extension HubConfiguration {
         case let bool as Bool where type(of: value) == type(of: NSNumber(value: true)): return String(bool)
         case let number as NSNumber: return number.stringValue
         case let array as [Any]: return array.map { "\($0)" }.joined(separator: ",")
+        case let object as [String: Any]:
+            // Object-valued options (namespaces) take JSON text, as from the environment.
+            let data = (try? JSONSerialization.data(withJSONObject: object)) ?? Data()
+            return String(decoding: data, as: UTF8.self)
         default: return "\(value)"
         }
     }

@@ -31,9 +31,31 @@ public struct HubConfiguration: Sendable {
     /// Origins allowed for the WebSocket upgrade, SSE and the HTTP API; `*` allows any.
     public var allowedOrigins = ["*"]
     public var shutdownTimeout: Duration = .seconds(10)
+    /// Per-namespace options (history, …), by namespace name.
+    public var namespaces: [String: NamespaceOptions] = [:]
+    /// Where history is kept.
+    public var store = StoreKind.sqlite
+    /// Directory of the embedded SQLite store.
+    public var dataDirectory = "chorus-data"
+    /// How the SQLite store syncs each group commit.
+    public var storeSync = StoreSync.full
     public var logLevel = "info"
 
     public init() {}
+
+    public enum StoreKind: String, Sendable, CaseIterable {
+        /// The embedded SQLite database in `data_dir` (the default).
+        case sqlite
+        /// Memory only: history is lost on restart (topics get new epochs).
+        case memory
+    }
+
+    public enum StoreSync: String, Sendable, CaseIterable {
+        /// fsync on every group commit: an acknowledged publish survives a crash of the machine.
+        case full
+        /// No fsync per commit: survives the hub being killed, but a power loss may lose the last moments.
+        case normal
+    }
 
     /// True when no credential is configured: the hub then runs in development mode.
     public var isDevelopmentMode: Bool {

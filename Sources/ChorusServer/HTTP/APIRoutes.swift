@@ -38,7 +38,7 @@ struct APIRoutes: Sendable {
         try await self.authorize(request, publishing: true)
         let body = try await self.jsonBody(request)
         let topic = try body.topic("topic")
-        let receipt = try self.hub.publish(topic: topic, event: try body.optionalString("event"), data: try body.required("data").bytes)
+        let receipt = try await self.hub.publishAndWait(topic: topic, event: try body.optionalString("event"), data: try body.required("data").bytes)
         return Self.receipt(receipt)
     }
 
@@ -62,10 +62,13 @@ struct APIRoutes: Sendable {
         }
         let event = try body.optionalString("event")
         let data = try body.required("data").bytes
-        var results: [[String: String]] = []
+        var results: [[String: Any]] = []
         for topic in topics {
-            let receipt = try self.hub.publish(topic: topic, event: event, data: data)
-            results.append(["topic": topic.name, "message_id": receipt.messageID])
+            let receipt = try await self.hub.publishAndWait(topic: topic, event: event, data: data)
+            var result: [String: Any] = ["topic": topic.name, "message_id": receipt.messageID]
+            if let offset = receipt.offset { result["offset"] = offset }
+            if let epoch = receipt.epoch { result["epoch"] = epoch }
+            results.append(result)
         }
         return Self.json(["results": results])
     }

@@ -1,4 +1,5 @@
 import ChorusCore
+import Logging
 import NIOCore
 
 /// The running hub: routes publishes to the subscribers of every event loop, and answers what
@@ -13,6 +14,10 @@ public final class Hub: Sendable {
     private let messageIDs = Identifiers()
     let customHandlers: [String: CustomFrameHandler]
     let frameDecoder = ClientFrameDecoder()
+    /// Writes and reads history; nil when no namespace keeps history.
+    let history: HistoryLog?
+    /// Numbers each fan-out, so a connection that several subscriptions match gets it once.
+    private let deliveries = SequenceCounter()
 
     /// What a publish returns: the message id, and its place in history once history is on.
     public struct Receipt: Sendable, Equatable {
@@ -21,14 +26,18 @@ public final class Hub: Sendable {
         public var epoch: String?
     }
 
+    /// - Parameter store: where namespaces with history keep it (nil: no history anywhere).
     public init(
         configuration: HubConfiguration,
         eventLoopGroup: any EventLoopGroup,
         authenticator: Authenticator,
-        customHandlers: [String: CustomFrameHandler] = [:]
-    ) {
+        store: (any MessageStore)? = nil,
+        customHandlers: [String: CustomFrameHandler] = [:],
+        logger: Logger = Logger(label: "chorus")
+    ) throws {
         self.configuration = configuration
-        self.metrics = HubMetrics()
+        let metrics = HubMetrics()
+        self.metrics = metrics
         self.authenticator = authenticator
         self.customHandlers = customHandlers
         var shards: [LoopShard] = []
@@ -37,6 +46,26 @@ public final class Hub: Sendable {
         }
         self.shards = shards
         self.shardsByLoop = Dictionary(uniqueKeysWithValues: shards.map { (ObjectIdentifier($0.eventLoop), $0) })
+        if let store {
+            let deliveries = self.deliveries
+            let shards = shards
+            self.history = try HistoryLog(store: store, metrics: metrics, logger: logger) { committed in
+                for (stored, excluded) in committed {
+                    let sequence = deliveries.next()
+                    let topic = try? Topic(stored.topic)
+                    let message = OutboundMessage(envelope: stored.envelope, topic: topic, sequence: sequence, excludedConnection: excluded, allocator: ByteBufferAllocator())
+                    for shard in shards { shard.enqueue(.topic(message)) }
+                }
+            }
+        } else {
+            self.history = nil
+        }
+    }
+
+    /// How many messages `topic` keeps, when its namespace keeps history and a store is open.
+    func historySize(of topic: Topic) -> Int? {
+        guard self.history != nil, let options = self.configuration.namespace(of: topic), options.keepsHistory else { return nil }
+        return options.historySize
     }
 
     /// A new connection's identity: a process-unique id and client string.
@@ -61,32 +90,63 @@ public final class Hub: Sendable {
 
     /// Publishes `data` (JSON text, already validated) to every subscriber of `topic`.
     ///
+    /// Bad input throws at once. A topic whose namespace keeps history is first committed to the
+    /// store: `completion` then gets its offset and epoch, or `internal` if the store failed,
+    /// and subscribers get the message only once it is stored. Other topics complete at once.
+    ///
     /// - Parameter excludingConnection: the publishing connection, when it must not get its own message.
+    /// - Returns: the message id.
+    @discardableResult
     public func publish(
         topic: Topic,
         event: String?,
         data: ByteBuffer,
         from sender: MessageSender? = nil,
-        excludingConnection: UInt64? = nil
-    ) throws(ProtocolError) -> Receipt {
+        excludingConnection: UInt64? = nil,
+        completion: (@Sendable (Result<Receipt, ProtocolError>) -> Void)? = nil
+    ) throws(ProtocolError) -> String {
         try self.checkPublishSize(data)
-        let message = self.makeMessage(topic: topic, event: event, data: data, from: sender, excluding: excludingConnection)
-        for shard in self.shards {
-            shard.enqueue(.topic(message))
-        }
         self.metrics.messagePublished()
-        return Receipt(messageID: message.envelope.messageID)
+        let envelope = self.makeEnvelope(topic: topic.name, event: event, data: data, from: sender)
+        if let history = self.history, let keep = self.historySize(of: topic) {
+            history.append(.init(envelope: envelope, topic: topic, keep: keep, excludedConnection: excludingConnection) { result in
+                completion?(result)
+            })
+        } else {
+            self.fanOut(envelope, topic: topic, excluding: excludingConnection)
+            completion?(.success(Receipt(messageID: envelope.messageID)))
+        }
+        return envelope.messageID
+    }
+
+    /// ``publish(topic:event:data:from:excludingConnection:completion:)``, waiting for the
+    /// message to be stored (history topics) before returning its receipt.
+    public func publishAndWait(
+        topic: Topic,
+        event: String?,
+        data: ByteBuffer,
+        from sender: MessageSender? = nil
+    ) async throws(ProtocolError) -> Receipt {
+        let result: Result<Receipt, ProtocolError> = await withCheckedContinuation { continuation in
+            do throws(ProtocolError) {
+                try self.publish(topic: topic, event: event, data: data, from: sender) { continuation.resume(returning: $0) }
+            } catch {
+                continuation.resume(returning: .failure(error))
+            }
+        }
+        return try result.get()
     }
 
     /// Sends a `message` with topic `direct` to every connection of `user`, on any loop.
     public func send(toUser user: String, event: String?, data: ByteBuffer, from sender: MessageSender? = nil) throws(ProtocolError) -> Receipt {
         try self.checkPublishSize(data)
-        let message = self.makeMessage(topic: nil, event: event, data: data, from: sender, excluding: nil)
+        let envelope = self.makeEnvelope(topic: "direct", event: event, data: data, from: sender)
+        let message = self.makeOutbound(envelope, topic: nil, excluding: nil)
         for shard in self.shards {
             shard.enqueue(.user(user, message))
         }
         self.metrics.messagePublished()
-        return Receipt(messageID: message.envelope.messageID)
+        return Receipt(messageID: envelope.messageID)
     }
 
     /// Closes every connection of `user`, after a `disconnect` frame with `reason`.
@@ -109,18 +169,28 @@ public final class Hub: Sendable {
         }
     }
 
-    /// A nil topic makes a direct message (`topic: "direct"`).
-    private func makeMessage(topic: Topic?, event: String?, data: ByteBuffer, from sender: MessageSender?, excluding: UInt64?) -> OutboundMessage {
-        let id = self.messageIDs.next()
-        let envelope = MessageEnvelope(
-            topic: topic?.name ?? "direct",
+    private func makeEnvelope(topic: String, event: String?, data: ByteBuffer, from sender: MessageSender?) -> MessageEnvelope {
+        MessageEnvelope(
+            topic: topic,
             event: event ?? "message",
             data: data,
-            messageID: id.text,
+            messageID: self.messageIDs.next().text,
             timestamp: WallClock.milliseconds(),
             from: sender
         )
-        return OutboundMessage(envelope: envelope, topic: topic, sequence: id.number, excludedConnection: excluding, allocator: ByteBufferAllocator())
+    }
+
+    /// Encodes once and numbers the delivery; a nil topic is a direct message.
+    private func makeOutbound(_ envelope: MessageEnvelope, topic: Topic?, excluding: UInt64?) -> OutboundMessage {
+        let sequence = self.deliveries.next()
+        return OutboundMessage(envelope: envelope, topic: topic, sequence: sequence, excludedConnection: excluding, allocator: ByteBufferAllocator())
+    }
+
+    private func fanOut(_ envelope: MessageEnvelope, topic: Topic, excluding: UInt64?) {
+        let message = self.makeOutbound(envelope, topic: topic, excluding: excluding)
+        for shard in self.shards {
+            shard.enqueue(.topic(message))
+        }
     }
 
     // MARK: Introspection

@@ -17,6 +17,15 @@ final class Identifiers: Sendable {
     }
 }
 
+/// A process-wide counter (1, 2, 3, …) safe to share between threads.
+final class SequenceCounter: Sendable {
+    private let value = Atomic<UInt64>(0)
+
+    func next() -> UInt64 {
+        self.value.add(1, ordering: .relaxed).newValue
+    }
+}
+
 enum WallClock {
     /// Milliseconds since the Unix epoch.
     static func milliseconds() -> Int64 {

@@ -185,13 +185,13 @@ final class LoopShard: @unchecked Sendable {
         // Exact subscribers first, so a connection that also matches by pattern gets the
         // message without `sub`, as it asked for this very topic.
         for key in self.trie.subscribers(of: TopicPattern(topic)) where self.claim(message, for: key.connection) {
-            self.write(key.connection.transport == .webSocket ? message.webSocketFrame : message.sseEvent, to: key.connection, delivered: &delivered, bytes: &bytes)
+            self.write(key.connection.transport == .webSocket ? message.webSocketFrame : message.sseEvent, of: message, to: key.connection, delivered: &delivered, bytes: &bytes)
         }
         self.trie.forEachMatch(of: topic) { pattern, subscribers in
             guard pattern.isWildcard else { return }
             var frames = PatternFrames(envelope: message.envelope, pattern: pattern.text, allocator: self.allocator)
             for key in subscribers where self.claim(message, for: key.connection) {
-                self.write(frames.frame(for: key.connection.transport), to: key.connection, delivered: &delivered, bytes: &bytes)
+                self.write(frames.frame(for: key.connection.transport), of: message, to: key.connection, delivered: &delivered, bytes: &bytes)
             }
         }
         self.metrics.observeDeliveryLatency(since: message.publishedAt)
@@ -199,7 +199,7 @@ final class LoopShard: @unchecked Sendable {
 
     private func deliver(_ message: OutboundMessage, toUser user: String, delivered: inout Int, bytes: inout Int) {
         for key in self.users[user] ?? [] where self.claim(message, for: key.connection) {
-            self.write(key.connection.transport == .webSocket ? message.webSocketFrame : message.sseEvent, to: key.connection, delivered: &delivered, bytes: &bytes)
+            self.write(key.connection.transport == .webSocket ? message.webSocketFrame : message.sseEvent, of: message, to: key.connection, delivered: &delivered, bytes: &bytes)
         }
         self.metrics.observeDeliveryLatency(since: message.publishedAt)
     }
@@ -213,8 +213,8 @@ final class LoopShard: @unchecked Sendable {
         return true
     }
 
-    private func write(_ frame: ByteBuffer, to connection: any HubConnection, delivered: inout Int, bytes: inout Int) {
-        guard connection.enqueue(frame) else { return }
+    private func write(_ frame: ByteBuffer, of message: OutboundMessage, to connection: any HubConnection, delivered: inout Int, bytes: inout Int) {
+        guard connection.enqueue(frame, of: message) else { return }
         delivered += 1
         bytes += frame.readableBytes
         if !connection.flushPending {

@@ -19,6 +19,8 @@ public final class HubMetrics: Sendable {
     private let closes: Counter
     private let deliveryLatency: DurationHistogram
     private let slowConsumers: Counter
+    private let storeFailures: Counter
+    private let commitBatch: ValueHistogram
     // Plain totals for /api/stats: Prometheus counters cannot be read back.
     private let openConnections = Atomic<Int>(0)
     private let publishedTotal = Atomic<Int>(0)
@@ -44,6 +46,11 @@ public final class HubMetrics: Sendable {
         })
         self.closes = registry.makeCounter(descriptor: Self.descriptor("chorus_protocol_closes_total", "Connections the hub closed for a protocol violation."))
         self.slowConsumers = registry.makeCounter(descriptor: Self.descriptor("chorus_slow_consumer_disconnects_total", "Connections closed with 4008 because they fell behind."))
+        self.storeFailures = registry.makeCounter(descriptor: Self.descriptor("chorus_store_failures_total", "Group commits the history store failed (their publishes got 'internal')."))
+        self.commitBatch = registry.makeValueHistogram(
+            descriptor: Self.descriptor("chorus_store_commit_batch_size", "Messages per group commit of the history store."),
+            buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
+        )
         self.deliveryLatency = registry.makeDurationHistogram(
             descriptor: Self.descriptor("chorus_delivery_latency_seconds", "Time from accepting a publish to writing it to the subscribers of one event loop."),
             buckets: [.microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5),
@@ -105,6 +112,14 @@ public final class HubMetrics: Sendable {
     func error(_ code: ErrorCode) {
         self.errors[code]?.increment()
         self.errorTotals.withLockedValue { $0[code.rawValue, default: 0] += 1 }
+    }
+
+    func storeFailed() {
+        self.storeFailures.increment()
+    }
+
+    func committed(batchSize: Int) {
+        self.commitBatch.record(Int64(batchSize))
     }
 
     func protocolClose() {

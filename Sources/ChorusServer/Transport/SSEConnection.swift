@@ -63,7 +63,7 @@ final class SSEConnection: ClientConnectionHandler {
         context.close(promise: nil)
     }
 
-    func enqueue(_ bytes: ByteBuffer) -> Bool {
+    func enqueue(_ bytes: ByteBuffer, of message: OutboundMessage) -> Bool {
         guard !self.closing else { return false }
         guard self.output.enqueue(bytes) else {
             self.hub.metrics.slowConsumerDisconnected()

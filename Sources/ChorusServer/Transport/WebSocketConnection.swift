@@ -35,6 +35,10 @@ final class WebSocketConnection: ClientConnectionHandler {
     private var authState = AuthState.none
     private var expiresAt: Int64?
     private var pendingFrames: [WebSocketFrame] = []
+    /// Per history topic: live messages at or below `floor` were replayed (or precede this
+    /// subscription) and are dropped; while `holding`, newer ones wait in `held` for the replay.
+    private var gates: [String: (floor: UInt64, holding: Bool)] = [:]
+    private var held: [String: [ByteBuffer]] = [:]
     private var fragments: (opcode: WebSocketOpcode, data: ByteBuffer)?
     private var lastInbound = NIODeadline.now()
     private var lastPing = NIODeadline.now()
@@ -207,21 +211,36 @@ final class WebSocketConnection: ClientConnectionHandler {
         switch frame {
         case .subscribe(let pattern, let since):
             _ = self.shard.subscribe(self, to: pattern)
-            // History arrives with the history issue; until then nothing can be recovered.
-            self.reply(.subscribed(topic: pattern.text, offset: nil, epoch: nil, recovered: since == nil ? nil : false), id: id)
+            if let topic = pattern.exactTopic, let history = self.hub.history, self.hub.historySize(of: topic) != nil {
+                self.subscribe(to: topic, history: history, since: since, id: id)
+            } else {
+                self.reply(.subscribed(topic: pattern.text, offset: nil, epoch: nil, recovered: since == nil ? nil : false), id: id)
+            }
         case .unsubscribe(let pattern):
             _ = self.shard.unsubscribe(self, from: pattern)
+            if let topic = pattern.exactTopic?.name {
+                self.gates[topic] = nil
+                self.held[topic] = nil
+            }
             self.reply(.unsubscribed(topic: pattern.text), id: id)
         case .publish(let publish):
+            let loop = self.shard.eventLoop
+            let connection = NIOLoopBound(self, eventLoop: loop)
             do {
-                let receipt = try self.hub.publish(
+                try self.hub.publish(
                     topic: publish.topic,
                     event: publish.event,
                     data: publish.data.bytes,
                     from: self.sender,
                     excludingConnection: self.hub.configuration.deliverToPublisher ? nil : self.info.id
-                )
-                self.reply(.ack(messageID: receipt.messageID, offset: receipt.offset, epoch: receipt.epoch), id: id)
+                ) { result in
+                    // Other topics complete right here; history topics on the store's thread once committed.
+                    if loop.inEventLoop {
+                        connection.value.acknowledge(result, id: id)
+                    } else {
+                        loop.execute { connection.value.acknowledge(result, id: id) }
+                    }
+                }
             } catch {
                 self.replyError(error, id: id)
             }
@@ -246,6 +265,61 @@ final class WebSocketConnection: ClientConnectionHandler {
             }
         case .auth, .ping:
             break
+        }
+    }
+
+    private func acknowledge(_ result: Result<Hub.Receipt, ProtocolError>, id: RawJSON?) {
+        switch result {
+        case .success(let receipt):
+            self.reply(.ack(messageID: receipt.messageID, offset: receipt.offset, epoch: receipt.epoch), id: id)
+        case .failure(let error):
+            self.replyError(error, id: id)
+        }
+        self.flushReplies()
+    }
+
+    // MARK: History
+
+    /// Subscribes to a topic that keeps history, replaying what the client missed when `since`
+    /// allows it. The live subscription is already in place: messages that arrive while the
+    /// replay is read are held, then those above the replayed position follow it, so there is
+    /// no gap and no duplicate at the seam.
+    private func subscribe(to topic: Topic, history: HistoryLog, since: RecoveryPosition?, id: RawJSON?) {
+        let state = history.committedState(of: topic.name)
+        let top = state?.lastOffset ?? 0
+        guard case .offset(let from, let epoch)? = since, let state, epoch == state.epoch, from < top else {
+            var recovered: Bool?
+            if case .offset(let from, let epoch)? = since {
+                // Already up to date (or nothing was ever published): nothing is missing.
+                recovered = from == top && (epoch == state?.epoch || (state == nil && from == 0))
+            } else if since != nil {
+                recovered = false  // a time position is for pattern subscriptions
+            }
+            self.gates[topic.name] = (top, false)
+            self.reply(.subscribed(topic: topic.name, offset: top, epoch: state?.epoch, recovered: recovered), id: id)
+            return
+        }
+        self.gates[topic.name] = (top, true)
+        let missing = Int(top - from)
+        history.read(on: self.shard.eventLoop) { store in
+            try store.messages(topic: topic.name, after: from, limit: missing)
+        }.assumeIsolated().whenComplete { result in
+            guard !self.closing, self.gates[topic.name]?.holding == true else { return }
+            let replay = (try? result.get()) ?? []
+            // Complete or nothing: a replay that does not start right after `since` (trimmed)
+            // or is short would be a partial recovery.
+            let complete = replay.count == missing && replay.first?.offset == from + 1
+            self.reply(.subscribed(topic: topic.name, offset: top, epoch: state.epoch, recovered: complete), id: id)
+            if complete {
+                for message in replay {
+                    self.output.write(OutboundMessage.encode(message.envelope, sub: nil, for: .webSocket, allocator: self.allocator))
+                }
+            }
+            for bytes in self.held.removeValue(forKey: topic.name) ?? [] {
+                self.output.write(bytes)
+            }
+            self.gates[topic.name] = (top, false)
+            self.flushReplies()
         }
     }
 
@@ -336,8 +410,17 @@ final class WebSocketConnection: ClientConnectionHandler {
         self.output.flush()
     }
 
-    func enqueue(_ bytes: ByteBuffer) -> Bool {
+    func enqueue(_ bytes: ByteBuffer, of message: OutboundMessage) -> Bool {
         guard !self.closing else { return false }
+        if !self.gates.isEmpty, let offset = message.envelope.offset, let gate = self.gates[message.envelope.topic] {
+            if offset <= gate.floor { return false }
+            if gate.holding {
+                self.held[message.envelope.topic, default: []].append(bytes)
+                return false
+            }
+            // Past the seam: offsets only grow from here on.
+            self.gates[message.envelope.topic] = nil
+        }
         guard self.output.enqueue(bytes) else {
             // The client is not reading, so a close frame would never reach it: 4008 is what
             // the hub counts and logs, and the client sees the connection end.

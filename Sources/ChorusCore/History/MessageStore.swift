@@ -1,0 +1,68 @@
+/// Durable (or not) message history: what `subscribe` with `since` and the history API read.
+///
+/// Calls are synchronous and may block on I/O: the hub makes them from its committer thread
+/// and a thread pool, never from an event loop. Offsets are assigned by the caller, one
+/// committer per store, so the store only has to keep them.
+public protocol MessageStore: Sendable {
+    /// Every topic that has history, with its epoch and newest offset, and the newest sequence
+    /// (read once at start).
+    func loadSnapshot() throws -> StoreSnapshot
+
+    /// Appends `batch` in one durable step: when this returns, the messages survive a crash
+    /// (within the store's configured sync mode).
+    func append(_ batch: AppendBatch) throws
+
+    /// Messages of `topic` with offset greater than `offset`, oldest first, at most `limit`.
+    func messages(topic: String, after offset: UInt64, limit: Int) throws -> [StoredMessage]
+
+    /// Messages of any of `topics` with `ts` greater than `timestamp`, in commit order, at most `limit`.
+    func messages(topics: [String], newerThan timestamp: Int64, limit: Int) throws -> [StoredMessage]
+
+    /// The oldest offset still retained for `topic`, or nil when it retains none.
+    func firstOffset(topic: String) throws -> UInt64?
+
+    /// Removes messages older than `timestamp` from `topics`; returns how many went.
+    @discardableResult
+    func trim(topics: [String], olderThan timestamp: Int64) throws -> Int
+}
+
+/// What a store holds, in brief.
+public struct StoreSnapshot: Sendable {
+    public var topics: [String: TopicHistoryState]
+    public var lastSequence: UInt64
+
+    public init(topics: [String: TopicHistoryState], lastSequence: UInt64) {
+        self.topics = topics
+        self.lastSequence = lastSequence
+    }
+}
+
+/// One group commit: the messages, the epochs of topics they start, and how many messages each
+/// touched topic keeps.
+public struct AppendBatch: Sendable {
+    public var messages: [StoredMessage]
+    /// Topics seen for the first time in this batch (or whose history was reset), with their epoch.
+    public var newTopics: [String: String]
+    /// Per touched topic, its newest offset after the batch.
+    public var lastOffsets: [String: UInt64]
+    /// Per touched topic, how many messages to keep (history size).
+    public var keep: [String: Int]
+
+    public init(messages: [StoredMessage], newTopics: [String: String], lastOffsets: [String: UInt64], keep: [String: Int]) {
+        self.messages = messages
+        self.newTopics = newTopics
+        self.lastOffsets = lastOffsets
+        self.keep = keep
+    }
+}
+
+/// A failure of the store; `message` says what, for the logs and an `internal` error.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+
+    public init(_ message: String) {
+        self.message = message
+    }
+
+    public var description: String { self.message }
+}

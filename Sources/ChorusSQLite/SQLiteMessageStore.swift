@@ -1,0 +1,198 @@
+import ChorusCore
+import Foundation
+import GRDB
+import NIOCore
+
+/// The embedded history store: one SQLite database in WAL mode, written by the hub's single
+/// committer, one transaction per group commit.
+///
+/// With `synchronous = FULL` (the default) every commit is fsynced before it returns, so an
+/// acknowledged publish survives a crash of the process or the machine. `NORMAL` skips that
+/// fsync: it still survives the process being killed, not a power loss.
+public final class SQLiteMessageStore: MessageStore {
+    public enum Sync: String, Sendable {
+        case full = "FULL"
+        case normal = "NORMAL"
+    }
+
+    private let pool: DatabasePool
+    public let path: String
+
+    /// Opens (or creates) the database at `path`. A file that is not a Chorus database, or not
+    /// readable, is an error: history is never silently started anew.
+    public init(path: String, sync: Sync) throws(StoreError) {
+        self.path = path
+        let directory = (path as NSString).deletingLastPathComponent
+        do {
+            if !directory.isEmpty {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            }
+            var configuration = Configuration()
+            configuration.label = "chorus-history"
+            configuration.maximumReaderCount = 4
+            self.pool = try DatabasePool(path: path, configuration: configuration)
+            // DatabasePool opens in WAL mode with synchronous = NORMAL; set ours afterwards.
+            try self.pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = \(sync.rawValue)")
+            }
+            try self.pool.write { db in try Self.migrate(db) }
+        } catch let error as DatabaseError {
+            throw StoreError("cannot open the history database '\(path)': \(error.message ?? error.description)")
+        } catch {
+            throw StoreError("cannot open the history database '\(path)': \(error)")
+        }
+    }
+
+    /// The schema, created on first use; tables are prefixed so the file can be shared.
+    private static func migrate(_ db: Database) throws {
+        let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
+        if !tables.isEmpty, !tables.contains("chorus_meta") {
+            throw StoreError("it is an SQLite database, but not one of Chorus (tables: \(tables.prefix(5).joined(separator: ", ")))")
+        }
+        try db.execute(sql: """
+            CREATE TABLE IF NOT EXISTS chorus_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS chorus_topics (
+                name TEXT PRIMARY KEY, epoch TEXT NOT NULL, last_offset INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS chorus_messages (
+                topic TEXT NOT NULL, topic_offset INTEGER NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL,
+                message_id TEXT NOT NULL, event TEXT NOT NULL, data BLOB NOT NULL,
+                sender_user TEXT, sender_client TEXT,
+                PRIMARY KEY (topic, topic_offset));
+            CREATE INDEX IF NOT EXISTS chorus_messages_ts ON chorus_messages (ts);
+            INSERT INTO chorus_meta (key, value) VALUES ('schema_version', '1') ON CONFLICT (key) DO NOTHING;
+            """)
+    }
+
+    public func loadSnapshot() throws -> StoreSnapshot {
+        try self.guarded {
+            try self.pool.read { db in
+                var topics: [String: TopicHistoryState] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT name, epoch, last_offset FROM chorus_topics") {
+                    topics[row[0]] = TopicHistoryState(epoch: row[1], lastOffset: UInt64(row[2] as Int64))
+                }
+                let last = try String.fetchOne(db, sql: "SELECT value FROM chorus_meta WHERE key = 'last_sequence'")
+                return StoreSnapshot(topics: topics, lastSequence: last.flatMap { UInt64($0) } ?? 0)
+            }
+        }
+    }
+
+    public func append(_ batch: AppendBatch) throws {
+        try self.guarded {
+            try self.pool.write { db in
+                let insert = try db.cachedStatement(sql: """
+                    INSERT INTO chorus_messages (topic, topic_offset, seq, ts, message_id, event, data, sender_user, sender_client)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+                for message in batch.messages {
+                    let envelope = message.envelope
+                    try insert.execute(arguments: [
+                        envelope.topic, Int64(message.offset), Int64(message.sequence), envelope.timestamp,
+                        envelope.messageID, envelope.event, Data(envelope.data.readableBytesView),
+                        envelope.from?.user, envelope.from?.client,
+                    ])
+                }
+                let upsert = try db.cachedStatement(sql: """
+                    INSERT INTO chorus_topics (name, epoch, last_offset) VALUES (?, ?, ?)
+                    ON CONFLICT (name) DO UPDATE SET last_offset = excluded.last_offset
+                    """)
+                let trim = try db.cachedStatement(sql: "DELETE FROM chorus_messages WHERE topic = ? AND topic_offset <= ?")
+                for (topic, last) in batch.lastOffsets {
+                    let epoch = batch.newTopics[topic] ?? batch.messages.first { $0.topic == topic }?.envelope.epoch ?? ""
+                    try upsert.execute(arguments: [topic, epoch, Int64(last)])
+                    if let keep = batch.keep[topic], last > UInt64(keep) {
+                        try trim.execute(arguments: [topic, Int64(last) - Int64(keep)])
+                    }
+                }
+                if let last = batch.messages.last?.sequence {
+                    try db.execute(
+                        sql: "INSERT INTO chorus_meta (key, value) VALUES ('last_sequence', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        arguments: [String(last)]
+                    )
+                }
+            }
+        }
+    }
+
+    public func messages(topic: String, after offset: UInt64, limit: Int) throws -> [StoredMessage] {
+        try self.guarded {
+            try self.pool.read { db in
+                try Self.fetch(db, sql: "\(Self.select) WHERE topic = ? AND topic_offset > ? ORDER BY topic_offset LIMIT ?", [topic, Int64(offset), limit])
+            }
+        }
+    }
+
+    public func messages(topics: [String], newerThan timestamp: Int64, limit: Int) throws -> [StoredMessage] {
+        guard !topics.isEmpty else { return [] }
+        return try self.guarded {
+            try self.pool.read { db in
+                var found: [StoredMessage] = []
+                // SQLite caps the number of parameters; ask in slices.
+                for start in stride(from: 0, to: topics.count, by: 500) {
+                    let slice = Array(topics[start..<min(topics.count, start + 500)])
+                    let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
+                    var arguments: [any DatabaseValueConvertible] = slice
+                    arguments.append(timestamp)
+                    arguments.append(limit)
+                    found += try Self.fetch(db, sql: "\(Self.select) WHERE topic IN (\(marks)) AND ts > ? ORDER BY seq LIMIT ?", StatementArguments(arguments))
+                }
+                return Array(found.sorted { $0.sequence < $1.sequence }.prefix(limit))
+            }
+        }
+    }
+
+    public func firstOffset(topic: String) throws -> UInt64? {
+        try self.guarded {
+            try self.pool.read { db in
+                try Int64.fetchOne(db, sql: "SELECT MIN(topic_offset) FROM chorus_messages WHERE topic = ?", arguments: [topic]).map { UInt64($0) }
+            }
+        }
+    }
+
+    public func trim(topics: [String], olderThan timestamp: Int64) throws -> Int {
+        try self.guarded {
+            try self.pool.write { db in
+                let delete = try db.cachedStatement(sql: "DELETE FROM chorus_messages WHERE topic = ? AND ts < ?")
+                var removed = 0
+                for topic in topics {
+                    try delete.execute(arguments: [topic, timestamp])
+                    removed += db.changesCount
+                }
+                return removed
+            }
+        }
+    }
+
+    private static let select = "SELECT topic, topic_offset, seq, ts, message_id, event, data, sender_user, sender_client, epoch FROM chorus_messages JOIN chorus_topics ON chorus_topics.name = chorus_messages.topic"
+
+    private static func fetch(_ db: Database, sql: String, _ arguments: StatementArguments) throws -> [StoredMessage] {
+        try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+            let data: Data = row[6]
+            let user: String? = row[7]
+            let client: String? = row[8]
+            let envelope = MessageEnvelope(
+                topic: row[0],
+                event: row[5],
+                data: ByteBuffer(bytes: data),
+                messageID: row[4],
+                offset: UInt64(row[1] as Int64),
+                epoch: row[9],
+                timestamp: row[3],
+                from: client.map { MessageSender(user: user, client: $0) }
+            )
+            return StoredMessage(envelope: envelope, sequence: UInt64(row[2] as Int64))
+        }
+    }
+
+    /// Database errors become ``StoreError``s that say what failed.
+    private func guarded<T>(_ body: () throws -> T) throws(StoreError) -> T {
+        do {
+            return try body()
+        } catch let error as StoreError {
+            throw error
+        } catch let error as DatabaseError {
+            throw StoreError("history database error: \(error.message ?? error.description)")
+        } catch {
+            throw StoreError("history database error: \(error)")
+        }
+    }
+}

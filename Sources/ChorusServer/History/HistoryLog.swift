@@ -1,0 +1,148 @@
+import ChorusCore
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// The single writer of history: assigns each message of a history topic its offset, commits
+/// many publishes per store transaction (group commit), and only then acknowledges them and
+/// hands them to fan-out, in offset order.
+///
+/// Publishes queue in a locked inbox; one job at a time on a dedicated thread drains it, so a
+/// burst of publishes shares one commit, and offsets, commits and deliveries stay in one order.
+final class HistoryLog: Sendable {
+    struct Pending: Sendable {
+        var envelope: MessageEnvelope
+        var topic: Topic
+        var keep: Int
+        var excludedConnection: UInt64?
+        var completion: @Sendable (Result<Hub.Receipt, ProtocolError>) -> Void
+    }
+
+    private struct State {
+        var pending: [Pending] = []
+        var committing = false
+        /// Committed positions: what readers may rely on.
+        var topics: [String: TopicHistoryState]
+        var lastSequence: UInt64
+    }
+
+    let store: any MessageStore
+    private let state: NIOLockedValueBox<State>
+    private let writer: NIOThreadPool
+    /// Reads (recovery, the history API, trimming) run here, off the event loops and the writer.
+    let readers: NIOThreadPool
+    private let deliver: @Sendable ([(StoredMessage, excluded: UInt64?)]) -> Void
+    private let metrics: HubMetrics
+    private let logger: Logger
+
+    init(store: any MessageStore, metrics: HubMetrics, logger: Logger, deliver: @escaping @Sendable ([(StoredMessage, excluded: UInt64?)]) -> Void) throws {
+        let snapshot = try store.loadSnapshot()
+        self.store = store
+        self.state = NIOLockedValueBox(State(topics: snapshot.topics, lastSequence: snapshot.lastSequence))
+        self.metrics = metrics
+        self.logger = logger
+        self.deliver = deliver
+        self.writer = NIOThreadPool(numberOfThreads: 1)
+        self.readers = NIOThreadPool(numberOfThreads: 2)
+        self.writer.start()
+        self.readers.start()
+    }
+
+    func shutdown() async {
+        try? await self.writer.shutdownGracefully()
+        try? await self.readers.shutdownGracefully()
+    }
+
+    /// Where `topic` stands now, as far as committed messages go.
+    func committedState(of topic: String) -> TopicHistoryState? {
+        self.state.withLockedValue { $0.topics[topic] }
+    }
+
+    /// Every topic with history, with its committed state.
+    func committedTopics() -> [String: TopicHistoryState] {
+        self.state.withLockedValue { $0.topics }
+    }
+
+    func append(_ pending: Pending) {
+        let mustStart = self.state.withLockedValue { state in
+            state.pending.append(pending)
+            defer { state.committing = true }
+            return !state.committing
+        }
+        if mustStart {
+            self.writer.submit { _ in self.commitUntilIdle() }
+        }
+    }
+
+    private func commitUntilIdle() {
+        while true {
+            let (batch, topics, sequence) = self.state.withLockedValue { state -> ([Pending], [String: TopicHistoryState], UInt64) in
+                let batch = state.pending
+                state.pending.removeAll(keepingCapacity: true)
+                if batch.isEmpty { state.committing = false }
+                return (batch, state.topics, state.lastSequence)
+            }
+            guard !batch.isEmpty else { return }
+            self.commit(batch, committed: topics, lastSequence: sequence)
+        }
+    }
+
+    private func commit(_ batch: [Pending], committed: [String: TopicHistoryState], lastSequence: UInt64) {
+        var positions: [String: TopicHistoryState] = [:]
+        var newTopics: [String: String] = [:]
+        var keep: [String: Int] = [:]
+        var sequence = lastSequence
+        var stored: [StoredMessage] = []
+        stored.reserveCapacity(batch.count)
+        for pending in batch {
+            let name = pending.topic.name
+            var position = positions[name] ?? committed[name] ?? {
+                let epoch = Self.makeEpoch()
+                newTopics[name] = epoch
+                return TopicHistoryState(epoch: epoch, lastOffset: 0)
+            }()
+            position.lastOffset += 1
+            positions[name] = position
+            keep[name] = pending.keep
+            sequence += 1
+            var envelope = pending.envelope
+            envelope.offset = position.lastOffset
+            envelope.epoch = position.epoch
+            stored.append(StoredMessage(envelope: envelope, sequence: sequence))
+        }
+        do {
+            try self.store.append(
+                AppendBatch(messages: stored, newTopics: newTopics, lastOffsets: positions.mapValues(\.lastOffset), keep: keep)
+            )
+        } catch {
+            self.metrics.storeFailed()
+            self.logger.error("history store write failed", metadata: ["error": "\(error)", "messages": "\(batch.count)"])
+            let failure = ProtocolError(.internal, "the message could not be stored: \(error)")
+            for pending in batch { pending.completion(.failure(failure)) }
+            return
+        }
+        self.state.withLockedValue { state in
+            state.topics.merge(positions) { _, new in new }
+            state.lastSequence = sequence
+        }
+        self.metrics.committed(batchSize: batch.count)
+        // Acknowledge first, so a publisher usually has its ack before its own message.
+        for (message, pending) in zip(stored, batch) {
+            pending.completion(.success(Hub.Receipt(messageID: message.envelope.messageID, offset: message.offset, epoch: message.envelope.epoch)))
+        }
+        self.deliver(zip(stored, batch).map { ($0, excluded: $1.excludedConnection) })
+    }
+
+    /// Runs a blocking store read off the event loops; the future completes on `loop`.
+    func read<Value: Sendable>(on loop: any EventLoop, _ body: @escaping @Sendable (any MessageStore) throws -> Value) -> EventLoopFuture<Value> {
+        let store = self.store
+        return self.readers.runIfActive(eventLoop: loop) { try body(store) }
+    }
+
+    /// A short random token; a new one marks history that cannot continue the old offsets.
+    static func makeEpoch() -> String {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+        return String((0..<8).map { _ in alphabet.randomElement()! })
+    }
+}

@@ -1,0 +1,103 @@
+// A scripted stand-in for the browser WebSocket: the test plays the hub.
+import { EventEmitter } from '../chorus.js';
+import { within } from './wait.mjs';
+
+export class FakeWebSocket {
+  static instances = [];
+  static #created = new EventEmitter();
+
+  static reset() {
+    FakeWebSocket.instances = [];
+  }
+
+  /** The n-th socket the client created (1-based), now or when it is created. */
+  static nth(n, timeout = 5000) {
+    if (FakeWebSocket.instances.length >= n) return Promise.resolve(FakeWebSocket.instances[n - 1]);
+    const created = new Promise((resolve) => {
+      const listener = () => {
+        if (FakeWebSocket.instances.length < n) return;
+        FakeWebSocket.#created.off('created', listener);
+        resolve(FakeWebSocket.instances[n - 1]);
+      };
+      FakeWebSocket.#created.on('created', listener);
+    });
+    return within(created, timeout, `WebSocket #${n}`);
+  }
+
+  readyState = 0;
+  binaryType = 'blob';
+  sent = []; // frames the client sent, parsed
+  closedWith = null; // {code, reason} when the client closed it
+  #sentEvents = new EventEmitter();
+
+  constructor(url) {
+    this.url = url;
+    FakeWebSocket.instances.push(this);
+    FakeWebSocket.#created.emit('created');
+  }
+
+  get searchParams() {
+    return new URL(this.url).searchParams;
+  }
+
+  send(text) {
+    if (this.readyState !== 1) throw new Error('send on a socket that is not open');
+    const frame = JSON.parse(text);
+    this.sent.push(frame);
+    this.#sentEvents.emit('sent', frame);
+  }
+
+  close(code = 1005, reason = '') {
+    if (this.readyState >= 2) return;
+    this.closedWith = { code, reason };
+    this.readyState = 2;
+    queueMicrotask(() => this.#closed(code, reason));
+  }
+
+  // --- the hub's side ---
+
+  open() {
+    this.readyState = 1;
+    this.onopen?.({ type: 'open' });
+  }
+
+  receive(frame) {
+    this.onmessage?.({ type: 'message', data: JSON.stringify(frame) });
+  }
+
+  /** The connection ends without a close handshake (1006) or with the given code. */
+  drop(code = 1006, reason = '') {
+    this.#closed(code, reason);
+  }
+
+  /** What the hub does when it ends a connection: a `disconnect` frame, then the close. */
+  disconnect(code, reason, reconnect) {
+    this.receive({ type: 'disconnect', code, reason, reconnect });
+    this.drop(code, reason);
+  }
+
+  /** The first frame sent that satisfies `predicate`, now or when it is sent. */
+  frame(predicate, timeout = 5000) {
+    const found = this.sent.find(predicate);
+    if (found) return Promise.resolve(found);
+    let listener;
+    const later = new Promise((resolve) => {
+      listener = (frame) => predicate(frame) && resolve(frame);
+      this.#sentEvents.on('sent', listener);
+    });
+    return within(later, timeout, 'a frame from the client').finally(() => this.#sentEvents.off('sent', listener));
+  }
+
+  /** Answers the first frame of `type` (optionally on `topic`) with `reply` plus its id. */
+  async reply(type, reply, topic) {
+    const request = await this.frame((frame) => frame.type === type && (topic === undefined || frame.topic === topic));
+    this.receive({ ...reply, id: request.id });
+    return request;
+  }
+
+  #closed(code, reason) {
+    if (this.readyState === 3) return;
+    this.readyState = 3;
+    this.onclose?.({ type: 'close', code, reason, wasClean: code !== 1006 });
+  }
+}
