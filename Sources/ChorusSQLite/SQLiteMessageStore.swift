@@ -20,7 +20,9 @@ public final class SQLiteMessageStore: MessageStore {
 
     /// Opens (or creates) the database at `path`. A file that is not a Chorus database, or not
     /// readable, is an error: history is never silently started anew.
-    public init(path: String, sync: Sync) throws(StoreError) {
+    ///
+    /// - Parameter maxSize: bytes the database may grow to; past it, appends fail (as on a full disk).
+    public init(path: String, sync: Sync, maxSize: Int? = nil) throws(StoreError) {
         self.path = path
         let directory = (path as NSString).deletingLastPathComponent
         do {
@@ -34,6 +36,10 @@ public final class SQLiteMessageStore: MessageStore {
             // DatabasePool opens in WAL mode with synchronous = NORMAL; set ours afterwards.
             try self.pool.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = \(sync.rawValue)")
+                if let maxSize {
+                    let pageSize = try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
+                    try db.execute(sql: "PRAGMA max_page_count = \(max(8, maxSize / pageSize))")
+                }
             }
             try self.pool.write { db in try Self.migrate(db) }
         } catch let error as DatabaseError {
@@ -122,6 +128,15 @@ public final class SQLiteMessageStore: MessageStore {
     }
 
     public func messages(topics: [String], newerThan timestamp: Int64, limit: Int) throws -> [StoredMessage] {
+        try self.messages(topics: topics, where: "ts > ?", Int64(timestamp), limit: limit)
+    }
+
+    public func messages(topics: [String], afterSequence sequence: UInt64, limit: Int) throws -> [StoredMessage] {
+        try self.messages(topics: topics, where: "seq > ?", Int64(sequence), limit: limit)
+    }
+
+    /// Messages of any of `topics` meeting `condition` (one `?`, bound to `value`), in commit order.
+    private func messages(topics: [String], where condition: String, _ value: Int64, limit: Int) throws -> [StoredMessage] {
         guard !topics.isEmpty else { return [] }
         return try self.guarded {
             try self.pool.read { db in
@@ -131,9 +146,9 @@ public final class SQLiteMessageStore: MessageStore {
                     let slice = Array(topics[start..<min(topics.count, start + 500)])
                     let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
                     var arguments: [any DatabaseValueConvertible] = slice
-                    arguments.append(timestamp)
+                    arguments.append(value)
                     arguments.append(limit)
-                    found += try Self.fetch(db, sql: "\(Self.select) WHERE topic IN (\(marks)) AND ts > ? ORDER BY seq LIMIT ?", StatementArguments(arguments))
+                    found += try Self.fetch(db, sql: "\(Self.select) WHERE topic IN (\(marks)) AND \(condition) ORDER BY seq LIMIT ?", StatementArguments(arguments))
                 }
                 return Array(found.sorted { $0.sequence < $1.sequence }.prefix(limit))
             }

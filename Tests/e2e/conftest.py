@@ -740,3 +740,75 @@ def bearer(token: str) -> dict[str, str]:
 @pytest.fixture
 def tmp_cwd(tmp_path: Path) -> Path:
     return tmp_path
+
+
+# --------------------------------------------------------------------------------------------
+# Restartable hubs (history and recovery tests)
+# --------------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago (for hubs that must come back on the same port)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RestartableHub:
+    """A hub that can be stopped or killed (SIGKILL) and started again with the same flags, on
+    the same explicit ``--port`` and in the same working directory (so the same ``--data-dir``,
+    relative or absolute). ``hub`` is the current process (a ``Hub``)."""
+
+    def __init__(self, args: Sequence[str], cwd: str | os.PathLike, env: Mapping[str, str] | None = None,
+                 port: int | None = None):
+        self.args = list(args)
+        self.cwd = str(cwd)
+        self.env = dict(env or {})
+        self.port = port or free_port()
+        self.hubs: list[Hub] = []
+        self.killed: set[int] = set()     # ids of the Hubs killed on purpose
+
+    @property
+    def hub(self) -> Hub:
+        assert self.hubs, "not started"
+        return self.hubs[-1]
+
+    def start(self, extra_args: Sequence[str] = ()) -> Hub:
+        h = Hub([*self.args, *extra_args, "--port", str(self.port)], self.env, self.cwd, port_flag=False)
+        self.hubs.append(h)
+        h.start()
+        assert h.port == self.port, (h.port, self.port)
+        return h
+
+    def kill9(self) -> None:
+        """SIGKILL the current process (no chance to flush or close anything) and reap it."""
+        h = self.hub
+        self.killed.add(id(h))
+        h.kill()
+        h.stop()
+
+    def stop(self) -> int | None:
+        """Graceful stop (SIGTERM); returns the exit status."""
+        return self.hub.stop()
+
+    def close(self) -> None:
+        for h in self.hubs:
+            h.stop()
+            if id(h) not in self.killed:
+                report_crash(h)
+
+
+@pytest.fixture
+def restartable_hub() -> Iterable:
+    """``restartable_hub(args=[...], cwd=path)`` returns a ``RestartableHub`` (not started yet);
+    every process it started is stopped at the end of the test."""
+    made: list[RestartableHub] = []
+
+    def make(args: Sequence[str] = (), cwd: str | os.PathLike | None = None,
+             env: Mapping[str, str] | None = None) -> RestartableHub:
+        r = RestartableHub(args, cwd or tempfile.mkdtemp(prefix="chorus-hub-"), env)
+        made.append(r)
+        return r
+
+    yield make
+    for r in made:
+        r.close()

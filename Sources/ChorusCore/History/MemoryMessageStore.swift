@@ -56,6 +56,13 @@ public final class MemoryMessageStore: MessageStore {
         return Array(found.sorted { $0.sequence < $1.sequence }.prefix(limit))
     }
 
+    public func messages(topics names: [String], afterSequence sequence: UInt64, limit: Int) throws -> [StoredMessage] {
+        let found = self.topics.withLock { topics in
+            names.flatMap { name in topics[name]?.messages.filter { $0.sequence > sequence } ?? [] }
+        }
+        return Array(found.sorted { $0.sequence < $1.sequence }.prefix(limit))
+    }
+
     public func firstOffset(topic: String) throws -> UInt64? {
         self.topics.withLock { $0[topic]?.messages.first?.offset }
     }

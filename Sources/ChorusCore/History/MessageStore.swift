@@ -18,6 +18,9 @@ public protocol MessageStore: Sendable {
     /// Messages of any of `topics` with `ts` greater than `timestamp`, in commit order, at most `limit`.
     func messages(topics: [String], newerThan timestamp: Int64, limit: Int) throws -> [StoredMessage]
 
+    /// Messages of any of `topics` with a sequence greater than `sequence`, in commit order, at most `limit`.
+    func messages(topics: [String], afterSequence sequence: UInt64, limit: Int) throws -> [StoredMessage]
+
     /// The oldest offset still retained for `topic`, or nil when it retains none.
     func firstOffset(topic: String) throws -> UInt64?
 

@@ -65,7 +65,7 @@ public struct ChorusServer: Sendable {
             return MemoryMessageStore()
         case .sqlite:
             let sync: SQLiteMessageStore.Sync = configuration.storeSync == .full ? .full : .normal
-            return try SQLiteMessageStore(path: configuration.dataDirectory + "/chorus.sqlite", sync: sync)
+            return try SQLiteMessageStore(path: configuration.dataDirectory + "/chorus.sqlite", sync: sync, maxSize: configuration.maxStoreSize)
         }
     }
 
@@ -102,6 +102,8 @@ public struct ChorusServer: Sendable {
         )
         let sweepInterval = Self.sweepInterval(configuration)
         for shard in hub.shards { shard.startSweeping(every: sweepInterval) }
+        let ttls = configuration.namespaces.compactMapValues { $0.keepsHistory ? $0.historyTTL : nil }
+        hub.history?.startTrimming(ttls: ttls, on: hub.shards[0].eventLoop)
         var groupConfiguration = ServiceGroupConfiguration(
             services: [.init(service: app)],
             gracefulShutdownSignals: [.sigterm, .sigint],

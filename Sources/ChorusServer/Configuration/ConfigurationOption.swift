@@ -143,6 +143,13 @@ extension ConfigurationOption {
         .choice("store", \.store, help: "Where history is kept: sqlite (durable, in data_dir) or memory (lost on restart)."),
         .string("data_dir", \.dataDirectory, help: "Directory of the SQLite store."),
         .choice("store_sync", \.storeSync, help: "full: fsync each group commit (survives power loss); normal: faster, may lose the last moments on power loss."),
+        .init(
+            key: "max_store_size",
+            help: "Largest the SQLite store may grow (e.g. 10GiB); past it, publishes to history topics fail with 'internal'.",
+            defaultText: { $0.maxStoreSize.map(ValueParsing.formatSize) ?? "unlimited" }
+        ) { configuration, text throws(ConfigurationError) in
+            configuration.maxStoreSize = text.isEmpty || text == "unlimited" ? nil : try ValueParsing.size(text)
+        },
         .duration("shutdown_timeout", \.shutdownTimeout, help: "How long a graceful shutdown waits for clients before it exits anyway."),
         .init(
             key: "log_level",

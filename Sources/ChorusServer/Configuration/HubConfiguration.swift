@@ -39,6 +39,8 @@ public struct HubConfiguration: Sendable {
     public var dataDirectory = "chorus-data"
     /// How the SQLite store syncs each group commit.
     public var storeSync = StoreSync.full
+    /// Largest the SQLite store may grow, in bytes; nil: as large as the disk allows.
+    public var maxStoreSize: Int?
     public var logLevel = "info"
 
     public init() {}

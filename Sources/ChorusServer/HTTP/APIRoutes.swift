@@ -22,12 +22,15 @@ struct APIRoutes: Sendable {
         router.post("/api/publish") { request, _ in try await self.publish(request) }
         router.post("/api/broadcast") { request, _ in try await self.broadcast(request) }
         router.post("/api/users/:user/send") { request, context in
-            try await self.sendToUser(request, user: try Self.user(context))
+            try await self.sendToUser(request, user: try Self.pathParameter("user", of: context))
         }
         router.post("/api/users/:user/disconnect") { request, context in
-            try await self.disconnectUser(request, user: try Self.user(context))
+            try await self.disconnectUser(request, user: try Self.pathParameter("user", of: context))
         }
         router.get("/api/topics") { request, _ in try await self.topics(request) }
+        router.get("/api/topics/:topic/history") { request, context in
+            try await self.history(request, topic: try Self.pathParameter("topic", of: context))
+        }
         router.get("/api/connections") { request, _ in try await self.connections(request) }
         router.get("/api/stats") { request, _ in try await self.stats(request) }
     }
@@ -95,6 +98,45 @@ struct APIRoutes: Sendable {
         return Self.json(["user": user, "status": "disconnecting"], status: .accepted)
     }
 
+    // MARK: History
+
+    /// `GET /api/topics/{topic}/history?since=N&limit=M`: offsets greater than `since`, oldest first.
+    private func history(_ request: Request, topic name: String) async throws -> Response {
+        try await self.authorize(request, publishing: true)
+        let topic: Topic
+        do {
+            topic = try Topic(name)
+        } catch {
+            throw ProtocolError(.badRequest, "invalid topic '\(name)': \(error.description)")
+        }
+        let query = request.uri.queryParameters
+        let since = try Self.integer(query.get("since"), name: "since", default: 0, range: 0...UInt64(Int64.max))
+        let limit = try Self.integer(query.get("limit"), name: "limit", default: 100, range: 1...1000)
+        let page = try await self.hub.history(of: topic, after: since, limit: Int(limit))
+        var body = ByteBuffer()
+        body.writeStaticString(#"{"topic":"#)
+        body.writeJSONString(topic.name)
+        body.writeStaticString(#","epoch":"#)
+        if let epoch = page.state?.epoch { body.writeJSONString(epoch) } else { body.writeStaticString("null") }
+        body.writeStaticString(#","last_offset":"#)
+        body.writeString(String(page.state?.lastOffset ?? 0))
+        body.writeStaticString(#","messages":["#)
+        for (index, message) in page.messages.enumerated() {
+            if index > 0 { body.writeStaticString(",") }
+            message.envelope.writeFrame(into: &body)
+        }
+        body.writeStaticString("]}")
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
+    }
+
+    private static func integer(_ text: String?, name: String, default value: UInt64, range: ClosedRange<UInt64>) throws -> UInt64 {
+        guard let text else { return value }
+        guard let number = UInt64(text), range.contains(number) else {
+            throw ProtocolError(.badRequest, "'\(name)' must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return number
+    }
+
     // MARK: Introspection
 
     private func topics(_ request: Request) async throws -> Response {
@@ -138,13 +180,13 @@ struct APIRoutes: Sendable {
 
     // MARK: Helpers
 
-    /// The `{user}` path segment, percent-decoded (user ids may hold `@`, spaces, `/`, …).
-    private static func user(_ context: BasicRequestContext) throws -> String {
-        let raw = try context.parameters.require("user")
-        guard let user = raw.removingPercentEncoding, !user.isEmpty else {
-            throw ProtocolError(.badRequest, "invalid user id in path: '\(raw)'")
+    /// A path segment, percent-decoded (user ids and topics may hold `@`, `:`, spaces, `/`, …).
+    private static func pathParameter(_ name: String, of context: BasicRequestContext) throws -> String {
+        let raw = try context.parameters.require(name)
+        guard let value = raw.removingPercentEncoding, !value.isEmpty else {
+            throw ProtocolError(.badRequest, "invalid \(name) in path: '\(raw)'")
         }
-        return user
+        return value
     }
 
     private func authorize(_ request: Request, publishing: Bool) async throws {

@@ -1,4 +1,5 @@
 import ChorusCore
+import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -32,6 +33,7 @@ final class HistoryLog: Sendable {
     private let writer: NIOThreadPool
     /// Reads (recovery, the history API, trimming) run here, off the event loops and the writer.
     let readers: NIOThreadPool
+    private let trimming = NIOLockedValueBox<(task: RepeatedTask, loop: any EventLoop)?>(nil)
     private let deliver: @Sendable ([(StoredMessage, excluded: UInt64?)]) -> Void
     private let metrics: HubMetrics
     private let logger: Logger
@@ -50,6 +52,12 @@ final class HistoryLog: Sendable {
     }
 
     func shutdown() async {
+        let trimming = self.trimming.withLockedValue { $0 }
+        if let trimming {
+            let cancelled = trimming.loop.makePromise(of: Void.self)
+            trimming.task.cancel(promise: cancelled)
+            try? await cancelled.futureResult.get()
+        }
         try? await self.writer.shutdownGracefully()
         try? await self.readers.shutdownGracefully()
     }
@@ -57,6 +65,11 @@ final class HistoryLog: Sendable {
     /// Where `topic` stands now, as far as committed messages go.
     func committedState(of topic: String) -> TopicHistoryState? {
         self.state.withLockedValue { $0.topics[topic] }
+    }
+
+    /// The sequence of the newest committed message, across all topics.
+    func committedSequence() -> UInt64 {
+        self.state.withLockedValue { $0.lastSequence }
     }
 
     /// Every topic with history, with its committed state.
@@ -139,6 +152,32 @@ final class HistoryLog: Sendable {
         let store = self.store
         return self.readers.runIfActive(eventLoop: loop) { try body(store) }
     }
+
+    /// Trims messages past their namespace's TTL, in the background, often enough that none
+    /// outlives its TTL by more than about a quarter of it (between 250 ms and 30 s).
+    func startTrimming(ttls: [String: Duration], on loop: any EventLoop) {
+        guard let shortest = ttls.values.min() else { return }
+        let milliseconds = shortest.components.seconds * 1000 + shortest.components.attoseconds / 1_000_000_000_000_000
+        let interval = TimeAmount.milliseconds(max(250, min(30_000, milliseconds / 4)))
+        let task = loop.scheduleRepeatedAsyncTask(initialDelay: interval, delay: interval) { _ in
+            self.read(on: loop) { store in
+                let now = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+                let topics = self.committedTopics().keys
+                for (namespace, ttl) in ttls {
+                    let members = topics.filter { (try? Topic($0))?.namespace == Substring(namespace) }
+                    guard !members.isEmpty else { continue }
+                    let ttlMilliseconds = ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000
+                    try store.trim(topics: Array(members), olderThan: now - ttlMilliseconds)
+                }
+            }.flatMapErrorThrowing { error in
+                self.logger.warning("history trimming failed", metadata: ["error": "\(error)"])
+            }
+        }
+        self.trimming.withLockedValue { $0 = (task, loop) }
+    }
+
+    /// The most messages one recovery replays; more than that is reported as not recovered.
+    static let maxReplay = 100_000
 
     /// A short random token; a new one marks history that cannot continue the old offsets.
     static func makeEpoch() -> String {

@@ -53,12 +53,31 @@ public final class Hub: Sendable {
                 for (stored, excluded) in committed {
                     let sequence = deliveries.next()
                     let topic = try? Topic(stored.topic)
-                    let message = OutboundMessage(envelope: stored.envelope, topic: topic, sequence: sequence, excludedConnection: excluded, allocator: ByteBufferAllocator())
+                    let message = OutboundMessage(
+                        envelope: stored.envelope,
+                        topic: topic,
+                        sequence: sequence,
+                        storeSequence: stored.sequence,
+                        excludedConnection: excluded,
+                        allocator: ByteBufferAllocator()
+                    )
                     for shard in shards { shard.enqueue(.topic(message)) }
                 }
             }
         } else {
             self.history = nil
+        }
+    }
+
+    /// The topics with history that `pattern` matches (for pattern and SSE recovery).
+    func historyTopics(matching pattern: TopicPattern) -> [Topic] {
+        guard let history = self.history else { return [] }
+        if let topic = pattern.exactTopic {
+            return self.historySize(of: topic) != nil ? [topic] : []
+        }
+        return history.committedTopics().keys.compactMap { name in
+            guard let topic = try? Topic(name), pattern.matches(topic), self.historySize(of: topic) != nil else { return nil }
+            return topic
         }
     }
 
@@ -191,6 +210,20 @@ public final class Hub: Sendable {
         for shard in self.shards {
             shard.enqueue(.topic(message))
         }
+    }
+
+    // MARK: History
+
+    /// A page of `topic`'s history: messages with offset greater than `after`, oldest first.
+    public func history(of topic: Topic, after offset: UInt64, limit: Int) async throws -> (state: TopicHistoryState?, messages: [StoredMessage]) {
+        guard let history = self.history, self.historySize(of: topic) != nil else {
+            throw ProtocolError(.notFound, "topic '\(topic.name)' has no history: namespace '\(topic.namespace)' keeps none")
+        }
+        let state = history.committedState(of: topic.name)
+        let messages = try await history.read(on: self.shards[0].eventLoop) { store in
+            try store.messages(topic: topic.name, after: offset, limit: limit)
+        }.get()
+        return (state, messages)
     }
 
     // MARK: Introspection

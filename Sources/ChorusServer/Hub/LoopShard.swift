@@ -189,7 +189,7 @@ final class LoopShard: @unchecked Sendable {
         }
         self.trie.forEachMatch(of: topic) { pattern, subscribers in
             guard pattern.isWildcard else { return }
-            var frames = PatternFrames(envelope: message.envelope, pattern: pattern.text, allocator: self.allocator)
+            var frames = PatternFrames(message: message, pattern: pattern.text, allocator: self.allocator)
             for key in subscribers where self.claim(message, for: key.connection) {
                 self.write(frames.frame(for: key.connection.transport), of: message, to: key.connection, delivered: &delivered, bytes: &bytes)
             }
@@ -228,13 +228,15 @@ final class LoopShard: @unchecked Sendable {
 /// first use and then shared by every subscriber of that pattern on this loop.
 struct PatternFrames {
     let envelope: MessageEnvelope
+    let storeSequence: UInt64?
     let pattern: String
     let allocator: ByteBufferAllocator
     private var webSocket: ByteBuffer?
     private var sse: ByteBuffer?
 
-    init(envelope: MessageEnvelope, pattern: String, allocator: ByteBufferAllocator) {
-        self.envelope = envelope
+    init(message: OutboundMessage, pattern: String, allocator: ByteBufferAllocator) {
+        self.envelope = message.envelope
+        self.storeSequence = message.storeSequence
         self.pattern = pattern
         self.allocator = allocator
     }
@@ -243,12 +245,12 @@ struct PatternFrames {
         switch transport {
         case .webSocket:
             if let webSocket { return webSocket }
-            let frame = OutboundMessage.encode(self.envelope, sub: self.pattern, for: .webSocket, allocator: self.allocator)
+            let frame = OutboundMessage.encode(self.envelope, sub: self.pattern, for: .webSocket, storeSequence: self.storeSequence, allocator: self.allocator)
             self.webSocket = frame
             return frame
         case .sse:
             if let sse { return sse }
-            let frame = OutboundMessage.encode(self.envelope, sub: self.pattern, for: .sse, allocator: self.allocator)
+            let frame = OutboundMessage.encode(self.envelope, sub: self.pattern, for: .sse, storeSequence: self.storeSequence, allocator: self.allocator)
             self.sse = frame
             return frame
         }

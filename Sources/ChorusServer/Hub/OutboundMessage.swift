@@ -15,26 +15,35 @@ final class OutboundMessage: Sendable {
     /// The connection that published it, when it must not receive it back.
     let excludedConnection: UInt64?
     let publishedAt: NIODeadline
+    /// The store's commit sequence of a history message: the SSE event id streams resume from.
+    let storeSequence: UInt64?
 
-    init(envelope: MessageEnvelope, topic: Topic?, sequence: UInt64, excludedConnection: UInt64?, allocator: ByteBufferAllocator) {
+    init(envelope: MessageEnvelope, topic: Topic?, sequence: UInt64, storeSequence: UInt64? = nil, excludedConnection: UInt64?, allocator: ByteBufferAllocator) {
         self.envelope = envelope
         self.topic = topic
+        self.storeSequence = storeSequence
         self.sequence = sequence
         self.excludedConnection = excludedConnection
         self.publishedAt = .now()
-        self.webSocketFrame = Self.encode(envelope, sub: nil, for: .webSocket, allocator: allocator)
-        self.sseEvent = Self.encode(envelope, sub: nil, for: .sse, allocator: allocator)
+        self.webSocketFrame = Self.encode(envelope, sub: nil, for: .webSocket, storeSequence: storeSequence, allocator: allocator)
+        self.sseEvent = Self.encode(envelope, sub: nil, for: .sse, storeSequence: storeSequence, allocator: allocator)
     }
 
     /// The bytes for one transport and one matching pattern (`sub`); `nil` is the exact topic.
-    static func encode(_ envelope: MessageEnvelope, sub: String?, for transport: TransportKind, allocator: ByteBufferAllocator) -> ByteBuffer {
+    static func encode(
+        _ envelope: MessageEnvelope,
+        sub: String?,
+        for transport: TransportKind,
+        storeSequence: UInt64? = nil,
+        allocator: ByteBufferAllocator
+    ) -> ByteBuffer {
         switch transport {
         case .webSocket:
             WebSocketFrameEncoding.textFrame(allocator: allocator, capacity: envelope.data.readableBytes + 160) { buffer in
                 envelope.writeFrame(into: &buffer, sub: sub)
             }
         case .sse:
-            SSEEncoding.event(id: envelope.messageID, name: envelope.event, allocator: allocator, capacity: envelope.data.readableBytes + 200) { buffer in
+            SSEEncoding.event(id: storeSequence.map { String($0) } ?? envelope.messageID, name: envelope.event, allocator: allocator, capacity: envelope.data.readableBytes + 200) { buffer in
                 envelope.writeFrame(into: &buffer, sub: sub)
             }
         }

@@ -20,6 +20,13 @@ final class SSEConnection: ClientConnectionHandler {
     private let allowOrigin: String?
     let output: ConnectionOutput
     private var lastWrite = NIODeadline.now()
+    /// `Last-Event-ID`: the store sequence this stream resumes after.
+    private let resumeAfter: UInt64?
+    /// History messages at or below this store sequence were replayed (or precede the stream) and
+    /// are dropped; while `holding`, newer ones wait in `held` for the replay.
+    private var resumeFloor: UInt64?
+    private var holding = false
+    private var held: [ByteBuffer] = []
     var closing = false
     private let allocator = ByteBufferAllocator()
 
@@ -31,6 +38,7 @@ final class SSEConnection: ClientConnectionHandler {
         self.allowOrigin = allowOrigin
         self.output = ConnectionOutput(maxBacklog: hub.configuration.maxBacklog)
         self.info = hub.makeConnectionInfo(transport: .sse, user: identity.user, remoteAddress: request.remoteAddress)
+        self.resumeAfter = request.lastEventID.flatMap { UInt64($0) }
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -42,7 +50,38 @@ final class SSEConnection: ClientConnectionHandler {
         for pattern in self.patterns {
             _ = self.shard.subscribe(self, to: pattern)
         }
+        if let after = self.resumeAfter, let history = self.hub.history {
+            self.resume(after: after, history: history)
+        }
         self.output.flush()
+    }
+
+    /// Replays what a reconnecting EventSource missed: every message of the stream's history
+    /// topics committed after `Last-Event-ID`, then the live messages held meanwhile.
+    private func resume(after sequence: UInt64, history: HistoryLog) {
+        let topics = Set(self.patterns.flatMap { self.hub.historyTopics(matching: $0) }.map(\.name))
+        guard !topics.isEmpty else { return }
+        let floor = history.committedSequence()
+        self.resumeFloor = floor
+        self.holding = true
+        history.read(on: self.shard.eventLoop) { store in
+            try store.messages(topics: Array(topics), afterSequence: sequence, limit: HistoryLog.maxReplay)
+        }.assumeIsolated().whenComplete { result in
+            guard !self.closing else { return }
+            for message in (try? result.get()) ?? [] where message.sequence <= floor {
+                self.output.write(OutboundMessage.encode(message.envelope, sub: self.sub(for: message.topic), for: .sse, storeSequence: message.sequence, allocator: self.allocator))
+            }
+            for bytes in self.held { self.output.write(bytes) }
+            self.held.removeAll()
+            self.holding = false
+            self.output.flush()
+        }
+    }
+
+    /// The `sub` of a replayed message: none when the stream names its topic, else the first pattern that matches it.
+    private func sub(for topicName: String) -> String? {
+        guard let topic = try? Topic(topicName), !self.patterns.contains(TopicPattern(topic)) else { return nil }
+        return self.patterns.first { $0.matches(topic) }?.text
     }
 
     private func responseHead() -> ByteBuffer {
@@ -65,6 +104,14 @@ final class SSEConnection: ClientConnectionHandler {
 
     func enqueue(_ bytes: ByteBuffer, of message: OutboundMessage) -> Bool {
         guard !self.closing else { return false }
+        if let floor = self.resumeFloor, let sequence = message.storeSequence {
+            if sequence <= floor { return false }
+            if self.holding {
+                self.held.append(bytes)
+                return false
+            }
+            self.resumeFloor = nil  // past the seam
+        }
         guard self.output.enqueue(bytes) else {
             self.hub.metrics.slowConsumerDisconnected()
             self.closing = true

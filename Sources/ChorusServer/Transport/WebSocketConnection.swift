@@ -213,6 +213,8 @@ final class WebSocketConnection: ClientConnectionHandler {
             _ = self.shard.subscribe(self, to: pattern)
             if let topic = pattern.exactTopic, let history = self.hub.history, self.hub.historySize(of: topic) != nil {
                 self.subscribe(to: topic, history: history, since: since, id: id)
+            } else if pattern.isWildcard, case .timestamp(let milliseconds)? = since, let history = self.hub.history {
+                self.subscribe(to: pattern, history: history, since: milliseconds, id: id)
             } else {
                 self.reply(.subscribed(topic: pattern.text, offset: nil, epoch: nil, recovered: since == nil ? nil : false), id: id)
             }
@@ -319,6 +321,46 @@ final class WebSocketConnection: ClientConnectionHandler {
                 self.output.write(bytes)
             }
             self.gates[topic.name] = (top, false)
+            self.flushReplies()
+        }
+    }
+
+    /// Subscribes to a pattern, replaying the retained messages of every matching history topic
+    /// newer than `since` (ms), in commit order. Each matching topic is gated as in
+    /// ``subscribe(to:history:since:id:)``. Recovery is reported complete only when no matching
+    /// topic may have lost messages newer than `since` to trimming.
+    private func subscribe(to pattern: TopicPattern, history: HistoryLog, since milliseconds: Int64, id: RawJSON?) {
+        let topics = self.hub.historyTopics(matching: pattern).map(\.name)
+        var floors: [String: UInt64] = [:]
+        for topic in topics {
+            let top = history.committedState(of: topic)?.lastOffset ?? 0
+            floors[topic] = top
+            self.gates[topic] = (top, true)
+        }
+        history.read(on: self.shard.eventLoop) { store -> (messages: [StoredMessage], complete: Bool) in
+            let messages = try store.messages(topics: topics, newerThan: milliseconds, limit: HistoryLog.maxReplay)
+            var complete = messages.count < HistoryLog.maxReplay
+            for topic in topics where complete {
+                // The oldest message kept is newer than `since` and is not the first: the ones
+                // before it may have been newer than `since` too.
+                if let oldest = try store.messages(topic: topic, after: 0, limit: 1).first,
+                    oldest.offset > 1, oldest.envelope.timestamp > milliseconds
+                {
+                    complete = false
+                }
+            }
+            return (messages, complete)
+        }.assumeIsolated().whenComplete { result in
+            guard !self.closing else { return }
+            let replay = (try? result.get()) ?? (messages: [], complete: false)
+            self.reply(.subscribed(topic: pattern.text, offset: nil, epoch: nil, recovered: replay.complete), id: id)
+            for message in replay.messages where message.offset <= floors[message.topic] ?? 0 {
+                self.output.write(OutboundMessage.encode(message.envelope, sub: pattern.text, for: .webSocket, allocator: self.allocator))
+            }
+            for topic in topics where self.gates[topic]?.holding == true {
+                for bytes in self.held.removeValue(forKey: topic) ?? [] { self.output.write(bytes) }
+                self.gates[topic] = (floors[topic] ?? 0, false)
+            }
             self.flushReplies()
         }
     }

@@ -1,12 +1,16 @@
 // Waiting for events with a deadline, so a test fails with a message instead of hanging.
 
+// The real timers, kept even while a test mocks the global ones: a deadline armed before the
+// mock must still be cleared after it.
+const { setTimeout: realSetTimeout, clearTimeout: realClearTimeout } = globalThis;
+
 /** Resolves with `promise`, or rejects after `ms` saying what was awaited. */
 export function within(promise, ms, what) {
   let timer;
   const deadline = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+    timer = realSetTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
   });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, deadline]).finally(() => realClearTimeout(timer));
 }
 
 /** The arguments of the next `event` on `emitter` for which `predicate(...args)` holds. */

@@ -1,0 +1,337 @@
+// The client's state machine, against a scripted WebSocket (test-helpers/fake-websocket.mjs).
+import { test, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { ChorusClient, getClient } from '../chorus.js';
+import { FakeWebSocket } from '../test-helpers/fake-websocket.mjs';
+import { nextEvent, recordStates, stateReached } from '../test-helpers/wait.mjs';
+
+const URL = 'ws://hub.test/ws';
+
+function makeClient(t, options = {}) {
+  const client = new ChorusClient(URL, {
+    WebSocket: FakeWebSocket,
+    heartbeatInterval: 0,
+    backoff: { base: 2, cap: 8 },
+    requestTimeout: 500, // replies here are immediate; also bounds a timer armed before a clock mock
+    ...options,
+  });
+  t.after(() => client.close());
+  return client;
+}
+
+/** A connected client and its socket. */
+async function connected(t, options) {
+  const client = makeClient(t, options);
+  const socket = await FakeWebSocket.nth(1);
+  socket.open();
+  return { client, socket };
+}
+
+/**
+ * Mocks the clock from now on; the returned check runs every timer and asserts that none of
+ * them opened a connection, which proves that no reconnection was scheduled in between.
+ */
+function watchReconnections(t) {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const sockets = FakeWebSocket.instances.length;
+  return async function assertNoReconnection() {
+    t.mock.timers.runAll();
+    await new Promise((resolve) => setImmediate(resolve)); // let an attempt reach `new WebSocket`
+    assert.equal(FakeWebSocket.instances.length, sockets, 'no new connection attempt');
+  };
+}
+
+beforeEach(() => FakeWebSocket.reset());
+
+test('connect: connecting → connected, with status events carrying (old, new)', async (t) => {
+  const client = makeClient(t, { autoConnect: false });
+  const changes = [];
+  client.on('status', (old, now) => changes.push([old, now]));
+  assert.equal(client.state, 'disconnected');
+  client.connect();
+  assert.equal(client.state, 'connecting');
+  const socket = await FakeWebSocket.nth(1);
+  assert.equal(socket.url, URL);
+  const opened = nextEvent(client, 'open');
+  socket.open();
+  await opened;
+  assert.equal(client.state, 'connected');
+  assert.deepEqual(changes, [['disconnected', 'connecting'], ['connecting', 'connected']]);
+});
+
+test('an http(s) URL is turned into ws(s), and a token goes into ?token=', async (t) => {
+  makeClient(t, { token: 'abc.def' });
+  const socket = await FakeWebSocket.nth(1);
+  assert.equal(new globalThis.URL(socket.url).protocol, 'ws:');
+  assert.equal(socket.searchParams.get('token'), 'abc.def');
+  const client = new ChorusClient('https://hub.test/ws', { WebSocket: FakeWebSocket, heartbeatInterval: 0 });
+  t.after(() => client.close());
+  assert.equal(new globalThis.URL((await FakeWebSocket.nth(2)).url).protocol, 'wss:');
+});
+
+test('close 1006 → reconnecting → connected, counted in stats.reconnections', async (t) => {
+  const { client, socket } = await connected(t);
+  const states = recordStates(client);
+  const scheduled = nextEvent(client, 'reconnect');
+  socket.drop(1006);
+  assert.equal(client.state, 'reconnecting');
+  const [{ attempt, delay }] = await scheduled;
+  assert.equal(attempt, 1);
+  assert.ok(delay >= 0 && delay < 2, `first delay ${delay} within [0, base)`);
+  const second = await FakeWebSocket.nth(2);
+  second.open();
+  await stateReached(client, 'connected');
+  assert.deepEqual(states, ['reconnecting', 'connected']);
+  assert.equal(client.stats.reconnections, 1);
+});
+
+test('a hub that cannot be reached is retried with growing delays', async (t) => {
+  const client = makeClient(t, { backoff: { base: 1, cap: 1000, random: () => 0.999 } });
+  const delays = [];
+  client.on('reconnect', ({ delay }) => delays.push(delay));
+  for (let n = 1; n <= 4; n++) (await FakeWebSocket.nth(n)).drop(1006);
+  await FakeWebSocket.nth(5);
+  assert.deepEqual(delays, [0, 1, 3, 7]); // floor(0.999 * 1, 2, 4, 8)
+  assert.equal(client.state, 'reconnecting');
+});
+
+test('a disconnect frame with reconnect:false ends in disconnected, with no retry', async (t) => {
+  const { client, socket } = await connected(t);
+  let retries = 0;
+  client.on('reconnect', () => retries++);
+  const closed = nextEvent(client, 'close');
+  const assertNoReconnection = watchReconnections(t);
+  socket.disconnect(1000, 'disconnected by the operator', false);
+  const [{ code, disconnect }] = await closed;
+  assert.equal(code, 1000);
+  assert.equal(disconnect.reason, 'disconnected by the operator');
+  assert.equal(client.state, 'disconnected');
+  assert.equal(retries, 0);
+  await assertNoReconnection();
+  await assert.rejects(client.publish('a', 'e', 1), { code: 'disconnected' });
+});
+
+for (const code of [1000, 1002, 1007, 1009]) {
+  test(`close ${code} without a disconnect frame ends in disconnected, with no retry`, async (t) => {
+    const { client, socket } = await connected(t);
+    const assertNoReconnection = watchReconnections(t);
+    socket.drop(code);
+    assert.equal(client.state, 'disconnected');
+    await assertNoReconnection();
+  });
+}
+
+for (const [code, label] of [[1001, 'hub shutting down'], [4008, 'slow consumer'], [1011, 'internal']]) {
+  test(`close ${code} (${label}) reconnects`, async (t) => {
+    const { client, socket } = await connected(t);
+    socket.drop(code);
+    assert.equal(client.state, 'reconnecting');
+    (await FakeWebSocket.nth(2)).open();
+    await stateReached(client, 'connected');
+  });
+}
+
+test("a disconnect frame's reconnect:true wins over close code 1000", async (t) => {
+  const { client, socket } = await connected(t);
+  socket.disconnect(1000, 'rebalancing', true);
+  assert.equal(client.state, 'reconnecting');
+  await FakeWebSocket.nth(2);
+});
+
+test('4001 "token expired" with reconnect:true: getToken is asked for a fresh token, then the client reconnects with it', async (t) => {
+  const tokens = ['first-token', 'second-token'];
+  let calls = 0;
+  const { client, socket } = await connected(t, { getToken: async () => tokens[calls++] });
+  assert.equal(socket.searchParams.get('token'), 'first-token');
+  socket.disconnect(4001, 'token expired', true);
+  const second = await FakeWebSocket.nth(2);
+  assert.equal(second.searchParams.get('token'), 'second-token');
+  assert.equal(calls, 2);
+  second.open();
+  await stateReached(client, 'connected');
+});
+
+test('an expired token at connect (error unauthorized "…expired", then 4001 reconnect:false) is refreshed too', async (t) => {
+  const tokens = ['stale-token', 'fresh-token'];
+  let calls = 0;
+  const { client, socket } = await connected(t, { getToken: () => tokens[calls++] });
+  const errors = [];
+  client.on('error', (error) => errors.push(error.code));
+  socket.receive({ type: 'error', code: 'unauthorized', message: 'token rejected: expired' });
+  socket.disconnect(4001, 'token rejected: expired', false);
+  assert.deepEqual(errors, ['unauthorized']);
+  const second = await FakeWebSocket.nth(2);
+  assert.equal(second.searchParams.get('token'), 'fresh-token');
+});
+
+test('4001 for an invalid token stops without asking for another token', async (t) => {
+  let calls = 0;
+  const { client, socket } = await connected(t, { getToken: () => `token-${++calls}` });
+  const assertNoReconnection = watchReconnections(t);
+  socket.receive({ type: 'error', code: 'unauthorized', message: 'invalid token' });
+  socket.disconnect(4001, 'invalid token', false);
+  assert.equal(client.state, 'disconnected');
+  assert.equal(calls, 1);
+  await assertNoReconnection();
+});
+
+test('an expired token without getToken ends in the error state (token_expired)', async (t) => {
+  const { client, socket } = await connected(t, { token: 'only-token' });
+  const failure = nextEvent(client, 'error');
+  const assertNoReconnection = watchReconnections(t);
+  socket.disconnect(4001, 'token expired', true);
+  const [error] = await failure;
+  assert.equal(error.code, 'token_expired');
+  assert.equal(client.state, 'error');
+  await assertNoReconnection();
+});
+
+test('a failing getToken is retried with backoff', async (t) => {
+  let calls = 0;
+  const client = makeClient(t, {
+    getToken: async () => {
+      if (++calls < 3) throw new Error('auth service down');
+      return 'finally';
+    },
+  });
+  const errors = [];
+  client.on('error', (error) => errors.push(error.code));
+  const socket = await FakeWebSocket.nth(1);
+  assert.equal(socket.searchParams.get('token'), 'finally');
+  assert.deepEqual(errors, ['token_failed', 'token_failed']);
+});
+
+test('maxReconnectAttempts: after that many failed attempts the client gives up in the error state', async (t) => {
+  const client = makeClient(t, { maxReconnectAttempts: 2 });
+  const failure = nextEvent(client, 'error', { predicate: (error) => error.code === 'reconnect_failed' });
+  for (let n = 1; n <= 2; n++) (await FakeWebSocket.nth(n)).drop(1006);
+  const third = await FakeWebSocket.nth(3);
+  const assertNoReconnection = watchReconnections(t);
+  third.drop(1006);
+  await failure;
+  assert.equal(client.state, 'error');
+  await assertNoReconnection();
+});
+
+test('requests time out with code "timeout", and a late reply is ignored', async (t) => {
+  const { client, socket } = await connected(t, { requestTimeout: 30 });
+  const request = client.send({ type: 'chat:send', text: 'hi' });
+  const sent = await socket.frame((frame) => frame.type === 'chat:send');
+  assert.equal(typeof sent.id, 'number');
+  await assert.rejects(request, { code: 'timeout' });
+  socket.receive({ type: 'ack', id: sent.id });
+  assert.equal(client.state, 'connected');
+});
+
+test('replies resolve by id: ack, pong, auth_success; an error frame rejects with its code and message', async (t) => {
+  const { client, socket } = await connected(t);
+  const publish = client.publish('chat:a', 'msg', { text: 'hi' });
+  const ping = client.send({ type: 'ping', timestamp: 5 });
+  const forbidden = client.publish('chat:b', 'msg', 1);
+  const auth = client.authenticate('new-token');
+  const frames = socket.sent;
+  await socket.frame((frame) => frame.type === 'auth');
+  socket.receive({ type: 'error', id: frames[2].id, code: 'forbidden', message: 'not yours' });
+  socket.receive({ type: 'pong', id: frames[1].id, timestamp: 5 });
+  socket.receive({ type: 'ack', id: frames[0].id, message_id: 'm1' });
+  socket.receive({ type: 'auth_success', id: frames[3].id, client: 'c1', user: 'alice', expires_at: 99 });
+  assert.deepEqual(frames[0], { type: 'publish', topic: 'chat:a', data: { text: 'hi' }, event: 'msg', id: frames[0].id });
+  assert.equal((await publish).message_id, 'm1');
+  assert.equal((await ping).timestamp, 5);
+  await assert.rejects(forbidden, (error) => error.code === 'forbidden' && error.message === 'not yours');
+  assert.equal((await auth).user, 'alice');
+  assert.deepEqual(client.session, { client: 'c1', user: 'alice', expiresAt: 99 });
+});
+
+test('requests other than publish are refused while not connected', async (t) => {
+  const client = makeClient(t, { autoConnect: false });
+  await assert.rejects(client.send({ type: 'ping' }), { code: 'not_connected' });
+});
+
+test('requests in flight when the connection drops reject with "disconnected"', async (t) => {
+  const { client, socket } = await connected(t);
+  const request = client.publish('chat:a', 'e', 1);
+  await socket.frame((frame) => frame.type === 'publish');
+  socket.drop(1006);
+  await assert.rejects(request, { code: 'disconnected' });
+});
+
+test('heartbeat: ping frames carry a timestamp; pongs give stats.latency last and average', async (t) => {
+  const { client, socket } = await connected(t, { heartbeatInterval: 10 });
+  assert.deepEqual(client.stats.latency, { last: null, average: null });
+  for (let round = 0; round < 2; round++) {
+    const ping = await socket.frame((frame) => frame.type === 'ping' && !frame.answered);
+    assert.equal(typeof ping.timestamp, 'number');
+    ping.answered = true;
+    const answered = nextEvent(client, 'frame', { predicate: (frame) => frame.type === 'pong' });
+    socket.receive({ type: 'pong', id: ping.id, timestamp: ping.timestamp });
+    await answered;
+  }
+  await new Promise((resolve) => setImmediate(resolve)); // ping() records after its reply resolves
+  const { last, average } = client.stats.latency;
+  assert.ok(last >= 0 && average >= 0, `latency ${last} / ${average}`);
+});
+
+test('heartbeat: a connection that stops answering pings is dropped and replaced', async (t) => {
+  const { client, socket } = await connected(t, { heartbeatInterval: 10, requestTimeout: 10 });
+  await socket.frame((frame) => frame.type === 'ping');
+  const second = await FakeWebSocket.nth(2);
+  assert.equal(socket.closedWith.code, 4000);
+  assert.equal(socket.closedWith.reason, 'heartbeat timeout');
+  second.open();
+  await stateReached(client, 'connected');
+});
+
+test('close(): disconnected for good; requests in flight and queued publishes reject with "closed"', async (t) => {
+  const { client, socket } = await connected(t);
+  const inFlight = client.publish('chat:a', 'e', 1);
+  await socket.frame((frame) => frame.type === 'publish');
+  const assertNoReconnection = watchReconnections(t);
+  client.close();
+  assert.equal(client.state, 'disconnected');
+  assert.equal(client.closed, true);
+  assert.equal(socket.closedWith.code, 1000);
+  await assert.rejects(inFlight, { code: 'closed' });
+  await assert.rejects(client.publish('chat:a', 'e', 2), { code: 'closed' });
+  await assertNoReconnection();
+});
+
+test('close() during a reconnection wait cancels it', async (t) => {
+  const { client, socket } = await connected(t);
+  const assertNoReconnection = watchReconnections(t);
+  socket.drop(1006);
+  assert.equal(client.state, 'reconnecting');
+  client.close();
+  assert.equal(client.state, 'disconnected');
+  await assertNoReconnection();
+});
+
+test('stats count frames and UTF-8 bytes in both directions', async (t) => {
+  const { client, socket } = await connected(t);
+  client.publish('chat:a', 'e', 'é');
+  const sent = await socket.frame((frame) => frame.type === 'publish');
+  const reply = { type: 'ack', id: sent.id, message_id: 'ü' };
+  socket.receive(reply);
+  const { messagesSent, bytesSent, messagesReceived, bytesReceived } = client.stats;
+  assert.equal(messagesSent, 1);
+  assert.equal(bytesSent, Buffer.byteLength(JSON.stringify(sent)));
+  assert.equal(messagesReceived, 1);
+  assert.equal(bytesReceived, Buffer.byteLength(JSON.stringify(reply)));
+});
+
+test('getClient: one shared client per URL; shared:false gives a new one; a closed client is replaced', async (t) => {
+  const options = { WebSocket: FakeWebSocket, heartbeatInterval: 0 };
+  const a = getClient('ws://shared.test/ws', options);
+  const b = getClient('ws://shared.test/ws', options);
+  const other = getClient('ws://other.test/ws', options);
+  const own = getClient('ws://shared.test/ws', { ...options, shared: false });
+  t.after(() => [a, other, own].forEach((client) => client.close()));
+  assert.equal(a, b);
+  assert.notEqual(a, other);
+  assert.notEqual(a, own);
+  a.close();
+  const replacement = getClient('ws://shared.test/ws', options);
+  t.after(() => replacement.close());
+  assert.notEqual(replacement, a);
+  assert.equal(getClient('ws://shared.test/ws', options), replacement);
+});

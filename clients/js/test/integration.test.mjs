@@ -1,0 +1,200 @@
+// The client against real hub processes (CHORUS_BIN, default .build/debug/chorus), with
+// Debian's node-ws as the WebSocket implementation.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ChorusClient, ChorusError, subscribeSSE } from '../chorus.js';
+import { requirePackage } from '../test-helpers/debian-modules.mjs';
+import { mintToken, postJSON, startHub } from '../test-helpers/hub.mjs';
+import { NodeEventSource } from '../test-helpers/node-event-source.mjs';
+import { nextEvent, stateReached } from '../test-helpers/wait.mjs';
+
+const WebSocket = requirePackage('ws');
+const SECRET = 'chorus-js-integration-secret-0123456789';
+const API_KEY = 'chorus-js-integration-api-key';
+
+let devHub; // development mode: anonymous clients, open HTTP API
+let authHub; // JWT tokens and an API key
+before(async () => {
+  [devHub, authHub] = await Promise.all([startHub(), startHub({ args: ['--jwt-secret', SECRET, '--api-key', API_KEY] })]);
+});
+after(async () => {
+  await Promise.all([devHub?.stop(), authHub?.stop()]);
+});
+
+function connect(t, url, options = {}) {
+  const client = new ChorusClient(url, { WebSocket, heartbeatInterval: 0, backoff: { base: 50, cap: 400 }, requestTimeout: 5000, ...options });
+  t.after(() => client.close());
+  return client;
+}
+
+test('subscribe, publish and ack between two clients', async (t) => {
+  const alice = connect(t, devHub.ws);
+  const bob = connect(t, devHub.ws);
+  const room = alice.channel('chat:it-room');
+  assert.equal((await room.subscribe()).topic, 'chat:it-room');
+  const received = nextEvent(room, 'msg');
+  const ack = await bob.channel('chat:it-room').publish('msg', { text: 'hello' });
+  assert.equal(typeof ack.message_id, 'string');
+  const [data, message] = await received;
+  assert.deepEqual(data, { text: 'hello' });
+  assert.equal(message.message_id, ack.message_id);
+  assert.equal(message.topic, 'chat:it-room');
+  assert.equal(alice.stats.messagesReceived >= 2, true); // subscribed + message
+});
+
+test('pattern subscriptions receive matching topics, with `sub` naming the pattern', async (t) => {
+  const client = connect(t, devHub.ws);
+  const orders = client.channel('it.*.events');
+  const everything = client.channel('it.**');
+  await Promise.all([orders.subscribe(), everything.subscribe()]);
+  const viaOrders = nextEvent(orders, 'created');
+  const viaEverything = nextEvent(everything, 'message', { predicate: (message) => message.event === 'created' });
+  await postJSON(`${devHub.http}/api/publish`, { topic: 'it.orders.events', event: 'created', data: { id: 7 } });
+  const [data, message] = await viaOrders;
+  assert.deepEqual(data, { id: 7 });
+  assert.equal(message.topic, 'it.orders.events');
+  assert.ok(['it.*.events', 'it.**'].includes(message.sub));
+  const [same] = await viaEverything;
+  assert.equal(same.message_id, message.message_id, 'one copy from the hub reaches both channels');
+});
+
+test('error frames reject the request promise with the error code', async (t) => {
+  const client = connect(t, devHub.ws);
+  await stateReached(client, 'connected');
+  await assert.rejects(client.publish('chat.*', 'e', 1), (error) => {
+    assert.ok(error instanceof ChorusError);
+    assert.equal(error.code, 'bad_request');
+    assert.match(error.message, /pattern/);
+    return true;
+  });
+  await assert.rejects(client.channel('not a topic!').subscribe(), { code: 'bad_request' });
+  await assert.rejects(client.send({ type: 'chat:typing', topic: 'chat:a' }), { code: 'unknown_type' });
+  await assert.rejects(client.publish('chat:big', 'e', 'x'.repeat(70 * 1024)), { code: 'too_large' });
+  assert.equal(client.state, 'connected', 'the connection stays open after errors');
+  const latency = await client.ping();
+  assert.equal(client.stats.latency.last, latency);
+});
+
+test('direct messages between users with tokens', async (t) => {
+  const alice = connect(t, authHub.ws, { getToken: () => mintToken(SECRET, 'alice', '1h') });
+  const bob = connect(t, authHub.ws, { token: await mintToken(SECRET, 'bob', '1h') });
+  await Promise.all([nextEvent(alice, 'auth'), nextEvent(bob, 'auth')]);
+  assert.equal(alice.session.user, 'alice');
+  const direct = nextEvent(alice, 'direct');
+  const ack = await bob.direct('alice', 'offer', { sdp: 'v=0' });
+  const [message] = await direct;
+  assert.equal(message.message_id, ack.message_id);
+  assert.equal(message.from.user, 'bob');
+  assert.equal(message.event, 'offer');
+  assert.deepEqual(message.data, { sdp: 'v=0' });
+});
+
+test('without a token on a hub that needs one, requests are refused as unauthorized', async (t) => {
+  const anonymous = connect(t, authHub.ws);
+  await stateReached(anonymous, 'connected');
+  await assert.rejects(anonymous.publish('chat:a', 'e', 1), { code: 'unauthorized' });
+});
+
+test('an expiring token is renewed through getToken, and the client comes back subscribed', async (t) => {
+  let issued = 0;
+  const client = connect(t, authHub.ws, { getToken: () => mintToken(SECRET, 'carol', issued++ === 0 ? '1s' : '1h') });
+  const channel = client.channel('chat:it-expiry');
+  await channel.subscribe();
+  const expired = nextEvent(client, 'disconnect', { timeout: 8000 });
+  const renewed = nextEvent(client, 'auth', { predicate: () => issued === 2, timeout: 10000 });
+  const [disconnect] = await expired;
+  assert.equal(disconnect.code, 4001);
+  assert.equal(disconnect.reconnect, true);
+  await renewed;
+  await stateReached(client, 'connected');
+  const resubscribed = channel.state === 'subscribed' ? Promise.resolve() : nextEvent(channel, 'subscribed');
+  await resubscribed;
+  const delivered = nextEvent(channel, 'after-renewal');
+  await postJSON(`${authHub.http}/api/publish`, { topic: 'chat:it-expiry', event: 'after-renewal', data: 1 }, API_KEY);
+  await delivered;
+  assert.equal(issued, 2);
+});
+
+test('the hub disconnecting a user with reconnect:false stops the client; reconnect:true brings it back', async (t) => {
+  const stays = connect(t, authHub.ws, { token: await mintToken(SECRET, 'erin', '1h') });
+  const leaves = connect(t, authHub.ws, { token: await mintToken(SECRET, 'frank', '1h') });
+  await Promise.all([nextEvent(stays, 'auth'), nextEvent(leaves, 'auth')]);
+
+  let retries = 0;
+  leaves.on('reconnect', () => retries++);
+  const closed = nextEvent(leaves, 'close');
+  await postJSON(`${authHub.http}/api/users/frank/disconnect`, { reason: 'banned', reconnect: false }, API_KEY);
+  const [{ code, disconnect }] = await closed;
+  assert.equal(code, 1000);
+  assert.deepEqual([disconnect.reason, disconnect.reconnect], ['banned', false]);
+  assert.equal(leaves.state, 'disconnected');
+  assert.equal(retries, 0);
+
+  const back = nextEvent(stays, 'auth');
+  await postJSON(`${authHub.http}/api/users/erin/disconnect`, { reason: 'rebalance', reconnect: true }, API_KEY);
+  await back;
+  await stateReached(stays, 'connected');
+  assert.equal(stays.stats.reconnections, 1);
+});
+
+test('hub restart on the same port: reconnecting → connected, resubscribed, offline queue flushed', async (t) => {
+  let hub = await startHub();
+  const port = hub.port;
+  t.after(() => hub.stop());
+  const client = connect(t, hub.ws, { backoff: { base: 100, cap: 500 } });
+  const room = client.channel('chat:it-restart');
+  const pattern = client.channel('it-restart.*');
+  await Promise.all([room.subscribe(), pattern.subscribe()]);
+
+  const shutdown = nextEvent(client, 'disconnect');
+  const recoveryFailed = nextEvent(room, 'recovery_failed', { timeout: 20000 });
+  const queuedDelivery = nextEvent(room, 'while-down', { timeout: 20000 });
+  await hub.stop();
+  const [frame] = await shutdown;
+  assert.deepEqual([frame.code, frame.reconnect], [1001, true]);
+  await stateReached(client, 'reconnecting');
+
+  const queued = client.publish('chat:it-restart', 'while-down', { n: 1 });
+  assert.equal(client.stats.queued, 1);
+
+  hub = await startHub({ port });
+  await stateReached(client, 'connected', 15000);
+  assert.equal(typeof (await queued).message_id, 'string');
+  assert.deepEqual((await queuedDelivery)[0], { n: 1 });
+  // This hub keeps no history across a restart, so the client cannot vouch for the gap.
+  await recoveryFailed;
+
+  const live = nextEvent(room, 'after-restart');
+  const livePattern = nextEvent(pattern, 'after-restart');
+  await postJSON(`${hub.http}/api/publish`, { topic: 'chat:it-restart', event: 'after-restart', data: 2 });
+  await postJSON(`${hub.http}/api/publish`, { topic: 'it-restart.x', event: 'after-restart', data: 3 });
+  assert.equal((await live)[0], 2);
+  assert.equal((await livePattern)[0], 3);
+  assert.ok(client.stats.reconnections >= 1);
+});
+
+test('SSE transport: named events and their JSON data from a real hub', async (t) => {
+  const transport = subscribeSSE(`${devHub.http}/sse`, ['sse-it.*'], {}, { EventSource: NodeEventSource });
+  t.after(() => transport.close());
+  await nextEvent(transport, 'status', { predicate: (_old, now) => now === 'open' });
+  const price = nextEvent(transport, 'price');
+  await postJSON(`${devHub.http}/api/publish`, { topic: 'sse-it.acme', event: 'price', data: { v: 1 } });
+  const [data, frame] = await price;
+  assert.deepEqual(data, { v: 1 });
+  assert.equal(frame.topic, 'sse-it.acme');
+  assert.equal(transport.lastEventId, frame.message_id);
+});
+
+test('SSE transport: event: disconnect with reconnect:false closes the stream', async (t) => {
+  const transport = subscribeSSE(`${authHub.http}/sse`, 'sse-it.private', {}, {
+    EventSource: NodeEventSource,
+    token: await mintToken(SECRET, 'dave', '1h'),
+  });
+  t.after(() => transport.close());
+  await nextEvent(transport, 'status', { predicate: (_old, now) => now === 'open' });
+  const disconnected = nextEvent(transport, 'disconnect');
+  await postJSON(`${authHub.http}/api/users/dave/disconnect`, { reason: 'bye', reconnect: false }, API_KEY);
+  const [frame] = await disconnected;
+  assert.deepEqual([frame.code, frame.reason, frame.reconnect], [1000, 'bye', false]);
+  assert.equal(transport.state, 'closed');
+});
