@@ -4,6 +4,10 @@
   loadtest.py connections --pid PID --port P -n 10000
       Opens N idle WebSocket connections (each subscribed to its own topic) over several
       processes and source addresses 127.0.0.2…, then reports the hub's RSS growth per connection.
+  loadtest.py recovery --pid PID --port P -n 10000
+      Publishes N messages to a history topic (the hub must keep history for namespace `bench`,
+      size ≥ N), then times a raw WebSocket subscribe with `since` from offset 0 until the Nth
+      replayed message has arrived.
   loadtest.py fanout --pid PID --port P -n 10000 --seconds 10
       N subscribers of one topic read as fast as they can; one publisher posts over HTTP
       keep-alive flat out. Reports deliveries/s (from the hub's counters and from the bytes the
@@ -179,9 +183,62 @@ def fanout(args):
     }))
 
 
+def recovery(args):
+    topic = f"bench:recovery{os.getpid()}"  # a fresh topic per run
+    pool = [http.client.HTTPConnection("127.0.0.1", args.port) for _ in range(8)]
+    epochs = []
+
+    def publish(index):
+        conn = pool[index]
+        for i in range(index, args.n, len(pool)):
+            conn.request("POST", "/api/publish", '{"topic":"%s","data":{"n":%d}}' % (topic, i), {"Content-Type": "application/json"})
+            reply = json.loads(conn.getresponse().read())
+            if "epoch" not in reply:
+                raise RuntimeError(f"the hub keeps no history for {topic}: {reply}")
+            epochs.append(reply["epoch"])
+
+    threads = [threading.Thread(target=publish, args=(i,)) for i in range(len(pool))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    s, rest = open_ws(args.port, "/ws", "127.0.0.1")
+    frame = json.dumps({"type": "subscribe", "topic": topic, "since": {"offset": 0, "epoch": epochs[0]}}).encode()
+    mask = b"\x01\x02\x03\x04"
+    header = bytes([0x81, 0x80 | 126]) + len(frame).to_bytes(2, "big") if len(frame) >= 126 else bytes([0x81, 0x80 | len(frame)])
+    started = time.perf_counter()
+    s.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(frame)))
+    buffer = bytearray(rest)
+    frames, first, offset = 0, None, 0
+    while frames < args.n + 1:  # `subscribed`, then N messages
+        chunk = s.recv(1 << 20)
+        if not chunk:
+            raise RuntimeError("connection closed during recovery")
+        buffer += chunk
+        while True:
+            if len(buffer) - offset < 2:
+                break
+            length = buffer[offset + 1] & 0x7F
+            header_size = 2
+            if length == 126:
+                length = int.from_bytes(buffer[offset + 2:offset + 4], "big"); header_size = 4
+            elif length == 127:
+                length = int.from_bytes(buffer[offset + 2:offset + 10], "big"); header_size = 10
+            if len(buffer) - offset < header_size + length:
+                break
+            if first is None:
+                first = json.loads(bytes(buffer[offset + header_size:offset + header_size + length]))
+            offset += header_size + length
+            frames += 1
+    elapsed = time.perf_counter() - started
+    last = json.loads(bytes(buffer[offset - length:offset]))
+    print(json.dumps({"mode": "recovery", "messages": args.n, "subscribed": first, "last_offset": last.get("offset"),
+                      "milliseconds": round(elapsed * 1000, 1)}))
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=["connections", "fanout"])
+    parser.add_argument("mode", choices=["connections", "fanout", "recovery"])
     parser.add_argument("--pid", type=int, required=True, help="the hub's process id (for RSS and CPU)")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("-n", type=int, default=10000)
@@ -190,4 +247,4 @@ if __name__ == "__main__":
     parser.add_argument("--no-subscribe", action="store_true", help="connections mode: connect without subscribing")
     parser.add_argument("--publishers", type=int, default=8, help="concurrent HTTP publishers (keep-alive connections)")
     args = parser.parse_args()
-    {"connections": connections, "fanout": fanout}[args.mode](args)
+    {"connections": connections, "fanout": fanout, "recovery": recovery}[args.mode](args)

@@ -7,6 +7,7 @@ enum Help {
         Usage:
           chorus serve [options]               run the hub (see 'chorus serve --help')
           chorus token --user ID [--ttl 1h]    print a client token signed with the configured JWT secret
+          chorus bench history [options]       durable publishes/s through the commit path, in process
           chorus help                          this text
         """
 

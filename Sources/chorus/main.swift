@@ -12,6 +12,9 @@ do {
         try await ServeCommand.run(rest)
     case "token":
         try await TokenCommand.run(rest)
+    case "bench":
+        guard rest.first == "history" else { throw CommandError("usage: chorus bench history [options] (see --help)") }
+        try await BenchHistoryCommand.run(Array(rest.dropFirst()))
     case "help", "--help", "-h":
         print(Help.overview)
     default:

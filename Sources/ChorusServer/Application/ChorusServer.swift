@@ -58,7 +58,7 @@ public struct ChorusServer: Sendable {
     }
 
     /// The history store, when some namespace keeps history.
-    static func openStore(_ configuration: HubConfiguration) throws -> (any MessageStore)? {
+    public static func openStore(_ configuration: HubConfiguration) throws -> (any MessageStore)? {
         guard configuration.namespaces.values.contains(where: \.keepsHistory) else { return nil }
         switch configuration.store {
         case .memory:
@@ -119,7 +119,7 @@ public struct ChorusServer: Sendable {
             try? await Task.sleep(for: .milliseconds(20))
         }
         for shard in hub.shards { await shard.stopSweeping() }
-        await hub.history?.shutdown()
+        await hub.close()
         try await self.eventLoopGroup.shutdownGracefully()
         logger.info("Chorus hub stopped")
     }

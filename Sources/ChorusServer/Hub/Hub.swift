@@ -50,19 +50,20 @@ public final class Hub: Sendable {
             let deliveries = self.deliveries
             let shards = shards
             self.history = try HistoryLog(store: store, metrics: metrics, logger: logger) { committed in
-                for (stored, excluded) in committed {
-                    let sequence = deliveries.next()
-                    let topic = try? Topic(stored.topic)
-                    let message = OutboundMessage(
-                        envelope: stored.envelope,
-                        topic: topic,
-                        sequence: sequence,
-                        storeSequence: stored.sequence,
-                        excludedConnection: excluded,
-                        allocator: ByteBufferAllocator()
+                let work = committed.map { stored, excluded in
+                    LoopShard.Work.topic(
+                        OutboundMessage(
+                            envelope: stored.envelope,
+                            topic: try? Topic(stored.topic),
+                            sequence: deliveries.next(),
+                            storeSequence: stored.sequence,
+                            excludedConnection: excluded,
+                            allocator: ByteBufferAllocator()
+                        )
                     )
-                    for shard in shards { shard.enqueue(.topic(message)) }
                 }
+                // One hop per loop per group commit, not per message.
+                for shard in shards { shard.enqueue(contentsOf: work) }
             }
         } else {
             self.history = nil
@@ -210,6 +211,11 @@ public final class Hub: Sendable {
         for shard in self.shards {
             shard.enqueue(.topic(message))
         }
+    }
+
+    /// Stops the history writer and readers once no more publishes come (after shutdown).
+    public func close() async {
+        await self.history?.shutdown()
     }
 
     // MARK: History

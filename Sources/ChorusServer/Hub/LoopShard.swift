@@ -45,8 +45,13 @@ final class LoopShard: @unchecked Sendable {
     /// Queues work for this loop; schedules the drain job only if none is pending, so a burst
     /// of publishes costs one loop hop.
     func enqueue(_ work: Work) {
+        self.enqueue(contentsOf: CollectionOfOne(work))
+    }
+
+    /// Queues several pieces of work (a group commit's messages) with one lock and at most one hop.
+    func enqueue(contentsOf work: some Collection<Work>) {
         let mustSchedule = self.inbox.withLockedValue { inbox in
-            inbox.work.append(work)
+            inbox.work.append(contentsOf: work)
             defer { inbox.scheduled = true }
             return !inbox.scheduled
         }

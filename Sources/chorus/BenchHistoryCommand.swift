@@ -1,0 +1,104 @@
+import ChorusCore
+import ChorusServer
+import Foundation
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// `chorus bench history`: acknowledged durable publishes per second through the hub's real
+/// commit path (Hub.publish → group commit to SQLite → ack), in process, without the network.
+/// Each of P publishers publishes, waits for its ack, and publishes again (closed loop).
+enum BenchHistoryCommand {
+    static func run(_ arguments: [String]) async throws {
+        var messages = 200_000
+        var publishers = 256
+        var sync = "full"
+        var size = 100
+        var directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-bench-\(UUID().uuidString)").path
+        var index = 0
+        while index < arguments.count {
+            let value = index + 1 < arguments.count ? arguments[index + 1] : ""
+            switch arguments[index] {
+            case "--messages": messages = Int(value) ?? messages
+            case "--publishers": publishers = Int(value) ?? publishers
+            case "--store-sync": sync = value
+            case "--data-size": size = Int(value) ?? size
+            case "--data-dir": directory = value
+            case "--help", "-h":
+                print("Usage: chorus bench history [--messages 200000] [--publishers 256] [--store-sync full|normal] [--data-size 100] [--data-dir DIR]")
+                return
+            default: throw CommandError("unknown option '\(arguments[index])'")
+            }
+            index += 2
+        }
+        var configuration = HubConfiguration()
+        configuration.namespaces = ["bench": NamespaceOptions(historySize: 1_000_000)]
+        configuration.dataDirectory = directory
+        configuration.storeSync = sync == "normal" ? .normal : .full
+        configuration.maxPublishSize = max(configuration.maxPublishSize, size + 16)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let hub = try Hub(
+            configuration: configuration,
+            eventLoopGroup: group,
+            authenticator: try await Authenticator(configuration: configuration),
+            store: try ChorusServer.openStore(configuration)
+        )
+        let data = ByteBuffer(string: "\"" + String(repeating: "x", count: max(0, size - 2)) + "\"")
+        let topics = (0..<16).map { try! Topic("bench:t\($0)") }
+        let progress = Progress(messages: messages)
+        let started = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            for publisher in 0..<publishers {
+                tasks.addTask {
+                    var local: [Int64] = []
+                    while progress.take() {
+                        let sent = ContinuousClock.now
+                        _ = try await hub.publishAndWait(topic: topics[publisher % topics.count], event: nil, data: data)
+                        let elapsed = ContinuousClock.now - sent
+                        local.append(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)
+                    }
+                    progress.record(local)
+                }
+            }
+            try await tasks.waitForAll()
+        }
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let sorted = progress.sortedLatencies()
+        func percentile(_ p: Double) -> Int64 { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
+        let result: [String: Any] = [
+            "mode": "history", "messages": sorted.count, "publishers": publishers, "store_sync": sync, "data_bytes": size,
+            "seconds": (seconds * 100).rounded() / 100,
+            "acked_per_second": Int(Double(sorted.count) / seconds),
+            "latency_us": ["p50": percentile(0.5), "p90": percentile(0.9), "p99": percentile(0.99), "max": sorted.last ?? 0],
+        ]
+        let json = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
+        print(String(decoding: json, as: UTF8.self))
+        await hub.close()
+        try await group.shutdownGracefully()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+/// What the publishers share: how many messages are left, and every latency measured.
+private final class Progress: Sendable {
+    private let remaining: Atomic<Int>
+    private let latencies = Mutex([Int64]())
+
+    init(messages: Int) {
+        self.remaining = Atomic(messages)
+    }
+
+    /// True while there is a message left to publish.
+    func take() -> Bool {
+        self.remaining.subtract(1, ordering: .relaxed).oldValue > 0
+    }
+
+    func record(_ microseconds: [Int64]) {
+        self.latencies.withLock { $0 += microseconds }
+    }
+
+    func sortedLatencies() -> [Int64] {
+        self.latencies.withLock { $0.sorted() }
+    }
+}
