@@ -49,21 +49,26 @@ public final class Hub: Sendable {
         if let store {
             let deliveries = self.deliveries
             let shards = shards
+            // Committed messages are encoded on one event loop, not on the committer's thread,
+            // which then only writes; a single loop keeps them in commit order.
+            let encoder = shards[0].eventLoop
             self.history = try HistoryLog(store: store, metrics: metrics, logger: logger) { committed in
-                let work = committed.map { stored, excluded in
-                    LoopShard.Work.topic(
-                        OutboundMessage(
-                            envelope: stored.envelope,
-                            topic: try? Topic(stored.topic),
-                            sequence: deliveries.next(),
-                            storeSequence: stored.sequence,
-                            excludedConnection: excluded,
-                            allocator: ByteBufferAllocator()
+                encoder.execute {
+                    let work = committed.map { stored, excluded in
+                        LoopShard.Work.topic(
+                            OutboundMessage(
+                                envelope: stored.envelope,
+                                topic: try? Topic(stored.topic),
+                                sequence: deliveries.next(),
+                                storeSequence: stored.sequence,
+                                excludedConnection: excluded,
+                                allocator: ByteBufferAllocator()
+                            )
                         )
-                    )
+                    }
+                    // One hop per loop per group commit, not per message.
+                    for shard in shards { shard.enqueue(contentsOf: work) }
                 }
-                // One hop per loop per group commit, not per message.
-                for shard in shards { shard.enqueue(contentsOf: work) }
             }
         } else {
             self.history = nil
