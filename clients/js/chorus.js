@@ -264,7 +264,7 @@ export class Channel extends EventEmitter {
         await this.#link.send({ type: 'unsubscribe', topic: this.#name });
       } catch (error) {
         // A connection that ended took the subscription with it; anything else is news.
-        if (error.code !== 'disconnected') throw error;
+        if (error.code !== 'disconnected' && error.code !== 'not_connected') throw error;
       }
     }
     this.emit('unsubscribed', { topic: this.#name });
@@ -320,7 +320,9 @@ export class Channel extends EventEmitter {
     this.#inFlight = false;
     // A lost connection is not a refusal: the subscription is sent again on reconnect.
     if (error.code === 'disconnected') return;
-    this.#wanted = false;
+    // Nor is silence, which means a dying connection: report it, and keep the subscription
+    // for the next one.
+    if (error.code !== 'timeout') this.#wanted = false;
     this.#gap = false;
     this.#settleWaiters(error);
     this.emit('error', error);
@@ -767,15 +769,17 @@ export class ChorusClient extends EventEmitter {
     }
     return new Promise((resolve, reject) => {
       const id = ++this.#nextId;
+      const text = JSON.stringify({ ...frame, id });
+      // Sent before it is registered: if send throws, the promise rejects and nothing is left
+      // behind. The reply cannot overtake this: it arrives in a later task.
+      socket.send(text);
+      this.#counters.messagesSent++;
+      this.#counters.bytesSent += utf8.encode(text).length;
       const timer = setTimeout(() => {
         this.#pending.delete(id);
         reject(new ChorusError('timeout', `no reply to '${frame.type}' within ${timeout} ms`));
       }, timeout);
       this.#pending.set(id, { resolve, reject, timer });
-      const text = JSON.stringify({ ...frame, id });
-      socket.send(text);
-      this.#counters.messagesSent++;
-      this.#counters.bytesSent += utf8.encode(text).length;
     });
   }
 
@@ -878,7 +882,11 @@ export class EventSourceTransport extends EventEmitter {
     if (generation !== this.#generation) return; // closed or reopened meanwhile
     const source = new this.#EventSource(this.#streamURL(token), { withCredentials: !!this.#options.withCredentials });
     this.#source = source;
-    source.onopen = () => source === this.#source && this.#setState('open');
+    source.onopen = () => {
+      if (source !== this.#source) return;
+      this.#setState('open');
+      this.emit('open');
+    };
     source.onerror = () => {
       if (source !== this.#source) return;
       // CLOSED means the browser gave up (e.g. 401 or 400); otherwise it is retrying.

@@ -1,7 +1,9 @@
 // Real hub processes for the integration tests: `chorus serve --port 0`, stopped by pid.
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { within } from './wait.mjs';
@@ -13,13 +15,25 @@ function cleanEnvironment() {
   return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('CHORUS_')));
 }
 
-/** Starts a hub; resolves once it logs the port it listens on. */
+/** A fresh directory under the system's temporary one; `remove()` deletes it. */
+export function temporaryDirectory() {
+  const path = mkdtempSync(join(tmpdir(), 'chorus-js-'));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/**
+ * Starts a hub; resolves once it logs the port it listens on. It runs in a directory of its
+ * own (no stray chorus.json; its default data_dir lands there), removed when it stops; pass
+ * `--data-dir` in `args` for a store that outlives it.
+ */
 export async function startHub({ port = 0, args = [] } = {}) {
+  const workDirectory = temporaryDirectory();
   const child = spawn(CHORUS_BIN, ['serve', '--port', String(port), '--shutdown-timeout', '2s', ...args], {
-    cwd: tmpdir(), // no stray chorus.json
+    cwd: workDirectory.path,
     env: cleanEnvironment(),
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  child.on('exit', () => workDirectory.remove());
   let log = '';
   const listening = new Promise((resolve, reject) => {
     child.stderr.setEncoding('utf8');

@@ -137,6 +137,21 @@ test('a refused subscribe rejects with the error code and is not retried after a
   assert.deepEqual(next.sent.map((frame) => frame.topic), ['chat:probe']);
 });
 
+test('a subscribe that gets no reply rejects with timeout and is sent again on the next connection', async (t) => {
+  const client = new ChorusClient('ws://hub.test/ws', { WebSocket: FakeWebSocket, heartbeatInterval: 0, requestTimeout: 20, backoff: { base: 2, cap: 8 } });
+  t.after(() => client.close());
+  const socket = await FakeWebSocket.nth(1);
+  socket.open();
+  const channel = client.channel('chat:slow');
+  await assert.rejects(channel.subscribe(), { code: 'timeout' });
+  assert.equal(channel.state, 'subscribing');
+  const next = await reconnect(socket);
+  const resubscribed = nextEvent(channel, 'subscribed');
+  await next.reply('subscribe', { type: 'subscribed', topic: 'chat:slow' });
+  await resubscribed;
+  assert.equal(channel.state, 'subscribed');
+});
+
 test('after a reconnect every channel is resubscribed with since = the last offset and epoch seen', async (t) => {
   const { client, socket } = await connected(t);
   const channel = await subscribed(client, socket, 'chat:a', { offset: 3, epoch: 'e1' });

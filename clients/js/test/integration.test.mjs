@@ -4,13 +4,15 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChorusClient, ChorusError, subscribeSSE } from '../chorus.js';
 import { requirePackage } from '../test-helpers/debian-modules.mjs';
-import { mintToken, postJSON, startHub } from '../test-helpers/hub.mjs';
+import { mintToken, postJSON, startHub, temporaryDirectory } from '../test-helpers/hub.mjs';
 import { NodeEventSource } from '../test-helpers/node-event-source.mjs';
 import { nextEvent, stateReached } from '../test-helpers/wait.mjs';
 
 const WebSocket = requirePackage('ws');
 const SECRET = 'chorus-js-integration-secret-0123456789';
 const API_KEY = 'chorus-js-integration-api-key';
+/** The `hist` namespace keeps history (`hist:room`, `hist.a`, …). */
+const HISTORY = ['--namespaces', JSON.stringify({ hist: { history_size: 100 } })];
 
 let devHub; // development mode: anonymous clients, open HTTP API
 let authHub; // JWT tokens and an API key
@@ -20,6 +22,9 @@ before(async () => {
 after(async () => {
   await Promise.all([devHub?.stop(), authHub?.stop()]);
 });
+
+/** Resolves once the hub has answered the client's token with auth_success. */
+const authenticated = (client) => (client.session ? Promise.resolve() : nextEvent(client, 'auth'));
 
 function connect(t, url, options = {}) {
   const client = new ChorusClient(url, { WebSocket, heartbeatInterval: 0, backoff: { base: 50, cap: 400 }, requestTimeout: 5000, ...options });
@@ -78,7 +83,7 @@ test('error frames reject the request promise with the error code', async (t) =>
 test('direct messages between users with tokens', async (t) => {
   const alice = connect(t, authHub.ws, { getToken: () => mintToken(SECRET, 'alice', '1h') });
   const bob = connect(t, authHub.ws, { token: await mintToken(SECRET, 'bob', '1h') });
-  await Promise.all([nextEvent(alice, 'auth'), nextEvent(bob, 'auth')]);
+  await Promise.all([authenticated(alice), authenticated(bob)]);
   assert.equal(alice.session.user, 'alice');
   const direct = nextEvent(alice, 'direct');
   const ack = await bob.direct('alice', 'offer', { sdp: 'v=0' });
@@ -118,7 +123,7 @@ test('an expiring token is renewed through getToken, and the client comes back s
 test('the hub disconnecting a user with reconnect:false stops the client; reconnect:true brings it back', async (t) => {
   const stays = connect(t, authHub.ws, { token: await mintToken(SECRET, 'erin', '1h') });
   const leaves = connect(t, authHub.ws, { token: await mintToken(SECRET, 'frank', '1h') });
-  await Promise.all([nextEvent(stays, 'auth'), nextEvent(leaves, 'auth')]);
+  await Promise.all([authenticated(stays), authenticated(leaves)]);
 
   let retries = 0;
   leaves.on('reconnect', () => retries++);
@@ -172,6 +177,101 @@ test('hub restart on the same port: reconnecting → connected, resubscribed, of
   assert.equal((await livePattern)[0], 3);
   assert.ok(client.stats.reconnections >= 1);
 });
+
+test('heartbeat pings keep a connection past the hub idle timeout; a silent one is closed (1001) and comes back', async (t) => {
+  const hub = await startHub({ args: ['--idle-timeout', '1s'] });
+  t.after(() => hub.stop());
+  const beating = connect(t, hub.ws, { heartbeatInterval: 200 });
+  const silent = connect(t, hub.ws); // heartbeatInterval 0: sends nothing by itself
+  let beatingCloses = 0;
+  beating.on('close', () => beatingCloses++);
+  for (let round = 1; round <= 2; round++) {
+    const [frame] = await nextEvent(silent, 'disconnect', { timeout: 6000 });
+    assert.deepEqual([frame.code, frame.reason, frame.reconnect], [1001, 'idle timeout', true]);
+    await nextEvent(silent, 'status', { predicate: (_old, now) => now === 'connected' });
+  }
+  // Two idle timeouts have passed for the silent client; the beating one never went idle.
+  assert.equal(beatingCloses, 0);
+  assert.equal(beating.state, 'connected');
+  assert.ok(beating.stats.latency.average >= 0);
+  assert.equal(silent.stats.reconnections, 2);
+});
+
+test('history: after close() and connect(), missed messages are replayed (recovered:true), in order, without duplicates', async (t) => {
+  const hub = await startHub({ args: [...HISTORY, '--store', 'memory'] });
+  t.after(() => hub.stop());
+  const client = connect(t, hub.ws);
+  const room = client.channel('hist:room');
+  const feed = client.channel('hist.*');
+  assert.equal((await room.subscribe()).offset, 0, 'a history topic reports its newest offset');
+  await feed.subscribe();
+  const roomOffsets = [];
+  const feedSeen = [];
+  room.on('message', (message) => roomOffsets.push(message.offset));
+  feed.on('message', (message) => feedSeen.push(`${message.topic}#${message.offset}`));
+  const live = [nextEvent(room, 'message'), nextEvent(feed, 'message')];
+  const ack = await client.publish('hist:room', 'msg', 1);
+  await client.publish('hist.a', 'msg', 'a1');
+  await Promise.all(live);
+  assert.deepEqual(room.position(), { offset: 1, epoch: ack.epoch });
+
+  client.close();
+  for (const [topic, data] of [['hist:room', 2], ['hist:room', 3], ['hist.b', 'b1'], ['hist.a', 'a2']]) {
+    await postJSON(`${hub.http}/api/publish`, { topic, event: 'msg', data });
+  }
+  let failures = 0;
+  room.on('recovery_failed', () => failures++);
+  feed.on('recovery_failed', () => failures++);
+  const roomBack = nextEvent(room, 'subscribed');
+  const feedBack = nextEvent(feed, 'subscribed');
+  const roomReplayed = nextEvent(room, 'message', { predicate: (message) => message.offset === 3 });
+  const feedReplayed = nextEvent(feed, 'message', { predicate: (message) => message.topic === 'hist.a' && message.offset === 2 });
+  client.connect();
+  assert.equal((await roomBack)[0].recovered, true);
+  assert.equal((await feedBack)[0].recovered, true);
+  await Promise.all([roomReplayed, feedReplayed]);
+  assert.deepEqual(roomOffsets, [1, 2, 3]);
+  assert.deepEqual(feedSeen, ['hist.a#1', 'hist.b#1', 'hist.a#2']);
+  assert.equal(failures, 0);
+});
+
+for (const [store, recovers] of [['sqlite', true], ['memory', false]]) {
+  test(`history across a hub restart, ${store} store: ${recovers ? 'recovered, same epoch' : 'recovery_failed, new epoch'}`, async (t) => {
+    const data = temporaryDirectory();
+    t.after(() => data.remove());
+    const args = [...HISTORY, '--store', store, '--data-dir', data.path];
+    let hub = await startHub({ args });
+    const port = hub.port;
+    t.after(() => hub.stop());
+    const client = connect(t, hub.ws, { backoff: { base: 100, cap: 500 } });
+    const room = client.channel('hist:restart');
+    await room.subscribe();
+    const first = nextEvent(room, 'message');
+    await client.publish('hist:restart', 'msg', 1);
+    await first;
+    const before = room.position();
+    let failures = 0;
+    room.on('recovery_failed', () => failures++);
+
+    await hub.stop();
+    await stateReached(client, 'reconnecting');
+    const back = nextEvent(room, 'subscribed', { timeout: 15000 });
+    hub = await startHub({ port, args });
+    const [reply] = await back;
+    assert.equal(reply.recovered === true, recovers);
+    assert.equal(failures, recovers ? 0 : 1);
+
+    const next = nextEvent(room, 'message');
+    await postJSON(`${hub.http}/api/publish`, { topic: 'hist:restart', event: 'msg', data: 2 });
+    const [message] = await next;
+    if (recovers) {
+      assert.deepEqual([message.offset, message.epoch], [2, before.epoch]);
+    } else {
+      assert.notEqual(message.epoch, before.epoch);
+      assert.equal(message.offset, 1);
+    }
+  });
+}
 
 test('SSE transport: named events and their JSON data from a real hub', async (t) => {
   const transport = subscribeSSE(`${devHub.http}/sse`, ['sse-it.*'], {}, { EventSource: NodeEventSource });

@@ -1,0 +1,409 @@
+// Type declarations for chorus.js, the Chorus browser client (protocol v1, docs/protocol.md).
+
+// ---------------------------------------------------------------------------------------------
+// Frames
+
+/** A request id; the hub echoes it in the reply. The client uses numbers. */
+export type RequestId = number | string;
+
+/** Error codes: the hub's (docs/protocol.md) and the client's own. */
+export type ChorusErrorCode =
+  | 'bad_request'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'too_large'
+  | 'rate_limited'
+  | 'unknown_type'
+  | 'internal'
+  /** No reply within the request timeout. */
+  | 'timeout'
+  /** The connection ended while the request was in flight, or the hub ended it for good. */
+  | 'disconnected'
+  /** close() was called. */
+  | 'closed'
+  | 'not_connected'
+  | 'queue_full'
+  | 'queue_dropped'
+  | 'reconnect_failed'
+  | 'token_expired'
+  | 'token_failed'
+  | 'connect_failed'
+  | 'socket_error'
+  | 'sse_error'
+  | 'invalid_frame'
+  | 'unsubscribed'
+  | (string & {});
+
+export interface MessageFrame<Data = any> {
+  type: 'message';
+  topic: string;
+  event: string;
+  data: Data;
+  message_id: string;
+  /** Milliseconds since the Unix epoch, hub clock. */
+  ts: number;
+  /** Per-topic position, when the topic's namespace keeps history. */
+  offset?: number;
+  epoch?: string;
+  from?: { user: string | null; client: string };
+  /** The pattern that matched, for pattern subscriptions. */
+  sub?: string;
+}
+
+export interface SubscribedFrame {
+  type: 'subscribed';
+  id?: RequestId;
+  topic: string;
+  offset?: number;
+  epoch?: string;
+  recovered?: boolean;
+}
+
+export interface UnsubscribedFrame {
+  type: 'unsubscribed';
+  id?: RequestId;
+  topic: string;
+}
+
+export interface AckFrame {
+  type: 'ack';
+  id?: RequestId;
+  message_id?: string;
+  offset?: number;
+  epoch?: string;
+}
+
+export interface PongFrame {
+  type: 'pong';
+  id?: RequestId;
+  timestamp?: unknown;
+}
+
+export interface AuthSuccessFrame {
+  type: 'auth_success';
+  id?: RequestId;
+  client: string;
+  user: string | null;
+  /** Milliseconds since the Unix epoch. */
+  expires_at?: number;
+}
+
+export interface ErrorFrame {
+  type: 'error';
+  id?: RequestId;
+  code: ChorusErrorCode;
+  message: string;
+}
+
+export interface DisconnectFrame {
+  type: 'disconnect';
+  code: number;
+  reason: string;
+  reconnect: boolean;
+}
+
+/** A reply to a custom frame type, or any frame this client does not know. */
+export interface OtherFrame {
+  type: string;
+  id?: RequestId;
+  [field: string]: unknown;
+}
+
+export type ServerFrame =
+  | MessageFrame
+  | SubscribedFrame
+  | UnsubscribedFrame
+  | AckFrame
+  | PongFrame
+  | AuthSuccessFrame
+  | ErrorFrame
+  | DisconnectFrame
+  | OtherFrame;
+
+/** Any frame a client sends: `{type, ...fields}`; the client adds `id`. */
+export interface ClientFrame {
+  type: string;
+  [field: string]: unknown;
+}
+
+/** Where a subscription resumes: a topic offset in an epoch, or a time for patterns. */
+export type Since = { offset: number; epoch: string } | { ts: number };
+
+// ---------------------------------------------------------------------------------------------
+// Events
+
+export type Listener = (...args: any[]) => void;
+export type EventMap = Record<string, Listener>;
+
+/** Listeners of message event names get the message's data and the whole message. */
+export type MessageListener<Data = any> = (data: Data, message: MessageFrame<Data>) => void;
+
+/** The listener type for `event`: from `Events`, else `Other` (never: unknown names are refused). */
+export type ListenerFor<Events, Other, K extends string> = K extends keyof Events ? Events[K] : Other;
+
+/** A small event emitter; a throwing listener is reported (`error` event or console) and the others still run. */
+export declare class EventEmitter<Events extends EventMap = EventMap, Other extends Listener = never> {
+  on<K extends string>(event: K, listener: ListenerFor<Events, Other, K>): this;
+  once<K extends string>(event: K, listener: ListenerFor<Events, Other, K>): this;
+  off<K extends string>(event: K, listener: ListenerFor<Events, Other, K>): this;
+  emit<K extends string>(event: K, ...args: Parameters<ListenerFor<Events, Other, K>>): boolean;
+  listenerCount(event: string): number;
+}
+
+export declare class ChorusError extends Error {
+  constructor(code: ChorusErrorCode, message: string, frame?: ErrorFrame);
+  readonly code: ChorusErrorCode;
+  /** The hub's error frame, when the error came from one. */
+  readonly frame?: ErrorFrame;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+export interface BackoffOptions {
+  /** First ceiling, in ms (default 1000). */
+  base?: number;
+  /** Largest ceiling, in ms (default 30000). */
+  cap?: number;
+  /** A source of numbers in [0, 1) (default Math.random). */
+  random?: () => number;
+}
+
+/** Full-jitter backoff: a random delay in [0, min(cap, base * 2^attempt)); attempt is 0-based. */
+export declare function backoffDelay(attempt: number, options?: BackoffOptions): number;
+
+/** Whether `topic` matches `pattern` (`*` one segment, a final `**` one or more). */
+export declare function topicMatches(pattern: string, topic: string): boolean;
+
+/** Whether a subscription name has a `*` or `**` segment. */
+export declare function isPattern(name: string): boolean;
+
+export type OfflineQueuePolicy = 'reject' | 'drop-oldest';
+
+export interface OfflineQueueOptions {
+  /** Most publishes held while offline (default 100; 0 holds none). */
+  limit?: number;
+  /** When full: 'reject' the new publish (default) or drop the oldest. */
+  policy?: OfflineQueuePolicy;
+}
+
+export declare class OfflineQueue<Item = unknown> {
+  constructor(options?: OfflineQueueOptions);
+  readonly limit: number;
+  readonly policy: OfflineQueuePolicy;
+  readonly size: number;
+  /** Queues `item`; when full returns the item turned away (the new one or the oldest). */
+  push(item: Item): Item | undefined;
+  /** Removes and returns every item, oldest first. */
+  drain(): Item[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The client
+
+export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected' | 'error';
+
+/** What the client needs of a WebSocket: the browser's, or e.g. the `ws` package in Node. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  binaryType: string;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: any) => void) | null;
+  onmessage: ((event: any) => void) | null;
+  onclose: ((event: any) => void) | null;
+  onerror: ((event: any) => void) | null;
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+export interface ClientOptions {
+  /** A token for `?token=` at connect. */
+  token?: string;
+  /** Called for the first token (unless `token` is given) and whenever the hub says it expired. */
+  getToken?: () => string | Promise<string>;
+  /** The WebSocket implementation (default: globalThis.WebSocket). */
+  WebSocket?: WebSocketConstructor;
+  /** Connect from the constructor (default true). */
+  autoConnect?: boolean;
+  backoff?: BackoffOptions;
+  /** Consecutive failed reconnection attempts before giving up in the `error` state (default Infinity). */
+  maxReconnectAttempts?: number;
+  /** Milliseconds between heartbeat pings (default 25000; 0 turns them off). */
+  heartbeatInterval?: number;
+  /** Milliseconds a request waits for its reply (default 10000). */
+  requestTimeout?: number;
+  offlineQueue?: OfflineQueueOptions;
+  /** getClient / useChorus: share one client per URL (default true). */
+  shared?: boolean;
+}
+
+export interface PublishOptions {
+  idempotencyKey?: string;
+}
+
+export interface CloseInfo {
+  code: number;
+  reason: string;
+  /** The hub's `disconnect` frame before the close, if it sent one. */
+  disconnect: DisconnectFrame | null;
+}
+
+export interface ClientStats {
+  /** Frames sent. */
+  messagesSent: number;
+  /** Frames received. */
+  messagesReceived: number;
+  /** UTF-8 bytes of the frames sent. */
+  bytesSent: number;
+  /** UTF-8 bytes of the frames received. */
+  bytesReceived: number;
+  reconnections: number;
+  /** Publishes waiting in the offline queue. */
+  queued: number;
+  /** Ping round trips in ms: the last, and the mean of the last ten (null before the first). */
+  latency: { last: number | null; average: number | null };
+}
+
+export interface Session {
+  client: string;
+  user: string | null;
+  expiresAt: number | null;
+}
+
+export type ClientEvents = {
+  status: (previous: ConnectionState, current: ConnectionState) => void;
+  open: () => void;
+  close: (info: CloseInfo) => void;
+  /** Every message frame. */
+  message: (message: MessageFrame) => void;
+  /** Messages relayed with topic "direct". */
+  direct: (message: MessageFrame) => void;
+  /** Every frame received. */
+  frame: (frame: ServerFrame) => void;
+  auth: (frame: AuthSuccessFrame) => void;
+  disconnect: (frame: DisconnectFrame) => void;
+  /** A reconnection attempt was scheduled. */
+  reconnect: (info: { attempt: number; delay: number }) => void;
+  error: (error: Error) => void;
+};
+
+export declare class ChorusClient extends EventEmitter<ClientEvents> {
+  constructor(url: string, options?: ClientOptions);
+  readonly url: string;
+  readonly state: ConnectionState;
+  /** Whether close() was called (and connect() not since). */
+  readonly closed: boolean;
+  readonly stats: ClientStats;
+  /** What the hub said in `auth_success`. */
+  readonly session: Session | null;
+  connect(): this;
+  close(): void;
+  /** The channel for a topic or pattern; the same object for the same name. */
+  channel(name: string): Channel;
+  /** Publishes (queued while offline); resolves with the hub's ack. */
+  publish(topic: string, event: string | undefined, data: unknown, options?: PublishOptions): Promise<AckFrame>;
+  /** Sends to every connection of `user`. */
+  direct(user: string, event: string, data: unknown): Promise<AckFrame>;
+  /** Sends any frame; resolves with the reply carrying its id, rejects on an error frame. */
+  send(frame: { type: 'ping'; timestamp?: unknown }, options?: { timeout?: number }): Promise<PongFrame>;
+  send(frame: { type: 'subscribe'; topic: string; since?: Since }, options?: { timeout?: number }): Promise<SubscribedFrame>;
+  send(frame: ClientFrame, options?: { timeout?: number }): Promise<ServerFrame>;
+  /** Sends an `auth` frame; the token is also used for later reconnections. */
+  authenticate(token: string): Promise<AuthSuccessFrame>;
+  /** One round trip to the hub, in ms. */
+  ping(options?: { timeout?: number }): Promise<number>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Channels
+
+export type ChannelState = 'unsubscribed' | 'subscribing' | 'subscribed';
+
+export interface RecoveryFailure {
+  topic: string;
+  /** The `subscribed` reply that did not say `recovered: true`. */
+  reply: SubscribedFrame;
+}
+
+/** Channel events besides message event names (which get a MessageListener). */
+export type ChannelEvents = {
+  /** Every message on the channel. */
+  message: (message: MessageFrame) => void;
+  subscribed: (frame: SubscribedFrame) => void;
+  unsubscribed: (info: { topic: string }) => void;
+  /** Messages may be missing after a reconnection: refetch the state. */
+  recovery_failed: (failure: RecoveryFailure) => void;
+  error: (error: Error) => void;
+};
+
+export declare class Channel extends EventEmitter<ChannelEvents, MessageListener> {
+  private constructor();
+  readonly name: string;
+  readonly client: ChorusClient;
+  readonly state: ChannelState;
+  /** The last offset and epoch seen for `topic` (default: the channel's name). */
+  position(topic?: string): { offset: number; epoch: string } | undefined;
+  subscribe(): Promise<SubscribedFrame>;
+  unsubscribe(): Promise<void>;
+  publish(event: string | undefined, data: unknown, options?: PublishOptions): Promise<AckFrame>;
+}
+
+/** The page's shared client for `url` (a new one with `shared: false`). */
+export declare function getClient(url: string, options?: ClientOptions): ChorusClient;
+
+// ---------------------------------------------------------------------------------------------
+// Server-Sent Events
+
+export interface EventSourceLike {
+  readonly readyState: number;
+  close(): void;
+  addEventListener(type: string, listener: (event: any) => void): void;
+  onopen: ((event: any) => void) | null;
+  onerror: ((event: any) => void) | null;
+}
+
+export type EventSourceConstructor = new (url: string, init?: { withCredentials?: boolean }) => EventSourceLike;
+
+export interface SSEOptions {
+  token?: string;
+  getToken?: () => string | Promise<string>;
+  /** The EventSource implementation (default: globalThis.EventSource). */
+  EventSource?: EventSourceConstructor;
+  withCredentials?: boolean;
+  /** Open from the constructor (default true). */
+  autoConnect?: boolean;
+}
+
+export type SSEState = 'connecting' | 'open' | 'closed';
+
+/** Transport events besides message event names (which get a MessageListener). */
+export type SSEEvents = {
+  /** Messages whose event is `message` or has a listener. */
+  message: (message: MessageFrame) => void;
+  open: () => void;
+  status: (previous: SSEState, current: SSEState) => void;
+  disconnect: (frame: DisconnectFrame) => void;
+  error: (error: Error) => void;
+};
+
+export declare class EventSourceTransport extends EventEmitter<SSEEvents, MessageListener> {
+  constructor(url: string, topics: string | readonly string[], options?: SSEOptions);
+  readonly state: SSEState;
+  /** The id of the last event received. */
+  readonly lastEventId: string | null;
+  open(): Promise<void>;
+  close(): void;
+}
+
+/** Listeners by event name: the transport's own events, or message event names. */
+export type SSEHandlers = Partial<SSEEvents> & { [event: string]: Listener | undefined };
+
+/** Receives `topics` over SSE; `handlers` maps event names to listeners. */
+export declare function subscribeSSE(
+  url: string,
+  topics: string | readonly string[],
+  handlers?: SSEHandlers,
+  options?: SSEOptions,
+): EventSourceTransport;

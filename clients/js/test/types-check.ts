@@ -1,0 +1,92 @@
+// Compiled by `tsc --noEmit -p clients/js` (never run): the declarations must describe a
+// usable API under --strict. Lines marked @ts-expect-error must stay errors.
+import {
+  ChorusClient,
+  ChorusError,
+  EventEmitter,
+  OfflineQueue,
+  backoffDelay,
+  getClient,
+  subscribeSSE,
+  topicMatches,
+  type AckFrame,
+  type ConnectionState,
+  type MessageFrame,
+  type SubscribedFrame,
+} from '../chorus.js';
+import { ConnectionStatus, RealtimeIndicator, useChorus, useRealtimeChannel, useWebSocket } from '../react.js';
+
+// The browser's own WebSocket and EventSource satisfy the injectable interfaces.
+const client = new ChorusClient('wss://hub.example/ws', {
+  WebSocket,
+  getToken: async () => 'jwt',
+  backoff: { base: 500, cap: 10_000, random: Math.random },
+  maxReconnectAttempts: 20,
+  heartbeatInterval: 15_000,
+  requestTimeout: 5_000,
+  offlineQueue: { limit: 50, policy: 'drop-oldest' },
+});
+
+client.on('status', (previous: ConnectionState, current: ConnectionState) => console.log(previous, '→', current));
+client.on('close', ({ code, reason, disconnect }) => console.log(code, reason, disconnect?.reconnect));
+client.on('reconnect', ({ attempt, delay }) => console.log(attempt, delay));
+client.on('error', (error) => console.error(error.message));
+client.on('direct', (message) => console.log(message.from?.user));
+// @ts-expect-error: not a client event
+client.on('no-such-event', () => {});
+
+const room = client.channel('chat:room1');
+room.on('typing', (data, message) => console.log(data.user, message.topic, message.offset));
+room.on('message', (message: MessageFrame) => console.log(message.event));
+room.on('recovery_failed', ({ topic, reply }) => console.log(topic, reply.recovered));
+room.on('subscribed', (frame) => console.log(frame.epoch));
+
+async function flow(): Promise<void> {
+  const subscribed: SubscribedFrame = await room.subscribe();
+  const ack: AckFrame = await room.publish('msg', { text: 'hi' }, { idempotencyKey: 'k1' });
+  const ack2 = await client.publish('chat:room1', undefined, [1, 2, 3]);
+  const pong = await client.send({ type: 'ping', timestamp: Date.now() });
+  const custom = await client.send({ type: 'chat:send', text: 'hi' }, { timeout: 1000 });
+  const latency: number = await client.ping();
+  const auth = await client.authenticate('jwt-2');
+  await room.unsubscribe();
+  console.log(subscribed.topic, ack.message_id, ack2.offset, pong.timestamp, custom.type, latency, auth.user);
+  console.log(client.stats.latency.average, client.stats.queued, client.session?.user, room.state, room.position()?.offset);
+  try {
+    await client.direct('bob', 'offer', { sdp: '' });
+  } catch (error) {
+    if (error instanceof ChorusError && error.code === 'timeout') console.log(error.frame?.message);
+  }
+}
+void flow();
+
+const shared: ChorusClient = getClient('wss://hub.example/ws', { shared: true });
+const delay: number = backoffDelay(3, { base: 1000, cap: 30_000 });
+const matches: boolean = topicMatches('chat.*', 'chat.a');
+const queue = new OfflineQueue<string>({ limit: 2, policy: 'reject' });
+const turnedAway: string | undefined = queue.push('a');
+const emitter = new EventEmitter();
+emitter.on('anything', (...args: unknown[]) => console.log(args)).emit('anything', 1, 2);
+console.log(shared.state, delay, matches, turnedAway, emitter.listenerCount('anything'));
+
+const stream = subscribeSSE('/sse', ['chat.*'], {
+  price: (data: { v: number }) => console.log(data.v),
+  status: (previous, current) => console.log(previous, current),
+  disconnect: (frame) => console.log(frame.reconnect),
+}, { EventSource, getToken: () => 'jwt' });
+stream.on('price', (data, message) => console.log(data, message.message_id));
+stream.close();
+
+// React (no JSX here; the hooks are called as a component would).
+function Room(): unknown {
+  const { client: hubClient, status, isConnected, send } = useChorus('wss://hub.example/ws', { token: 'jwt' });
+  const { publish, lastMessage } = useRealtimeChannel(hubClient, 'chat:room1', {
+    msg: (data, message) => console.log(data, message.ts),
+    recovery_failed: ({ topic }) => console.log('refetch', topic),
+  });
+  void send({ type: 'ping' });
+  void publish('msg', { text: 'hi' });
+  console.log(status, isConnected, lastMessage?.data, useWebSocket === useChorus);
+  return [ConnectionStatus({ client: hubClient, labels: { error: 'Offline' } }), RealtimeIndicator({ status, label: 'On air' })];
+}
+console.log(Room);
