@@ -64,7 +64,17 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: strictSettings,
+            plugins: ["EmbedWebAssets"]
+        ),
+        .executableTarget(
+            name: "AssetEmbedder",
             swiftSettings: strictSettings
+        ),
+        .plugin(
+            name: "EmbedWebAssets",
+            capability: .buildTool(),
+            dependencies: ["AssetEmbedder"]
         ),
         .executableTarget(
             name: "chorus",

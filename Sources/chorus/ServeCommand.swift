@@ -14,7 +14,7 @@ enum ServeCommand {
             handler.logLevel = level
             return handler
         }
-        let server = try await ChorusServer(configuration: configuration)
+        let server = try await ChorusServer(configuration: configuration, customHandlers: DemoFrameHandlers.all)
         try await server.run()
     }
 }

@@ -255,8 +255,10 @@ async def test_not_found_and_error_counters(hub_factory):
     async with httpx.AsyncClient(base_url=h.url, timeout=5) as c:
         r = await c.get("/api/does-not-exist")
         assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
-        r = await c.get("/")
+        r = await c.get("/no-such-page")
         assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+        r = await c.get("/")   # a person opening the hub lands on the demo
+        assert r.status_code == 302 and r.headers["location"] == "/demo"
     async with await ws_connect(h.ws()) as ws:
         assert_error(await roundtrip(ws, {"type": "nope", "id": 1}), "unknown_type", 1)
         assert_error(await roundtrip(ws, {"type": "publish", "topic": "a.*", "data": 1, "id": 2}), "bad_request", 2)

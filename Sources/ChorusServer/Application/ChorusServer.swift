@@ -80,6 +80,7 @@ public struct ChorusServer: Sendable {
         router.add(middleware: APIErrorMiddleware(metrics: self.hub.metrics))
         router.add(middleware: CORSHeadersMiddleware(origins: OriginPolicy(allowed: self.configuration.allowedOrigins)))
         APIRoutes(hub: self.hub).register(on: router)
+        WebAssetRoutes().register(on: router)
 
         let hub = self.hub
         let logger = self.logger

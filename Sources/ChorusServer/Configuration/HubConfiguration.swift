@@ -31,8 +31,9 @@ public struct HubConfiguration: Sendable {
     /// Origins allowed for the WebSocket upgrade, SSE and the HTTP API; `*` allows any.
     public var allowedOrigins = ["*"]
     public var shutdownTimeout: Duration = .seconds(10)
-    /// Per-namespace options (history, …), by namespace name.
-    public var namespaces: [String: NamespaceOptions] = [:]
+    /// Per-namespace options (history, …), by namespace name. By default the `demo` namespace
+    /// keeps history, so `/demo` recovers what it missed across a restart.
+    public var namespaces: [String: NamespaceOptions] = ["demo": NamespaceOptions(historySize: 1000, historyTTL: .seconds(86_400))]
     /// Where history is kept.
     public var store = StoreKind.sqlite
     /// Directory of the embedded SQLite store.
