@@ -29,6 +29,7 @@ public final class SQLiteMessageStore: MessageStore {
             if !directory.isEmpty {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             }
+            try Self.checkExistingFile(at: path)
             var configuration = Configuration()
             configuration.label = "chorus-history"
             configuration.maximumReaderCount = 4
@@ -49,12 +50,27 @@ public final class SQLiteMessageStore: MessageStore {
         }
     }
 
-    /// The schema, created on first use; tables are prefixed so the file can be shared.
-    private static func migrate(_ db: Database) throws {
+    /// Opening a database in WAL mode writes to it: look at an existing file read-only first, so
+    /// that a file that is not ours is refused untouched.
+    private static func checkExistingFile(at path: String) throws {
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > 0 else { return }
+        var configuration = Configuration()
+        configuration.readonly = true
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        try queue.read { db in try Self.checkTables(db) }
+        try queue.close()
+    }
+
+    private static func checkTables(_ db: Database) throws {
         let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
         if !tables.isEmpty, !tables.contains("chorus_meta") {
             throw StoreError("it is an SQLite database, but not one of Chorus (tables: \(tables.prefix(5).joined(separator: ", ")))")
         }
+    }
+
+    /// The schema, created on first use; tables are prefixed so the file can be shared.
+    private static func migrate(_ db: Database) throws {
+        try Self.checkTables(db)
         try db.execute(sql: """
             CREATE TABLE IF NOT EXISTS chorus_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS chorus_topics (

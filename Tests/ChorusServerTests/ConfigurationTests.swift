@@ -44,6 +44,26 @@ import Testing
         #expect(fromFlags.anonymousAllowed)
     }
 
+    /// Foundation's JSON on Linux reads 0 and 1 as booleans; the file must keep them numbers.
+    @Test func zeroAndOneStayNumbers() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-\(UUID().uuidString).json").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try Data(#"{"threads": 0, "port": 1, "deliver_to_publisher": false, "namespaces": {"a": {"history_size": 0}, "b": {"history_size": 1, "history_ttl": 1}}}"#.utf8)
+            .write(to: URL(fileURLWithPath: file))
+        let configuration = try HubConfiguration.load(arguments: [], environment: ["CHORUS_CONFIG": file])
+        #expect(configuration.threads == 0)
+        #expect(configuration.port == 1)
+        #expect(configuration.deliverToPublisher == false)
+        #expect(configuration.namespaces["a"] == NamespaceOptions(historySize: 0))
+        #expect(configuration.namespaces["b"] == NamespaceOptions(historySize: 1, historyTTL: .seconds(1)))
+        do {
+            _ = try HubConfiguration.load(arguments: ["--namespaces", #"{"a": {"history_size": true}}"#], environment: [:])
+            Issue.record("a boolean history_size was accepted")
+        } catch {
+            #expect(error.message.contains("history_size must be a whole number"))
+        }
+    }
+
     @Test(arguments: [
         (["--port", "70000"], "--port"),
         (["--ping-interval", "soon"], "not a duration"),

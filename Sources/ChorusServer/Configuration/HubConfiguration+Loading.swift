@@ -1,4 +1,6 @@
+import ChorusCore
 import Foundation
+import NIOCore
 
 extension HubConfiguration {
     /// The file read when neither `--config` nor `CHORUS_CONFIG` names one (optional).
@@ -35,36 +37,35 @@ extension HubConfiguration {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigurationError("cannot read configuration file '\(path)'")
         }
-        let object: [String: Any]
+        // Chorus's own strict scanner: Foundation's on Linux reads 0 and 1 as booleans.
+        let object: JSONObject
         do {
-            guard let parsed = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw ConfigurationError("configuration file '\(path)' must hold a JSON object")
-            }
-            object = parsed
-        } catch let error as ConfigurationError {
-            throw error
+            object = try JSONObject(parsing: ByteBuffer(bytes: data))
         } catch {
-            throw ConfigurationError("configuration file '\(path)' is not valid JSON: \(error.localizedDescription)")
+            throw ConfigurationError("configuration file '\(path)' is not a JSON object: \(error.description)")
         }
         let options = Dictionary(uniqueKeysWithValues: ConfigurationOption.all.map { ($0.key, $0) })
-        for (key, value) in object.sorted(by: { $0.key < $1.key }) {
+        for key in object.keys {
             guard let option = options[key] else {
                 throw ConfigurationError("configuration file '\(path)': unknown option '\(key)'")
             }
-            try option.set(&self, from: Self.text(of: value), source: "\(path): \(key)")
+            guard let value = object[key], let text = Self.text(of: value) else {
+                throw ConfigurationError("configuration file '\(path)': \(key): expected a string, number, boolean, list of strings or object")
+            }
+            try option.set(&self, from: text, source: "\(path): \(key)")
         }
     }
 
-    private static func text(of value: Any) -> String {
-        switch value {
-        case let bool as Bool where type(of: value) == type(of: NSNumber(value: true)): return String(bool)
-        case let number as NSNumber: return number.stringValue
-        case let array as [Any]: return array.map { "\($0)" }.joined(separator: ",")
-        case let object as [String: Any]:
-            // Object-valued options (namespaces) take JSON text, as from the environment.
-            let data = (try? JSONSerialization.data(withJSONObject: object)) ?? Data()
-            return String(decoding: data, as: UTF8.self)
-        default: return "\(value)"
+    /// The textual form of a file value, as the environment variable would give it.
+    private static func text(of value: RawJSON) -> String? {
+        switch value.kind {
+        case .string: return value.string
+        case .number, .bool: return String(buffer: value.bytes)
+        case .object: return String(buffer: value.bytes)  // object-valued options take JSON text
+        case .array:
+            guard let items = try? JSONSerialization.jsonObject(with: Data(value.bytes.readableBytesView)) as? [String] else { return nil }
+            return items.joined(separator: ",")
+        case .null: return ""
         }
     }
 

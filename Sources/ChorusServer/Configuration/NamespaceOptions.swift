@@ -1,5 +1,5 @@
 import ChorusCore
-import Foundation
+import NIOCore
 
 /// Options for one topic namespace (`chat` for `chat:general`), from the `namespaces` object.
 public struct NamespaceOptions: Sendable, Equatable {
@@ -16,15 +16,18 @@ public struct NamespaceOptions: Sendable, Equatable {
     public var keepsHistory: Bool { self.historySize > 0 }
 
     /// Parses `{"chat": {"history_size": 1000, "history_ttl": "24h"}, …}`.
+    ///
+    /// Uses Chorus's own strict JSON scanner: Foundation's on Linux reads 0 and 1 as booleans.
     static func parseAll(_ text: String) throws(ConfigurationError) -> [String: NamespaceOptions] {
-        guard let data = text.data(using: .utf8),
-            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-        else {
-            throw ConfigurationError("namespaces must be a JSON object such as {\"chat\": {\"history_size\": 1000}}")
+        let object: JSONObject
+        do {
+            object = try JSONObject(parsing: ByteBuffer(string: text))
+        } catch {
+            throw ConfigurationError("namespaces must be a JSON object such as {\"chat\": {\"history_size\": 1000}}: \(error.description)")
         }
         var result: [String: NamespaceOptions] = [:]
-        for (name, value) in object {
-            guard let fields = value as? [String: Any] else {
+        for name in object.keys {
+            guard let value = object[name], value.kind == .object, let fields = try? value.object() else {
                 throw ConfigurationError("namespace '\(name)' must be an object")
             }
             result[name] = try Self(name: name, fields: fields)
@@ -32,16 +35,17 @@ public struct NamespaceOptions: Sendable, Equatable {
         return result
     }
 
-    private init(name: String, fields: [String: Any]) throws(ConfigurationError) {
-        for (key, value) in fields {
+    private init(name: String, fields: JSONObject) throws(ConfigurationError) {
+        for key in fields.keys {
+            guard let value = fields[key] else { continue }
             switch key {
             case "history_size":
-                guard let size = value as? Int, size >= 0, !(value is Bool) else {
+                guard value.kind == .number, let size = value.int64, size >= 0, size <= Int.max else {
                     throw ConfigurationError("namespace '\(name)': history_size must be a whole number ≥ 0")
                 }
-                self.historySize = size
+                self.historySize = Int(size)
             case "history_ttl":
-                let text = (value as? String) ?? (value as? NSNumber).map { $0.stringValue } ?? ""
+                let text = value.string ?? (value.kind == .number ? String(buffer: value.bytes) : "")
                 do {
                     let ttl = try ValueParsing.duration(text)
                     self.historyTTL = ttl == .zero ? nil : ttl

@@ -378,9 +378,8 @@ final class WebSocketConnection: ClientConnectionHandler {
                 break
             }
             do {
-                let pattern = try TopicPattern(text)
-                _ = self.shard.subscribe(self, to: pattern)
-                self.reply(.subscribed(topic: pattern.text, offset: nil, epoch: nil, recovered: nil), id: nil)
+                // Exactly as if the client had sent `subscribe` (history topics included).
+                self.handle(.subscribe(try TopicPattern(text), since: nil), id: nil)
             } catch {
                 self.replyError(ProtocolError(.badRequest, "invalid topic '\(text)': \(error.description)"), id: nil)
             }
