@@ -123,6 +123,7 @@ extension ConfigurationOption {
         .size("max_message_size", \.maxMessageSize, help: "Largest inbound WebSocket message or HTTP body (larger frames close with 1009)."),
         .size("max_publish_size", \.maxPublishSize, help: "Largest 'data' of one published message (larger: too_large)."),
         .size("max_backlog", \.maxBacklog, help: "Bytes queued to a client that stopped reading before it is closed with 4008."),
+        .boolean("echo_endpoint", \.echoEndpoint, help: "Serve /echo, a WebSocket endpoint that echoes messages (for conformance suites such as Autobahn)."),
         .boolean("deliver_to_publisher", \.deliverToPublisher, help: "Deliver a client's own publish back to it when it is subscribed."),
         .init(
             key: "allowed_origins",

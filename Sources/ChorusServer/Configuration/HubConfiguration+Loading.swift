@@ -104,6 +104,6 @@ extension HubConfiguration {
     }
 
     private static func isBooleanFlag(_ flag: String) -> Bool {
-        flag == "--allow-anonymous" || flag == "--deliver-to-publisher"
+        flag == "--allow-anonymous" || flag == "--deliver-to-publisher" || flag == "--echo-endpoint"
     }
 }

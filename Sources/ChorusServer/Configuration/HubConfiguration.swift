@@ -43,6 +43,8 @@ public struct HubConfiguration: Sendable {
     /// Largest the SQLite store may grow, in bytes; nil: as large as the disk allows.
     public var maxStoreSize: Int?
     public var logLevel = "info"
+    /// Serve `/echo`, a WebSocket endpoint that echoes every message (for conformance suites).
+    public var echoEndpoint = false
 
     public init() {}
 

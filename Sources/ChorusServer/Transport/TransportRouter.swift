@@ -22,8 +22,8 @@ final class TransportRouter: ChannelInboundHandler, RemovableChannelHandler {
         case routing
         /// Forwarding a request's parts to Hummingbird.
         case forwarding
-        /// A valid upgrade request; upgrade when its end arrives.
-        case upgrading(HTTPRequestHead)
+        /// A valid upgrade request; upgrade when its end arrives (`echo`: to the echo endpoint).
+        case upgrading(HTTPRequestHead, echo: Bool)
         /// An SSE request; start the stream (after verifying its token) when its end arrives.
         case openingStream(ConnectRequest, [TopicPattern])
         /// Verifying a token, or the connection is given away or closing.
@@ -65,8 +65,8 @@ final class TransportRouter: ChannelInboundHandler, RemovableChannelHandler {
         case (_, .forwarding):
             if case .end = part { self.state = .routing }
             context.fireChannelRead(data)
-        case (.end, .upgrading(let head)):
-            self.upgrade(head, context: context)
+        case (.end, .upgrading(let head, let echo)):
+            self.upgrade(head, echo: echo, context: context)
         case (.end, .openingStream(let request, let patterns)):
             self.openStream(request, patterns, context: context)
         default:
@@ -77,15 +77,16 @@ final class TransportRouter: ChannelInboundHandler, RemovableChannelHandler {
 
     private func route(_ head: HTTPRequestHead, data: NIOAny, context: ChannelHandlerContext) {
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+        let echo = path == "/echo" && self.hub.configuration.echoEndpoint
         switch path {
-        case "/ws":
+        case "/ws", "/echo" where echo:
             if let problem = WebSocketHandshake.problem(with: head) {
                 return self.respond(.badRequest, .badRequest, problem, context: context)
             }
             guard self.origins.permits(head.headers["origin"].first) else {
                 return self.respond(.forbidden, .forbidden, "origin not allowed", context: context)
             }
-            self.state = .upgrading(head)
+            self.state = .upgrading(head, echo: echo)
         case "/sse":
             guard head.method == .GET else {
                 return self.respond(.methodNotAllowed, .badRequest, "use GET for /sse", context: context)
@@ -125,12 +126,15 @@ final class TransportRouter: ChannelInboundHandler, RemovableChannelHandler {
 
     // MARK: WebSocket
 
-    private func upgrade(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+    private func upgrade(_ head: HTTPRequestHead, echo: Bool, context: ChannelHandlerContext) {
         self.state = .done
         context.writeAndFlush(Self.wrapOutboundOut(.head(WebSocketHandshake.response(for: head))), promise: nil)
+        let frameDecoder = ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: self.hub.configuration.maxMessageSize))
+        if echo {
+            return self.takeOver(context: context, with: [frameDecoder, EchoConnection(maxMessageSize: self.hub.configuration.maxMessageSize)])
+        }
         let request = ConnectRequest(head: head, remoteAddress: context.channel.remoteAddress?.ipAddress)
         let connection = WebSocketConnection(hub: self.hub, shard: self.hub.shard(for: context.eventLoop), request: request, logger: self.logger)
-        let frameDecoder = ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: self.hub.configuration.maxMessageSize))
         self.takeOver(context: context, with: [frameDecoder, connection])
     }
 

@@ -34,12 +34,13 @@ final class WebSocketConnection: ClientConnectionHandler {
     let output: ConnectionOutput
     private var authState = AuthState.none
     private var expiresAt: Int64?
-    private var pendingFrames: [WebSocketFrame] = []
+    /// Text messages held while a token is verified.
+    private var pendingMessages: [ByteBuffer] = []
+    private var assembler: WebSocketMessageAssembler
     /// Per history topic: live messages at or below `floor` were replayed (or precede this
     /// subscription) and are dropped; while `holding`, newer ones wait in `held` for the replay.
     private var gates: [String: (floor: UInt64, holding: Bool)] = [:]
     private var held: [String: [ByteBuffer]] = [:]
-    private var fragments: (opcode: WebSocketOpcode, data: ByteBuffer)?
     private var lastInbound = NIODeadline.now()
     private var lastPing = NIODeadline.now()
     var closing = false
@@ -56,6 +57,7 @@ final class WebSocketConnection: ClientConnectionHandler {
         self.request = request
         self.logger = logger
         self.output = ConnectionOutput(maxBacklog: hub.configuration.maxBacklog)
+        self.assembler = WebSocketMessageAssembler(maxMessageSize: hub.configuration.maxMessageSize)
         self.info = hub.makeConnectionInfo(transport: .webSocket, user: nil, remoteAddress: request.remoteAddress)
     }
 
@@ -89,47 +91,20 @@ final class WebSocketConnection: ClientConnectionHandler {
         let frame = Self.unwrapInboundIn(data)
         self.lastInbound = .now()
         guard !self.closing || frame.opcode == .connectionClose else { return }
-        guard frame.maskKey != nil else {
-            return self.failConnection(.protocolError, "client frames must be masked")
-        }
-        guard !frame.rsv1, !frame.rsv2, !frame.rsv3 else {
-            return self.failConnection(.protocolError, "reserved bits set without a negotiated extension")
-        }
-        switch frame.opcode {
-        case .text, .binary:
-            guard self.fragments == nil else {
-                return self.failConnection(.protocolError, "new message before the previous one finished")
-            }
-            if frame.fin {
-                self.handleMessage(opcode: frame.opcode, data: frame.unmaskedData, frame: frame)
-            } else {
-                self.fragments = (frame.opcode, frame.unmaskedData)
-            }
-        case .continuation:
-            guard var fragments = self.fragments else {
-                return self.failConnection(.protocolError, "continuation frame without a message to continue")
-            }
-            var data = frame.unmaskedData
-            guard fragments.data.readableBytes + data.readableBytes <= self.hub.configuration.maxMessageSize else {
-                self.fragments = nil
-                return self.failConnection(.messageTooLarge, "message larger than \(self.hub.configuration.maxMessageSize) bytes")
-            }
-            fragments.data.writeBuffer(&data)
-            if frame.fin {
-                self.fragments = nil
-                self.handleMessage(opcode: fragments.opcode, data: fragments.data, frame: nil)
-            } else {
-                self.fragments = fragments
-            }
-        case .ping:
-            guard frame.fin else { return self.failConnection(.protocolError, "fragmented control frame") }
-            self.writeRaw(WebSocketFrameEncoding.controlFrame(opcode: 0xA, payload: frame.unmaskedData, allocator: self.allocator))
-        case .pong:
-            guard frame.fin else { return self.failConnection(.protocolError, "fragmented control frame") }
-        case .connectionClose:
-            self.receivedClose(frame)
-        default:
-            self.failConnection(.protocolError, "unknown opcode")
+        switch self.assembler.receive(frame) {
+        case .message(let text, let data):
+            self.handleMessage(text: text, data: data)
+        case .ping(let payload):
+            self.writeRaw(WebSocketFrameEncoding.controlFrame(opcode: 0xA, payload: payload, allocator: self.allocator))
+        case .close(let code):
+            // Answer a client-initiated close; if we initiated it, this is the answer we waited for.
+            let answer = self.closing ? nil : WebSocketFrameEncoding.closeFrame(code: code.rawValue, reason: "", allocator: self.allocator)
+            self.closing = true
+            self.output.writeThenClose(answer)
+        case .fail(let code, let reason):
+            self.failConnection(code, reason)
+        case .pong, nil:
+            break
         }
     }
 
@@ -138,15 +113,15 @@ final class WebSocketConnection: ClientConnectionHandler {
         context.fireChannelReadComplete()
     }
 
-    private func handleMessage(opcode: WebSocketOpcode, data: ByteBuffer, frame: WebSocketFrame?) {
-        guard opcode == .text else {
+    private func handleMessage(text: Bool, data: ByteBuffer) {
+        guard text else {
             return self.reply(.error(ProtocolError(.badRequest, "binary frames are not supported; send JSON text frames")), id: nil)
         }
         if case .verifying = self.authState {
-            guard self.pendingFrames.count < Self.maxPendingFrames else {
+            guard self.pendingMessages.count < Self.maxPendingFrames else {
                 return self.failConnection(.policyViolation, "too many frames before authentication finished")
             }
-            self.pendingFrames.append(WebSocketFrame(fin: true, opcode: .text, data: data))
+            self.pendingMessages.append(data)
             return
         }
         let decoded = self.hub.frameDecoder.decode(data)
@@ -154,36 +129,8 @@ final class WebSocketConnection: ClientConnectionHandler {
         case .success(let clientFrame):
             self.handle(clientFrame, id: decoded.id)
         case .failure(let error):
-            if !data.isValidUTF8 {
-                return self.failConnection(.invalidPayload, "text frame is not valid UTF-8")
-            }
             self.replyError(error, id: decoded.id)
         }
-    }
-
-    private func receivedClose(_ frame: WebSocketFrame) {
-        var data = frame.unmaskedData
-        var code = CloseCode.normal
-        switch data.readableBytes {
-        case 0:
-            break
-        case 1:
-            code = .protocolError
-        default:
-            let received = data.readInteger(as: UInt16.self) ?? 1000
-            let validCode = (3000...4999).contains(received) || [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011].contains(received)
-            if !validCode {
-                code = .protocolError
-            } else if !data.isValidUTF8 {
-                code = .invalidPayload
-            } else {
-                code = CloseCode(rawValue: received)
-            }
-        }
-        // Answer a client-initiated close; if we initiated it, this is the answer we waited for.
-        let answer = self.closing ? nil : WebSocketFrameEncoding.closeFrame(code: code.rawValue, reason: "", allocator: self.allocator)
-        self.closing = true
-        self.output.writeThenClose(answer)
     }
 
     // MARK: Protocol
@@ -421,10 +368,10 @@ final class WebSocketConnection: ClientConnectionHandler {
         if atConnect {
             self.subscribeRequestedTopics()
         }
-        let pending = self.pendingFrames
-        self.pendingFrames.removeAll()
-        for frame in pending where !self.closing {
-            self.handleMessage(opcode: .text, data: frame.data, frame: nil)
+        let pending = self.pendingMessages
+        self.pendingMessages.removeAll()
+        for message in pending where !self.closing {
+            self.handleMessage(text: true, data: message)
         }
         self.flushReplies()
     }
@@ -518,11 +465,5 @@ final class WebSocketConnection: ClientConnectionHandler {
         self.hub.metrics.protocolClose()
         // A client that breaks the protocol would only break it again.
         self.closeNow(code: code, reason: reason, reconnect: false)
-    }
-}
-
-extension ByteBuffer {
-    var isValidUTF8: Bool {
-        self.withUnsafeReadableBytes { String(validating: $0, as: UTF8.self) != nil }
     }
 }

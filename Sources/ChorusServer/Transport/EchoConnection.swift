@@ -1,0 +1,66 @@
+import ChorusCore
+import NIOCore
+import NIOWebSocket
+
+/// `/echo` (only with `echo_endpoint`): sends every message back as it came, for WebSocket
+/// conformance suites (Autobahn|Testsuite) to exercise the hub's frame handling.
+final class EchoConnection: ChannelInboundHandler {
+    typealias InboundIn = WebSocketFrame
+
+    private var assembler: WebSocketMessageAssembler
+    private let output: ConnectionOutput
+    private var closing = false
+    private let allocator = ByteBufferAllocator()
+
+    init(maxMessageSize: Int) {
+        self.assembler = WebSocketMessageAssembler(maxMessageSize: maxMessageSize)
+        self.output = ConnectionOutput(maxBacklog: .max)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.output.attach(context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.output.detach()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !self.closing else { return }
+        switch self.assembler.receive(Self.unwrapInboundIn(data)) {
+        case .message(let text, let payload):
+            self.output.write(WebSocketFrameEncoding.frame(opcode: text ? 0x1 : 0x2, allocator: self.allocator, capacity: payload.readableBytes) {
+                $0.writeImmutableBuffer(payload)
+            })
+        case .ping(let payload):
+            self.output.write(WebSocketFrameEncoding.controlFrame(opcode: 0xA, payload: payload, allocator: self.allocator))
+        case .close(let code):
+            self.closing = true
+            self.output.writeThenClose(WebSocketFrameEncoding.closeFrame(code: code.rawValue, reason: "", allocator: self.allocator))
+        case .fail(let code, let reason):
+            self.closing = true
+            self.output.writeThenClose(WebSocketFrameEncoding.closeFrame(code: code.rawValue, reason: reason, allocator: self.allocator))
+        case .pong, nil:
+            break
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        self.output.flush()
+        context.fireChannelReadComplete()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let code: UInt16 = (error as? NIOWebSocketError) == .invalidFrameLength ? 1009 : 1002
+        self.closing = true
+        self.output.writeThenClose(WebSocketFrameEncoding.closeFrame(code: code, reason: "", allocator: self.allocator))
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent || (event as? ChannelEvent) == .inputClosed {
+            self.closing = true
+            return self.output.writeThenClose(WebSocketFrameEncoding.closeFrame(code: 1001, reason: "", allocator: self.allocator))
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+}
