@@ -50,20 +50,24 @@ def open_ws(port, path, source):
     return s, rest
 
 
+def frame_header(buffer, offset):
+    """(header size, payload length) of the frame at `offset`, or None if its header is incomplete."""
+    if len(buffer) - offset < 2:
+        return None
+    length = buffer[offset + 1] & 0x7F
+    if length == 126:
+        return (4, int.from_bytes(buffer[offset + 2:offset + 4], "big")) if len(buffer) - offset >= 4 else None
+    if length == 127:
+        return (10, int.from_bytes(buffer[offset + 2:offset + 10], "big")) if len(buffer) - offset >= 10 else None
+    return 2, length
+
+
 def frame_sizes(buffer):
     """Yields the total size of each complete frame in buffer (for the first frames only)."""
     offset = 0
-    while offset + 2 <= len(buffer):
-        length = buffer[offset + 1] & 0x7F
-        header = 2
-        if length == 126:
-            length = int.from_bytes(buffer[offset + 2:offset + 4], "big"); header = 4
-        elif length == 127:
-            length = int.from_bytes(buffer[offset + 2:offset + 10], "big"); header = 10
-        if offset + header + length > len(buffer):
-            return
-        yield header + length
-        offset += header + length
+    while (header := frame_header(buffer, offset)) and offset + sum(header) <= len(buffer):
+        yield sum(header)
+        offset += sum(header)
 
 
 def holder(index, count, port, topic, ready, stop, results):
@@ -215,17 +219,8 @@ def recovery(args):
         if not chunk:
             raise RuntimeError("connection closed during recovery")
         buffer += chunk
-        while True:
-            if len(buffer) - offset < 2:
-                break
-            length = buffer[offset + 1] & 0x7F
-            header_size = 2
-            if length == 126:
-                length = int.from_bytes(buffer[offset + 2:offset + 4], "big"); header_size = 4
-            elif length == 127:
-                length = int.from_bytes(buffer[offset + 2:offset + 10], "big"); header_size = 10
-            if len(buffer) - offset < header_size + length:
-                break
+        while (header := frame_header(buffer, offset)) and offset + sum(header) <= len(buffer):
+            header_size, length = header
             if first is None:
                 first = json.loads(bytes(buffer[offset + header_size:offset + header_size + length]))
             offset += header_size + length

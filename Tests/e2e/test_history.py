@@ -343,44 +343,51 @@ async def test_malformed_since_is_a_bad_request(hhub):
         assert (await roundtrip(ws, {"type": "ping", "id": "still-open"}))["type"] == "pong"
 
 
+async def hammer(ws_url: str, topics: list[str], acked: dict[str, dict[int, str]], stop: asyncio.Event, *,
+                 pause: float = 0.002, data=lambda n: n, errors: list[dict] | None = None) -> None:
+    """Publishes to `topics` in turn, at most 8 unacknowledged at a time, until `stop` is set;
+    records acked[topic][offset] = message_id, and any reply that is not an ack in `errors`
+    (or fails at once without that list). Returns once every publish is answered."""
+    async with await ws_connect(ws_url) as ws:
+        window, sent, done = asyncio.Semaphore(8), 0, 0
+
+        async def reader():
+            nonlocal done
+            while True:
+                f = await recv_frame(ws, 15)
+                if f["type"] == "ack":
+                    acked[topics[f["id"] % len(topics)]][f["offset"]] = f["message_id"]
+                elif errors is not None:
+                    errors.append(f)
+                else:
+                    raise AssertionError(f"a publish was not acknowledged: {f}")
+                done += 1
+                window.release()
+
+        rt = asyncio.create_task(reader())
+        try:
+            while not stop.is_set():
+                await window.acquire()
+                await send(ws, {"type": "publish", "id": sent, "topic": topics[sent % len(topics)], "data": data(sent)})
+                sent += 1
+                await asyncio.sleep(pause)   # a steady few hundred a second
+            await wait_for(lambda: done == sent, timeout=15, what="the publisher's acks")
+        finally:
+            await settle(rt)
+
+
 async def test_recovery_seam_under_concurrent_publishing(hhub):
     """Publishers hammer a topic while a client keeps dropping and recovering: every session's
     offsets run exactly from since+1 upward, and together they cover everything once."""
     topic = f"big:{uid()}"
     rnd = random.Random(7)
     stop = asyncio.Event()
-    acked: dict[int, str] = {}
+    acked_by_topic: dict[str, dict[int, str]] = {topic: {}}
+    acked = acked_by_topic[topic]
     ack_errors: list[dict] = []
 
-    async def hammer(ci: int) -> None:
-        async with await ws_connect(hhub.ws_url) as ws:
-            window = asyncio.Semaphore(8)
-            sent = 0
-            done = 0
-
-            async def reader():
-                nonlocal done
-                while True:
-                    f = await recv_frame(ws, 15)
-                    if f["type"] != "ack":
-                        ack_errors.append(f)
-                    else:
-                        acked[f["offset"]] = f["message_id"]
-                    done += 1
-                    window.release()
-
-            rt = asyncio.create_task(reader())
-            try:
-                while not stop.is_set():
-                    await window.acquire()
-                    await send(ws, {"type": "publish", "id": sent, "topic": topic, "data": {"c": ci, "n": sent}})
-                    sent += 1
-                    await asyncio.sleep(0.002)    # a steady few hundred a second each
-                await wait_for(lambda: done == sent, timeout=15, what=f"acks of publisher {ci}")
-            finally:
-                await settle(rt)
-
-    hammers = [asyncio.create_task(hammer(ci)) for ci in range(2)]
+    hammers = [asyncio.create_task(hammer(hhub.ws_url, [topic], acked_by_topic, stop, data=lambda n, ci=ci: {"c": ci, "n": n},
+                                          errors=ack_errors)) for ci in range(2)]
     received: dict[int, str] = {}
     try:
         await wait_for(lambda: len(acked) >= 50, timeout=10, what="the first acks")
@@ -487,31 +494,7 @@ async def test_pattern_recovery_seam_under_concurrent_publishing(hhub):
     stop = asyncio.Event()
     acked: dict[str, dict[int, str]] = {t: {} for t in topics}
 
-    async def hammer() -> None:
-        async with await ws_connect(hhub.ws_url) as ws:
-            window, sent, done = asyncio.Semaphore(8), 0, 0
-
-            async def reader():
-                nonlocal done
-                while True:
-                    f = await recv_frame(ws, 15)
-                    assert f["type"] == "ack", f
-                    acked[topics[f["id"] % 2]][f["offset"]] = f["message_id"]
-                    done += 1
-                    window.release()
-
-            rt = asyncio.create_task(reader())
-            try:
-                while not stop.is_set():
-                    await window.acquire()
-                    await send(ws, {"type": "publish", "id": sent, "topic": topics[sent % 2], "data": sent})
-                    sent += 1
-                    await asyncio.sleep(0.002)
-                await wait_for(lambda: done == sent, timeout=15, what="the publisher's acks")
-            finally:
-                await settle(rt)
-
-    task = asyncio.create_task(hammer())
+    task = asyncio.create_task(hammer(hhub.ws_url, topics, acked, stop))
     try:
         await wait_for(lambda: len(acked[topics[1]]) >= 30, timeout=10, what="the first acks")
         for _ in range(4):
@@ -700,33 +683,10 @@ async def test_sse_resume_under_concurrent_publishing(hhub):
     topic = f"big:{uid()}"
     rnd = random.Random(11)
     stop = asyncio.Event()
-    acked: dict[int, str] = {}
+    acked_by_topic: dict[str, dict[int, str]] = {topic: {}}
+    acked = acked_by_topic[topic]
 
-    async def hammer() -> None:
-        async with await ws_connect(hhub.ws_url) as ws:
-            window, sent, done = asyncio.Semaphore(8), 0, 0
-
-            async def reader():
-                nonlocal done
-                while True:
-                    f = await recv_frame(ws, 15)
-                    assert f["type"] == "ack", f
-                    acked[f["offset"]] = f["message_id"]
-                    done += 1
-                    window.release()
-
-            rt = asyncio.create_task(reader())
-            try:
-                while not stop.is_set():
-                    await window.acquire()
-                    await send(ws, {"type": "publish", "id": sent, "topic": topic, "data": sent})
-                    sent += 1
-                    await asyncio.sleep(0.003)
-                await wait_for(lambda: done == sent, timeout=15, what="the publisher's acks")
-            finally:
-                await settle(rt)
-
-    task = asyncio.create_task(hammer())
+    task = asyncio.create_task(hammer(hhub.ws_url, [topic], acked_by_topic, stop, pause=0.003))
     got: list[tuple[int, str]] = []
     last_id = None
     try:
