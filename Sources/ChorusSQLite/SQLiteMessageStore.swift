@@ -171,14 +171,6 @@ public final class SQLiteMessageStore: MessageStore {
         }
     }
 
-    public func firstOffset(topic: String) throws -> UInt64? {
-        try self.guarded {
-            try self.pool.read { db in
-                try Int64.fetchOne(db, sql: "SELECT MIN(topic_offset) FROM chorus_messages WHERE topic = ?", arguments: [topic]).map { UInt64($0) }
-            }
-        }
-    }
-
     public func trim(topics: [String], olderThan timestamp: Int64) throws -> Int {
         try self.guarded {
             try self.pool.write { db in

@@ -63,10 +63,6 @@ public final class MemoryMessageStore: MessageStore {
         return Array(found.sorted { $0.sequence < $1.sequence }.prefix(limit))
     }
 
-    public func firstOffset(topic: String) throws -> UInt64? {
-        self.topics.withLock { $0[topic]?.messages.first?.offset }
-    }
-
     public func trim(topics names: [String], olderThan timestamp: Int64) throws -> Int {
         self.topics.withLock { topics in
             var removed = 0

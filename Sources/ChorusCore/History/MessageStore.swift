@@ -21,9 +21,6 @@ public protocol MessageStore: Sendable {
     /// Messages of any of `topics` with a sequence greater than `sequence`, in commit order, at most `limit`.
     func messages(topics: [String], afterSequence sequence: UInt64, limit: Int) throws -> [StoredMessage]
 
-    /// The oldest offset still retained for `topic`, or nil when it retains none.
-    func firstOffset(topic: String) throws -> UInt64?
-
     /// Removes messages older than `timestamp` from `topics`; returns how many went.
     @discardableResult
     func trim(topics: [String], olderThan timestamp: Int64) throws -> Int

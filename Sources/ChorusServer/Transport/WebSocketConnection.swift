@@ -48,8 +48,8 @@ final class WebSocketConnection: ClientConnectionHandler {
 
     /// How long a hub-initiated close waits for the client's close frame.
     private static let closeGracePeriod = TimeAmount.seconds(2)
-    /// Frames held while a token is verified; more than this is abuse.
-    private static let maxPendingFrames = 256
+    /// Messages held while a token is verified; more than this is abuse.
+    private static let maxPendingMessages = 256
 
     init(hub: Hub, shard: LoopShard, request: ConnectRequest, logger: Logger) {
         self.hub = hub
@@ -118,7 +118,7 @@ final class WebSocketConnection: ClientConnectionHandler {
             return self.reply(.error(ProtocolError(.badRequest, "binary frames are not supported; send JSON text frames")), id: nil)
         }
         if case .verifying = self.authState {
-            guard self.pendingMessages.count < Self.maxPendingFrames else {
+            guard self.pendingMessages.count < Self.maxPendingMessages else {
                 return self.failConnection(.policyViolation, "too many frames before authentication finished")
             }
             self.pendingMessages.append(data)
