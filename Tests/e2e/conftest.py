@@ -80,14 +80,26 @@ class HubStartError(RuntimeError):
     pass
 
 
+# The suite opens many connections from 127.0.0.1 in quick succession, so its hubs run with
+# the per-address, per-user and rate limits lifted (0 = unlimited); the tests of the limits
+# themselves ask for ``default_limits=True`` or set the limit they test.
+LIFTED_LIMITS = {
+    "CHORUS_MAX_CONNECTIONS_PER_IP": "0",
+    "CHORUS_MAX_CONNECTIONS_PER_USER": "0",
+    "CHORUS_MAX_CONNECT_RATE_PER_IP": "0",
+    "CHORUS_MAX_PUBLISH_RATE_PER_CONNECTION": "0",
+    "CHORUS_MAX_API_RATE_PER_KEY": "0",
+}
+
+
 class Hub:
     """One ``chorus serve`` process started by the tests."""
 
     def __init__(self, args: Sequence[str] = (), env: Mapping[str, str] | None = None,
                  cwd: str | os.PathLike | None = None, *, port_flag: bool = True,
-                 start_timeout: float = START_TIMEOUT):
+                 start_timeout: float = START_TIMEOUT, default_limits: bool = False):
         self.args = list(args)
-        self.env = dict(env or {})
+        self.env = {**({} if default_limits else LIFTED_LIMITS), **(env or {})}
         self._own_cwd = cwd is None
         self.cwd = str(cwd) if cwd is not None else tempfile.mkdtemp(prefix="chorus-hub-")
         self.port_flag = port_flag
@@ -572,17 +584,17 @@ class RawWebSocket:
 
     @classmethod
     async def connect(cls, hub: Hub, path: str = "/ws", headers: Mapping[str, str] | None = None,
-                      timeout: float = FRAME_TIMEOUT, rcvbuf: int | None = None) -> "RawWebSocket":
-        sock = None
+                      timeout: float = FRAME_TIMEOUT, rcvbuf: int | None = None,
+                      source: str | None = None) -> "RawWebSocket":
+        """``source``: the local address to connect from (127.0.0.2, …), for per-address limits."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf is not None:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-            sock.setblocking(False)
-            await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", hub.port))
-            reader, writer = await asyncio.open_connection(sock=sock)
-        else:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection("127.0.0.1", hub.port), timeout)
+        if source is not None:
+            sock.bind((source, 0))
+        sock.setblocking(False)
+        await asyncio.wait_for(asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", hub.port)), timeout)
+        reader, writer = await asyncio.open_connection(sock=sock)
         key = base64.b64encode(os.urandom(16)).decode()
         lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{hub.port}", "Upgrade: websocket",
                  "Connection: Upgrade", f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]

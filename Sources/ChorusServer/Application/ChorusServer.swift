@@ -1,8 +1,6 @@
 import ChorusCore
 import ChorusSQLite
 import Hummingbird
-import ChorusCore
-import ChorusSQLite
 import HummingbirdCore
 import Logging
 import NIOCore
@@ -76,9 +74,10 @@ public struct ChorusServer: Sendable {
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully: stops accepting, sends every
     /// client `disconnect` and close 1001, waits for them (at most `shutdown_timeout`), returns.
     public func run() async throws {
-        let router = Router(context: BasicRequestContext.self)
+        let router = Router(context: ChorusRequestContext.self)
         router.add(middleware: APIErrorMiddleware(metrics: self.hub.metrics))
         router.add(middleware: CORSHeadersMiddleware(origins: OriginPolicy(allowed: self.configuration.allowedOrigins)))
+        router.add(middleware: APIRateLimitMiddleware(limits: self.hub.limits, apiKey: self.configuration.apiKey))
         APIRoutes(hub: self.hub).register(on: router)
         WebAssetRoutes().register(on: router)
 

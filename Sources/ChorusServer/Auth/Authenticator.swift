@@ -10,6 +10,8 @@ public struct Authenticator: Sendable {
     /// Nil when no JWT key is configured: every token is then refused.
     private let keys: JWTKeyCollection?
     private let apiKey: String?
+    private let issuer: String?
+    private let audience: String?
     public let anonymousAllowed: Bool
     public let developmentMode: Bool
 
@@ -23,6 +25,8 @@ public struct Authenticator: Sendable {
 
     public init(configuration: HubConfiguration) async throws(ConfigurationError) {
         self.apiKey = configuration.apiKey
+        self.issuer = configuration.jwtIssuer
+        self.audience = configuration.jwtAudience
         self.anonymousAllowed = configuration.anonymousAllowed
         self.developmentMode = configuration.isDevelopmentMode
         if configuration.jwtSecret == nil, configuration.jwtPublicKeyFile == nil, configuration.jwksFile == nil {
@@ -75,8 +79,18 @@ public struct Authenticator: Sendable {
             throw ProtocolError(.unauthorized, "invalid token")
         }
         guard !claims.sub.value.isEmpty else { throw ProtocolError(.unauthorized, "token has an empty 'sub'") }
+        if let issuer = self.issuer, claims.iss?.value != issuer {
+            throw ProtocolError(.unauthorized, "token rejected: its issuer ('iss') is not the one this hub accepts")
+        }
+        if let audience = self.audience, (try? claims.aud?.verifyIntendedAudience(includes: audience)) == nil {
+            throw ProtocolError(.unauthorized, "token rejected: its audience ('aud') does not include this hub")
+        }
         let expiresAt = claims.exp.map { Int64(($0.value.timeIntervalSince1970 * 1000).rounded(.down)) }
-        return Identity(user: claims.sub.value, expiresAt: expiresAt)
+        let permissions = TokenPermissions(
+            subscribe: try TokenPermissions.patterns(claims.subscribe, claim: "subscribe"),
+            publish: try TokenPermissions.patterns(claims.publish, claim: "publish")
+        )
+        return Identity(user: claims.sub.value, expiresAt: expiresAt, permissions: permissions)
     }
 
     /// Authorizes an HTTP API call from its `Authorization` header.

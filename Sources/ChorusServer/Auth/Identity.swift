@@ -1,14 +1,47 @@
+import ChorusCore
+
 /// Who is on a connection or calling the API.
 public struct Identity: Sendable, Hashable {
     /// The token's `sub`; nil for an anonymous client.
     public var user: String?
     /// When the token expires, in milliseconds since the Unix epoch.
     public var expiresAt: Int64?
+    /// The token's `subscribe` and `publish` lists; nil lists allow every topic.
+    public var permissions: TokenPermissions
 
     public static let anonymous = Identity(user: nil, expiresAt: nil)
 
-    public init(user: String?, expiresAt: Int64?) {
+    public init(user: String?, expiresAt: Int64?, permissions: TokenPermissions = .unrestricted) {
         self.user = user
         self.expiresAt = expiresAt
+        self.permissions = permissions
+    }
+}
+
+/// The topic patterns a token lets its client subscribe and publish to.
+public struct TokenPermissions: Sendable, Hashable {
+    /// nil: any topic (as far as namespaces allow).
+    public var subscribe: [TopicPattern]?
+    public var publish: [TopicPattern]?
+
+    public static let unrestricted = TokenPermissions(subscribe: nil, publish: nil)
+
+    public init(subscribe: [TopicPattern]?, publish: [TopicPattern]?) {
+        self.subscribe = subscribe
+        self.publish = publish
+    }
+
+    /// Parses a claim's pattern list; a pattern that does not parse makes the token invalid.
+    static func patterns(_ texts: [String]?, claim: String) throws(ProtocolError) -> [TopicPattern]? {
+        guard let texts else { return nil }
+        var patterns: [TopicPattern] = []
+        for text in texts {
+            do {
+                patterns.append(try TopicPattern(text))
+            } catch {
+                throw ProtocolError(.unauthorized, "token rejected: its '\(claim)' claim holds an invalid pattern '\(text)': \(error.description)")
+            }
+        }
+        return patterns
     }
 }

@@ -109,6 +109,8 @@ extension ConfigurationOption {
         },
         .optionalString("jwt_public_key", \.jwtPublicKeyFile, help: "PEM file with an RSA (RS256) or P-256 (ES256) public key for client tokens."),
         .optionalString("jwks_file", \.jwksFile, help: "JSON Web Key Set file with the keys client tokens are signed with."),
+        .optionalString("jwt_issuer", \.jwtIssuer, help: "When set, client tokens must carry this issuer ('iss')."),
+        .optionalString("jwt_audience", \.jwtAudience, help: "When set, client tokens' audience ('aud') must include this."),
         .optionalString("api_key", \.apiKey, help: "Key for the HTTP API (Authorization: Bearer <key>)."),
         .init(
             key: "allow_anonymous",
@@ -130,7 +132,7 @@ extension ConfigurationOption {
             help: "Comma-separated origins allowed for WebSocket, SSE and the HTTP API; '*' allows any.",
             defaultText: { $0.allowedOrigins.joined(separator: ",") }
         ) { configuration, text throws(ConfigurationError) in
-            let origins = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            let origins = ValueParsing.list(text)
             guard !origins.isEmpty else { throw ConfigurationError("allowed_origins needs at least one origin or '*'") }
             configuration.allowedOrigins = origins
         },
@@ -150,6 +152,27 @@ extension ConfigurationOption {
             defaultText: { $0.maxStoreSize.map(ValueParsing.formatSize) ?? "unlimited" }
         ) { configuration, text throws(ConfigurationError) in
             configuration.maxStoreSize = text.isEmpty || text == "unlimited" ? nil : try ValueParsing.size(text)
+        },
+        .integer("max_connections_per_ip", \.maxConnectionsPerIP, range: 0...10_000_000, help: "Open WebSocket/SSE connections from one client address (0: unlimited)."),
+        .integer("max_connections_per_user", \.maxConnectionsPerUser, range: 0...10_000_000, help: "Open WebSocket/SSE connections of one user, by token 'sub' (0: unlimited)."),
+        .integer("max_connect_rate_per_ip", \.maxConnectRatePerIP, range: 0...1_000_000_000, help: "WebSocket/SSE connection attempts per second from one client address (0: unlimited)."),
+        .integer("max_subscriptions_per_connection", \.maxSubscriptionsPerConnection, range: 0...10_000_000, help: "Topics and patterns one connection may subscribe to (0: unlimited)."),
+        .integer("max_publish_rate_per_connection", \.maxPublishRatePerConnection, range: 0...1_000_000_000, help: "Publish, direct and custom frames per second per connection; refused ones get rate_limited, over twice the rate closes with 4029 (0: unlimited)."),
+        .integer("max_api_rate_per_key", \.maxAPIRatePerKey, range: 0...1_000_000_000, help: "HTTP API requests per second per API key, or per client address for other callers (0: unlimited)."),
+        .init(
+            key: "request_timeout",
+            help: "Time a client may take to send a whole request (headers, and an API call's body) before it is disconnected (slowloris); also how long an idle keep-alive connection stays open. 0: no limit.",
+            defaultText: { $0.requestTimeout.map(ValueParsing.formatDuration) ?? "0" }
+        ) { configuration, text throws(ConfigurationError) in
+            let timeout = try ValueParsing.duration(text)
+            configuration.requestTimeout = timeout == .zero ? nil : timeout
+        },
+        .init(
+            key: "trusted_proxies",
+            help: "Comma-separated proxy addresses whose X-Forwarded-For header names the client (for per-IP limits).",
+            defaultText: { $0.trustedProxies.isEmpty ? "(none)" : $0.trustedProxies.joined(separator: ",") }
+        ) { configuration, text throws(ConfigurationError) in
+            configuration.trustedProxies = ValueParsing.list(text)
         },
         .duration("shutdown_timeout", \.shutdownTimeout, help: "How long a graceful shutdown waits for clients before it exits anyway."),
         .init(

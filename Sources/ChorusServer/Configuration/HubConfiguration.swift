@@ -14,6 +14,10 @@ public struct HubConfiguration: Sendable {
     public var jwtPublicKeyFile: String?
     /// Path of a JWKS (JSON Web Key Set) file.
     public var jwksFile: String?
+    /// When set, client tokens must carry this `iss`.
+    public var jwtIssuer: String?
+    /// When set, client tokens' `aud` must include this.
+    public var jwtAudience: String?
     public var apiKey: String?
     /// `nil` means "decide from the keys": allowed when no JWT key and no API key is configured.
     public var allowAnonymous: Bool?
@@ -31,6 +35,25 @@ public struct HubConfiguration: Sendable {
     /// Origins allowed for the WebSocket upgrade, SSE and the HTTP API; `*` allows any.
     public var allowedOrigins = ["*"]
     public var shutdownTimeout: Duration = .seconds(10)
+
+    // Limits (docs/security.md); 0 means unlimited for each.
+    /// Open WebSocket and SSE connections from one client address.
+    public var maxConnectionsPerIP = 100
+    /// Open WebSocket and SSE connections of one user (token `sub`).
+    public var maxConnectionsPerUser = 10
+    /// WebSocket and SSE connection attempts from one client address per second.
+    public var maxConnectRatePerIP = 20
+    /// Topics and patterns one connection may be subscribed to at once.
+    public var maxSubscriptionsPerConnection = 128
+    /// Publishes (and direct and custom frames) one connection may send per second.
+    public var maxPublishRatePerConnection = 100
+    /// HTTP API requests per second per API key (or per client address, for other callers).
+    public var maxAPIRatePerKey = 1000
+    /// How long a client may take to send a whole request (slowloris), and how long an idle
+    /// keep-alive connection stays open; nil: no limit.
+    public var requestTimeout: Duration? = .seconds(10)
+    /// Proxies whose `X-Forwarded-For` names the client address (for per-IP limits and logs).
+    public var trustedProxies: [String] = []
     /// Per-namespace options (history, …), by namespace name. By default the `demo` namespace
     /// keeps history, so `/demo` recovers what it missed across a restart.
     public var namespaces: [String: NamespaceOptions] = ["demo": NamespaceOptions(historySize: 1000, historyTTL: .seconds(86_400))]

@@ -7,13 +7,44 @@ public struct NamespaceOptions: Sendable, Equatable {
     public var historySize = 0
     /// How long a message is kept; nil keeps it until `historySize` pushes it out.
     public var historyTTL: Duration?
+    /// Who may publish to the namespace's topics from a client connection or a client token.
+    public var publish = PublishPolicy.clients
+    /// Whether anonymous clients may subscribe to the namespace's topics.
+    public var anonymousSubscribe = true
+    /// Whether each topic belongs to one user, named right after the namespace
+    /// (`user:alice`, `user:alice.inbox`, `inbox.alice`): only that user subscribes or publishes.
+    public var userScoped = false
 
-    public init(historySize: Int = 0, historyTTL: Duration? = nil) {
+    /// Who may publish to a namespace's topics (the HTTP API with the API key always may).
+    public enum PublishPolicy: String, Sendable, CaseIterable {
+        /// Every client that may connect, anonymous ones included.
+        case clients
+        /// Clients with a valid token.
+        case authenticated
+        /// Only the server side: the HTTP API with the API key, or code embedding the hub.
+        case server
+    }
+
+    public init(
+        historySize: Int = 0,
+        historyTTL: Duration? = nil,
+        publish: PublishPolicy = .clients,
+        anonymousSubscribe: Bool = true,
+        userScoped: Bool = false
+    ) {
         self.historySize = historySize
         self.historyTTL = historyTTL
+        self.publish = publish
+        self.anonymousSubscribe = anonymousSubscribe
+        self.userScoped = userScoped
     }
 
     public var keepsHistory: Bool { self.historySize > 0 }
+
+    /// Whether the namespace restricts reading for a client that is (or is not) anonymous.
+    func restrictsReading(anonymous: Bool) -> Bool {
+        self.userScoped || (anonymous && !self.anonymousSubscribe)
+    }
 
     /// Parses `{"chat": {"history_size": 1000, "history_ttl": "24h"}, …}`.
     ///
@@ -52,10 +83,26 @@ public struct NamespaceOptions: Sendable, Equatable {
                 } catch {
                     throw ConfigurationError("namespace '\(name)': history_ttl: \(error.message)")
                 }
+            case "publish":
+                guard let text = value.string, let policy = PublishPolicy(rawValue: text) else {
+                    throw ConfigurationError("namespace '\(name)': publish must be one of \(PublishPolicy.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                self.publish = policy
+            case "anonymous_subscribe":
+                self.anonymousSubscribe = try Self.flag(value, "anonymous_subscribe", of: name)
+            case "user_scoped":
+                self.userScoped = try Self.flag(value, "user_scoped", of: name)
             default:
                 throw ConfigurationError("namespace '\(name)': unknown option '\(key)'")
             }
         }
+    }
+
+    private static func flag(_ value: RawJSON, _ option: String, of name: String) throws(ConfigurationError) -> Bool {
+        guard let flag = value.bool else {
+            throw ConfigurationError("namespace '\(name)': \(option) must be true or false")
+        }
+        return flag
     }
 
     static func describe(_ namespaces: [String: NamespaceOptions]) -> String {
@@ -63,6 +110,9 @@ public struct NamespaceOptions: Sendable, Equatable {
         let parts = namespaces.sorted { $0.key < $1.key }.map { name, options in
             var fields = ["\"history_size\": \(options.historySize)"]
             if let ttl = options.historyTTL { fields.append("\"history_ttl\": \"\(ValueParsing.formatDuration(ttl))\"") }
+            if options.publish != .clients { fields.append("\"publish\": \"\(options.publish.rawValue)\"") }
+            if !options.anonymousSubscribe { fields.append("\"anonymous_subscribe\": false") }
+            if options.userScoped { fields.append("\"user_scoped\": true") }
             return "\"\(name)\": {\(fields.joined(separator: ", "))}"
         }
         return "{" + parts.joined(separator: ", ") + "}"

@@ -10,6 +10,11 @@ enum ValueParsing {
         }
     }
 
+    /// `a, b,c` → `["a", "b", "c"]`: comma-separated, blanks dropped.
+    static func list(_ text: String) -> [String] {
+        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
     /// `500ms`, `30s`, `5m`, `1h`, or a plain number of seconds.
     static func duration(_ text: String) throws(ConfigurationError) -> Duration {
         let units: [(suffix: String, milliseconds: Double)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]

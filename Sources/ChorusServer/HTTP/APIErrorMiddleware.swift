@@ -42,6 +42,9 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         if error.code == .unauthorized {
             headers[.wwwAuthenticate] = #"Bearer realm="chorus""#
         }
+        if let retryAfter = error.retryAfter {
+            headers[.retryAfter] = String(retryAfter)
+        }
         return Response(status: .init(code: error.code.httpStatus), headers: headers, body: .init(byteBuffer: body))
     }
 }

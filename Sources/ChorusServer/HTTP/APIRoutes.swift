@@ -8,7 +8,7 @@ struct APIRoutes: Sendable {
     let hub: Hub
     let startedAt = Date()
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<ChorusRequestContext>) {
         router.get("/health") { _, _ in Self.json(["status": "ok"]) }
         router.get("/ready") { _, _ in Self.json(["status": "ready"]) }
         router.get("/metrics") { _, _ in
@@ -38,15 +38,16 @@ struct APIRoutes: Sendable {
     // MARK: Publishing
 
     private func publish(_ request: Request) async throws -> Response {
-        try await self.authorize(request, publishing: true)
+        let access = try await self.clientAccess(request)
         let body = try await self.jsonBody(request)
         let topic = try body.topic("topic")
+        try access.authorizePublish(to: topic)
         let receipt = try await self.hub.publishAndWait(topic: topic, event: try body.optionalString("event"), data: try body.required("data").bytes)
         return Self.receipt(receipt)
     }
 
     private func broadcast(_ request: Request) async throws -> Response {
-        try await self.authorize(request, publishing: true)
+        let access = try await self.clientAccess(request)
         let body = try await self.jsonBody(request)
         let topicsValue = try body.required("topics")
         guard topicsValue.kind == .array,
@@ -63,6 +64,7 @@ struct APIRoutes: Sendable {
                 throw ProtocolError(.badRequest, "invalid topic '\(name)': \(error.description)")
             }
         }
+        for topic in topics { try access.authorizePublish(to: topic) }
         let event = try body.optionalString("event")
         let data = try body.required("data").bytes
         var results: [[String: Any]] = []
@@ -102,12 +104,15 @@ struct APIRoutes: Sendable {
 
     /// `GET /api/topics/{topic}/history?since=N&limit=M`: offsets greater than `since`, oldest first.
     private func history(_ request: Request, topic name: String) async throws -> Response {
-        try await self.authorize(request, publishing: true)
+        let access = try await self.clientAccess(request)
         let topic: Topic
         do {
             topic = try Topic(name)
         } catch {
             throw ProtocolError(.badRequest, "invalid topic '\(name)': \(error.description)")
+        }
+        guard access.mayRead(topic) else {
+            throw ProtocolError(.forbidden, "not allowed to read '\(topic.name)'")
         }
         let query = request.uri.queryParameters
         let since = try Self.integer(query.get("since"), name: "since", default: 0, range: 0...UInt64(Int64.max))
@@ -181,7 +186,7 @@ struct APIRoutes: Sendable {
     // MARK: Helpers
 
     /// A path segment, percent-decoded (user ids and topics may hold `@`, `:`, spaces, `/`, …).
-    private static func pathParameter(_ name: String, of context: BasicRequestContext) throws -> String {
+    private static func pathParameter(_ name: String, of context: ChorusRequestContext) throws -> String {
         let raw = try context.parameters.require(name)
         guard let value = raw.removingPercentEncoding, !value.isEmpty else {
             throw ProtocolError(.badRequest, "invalid \(name) in path: '\(raw)'")
@@ -191,6 +196,15 @@ struct APIRoutes: Sendable {
 
     private func authorize(_ request: Request, publishing: Bool) async throws {
         _ = try await self.hub.authenticator.authorizeAPI(authorization: request.headers[.authorization], allowClientToken: publishing)
+    }
+
+    /// Authorizes an endpoint that client tokens may use too; what such a client may touch
+    /// (nil for the API key: everything).
+    private func clientAccess(_ request: Request) async throws -> TopicAccess? {
+        switch try await self.hub.authenticator.authorizeAPI(authorization: request.headers[.authorization], allowClientToken: true) {
+        case .admin: nil
+        case .publisher(let identity): TopicAccess.make(for: identity, configuration: self.hub.configuration)
+        }
     }
 
     private func jsonBody(_ request: Request) async throws -> JSONObject {

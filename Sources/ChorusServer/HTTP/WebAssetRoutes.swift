@@ -4,7 +4,7 @@ import NIOCore
 /// Serves what is embedded at build time (see the EmbedWebAssets plugin): the browser client at
 /// `/js/…`, the dashboard at `/dashboard` and the demo at `/demo`.
 struct WebAssetRoutes: Sendable {
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<ChorusRequestContext>) {
         router.get("/js/:file") { _, context in
             try Self.serve("js/" + (try context.parameters.require("file")))
         }

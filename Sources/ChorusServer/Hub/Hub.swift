@@ -8,6 +8,7 @@ public final class Hub: Sendable {
     public let configuration: HubConfiguration
     public let metrics: HubMetrics
     public let authenticator: Authenticator
+    let limits: HubLimits
     let shards: [LoopShard]
     private let shardsByLoop: [ObjectIdentifier: LoopShard]
     private let connectionIDs = Identifiers()
@@ -39,6 +40,7 @@ public final class Hub: Sendable {
         let metrics = HubMetrics()
         self.metrics = metrics
         self.authenticator = authenticator
+        self.limits = HubLimits(configuration: configuration, metrics: metrics)
         self.customHandlers = customHandlers
         var shards: [LoopShard] = []
         for loop in eventLoopGroup.makeIterator() {

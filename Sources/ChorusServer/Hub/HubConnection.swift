@@ -14,6 +14,10 @@ protocol HubConnection: AnyObject {
     var transport: TransportKind { get }
     /// Patterns this connection subscribed to, so the shard can undo them when it closes.
     var subscriptions: Set<TopicPattern> { get set }
+    /// What the client may read; nil when nothing restricts it.
+    var access: TopicAccess? { get }
+    /// Subscriptions the client may read only part of: each delivery through them is checked.
+    var filteredPatterns: Set<TopicPattern> { get set }
     /// The sequence number of the last message written, so a connection that several of its
     /// patterns match receives the message once.
     var lastDeliveredSequence: UInt64 { get set }

@@ -113,8 +113,10 @@ final class LoopShard: @unchecked Sendable {
     }
 
     /// False when the connection already had this subscription.
-    func subscribe(_ connection: any HubConnection, to pattern: TopicPattern) -> Bool {
+    /// - Parameter filtered: whether each delivery must be checked against the connection's access.
+    func subscribe(_ connection: any HubConnection, to pattern: TopicPattern, filtered: Bool) -> Bool {
         self.eventLoop.assertInEventLoop()
+        if filtered { connection.filteredPatterns.insert(pattern) }
         guard connection.subscriptions.insert(pattern).inserted else { return false }
         self.trie.insert(ConnectionKey(connection: connection), for: pattern)
         self.metrics.subscriptionAdded()
@@ -125,6 +127,7 @@ final class LoopShard: @unchecked Sendable {
     func unsubscribe(_ connection: any HubConnection, from pattern: TopicPattern) -> Bool {
         self.eventLoop.assertInEventLoop()
         guard connection.subscriptions.remove(pattern) != nil else { return false }
+        connection.filteredPatterns.remove(pattern)
         self.removeSubscription(ConnectionKey(connection: connection), pattern)
         return true
     }
@@ -195,7 +198,7 @@ final class LoopShard: @unchecked Sendable {
         self.trie.forEachMatch(of: topic) { pattern, subscribers in
             guard pattern.isWildcard else { return }
             var frames = PatternFrames(message: message, pattern: pattern.text, allocator: self.allocator)
-            for key in subscribers where self.claim(message, for: key.connection) {
+            for key in subscribers where Self.mayReceive(topic, through: pattern, key.connection) && self.claim(message, for: key.connection) {
                 self.write(frames.frame(for: key.connection.transport), of: message, to: key.connection, delivered: &delivered, bytes: &bytes)
             }
         }
@@ -207,6 +210,12 @@ final class LoopShard: @unchecked Sendable {
             self.write(key.connection.transport == .webSocket ? message.webSocketFrame : message.sseEvent, of: message, to: key.connection, delivered: &delivered, bytes: &bytes)
         }
         self.metrics.observeDeliveryLatency(since: message.publishedAt)
+    }
+
+    /// False when `pattern` is one of the connection's filtered subscriptions and the client may
+    /// not read `topic`.
+    private static func mayReceive(_ topic: Topic, through pattern: TopicPattern, _ connection: any HubConnection) -> Bool {
+        connection.filteredPatterns.isEmpty || !connection.filteredPatterns.contains(pattern) || connection.access.mayRead(topic)
     }
 
     /// True the first time a message meets a connection that may receive it.

@@ -19,6 +19,7 @@ public final class HubMetrics: Sendable {
     private let closes: Counter
     private let deliveryLatency: DurationHistogram
     private let slowConsumers: Counter
+    private let limitRejections: [LimitKind: Counter]
     private let storeFailures: Counter
     private let commitBatch: ValueHistogram
     // Plain totals for /api/stats: Prometheus counters cannot be read back.
@@ -46,6 +47,9 @@ public final class HubMetrics: Sendable {
         })
         self.closes = registry.makeCounter(descriptor: Self.descriptor("chorus_protocol_closes_total", "Connections the hub closed for a protocol violation."))
         self.slowConsumers = registry.makeCounter(descriptor: Self.descriptor("chorus_slow_consumer_disconnects_total", "Connections closed with 4008 because they fell behind."))
+        self.limitRejections = Dictionary(uniqueKeysWithValues: LimitKind.allCases.map {
+            ($0, registry.makeCounter(descriptor: Self.descriptor("chorus_limit_rejections_total", "Requests and connections refused by a limit, by limit."), labels: [("limit", $0.rawValue)]))
+        })
         self.storeFailures = registry.makeCounter(descriptor: Self.descriptor("chorus_store_failures_total", "Group commits the history store failed (their publishes got 'internal')."))
         self.commitBatch = registry.makeValueHistogram(
             descriptor: Self.descriptor("chorus_store_commit_batch_size", "Messages per group commit of the history store."),
@@ -128,6 +132,10 @@ public final class HubMetrics: Sendable {
 
     func slowConsumerDisconnected() {
         self.slowConsumers.increment()
+    }
+
+    func limitRejected(_ limit: LimitKind) {
+        self.limitRejections[limit]?.increment()
     }
 
     public struct Totals: Sendable {

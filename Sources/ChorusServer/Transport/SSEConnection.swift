@@ -12,10 +12,13 @@ final class SSEConnection: ClientConnectionHandler {
     let info: ConnectionInfo
     var transport: TransportKind { .sse }
     var subscriptions: Set<TopicPattern> = []
+    var filteredPatterns: Set<TopicPattern> = []
+    let access: TopicAccess?
     var lastDeliveredSequence: UInt64 = 0
     var flushPending = false
 
-    private let patterns: [TopicPattern]
+    /// The stream's subscriptions, each with whether its deliveries are checked topic by topic.
+    private let patterns: [(pattern: TopicPattern, filtered: Bool)]
     private let identity: Identity
     private let allowOrigin: String?
     let output: ConnectionOutput
@@ -30,11 +33,20 @@ final class SSEConnection: ClientConnectionHandler {
     var closing = false
     private let allocator = ByteBufferAllocator()
 
-    init(hub: Hub, shard: LoopShard, request: ConnectRequest, identity: Identity, patterns: [TopicPattern], allowOrigin: String?) {
+    init(
+        hub: Hub,
+        shard: LoopShard,
+        request: ConnectRequest,
+        identity: Identity,
+        access: TopicAccess?,
+        patterns: [(pattern: TopicPattern, filtered: Bool)],
+        allowOrigin: String?
+    ) {
         self.hub = hub
         self.shard = shard
         self.patterns = patterns
         self.identity = identity
+        self.access = access
         self.allowOrigin = allowOrigin
         self.output = ConnectionOutput(maxBacklog: hub.configuration.maxBacklog)
         self.info = hub.makeConnectionInfo(transport: .sse, user: identity.user, remoteAddress: request.remoteAddress)
@@ -47,8 +59,8 @@ final class SSEConnection: ClientConnectionHandler {
         // An opening comment makes proxies and browsers see the stream start at once.
         self.output.write(SSEEncoding.comment("connected \(self.info.client)", allocator: self.allocator))
         self.shard.register(self)
-        for pattern in self.patterns {
-            _ = self.shard.subscribe(self, to: pattern)
+        for (pattern, filtered) in self.patterns {
+            _ = self.shard.subscribe(self, to: pattern, filtered: filtered)
         }
         if let after = self.resumeAfter, let history = self.hub.history {
             self.resume(after: after, history: history)
@@ -59,7 +71,7 @@ final class SSEConnection: ClientConnectionHandler {
     /// Replays what a reconnecting EventSource missed: every message of the stream's history
     /// topics committed after `Last-Event-ID`, then the live messages held meanwhile.
     private func resume(after sequence: UInt64, history: HistoryLog) {
-        let topics = Set(self.patterns.flatMap { self.hub.historyTopics(matching: $0) }.map(\.name))
+        let topics = Set(self.patterns.flatMap { self.hub.historyTopics(matching: $0.pattern) }.filter { self.access.mayRead($0) }.map(\.name))
         guard !topics.isEmpty else { return }
         let floor = history.committedSequence()
         self.resumeFloor = floor
@@ -80,8 +92,8 @@ final class SSEConnection: ClientConnectionHandler {
 
     /// The `sub` of a replayed message: none when the stream names its topic, else the first pattern that matches it.
     private func sub(for topicName: String) -> String? {
-        guard let topic = try? Topic(topicName), !self.patterns.contains(TopicPattern(topic)) else { return nil }
-        return self.patterns.first { $0.matches(topic) }?.text
+        guard let topic = try? Topic(topicName), !self.patterns.contains(where: { $0.pattern == TopicPattern(topic) }) else { return nil }
+        return self.patterns.first { $0.pattern.matches(topic) }?.pattern.text
     }
 
     private func responseHead() -> ByteBuffer {

@@ -9,12 +9,18 @@ import NIOWebSocket
 /// `GET /ws` upgrades to a ``WebSocketConnection``, `GET /sse` becomes an ``SSEConnection``,
 /// anything else goes to Hummingbird's router.
 ///
+/// It also guards the connection until it is given away: per-IP connection limits and connect
+/// rate, and `request_timeout`, within which each request must arrive whole (slowloris) and
+/// which is also how long an idle keep-alive connection is kept. It watches Hummingbird's
+/// responses pass (outbound) to know when the next request's time starts.
+///
 /// WebSocket and SSE connections are then owned by NIO handlers alone: no task or actor stays
 /// behind. Hummingbird's per-connection task is created only when a plain HTTP request comes,
 /// and ``ChorusChildChannel/handle(value:logger:)`` waits for that decision.
-final class TransportRouter: ChannelInboundHandler, RemovableChannelHandler {
+final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
     private enum State {
@@ -39,6 +45,9 @@ final class TransportRouter: ChannelInboundHandler, RemovableChannelHandler {
     private var httpAttached = false
     private var state = State.routing
     private let origins: OriginPolicy
+    private var requestTimer: Scheduled<Void>?
+    /// Whether a request is partly read (or waiting for its response), so a timeout is an attack, not idleness.
+    private var requestStarted = false
 
     init(
         hub: Hub,
@@ -57,8 +66,64 @@ final class TransportRouter: ChannelInboundHandler, RemovableChannelHandler {
         self.origins = OriginPolicy(allowed: hub.configuration.allowedOrigins)
     }
 
+    // MARK: Request timeout
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.armRequestTimer(context: context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.requestTimer?.cancel()
+        self.requestTimer = nil
+    }
+
+    /// Gives the next request `request_timeout` to arrive whole.
+    private func armRequestTimer(context: ChannelHandlerContext) {
+        self.requestTimer?.cancel()
+        guard let timeout = self.hub.configuration.requestTimeout else { return }
+        let bound = NIOLoopBound((router: self, context: context), eventLoop: context.eventLoop)
+        self.requestTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+            bound.value.router.requestTimedOut(context: bound.value.context)
+        }
+    }
+
+    private func requestTimedOut(context: ChannelHandlerContext) {
+        self.requestTimer = nil
+        if self.requestStarted || !self.httpAttached {
+            self.hub.metrics.limitRejected(.requestTimeout)
+        }
+        context.close(promise: nil)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch self.state {
+        case .routing, .forwarding:
+            if case .end = Self.unwrapOutboundIn(data) {
+                // A response is complete: the next request's time starts now.
+                self.requestStarted = false
+                self.armRequestTimer(context: context)
+            }
+        case .upgrading, .openingStream, .done:
+            // Given away (or about to be): the new handlers' raw bytes pass by.
+            break
+        }
+        context.write(data, promise: promise)
+    }
+
+    // MARK: Routing
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = Self.unwrapInboundIn(data)
+        switch part {
+        case .head:
+            self.requestStarted = true
+        case .end:
+            // The request is in; answering it is not the client's delay.
+            self.requestTimer?.cancel()
+            self.requestTimer = nil
+        case .body:
+            break
+        }
         switch (part, self.state) {
         case (.head(let head), .routing):
             self.route(head, data: data, context: context)
@@ -79,24 +144,31 @@ final class TransportRouter: ChannelInboundHandler, RemovableChannelHandler {
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
         let echo = path == "/echo" && self.hub.configuration.echoEndpoint
         switch path {
-        case "/ws", "/echo" where echo:
+        case _ where path == "/ws" || echo:
             if let problem = WebSocketHandshake.problem(with: head) {
                 return self.respond(.badRequest, .badRequest, problem, context: context)
             }
             guard self.origins.permits(head.headers["origin"].first) else {
                 return self.respond(.forbidden, .forbidden, "origin not allowed", context: context)
             }
+            guard self.admit(head, context: context) != nil else { return }
             self.state = .upgrading(head, echo: echo)
         case "/sse":
             guard head.method == .GET else {
                 return self.respond(.methodNotAllowed, .badRequest, "use GET for /sse", context: context)
             }
-            let request = ConnectRequest(head: head, remoteAddress: context.channel.remoteAddress?.ipAddress)
+            guard let address = self.admit(head, context: context) else { return }
+            let request = ConnectRequest(head: head, remoteAddress: address)
             guard self.origins.permits(request.origin) else {
                 return self.respond(.forbidden, .forbidden, "origin not allowed", context: context)
             }
             guard !request.topics.isEmpty else {
                 return self.respond(.badRequest, .badRequest, "name at least one topic: /sse?topic=<topic or pattern>", context: context)
+            }
+            let limit = self.hub.configuration.maxSubscriptionsPerConnection
+            guard limit == 0 || request.topics.count <= limit else {
+                let error = self.hub.limits.refuse(.subscriptionsPerConnection, "a stream may name at most \(limit) topics (max_subscriptions_per_connection)")
+                return self.respond(error, context: context)
             }
             var patterns: [TopicPattern] = []
             for text in request.topics {
@@ -124,6 +196,20 @@ final class TransportRouter: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    /// Counts a WebSocket or SSE connection attempt against the client address's limits;
+    /// answers 429 and returns nil when over one. The address is the resolved client address
+    /// (or "" when the socket has none, which no limit counts).
+    private func admit(_ head: HTTPRequestHead, context: ChannelHandlerContext) -> String? {
+        let address = self.hub.limits.clientAddress(peer: context.channel.remoteAddress?.ipAddress, forwardedFor: head.headers["x-forwarded-for"])
+        do {
+            try self.hub.limits.admitConnection(from: address, channel: context.channel)
+        } catch {
+            self.respond(error, context: context)
+            return nil
+        }
+        return address ?? ""
+    }
+
     // MARK: WebSocket
 
     private func upgrade(_ head: HTTPRequestHead, echo: Bool, context: ChannelHandlerContext) {
@@ -133,7 +219,8 @@ final class TransportRouter: ChannelInboundHandler, RemovableChannelHandler {
         if echo {
             return self.takeOver(context: context, with: [frameDecoder, EchoConnection(maxMessageSize: self.hub.configuration.maxMessageSize)])
         }
-        let request = ConnectRequest(head: head, remoteAddress: context.channel.remoteAddress?.ipAddress)
+        let address = self.hub.limits.clientAddress(peer: context.channel.remoteAddress?.ipAddress, forwardedFor: head.headers["x-forwarded-for"])
+        let request = ConnectRequest(head: head, remoteAddress: address)
         let connection = WebSocketConnection(hub: self.hub, shard: self.hub.shard(for: context.eventLoop), request: request, logger: self.logger)
         self.takeOver(context: context, with: [frameDecoder, connection])
     }
@@ -155,18 +242,31 @@ final class TransportRouter: ChannelInboundHandler, RemovableChannelHandler {
             case .success(let identity):
                 self.startStream(request, patterns, identity: identity, allowOrigin: allowOrigin, context: context)
             case .failure(let error):
-                self.respond(.unauthorized, error.code, error.message, context: context)
+                self.respond(error, status: .unauthorized, context: context)
             }
         }
     }
 
     private func startStream(_ request: ConnectRequest, _ patterns: [TopicPattern], identity: Identity, allowOrigin: String?, context: ChannelHandlerContext) {
+        let access = TopicAccess.make(for: identity, configuration: self.hub.configuration)
+        var subscriptions: [(pattern: TopicPattern, filtered: Bool)] = []
+        do {
+            if let user = identity.user {
+                try self.hub.limits.admitUser(user, channel: context.channel)
+            }
+            for pattern in patterns {
+                subscriptions.append((pattern, try access.authorizeSubscription(to: pattern)))
+            }
+        } catch {
+            return self.respond(error, context: context)
+        }
         let connection = SSEConnection(
             hub: self.hub,
             shard: self.hub.shard(for: context.eventLoop),
             request: request,
             identity: identity,
-            patterns: patterns,
+            access: access,
+            patterns: subscriptions,
             allowOrigin: allowOrigin
         )
         self.takeOver(context: context, with: [connection])
@@ -195,17 +295,23 @@ final class TransportRouter: ChannelInboundHandler, RemovableChannelHandler {
 
     // MARK: Errors and lifecycle
 
-    /// Answers with a JSON error body and closes the connection.
     private func respond(_ status: HTTPResponseStatus, _ code: ErrorCode, _ message: String, context: ChannelHandlerContext) {
+        self.respond(ProtocolError(code, message), status: status, context: context)
+    }
+
+    /// Answers with a JSON error body and closes the connection.
+    private func respond(_ error: ProtocolError, status: HTTPResponseStatus? = nil, context: ChannelHandlerContext) {
         self.state = .done
-        self.hub.metrics.error(code)
+        self.hub.metrics.error(error.code)
         var body = ByteBuffer()
-        APIErrorBody.write(ProtocolError(code, message), into: &body)
+        APIErrorBody.write(error, into: &body)
         var headers = HTTPHeaders()
+        if let retryAfter = error.retryAfter { headers.add(name: "retry-after", value: String(retryAfter)) }
         headers.add(name: "content-type", value: "application/json")
         headers.add(name: "content-length", value: String(body.readableBytes))
         headers.add(name: "connection", value: "close")
         if let origin = self.origins.allowOriginHeader(for: nil) { headers.add(name: "access-control-allow-origin", value: origin) }
+        let status = status ?? HTTPResponseStatus(statusCode: error.code.httpStatus)
         context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         context.write(Self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         let channel = context.channel

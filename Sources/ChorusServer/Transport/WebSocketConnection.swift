@@ -25,6 +25,10 @@ final class WebSocketConnection: ClientConnectionHandler {
     private(set) var info: ConnectionInfo
     var transport: TransportKind { .webSocket }
     var subscriptions: Set<TopicPattern> = []
+    var filteredPatterns: Set<TopicPattern> = []
+    private(set) var access: TopicAccess?
+    /// nil when publishing is unlimited.
+    private var publishThrottle: PublishThrottle?
     var lastDeliveredSequence: UInt64 = 0
     var flushPending = false
 
@@ -59,6 +63,8 @@ final class WebSocketConnection: ClientConnectionHandler {
         self.output = ConnectionOutput(maxBacklog: hub.configuration.maxBacklog)
         self.assembler = WebSocketMessageAssembler(maxMessageSize: hub.configuration.maxMessageSize)
         self.info = hub.makeConnectionInfo(transport: .webSocket, user: nil, remoteAddress: request.remoteAddress)
+        self.access = TopicAccess.make(for: .anonymous, configuration: hub.configuration)
+        self.publishThrottle = hub.limits.makePublishThrottle()
     }
 
     // MARK: Lifecycle
@@ -155,9 +161,15 @@ final class WebSocketConnection: ClientConnectionHandler {
         guard self.mayAct else {
             return self.replyError(ProtocolError(.unauthorized, "authenticate first: send an 'auth' frame with a token"), id: id)
         }
+        if frame.isRateLimited, !self.admitPublish(id: id) { return }
         switch frame {
         case .subscribe(let pattern, let since):
-            _ = self.shard.subscribe(self, to: pattern)
+            do {
+                if !self.subscriptions.contains(pattern) { try self.hub.limits.admitSubscription(count: self.subscriptions.count) }
+                _ = self.shard.subscribe(self, to: pattern, filtered: try self.access.authorizeSubscription(to: pattern))
+            } catch {
+                return self.replyError(error, id: id)
+            }
             if let topic = pattern.exactTopic, let history = self.hub.history, self.hub.historySize(of: topic) != nil {
                 self.subscribe(to: topic, history: history, since: since, id: id)
             } else if pattern.isWildcard, case .timestamp(let milliseconds)? = since, let history = self.hub.history {
@@ -176,6 +188,7 @@ final class WebSocketConnection: ClientConnectionHandler {
             let loop = self.shard.eventLoop
             let connection = NIOLoopBound(self, eventLoop: loop)
             do {
+                try self.access.authorizePublish(to: publish.topic)
                 try self.hub.publish(
                     topic: publish.topic,
                     event: publish.event,
@@ -215,6 +228,28 @@ final class WebSocketConnection: ClientConnectionHandler {
         case .auth, .ping:
             break
         }
+    }
+
+    /// Takes a token from the publish throttle; answers `rate_limited` (and closes with 4029
+    /// past twice the rate) when there is none.
+    private func admitPublish(id: RawJSON?) -> Bool {
+        guard var throttle = self.publishThrottle else { return true }
+        let verdict = throttle.check(now: HubLimits.now())
+        self.publishThrottle = throttle
+        switch verdict {
+        case .allowed:
+            return true
+        case .refused:
+            self.replyError(self.hub.limits.refuse(.publishRatePerConnection, self.publishLimitMessage, retryAfter: 1), id: id)
+        case .abusive:
+            self.replyError(self.hub.limits.refuse(.publishRatePerConnection, self.publishLimitMessage, retryAfter: 1), id: id)
+            self.closeNow(code: .rateLimited, reason: "publishing far over the rate limit", reconnect: false)
+        }
+        return false
+    }
+
+    private var publishLimitMessage: String {
+        "publishing faster than \(self.hub.configuration.maxPublishRatePerConnection) messages a second (max_publish_rate_per_connection)"
     }
 
     private func acknowledge(_ result: Result<Hub.Receipt, ProtocolError>, id: RawJSON?) {
@@ -277,7 +312,7 @@ final class WebSocketConnection: ClientConnectionHandler {
     /// ``subscribe(to:history:since:id:)``. Recovery is reported complete only when no matching
     /// topic may have lost messages newer than `since` to trimming.
     private func subscribe(to pattern: TopicPattern, history: HistoryLog, since milliseconds: Int64, id: RawJSON?) {
-        let topics = self.hub.historyTopics(matching: pattern).map(\.name)
+        let topics = self.hub.historyTopics(matching: pattern).filter { self.access.mayRead($0) }.map(\.name)
         var floors: [String: UInt64] = [:]
         for topic in topics {
             let top = history.committedState(of: topic)?.lastOffset ?? 0
@@ -352,9 +387,17 @@ final class WebSocketConnection: ClientConnectionHandler {
                 self.replyError(ProtocolError(.forbidden, "a connection cannot change user; reconnect instead"), id: id)
             } else {
                 if self.info.user == nil, let user = identity.user {
+                    do {
+                        guard let channel = self.output.context?.channel else { return }
+                        try self.hub.limits.admitUser(user, channel: channel)
+                    } catch {
+                        self.replyError(error, id: id)
+                        return self.closeNow(code: .rateLimited, reason: error.message, reconnect: true)
+                    }
                     self.info.user = user
                     self.shard.setUser(user, of: self)
                 }
+                self.access = TopicAccess.make(for: identity, configuration: self.hub.configuration)
                 self.expiresAt = identity.expiresAt
                 self.authState = .authenticated
                 self.reply(.authSuccess(client: self.info.client, user: self.info.user, expiresAt: identity.expiresAt), id: id)
@@ -465,5 +508,15 @@ final class WebSocketConnection: ClientConnectionHandler {
         self.hub.metrics.protocolClose()
         // A client that breaks the protocol would only break it again.
         self.closeNow(code: code, reason: reason, reconnect: false)
+    }
+}
+
+extension ClientFrame {
+    /// Frames that send messages, which count against the per-connection publish rate.
+    fileprivate var isRateLimited: Bool {
+        switch self {
+        case .publish, .direct, .custom: true
+        case .auth, .ping, .subscribe, .unsubscribe, .presence, .presenceUpdate: false
+        }
     }
 }

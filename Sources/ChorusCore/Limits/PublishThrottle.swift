@@ -1,0 +1,36 @@
+/// Per-connection publish limit: a token bucket of `rate` a second (bursts up to one second's
+/// worth), and the line past which refusals count as abuse.
+///
+/// A client that keeps publishing after being refused is not slowed by errors alone; once more
+/// than `rate` publishes are refused within one second (it sends at over twice the limit),
+/// the hub closes it (4029).
+public struct PublishThrottle: Sendable {
+    public enum Verdict: Sendable, Equatable {
+        case allowed
+        /// Answer `rate_limited`, keep the connection.
+        case refused
+        /// Answer `rate_limited` and close with 4029.
+        case abusive
+    }
+
+    private var bucket: TokenBucket
+    private var refusedInWindow = 0
+    private var windowStart: UInt64
+
+    public init(rate: Int, now: UInt64) {
+        self.bucket = TokenBucket(rate: rate, capacity: rate, now: now)
+        self.windowStart = now
+    }
+
+    public var rate: Int { self.bucket.rate }
+
+    public mutating func check(now: UInt64) -> Verdict {
+        if self.bucket.take(now: now) { return .allowed }
+        if now &- self.windowStart >= 1_000_000_000 {
+            self.windowStart = now
+            self.refusedInWindow = 0
+        }
+        self.refusedInWindow += 1
+        return self.refusedInWindow > self.bucket.rate ? .abusive : .refused
+    }
+}

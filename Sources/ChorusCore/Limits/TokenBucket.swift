@@ -1,0 +1,53 @@
+/// A token bucket: `rate` tokens a second, holding at most `capacity`, so a caller may burst up
+/// to `capacity` and then keeps to `rate` on average.
+///
+/// Time is passed in (monotonic nanoseconds) so the arithmetic is tested without a clock.
+public struct TokenBucket: Sendable, Equatable {
+    public let rate: Int
+    public let capacity: Int
+    /// Tokens in thousandths, so refills of a fraction of a token are not lost to rounding.
+    private var milliTokens: Int64
+    private var refilledAt: UInt64
+
+    /// A full bucket.
+    public init(rate: Int, capacity: Int, now: UInt64) {
+        precondition(rate > 0 && capacity > 0, "a token bucket needs a positive rate and capacity")
+        self.rate = rate
+        self.capacity = capacity
+        self.milliTokens = Int64(capacity) * 1000
+        self.refilledAt = now
+    }
+
+    /// Takes one token; false (and nothing taken) when the bucket is empty.
+    public mutating func take(now: UInt64) -> Bool {
+        self.refill(now: now)
+        guard self.milliTokens >= 1000 else { return false }
+        self.milliTokens -= 1000
+        return true
+    }
+
+    /// Whether the bucket has refilled completely, so forgetting it changes nothing.
+    public func isFull(now: UInt64) -> Bool {
+        var refilled = self
+        refilled.refill(now: now)
+        return refilled.milliTokens == Int64(self.capacity) * 1000
+    }
+
+    /// Seconds until one token is available (at least 1, for a `Retry-After` header).
+    public var secondsUntilNextToken: Int {
+        let missing = max(0, 1000 - self.milliTokens)
+        let milliseconds = (missing + Int64(self.rate) - 1) / Int64(self.rate)
+        return max(1, Int((milliseconds + 999) / 1000))
+    }
+
+    private mutating func refill(now: UInt64) {
+        guard now > self.refilledAt else { return }
+        // `rate` tokens a second are `rate` milli-tokens a millisecond.
+        let milliseconds = (now - self.refilledAt) / 1_000_000
+        guard milliseconds > 0 else { return }
+        let gained = Int64(min(milliseconds, 1 << 32)) * Int64(self.rate)
+        self.milliTokens = min(Int64(self.capacity) * 1000, self.milliTokens + gained)
+        // Keep the part of a millisecond not yet counted for the next refill.
+        self.refilledAt += milliseconds * 1_000_000
+    }
+}

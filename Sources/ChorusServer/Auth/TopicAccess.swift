@@ -1,0 +1,135 @@
+import ChorusCore
+
+/// What one client may read and publish: its token's `subscribe`/`publish` lists and the
+/// namespace rules (`publish`, `anonymous_subscribe`, `user_scoped`) together.
+///
+/// Made only for clients that something restricts; an unrestricted client carries none, so
+/// its subscriptions and deliveries skip every check.
+final class TopicAccess: Sendable {
+    let user: String?
+    let permissions: TokenPermissions
+    private let namespaces: [String: NamespaceOptions]
+
+    /// How much of a pattern's topics the client may read.
+    enum ReadScope: Equatable {
+        case all
+        /// Some: the subscription stands, and each delivery is checked.
+        case some
+        case none
+    }
+
+    private init(user: String?, permissions: TokenPermissions, namespaces: [String: NamespaceOptions]) {
+        self.user = user
+        self.permissions = permissions
+        self.namespaces = namespaces
+    }
+
+    /// The access of `identity`, or nil when nothing restricts it.
+    static func make(for identity: Identity, configuration: HubConfiguration) -> TopicAccess? {
+        let anonymous = identity.user == nil
+        let namespaceRules = configuration.namespaces.values.contains {
+            $0.restrictsReading(anonymous: anonymous) || $0.publish == .server || (anonymous && $0.publish == .authenticated)
+        }
+        guard namespaceRules || identity.permissions != .unrestricted else { return nil }
+        return TopicAccess(user: identity.user, permissions: identity.permissions, namespaces: configuration.namespaces)
+    }
+
+    // MARK: Reading
+
+    func mayRead(_ topic: Topic) -> Bool {
+        if let options = self.namespaces[String(topic.namespace)] {
+            if self.user == nil, !options.anonymousSubscribe { return false }
+            if options.userScoped, !self.owns(topic) { return false }
+        }
+        if let allowed = self.permissions.subscribe, !allowed.contains(where: { $0.matches(topic) }) { return false }
+        return true
+    }
+
+    func readScope(of pattern: TopicPattern) -> ReadScope {
+        if let topic = pattern.exactTopic {
+            return self.mayRead(topic) ? .all : .none
+        }
+        var scope = self.namespaceReadScope(of: pattern)
+        guard scope != .none else { return .none }
+        if let allowed = self.permissions.subscribe, !allowed.contains(where: { $0.covers(pattern) }) {
+            guard allowed.contains(where: { $0.overlaps(pattern) }) else { return .none }
+            scope = .some
+        }
+        return scope
+    }
+
+    /// The namespace rules' answer for a wildcard pattern.
+    private func namespaceReadScope(of pattern: TopicPattern) -> ReadScope {
+        guard case .literal(let first) = pattern.segments.first else {
+            // `*.…` or `**` spans namespaces: deliveries are checked if any namespace restricts.
+            let restricted = self.namespaces.values.contains { $0.restrictsReading(anonymous: self.user == nil) }
+            return restricted ? .some : .all
+        }
+        let namespace = first.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)[0]
+        guard let options = self.namespaces[String(namespace)] else { return .all }
+        if self.user == nil, !options.anonymousSubscribe { return .none }
+        guard options.userScoped else { return .all }
+        guard let user = self.user else { return .none }
+        // The owner is in the first segment (`user:alice.*`) or is the second (`inbox.alice.*`).
+        if first.count > namespace.count {
+            return first.dropFirst(namespace.count + 1) == user ? .all : .none
+        }
+        guard pattern.segments.count > 1 else { return .none }
+        switch pattern.segments[1] {
+        case .literal(let owner): return owner == user ? .all : .none
+        case .anySegment, .anyTail: return .some
+        }
+    }
+
+    // MARK: Publishing
+
+    /// Why the client may not publish to `topic`, or nil when it may.
+    func publishDenial(for topic: Topic) -> ProtocolError? {
+        if let options = self.namespaces[String(topic.namespace)] {
+            switch options.publish {
+            case .server:
+                return ProtocolError(.forbidden, "topics of namespace '\(topic.namespace)' are published by the server only")
+            case .authenticated where self.user == nil:
+                return ProtocolError(.forbidden, "publishing to namespace '\(topic.namespace)' needs an authenticated client")
+            case .authenticated, .clients:
+                break
+            }
+            if options.userScoped, !self.owns(topic) {
+                return ProtocolError(.forbidden, "topic '\(topic.name)' belongs to another user")
+            }
+        }
+        if let allowed = self.permissions.publish, !allowed.contains(where: { $0.matches(topic) }) {
+            return ProtocolError(.forbidden, "this token does not allow publishing to '\(topic.name)'")
+        }
+        return nil
+    }
+
+    /// Whether `topic` of a user-scoped namespace belongs to this client's user: the owner is
+    /// what follows the namespace and its separator, up to the next `.`.
+    private func owns(_ topic: Topic) -> Bool {
+        guard let user = self.user else { return false }
+        let owner = topic.name[topic.namespace.endIndex...].dropFirst().prefix { $0 != "." }
+        return owner == user
+    }
+
+}
+
+extension Optional where Wrapped == TopicAccess {
+    /// Checks a subscription; true when its deliveries must be checked topic by topic.
+    func authorizeSubscription(to pattern: TopicPattern) throws(ProtocolError) -> Bool {
+        guard let access = self else { return false }
+        switch access.readScope(of: pattern) {
+        case .all: return false
+        case .some: return true
+        case .none: throw ProtocolError(.forbidden, "not allowed to subscribe to '\(pattern.text)'")
+        }
+    }
+
+    func mayRead(_ topic: Topic) -> Bool {
+        self?.mayRead(topic) ?? true
+    }
+
+    func authorizePublish(to topic: Topic) throws(ProtocolError) {
+        if let denial = self?.publishDenial(for: topic) { throw denial }
+    }
+}

@@ -1,0 +1,90 @@
+import ChorusCore
+import NIOCore
+
+/// The limits shared by every event loop: connections and connection attempts per client
+/// address, connections per user, HTTP API requests per key. Per-connection limits
+/// (subscriptions, publish rate) live on the connections themselves.
+///
+/// Each refusal is counted in `chorus_limit_rejections_total` and answered with an error that
+/// names the limit and its option.
+final class HubLimits: Sendable {
+    let configuration: HubConfiguration
+    private let metrics: HubMetrics
+    private let connectionsPerIP: ConnectionCounter
+    private let connectionsPerUser: ConnectionCounter
+    private let connectAttempts: KeyedRateLimiter
+    private let apiRequests: KeyedRateLimiter
+    let trustedProxies: Set<String>
+
+    init(configuration: HubConfiguration, metrics: HubMetrics) {
+        self.configuration = configuration
+        self.metrics = metrics
+        self.connectionsPerIP = ConnectionCounter(limit: configuration.maxConnectionsPerIP)
+        self.connectionsPerUser = ConnectionCounter(limit: configuration.maxConnectionsPerUser)
+        self.connectAttempts = KeyedRateLimiter(rate: configuration.maxConnectRatePerIP)
+        self.apiRequests = KeyedRateLimiter(rate: configuration.maxAPIRatePerKey)
+        self.trustedProxies = Set(configuration.trustedProxies)
+    }
+
+    static func now() -> UInt64 {
+        NIODeadline.now().uptimeNanoseconds
+    }
+
+    /// Admits a WebSocket or SSE connection attempt from `address`: counts the attempt, then
+    /// the connection, which is released when `channel` closes.
+    func admitConnection(from address: String?, channel: any Channel) throws(ProtocolError) {
+        guard let address else { return }
+        let attempt = self.connectAttempts.take(address, now: Self.now())
+        guard attempt.allowed else {
+            throw self.refuse(.connectRatePerIP, "too many connection attempts from \(address): the limit is \(self.configuration.maxConnectRatePerIP) a second (max_connect_rate_per_ip)", retryAfter: attempt.retryAfter)
+        }
+        guard self.connectionsPerIP.acquire(address) else {
+            throw self.refuse(.connectionsPerIP, "too many connections from \(address): the limit is \(self.configuration.maxConnectionsPerIP) (max_connections_per_ip)", retryAfter: 1)
+        }
+        let counter = self.connectionsPerIP
+        channel.closeFuture.whenComplete { _ in counter.release(address) }
+    }
+
+    /// Admits one more connection of `user`, released when `channel` closes.
+    func admitUser(_ user: String, channel: any Channel) throws(ProtocolError) {
+        guard self.connectionsPerUser.acquire(user) else {
+            throw self.refuse(.connectionsPerUser, "user '\(user)' has too many connections: the limit is \(self.configuration.maxConnectionsPerUser) (max_connections_per_user)", retryAfter: 1)
+        }
+        let counter = self.connectionsPerUser
+        channel.closeFuture.whenComplete { _ in counter.release(user) }
+    }
+
+    var isAPIUnlimited: Bool { self.apiRequests.isUnlimited }
+
+    /// Counts an HTTP API request against `key`'s budget.
+    func admitAPIRequest(key: String) throws(ProtocolError) {
+        let request = self.apiRequests.take(key, now: Self.now())
+        guard request.allowed else {
+            throw self.refuse(.apiRatePerKey, "too many API requests: the limit is \(self.configuration.maxAPIRatePerKey) a second (max_api_rate_per_key)", retryAfter: request.retryAfter)
+        }
+    }
+
+    /// Checks that a connection holding `count` subscriptions may add one more.
+    func admitSubscription(count: Int) throws(ProtocolError) {
+        let limit = self.configuration.maxSubscriptionsPerConnection
+        guard limit == 0 || count < limit else {
+            throw self.refuse(.subscriptionsPerConnection, "a connection may hold at most \(limit) subscriptions (max_subscriptions_per_connection)")
+        }
+    }
+
+    /// The per-connection publish throttle, or nil when publishing is unlimited.
+    func makePublishThrottle() -> PublishThrottle? {
+        let rate = self.configuration.maxPublishRatePerConnection
+        return rate > 0 ? PublishThrottle(rate: rate, now: Self.now()) : nil
+    }
+
+    /// Counts a refusal and describes it.
+    func refuse(_ limit: LimitKind, _ message: String, retryAfter: Int? = nil) -> ProtocolError {
+        self.metrics.limitRejected(limit)
+        return ProtocolError(.rateLimited, message, retryAfter: retryAfter)
+    }
+
+    func clientAddress(peer: String?, forwardedFor: [String]) -> String? {
+        ClientAddress.resolve(peer: peer, forwardedFor: forwardedFor, trustedProxies: self.trustedProxies)
+    }
+}

@@ -1,0 +1,124 @@
+import ChorusCore
+import Testing
+
+@testable import ChorusServer
+
+/// The authorization rules without I/O: token claim lists, namespace rules, and how a pattern's
+/// read scope is judged (all, some — filtered per delivery —, none).
+@Suite struct TopicAccessTests {
+    private static func configuration(_ namespaces: [String: NamespaceOptions]) -> HubConfiguration {
+        var configuration = HubConfiguration()
+        configuration.namespaces = namespaces
+        return configuration
+    }
+
+    private static func access(
+        user: String?, subscribe: [String]? = nil, publish: [String]? = nil, namespaces: [String: NamespaceOptions] = [:]
+    ) throws -> TopicAccess? {
+        let permissions = TokenPermissions(
+            subscribe: try subscribe.map { try $0.map { try TopicPattern($0) } },
+            publish: try publish.map { try $0.map { try TopicPattern($0) } }
+        )
+        return TopicAccess.make(for: Identity(user: user, expiresAt: nil, permissions: permissions), configuration: Self.configuration(namespaces))
+    }
+
+    private static func scope(_ access: TopicAccess?, _ pattern: String) throws -> TopicAccess.ReadScope {
+        try access?.readScope(of: TopicPattern(pattern)) ?? .all
+    }
+
+    @Test func unrestrictedClientsCarryNoAccess() throws {
+        #expect(try Self.access(user: nil) == nil)
+        #expect(try Self.access(user: "ann", namespaces: ["chat": NamespaceOptions(historySize: 10)]) == nil)
+        // A rule that only concerns anonymous clients does not restrict a user.
+        #expect(try Self.access(user: "ann", namespaces: ["p": NamespaceOptions(anonymousSubscribe: false)]) == nil)
+        #expect(try Self.access(user: nil, namespaces: ["p": NamespaceOptions(anonymousSubscribe: false)]) != nil)
+    }
+
+    @Test func claimListsDecideReadScope() throws {
+        let access = try Self.access(user: "ann", subscribe: ["game.*", "lobby", "chat.public.**"])
+        #expect(try Self.scope(access, "game.1") == .all)
+        #expect(try Self.scope(access, "game.*") == .all)
+        #expect(try Self.scope(access, "game.1.x") == .none)
+        #expect(try Self.scope(access, "game.**") == .some)
+        #expect(try Self.scope(access, "chat.*.x") == .some)
+        #expect(try Self.scope(access, "chat.public.a.*") == .all)
+        #expect(try Self.scope(access, "**") == .some)
+        #expect(try Self.scope(access, "admin.*") == .none)
+        #expect(try access?.mayRead(Topic("lobby")) == true)
+        #expect(try access?.mayRead(Topic("lobby.x")) == false)
+    }
+
+    @Test func userScopedNamespaces() throws {
+        let namespaces = ["user": NamespaceOptions(userScoped: true), "inbox": NamespaceOptions(userScoped: true)]
+        let alice = try Self.access(user: "alice", namespaces: namespaces)
+        #expect(try Self.scope(alice, "user:alice") == .all)
+        #expect(try Self.scope(alice, "user:alice.*") == .all)
+        #expect(try Self.scope(alice, "user:bob.*") == .none)
+        #expect(try Self.scope(alice, "inbox.alice.**") == .all)
+        #expect(try Self.scope(alice, "inbox.bob") == .none)
+        #expect(try Self.scope(alice, "inbox.*") == .some)
+        #expect(try Self.scope(alice, "*.alice") == .some)
+        #expect(try alice?.mayRead(Topic("inbox.alice.mail")) == true)
+        #expect(try alice?.mayRead(Topic("inbox.alicex")) == false)
+        #expect(try alice?.mayRead(Topic("inbox")) == false)
+        #expect(try alice?.publishDenial(for: Topic("user:alice")) == nil)
+        #expect(try alice?.publishDenial(for: Topic("user:bob"))?.code == .forbidden)
+        let anonymous = try Self.access(user: nil, namespaces: namespaces)
+        #expect(try Self.scope(anonymous, "user:alice") == .none)
+        #expect(try Self.scope(anonymous, "inbox.*") == .none)
+    }
+
+    @Test func publishPolicies() throws {
+        let namespaces = ["news": NamespaceOptions(publish: .server), "chat": NamespaceOptions(publish: .authenticated)]
+        let anonymous = try #require(try Self.access(user: nil, namespaces: namespaces))
+        let member = try #require(try Self.access(user: "bob", publish: ["chat.*", "news.*"], namespaces: namespaces))
+        #expect(try anonymous.publishDenial(for: Topic("chat.1"))?.code == .forbidden)
+        #expect(try anonymous.publishDenial(for: Topic("other")) == nil)
+        #expect(try member.publishDenial(for: Topic("chat.1")) == nil)
+        #expect(try member.publishDenial(for: Topic("news.1"))?.message.contains("server") == true)
+        #expect(try member.publishDenial(for: Topic("other"))?.message.contains("token") == true)
+    }
+
+    @Test func namespaceOptionsParseAndDescribe() throws {
+        let parsed = try NamespaceOptions.parseAll(#"{"news": {"publish": "server"}, "user": {"user_scoped": true, "anonymous_subscribe": false}}"#)
+        #expect(parsed["news"] == NamespaceOptions(publish: .server))
+        #expect(parsed["user"] == NamespaceOptions(anonymousSubscribe: false, userScoped: true))
+        #expect(try NamespaceOptions.parseAll(NamespaceOptions.describe(parsed)) == parsed)
+        #expect(throws: ConfigurationError.self) { try NamespaceOptions.parseAll(#"{"a": {"publish": "everyone"}}"#) }
+        #expect(throws: ConfigurationError.self) { try NamespaceOptions.parseAll(#"{"a": {"user_scoped": 1}}"#) }
+    }
+
+    @Test func clientAddressBehindTrustedProxies() {
+        let trusted: Set<String> = ["10.0.0.1", "10.0.0.2"]
+        #expect(ClientAddress.resolve(peer: "192.0.2.1", forwardedFor: ["203.0.113.5"], trustedProxies: trusted) == "192.0.2.1")
+        #expect(ClientAddress.resolve(peer: "10.0.0.1", forwardedFor: ["203.0.113.5"], trustedProxies: trusted) == "203.0.113.5")
+        // A client cannot pick its address by sending its own header: the rightmost untrusted hop counts.
+        #expect(ClientAddress.resolve(peer: "10.0.0.1", forwardedFor: ["1.2.3.4, 203.0.113.5, 10.0.0.2"], trustedProxies: trusted) == "203.0.113.5")
+        #expect(ClientAddress.resolve(peer: "10.0.0.1", forwardedFor: [], trustedProxies: trusted) == "10.0.0.1")
+        #expect(ClientAddress.resolve(peer: nil, forwardedFor: ["1.2.3.4"], trustedProxies: trusted) == nil)
+    }
+
+    @Test func keyedLimiterForgetsIdleKeys() {
+        let limiter = KeyedRateLimiter(rate: 2)
+        #expect(limiter.take("a", now: 0).allowed)
+        #expect(limiter.take("a", now: 0).allowed)
+        let refused = limiter.take("a", now: 0)
+        #expect(!refused.allowed && refused.retryAfter == 1)
+        for index in 0..<1100 { _ = limiter.take("old\(index)", now: 5_000_000_000) }
+        for index in 0..<1000 { _ = limiter.take("new\(index)", now: 10_000_000_000) }
+        // Past the sweep threshold, buckets that have refilled (idle keys) are forgotten.
+        #expect(limiter.trackedKeyCount == 1000)
+        #expect(KeyedRateLimiter(rate: 0).take("a", now: 0).allowed)
+    }
+
+    @Test func connectionCounterCeiling() {
+        let counter = ConnectionCounter(limit: 2)
+        #expect(counter.acquire("x") && counter.acquire("x"))
+        #expect(!counter.acquire("x"))
+        counter.release("x")
+        #expect(counter.acquire("x"))
+        #expect(counter.count(of: "x") == 2)
+        let unlimited = ConnectionCounter(limit: 0)
+        #expect((0..<1000).allSatisfy { _ in unlimited.acquire("x") })
+    }
+}
