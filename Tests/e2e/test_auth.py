@@ -125,6 +125,24 @@ async def test_bad_tokens_rejected_at_connect(secret_hub, case, via):
     await expect_rejected_at_connect(ws, case)
 
 
+@pytest.mark.parametrize("case, claims_, accepted", [
+    ("right issuer and audience", {"iss": "https://id.example", "aud": "chorus"}, True),
+    ("audience among several", {"iss": "https://id.example", "aud": ["other", "chorus"]}, True),
+    ("wrong issuer", {"iss": "https://evil.example", "aud": "chorus"}, False),
+    ("no issuer", {"aud": "chorus"}, False),
+    ("wrong audience", {"iss": "https://id.example", "aud": "other"}, False),
+    ("no audience", {"iss": "https://id.example"}, False),
+])
+async def test_issuer_and_audience_when_configured(hub_factory, case, claims_, accepted):
+    h = hub_factory(["--jwt-secret", SECRET, "--jwt-issuer", "https://id.example", "--jwt-audience", "chorus"])
+    ws = await ws_connect(h.ws(), headers=bearer(hs256(SECRET, "alice", **claims_)))
+    if accepted:
+        assert (await recv_frame(ws))["type"] == "auth_success", case
+        await ws.close()
+    else:
+        await expect_rejected_at_connect(ws, case)
+
+
 def _tamper(token: str) -> str:
     header, payload, sig = token.split(".")
     body = json.loads(base64.urlsafe_b64decode(payload + "=="))
