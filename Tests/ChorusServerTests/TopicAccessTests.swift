@@ -122,3 +122,29 @@ import Testing
         #expect((0..<1000).allSatisfy { _ in unlimited.acquire("x") })
     }
 }
+
+@Suite struct SubscriptionSetTests {
+    @Test func behavesLikeASetThroughEveryShape() throws {
+        var subscriptions = SubscriptionSet()
+        var reference = Set<TopicPattern>()
+        let patterns = try ["a", "b.*", "c.**", "a", "d"].map { try TopicPattern($0) }
+        for pattern in patterns {
+            let inserted = subscriptions.insert(pattern)
+            #expect(inserted == reference.insert(pattern).inserted)
+            #expect(subscriptions.count == reference.count)
+        }
+        #expect(Set(subscriptions) == reference)
+        for pattern in patterns + [try TopicPattern("zzz")] {
+            let removed = subscriptions.remove(pattern)
+            #expect(removed == (reference.remove(pattern) != nil))
+            #expect(subscriptions.count == reference.count)
+            #expect(Set(subscriptions) == reference)
+        }
+        #expect(subscriptions.isEmpty)
+        let insertedAgain = subscriptions.insert(patterns[0])
+        #expect(insertedAgain)
+        #expect(subscriptions.contains(patterns[0]) && !subscriptions.contains(patterns[1]))
+        subscriptions.removeAll()
+        #expect(Array(subscriptions).isEmpty)
+    }
+}

@@ -9,6 +9,7 @@ public final class Hub: Sendable {
     public let metrics: HubMetrics
     public let authenticator: Authenticator
     let limits: HubLimits
+    let logger: Logger
     let shards: [LoopShard]
     private let shardsByLoop: [ObjectIdentifier: LoopShard]
     private let connectionIDs = Identifiers()
@@ -41,6 +42,7 @@ public final class Hub: Sendable {
         self.metrics = metrics
         self.authenticator = authenticator
         self.limits = HubLimits(configuration: configuration, metrics: metrics)
+        self.logger = logger
         self.customHandlers = customHandlers
         var shards: [LoopShard] = []
         for loop in eventLoopGroup.makeIterator() {

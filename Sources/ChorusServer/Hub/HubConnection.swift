@@ -13,7 +13,7 @@ protocol HubConnection: AnyObject {
     var info: ConnectionInfo { get }
     var transport: TransportKind { get }
     /// Patterns this connection subscribed to, so the shard can undo them when it closes.
-    var subscriptions: Set<TopicPattern> { get set }
+    var subscriptions: SubscriptionSet { get set }
     /// What the client may read; nil when nothing restricts it.
     var access: TopicAccess? { get }
     /// Subscriptions the client may read only part of: each delivery through them is checked.

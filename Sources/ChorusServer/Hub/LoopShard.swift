@@ -117,7 +117,7 @@ final class LoopShard: @unchecked Sendable {
     func subscribe(_ connection: any HubConnection, to pattern: TopicPattern, filtered: Bool) -> Bool {
         self.eventLoop.assertInEventLoop()
         if filtered { connection.filteredPatterns.insert(pattern) }
-        guard connection.subscriptions.insert(pattern).inserted else { return false }
+        guard connection.subscriptions.insert(pattern) else { return false }
         self.trie.insert(ConnectionKey(connection: connection), for: pattern)
         self.metrics.subscriptionAdded()
         return true
@@ -126,7 +126,7 @@ final class LoopShard: @unchecked Sendable {
     /// False when the connection had no such subscription.
     func unsubscribe(_ connection: any HubConnection, from pattern: TopicPattern) -> Bool {
         self.eventLoop.assertInEventLoop()
-        guard connection.subscriptions.remove(pattern) != nil else { return false }
+        guard connection.subscriptions.remove(pattern) else { return false }
         connection.filteredPatterns.remove(pattern)
         self.removeSubscription(ConnectionKey(connection: connection), pattern)
         return true

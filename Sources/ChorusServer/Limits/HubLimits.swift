@@ -38,20 +38,23 @@ final class HubLimits: Sendable {
         guard attempt.allowed else {
             throw self.refuse(.connectRatePerIP, "too many connection attempts from \(address): the limit is \(self.configuration.maxConnectRatePerIP) a second (max_connect_rate_per_ip)", retryAfter: attempt.retryAfter)
         }
-        guard self.connectionsPerIP.acquire(address) else {
-            throw self.refuse(.connectionsPerIP, "too many connections from \(address): the limit is \(self.configuration.maxConnectionsPerIP) (max_connections_per_ip)", retryAfter: 1)
+        try self.count(address, in: self.connectionsPerIP, until: channel) {
+            self.refuse(.connectionsPerIP, "too many connections from \(address): the limit is \(self.configuration.maxConnectionsPerIP) (max_connections_per_ip)", retryAfter: 1)
         }
-        let counter = self.connectionsPerIP
-        channel.closeFuture.whenComplete { _ in counter.release(address) }
     }
 
     /// Admits one more connection of `user`, released when `channel` closes.
     func admitUser(_ user: String, channel: any Channel) throws(ProtocolError) {
-        guard self.connectionsPerUser.acquire(user) else {
-            throw self.refuse(.connectionsPerUser, "user '\(user)' has too many connections: the limit is \(self.configuration.maxConnectionsPerUser) (max_connections_per_user)", retryAfter: 1)
+        try self.count(user, in: self.connectionsPerUser, until: channel) {
+            self.refuse(.connectionsPerUser, "user '\(user)' has too many connections: the limit is \(self.configuration.maxConnectionsPerUser) (max_connections_per_user)", retryAfter: 1)
         }
-        let counter = self.connectionsPerUser
-        channel.closeFuture.whenComplete { _ in counter.release(user) }
+    }
+
+    /// Counts a connection for `key` until `channel` closes; unlimited counters cost nothing.
+    private func count(_ key: String, in counter: ConnectionCounter, until channel: any Channel, refusal: () -> ProtocolError) throws(ProtocolError) {
+        guard counter.limit > 0 else { return }
+        guard counter.acquire(key) else { throw refusal() }
+        channel.closeFuture.whenComplete { _ in counter.release(key) }
     }
 
     var isAPIUnlimited: Bool { self.apiRequests.isUnlimited }
@@ -72,7 +75,7 @@ final class HubLimits: Sendable {
         }
     }
 
-    /// The per-connection publish throttle, or nil when publishing is unlimited.
+    /// A new connection's publish throttle, or nil when publishing is unlimited.
     func makePublishThrottle() -> PublishThrottle? {
         let rate = self.configuration.maxPublishRatePerConnection
         return rate > 0 ? PublishThrottle(rate: rate, now: Self.now()) : nil
@@ -86,5 +89,15 @@ final class HubLimits: Sendable {
 
     func clientAddress(peer: String?, forwardedFor: [String]) -> String? {
         ClientAddress.resolve(peer: peer, forwardedFor: forwardedFor, trustedProxies: self.trustedProxies)
+    }
+}
+
+/// A connection's ``PublishThrottle``, boxed so that connections that never publish carry one
+/// pointer for it, not the whole state.
+final class PublishThrottleBox {
+    var value: PublishThrottle
+
+    init(_ value: PublishThrottle) {
+        self.value = value
     }
 }

@@ -24,12 +24,18 @@ struct ChorusChildChannel: ServerChildChannel, HTTPChannelHandler {
         let decision: EventLoopFuture<Decision>
     }
 
+    /// Each connection keeps its last receive buffer for reuse, so its first size is what an
+    /// idle connection holds: 512 bytes fits a typical upgrade request (NIO's default is 2 KiB),
+    /// and busier connections grow theirs as their reads fill it.
+    static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536)
+
     let responder: HTTPChannelHandler.Responder
     let hub: Hub
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let promise = channel.eventLoop.makePromise(of: Decision.self)
         do {
+            try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
             let encoder = HTTPResponseEncoder(configuration: .init())
             let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
             let router = TransportRouter(

@@ -4,14 +4,16 @@ import HummingbirdCore
 import NIOHTTP1
 
 /// What a WebSocket or SSE connection takes from the HTTP request that opened it.
-struct ConnectRequest: Sendable {
+///
+/// A class, so a connection holds one reference until it has acted on the request and drops it.
+final class ConnectRequest: Sendable {
     /// `?topic=` values, subscribed at connect time.
-    var topics: [String]
+    let topics: [String]
     /// From `Authorization: Bearer`, else `?token=`, else the `chorus_token` cookie.
-    var token: String?
-    var lastEventID: String?
-    var origin: String?
-    var remoteAddress: String?
+    let token: String?
+    let lastEventID: String?
+    let origin: String?
+    let remoteAddress: String?
 
     init(head: HTTPRequestHead, remoteAddress: String?) {
         let uri = URI(head.uri)

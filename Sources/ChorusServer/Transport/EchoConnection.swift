@@ -5,14 +5,16 @@ import NIOWebSocket
 /// `/echo` (only with `echo_endpoint`): sends every message back as it came, for WebSocket
 /// conformance suites (Autobahn|Testsuite) to exercise the hub's frame handling.
 final class EchoConnection: ChannelInboundHandler {
-    typealias InboundIn = WebSocketFrame
+    typealias InboundIn = ByteBuffer
 
+    private var parser: WebSocketFrameParser
     private var assembler: WebSocketMessageAssembler
     private let output: ConnectionOutput
     private var closing = false
     private let allocator = ByteBufferAllocator()
 
     init(maxMessageSize: Int) {
+        self.parser = WebSocketFrameParser(maxFrameSize: maxMessageSize)
         self.assembler = WebSocketMessageAssembler(maxMessageSize: maxMessageSize)
         self.output = ConnectionOutput(maxBacklog: .max)
     }
@@ -26,8 +28,18 @@ final class EchoConnection: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !self.closing else { return }
-        switch self.assembler.receive(Self.unwrapInboundIn(data)) {
+        self.parser.append(Self.unwrapInboundIn(data))
+        do throws(WebSocketFrameParser.Failure) {
+            while !self.closing, let frame = try self.parser.next() {
+                self.receive(frame)
+            }
+        } catch {
+            self.fail(error == .tooLarge ? 1009 : 1002)
+        }
+    }
+
+    private func receive(_ frame: WebSocketFrame) {
+        switch self.assembler.receive(frame) {
         case .message(let text, let payload):
             self.output.write(WebSocketFrameEncoding.frame(opcode: text ? 0x1 : 0x2, allocator: self.allocator, capacity: payload.readableBytes) {
                 $0.writeImmutableBuffer(payload)
@@ -51,7 +63,10 @@ final class EchoConnection: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        let code: UInt16 = (error as? NIOWebSocketError) == .invalidFrameLength ? 1009 : 1002
+        context.close(promise: nil)
+    }
+
+    private func fail(_ code: UInt16) {
         self.closing = true
         self.output.writeThenClose(WebSocketFrameEncoding.closeFrame(code: code, reason: "", allocator: self.allocator))
     }

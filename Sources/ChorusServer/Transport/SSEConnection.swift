@@ -11,7 +11,7 @@ final class SSEConnection: ClientConnectionHandler {
     let shard: LoopShard
     let info: ConnectionInfo
     var transport: TransportKind { .sse }
-    var subscriptions: Set<TopicPattern> = []
+    var subscriptions = SubscriptionSet()
     var filteredPatterns: Set<TopicPattern> = []
     let access: TopicAccess?
     var lastDeliveredSequence: UInt64 = 0

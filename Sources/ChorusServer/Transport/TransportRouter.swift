@@ -215,14 +215,13 @@ final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
     private func upgrade(_ head: HTTPRequestHead, echo: Bool, context: ChannelHandlerContext) {
         self.state = .done
         context.writeAndFlush(Self.wrapOutboundOut(.head(WebSocketHandshake.response(for: head))), promise: nil)
-        let frameDecoder = ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: self.hub.configuration.maxMessageSize))
         if echo {
-            return self.takeOver(context: context, with: [frameDecoder, EchoConnection(maxMessageSize: self.hub.configuration.maxMessageSize)])
+            return self.takeOver(context: context, with: [EchoConnection(maxMessageSize: self.hub.configuration.maxMessageSize)])
         }
         let address = self.hub.limits.clientAddress(peer: context.channel.remoteAddress?.ipAddress, forwardedFor: head.headers["x-forwarded-for"])
         let request = ConnectRequest(head: head, remoteAddress: address)
-        let connection = WebSocketConnection(hub: self.hub, shard: self.hub.shard(for: context.eventLoop), request: request, logger: self.logger)
-        self.takeOver(context: context, with: [frameDecoder, connection])
+        let connection = WebSocketConnection(hub: self.hub, shard: self.hub.shard(for: context.eventLoop), request: request)
+        self.takeOver(context: context, with: [connection])
     }
 
     // MARK: SSE

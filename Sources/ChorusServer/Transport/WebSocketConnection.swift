@@ -3,13 +3,13 @@ import Logging
 import NIOCore
 import NIOWebSocket
 
-/// One WebSocket client: speaks protocol v1 over the frames NIO decodes, and receives
-/// fan-out bytes from its ``LoopShard``.
+/// One WebSocket client: parses its frames, speaks protocol v1 over them, and receives fan-out
+/// bytes from its ``LoopShard``.
 ///
 /// A plain NIO handler: no task, actor or timer of its own. Heartbeats and expiry come from the
 /// shard's sweep; replies are flushed once per read burst (`channelReadComplete`).
 final class WebSocketConnection: ClientConnectionHandler {
-    typealias InboundIn = WebSocketFrame
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private enum AuthState {
@@ -24,22 +24,22 @@ final class WebSocketConnection: ClientConnectionHandler {
     let shard: LoopShard
     private(set) var info: ConnectionInfo
     var transport: TransportKind { .webSocket }
-    var subscriptions: Set<TopicPattern> = []
+    var subscriptions = SubscriptionSet()
     var filteredPatterns: Set<TopicPattern> = []
     private(set) var access: TopicAccess?
-    /// nil when publishing is unlimited.
-    private var publishThrottle: PublishThrottle?
+    /// Made on the first publish (most connections never publish); stays nil when unlimited.
+    private var publishThrottle: PublishThrottleBox?
     var lastDeliveredSequence: UInt64 = 0
     var flushPending = false
 
     /// What the upgrade request asked for (token, `?topic=`); dropped once acted on.
     private var request: ConnectRequest?
-    private let logger: Logger
     let output: ConnectionOutput
     private var authState = AuthState.none
     private var expiresAt: Int64?
     /// Text messages held while a token is verified.
     private var pendingMessages: [ByteBuffer] = []
+    private var parser: WebSocketFrameParser
     private var assembler: WebSocketMessageAssembler
     /// Per history topic: live messages at or below `floor` were replayed (or precede this
     /// subscription) and are dropped; while `holding`, newer ones wait in `held` for the replay.
@@ -48,23 +48,24 @@ final class WebSocketConnection: ClientConnectionHandler {
     private var lastInbound = NIODeadline.now()
     private var lastPing = NIODeadline.now()
     var closing = false
-    private let allocator = ByteBufferAllocator()
+    /// Shared: a stored allocator would cost every idle connection its four function pointers.
+    private static let allocator = ByteBufferAllocator()
+    private var allocator: ByteBufferAllocator { Self.allocator }
 
     /// How long a hub-initiated close waits for the client's close frame.
     private static let closeGracePeriod = TimeAmount.seconds(2)
     /// Messages held while a token is verified; more than this is abuse.
     private static let maxPendingMessages = 256
 
-    init(hub: Hub, shard: LoopShard, request: ConnectRequest, logger: Logger) {
+    init(hub: Hub, shard: LoopShard, request: ConnectRequest) {
         self.hub = hub
         self.shard = shard
         self.request = request
-        self.logger = logger
         self.output = ConnectionOutput(maxBacklog: hub.configuration.maxBacklog)
+        self.parser = WebSocketFrameParser(maxFrameSize: hub.configuration.maxMessageSize)
         self.assembler = WebSocketMessageAssembler(maxMessageSize: hub.configuration.maxMessageSize)
         self.info = hub.makeConnectionInfo(transport: .webSocket, user: nil, remoteAddress: request.remoteAddress)
         self.access = TopicAccess.make(for: .anonymous, configuration: hub.configuration)
-        self.publishThrottle = hub.limits.makePublishThrottle()
     }
 
     // MARK: Lifecycle
@@ -80,22 +81,28 @@ final class WebSocketConnection: ClientConnectionHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        switch error {
-        case NIOWebSocketError.invalidFrameLength:
-            self.failConnection(.messageTooLarge, "frame larger than \(self.hub.configuration.maxMessageSize) bytes")
-        case is NIOWebSocketError:
-            self.failConnection(.protocolError, "malformed frame")
-        default:
-            self.logger.debug("WebSocket connection error", metadata: ["error": "\(error)"])
-            context.close(promise: nil)
-        }
+        self.hub.logger.debug("WebSocket connection error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
     }
 
     // MARK: Inbound frames
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = Self.unwrapInboundIn(data)
         self.lastInbound = .now()
+        self.parser.append(Self.unwrapInboundIn(data))
+        do throws(WebSocketFrameParser.Failure) {
+            while let frame = try self.parser.next() {
+                self.receive(frame)
+            }
+        } catch {
+            switch error {
+            case .tooLarge: self.failConnection(.messageTooLarge, "frame larger than \(self.hub.configuration.maxMessageSize) bytes")
+            case .protocolViolation(let reason): self.failConnection(.protocolError, reason)
+            }
+        }
+    }
+
+    private func receive(_ frame: WebSocketFrame) {
         guard !self.closing || frame.opcode == .connectionClose else { return }
         switch self.assembler.receive(frame) {
         case .message(let text, let data):
@@ -233,10 +240,12 @@ final class WebSocketConnection: ClientConnectionHandler {
     /// Takes a token from the publish throttle; answers `rate_limited` (and closes with 4029
     /// past twice the rate) when there is none.
     private func admitPublish(id: RawJSON?) -> Bool {
-        guard var throttle = self.publishThrottle else { return true }
-        let verdict = throttle.check(now: HubLimits.now())
-        self.publishThrottle = throttle
-        switch verdict {
+        if self.publishThrottle == nil {
+            guard let throttle = self.hub.limits.makePublishThrottle() else { return true }
+            self.publishThrottle = PublishThrottleBox(throttle)
+        }
+        guard let throttle = self.publishThrottle else { return true }
+        switch throttle.value.check(now: HubLimits.now()) {
         case .allowed:
             return true
         case .refused:
