@@ -9,6 +9,9 @@ import NIOCore
 final class ConnectionOutput {
     private(set) var context: ChannelHandlerContext?
     private var needsFlush = false
+    /// The channel's writability, kept from its events: asking the channel on every fan-out
+    /// write (a retain, a release and an atomic load) cost a fifth of the hub's fan-out CPU.
+    private var writable = true
     /// Bytes written since the channel stopped being writable (the client stopped reading).
     private var backlogBytes = 0
     let maxBacklog: Int
@@ -19,6 +22,7 @@ final class ConnectionOutput {
 
     func attach(_ context: ChannelHandlerContext) {
         self.context = context
+        self.writable = context.channel.isWritable
     }
 
     func detach() {
@@ -26,7 +30,8 @@ final class ConnectionOutput {
     }
 
     func writabilityChanged() {
-        if self.context?.channel.isWritable == true {
+        self.writable = self.context?.channel.isWritable ?? false
+        if self.writable {
             self.backlogBytes = 0
         }
     }
@@ -42,11 +47,12 @@ final class ConnectionOutput {
     /// caller closes it (4008).
     func enqueue(_ bytes: ByteBuffer) -> Bool {
         guard let context = self.context else { return false }
-        if !context.channel.isWritable {
+        if !self.writable {
             self.backlogBytes += bytes.readableBytes
             if self.backlogBytes > self.maxBacklog { return false }
         }
-        self.write(bytes)
+        context.write(NIOAny(bytes), promise: nil)
+        self.needsFlush = true
         return true
     }
 
