@@ -85,27 +85,26 @@ public struct ChorusServer: Sendable {
         let logger = self.logger
         let configuration = self.configuration
         let onServerRunning = self.onServerRunning
-        let app = Application(
-            router: router,
-            server: HTTPServerBuilder { responder in ChorusChildChannel(responder: responder, hub: hub) },
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "chorus"),
-            onServerRunning: { channel in
-                let port = channel.localAddress?.port ?? configuration.port
-                logger.info("Chorus hub listening on \(configuration.host):\(port)")
-                if configuration.isDevelopmentMode {
-                    logger.notice("development mode: no JWT key or API key configured; anonymous clients and unauthenticated API calls are accepted, loopback only")
-                }
-                await onServerRunning(port)
-            },
-            eventLoopGroupProvider: .shared(self.eventLoopGroup),
+        let listener = HubListener(
+            host: configuration.host,
+            port: configuration.port,
+            eventLoopGroup: self.eventLoopGroup,
+            childChannel: ChorusChildChannel(responder: APIResponder.make(router: router, logger: logger), hub: hub),
             logger: logger
-        )
+        ) { channel in
+            let port = channel.localAddress?.port ?? configuration.port
+            logger.info("Chorus hub listening on \(configuration.host):\(port)")
+            if configuration.isDevelopmentMode {
+                logger.notice("development mode: no JWT key or API key configured; anonymous clients and unauthenticated API calls are accepted, loopback only")
+            }
+            await onServerRunning(port)
+        }
         let sweepInterval = Self.sweepInterval(configuration)
         for shard in hub.shards { shard.startSweeping(every: sweepInterval) }
         let ttls = configuration.namespaces.compactMapValues { $0.keepsHistory ? $0.historyTTL : nil }
         hub.history?.startTrimming(ttls: ttls, on: hub.shards[0].eventLoop)
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [.init(service: app)],
+            services: [.init(service: listener)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
@@ -113,8 +112,9 @@ public struct ChorusServer: Sendable {
         groupConfiguration.maximumCancellationDuration = .seconds(1)
         let started = ContinuousClock.now
         try await ServiceGroup(configuration: groupConfiguration).run()
-        // Hummingbird returns once it stops accepting; WebSocket and SSE clients are still
-        // finishing their close handshake (each at most a couple of seconds). Wait for them.
+        // The listener returns once every connection has closed, or when the shutdown timeout
+        // cancels it; then WebSocket and SSE clients may still be finishing their close
+        // handshake (each at most a couple of seconds). Wait for them.
         while hub.metrics.connectionCount > 0, ContinuousClock.now - started < configuration.shutdownTimeout {
             try? await Task.sleep(for: .milliseconds(20))
         }

@@ -21,6 +21,8 @@ final class EchoConnection: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.output.attach(context)
+        // The 101 response the router wrote without flushing.
+        context.flush()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {

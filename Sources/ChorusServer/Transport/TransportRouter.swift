@@ -214,7 +214,9 @@ final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func upgrade(_ head: HTTPRequestHead, echo: Bool, context: ChannelHandlerContext) {
         self.state = .done
-        context.writeAndFlush(Self.wrapOutboundOut(.head(WebSocketHandshake.response(for: head))), promise: nil)
+        // Not flushed: the connection handler flushes it together with its first frames
+        // (`subscribed` for `?topic=`), one write instead of two.
+        context.write(Self.wrapOutboundOut(.head(WebSocketHandshake.response(for: head))), promise: nil)
         if echo {
             return self.takeOver(context: context, with: [EchoConnection(maxMessageSize: self.hub.configuration.maxMessageSize)])
         }

@@ -78,6 +78,8 @@ final class WebSocketConnection: ClientConnectionHandler {
         } else {
             self.subscribeRequestedTopics()
         }
+        // The 101 response the router wrote, and any replies, in one write.
+        context.flush()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -1,0 +1,63 @@
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+import NIOExtras
+import NIOPosix
+import ServiceLifecycle
+
+/// The hub's listening socket, as a `Service`: accepts connections on the hub's event loops and
+/// gives each to a ``ChorusChildChannel`` (an HTTP decoder and a ``TransportRouter``).
+///
+/// Hummingbird's own server starts a Swift task for every accepted connection, which costs each
+/// WebSocket connection several thread hand-offs before the router has even seen its request
+/// (about a third of the server's CPU when clients connect and leave quickly). Here a connection
+/// only becomes a task when it turns out to be a plain HTTP request for Hummingbird's router.
+struct HubListener: Service {
+    let host: String
+    let port: Int
+    let eventLoopGroup: any EventLoopGroup
+    let childChannel: ChorusChildChannel
+    let logger: Logger
+    let onListening: @Sendable (any Channel) async -> Void
+
+    func run() async throws {
+        let quiescing = ServerQuiescingHelper(group: self.eventLoopGroup)
+        let (httpConnections, handOver) = AsyncStream.makeStream(of: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>.self)
+        let childChannel = self.childChannel
+        let logger = self.logger
+        let serverChannel = try await ServerBootstrap(group: self.eventLoopGroup)
+            .serverChannelOption(ChannelOptions.backlog, value: 256)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
+                }
+            }
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { channel in
+                childChannel.setup(channel: channel, logger: logger).map { value in
+                    value.decision.whenSuccess { decision in
+                        if case .http(let connection) = decision { handOver.yield(connection) }
+                    }
+                }
+            }
+            .bind(host: self.host, port: self.port)
+            .get()
+        await self.onListening(serverChannel)
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                for await connection in httpConnections {
+                    group.addTask { await childChannel.handleHTTP(asyncChannel: connection, logger: logger) }
+                }
+            }
+        } onGracefulShutdown: {
+            // Stop accepting and tell every connection to wind down (WebSocket and SSE clients
+            // get `disconnect` and 1001); the stream ends once they are all closed.
+            let closed = serverChannel.eventLoop.makePromise(of: Void.self)
+            closed.futureResult.whenComplete { _ in handOver.finish() }
+            quiescing.initiateShutdown(promise: closed)
+        }
+    }
+}

@@ -1,0 +1,39 @@
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+
+/// Turns Hummingbird's router into the responder a ``ChorusChildChannel`` serves HTTP requests
+/// with: what Hummingbird's `Application` does around its router (the request context, a
+/// 500 for an error nothing else answered, `Date` and `Server` headers).
+enum APIResponder {
+    static func make(router: Router<ChorusRequestContext>, logger: Logger) -> HTTPChannelHandler.Responder {
+        let responder = router.buildResponder()
+        let dates = HTTPDate()
+        return { request, responseWriter, channel in
+            let context = ChorusRequestContext(source: .init(channel: channel, logger: logger))
+            var response: Response
+            do {
+                response = try await responder.respond(to: request, context: context)
+            } catch let error as HTTPParserError {
+                throw error
+            } catch {
+                logger.debug("unanswered error in the HTTP API", metadata: ["error": "\(error)"])
+                response = Response(status: .internalServerError)
+            }
+            response.headers[.date] = dates.now
+            response.headers[.server] = "chorus"
+            do {
+                try await responseWriter.write(response: response.head, body: response.body)
+            } catch is HTTPParserError {
+                // Throwing the parser error would make the channel write a second response;
+                // any other error just closes the connection.
+                throw ParseErrorWhileWritingResponse()
+            }
+        }
+    }
+
+    private struct ParseErrorWhileWritingResponse: Error {}
+}
