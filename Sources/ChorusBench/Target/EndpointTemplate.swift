@@ -28,7 +28,7 @@ public struct EndpointTemplate: Codable, Equatable, Sendable {
         let rest = text[separator.upperBound...]
         let authority = rest.prefix { $0 != "/" && $0 != "?" }
         let target = String(rest.dropFirst(authority.count))
-        let hostAndPort = authority.split(separator: ":", maxSplits: 1)
+        let hostAndPort = authority.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
         guard let host = hostAndPort.first, !host.isEmpty else { throw BenchError("'\(text)' names no host") }
         var port = 80
         if hostAndPort.count == 2 {
