@@ -1,26 +1,36 @@
 import NIOCore
 
-/// Opens many connections at a bounded pace: connection `i` goes to loop `i % loops`, and each
-/// loop keeps its share of `concurrency` attempts in flight.
+/// Opens many connections at a bounded pace: each loop opens its share of the indices, keeping
+/// its part of `concurrency` attempts in flight.
 enum ConnectionOpener {
+    /// The connections one event loop opens, and the tally they count into.
+    struct Share: Sendable {
+        var tally: NIOLoopBoundBox<LoopTally>
+        var indices: [Int]
+    }
+
+    /// The indices dealt out over the loops in turn.
+    static func roundRobin(_ indices: Range<Int>, over tallies: [NIOLoopBoundBox<LoopTally>]) -> [Share] {
+        tallies.enumerated().map { loopIndex, tally in
+            Share(tally: tally, indices: Array(stride(from: indices.lowerBound + loopIndex, to: indices.upperBound, by: tallies.count)))
+        }
+    }
+
     static func openAll(
-        count: Int, tallies: [NIOLoopBoundBox<LoopTally>], concurrency: Int,
+        _ shares: [Share], concurrency: Int,
         open: @escaping @Sendable (Int, NIOLoopBoundBox<LoopTally>) -> EventLoopFuture<Void>
     ) async throws -> (connected: Int, errors: ErrorCounts) {
-        let loops = tallies.count
+        let width = max(1, concurrency / max(1, shares.count))
         return try await withThrowingTaskGroup(of: (Int, ErrorCounts).self) { tasks in
-            for (loopIndex, tally) in tallies.enumerated() {
+            for share in shares {
+                let tally = share.tally
                 tasks.addTask {
                     try await tally.eventLoop.flatSubmit {
                         let outcome = NIOLoopBoundBox((connected: 0, errors: ErrorCounts()), eventLoop: tally.eventLoop)
-                        var cursor = loopIndex
+                        var remaining = share.indices.makeIterator()
                         let pump = OperationPump(
-                            loop: tally.eventLoop, width: max(1, concurrency / loops),
-                            next: {
-                                guard cursor < count else { return nil }
-                                defer { cursor += loops }
-                                return cursor
-                            },
+                            loop: tally.eventLoop, width: width,
+                            next: { remaining.next() },
                             operation: { index in
                                 open(index, tally)
                                     .map { outcome.value.connected += 1 }

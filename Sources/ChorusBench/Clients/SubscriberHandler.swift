@@ -70,7 +70,8 @@ final class SubscriberHandler: ChannelInboundHandler {
         self.tally.bytes += buffer.readableBytes
         let deliveredBefore = self.tally.deliveries
         defer {
-            if self.tally.deliveries != deliveredBefore {
+            // Only subscribers that read at once can say when the last delivery arrived.
+            if !self.role.lazy && self.tally.deliveries != deliveredBefore {
                 self.tally.lastDeliveryNanoseconds = NIODeadline.now().uptimeNanoseconds
             }
         }

@@ -28,7 +28,8 @@ enum EchoMode {
         let payloadSize = common.payloadSize
         ProgressLog.line("echo", "opening \(count.grouped) connections to \(endpoint.host):\(endpoint.port)\(endpoint.target)")
         let opening = NIODeadline.now()
-        let opened = try await ConnectionOpener.openAll(count: count, tallies: loops.tallies, concurrency: common.connectConcurrency) { index, tally in
+        let shares = ConnectionOpener.roundRobin(0..<count, over: loops.tallies)
+        let opened = try await ConnectionOpener.openAll(shares, concurrency: common.connectConcurrency) { index, tally in
             let upgraded = tally.eventLoop.makePromise(of: Void.self)
             return connector.connect(on: tally.eventLoop, sourceIndex: index) {
                 EchoHandler(endpoint: endpoint, source: index, depth: depth, payloadSize: payloadSize, tally: tally.value, opened: upgraded)

@@ -7,13 +7,19 @@ final class SubscriberFleet: Sendable {
     let spec: FleetSpec
     private let group: MultiThreadedEventLoopGroup
     private let tallies: [NIOLoopBoundBox<LoopTally>]
+    /// The loop of the probes, when they have one of their own.
+    private let probeTally: NIOLoopBoundBox<LoopTally>?
     private let drainTasks: [RepeatedTask]
 
+    /// Probes get a loop of their own when the others drain in bursts: a burst of thousands of
+    /// reads on the probes' loop would otherwise be counted as the server's latency.
     init(spec: FleetSpec) {
         self.spec = spec
-        self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, spec.threads))
-        let loops = Array(self.group.makeIterator())
-        self.tallies = loops.map { NIOLoopBoundBox.makeBoxSendingValue(LoopTally(), as: LoopTally.self, eventLoop: $0) }
+        let probesApart = spec.drainIntervalMilliseconds > 0 && spec.firstIndex < spec.probes
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, spec.threads) + (probesApart ? 1 : 0))
+        var loops = Array(self.group.makeIterator()).map { NIOLoopBoundBox.makeBoxSendingValue(LoopTally(), as: LoopTally.self, eventLoop: $0) }
+        self.probeTally = probesApart ? loops.removeLast() : nil
+        self.tallies = loops
         let interval = TimeAmount.milliseconds(Int64(max(1, spec.drainIntervalMilliseconds)))
         self.drainTasks = spec.drainIntervalMilliseconds > 0 ? self.tallies.map { tally in
             tally.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
@@ -31,12 +37,22 @@ final class SubscriberFleet: Sendable {
             openTimeout: .milliseconds(Int64(self.spec.connectTimeoutMilliseconds))
         )
         let spec = self.spec
-        let opened = try await ConnectionOpener.openAll(count: spec.count, tallies: self.tallies, concurrency: spec.connectConcurrency) { local, tally in
+        let opened = try await ConnectionOpener.openAll(self.shares(), concurrency: spec.connectConcurrency) { local, tally in
             let index = spec.firstIndex + local
             return connector.subscribe(on: tally.eventLoop, sourceIndex: index, role: spec.role(of: index), tally: tally).map { _ in }
         }
         let seconds = Double((NIODeadline.now() - started).nanoseconds) / 1e9
         return WorkerLine.Ready(connected: opened.connected, failed: spec.count - opened.connected, seconds: seconds, errors: opened.errors)
+    }
+
+    /// Local indices by loop: probes on their own loop if they have one, the rest round robin.
+    private func shares() -> [ConnectionOpener.Share] {
+        guard let probeTally = self.probeTally else {
+            return ConnectionOpener.roundRobin(0..<self.spec.count, over: self.tallies)
+        }
+        let probes = min(self.spec.count, self.spec.probes - self.spec.firstIndex)
+        return [ConnectionOpener.Share(tally: probeTally, indices: Array(0..<probes))]
+            + ConnectionOpener.roundRobin(probes..<self.spec.count, over: self.tallies)
     }
 
     func progress() async throws -> WorkerLine.Progress {
@@ -46,7 +62,7 @@ final class SubscriberFleet: Sendable {
 
     func snapshot() async throws -> TallySnapshot {
         var merged = TallySnapshot()
-        for tally in self.tallies {
+        for tally in self.tallies + (self.probeTally.map { [$0] } ?? []) {
             merged.merge(try await tally.eventLoop.submit { tally.value.snapshot() }.get())
         }
         return merged
