@@ -16,7 +16,7 @@ final class EchoHandler: ChannelInboundHandler {
     private let payloadSize: Int
     private let tally: LoopTally
     private let opened: EventLoopPromise<Void>
-    private var head: ByteBuffer? = ByteBuffer()
+    private var response = UpgradeResponse()
     private var frames = InboundFrames()
     private var sequence = 0
     private var pendingFlush = false
@@ -41,15 +41,10 @@ final class EchoHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = Self.unwrapInboundIn(data)
-        if self.head != nil {
-            self.head!.writeBuffer(&buffer)
+        if !self.response.isComplete {
             do {
-                guard let response = try ResponseHead.consume(from: &self.head!) else { return }
-                guard response.status == 101 else {
-                    throw BenchError("HTTP \(response.status) (\(response.statusLine))")
-                }
-                buffer = self.head!
-                self.head = nil
+                guard let rest = try self.response.receive(&buffer, expecting: 101) else { return }
+                buffer = rest
                 self.opened.succeed(())
             } catch {
                 self.failed = true
@@ -66,10 +61,10 @@ final class EchoHandler: ChannelInboundHandler {
             }
             let now = NIODeadline.now().uptimeNanoseconds
             if let stamp = BenchStamp.find(in: frame, at: index, length: header.payloadLength) {
-                self.tally.deliveries += 1
-                LatencyHistogram.record(&self.tally.latency, sent: stamp.sentNanoseconds, received: now)
+                self.tally.figures.deliveries += 1
+                LatencyHistogram.record(&self.tally.figures.latency, sent: stamp.sentNanoseconds, received: now)
             } else {
-                self.tally.errors.add("an echoed message without its stamp")
+                self.tally.figures.errors.add("an echoed message without its stamp")
             }
             if self.tally.sending { self.send(context: context, now: now) }
             return true
@@ -95,16 +90,16 @@ final class EchoHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         if self.failed {
             // Already reported.
-        } else if self.head != nil {
+        } else if !self.response.isComplete {
             self.opened.fail(BenchError("closed by the server during the upgrade"))
         } else if self.tally.sending {
-            self.tally.closedByServer += 1
+            self.tally.figures.closedByServer += 1
         }
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        self.tally.errors.add("\(error)")
+        self.tally.figures.errors.add("\(error)")
         context.close(promise: nil)
     }
 

@@ -20,7 +20,7 @@ final class SubscriberHandler: ChannelInboundHandler {
     private let opened: EventLoopPromise<Void>
     private let openTimeout: TimeAmount
     private var phase = Phase.awaitingHead
-    private var head = ByteBuffer()
+    private var response = UpgradeResponse()
     private var frames = InboundFrames()
     private var eventLines = SSEDataLines()
     private var lastSequence: [Int] = []
@@ -53,26 +53,21 @@ final class SubscriberHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = Self.unwrapInboundIn(data)
         if self.phase == .awaitingHead {
-            self.head.writeBuffer(&buffer)
             do {
-                guard let response = try ResponseHead.consume(from: &self.head) else { return }
-                guard response.status == UpgradeRequest.expectedStatus(for: self.endpoint) else {
-                    return self.fail(context: context, "HTTP \(response.status) (\(response.statusLine))")
-                }
-                buffer = self.head
-                self.head = ByteBuffer()
+                guard let rest = try self.response.receive(&buffer, expecting: UpgradeRequest.expectedStatus(for: self.endpoint)) else { return }
+                buffer = rest
                 self.upgraded(context: context)
             } catch {
                 return self.fail(context: context, error.message)
             }
         }
         guard buffer.readableBytes > 0 else { return }
-        self.tally.bytes += buffer.readableBytes
-        let deliveredBefore = self.tally.deliveries
+        self.tally.figures.bytes += buffer.readableBytes
+        let deliveredBefore = self.tally.figures.deliveries
         defer {
             // Only subscribers that read at once can say when the last delivery arrived.
-            if !self.role.lazy && self.tally.deliveries != deliveredBefore {
-                self.tally.lastDeliveryNanoseconds = NIODeadline.now().uptimeNanoseconds
+            if !self.role.lazy && self.tally.figures.deliveries != deliveredBefore {
+                self.tally.figures.lastDeliveryNanoseconds = NIODeadline.now().uptimeNanoseconds
             }
         }
         switch self.endpoint.scheme {
@@ -91,7 +86,7 @@ final class SubscriberHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         switch self.phase {
         case .streaming:
-            self.tally.closedByServer += 1
+            self.tally.figures.closedByServer += 1
         case .awaitingHead, .awaitingAuth, .awaitingSubscribed:
             self.settle(.failure(BenchError("closed by the server before the subscription was confirmed")))
         case .finished:
@@ -147,7 +142,7 @@ final class SubscriberHandler: ChannelInboundHandler {
 
     private func fail(context: ChannelHandlerContext, _ message: String) {
         if self.phase == .streaming {
-            self.tally.errors.add(message)
+            self.tally.figures.errors.add(message)
         }
         self.settle(.failure(BenchError(message)))
         self.phase = .finished
@@ -210,17 +205,17 @@ final class SubscriberHandler: ChannelInboundHandler {
     }
 
     private func delivered(_ buffer: ByteBuffer, index: Int, length: Int) {
-        self.tally.deliveries += 1
+        self.tally.figures.deliveries += 1
         guard self.role.probe else { return }
         let now = NIODeadline.now().uptimeNanoseconds
         guard let stamp = BenchStamp.find(in: buffer, at: index, length: length) else { return }
-        LatencyHistogram.record(&self.tally.latency, sent: stamp.sentNanoseconds, received: now)
-        self.tally.probeReceived[self.role.topicIndex, default: 0] += 1
+        LatencyHistogram.record(&self.tally.figures.latency, sent: stamp.sentNanoseconds, received: now)
+        self.tally.figures.probeReceived[self.role.topicIndex, default: 0] += 1
         if stamp.source >= self.lastSequence.count {
             self.lastSequence += Array(repeating: 0, count: stamp.source + 1 - self.lastSequence.count)
         }
         if stamp.sequence <= self.lastSequence[stamp.source] {
-            self.tally.reordered += 1
+            self.tally.figures.reordered += 1
         } else {
             self.lastSequence[stamp.source] = stamp.sequence
         }

@@ -4,36 +4,24 @@ import NIOCore
 /// What the connections of one event loop have seen. Only that loop touches it, so counting a
 /// delivery is a plain increment; the figures of all loops are merged at the end.
 final class LoopTally {
-    var deliveries = 0
-    var bytes = 0
-    var lastDeliveryNanoseconds: UInt64 = 0
-    /// Delivery (or round-trip) latency of the probes, in microseconds.
-    var latency = LatencyHistogram.make()
-    /// Stamped messages the probes received, by topic index.
-    var probeReceived: [Int: Int] = [:]
-    var reordered = 0
-    var closedByServer = 0
-    var errors = ErrorCounts()
+    var figures = TallySnapshot()
     /// Subscribers that only count: read when the loop's drain tick says so, not on every wakeup.
     var lazyChannels: [any Channel] = []
     /// Whether echo connections still send new messages (false once the run's time is up).
     var sending = true
 
-    func snapshot() -> TallySnapshot {
-        TallySnapshot(
-            deliveries: self.deliveries, bytes: self.bytes, lastDeliveryNanoseconds: self.lastDeliveryNanoseconds,
-            latency: self.latency, probeReceived: self.probeReceived, reordered: self.reordered,
-            closedByServer: self.closedByServer, errors: self.errors
-        )
-    }
+    func snapshot() -> TallySnapshot { self.figures }
 }
 
-/// The figures of a ``LoopTally``, to merge across loops and processes.
+/// What connections counted, to merge across loops and processes.
 struct TallySnapshot: Codable, Sendable {
     var deliveries = 0
     var bytes = 0
+    /// When the last delivery was read by a subscriber that reads at once.
     var lastDeliveryNanoseconds: UInt64 = 0
+    /// Delivery (or round-trip) latency of the probes, in microseconds.
     var latency = LatencyHistogram.make()
+    /// Stamped messages the probes received, by topic index.
     var probeReceived: [Int: Int] = [:]
     var reordered = 0
     var closedByServer = 0

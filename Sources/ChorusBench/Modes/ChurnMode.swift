@@ -54,10 +54,10 @@ enum ChurnMode {
                                 )
                                 let started = NIODeadline.now().uptimeNanoseconds
                                 return connector.subscribe(on: tally.eventLoop, sourceIndex: index, role: role, tally: tally).map { _ in
-                                    tally.value.deliveries += 1
-                                    LatencyHistogram.record(&tally.value.latency, sent: started, received: NIODeadline.now().uptimeNanoseconds)
+                                    tally.value.figures.deliveries += 1
+                                    LatencyHistogram.record(&tally.value.figures.latency, sent: started, received: NIODeadline.now().uptimeNanoseconds)
                                 }.recover { error in
-                                    tally.value.errors.add("\(error)")
+                                    tally.value.figures.errors.add("\(error)")
                                 }
                             }
                         ).run()

@@ -62,6 +62,16 @@ struct CommonOptions {
         )
     }
 
+    /// All the subscribers of a run, to be shared out over worker processes.
+    func fleet(endpoint: EndpointTemplate, count: Int, topics: Int, probes: Int, subscribes: Bool, drainInterval: Double) -> FleetSpec {
+        FleetSpec(
+            endpoint: endpoint, serverProtocol: self.serverProtocol, token: self.credentials.token, firstIndex: 0, count: count,
+            topics: topics, topicPrefix: self.topicPrefix, probes: probes, subscribes: subscribes, sources: self.sources,
+            threads: self.threads, connectConcurrency: self.connectConcurrency,
+            drainIntervalMilliseconds: Int(drainInterval * 1000), connectTimeoutMilliseconds: Int(self.connectTimeout * 1000)
+        )
+    }
+
     /// The default subscriber URL of each protocol.
     var defaultSubscribeURL: String {
         self.serverProtocol == .chorus ? "ws://127.0.0.1:8080/ws" : "ws://127.0.0.1:8081/sub/{topic}"

@@ -28,19 +28,10 @@ enum ConnectionsMode {
         try arguments.finish()
         if !subscribes && common.serverProtocol == .nchan { throw BenchError("--no-subscribe: an Nchan connection always subscribes") }
 
-        let spec = FleetSpec(
-            endpoint: endpoint, serverProtocol: common.serverProtocol, token: common.credentials.token, firstIndex: 0, count: count,
-            topics: topics, topicPrefix: common.topicPrefix, probes: 0, subscribes: subscribes, sources: common.sources,
-            threads: common.threads, connectConcurrency: common.connectConcurrency, drainIntervalMilliseconds: 0,
-            connectTimeoutMilliseconds: Int(common.connectTimeout * 1000)
-        )
+        let spec = common.fleet(endpoint: endpoint, count: count, topics: topics, probes: 0, subscribes: subscribes, drainInterval: 0)
         let residentBefore = common.server?.residentKiB()
-        let pool = try WorkerPool(spec: spec, perProcess: perProcess, workerArguments: workerArguments)
+        let (pool, ready) = try await WorkerPool.open(spec, perProcess: perProcess, workerArguments: workerArguments, mode: "connections")
         defer { pool.terminate() }
-        ProgressLog.line("connections", "opening \(count.grouped) connections to \(endpoint.host):\(endpoint.port)\(endpoint.target) over \(pool.workers.count) process(es)")
-        let ready = try await pool.awaitReady { ProgressLog.line("connections", $0) }
-        ProgressLog.line("connections", "\(ready.connected.grouped) open, \(ready.failed.grouped) failed, in \(ready.seconds.fixed(2)) s")
-        if ready.connected == 0 { throw BenchError("no connection could be opened: \(ready.errors.counts)") }
         try await Task.sleep(for: .seconds(settle))
         let residentAfter = common.server?.residentKiB()
 

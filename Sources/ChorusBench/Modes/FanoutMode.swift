@@ -49,18 +49,9 @@ enum FanoutMode {
             throw BenchError("--publish-url: Nchan publishes to a channel URL with {topic}, e.g. http://127.0.0.1:8081/pub/{topic}")
         }
 
-        let spec = FleetSpec(
-            endpoint: endpoint, serverProtocol: common.serverProtocol, token: common.credentials.token, firstIndex: 0, count: count,
-            topics: topics, topicPrefix: common.topicPrefix, probes: probes, subscribes: true, sources: common.sources,
-            threads: common.threads, connectConcurrency: common.connectConcurrency,
-            drainIntervalMilliseconds: Int(drainInterval * 1000), connectTimeoutMilliseconds: Int(common.connectTimeout * 1000)
-        )
-        let pool = try WorkerPool(spec: spec, perProcess: perProcess, workerArguments: workerArguments)
+        let spec = common.fleet(endpoint: endpoint, count: count, topics: topics, probes: probes, subscribes: true, drainInterval: drainInterval)
+        let (pool, ready) = try await WorkerPool.open(spec, perProcess: perProcess, workerArguments: workerArguments, mode: "fanout")
         defer { pool.terminate() }
-        ProgressLog.line("fanout", "subscribing \(count.grouped) connections over \(topics) topic(s), \(probes) probes, \(pool.workers.count) process(es)")
-        let ready = try await pool.awaitReady { ProgressLog.line("fanout", $0) }
-        ProgressLog.line("fanout", "\(ready.connected.grouped) subscribed, \(ready.failed.grouped) failed, in \(ready.seconds.fixed(2)) s")
-        if ready.connected == 0 { throw BenchError("no subscriber could subscribe: \(ready.errors.counts)") }
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: common.threads)
         defer { group.shutdownGracefully { _ in } }

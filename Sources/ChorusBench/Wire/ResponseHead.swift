@@ -30,3 +30,20 @@ public struct ResponseHead: Equatable, Sendable {
         return ResponseHead(status: status, statusLine: statusLine, chunked: chunked)
     }
 }
+
+/// Collects the answer to an upgrade (or event-stream GET) until its head is complete.
+struct UpgradeResponse {
+    private var pending = ByteBuffer()
+    private(set) var isComplete = false
+
+    /// Takes the bytes of one read. Until the head is complete, returns nil; then checks its
+    /// status and returns whatever followed it in the same read (the first frames or events).
+    mutating func receive(_ buffer: inout ByteBuffer, expecting status: Int) throws(BenchError) -> ByteBuffer? {
+        self.pending.writeBuffer(&buffer)
+        guard let head = try ResponseHead.consume(from: &self.pending) else { return nil }
+        guard head.status == status else { throw BenchError("HTTP \(head.status) (\(head.statusLine))") }
+        self.isComplete = true
+        defer { self.pending = ByteBuffer() }
+        return self.pending
+    }
+}

@@ -15,6 +15,22 @@ final class WorkerPool: Sendable {
         }
     }
 
+    /// Starts the workers of `spec` and waits until they have opened their connections; fails
+    /// (stopping them) when none could be opened. `mode` names the progress lines.
+    static func open(_ spec: FleetSpec, perProcess: Int, workerArguments: [String], mode: String) async throws -> (WorkerPool, WorkerLine.Ready) {
+        let pool = try WorkerPool(spec: spec, perProcess: perProcess, workerArguments: workerArguments)
+        do {
+            ProgressLog.line(mode, "opening \(spec.count.grouped) connections to \(spec.endpoint.host):\(spec.endpoint.port)\(spec.endpoint.target) (\(spec.topics.grouped) topics, \(spec.probes) probes) over \(pool.workers.count) process(es)")
+            let ready = try await pool.awaitReady { ProgressLog.line(mode, $0) }
+            ProgressLog.line(mode, "\(ready.connected.grouped) open, \(ready.failed.grouped) failed, in \(ready.seconds.fixed(2)) s")
+            if ready.connected == 0 { throw BenchError("no connection could be opened: \(ready.errors.counts)") }
+            return (pool, ready)
+        } catch {
+            pool.terminate()
+            throw error
+        }
+    }
+
     /// Waits until every worker has opened its subscribers, printing progress meanwhile.
     func awaitReady(progress: (String) -> Void) async throws -> WorkerLine.Ready {
         var lastReport = ContinuousClock.now
