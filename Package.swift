@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "ChorusCore", targets: ["ChorusCore"]),
         .library(name: "ChorusSQLite", targets: ["ChorusSQLite"]),
         .library(name: "ChorusServer", targets: ["ChorusServer"]),
+        .library(name: "ChorusBench", targets: ["ChorusBench"]),
         .executable(name: "chorus", targets: ["chorus"]),
     ],
     dependencies: [
@@ -26,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         .target(
@@ -68,6 +70,16 @@ let package = Package(
             swiftSettings: strictSettings,
             plugins: ["EmbedWebAssets"]
         ),
+        .target(
+            name: "ChorusBench",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "AssetEmbedder",
             swiftSettings: strictSettings
@@ -81,12 +93,18 @@ let package = Package(
             name: "chorus",
             dependencies: [
                 "ChorusServer",
+                "ChorusBench",
             ],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "ChorusCoreTests",
             dependencies: ["ChorusCore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ChorusBenchTests",
+            dependencies: ["ChorusBench"],
             swiftSettings: strictSettings
         ),
         .testTarget(

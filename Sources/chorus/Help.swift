@@ -7,6 +7,8 @@ enum Help {
         Usage:
           chorus serve [options]               run the hub (see 'chorus serve --help')
           chorus token --user ID [--ttl 1h]    print a client token signed with the configured JWT secret
+          chorus bench connections|fanout|echo|churn [options]
+                                               load generator for a running hub (or Nchan); see 'chorus bench --help'
           chorus bench history [options]       durable publishes/s through the commit path, in process
           chorus help                          this text
         """

@@ -1,7 +1,8 @@
+import ChorusBench
 import ChorusServer
 
 
-/// `chorus serve | token | help`
+/// `chorus serve | token | bench | help`
 let arguments = Array(CommandLine.arguments.dropFirst())
 let command = arguments.first ?? "help"
 let rest = Array(arguments.dropFirst())
@@ -13,8 +14,7 @@ do {
     case "token":
         try await TokenCommand.run(rest)
     case "bench":
-        guard rest.first == "history" else { throw CommandError("usage: chorus bench history [options] (see --help)") }
-        try await BenchHistoryCommand.run(Array(rest.dropFirst()))
+        try await BenchDispatch.run(rest)
     case "help", "--help", "-h":
         print(Help.overview)
     default:
@@ -23,6 +23,8 @@ do {
 } catch let error as CommandError {
     Console.fail(error.message)
 } catch let error as ConfigurationError {
+    Console.fail(error.message)
+} catch let error as BenchError {
     Console.fail(error.message)
 } catch {
     Console.fail("\(error)")

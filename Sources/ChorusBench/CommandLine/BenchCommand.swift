@@ -1,0 +1,47 @@
+/// `chorus bench connections | fanout | echo | churn` (and `worker`, which a run starts itself).
+public enum BenchCommand {
+    public static let modes = ["connections", "fanout", "echo", "churn"]
+
+    public static let overview = """
+        chorus bench MODE [options]: load generator for Chorus and other pub/sub servers (Nchan)
+          connections   open N idle connections; connect rate, server memory per connection
+          fanout        N subscribers over T topics, HTTP publishers; deliveries/s, latency, loss
+          echo          round trips per second over M WebSocket connections
+          churn         connect + subscribe + disconnect cycles per second
+          history       durable publishes/s through the hub's commit path, in process
+        Each mode prints progress and a table to stderr, and one JSON line to stdout.
+        'chorus bench MODE --help' lists its options.
+        """
+
+    /// Runs `mode` with `arguments`. `workerArguments` are what the chorus executable needs
+    /// to run as a worker of this run (the parent re-executes itself with them).
+    public static func run(mode: String, _ arguments: [String], workerArguments: [String]) async throws(BenchError) {
+        var parsed = try BenchArguments(mode: mode, arguments)
+        let usage: String
+        switch mode {
+        case "connections": usage = ConnectionsMode.usage
+        case "fanout": usage = FanoutMode.usage
+        case "echo": usage = EchoMode.usage
+        case "churn": usage = ChurnMode.usage
+        default: throw BenchError("unknown bench mode '\(mode)'\n\n\(Self.overview)")
+        }
+        if parsed.wantsHelp {
+            print(usage)
+            return
+        }
+        do {
+            let result: BenchResult
+            switch mode {
+            case "connections": result = try await ConnectionsMode.run(&parsed, workerArguments: workerArguments)
+            case "fanout": result = try await FanoutMode.run(&parsed, workerArguments: workerArguments)
+            case "echo": result = try await EchoMode.run(&parsed)
+            default: result = try await ChurnMode.run(&parsed)
+            }
+            result.print()
+        } catch let error as BenchError {
+            throw error
+        } catch {
+            throw BenchError("\(mode): \(error)")
+        }
+    }
+}

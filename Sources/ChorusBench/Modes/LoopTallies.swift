@@ -1,0 +1,32 @@
+import NIOCore
+import NIOPosix
+
+/// An event loop group of the generator with a ``LoopTally`` on each loop, for the modes that
+/// run in the parent process (echo, churn).
+struct LoopTallies: Sendable {
+    let group: MultiThreadedEventLoopGroup
+    let tallies: [NIOLoopBoundBox<LoopTally>]
+
+    init(threads: Int) {
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        self.tallies = self.group.makeIterator().map {
+            NIOLoopBoundBox.makeBoxSendingValue(LoopTally(), as: LoopTally.self, eventLoop: $0)
+        }
+    }
+
+    /// Runs `body` on every loop's tally and merges the snapshots taken right after it.
+    func snapshot(after body: @escaping @Sendable (LoopTally) -> Void = { _ in }) async throws -> TallySnapshot {
+        var merged = TallySnapshot()
+        for tally in self.tallies {
+            merged.merge(try await tally.eventLoop.submit {
+                body(tally.value)
+                return tally.value.snapshot()
+            }.get())
+        }
+        return merged
+    }
+
+    func shutdown() async {
+        try? await self.group.shutdownGracefully()
+    }
+}

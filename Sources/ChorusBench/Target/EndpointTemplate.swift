@@ -1,0 +1,53 @@
+import Foundation
+
+/// A URL with an optional `{topic}` placeholder, e.g. `ws://127.0.0.1:8081/sub/{topic}` (Nchan:
+/// the topic is in the URL) or `ws://127.0.0.1:8080/ws` (Chorus: subscribing is a frame).
+/// `ws://` means a WebSocket; `http://` means an event stream (subscribers) or a POST target
+/// (publishers). TLS is not supported: the benchmarks measure servers on loopback.
+public struct EndpointTemplate: Codable, Equatable, Sendable {
+    public enum Scheme: String, Codable, Sendable {
+        case ws, http
+    }
+
+    public var scheme: Scheme
+    public var host: String
+    public var port: Int
+    /// Path and query, with `{topic}` where the topic goes.
+    public var target: String
+
+    public static let placeholder = "{topic}"
+
+    public init(_ text: String) throws(BenchError) {
+        guard let separator = text.range(of: "://") else {
+            throw BenchError("'\(text)' is not a URL (expected ws://HOST:PORT/PATH or http://HOST:PORT/PATH)")
+        }
+        let schemeText = text[..<separator.lowerBound].lowercased()
+        guard let scheme = Scheme(rawValue: schemeText) else {
+            throw BenchError("'\(text)': only ws:// and http:// URLs are supported (the benchmarks run on loopback, without TLS)")
+        }
+        let rest = text[separator.upperBound...]
+        let authority = rest.prefix { $0 != "/" && $0 != "?" }
+        let target = String(rest.dropFirst(authority.count))
+        let hostAndPort = authority.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let host = hostAndPort.first, !host.isEmpty else { throw BenchError("'\(text)' names no host") }
+        var port = 80
+        if hostAndPort.count == 2 {
+            guard let parsed = Int(hostAndPort[1]), (1...65535).contains(parsed) else {
+                throw BenchError("'\(text)': '\(hostAndPort[1])' is not a port")
+            }
+            port = parsed
+        }
+        self.scheme = scheme
+        self.host = String(host)
+        self.port = port
+        self.target = target.isEmpty ? "/" : (target.hasPrefix("?") ? "/" + target : target)
+    }
+
+    public var hasTopic: Bool { self.target.contains(Self.placeholder) }
+
+    public func target(topic: String) -> String {
+        self.hasTopic ? self.target.replacingOccurrences(of: Self.placeholder, with: topic) : self.target
+    }
+
+    public var hostHeader: String { self.port == 80 ? self.host : "\(self.host):\(self.port)" }
+}

@@ -1,0 +1,42 @@
+import Testing
+
+@testable import ChorusBench
+
+@Suite struct ArgumentTests {
+    @Test func urlTemplatesCarryTheTopic() throws {
+        let nchan = try EndpointTemplate("ws://127.0.0.1:8081/sub/{topic}")
+        #expect(nchan.scheme == .ws && nchan.port == 8081 && nchan.hasTopic)
+        #expect(nchan.target(topic: "bench-3") == "/sub/bench-3")
+        let chorus = try EndpointTemplate("http://localhost/api/publish")
+        #expect(chorus.port == 80 && !chorus.hasTopic && chorus.hostHeader == "localhost")
+        #expect(try EndpointTemplate("ws://h:1?topic={topic}").target == "/?topic={topic}")
+    }
+
+    @Test(arguments: ["127.0.0.1:8080", "wss://h/ws", "ws://:80/", "ws://h:99999/", "ws://h:x/"])
+    func badURLsAreRefusedWithAMessage(_ text: String) {
+        #expect(throws: BenchError.self) { try EndpointTemplate(text) }
+    }
+
+    @Test func optionsParseAndUnknownOnesAreErrors() throws {
+        var arguments = try BenchArguments(mode: "fanout", ["--subscribers", "10_000", "--duration=500ms", "--rate", "10", "--server", "nchan"])
+        #expect(try arguments.integer("--subscribers", default: 1) == 10_000)
+        #expect(try arguments.seconds("--duration", default: 1) == 0.5)
+        #expect(try arguments.number("--rate", default: 0) == 10)
+        #expect(try arguments.choice("--server", default: ServerProtocol.chorus) == .nchan)
+        try arguments.finish()
+
+        var unknown = try BenchArguments(mode: "echo", ["--bogus", "1"])
+        #expect(throws: BenchError.self) { try unknown.finish() }
+        var negative = try BenchArguments(mode: "echo", ["--connections", "-5"])
+        #expect(throws: BenchError.self) { try negative.integer("--connections", default: 1) }
+        var badChoice = try BenchArguments(mode: "echo", ["--server", "redis"])
+        #expect(throws: BenchError.self) { try badChoice.choice("--server", default: ServerProtocol.chorus) }
+        #expect(throws: BenchError.self) { try BenchArguments(mode: "echo", ["--connections"]) }
+        #expect(throws: BenchError.self) { try BenchArguments(mode: "echo", ["stray"]) }
+    }
+
+    @Test func expectedDeliveriesFollowTheTopicOfEachSubscriber() {
+        // 5 subscribers over 2 topics: topic 0 has 3, topic 1 has 2.
+        #expect(FanoutMode.expectedDeliveries(published: [10, 7], subscribers: 5, topics: 2) == 10 * 3 + 7 * 2)
+    }
+}
