@@ -25,7 +25,7 @@ import Testing
         #expect(try arguments.choice("--server", default: ServerProtocol.chorus) == .nchan)
         try arguments.finish()
 
-        var unknown = try BenchArguments(mode: "echo", ["--bogus", "1"])
+        let unknown = try BenchArguments(mode: "echo", ["--bogus", "1"])
         #expect(throws: BenchError.self) { try unknown.finish() }
         var negative = try BenchArguments(mode: "echo", ["--connections", "-5"])
         #expect(throws: BenchError.self) { try negative.integer("--connections", default: 1) }
