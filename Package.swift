@@ -83,6 +83,27 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Fuzz targets (Fuzz/README.md, scripts/fuzz): plain builds replay inputs; built with
+        // -DCHORUS_FUZZING -sanitize=fuzzer they are libFuzzer targets.
+        .target(
+            name: "ChorusFuzzTargets",
+            dependencies: [
+                "ChorusCore",
+                "ChorusServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Fuzz/Sources/ChorusFuzzTargets",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "chorus-fuzz",
+            dependencies: ["ChorusFuzzTargets"],
+            path: "Fuzz/Sources/chorus-fuzz",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "ChorusCoreTests",
             dependencies: ["ChorusCore"],
@@ -90,7 +111,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ChorusServerTests",
-            dependencies: ["ChorusServer", "ChorusSQLite"],
+            dependencies: ["ChorusServer", "ChorusSQLite", "ChorusFuzzTargets"],
             swiftSettings: strictSettings
         ),
     ]

@@ -1,0 +1,97 @@
+import ChorusCore
+
+/// Parses each separator-delimited piece of the input as a topic and as a pattern, then routes
+/// topics through a ``TopicTrie`` holding every valid pattern and checks it against
+/// ``TopicPattern/matches(_:)``, the reference matcher.
+enum TopicHarness {
+    static func run(_ input: UnsafeRawBufferPointer) {
+        var fuzzInput = FuzzInput(input)
+        var patterns: [TopicPattern] = []
+        var topics: [Topic] = []
+        for piece in fuzzInput.pieces() {
+            let text = String(fuzzed: piece)
+            let pattern = self.parsePattern(text)
+            if let topic = self.parseTopic(text, pattern: pattern) {
+                topics.append(topic)
+            }
+            if let pattern {
+                patterns.append(pattern)
+                // A topic the pattern surely matches, so matching is exercised beyond exact names.
+                if let instance = self.instance(of: pattern) {
+                    topics.append(instance)
+                }
+            }
+        }
+        self.checkRouting(topics: topics, patterns: patterns)
+    }
+
+    private static func parseTopic(_ text: String, pattern: TopicPattern?) -> Topic? {
+        do {
+            let topic = try Topic(text)
+            precondition(TopicRules.allow(text, wildcards: false), "accepted topic '\(text)' breaks the rules")
+            precondition(pattern?.isWildcard == false && pattern?.exactTopic == topic, "topic '\(text)' is not also an exact pattern")
+            precondition(TopicPattern(topic) == pattern && TopicPattern(topic).segments == pattern?.segments)
+            precondition(topic.segments.count <= Topic.maxSegmentCount && text.hasPrefix(topic.namespace))
+            return topic
+        } catch {
+            precondition(!TopicRules.allow(text, wildcards: false), "rejected topic '\(text)' keeps the rules: \(error)")
+            precondition(!error.description.isEmpty)
+            return nil
+        }
+    }
+
+    private static func parsePattern(_ text: String) -> TopicPattern? {
+        do {
+            let pattern = try TopicPattern(text)
+            precondition(TopicRules.allow(text, wildcards: true), "accepted pattern '\(text)' breaks the rules")
+            precondition(pattern.segments.count == text.split(separator: ".", omittingEmptySubsequences: false).count)
+            return pattern
+        } catch {
+            precondition(!TopicRules.allow(text, wildcards: true), "rejected pattern '\(text)' keeps the rules: \(error)")
+            precondition(!error.description.isEmpty)
+            return nil
+        }
+    }
+
+    /// The pattern with `*` replaced by one segment and `**` by two, if that is still a valid topic.
+    private static func instance(of pattern: TopicPattern) -> Topic? {
+        let segments = pattern.segments.map { segment in
+            switch segment {
+            case .literal(let literal): literal
+            case .anySegment: "x"
+            case .anyTail: "x.y"
+            }
+        }
+        let topic = try? Topic(segments.joined(separator: "."))
+        if let topic {
+            precondition(pattern.matches(topic), "'\(pattern)' does not match its own instance '\(topic)'")
+        }
+        return topic
+    }
+
+    private static func checkRouting(topics: [Topic], patterns: [TopicPattern]) {
+        var trie = TopicTrie<Int>()
+        for (subscriber, pattern) in patterns.enumerated() {
+            precondition(trie.insert(subscriber, for: pattern))
+            precondition(!trie.insert(subscriber, for: pattern), "'\(pattern)' subscribed twice")
+        }
+        precondition(trie.subscriptionCount == patterns.count && trie.patternCount == Set(patterns).count)
+
+        for topic in topics {
+            var routed: [Int] = []
+            trie.forEachMatch(of: topic) { pattern, subscribers in
+                precondition(pattern.matches(topic), "trie routed '\(topic)' to '\(pattern)'")
+                routed.append(contentsOf: subscribers)
+            }
+            let expected = patterns.indices.filter { patterns[$0].matches(topic) }
+            precondition(routed.sorted() == expected, "trie routed '\(topic)' to \(routed.sorted()), expected \(expected)")
+        }
+
+        for (subscriber, pattern) in patterns.enumerated().reversed() {
+            precondition(trie.remove(subscriber, for: pattern))
+            precondition(!trie.remove(subscriber, for: pattern), "'\(pattern)' unsubscribed twice")
+        }
+        precondition(trie.isEmpty && trie.patternCount == 0)
+        trie.forEachPattern { pattern, _ in preconditionFailure("'\(pattern)' left in an empty trie") }
+    }
+}
