@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
         .target(
@@ -83,8 +84,8 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // Fuzz targets (Fuzz/README.md, scripts/fuzz): plain builds replay inputs; built with
-        // -DCHORUS_FUZZING -sanitize=fuzzer they are libFuzzer targets.
+        // Fuzz targets (scripts/fuzz, docs/security.md "Fuzzing"): a plain build replays inputs;
+        // scripts/fuzz builds chorus-fuzz as a libFuzzer target.
         .target(
             name: "ChorusFuzzTargets",
             dependencies: [
@@ -98,11 +99,28 @@ let package = Package(
             path: "Fuzz/Sources/ChorusFuzzTargets",
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "CLibFuzzer",
+            path: "Fuzz/Sources/CLibFuzzer"
+        ),
         .executableTarget(
             name: "chorus-fuzz",
-            dependencies: ["ChorusFuzzTargets"],
+            dependencies: ["ChorusFuzzTargets", "CLibFuzzer"],
             path: "Fuzz/Sources/chorus-fuzz",
             swiftSettings: strictSettings
+        ),
+        // Micro-benchmarks: `swift package benchmark` (docs/performance.md, "Micro-benchmarks").
+        .executableTarget(
+            name: "ChorusBenchmarks",
+            dependencies: [
+                "ChorusCore",
+                "ChorusServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/ChorusBenchmarks",
+            swiftSettings: strictSettings,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         .testTarget(
             name: "ChorusCoreTests",
