@@ -129,7 +129,12 @@ let package = Package(
         ),
         .testTarget(
             name: "ChorusServerTests",
-            dependencies: ["ChorusServer", "ChorusSQLite", "ChorusFuzzTargets"],
+            dependencies: [
+                "ChorusServer",
+                "ChorusSQLite",
+                "ChorusFuzzTargets",
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
             swiftSettings: strictSettings
         ),
     ]

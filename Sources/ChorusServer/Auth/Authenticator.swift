@@ -75,7 +75,12 @@ public struct Authenticator: Sendable {
             throw ProtocolError(.unauthorized, "invalid token")
         }
         guard !claims.sub.value.isEmpty else { throw ProtocolError(.unauthorized, "token has an empty 'sub'") }
-        let expiresAt = claims.exp.map { Int64(($0.value.timeIntervalSince1970 * 1000).rounded(.down)) }
+        let expiresAt = claims.exp.map { exp in
+            // A signed token may carry any `exp`; one beyond Int64 milliseconds must not trap
+            // (found by fuzzing). An `exp` in the past was rejected above, so only the top clamps.
+            let milliseconds = (exp.value.timeIntervalSince1970 * 1000).rounded(.down)
+            return Int64(exactly: milliseconds) ?? .max
+        }
         return Identity(user: claims.sub.value, expiresAt: expiresAt)
     }
 
