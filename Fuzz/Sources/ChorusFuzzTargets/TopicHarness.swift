@@ -14,44 +14,38 @@ enum TopicHarness {
         var topics: [Topic] = []
         for piece in fuzzInput.pieces().prefix(self.maxPieces) {
             let text = String(fuzzed: piece)
-            let pattern = self.parsePattern(text)
-            if let topic = self.parseTopic(text, pattern: pattern) {
-                topics.append(topic)
-            }
+            let pattern = self.parse(text, wildcards: true, { text throws(TopicError) in try TopicPattern(text) })
             if let pattern {
+                precondition(pattern.segments.count == text.split(separator: ".", omittingEmptySubsequences: false).count)
                 patterns.append(pattern)
                 // A topic the pattern surely matches, so matching is exercised beyond exact names.
                 if let instance = self.instance(of: pattern) {
                     topics.append(instance)
                 }
             }
+            if let topic = self.parse(text, wildcards: false, { text throws(TopicError) in try Topic(text) }) {
+                precondition(pattern?.isWildcard == false && pattern?.exactTopic == topic, "topic '\(text)' is not also an exact pattern")
+                precondition(TopicPattern(topic) == pattern && TopicPattern(topic).segments == pattern?.segments)
+                precondition(topic.segments.count <= Topic.maxSegmentCount && text.hasPrefix(topic.namespace))
+                topics.append(topic)
+            }
         }
         self.checkRouting(topics: topics, patterns: patterns)
     }
 
-    private static func parseTopic(_ text: String, pattern: TopicPattern?) -> Topic? {
+    /// Parses `text` as a topic or pattern and checks the verdict against ``TopicRules``.
+    private static func parse<Parsed>(
+        _ text: String,
+        wildcards: Bool,
+        _ parse: (String) throws(TopicError) -> Parsed
+    ) -> Parsed? {
+        let kind = wildcards ? "pattern" : "topic"
         do {
-            let topic = try Topic(text)
-            precondition(TopicRules.allow(text, wildcards: false), "accepted topic '\(text)' breaks the rules")
-            precondition(pattern?.isWildcard == false && pattern?.exactTopic == topic, "topic '\(text)' is not also an exact pattern")
-            precondition(TopicPattern(topic) == pattern && TopicPattern(topic).segments == pattern?.segments)
-            precondition(topic.segments.count <= Topic.maxSegmentCount && text.hasPrefix(topic.namespace))
-            return topic
+            let parsed = try parse(text)
+            precondition(TopicRules.allow(text, wildcards: wildcards), "accepted \(kind) '\(text)' breaks the rules")
+            return parsed
         } catch {
-            precondition(!TopicRules.allow(text, wildcards: false), "rejected topic '\(text)' keeps the rules: \(error)")
-            precondition(!error.description.isEmpty)
-            return nil
-        }
-    }
-
-    private static func parsePattern(_ text: String) -> TopicPattern? {
-        do {
-            let pattern = try TopicPattern(text)
-            precondition(TopicRules.allow(text, wildcards: true), "accepted pattern '\(text)' breaks the rules")
-            precondition(pattern.segments.count == text.split(separator: ".", omittingEmptySubsequences: false).count)
-            return pattern
-        } catch {
-            precondition(!TopicRules.allow(text, wildcards: true), "rejected pattern '\(text)' keeps the rules: \(error)")
+            precondition(!TopicRules.allow(text, wildcards: wildcards), "rejected \(kind) '\(text)' keeps the rules: \(error)")
             precondition(!error.description.isEmpty)
             return nil
         }
