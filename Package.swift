@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
         .target(
@@ -97,6 +98,44 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Fuzz targets (scripts/fuzz, docs/security.md "Fuzzing"): a plain build replays inputs;
+        // scripts/fuzz builds chorus-fuzz as a libFuzzer target.
+        .target(
+            name: "ChorusFuzzTargets",
+            dependencies: [
+                "ChorusCore",
+                "ChorusServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Fuzz/Sources/ChorusFuzzTargets",
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "CLibFuzzer",
+            path: "Fuzz/Sources/CLibFuzzer"
+        ),
+        .executableTarget(
+            name: "chorus-fuzz",
+            dependencies: ["ChorusFuzzTargets", "CLibFuzzer"],
+            path: "Fuzz/Sources/chorus-fuzz",
+            swiftSettings: strictSettings
+        ),
+        // Micro-benchmarks: `swift package benchmark` (docs/performance.md, "Micro-benchmarks").
+        .executableTarget(
+            name: "ChorusBenchmarks",
+            dependencies: [
+                "ChorusCore",
+                "ChorusServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/ChorusBenchmarks",
+            swiftSettings: strictSettings,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
         .testTarget(
             name: "ChorusCoreTests",
             dependencies: ["ChorusCore"],
@@ -109,7 +148,12 @@ let package = Package(
         ),
         .testTarget(
             name: "ChorusServerTests",
-            dependencies: ["ChorusServer", "ChorusSQLite"],
+            dependencies: [
+                "ChorusServer",
+                "ChorusSQLite",
+                "ChorusFuzzTargets",
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
             swiftSettings: strictSettings
         ),
     ]

@@ -85,7 +85,12 @@ public struct Authenticator: Sendable {
         if let audience = self.audience, (try? claims.aud?.verifyIntendedAudience(includes: audience)) == nil {
             throw ProtocolError(.unauthorized, "token rejected: its audience ('aud') does not include this hub")
         }
-        let expiresAt = claims.exp.map { Int64(($0.value.timeIntervalSince1970 * 1000).rounded(.down)) }
+        let expiresAt = claims.exp.map { exp in
+            // A signed token may carry any `exp`; one beyond Int64 milliseconds must not trap
+            // (found by fuzzing). An `exp` in the past was rejected above, so only the top clamps.
+            let milliseconds = (exp.value.timeIntervalSince1970 * 1000).rounded(.down)
+            return Int64(exactly: milliseconds) ?? .max
+        }
         let permissions = TokenPermissions(
             subscribe: try TokenPermissions.patterns(claims.subscribe, claim: "subscribe"),
             publish: try TokenPermissions.patterns(claims.publish, claim: "publish")

@@ -4,7 +4,7 @@ extension ByteBuffer {
     /// Whether the readable bytes are well-formed UTF-8 (RFC 3629: no overlongs, no surrogates,
     /// nothing above U+10FFFF), without allocating. ASCII, the common case for JSON, is checked
     /// eight bytes at a time.
-    var isValidUTF8: Bool {
+    package var isValidUTF8: Bool {
         self.withUnsafeReadableBytes { Self.isValidUTF8($0) }
     }
 

@@ -2,12 +2,12 @@ import NIOCore
 
 /// Builds unmasked server WebSocket frames as plain bytes, so one frame can be written to
 /// every subscriber's socket as is.
-enum WebSocketFrameEncoding {
+package enum WebSocketFrameEncoding {
     /// The largest header a frame can have (2 + 8 bytes of extended length); the payload is
     /// written after that much room and the real header is put right before it, so no copy.
     private static let maxHeaderSize = 10
 
-    static func textFrame(allocator: ByteBufferAllocator, capacity: Int, payload: (inout ByteBuffer) -> Void) -> ByteBuffer {
+    package static func textFrame(allocator: ByteBufferAllocator, capacity: Int, payload: (inout ByteBuffer) -> Void) -> ByteBuffer {
         self.frame(opcode: 0x1, allocator: allocator, capacity: capacity, payload: payload)
     }
 
@@ -35,13 +35,13 @@ enum WebSocketFrameEncoding {
     }
 
     /// A control frame (close, ping, pong); `payload` must be at most 125 bytes.
-    static func controlFrame(opcode: UInt8, payload: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
+    package static func controlFrame(opcode: UInt8, payload: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
         self.frame(opcode: opcode, allocator: allocator, capacity: payload.readableBytes) { buffer in
             buffer.writeImmutableBuffer(payload)
         }
     }
 
-    static func closeFrame(code: UInt16, reason: String, allocator: ByteBufferAllocator) -> ByteBuffer {
+    package static func closeFrame(code: UInt16, reason: String, allocator: ByteBufferAllocator) -> ByteBuffer {
         self.frame(opcode: 0x8, allocator: allocator, capacity: 2 + reason.utf8.count) { buffer in
             buffer.writeInteger(code)
             // A control payload is at most 125 bytes: keep the reason short, on a character boundary.

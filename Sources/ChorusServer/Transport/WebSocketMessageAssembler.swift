@@ -5,8 +5,8 @@ import NIOWebSocket
 /// RFC 6455 on the receiving side, as a pure state machine: takes the frames a client sends
 /// and says what they amount to — a whole message, a ping to answer, a close — or which close
 /// code the connection must fail with. No I/O, so it is tested on its own.
-struct WebSocketMessageAssembler {
-    enum Action: Equatable {
+package struct WebSocketMessageAssembler {
+    package enum Action: Equatable {
         /// A complete text (UTF-8 checked) or binary message.
         case message(text: Bool, ByteBuffer)
         case ping(ByteBuffer)
@@ -21,11 +21,11 @@ struct WebSocketMessageAssembler {
     let maxMessageSize: Int
     private var fragments: (text: Bool, data: ByteBuffer)?
 
-    init(maxMessageSize: Int) {
+    package init(maxMessageSize: Int) {
         self.maxMessageSize = maxMessageSize
     }
 
-    mutating func receive(_ frame: WebSocketFrame) -> Action? {
+    package mutating func receive(_ frame: WebSocketFrame) -> Action? {
         guard frame.maskKey != nil else { return .fail(.protocolError, "client frames must be masked") }
         guard !frame.rsv1, !frame.rsv2, !frame.rsv3 else {
             return .fail(.protocolError, "reserved bits set without a negotiated extension")

@@ -1,0 +1,35 @@
+import ChorusServer
+import Foundation
+import JWTKit
+import Testing
+
+@Suite struct AuthenticatorTests {
+    static let secret = "authenticator-tests-secret-0123456789"
+
+    func token(subject: String, expiresAt: Date?) async throws -> String {
+        let keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: Self.secret), digestAlgorithm: .sha256)
+        return try await keys.sign(ChorusClaims(subject: subject, expiresAt: expiresAt))
+    }
+
+    func authenticator() async throws -> Authenticator {
+        var configuration = HubConfiguration()
+        configuration.jwtSecret = Self.secret
+        return try await Authenticator(configuration: configuration)
+    }
+
+    /// Found by fuzzing (Fuzz/regressions/jwt/exp-beyond-int64-milliseconds): converting such an
+    /// `exp` to milliseconds trapped, so any holder of a validly signed token could stop the hub.
+    @Test func anExpiryBeyondInt64MillisecondsIsClamped() async throws {
+        let token = try await self.token(subject: "alice", expiresAt: Date(timeIntervalSince1970: 1e17))
+        let identity = try await self.authenticator().verify(token: token)
+        #expect(identity.user == "alice")
+        #expect(identity.expiresAt == .max)
+    }
+
+    @Test func anOrdinaryExpiryIsKeptInMilliseconds() async throws {
+        let token = try await self.token(subject: "bob", expiresAt: Date(timeIntervalSince1970: 4_102_444_800))
+        let identity = try await self.authenticator().verify(token: token)
+        #expect(identity.expiresAt == 4_102_444_800_000)
+    }
+}
