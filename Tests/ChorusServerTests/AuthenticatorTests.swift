@@ -32,4 +32,13 @@ import Testing
         let identity = try await self.authenticator().verify(token: token)
         #expect(identity.expiresAt == 4_102_444_800_000)
     }
+
+    /// Seen while fuzzing: with both, tokens without a `kid` were checked against the PEM key
+    /// only, so HS256 tokens were refused without a word. The combination is now refused at start.
+    @Test func aSecretNextToAPublicKeyIsRefusedAtStart() async throws {
+        var configuration = HubConfiguration()
+        configuration.jwtSecret = Self.secret
+        configuration.jwtPublicKeyFile = "/nonexistent.pem"
+        await #expect(throws: ConfigurationError.self) { try await Authenticator(configuration: configuration) }
+    }
 }

@@ -7,8 +7,11 @@ enum JWTKeySetup: CaseIterable {
     case rsaPublicKey
     case ecPublicKey
     case jwks
-    /// Secret, EC public key and JWKS at once: what a hub does when keys overlap.
+    /// Secret and JWKS at once: what a hub does when keys overlap (a public key file cannot
+    /// join a secret; the hub refuses that at start).
     case all
+    /// EC public key and JWKS at once.
+    case publicKeyAndJWKS
     /// No key at all: development mode.
     case none
 
@@ -34,10 +37,10 @@ enum JWTKeySetup: CaseIterable {
         if self == .rsaPublicKey {
             configuration.jwtPublicKeyFile = file("rsa.pem", JWTFuzzKeys.rsaPublicKeyPEM)
         }
-        if self == .ecPublicKey || self == .all {
+        if self == .ecPublicKey || self == .publicKeyAndJWKS {
             configuration.jwtPublicKeyFile = file("ec.pem", FuzzTokenSigner.ecPublicKeyPEM)
         }
-        if self == .jwks || self == .all {
+        if self == .jwks || self == .all || self == .publicKeyAndJWKS {
             configuration.jwksFile = file("jwks.json", JWTFuzzKeys.jwks)
         }
         let finished = configuration

@@ -33,6 +33,14 @@ public struct Authenticator: Sendable {
             self.keys = nil
             return
         }
+        guard configuration.jwtSecret == nil || configuration.jwtPublicKeyFile == nil else {
+            // Neither key has a `kid`, and a token without one is checked against one default
+            // key only: one of the two would silently never verify anything.
+            throw ConfigurationError(
+                "jwt_secret and jwt_public_key cannot be used together: tokens carry no 'kid' to choose between them. "
+                    + "Use one of them, or put the public keys in a jwks_file (whose keys have a 'kid')."
+            )
+        }
         let keys = JWTKeyCollection()
         if let secret = configuration.jwtSecret {
             await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)

@@ -7,24 +7,24 @@ import NIOWebSocket
 /// It replaces a `ByteToMessageHandler(WebSocketFrameDecoder)` in the pipeline: that handler
 /// and its context cost every idle connection about 300 bytes, where this holds nothing
 /// between frames.
-struct WebSocketFrameParser {
-    enum Failure: Error, Equatable {
+package struct WebSocketFrameParser {
+    package enum Failure: Error, Equatable {
         /// A frame longer than `maxFrameSize` (close 1009), refused before its payload is read.
         case tooLarge
         /// A framing violation (close 1002).
         case protocolViolation(String)
     }
 
-    let maxFrameSize: Int
+    package let maxFrameSize: Int
     /// Bytes of a frame not yet complete; nil between frames.
     private var pending: ByteBuffer?
 
-    init(maxFrameSize: Int) {
+    package init(maxFrameSize: Int) {
         self.maxFrameSize = maxFrameSize
     }
 
     /// Adds what the socket read.
-    mutating func append(_ bytes: ByteBuffer) {
+    package mutating func append(_ bytes: ByteBuffer) {
         if self.pending == nil {
             self.pending = bytes
         } else {
@@ -33,7 +33,7 @@ struct WebSocketFrameParser {
     }
 
     /// The next complete frame, or nil until more bytes arrive.
-    mutating func next() throws(Failure) -> WebSocketFrame? {
+    package mutating func next() throws(Failure) -> WebSocketFrame? {
         guard var buffer = self.pending else { return nil }
         self.pending = nil
         defer { self.pending = buffer.readableBytes > 0 ? buffer : nil }
