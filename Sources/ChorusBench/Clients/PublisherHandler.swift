@@ -26,9 +26,23 @@ final class PublisherHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        // A server that stops answering (a backlog it cannot work off) must not hold the run:
+        // a publish still unanswered this long after the deadline is given up.
+        let now = NIODeadline.now().uptimeNanoseconds
+        let giveUp = self.plan.deadlineNanoseconds > now ? self.plan.deadlineNanoseconds - now : 0
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.scheduleTask(in: .nanoseconds(Int64(giveUp)) + Self.answerGrace) {
+            let (handler, context) = bound.value
+            guard !handler.finished else { return }
+            handler.outcome.errors.add("a publish was still unanswered \(Self.answerGrace.nanoseconds / 1_000_000_000) s after the run")
+            handler.finish()
+            context.close(promise: nil)
+        }
         self.sendNext(context: context)
         context.fireChannelActive()
     }
+
+    private static let answerGrace = TimeAmount.seconds(10)
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch Self.unwrapInboundIn(data) {

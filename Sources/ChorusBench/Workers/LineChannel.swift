@@ -6,10 +6,11 @@ enum LineChannel {
     private static let writeLock = Mutex(())
 
     /// Writes `value` as one line of JSON to `handle` (whole lines, even from several threads).
+    /// Throws when the other end has gone (a parent that was stopped), instead of trapping.
     static func send<Value: Encodable>(_ value: Value, to handle: FileHandle) throws {
         var data = try JSONEncoder().encode(value)
         data.append(UInt8(ascii: "\n"))
-        Self.writeLock.withLock { _ in handle.write(data) }
+        try Self.writeLock.withLock { _ in try handle.write(contentsOf: data) }
     }
 
     /// Reads lines from `handle` on a thread of its own (a blocking read does not hold up any
