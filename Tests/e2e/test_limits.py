@@ -32,6 +32,15 @@ async def limit_rejections(hub) -> dict[str, float]:
             if key.startswith("chorus_limit_rejections_total{")}
 
 
+async def eventually_admitted(attempt, failure: str, seconds: float = 3) -> None:
+    """Retries ``attempt`` (a new connection, True once admitted) until the hub has counted a
+    closed connection out, which happens when its close is processed."""
+    deadline = time.monotonic() + seconds
+    while not await attempt():
+        assert time.monotonic() < deadline, failure
+        await asyncio.sleep(0.05)
+
+
 async def expect_refused_upgrade(hub, limit_option: str, **kw) -> RawWebSocket:
     raw = await RawWebSocket.connect(hub, **kw)
     assert raw.status == 429, raw.status
@@ -61,10 +70,7 @@ async def test_connections_per_ip_default_is_100_and_others_are_served(hub_facto
         raw = await RawWebSocket.connect(h)
         held.append(raw)
         return raw.status == 101
-    deadline = time.monotonic() + 3
-    while not await admitted():
-        assert time.monotonic() < deadline, "a closed connection never freed its place"
-        await asyncio.sleep(0.05)
+    await eventually_admitted(admitted, "a closed connection never freed its place")
     assert (await limit_rejections(h))["connections_per_ip"] >= 2
     for raw in held + [other]:
         await raw.aclose()
@@ -135,10 +141,7 @@ async def test_connections_per_user_default_is_10(hub_factory):
         frame = await recv_frame(ws)
         held.append(ws)
         return frame["type"] == "auth_success"
-    deadline = time.monotonic() + 3
-    while not await admitted():
-        assert time.monotonic() < deadline, "a closed connection never freed the user's place"
-        await asyncio.sleep(0.05)
+    await eventually_admitted(admitted, "a closed connection never freed the user's place")
     assert (await limit_rejections(h))["connections_per_user"] >= 2
     for ws in held + [dave]:
         await ws.close()
