@@ -1,4 +1,5 @@
-import ChorusServer
+import ChorusCore
+@testable import ChorusServer
 import Foundation
 import JWTKit
 import Testing
@@ -40,5 +41,27 @@ import Testing
         configuration.jwtSecret = Self.secret
         configuration.jwtPublicKeyFile = "/nonexistent.pem"
         await #expect(throws: ConfigurationError.self) { try await Authenticator(configuration: configuration) }
+    }
+
+    @Test func aVerifiedTokenIsRememberedUntilItExpires() async throws {
+        let authenticator = try await self.authenticator()
+        let token = try await self.token(subject: "carol", expiresAt: Date(timeIntervalSinceNow: 600))
+        let first = try await authenticator.verify(token: token)
+        #expect(authenticator.verifiedTokens.count == 1)
+        #expect(try await authenticator.verify(token: token) == first)
+        // A refused token is not remembered.
+        await #expect(throws: ProtocolError.self) { try await authenticator.verify(token: token + "x") }
+        #expect(authenticator.verifiedTokens.count == 1)
+    }
+
+    @Test func theCacheForgetsExpiredTokensAndStartsOverWhenFull() {
+        let cache = VerifiedTokenCache(capacity: 2)
+        cache.remember(Identity(user: "old", expiresAt: 1_000), for: "a")
+        #expect(cache.identity(for: "a", nowMilliseconds: 999)?.user == "old")
+        #expect(cache.identity(for: "a", nowMilliseconds: 1_000) == nil)
+        cache.remember(Identity(user: "b", expiresAt: nil), for: "b")
+        cache.remember(Identity(user: "c", expiresAt: nil), for: "c")
+        cache.remember(Identity(user: "d", expiresAt: nil), for: "d")
+        #expect(cache.count == 1 && cache.identity(for: "d", nowMilliseconds: 0)?.user == "d")
     }
 }

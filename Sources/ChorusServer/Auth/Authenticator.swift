@@ -12,6 +12,7 @@ public struct Authenticator: Sendable {
     private let apiKey: String?
     private let issuer: String?
     private let audience: String?
+    let verifiedTokens = VerifiedTokenCache()
     public let anonymousAllowed: Bool
     public let developmentMode: Bool
 
@@ -73,8 +74,18 @@ public struct Authenticator: Sendable {
         return text
     }
 
-    /// Verifies a client token: signature, `exp`, `nbf`, and a non-empty `sub`.
+    /// Verifies a client token: signature, `exp`, `nbf`, and a non-empty `sub` (and `iss`, `aud`
+    /// when configured). A token verified before and not expired since is not verified again.
     public func verify(token: String) async throws(ProtocolError) -> Identity {
+        if let identity = self.verifiedTokens.identity(for: token, nowMilliseconds: WallClock.milliseconds()) {
+            return identity
+        }
+        let identity = try await self.verifyUncached(token: token)
+        self.verifiedTokens.remember(identity, for: token)
+        return identity
+    }
+
+    private func verifyUncached(token: String) async throws(ProtocolError) -> Identity {
         guard let keys = self.keys else {
             throw ProtocolError(.unauthorized, "this hub has no JWT key configured; connect without a token")
         }
