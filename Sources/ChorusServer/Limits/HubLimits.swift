@@ -67,10 +67,10 @@ final class HubLimits: Sendable {
         }
     }
 
-    /// Checks that a connection holding `count` subscriptions may add one more.
-    func admitSubscription(count: Int) throws(ProtocolError) {
+    /// Checks that one connection may hold `total` subscriptions.
+    func admitSubscriptions(total: Int) throws(ProtocolError) {
         let limit = self.configuration.maxSubscriptionsPerConnection
-        guard limit == 0 || count < limit else {
+        guard limit == 0 || total <= limit else {
             throw self.refuse(.subscriptionsPerConnection, "a connection may hold at most \(limit) subscriptions (max_subscriptions_per_connection)")
         }
     }

@@ -46,13 +46,12 @@ final class ConnectionOutput {
     /// Writes fan-out bytes unless the client is over its backlog; false means it is, and the
     /// caller closes it (4008).
     func enqueue(_ bytes: ByteBuffer) -> Bool {
-        guard let context = self.context else { return false }
+        guard self.context != nil else { return false }
         if !self.writable {
             self.backlogBytes += bytes.readableBytes
             if self.backlogBytes > self.maxBacklog { return false }
         }
-        context.write(NIOAny(bytes), promise: nil)
-        self.needsFlush = true
+        self.write(bytes)
         return true
     }
 

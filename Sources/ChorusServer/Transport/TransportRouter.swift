@@ -165,9 +165,9 @@ final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
             guard !request.topics.isEmpty else {
                 return self.respond(.badRequest, .badRequest, "name at least one topic: /sse?topic=<topic or pattern>", context: context)
             }
-            let limit = self.hub.configuration.maxSubscriptionsPerConnection
-            guard limit == 0 || request.topics.count <= limit else {
-                let error = self.hub.limits.refuse(.subscriptionsPerConnection, "a stream may name at most \(limit) topics (max_subscriptions_per_connection)")
+            do {
+                try self.hub.limits.admitSubscriptions(total: request.topics.count)
+            } catch {
                 return self.respond(error, context: context)
             }
             var patterns: [TopicPattern] = []

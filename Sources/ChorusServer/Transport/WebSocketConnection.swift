@@ -174,7 +174,7 @@ final class WebSocketConnection: ClientConnectionHandler {
         switch frame {
         case .subscribe(let pattern, let since):
             do {
-                if !self.subscriptions.contains(pattern) { try self.hub.limits.admitSubscription(count: self.subscriptions.count) }
+                if !self.subscriptions.contains(pattern) { try self.hub.limits.admitSubscriptions(total: self.subscriptions.count + 1) }
                 _ = self.shard.subscribe(self, to: pattern, filtered: try self.access.authorizeSubscription(to: pattern))
             } catch {
                 return self.replyError(error, id: id)
@@ -247,20 +247,15 @@ final class WebSocketConnection: ClientConnectionHandler {
             self.publishThrottle = PublishThrottleBox(throttle)
         }
         guard let throttle = self.publishThrottle else { return true }
-        switch throttle.value.check(now: HubLimits.now()) {
-        case .allowed:
-            return true
-        case .refused:
-            self.replyError(self.hub.limits.refuse(.publishRatePerConnection, self.publishLimitMessage, retryAfter: 1), id: id)
-        case .abusive:
-            self.replyError(self.hub.limits.refuse(.publishRatePerConnection, self.publishLimitMessage, retryAfter: 1), id: id)
+        let verdict = throttle.value.check(now: HubLimits.now())
+        guard verdict != .allowed else { return true }
+        let limit = self.hub.configuration.maxPublishRatePerConnection
+        let message = "publishing faster than \(limit) messages a second (max_publish_rate_per_connection)"
+        self.replyError(self.hub.limits.refuse(.publishRatePerConnection, message, retryAfter: 1), id: id)
+        if verdict == .abusive {
             self.closeNow(code: .rateLimited, reason: "publishing far over the rate limit", reconnect: false)
         }
         return false
-    }
-
-    private var publishLimitMessage: String {
-        "publishing faster than \(self.hub.configuration.maxPublishRatePerConnection) messages a second (max_publish_rate_per_connection)"
     }
 
     private func acknowledge(_ result: Result<Hub.Receipt, ProtocolError>, id: RawJSON?) {
