@@ -75,6 +75,13 @@ def test_churn_with_token_and_api_key_hub(hub_factory):
     assert published["publish_errors"] == 0 and published["deliveries"] == published["expected_deliveries"] > 0
 
 
+def test_floor_writes_to_every_connection():
+    result, _ = bench("floor", "--connections", "50", "--rounds", "3", "--payload-size", "64")
+    assert result["mode"] == "floor" and result["connections"] == 50 and result["rounds"] == 3
+    assert 0 < result["round_ms_min"] <= result["round_ms_p50"]
+    assert result["write_us_p50"] == pytest.approx(result["round_ms_p50"] * 1000 / 50, rel=1e-3)
+
+
 @pytest.mark.parametrize("args, message", [
     (["fanout", "--subscribers", "x"], "--subscribers"),
     (["echo", "--bogus", "1"], "unknown option --bogus"),
@@ -82,6 +89,7 @@ def test_churn_with_token_and_api_key_hub(hub_factory):
     (["connections", "--server", "nchan", "--url", "ws://127.0.0.1:1/sub"], "{topic}"),
     (["fanout", "--subscribe-url", "wss://example/ws"], "ws://"),
     (["sideways"], "unknown bench mode"),
+    (["floor", "--connections", "20000"], "--connections"),
 ])
 def test_bad_arguments_exit_with_a_message(args: list[str], message: str):
     done = subprocess.run([chorus_bin(), "bench", *args], capture_output=True, text=True, timeout=RUN_TIMEOUT, env=clean_env())

@@ -171,3 +171,45 @@ def test_stalled_subscribers_slow_no_one_and_memory_stays_bounded(hub_factory):
         if stalled_p99 <= 2 * baseline_p99 + 1.0:
             break
     assert stalled_p99 <= 2 * baseline_p99 + 1.0, (baseline_p99, stalled_p99)
+
+
+def test_connections_cut_during_a_fan_out_leave_the_hub_consistent(hub_factory):
+    """Connections closed by the fan-out itself (cut at their backlog in the middle of a
+    delivery, through an exact and through a wildcard subscription) are unregistered after that
+    delivery; the hub keeps serving the others and counts nothing twice."""
+    hub = hub_factory(["--max-backlog", str(MAX_BACKLOG), "--namespaces", "{}"])
+    stalled = [open_subscriber(hub.port, (topic,), rcvbuf=4096)[0]
+               for topic in ("cut.bulk", "cut.*") for _ in range(20)]
+    reader, rest = open_subscriber(hub.port, ("cut.*",))
+    reader.settimeout(10)
+    received = bytearray(rest)
+    connection = http.client.HTTPConnection("127.0.0.1", hub.port, timeout=10)
+
+    def post(data) -> None:
+        body = json.dumps({"topic": "cut.bulk", "data": data}, separators=(",", ":"))
+        connection.request("POST", "/api/publish", body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        assert response.status == 200, response.read()
+        response.read()
+
+    published = 0
+    deadline = time.monotonic() + 30
+    while slow_consumer_disconnects(hub) < len(stalled):
+        assert time.monotonic() < deadline, f"only {slow_consumer_disconnects(hub)} of {len(stalled)} cut"
+        post({"n": published, "pad": BULK_PAD})
+        published += 1
+        while received.count(b'"type":"message"') < published:
+            received += reader.recv(1 << 20)
+    post({"last": True})
+    while b'"last":true' not in received:
+        received += reader.recv(1 << 20)
+
+    assert slow_consumer_disconnects(hub) == len(stalled)
+    numbers = [int(n) for n in re.findall(rb'"n":(\d+)', bytes(received))]
+    assert numbers == list(range(published)), "the reader missed or reordered messages"
+    with hub.http_sync() as client:
+        metrics = parse_metrics(client.get("/metrics").text)
+    assert metrics['chorus_connections{transport="websocket"}'] == 1
+    assert metrics["chorus_subscriptions"] == 1
+    for s in stalled + [reader]:
+        s.close()

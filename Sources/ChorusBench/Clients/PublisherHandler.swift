@@ -9,6 +9,8 @@ final class PublisherHandler: ChannelInboundHandler {
 
     private let plan: PublishPlan
     private let source: Int
+    /// When this connection's first publish is due, after the plan's start.
+    private let phaseNanoseconds: UInt64
     private let done: EventLoopPromise<PublishOutcome>
     private var outcome: PublishOutcome
     private var sequences: [Int]
@@ -17,9 +19,10 @@ final class PublisherHandler: ChannelInboundHandler {
     private var status: HTTPResponseStatus = .ok
     private var finished = false
 
-    init(plan: PublishPlan, source: Int, done: EventLoopPromise<PublishOutcome>) {
+    init(plan: PublishPlan, source: Int, phaseNanoseconds: UInt64, done: EventLoopPromise<PublishOutcome>) {
         self.plan = plan
         self.source = source
+        self.phaseNanoseconds = phaseNanoseconds
         self.done = done
         self.outcome = PublishOutcome(topics: plan.topics)
         self.sequences = Array(repeating: 0, count: plan.topics)
@@ -79,7 +82,7 @@ final class PublisherHandler: ChannelInboundHandler {
 
     private func sendNext(context: ChannelHandlerContext) {
         let now = NIODeadline.now().uptimeNanoseconds
-        let due = self.plan.startNanoseconds + UInt64(self.sent) * self.plan.intervalNanoseconds
+        let due = self.plan.startNanoseconds + self.phaseNanoseconds + UInt64(self.sent) * self.plan.intervalNanoseconds
         guard now < self.plan.deadlineNanoseconds && due < self.plan.deadlineNanoseconds else {
             self.finish()
             context.close(promise: nil)

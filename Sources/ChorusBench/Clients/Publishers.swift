@@ -9,13 +9,17 @@ enum Publishers {
         var futures: [EventLoopFuture<PublishOutcome>] = []
         for source in 0..<connections {
             let loop = group.next()
+            // Paced publishers take turns, evenly spaced, rather than all publishing at the
+            // same instant: 4 publishers at 10 messages/s must be a message every 100 ms, not
+            // a burst of 4 every 400 ms (which would measure queueing behind the burst).
+            let phase = plan.intervalNanoseconds * UInt64(source) / UInt64(connections)
             let done = loop.makePromise(of: PublishOutcome.self)
             ClientBootstrap(group: loop)
                 .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                        try channel.pipeline.syncOperations.addHandler(PublisherHandler(plan: plan, source: source, done: done))
+                        try channel.pipeline.syncOperations.addHandler(PublisherHandler(plan: plan, source: source, phaseNanoseconds: phase, done: done))
                     }
                 }
                 .connect(to: destination)

@@ -1,6 +1,6 @@
-/// `chorus bench connections | fanout | echo | churn` (and `worker`, which a run starts itself).
+/// `chorus bench connections | fanout | echo | churn | floor` (and `worker`, which a run starts itself).
 public enum BenchCommand {
-    public static let modes = ["connections", "fanout", "echo", "churn"]
+    public static let modes = ["connections", "fanout", "echo", "churn", "floor"]
 
     public static let overview = """
         chorus bench MODE [options]: load generator for Chorus and other pub/sub servers (Nchan)
@@ -8,6 +8,7 @@ public enum BenchCommand {
           fanout        N subscribers over T topics, HTTP publishers; deliveries/s, latency, loss
           echo          round trips per second over M WebSocket connections
           churn         connect + subscribe + disconnect cycles per second
+          floor         the kernel's own cost of one small write per loopback connection (no server)
           history       durable publishes/s through the hub's commit path, in process
         Each mode prints progress and a table to stderr, and one JSON line to stdout.
         'chorus bench MODE --help' lists its options.
@@ -23,6 +24,7 @@ public enum BenchCommand {
         case "fanout": usage = FanoutMode.usage
         case "echo": usage = EchoMode.usage
         case "churn": usage = ChurnMode.usage
+        case "floor": usage = FloorMode.usage
         default: throw BenchError("unknown bench mode '\(mode)'\n\n\(Self.overview)")
         }
         if parsed.wantsHelp {
@@ -35,6 +37,7 @@ public enum BenchCommand {
             case "connections": result = try await ConnectionsMode.run(&parsed, workerArguments: workerArguments)
             case "fanout": result = try await FanoutMode.run(&parsed, workerArguments: workerArguments)
             case "echo": result = try await EchoMode.run(&parsed)
+            case "floor": result = try FloorMode.run(&parsed)
             default: result = try await ChurnMode.run(&parsed)
             }
             result.print()

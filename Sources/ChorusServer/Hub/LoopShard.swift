@@ -8,8 +8,9 @@ import NIOCore
 ///
 /// Everything but ``enqueue(_:)`` runs on `eventLoop`, so the trie and indexes need no lock.
 /// Publishes from any thread land in a locked inbox; one job per loop tick drains the whole
-/// inbox, writes each message's pre-encoded bytes to the matching connections, then flushes
-/// every touched connection once.
+/// inbox and writes each message's pre-encoded bytes to the matching connections. A connection
+/// is flushed once per drain: as soon as the drain's last message is written to it, or at the
+/// end for connections only earlier messages touched.
 final class LoopShard: @unchecked Sendable {
     enum Work {
         case topic(OutboundMessage)
@@ -27,6 +28,11 @@ final class LoopShard: @unchecked Sendable {
     private var trie = TopicTrie<ConnectionKey>()
     private var users: [String: Set<ConnectionKey>] = [:]
     private var dirty: [any HubConnection] = []
+    /// True while ``drain()`` walks the trie. A write can close its channel at once (a reset
+    /// connection, a slow consumer cut off), and the channel's close unregisters it: such
+    /// connections wait in `closedWhileDraining` so the trie is not changed under the walk.
+    private var draining = false
+    private var closedWhileDraining: [any HubConnection] = []
     private var sweepTask: RepeatedTask?
     private let allocator = ByteBufferAllocator()
 
@@ -93,6 +99,10 @@ final class LoopShard: @unchecked Sendable {
     /// Removes the connection and everything about it (subscriptions, user index).
     func unregister(_ connection: any HubConnection) {
         self.eventLoop.assertInEventLoop()
+        if self.draining {
+            self.closedWhileDraining.append(connection)
+            return
+        }
         guard self.connections.removeValue(forKey: connection.info.id) != nil else { return }
         let key = ConnectionKey(connection: connection)
         for pattern in connection.subscriptions {
@@ -164,12 +174,17 @@ final class LoopShard: @unchecked Sendable {
         }
         var delivered = 0
         var bytes = 0
-        for work in batch {
+        self.draining = true
+        for (index, work) in batch.enumerated() {
+            // Writing and flushing in one pass over the subscribers sends the first copies at
+            // once, rather than after every copy is queued, and touches each connection once
+            // while it is in cache: at one message per tick that is most of the hub's own cost.
+            let last = index == batch.count - 1
             switch work {
             case .topic(let message):
-                self.deliver(message, delivered: &delivered, bytes: &bytes)
+                self.deliver(message, flushing: last, delivered: &delivered, bytes: &bytes)
             case .user(let user, let message):
-                self.deliver(message, toUser: user, delivered: &delivered, bytes: &bytes)
+                self.deliver(message, toUser: user, flushing: last, delivered: &delivered, bytes: &bytes)
             case .disconnectUser(let user, let reason, let reconnect):
                 for key in self.users[user] ?? [] {
                     key.connection.disconnect(code: .normal, reason: reason, reconnect: reconnect)
@@ -185,29 +200,34 @@ final class LoopShard: @unchecked Sendable {
             connection.flush()
         }
         self.dirty.removeAll(keepingCapacity: true)
+        self.draining = false
+        for connection in self.closedWhileDraining {
+            self.unregister(connection)
+        }
+        self.closedWhileDraining.removeAll()
         self.metrics.delivered(count: delivered, bytes: bytes)
     }
 
-    private func deliver(_ message: OutboundMessage, delivered: inout Int, bytes: inout Int) {
+    private func deliver(_ message: OutboundMessage, flushing: Bool, delivered: inout Int, bytes: inout Int) {
         guard let topic = message.topic else { return }
         // Exact subscribers first, so a connection that also matches by pattern gets the
         // message without `sub`, as it asked for this very topic.
         for key in self.trie.subscribers(of: TopicPattern(topic)) where self.claim(message, for: key.connection) {
-            self.write(key.connection.transport == .webSocket ? message.webSocketFrame : message.sseEvent, of: message, to: key.connection, delivered: &delivered, bytes: &bytes)
+            self.write(key.connection.transport == .webSocket ? message.webSocketFrame : message.sseEvent, of: message, to: key.connection, flushing: flushing, delivered: &delivered, bytes: &bytes)
         }
         self.trie.forEachMatch(of: topic) { pattern, subscribers in
             guard pattern.isWildcard else { return }
             var frames = PatternFrames(message: message, pattern: pattern.text, allocator: self.allocator)
             for key in subscribers where Self.mayReceive(topic, through: pattern, key.connection) && self.claim(message, for: key.connection) {
-                self.write(frames.frame(for: key.connection.transport), of: message, to: key.connection, delivered: &delivered, bytes: &bytes)
+                self.write(frames.frame(for: key.connection.transport), of: message, to: key.connection, flushing: flushing, delivered: &delivered, bytes: &bytes)
             }
         }
         self.metrics.observeDeliveryLatency(since: message.publishedAt)
     }
 
-    private func deliver(_ message: OutboundMessage, toUser user: String, delivered: inout Int, bytes: inout Int) {
+    private func deliver(_ message: OutboundMessage, toUser user: String, flushing: Bool, delivered: inout Int, bytes: inout Int) {
         for key in self.users[user] ?? [] where self.claim(message, for: key.connection) {
-            self.write(key.connection.transport == .webSocket ? message.webSocketFrame : message.sseEvent, of: message, to: key.connection, delivered: &delivered, bytes: &bytes)
+            self.write(key.connection.transport == .webSocket ? message.webSocketFrame : message.sseEvent, of: message, to: key.connection, flushing: flushing, delivered: &delivered, bytes: &bytes)
         }
         self.metrics.observeDeliveryLatency(since: message.publishedAt)
     }
@@ -227,11 +247,17 @@ final class LoopShard: @unchecked Sendable {
         return true
     }
 
-    private func write(_ frame: ByteBuffer, of message: OutboundMessage, to connection: any HubConnection, delivered: inout Int, bytes: inout Int) {
+    /// Writes one copy; `flushing` sends it (with anything queued before it) at once, otherwise
+    /// the end of the drain does.
+    private func write(_ frame: ByteBuffer, of message: OutboundMessage, to connection: any HubConnection, flushing: Bool, delivered: inout Int, bytes: inout Int) {
         guard connection.enqueue(frame, of: message) else { return }
         delivered += 1
         bytes += frame.readableBytes
-        if !connection.flushPending {
+        if flushing {
+            // If an earlier message of this drain listed it as dirty, its flush there finds
+            // nothing left to send.
+            connection.flush()
+        } else if !connection.flushPending {
             connection.flushPending = true
             self.dirty.append(connection)
         }
