@@ -23,10 +23,10 @@ protocol HubConnection: AnyObject {
     var lastDeliveredSequence: UInt64 { get set }
     /// Set while the shard has this connection on its list to flush at the end of the tick.
     var flushPending: Bool { get set }
-    /// Queues `bytes`, the encoding of `message` for this connection, on the socket without
-    /// flushing; false when they were not written (closing, over its backlog, or held back
-    /// while the connection recovers history).
-    func enqueue(_ bytes: ByteBuffer, of message: OutboundMessage) -> Bool
+    /// Writes `bytes`, the encoding of `message` for this connection, and with `flush` sends
+    /// them (and whatever was queued before) at once; false when they were not written
+    /// (closing, over its backlog, or held back while the connection recovers history).
+    func enqueue(_ bytes: ByteBuffer, of message: OutboundMessage, flush: Bool) -> Bool
     func flush()
     /// Periodic housekeeping from the shard's sweep: pings, idle and token-expiry checks.
     func sweep(now: NIODeadline)

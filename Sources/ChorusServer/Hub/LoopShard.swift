@@ -250,14 +250,12 @@ final class LoopShard: @unchecked Sendable {
     /// Writes one copy; `flushing` sends it (with anything queued before it) at once, otherwise
     /// the end of the drain does.
     private func write(_ frame: ByteBuffer, of message: OutboundMessage, to connection: any HubConnection, flushing: Bool, delivered: inout Int, bytes: inout Int) {
-        guard connection.enqueue(frame, of: message) else { return }
+        // Flushing here, if an earlier message of this drain listed the connection as dirty,
+        // leaves its flush at the end of the drain nothing to send.
+        guard connection.enqueue(frame, of: message, flush: flushing) else { return }
         delivered += 1
         bytes += frame.readableBytes
-        if flushing {
-            // If an earlier message of this drain listed it as dirty, its flush there finds
-            // nothing left to send.
-            connection.flush()
-        } else if !connection.flushPending {
+        if !flushing && !connection.flushPending {
             connection.flushPending = true
             self.dirty.append(connection)
         }

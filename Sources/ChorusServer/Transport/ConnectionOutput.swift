@@ -43,15 +43,20 @@ final class ConnectionOutput {
         self.needsFlush = true
     }
 
-    /// Writes fan-out bytes unless the client is over its backlog; false means it is, and the
-    /// caller closes it (4008).
-    func enqueue(_ bytes: ByteBuffer) -> Bool {
-        guard self.context != nil else { return false }
+    /// Writes fan-out bytes unless the client is over its backlog (false: the caller closes
+    /// it, 4008); `flush` sends them at once, in one pass down the pipeline.
+    func enqueue(_ bytes: ByteBuffer, flush: Bool) -> Bool {
+        guard let context = self.context else { return false }
         if !self.writable {
             self.backlogBytes += bytes.readableBytes
             if self.backlogBytes > self.maxBacklog { return false }
         }
-        self.write(bytes)
+        if flush {
+            self.needsFlush = false
+            context.writeAndFlush(NIOAny(bytes), promise: nil)
+        } else {
+            self.write(bytes)
+        }
         return true
     }
 

@@ -114,7 +114,7 @@ final class SSEConnection: ClientConnectionHandler {
         context.close(promise: nil)
     }
 
-    func enqueue(_ bytes: ByteBuffer, of message: OutboundMessage) -> Bool {
+    func enqueue(_ bytes: ByteBuffer, of message: OutboundMessage, flush: Bool) -> Bool {
         guard !self.closing else { return false }
         if let floor = self.resumeFloor, let sequence = message.storeSequence {
             if sequence <= floor { return false }
@@ -124,7 +124,7 @@ final class SSEConnection: ClientConnectionHandler {
             }
             self.resumeFloor = nil  // past the seam
         }
-        guard self.output.enqueue(bytes) else {
+        guard self.output.enqueue(bytes, flush: flush) else {
             self.hub.metrics.slowConsumerDisconnected()
             self.closing = true
             self.output.abort()

@@ -447,7 +447,7 @@ final class WebSocketConnection: ClientConnectionHandler {
         self.output.flush()
     }
 
-    func enqueue(_ bytes: ByteBuffer, of message: OutboundMessage) -> Bool {
+    func enqueue(_ bytes: ByteBuffer, of message: OutboundMessage, flush: Bool) -> Bool {
         guard !self.closing else { return false }
         if !self.gates.isEmpty, let offset = message.envelope.offset, let gate = self.gates[message.envelope.topic] {
             if offset <= gate.floor { return false }
@@ -458,7 +458,7 @@ final class WebSocketConnection: ClientConnectionHandler {
             // Past the seam: offsets only grow from here on.
             self.gates[message.envelope.topic] = nil
         }
-        guard self.output.enqueue(bytes) else {
+        guard self.output.enqueue(bytes, flush: flush) else {
             // The client is not reading, so a close frame would never reach it: 4008 is what
             // the hub counts and logs, and the client sees the connection end.
             self.hub.metrics.slowConsumerDisconnected()
