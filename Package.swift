@@ -38,6 +38,16 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // JWS compact tokens (JWT): base64url, signing keys, verification, HS256 minting.
+        .target(
+            name: "ChorusJWT",
+            dependencies: [
+                "ChorusCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "ChorusSQLite",
             dependencies: [
@@ -74,6 +84,7 @@ let package = Package(
         .target(
             name: "ChorusBench",
             dependencies: [
+                "ChorusJWT",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -95,6 +106,7 @@ let package = Package(
             dependencies: [
                 "ChorusServer",
                 "ChorusBench",
+                "ChorusJWT",
             ],
             swiftSettings: strictSettings
         ),
@@ -139,6 +151,16 @@ let package = Package(
         .testTarget(
             name: "ChorusCoreTests",
             dependencies: ["ChorusCore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ChorusJWTTests",
+            dependencies: [
+                "ChorusJWT",
+                "ChorusCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

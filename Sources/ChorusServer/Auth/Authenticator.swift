@@ -152,13 +152,4 @@ public struct Authenticator: Sendable {
         }
         return difference == 0
     }
-
-    /// Mints an HS256 token with `secret` (what `chorus token` prints).
-    public static func mintToken(user: String, ttl: Duration?, secret: String) async throws -> String {
-        let keys = JWTKeyCollection()
-        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
-        // Whole seconds: some JWT libraries reject a fractional `exp`.
-        let expiresAt = ttl.map { Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + Double($0.components.seconds)).rounded(.down)) }
-        return try await keys.sign(ChorusClaims(subject: user, expiresAt: expiresAt))
-    }
 }
