@@ -141,7 +141,10 @@ let package = Package(
             dependencies: [
                 "ChorusCore",
                 "ChorusServer",
+                "ChorusJWT",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/ChorusBenchmarks",

@@ -1,9 +1,8 @@
 import Synchronization
 
 /// Tokens verified recently, with what they proved. A client that reconnects, or opens another
-/// tab, presents the same token again; jwt-kit's verification is asynchronous (an actor and a
-/// hop off the event loop) and costs a connection about 70 µs, where a lookup costs well under
-/// one.
+/// tab, presents the same token again; a lookup costs well under a microsecond, where checking
+/// a signature costs from a few (HS256) to tens of microseconds (RS256, ES256).
 ///
 /// Only successful verifications are kept, and only until the token's `exp`: a hit is what
 /// verifying again would have said. When full, it forgets everything and starts over.
