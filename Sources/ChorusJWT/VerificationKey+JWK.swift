@@ -40,11 +40,11 @@ extension VerificationKey {
         guard let type = try jwk.keyString("kty", number: number) else { throw KeyError("key \(number) has no 'kty'") }
         switch type {
         case "RSA":
-            let algorithms: [JWSAlgorithm] = [.rs256, .rs384, .rs512, .ps256, .ps384, .ps512]
-            guard let algorithm = named.map({ JWSAlgorithm(rawValue: $0) }) ?? .rs256, algorithms.contains(algorithm) else { return nil }
+            let rsaAlgorithms: [JWSAlgorithm] = [.rs256, .rs384, .rs512, .ps256, .ps384, .ps512]
+            guard let algorithm = named.map({ JWSAlgorithm(rawValue: $0) }) ?? .rs256, rsaAlgorithms.contains(algorithm) else { return nil }
             let n = try jwk.keyBytes("n", number: number)
             let e = try jwk.keyBytes("e", number: number)
-            return VerificationKey(algorithm, .rsa(try Self.attempt(number) { try _RSA.Signing.PublicKey(n: n, e: e) }))
+            return Self.rsa(try Self.attempt(number) { try _RSA.Signing.PublicKey(n: n, e: e) }, for: algorithm)
         case "EC":
             let curve = try jwk.keyString("crv", number: number)
             guard curve != nil || named != nil else { throw KeyError("key \(number) names neither its curve ('crv') nor its 'alg'") }
@@ -55,15 +55,15 @@ extension VerificationKey {
             let point = [0x04] + (try jwk.keyBytes("x", number: number)) + (try jwk.keyBytes("y", number: number))
             return try Self.attempt(number) { () throws -> VerificationKey in
                 switch algorithm {
-                case .es384: VerificationKey(algorithm, .p384(try P384.Signing.PublicKey(x963Representation: point)))
-                case .es512: VerificationKey(algorithm, .p521(try P521.Signing.PublicKey(x963Representation: point)))
-                default: VerificationKey(algorithm, .p256(try P256.Signing.PublicKey(x963Representation: point)))
+                case .es384: Self.es384(try P384.Signing.PublicKey(x963Representation: point))
+                case .es512: Self.es512(try P521.Signing.PublicKey(x963Representation: point))
+                default: Self.es256(try P256.Signing.PublicKey(x963Representation: point))
                 }
             }
         case "OKP":
             guard try jwk.keyString("crv", number: number) == "Ed25519", named == nil || named == JWSAlgorithm.edDSA.rawValue else { return nil }
             let x = try jwk.keyBytes("x", number: number)
-            return VerificationKey(.edDSA, .ed25519(try Self.attempt(number) { try Curve25519.Signing.PublicKey(rawRepresentation: x) }))
+            return Self.edDSA(try Self.attempt(number) { try Curve25519.Signing.PublicKey(rawRepresentation: x) })
         default:
             return nil
         }

@@ -10,76 +10,83 @@ import Foundation
 /// never checked as another.
 public struct VerificationKey: Sendable {
     public let algorithm: JWSAlgorithm
-    private let material: Material
+    /// Whether a signature signs the signing input, by a closure over the key. (An enum of key
+    /// kinds would do, but Swift keeps its case in the spare bits of the key's pointer, and
+    /// LeakSanitizer, no longer recognising the pointer, reports every key as leaked.)
+    private let check: @Sendable (_ signature: [UInt8], _ signingInput: UnsafeRawBufferPointer) -> Bool
 
-    enum Material: Sendable {
-        case secret(SymmetricKey)
-        case rsa(_RSA.Signing.PublicKey)
-        case p256(P256.Signing.PublicKey)
-        case p384(P384.Signing.PublicKey)
-        case p521(P521.Signing.PublicKey)
-        case ed25519(Curve25519.Signing.PublicKey)
-    }
-
-    /// Callers pair the material with an algorithm of its kind (``isValidSignature(_:for:)``
-    /// refuses every signature of a mismatched pair).
-    init(_ algorithm: JWSAlgorithm, _ material: Material) {
+    private init(_ algorithm: JWSAlgorithm, check: @escaping @Sendable ([UInt8], UnsafeRawBufferPointer) -> Bool) {
         self.algorithm = algorithm
-        self.material = material
+        self.check = check
     }
 
-    /// The HS256 key of a shared secret (`jwt_secret`).
+    /// Whether `signature` signs `signingInput` (a token's `header.payload` text) with this key.
+    func isValidSignature(_ signature: [UInt8], for signingInput: UnsafeRawBufferPointer) -> Bool {
+        self.check(signature, signingInput)
+    }
+
+    /// The HS256 key of a shared secret (`jwt_secret`). Codes are compared in constant time.
     public static func hs256(secret: String) -> VerificationKey {
-        VerificationKey(.hs256, .secret(SymmetricKey(data: Array(secret.utf8))))
+        let key = SymmetricKey(data: Array(secret.utf8))
+        return VerificationKey(.hs256) { signature, input in
+            signature.count == SHA256.byteCount && HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: input, using: key)
+        }
     }
 
     /// A public key in PEM form (`jwt_public_key`): RSA of 2048 bits or more for RS256, or
     /// P-256 for ES256.
     public init(pem: String) throws(KeyError) {
         if let rsa = try? _RSA.Signing.PublicKey(pemRepresentation: pem) {
-            self.init(.rs256, .rsa(rsa))
+            self = Self.rsa(rsa, .rs256, SHA256.self, padding: .insecurePKCS1v1_5)
         } else if let p256 = try? P256.Signing.PublicKey(pemRepresentation: pem) {
-            self.init(.es256, .p256(p256))
+            self = Self.es256(p256)
         } else {
             throw KeyError("neither an RSA public key of 2048 bits or more nor a P-256 public key in PEM form")
         }
     }
 
-    /// Whether `signature` signs `signingInput` (a token's `header.payload` text) with this key.
-    /// HMAC codes are compared in constant time.
-    func isValidSignature(_ signature: [UInt8], for signingInput: UnsafeRawBufferPointer) -> Bool {
-        switch self.material {
-        case .secret(let key):
-            return self.algorithm == .hs256 && signature.count == SHA256.byteCount
-                && HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: signingInput, using: key)
-        case .rsa(let key):
-            return self.isValidRSASignature(_RSA.Signing.RSASignature(rawRepresentation: signature), for: signingInput, with: key)
-        case .p256(let key):
-            guard let signature = try? P256.Signing.ECDSASignature(rawRepresentation: signature) else { return false }
-            return self.algorithm == .es256 && key.isValidSignature(signature, for: signingInput)
-        case .p384(let key):
-            guard let signature = try? P384.Signing.ECDSASignature(rawRepresentation: signature) else { return false }
-            return self.algorithm == .es384 && key.isValidSignature(signature, for: signingInput)
-        case .p521(let key):
-            guard let signature = try? P521.Signing.ECDSASignature(rawRepresentation: signature) else { return false }
-            return self.algorithm == .es512 && key.isValidSignature(signature, for: signingInput)
-        case .ed25519(let key):
-            return self.algorithm == .edDSA && key.isValidSignature(signature, for: signingInput)
+    /// An RSA key for `algorithm`, or nil when that is not an RSA algorithm. RS… is
+    /// RSASSA-PKCS1-v1_5, PS… is RSASSA-PSS, each over the SHA-2 its number names.
+    static func rsa(_ key: _RSA.Signing.PublicKey, for algorithm: JWSAlgorithm) -> VerificationKey? {
+        switch algorithm {
+        case .rs256: Self.rsa(key, algorithm, SHA256.self, padding: .insecurePKCS1v1_5)
+        case .rs384: Self.rsa(key, algorithm, SHA384.self, padding: .insecurePKCS1v1_5)
+        case .rs512: Self.rsa(key, algorithm, SHA512.self, padding: .insecurePKCS1v1_5)
+        case .ps256: Self.rsa(key, algorithm, SHA256.self, padding: .PSS)
+        case .ps384: Self.rsa(key, algorithm, SHA384.self, padding: .PSS)
+        case .ps512: Self.rsa(key, algorithm, SHA512.self, padding: .PSS)
+        case .hs256, .es256, .es384, .es512, .edDSA: nil
         }
     }
 
-    /// RS… is RSASSA-PKCS1-v1_5, PS… is RSASSA-PSS, each over the SHA-2 its number names.
-    private func isValidRSASignature(
-        _ signature: _RSA.Signing.RSASignature, for input: UnsafeRawBufferPointer, with key: _RSA.Signing.PublicKey
-    ) -> Bool {
-        switch self.algorithm {
-        case .rs256: key.isValidSignature(signature, for: SHA256.hash(data: input), padding: .insecurePKCS1v1_5)
-        case .rs384: key.isValidSignature(signature, for: SHA384.hash(data: input), padding: .insecurePKCS1v1_5)
-        case .rs512: key.isValidSignature(signature, for: SHA512.hash(data: input), padding: .insecurePKCS1v1_5)
-        case .ps256: key.isValidSignature(signature, for: SHA256.hash(data: input), padding: .PSS)
-        case .ps384: key.isValidSignature(signature, for: SHA384.hash(data: input), padding: .PSS)
-        case .ps512: key.isValidSignature(signature, for: SHA512.hash(data: input), padding: .PSS)
-        case .hs256, .es256, .es384, .es512, .edDSA: false
+    private static func rsa<Hash: HashFunction>(
+        _ key: _RSA.Signing.PublicKey, _ algorithm: JWSAlgorithm, _: Hash.Type, padding: _RSA.Signing.Padding
+    ) -> VerificationKey {
+        VerificationKey(algorithm) { signature, input in
+            key.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: signature), for: Hash.hash(data: input), padding: padding)
         }
+    }
+
+    /// ECDSA signatures in a JWS are r ‖ s (RFC 7518 §3.4), not DER.
+    static func es256(_ key: P256.Signing.PublicKey) -> VerificationKey {
+        VerificationKey(.es256) { signature, input in
+            (try? P256.Signing.ECDSASignature(rawRepresentation: signature)).map { key.isValidSignature($0, for: input) } ?? false
+        }
+    }
+
+    static func es384(_ key: P384.Signing.PublicKey) -> VerificationKey {
+        VerificationKey(.es384) { signature, input in
+            (try? P384.Signing.ECDSASignature(rawRepresentation: signature)).map { key.isValidSignature($0, for: input) } ?? false
+        }
+    }
+
+    static func es512(_ key: P521.Signing.PublicKey) -> VerificationKey {
+        VerificationKey(.es512) { signature, input in
+            (try? P521.Signing.ECDSASignature(rawRepresentation: signature)).map { key.isValidSignature($0, for: input) } ?? false
+        }
+    }
+
+    static func edDSA(_ key: Curve25519.Signing.PublicKey) -> VerificationKey {
+        VerificationKey(.edDSA) { signature, input in key.isValidSignature(signature, for: input) }
     }
 }
