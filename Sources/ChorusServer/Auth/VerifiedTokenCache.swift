@@ -2,7 +2,7 @@ import Synchronization
 
 /// Tokens verified recently, with what they proved. A client that reconnects, or opens another
 /// tab, presents the same token again; a lookup costs well under a microsecond, where checking
-/// a signature costs from a few (HS256) to tens of microseconds (RS256, ES256).
+/// the signature costs 2.6 µs (HS256) to 40 µs (ES256) (TokenBenchmarks).
 ///
 /// Only successful verifications are kept, and only until the token's `exp`: a hit is what
 /// verifying again would have said. When full, it forgets everything and starts over.
