@@ -48,10 +48,12 @@ extension VerificationKey {
         case "EC":
             let curve = try jwk.keyString("crv", number: number)
             guard curve != nil || named != nil else { throw KeyError("key \(number) names neither its curve ('crv') nor its 'alg'") }
+            // The curve `crv` names, if `alg` agrees with it; without `crv`, the one `alg` names.
             let curves: [(name: String, algorithm: JWSAlgorithm)] = [("P-256", .es256), ("P-384", .es384), ("P-521", .es512)]
-            guard let (_, algorithm) = curves.first(where: { (curve ?? $0.name) == $0.name && (named ?? $0.algorithm.rawValue) == $0.algorithm.rawValue }) else {
-                return nil
+            let agreeing = curves.first { entry in
+                (curve ?? entry.name) == entry.name && (named ?? entry.algorithm.rawValue) == entry.algorithm.rawValue
             }
+            guard let algorithm = agreeing?.algorithm else { return nil }
             let point = [0x04] + (try jwk.keyBytes("x", number: number)) + (try jwk.keyBytes("y", number: number))
             return try Self.attempt(number) { () throws -> VerificationKey in
                 switch algorithm {
