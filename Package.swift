@@ -23,7 +23,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
-        .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
@@ -35,6 +34,17 @@ let package = Package(
             name: "ChorusCore",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // JWS compact tokens (JWT): base64url, signing keys, verification, HS256 minting.
+        .target(
+            name: "ChorusJWT",
+            dependencies: [
+                "ChorusCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings
         ),
@@ -51,6 +61,7 @@ let package = Package(
             name: "ChorusServer",
             dependencies: [
                 "ChorusCore",
+                "ChorusJWT",
                 "ChorusSQLite",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -63,7 +74,6 @@ let package = Package(
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
-                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -74,6 +84,7 @@ let package = Package(
         .target(
             name: "ChorusBench",
             dependencies: [
+                "ChorusJWT",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -95,6 +106,7 @@ let package = Package(
             dependencies: [
                 "ChorusServer",
                 "ChorusBench",
+                "ChorusJWT",
             ],
             swiftSettings: strictSettings
         ),
@@ -129,7 +141,10 @@ let package = Package(
             dependencies: [
                 "ChorusCore",
                 "ChorusServer",
+                "ChorusJWT",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/ChorusBenchmarks",
@@ -139,6 +154,18 @@ let package = Package(
         .testTarget(
             name: "ChorusCoreTests",
             dependencies: ["ChorusCore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ChorusJWTTests",
+            dependencies: [
+                "ChorusJWT",
+                "ChorusCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ],
+            exclude: ["make-pyjwt-fixtures.py"],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -152,7 +179,7 @@ let package = Package(
                 "ChorusServer",
                 "ChorusSQLite",
                 "ChorusFuzzTargets",
-                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings
         ),

@@ -4,6 +4,7 @@ import Benchmark
 func benchmarks() {
     topicTrieBenchmarks()
     frameBenchmarks()
+    tokenBenchmarks()
 }
 
 extension Benchmark.Configuration {

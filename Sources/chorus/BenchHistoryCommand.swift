@@ -40,7 +40,7 @@ enum BenchHistoryCommand {
         let hub = try Hub(
             configuration: configuration,
             eventLoopGroup: group,
-            authenticator: try await Authenticator(configuration: configuration),
+            authenticator: try Authenticator(configuration: configuration),
             store: try ChorusServer.openStore(configuration)
         )
         let data = ByteBuffer(string: "\"" + String(repeating: "x", count: max(0, size - 2)) + "\"")

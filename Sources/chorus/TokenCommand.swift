@@ -1,9 +1,11 @@
+import ChorusJWT
 import ChorusServer
+import Foundation
 
 /// `chorus token --user alice --ttl 1h`: a development and scripting aid that signs an HS256
 /// token with the secret the hub is configured with (same sources as `serve`).
 enum TokenCommand {
-    static func run(_ arguments: [String]) async throws {
+    static func run(_ arguments: [String]) throws {
         var user: String?
         var ttl: Duration? = .seconds(3600)
         var configurationArguments: [String] = []
@@ -34,6 +36,7 @@ enum TokenCommand {
         guard let secret = configuration.jwtSecret else {
             throw CommandError("no JWT secret configured: set CHORUS_JWT_SECRET or pass --jwt-secret")
         }
-        print(try await Authenticator.mintToken(user: user, ttl: ttl, secret: secret))
+        let expiresAt = ttl.map { Int64(Date().timeIntervalSince1970.rounded(.down)) + $0.components.seconds }
+        print(HS256TokenSigner(secret: secret).token(subject: user, expiresAt: expiresAt))
     }
 }

@@ -12,7 +12,7 @@ do {
     case "serve":
         try await ServeCommand.run(rest)
     case "token":
-        try await TokenCommand.run(rest)
+        try TokenCommand.run(rest)
     case "bench":
         try await BenchDispatch.run(rest)
     case "help", "--help", "-h":

@@ -45,6 +45,19 @@ private func nestedArrays(levels: Int) -> String {
         #expect(nested["a"]?.bytes == ByteBuffer(string: "[1 ,2,\n{\"b\" :null} ]"))
     }
 
+    @Test func arrayElementsKeepTheirKindsAndExactBytes() throws {
+        let object = try parse(#"{"list": [ "a\u0062" ,-1.5e3,{"k" : [2]} , [ ], true,null ], "empty":[ ], "s":"x"}"#)
+        let elements = try #require(object["list"]?.elements)
+        #expect(elements.map(\.kind) == [.string, .number, .object, .array, .bool, .null])
+        #expect(elements[0].string == "ab")
+        #expect(elements[1].double == -1500)
+        #expect(elements[2].bytes == ByteBuffer(string: #"{"k" : [2]}"#))
+        #expect(try elements[2].object()["k"]?.elements?.first?.int64 == 2)
+        #expect(elements[3].elements?.isEmpty == true)
+        #expect(object["empty"]?.elements?.isEmpty == true)
+        #expect(object["s"]?.elements == nil)
+    }
+
     @Test func valuesAreSlicesOfTheInput() throws {
         let input = ByteBuffer(string: #"{"data":{"text":"hi"}}"#)
         let data = try #require(try JSONObject(parsing: input)["data"])

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import SECRET, Hub, chorus_bin, clean_env, free_port, hs256
+from conftest import OTHER_SECRET, SECRET, Hub, chorus_bin, clean_env, free_port, hs256
 
 RUN_TIMEOUT = 60
 
@@ -69,6 +69,13 @@ def test_churn_with_token_and_api_key_hub(hub_factory):
     result, _ = bench("churn", "--url", f"ws://127.0.0.1:{h.port}/ws", "--token", hs256(SECRET, "bench"),
                       "--concurrency", "4", "--duration", "1s")
     assert result["cycles"] > 0 and result["errors"] == 0
+    minted, _ = bench("churn", "--url", f"ws://127.0.0.1:{h.port}/ws", "--token-secret", SECRET,
+                      "--concurrency", "4", "--duration", "1s")
+    assert minted["tokens"] == "one per connection" and minted["cycles"] > 0 and minted["errors"] == 0, minted
+    # The hub checks each minted token: signed with another secret, every cycle is refused.
+    forged, _ = bench("churn", "--url", f"ws://127.0.0.1:{h.port}/ws", "--token-secret", OTHER_SECRET,
+                      "--concurrency", "2", "--duration", "0.5s")
+    assert forged["cycles"] == 0 and forged["errors"] > 0, forged
     published, _ = bench("fanout", "--subscribe-url", f"ws://127.0.0.1:{h.port}/ws", "--token", hs256(SECRET, "bench"),
                          "--publish-url", f"http://127.0.0.1:{h.port}/api/publish", "--api-key", "bench-key",
                          "--subscribers", "5", "--rate", "20", "--duration", "0.5s")
@@ -86,6 +93,7 @@ def test_floor_writes_to_every_connection():
     (["fanout", "--subscribers", "x"], "--subscribers"),
     (["echo", "--bogus", "1"], "unknown option --bogus"),
     (["churn", "--server", "redis"], "--server"),
+    (["churn", "--token", "a.b.c", "--token-secret", "s"], "--token-secret and --token"),
     (["connections", "--server", "nchan", "--url", "ws://127.0.0.1:1/sub"], "{topic}"),
     (["fanout", "--subscribe-url", "wss://example/ws"], "ws://"),
     (["sideways"], "unknown bench mode"),

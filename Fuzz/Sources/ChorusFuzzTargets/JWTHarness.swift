@@ -2,8 +2,8 @@ import ChorusCore
 import ChorusServer
 import Foundation
 
-/// Drives ``Authenticator`` — jwt-kit's token parsing and signature checks, then Chorus's own
-/// claim checks — with fuzzed tokens, for every way a hub can be given its keys.
+/// Drives ``Authenticator`` — ChorusJWT's token parsing, key choice and signature checks, then
+/// the claim checks — with fuzzed tokens, for every way a hub can be given its keys.
 ///
 /// The first byte picks the hub's keys, the second how the rest becomes a credential:
 /// 0: the rest is the token as written;
@@ -34,14 +34,7 @@ enum JWTHarness {
     }
 
     private static func verify(_ token: String, with authenticator: Authenticator) {
-        let result = runBlocking { () -> Result<Identity, ProtocolError> in
-            do throws(ProtocolError) {
-                return .success(try await authenticator.verify(token: token))
-            } catch {
-                return .failure(error)
-            }
-        }
-        switch result {
+        switch Result(catching: { () throws(ProtocolError) in try authenticator.verify(token: token) }) {
         case .success(let identity):
             precondition(identity.user?.isEmpty == false, "token \(token) verified without a user")
         case .failure(let error):
@@ -50,13 +43,7 @@ enum JWTHarness {
     }
 
     private static func authorizeAPI(_ authorization: String, with authenticator: Authenticator) {
-        let result = runBlocking { () -> Result<Authenticator.APIAccess, ProtocolError> in
-            do throws(ProtocolError) {
-                return .success(try await authenticator.authorizeAPI(authorization: authorization, allowClientToken: true))
-            } catch {
-                return .failure(error)
-            }
-        }
+        let result = Result { () throws(ProtocolError) in try authenticator.authorizeAPI(authorization: authorization, allowClientToken: true) }
         if case .failure(let error) = result {
             precondition(error.code == .unauthorized && !error.message.isEmpty, "'\(authorization)' failed with \(error)")
         }

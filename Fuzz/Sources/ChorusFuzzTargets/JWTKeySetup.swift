@@ -43,7 +43,6 @@ enum JWTKeySetup: CaseIterable {
         if self == .jwks || self == .all || self == .publicKeyAndJWKS {
             configuration.jwksFile = file("jwks.json", JWTFuzzKeys.jwks)
         }
-        let finished = configuration
-        return runBlocking { try! await Authenticator(configuration: finished) }
+        return try! Authenticator(configuration: configuration)
     }
 }

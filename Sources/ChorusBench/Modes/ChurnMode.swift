@@ -1,3 +1,5 @@
+import ChorusJWT
+import Foundation
 import NIOCore
 
 /// `chorus bench churn`: C loops, each connecting, (authenticating,) subscribing, waiting for the
@@ -10,6 +12,9 @@ enum ChurnMode {
                                   Default ws://127.0.0.1:8080/ws (chorus), ws://127.0.0.1:8081/sub/{topic} (nchan)
           --concurrency 64        loops running at once
           --topics 100            loop cycles go round robin over this many topics
+          --token-secret SECRET   every connection presents a token of its own, HS256-signed with
+                                  SECRET (sub bench-N, exp an hour ahead), so the server verifies
+                                  each afresh; not with --token, whose one token it verifies once
         \(CommonOptions.usage)
         """
 
@@ -18,7 +23,12 @@ enum ChurnMode {
         let endpoint = try common.subscriberEndpoint(arguments.string("--url", "--subscribe-url", default: common.defaultSubscribeURL)!, subscribes: true)
         let concurrency = try arguments.integer("--concurrency", default: 64, in: 1...100_000)
         let topics = try arguments.integer("--topics", default: 100)
+        let tokenSigner = arguments.string("--token-secret").map(HS256TokenSigner.init(secret:))
         try arguments.finish()
+        guard tokenSigner == nil || common.credentials.token == nil else {
+            throw BenchError("--token-secret and --token cannot be used together: the first mints a token per connection, the second presents one")
+        }
+        let tokensExpireAt = Int64(Date().timeIntervalSince1970) + 3600
 
         let loops = LoopTallies(threads: common.threads)
         let connector = try common.connector(for: endpoint)
@@ -52,6 +62,10 @@ enum ChurnMode {
                                     topicIndex: topicIndex, topic: FleetSpec.topic(prefix: prefix, index: topicIndex), subscribes: true,
                                     probe: false, lazy: false, closeWhenSubscribed: true
                                 )
+                                var connector = connector
+                                if let tokenSigner {
+                                    connector.token = tokenSigner.token(subject: "bench-\(index)", expiresAt: tokensExpireAt)
+                                }
                                 let started = NIODeadline.now().uptimeNanoseconds
                                 return connector.subscribe(on: tally.eventLoop, sourceIndex: index, role: role, tally: tally).map { _ in
                                     tally.value.figures.deliveries += 1
@@ -75,6 +89,7 @@ enum ChurnMode {
 
         var result = BenchResult(mode: "churn")
         result.addField("server", .string(common.serverProtocol.rawValue))
+        result.addField("tokens", .string(tokenSigner != nil ? "one per connection" : common.credentials.token != nil ? "one for all" : "none"))
         result.add("concurrency", integer: concurrency, "concurrent loops")
         result.add("cycles", integer: tally.deliveries, "connect + subscribe + disconnect cycles")
         result.add("seconds", number: seconds, "in", unit: " s")

@@ -1,4 +1,5 @@
-/// A strict RFC 8259 validator that records where the top-level object's members lie.
+/// A strict RFC 8259 validator that records where the members of the top-level object (or the
+/// elements of the top-level array) lie.
 ///
 /// It makes one pass over the bytes without allocating per character. Nesting is tracked on a
 /// bit stack rather than by recursion, so hostile input such as `[[[[...` can never exhaust the
@@ -24,7 +25,14 @@ struct JSONScanner {
     /// returns its members in document order. The object itself is at depth 1.
     static func scanObject(_ bytes: UnsafeRawBufferPointer, maxDepth: Int) throws(JSONError) -> [Member] {
         var scanner = JSONScanner(bytes: bytes, maxDepth: maxDepth)
-        return try scanner.scanTopLevelObject()
+        return try scanner.scanTopLevel(isObject: true)
+    }
+
+    /// Validates that `bytes` hold exactly one JSON array, surrounding whitespace allowed, and
+    /// returns its elements in order, as members whose key is empty. The array is at depth 1.
+    static func scanArray(_ bytes: UnsafeRawBufferPointer, maxDepth: Int) throws(JSONError) -> [Member] {
+        var scanner = JSONScanner(bytes: bytes, maxDepth: maxDepth)
+        return try scanner.scanTopLevel(isObject: false)
     }
 
     /// Decodes the contents (without quotes) of a string this scanner has validated.
@@ -78,10 +86,11 @@ struct JSONScanner {
 
     // MARK: Structure
 
-    private mutating func scanTopLevelObject() throws(JSONError) -> [Member] {
+    private mutating func scanTopLevel(isObject: Bool) throws(JSONError) -> [Member] {
+        let closingByte = isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")
         self.skipWhitespace()
-        guard try self.peek() == UInt8(ascii: "{") else {
-            throw .notAnObject
+        guard try self.peek() == (isObject ? UInt8(ascii: "{") : UInt8(ascii: "[")) else {
+            throw isObject ? .notAnObject : self.syntaxError("expected '['")
         }
         guard self.maxDepth >= 1 else {
             throw .nestingTooDeep(maxDepth: self.maxDepth)
@@ -91,15 +100,18 @@ struct JSONScanner {
         var members: [Member] = []
         members.reserveCapacity(8)
         self.skipWhitespace()
-        if try self.peek() == UInt8(ascii: "}") {
+        if try self.peek() == closingByte {
             self.offset += 1
         } else {
             memberLoop: while true {
-                let (keyRange, keyHasEscapes) = try self.scanKey()
-                let key = Self.decodeString(
-                    UnsafeRawBufferPointer(rebasing: self.bytes[keyRange]),
-                    hasEscapes: keyHasEscapes
-                )
+                var key = ""
+                if isObject {
+                    let (keyRange, keyHasEscapes) = try self.scanKey()
+                    key = Self.decodeString(
+                        UnsafeRawBufferPointer(rebasing: self.bytes[keyRange]),
+                        hasEscapes: keyHasEscapes
+                    )
+                }
                 self.skipWhitespace()
                 let valueStart = self.offset
                 // Containers inside the top-level object are its children, at depth 2.
@@ -110,18 +122,18 @@ struct JSONScanner {
                 switch try self.peek() {
                 case UInt8(ascii: ","):
                     self.offset += 1
-                case UInt8(ascii: "}"):
+                case closingByte:
                     self.offset += 1
                     break memberLoop
                 default:
-                    throw self.syntaxError("expected ',' or '}'")
+                    throw self.syntaxError(isObject ? "expected ',' or '}'" : "expected ',' or ']'")
                 }
             }
         }
 
         self.skipWhitespace()
         guard self.offset == self.bytes.count else {
-            throw self.syntaxError("unexpected data after the object")
+            throw self.syntaxError(isObject ? "unexpected data after the object" : "unexpected data after the array")
         }
         return members
     }

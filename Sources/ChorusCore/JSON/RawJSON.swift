@@ -83,6 +83,24 @@ public struct RawJSON: Sendable, Hashable {
         self.kind == .null
     }
 
+    /// The elements of an array, in order, each keeping its bytes; nil when this is not an array.
+    public var elements: [RawJSON]? {
+        guard self.kind == .array else {
+            return nil
+        }
+        // The array was validated with the document it came from, its nesting included, so
+        // scanning it again cannot fail.
+        let elements = try! self.bytes.withUnsafeReadableBytes { bytes throws(JSONError) in
+            try JSONScanner.scanArray(bytes, maxDepth: .max)
+        }
+        return elements.map { element in
+            RawJSON(
+                kind: element.kind,
+                bytes: self.bytes.getSlice(at: self.bytes.readerIndex + element.valueRange.lowerBound, length: element.valueRange.count)!
+            )
+        }
+    }
+
     /// Parses this value as an object, which counts as depth 1 for `maxDepth`.
     public func object(maxDepth: Int = 64) throws(JSONError) -> JSONObject {
         guard self.kind == .object else {

@@ -40,7 +40,7 @@ public struct ChorusServer: Sendable {
         }
         let threads = configuration.threads == 0 ? System.coreCount : configuration.threads
         self.eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: threads)
-        let authenticator = try await Authenticator(configuration: configuration)
+        let authenticator = try Authenticator(configuration: configuration)
         let store = try Self.openStore(configuration)
         self.hub = try Hub(
             configuration: configuration,

@@ -1,14 +1,15 @@
 import ChorusCore
+import ChorusJWT
 import Foundation
-import JWTKit
 
 /// Verifies client tokens (JWT) and HTTP API credentials.
 ///
-/// Tokens are verified once, when a connection authenticates; the expiry is then enforced by
-/// the connection's own sweep, not by verifying again per frame.
+/// Tokens are verified once, when a connection authenticates, synchronously on the caller's
+/// thread (the connection's event loop); the expiry is then enforced by the connection's own
+/// sweep, not by verifying again per frame.
 public struct Authenticator: Sendable {
     /// Nil when no JWT key is configured: every token is then refused.
-    private let keys: JWTKeyCollection?
+    private let verifier: TokenVerifier?
     private let apiKey: String?
     private let issuer: String?
     private let audience: String?
@@ -24,16 +25,12 @@ public struct Authenticator: Sendable {
         case publisher(Identity)
     }
 
-    public init(configuration: HubConfiguration) async throws(ConfigurationError) {
+    public init(configuration: HubConfiguration) throws(ConfigurationError) {
         self.apiKey = configuration.apiKey
         self.issuer = configuration.jwtIssuer
         self.audience = configuration.jwtAudience
         self.anonymousAllowed = configuration.anonymousAllowed
         self.developmentMode = configuration.isDevelopmentMode
-        if configuration.jwtSecret == nil, configuration.jwtPublicKeyFile == nil, configuration.jwksFile == nil {
-            self.keys = nil
-            return
-        }
         guard configuration.jwtSecret == nil || configuration.jwtPublicKeyFile == nil else {
             // Neither key has a `kid`, and a token without one is checked against one default
             // key only: one of the two would silently never verify anything.
@@ -42,29 +39,25 @@ public struct Authenticator: Sendable {
                     + "Use one of them, or put the public keys in a jwks_file (whose keys have a 'kid')."
             )
         }
-        let keys = JWTKeyCollection()
-        if let secret = configuration.jwtSecret {
-            await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
-        }
+        var defaultKey = configuration.jwtSecret.map(VerificationKey.hs256(secret:))
         if let path = configuration.jwtPublicKeyFile {
             let pem = try Self.read(path, what: "jwt_public_key")
-            if let rsa = try? Insecure.RSA.PublicKey(pem: pem) {
-                await keys.add(rsa: rsa, digestAlgorithm: .sha256)
-            } else if let ecdsa = try? ES256PublicKey(pem: pem) {
-                await keys.add(ecdsa: ecdsa)
-            } else {
-                throw ConfigurationError("jwt_public_key: '\(path)' holds neither an RSA nor a P-256 public key in PEM form")
+            do {
+                defaultKey = try VerificationKey(pem: pem)
+            } catch {
+                throw ConfigurationError("jwt_public_key: '\(path)' holds \(error)")
             }
         }
+        var keySet: [(id: String, key: VerificationKey)] = []
         if let path = configuration.jwksFile {
             let json = try Self.read(path, what: "jwks_file")
             do {
-                try await keys.add(jwksJSON: json)
+                keySet = try VerificationKey.keySet(json: json)
             } catch {
                 throw ConfigurationError("jwks_file: '\(path)' is not a usable JSON Web Key Set: \(error)")
             }
         }
-        self.keys = keys
+        self.verifier = TokenVerifier(defaultKey: defaultKey, keySet: keySet)
     }
 
     private static func read(_ path: String, what: String) throws(ConfigurationError) -> String {
@@ -76,50 +69,32 @@ public struct Authenticator: Sendable {
 
     /// Verifies a client token: signature, `exp`, `nbf`, and a non-empty `sub` (and `iss`, `aud`
     /// when configured). A token verified before and not expired since is not verified again.
-    public func verify(token: String) async throws(ProtocolError) -> Identity {
-        if let identity = self.verifiedTokens.identity(for: token, nowMilliseconds: WallClock.milliseconds()) {
+    public func verify(token: String) throws(ProtocolError) -> Identity {
+        let now = WallClock.milliseconds()
+        if let identity = self.verifiedTokens.identity(for: token, nowMilliseconds: now) {
             return identity
         }
-        let identity = try await self.verifyUncached(token: token)
+        let identity = try self.verifyUncached(token: token, nowMilliseconds: now)
         self.verifiedTokens.remember(identity, for: token)
         return identity
     }
 
-    private func verifyUncached(token: String) async throws(ProtocolError) -> Identity {
-        guard let keys = self.keys else {
+    private func verifyUncached(token: String, nowMilliseconds: Int64) throws(ProtocolError) -> Identity {
+        guard let verifier = self.verifier else {
             throw ProtocolError(.unauthorized, "this hub has no JWT key configured; connect without a token")
         }
-        let claims: ChorusClaims
+        let claims: JSONObject
         do {
-            claims = try await keys.verify(token, as: ChorusClaims.self)
-        } catch let error as JWTError where error.errorType == .claimVerificationFailure {
-            throw ProtocolError(.unauthorized, "token rejected: \(error.reason ?? "claim verification failed")")
+            claims = try verifier.verify(token)
         } catch {
-            throw ProtocolError(.unauthorized, "invalid token")
+            throw ProtocolError(.unauthorized, "invalid token: \(error)")
         }
-        guard !claims.sub.value.isEmpty else { throw ProtocolError(.unauthorized, "token has an empty 'sub'") }
-        if let issuer = self.issuer, claims.iss?.value != issuer {
-            throw ProtocolError(.unauthorized, "token rejected: its issuer ('iss') is not the one this hub accepts")
-        }
-        if let audience = self.audience, (try? claims.aud?.verifyIntendedAudience(includes: audience)) == nil {
-            throw ProtocolError(.unauthorized, "token rejected: its audience ('aud') does not include this hub")
-        }
-        let expiresAt = claims.exp.map { exp in
-            // A signed token may carry any `exp`; one beyond Int64 milliseconds must not trap
-            // (found by fuzzing). An `exp` in the past was rejected above, so only the top clamps.
-            let milliseconds = (exp.value.timeIntervalSince1970 * 1000).rounded(.down)
-            return Int64(exactly: milliseconds) ?? .max
-        }
-        let permissions = TokenPermissions(
-            subscribe: try TokenPermissions.patterns(claims.subscribe, claim: "subscribe"),
-            publish: try TokenPermissions.patterns(claims.publish, claim: "publish")
-        )
-        return Identity(user: claims.sub.value, expiresAt: expiresAt, permissions: permissions)
+        return try TokenClaims(claims).identity(nowSeconds: Double(nowMilliseconds) / 1000, issuer: self.issuer, audience: self.audience)
     }
 
     /// Authorizes an HTTP API call from its `Authorization` header.
     /// - Parameter allowClientToken: whether a client token (not only the API key) suffices.
-    public func authorizeAPI(authorization: String?, allowClientToken: Bool) async throws(ProtocolError) -> APIAccess {
+    public func authorizeAPI(authorization: String?, allowClientToken: Bool) throws(ProtocolError) -> APIAccess {
         guard let authorization else {
             if self.developmentMode { return .admin }
             throw ProtocolError(.unauthorized, "missing 'Authorization: Bearer <api key>' header")
@@ -132,7 +107,7 @@ public struct Authenticator: Sendable {
             return .admin
         }
         if self.developmentMode { return .admin }
-        if self.keys != nil, let identity = try? await self.verify(token: credential) {
+        if self.verifier != nil, let identity = try? self.verify(token: credential) {
             // Authenticated, but a client token only ever publishes.
             guard allowClientToken else {
                 throw ProtocolError(.forbidden, "a client token may only publish; this endpoint needs the API key")
@@ -151,14 +126,5 @@ public struct Authenticator: Sendable {
             difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
         }
         return difference == 0
-    }
-
-    /// Mints an HS256 token with `secret` (what `chorus token` prints).
-    public static func mintToken(user: String, ttl: Duration?, secret: String) async throws -> String {
-        let keys = JWTKeyCollection()
-        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
-        // Whole seconds: some JWT libraries reject a fractional `exp`.
-        let expiresAt = ttl.map { Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + Double($0.components.seconds)).rounded(.down)) }
-        return try await keys.sign(ChorusClaims(subject: user, expiresAt: expiresAt))
     }
 }

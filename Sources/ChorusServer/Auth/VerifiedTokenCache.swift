@@ -1,9 +1,8 @@
 import Synchronization
 
 /// Tokens verified recently, with what they proved. A client that reconnects, or opens another
-/// tab, presents the same token again; jwt-kit's verification is asynchronous (an actor and a
-/// hop off the event loop) and costs a connection about 70 µs, where a lookup costs well under
-/// one.
+/// tab, presents the same token again; a lookup costs well under a microsecond, where checking
+/// the signature costs 2.6 µs (HS256) to 40 µs (ES256) (TokenBenchmarks).
 ///
 /// Only successful verifications are kept, and only until the token's `exp`: a hit is what
 /// verifying again would have said. When full, it forgets everything and starts over.

@@ -38,7 +38,7 @@ struct APIRoutes: Sendable {
     // MARK: Publishing
 
     private func publish(_ request: Request) async throws -> Response {
-        let access = try await self.clientAccess(request)
+        let access = try self.clientAccess(request)
         let body = try await self.jsonBody(request)
         let topic = try body.topic("topic")
         try access.authorizePublish(to: topic)
@@ -47,7 +47,7 @@ struct APIRoutes: Sendable {
     }
 
     private func broadcast(_ request: Request) async throws -> Response {
-        let access = try await self.clientAccess(request)
+        let access = try self.clientAccess(request)
         let body = try await self.jsonBody(request)
         let topicsValue = try body.required("topics")
         guard topicsValue.kind == .array,
@@ -79,14 +79,14 @@ struct APIRoutes: Sendable {
     }
 
     private func sendToUser(_ request: Request, user: String) async throws -> Response {
-        try await self.authorize(request, publishing: false)
+        try self.authorize(request, publishing: false)
         let body = try await self.jsonBody(request)
         let receipt = try self.hub.send(toUser: user, event: try body.optionalString("event"), data: try body.required("data").bytes)
         return Self.receipt(receipt)
     }
 
     private func disconnectUser(_ request: Request, user: String) async throws -> Response {
-        try await self.authorize(request, publishing: false)
+        try self.authorize(request, publishing: false)
         var reason = "disconnected by the server"
         var reconnect = false
         if let body = try await self.optionalJSONBody(request) {
@@ -104,7 +104,7 @@ struct APIRoutes: Sendable {
 
     /// `GET /api/topics/{topic}/history?since=N&limit=M`: offsets greater than `since`, oldest first.
     private func history(_ request: Request, topic name: String) async throws -> Response {
-        let access = try await self.clientAccess(request)
+        let access = try self.clientAccess(request)
         let topic: Topic
         do {
             topic = try Topic(name)
@@ -145,14 +145,14 @@ struct APIRoutes: Sendable {
     // MARK: Introspection
 
     private func topics(_ request: Request) async throws -> Response {
-        try await self.authorize(request, publishing: false)
+        try self.authorize(request, publishing: false)
         let snapshot = try await self.hub.snapshot()
         let topics = snapshot.subscribers.sorted { $0.key < $1.key }.map { ["topic": $0.key, "subscribers": $0.value] as [String: Any] }
         return Self.json(["topics": topics])
     }
 
     private func connections(_ request: Request) async throws -> Response {
-        try await self.authorize(request, publishing: false)
+        try self.authorize(request, publishing: false)
         let snapshot = try await self.hub.snapshot()
         let connections = snapshot.connections.sorted { $0.id < $1.id }.map { info -> [String: Any] in
             [
@@ -167,7 +167,7 @@ struct APIRoutes: Sendable {
     }
 
     private func stats(_ request: Request) async throws -> Response {
-        try await self.authorize(request, publishing: false)
+        try self.authorize(request, publishing: false)
         let snapshot = try await self.hub.snapshot()
         var byTransport: [String: Int] = [:]
         for transport in TransportKind.allCases { byTransport[transport.rawValue] = 0 }
@@ -194,14 +194,14 @@ struct APIRoutes: Sendable {
         return value
     }
 
-    private func authorize(_ request: Request, publishing: Bool) async throws {
-        _ = try await self.hub.authenticator.authorizeAPI(authorization: request.headers[.authorization], allowClientToken: publishing)
+    private func authorize(_ request: Request, publishing: Bool) throws {
+        _ = try self.hub.authenticator.authorizeAPI(authorization: request.headers[.authorization], allowClientToken: publishing)
     }
 
     /// Authorizes an endpoint that client tokens may use too; what such a client may touch
     /// (nil for the API key: everything).
-    private func clientAccess(_ request: Request) async throws -> TopicAccess? {
-        switch try await self.hub.authenticator.authorizeAPI(authorization: request.headers[.authorization], allowClientToken: true) {
+    private func clientAccess(_ request: Request) throws -> TopicAccess? {
+        switch try self.hub.authenticator.authorizeAPI(authorization: request.headers[.authorization], allowClientToken: true) {
         case .admin: nil
         case .publisher(let identity): TopicAccess.make(for: identity, configuration: self.hub.configuration)
         }

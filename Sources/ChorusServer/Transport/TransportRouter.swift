@@ -237,14 +237,11 @@ final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
             }
             return self.startStream(request, patterns, identity: .anonymous, allowOrigin: allowOrigin, context: context)
         }
-        self.hub.authenticator.verify(token: token, thenOn: context.eventLoop) { result in
-            guard context.channel.isActive else { return }
-            switch result {
-            case .success(let identity):
-                self.startStream(request, patterns, identity: identity, allowOrigin: allowOrigin, context: context)
-            case .failure(let error):
-                self.respond(error, status: .unauthorized, context: context)
-            }
+        do {
+            let identity = try self.hub.authenticator.verify(token: token)
+            self.startStream(request, patterns, identity: identity, allowOrigin: allowOrigin, context: context)
+        } catch {
+            self.respond(error, status: .unauthorized, context: context)
         }
     }
 

@@ -375,13 +375,12 @@ final class WebSocketConnection: ClientConnectionHandler {
         self.flushReplies()
     }
 
-    /// Verifies a token off the loop (jwt-kit is async), then resumes on the loop.
+    /// Verifies a token in place, on the connection's loop.
     private func verify(token: String, id: RawJSON?, atConnect: Bool) {
         let previousState = self.authState
         self.authState = .verifying
-        self.hub.authenticator.verify(token: token, thenOn: self.shard.eventLoop) { result in
-            self.finishVerification(result, id: id, atConnect: atConnect, previousState: previousState)
-        }
+        let result = Result { () throws(ProtocolError) in try self.hub.authenticator.verify(token: token) }
+        self.finishVerification(result, id: id, atConnect: atConnect, previousState: previousState)
     }
 
     private func finishVerification(_ result: Result<Identity, ProtocolError>, id: RawJSON?, atConnect: Bool, previousState: AuthState) {

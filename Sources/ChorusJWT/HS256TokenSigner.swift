@@ -1,0 +1,33 @@
+import ChorusCore
+import Crypto
+import NIOCore
+
+/// Mints HS256 tokens: what `chorus token` prints, and what `chorus bench churn --token-secret`
+/// presents, one token per connection.
+public struct HS256TokenSigner: Sendable {
+    private let key: SymmetricKey
+
+    private static let encodedHeader = Base64URL.encode(#"{"alg":"HS256","typ":"JWT"}"#.utf8)
+
+    public init(secret: String) {
+        self.key = SymmetricKey(data: Array(secret.utf8))
+    }
+
+    /// A token for `subject` that expires at `expiresAt` (seconds since the Unix epoch; whole
+    /// seconds, as some JWT libraries refuse a fractional `exp`), or never when nil.
+    public func token(subject: String, expiresAt: Int64?) -> String {
+        var claims = ByteBuffer()
+        claims.writeStaticString("{")
+        claims.writeJSONKey("sub")
+        claims.writeJSONString(subject)
+        if let expiresAt {
+            claims.writeStaticString(",")
+            claims.writeJSONKey("exp")
+            claims.writeString(String(expiresAt))
+        }
+        claims.writeStaticString("}")
+        let signingInput = Self.encodedHeader + "." + Base64URL.encode(claims.readableBytesView)
+        let signature = HMAC<SHA256>.authenticationCode(for: Array(signingInput.utf8), using: self.key)
+        return signingInput + "." + Base64URL.encode(signature)
+    }
+}

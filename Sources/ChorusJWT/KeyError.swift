@@ -1,0 +1,8 @@
+/// Why a configured key cannot be used; the message names what is wrong with it.
+public struct KeyError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}
