@@ -1,7 +1,10 @@
 import NIOCore
 
 /// Opens many connections at a bounded pace: each loop opens its share of the indices, keeping
-/// its part of `concurrency` attempts in flight.
+/// a part of `concurrency` attempts in flight in proportion to its share's size. All shares so
+/// advance at the same pace, and a small share (the probes) is spread over the order in which
+/// the server receives the subscriptions instead of coming first: a server that delivers in
+/// subscription order would otherwise serve every probe early, and look faster than it is.
 enum ConnectionOpener {
     /// The connections one event loop opens, and the tally they count into.
     struct Share: Sendable {
@@ -20,10 +23,11 @@ enum ConnectionOpener {
         _ shares: [Share], concurrency: Int,
         open: @escaping @Sendable (Int, NIOLoopBoundBox<LoopTally>) -> EventLoopFuture<Void>
     ) async throws -> (connected: Int, errors: ErrorCounts) {
-        let width = max(1, concurrency / max(1, shares.count))
+        let total = max(1, shares.reduce(0) { $0 + $1.indices.count })
         return try await withThrowingTaskGroup(of: (Int, ErrorCounts).self) { tasks in
             for share in shares {
                 let tally = share.tally
+                let width = max(1, concurrency * share.indices.count / total)
                 tasks.addTask {
                     try await tally.eventLoop.flatSubmit {
                         let outcome = NIOLoopBoundBox((connected: 0, errors: ErrorCounts()), eventLoop: tally.eventLoop)
