@@ -32,12 +32,12 @@ enum FloorMode {
         var roundNanoseconds: [UInt64] = []
         let cpuBefore = ResourceUsage.cpuSeconds()
         for _ in 0..<rounds {
-            let started = monotonicNanoseconds()
+            let started = NIODeadline.now().uptimeNanoseconds
             for descriptor in pairs.senders {
                 let written = payload.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
                 guard written == payloadSize else { throw BenchError("floor: a write to a loopback connection failed (errno \(errno))") }
             }
-            roundNanoseconds.append(monotonicNanoseconds() - started)
+            roundNanoseconds.append(NIODeadline.now().uptimeNanoseconds - started)
             for descriptor in pairs.receivers {
                 _ = sink.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
             }
@@ -59,12 +59,6 @@ enum FloorMode {
         result.add("write_us_min", number: best / 1e3 / Double(connections), "time per write (best round)", digits: 3, unit: " µs")
         result.add("cpu_seconds", number: cpuSeconds, "CPU of the whole run (writes, reads, waits)", digits: 2, unit: " s")
         return result
-    }
-
-    private static func monotonicNanoseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 }
 
@@ -95,8 +89,10 @@ private struct LoopbackPairs {
             }
             let sender = connected ? accept(listener, nil, nil) : -1
             guard receiver >= 0, sender >= 0 else {
+                let failure = errno
+                if receiver >= 0 { Glibc.close(receiver) }
                 self.close()
-                throw BenchError("floor: opening loopback connection \(self.senders.count + 1) failed (errno \(errno)); is the open-file limit below twice --connections?")
+                throw BenchError("floor: opening loopback connection \(self.senders.count + 1) failed (errno \(failure)); is the open-file limit below twice --connections?")
             }
             var one: Int32 = 1
             setsockopt(sender, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
