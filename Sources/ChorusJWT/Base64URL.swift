@@ -1,37 +1,22 @@
+import ChorusCore
+
 /// The base64url encoding of JWS (RFC 7515 §2): the URL-safe alphabet, no `=` padding.
 ///
 /// Decoding accepts only the canonical text: anything outside the alphabet, padding, a length
 /// that leaves a lone character, or bits set past the last byte is refused. Every byte string
 /// then has exactly one encoding, so a token cannot be altered without changing what it says.
 public enum Base64URL {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-
     /// Each byte's 6-bit value, or 0xFF for bytes outside the alphabet.
     private static let values: [UInt8] = {
         var values = [UInt8](repeating: 0xFF, count: 256)
-        for (value, character) in Self.alphabet.enumerated() {
+        for (value, character) in Base64.Alphabet.url.characters.enumerated() {
             values[Int(character)] = UInt8(value)
         }
         return values
     }()
 
     public static func encode(_ bytes: some Sequence<UInt8>) -> String {
-        var text: [UInt8] = []
-        text.reserveCapacity(bytes.underestimatedCount * 4 / 3 + 3)
-        var accumulator: UInt32 = 0
-        var bits = 0
-        for byte in bytes {
-            accumulator = accumulator &<< 8 | UInt32(byte)
-            bits += 8
-            while bits >= 6 {
-                bits -= 6
-                text.append(Self.alphabet[Int(accumulator >> UInt32(bits) & 0x3F)])
-            }
-        }
-        if bits > 0 {
-            text.append(Self.alphabet[Int(accumulator << UInt32(6 - bits) & 0x3F)])
-        }
-        return String(decoding: text, as: UTF8.self)
+        Base64.encode(bytes, .url)
     }
 
     /// The bytes `text` encodes, or nil unless it is canonical unpadded base64url.

@@ -1,3 +1,4 @@
+import ChorusCore
 import NIOHTTP1
 import Testing
 
@@ -34,9 +35,9 @@ import Testing
     }
 
     @Test func base64MatchesKnownVectors() {
-        #expect(Base64.encode([]) == "")
-        #expect(Base64.encode(Array("f".utf8)) == "Zg==")
-        #expect(Base64.encode(Array("fo".utf8)) == "Zm8=")
-        #expect(Base64.encode(Array("foobar".utf8)) == "Zm9vYmFy")
+        #expect(Base64.encode([], .standard) == "")
+        #expect(Base64.encode(Array("f".utf8), .standard) == "Zg==")
+        #expect(Base64.encode(Array("fo".utf8), .standard) == "Zm8=")
+        #expect(Base64.encode(Array("foobar".utf8), .standard) == "Zm9vYmFy")
     }
 }
