@@ -15,8 +15,6 @@ final class WebSocketConnection: ClientConnectionHandler {
     private enum AuthState {
         /// No token yet: anonymous if allowed, else only `auth` and `ping` are served.
         case none
-        /// A token is being verified; frames wait in `pendingFrames`.
-        case verifying
         case authenticated
     }
 
@@ -37,8 +35,6 @@ final class WebSocketConnection: ClientConnectionHandler {
     let output: ConnectionOutput
     private var authState = AuthState.none
     private var expiresAt: Int64?
-    /// Text messages held while a token is verified.
-    private var pendingMessages: [ByteBuffer] = []
     private var parser: WebSocketFrameParser
     private var assembler: WebSocketMessageAssembler
     /// Per history topic: live messages at or below `floor` were replayed (or precede this
@@ -54,8 +50,6 @@ final class WebSocketConnection: ClientConnectionHandler {
 
     /// How long a hub-initiated close waits for the client's close frame.
     private static let closeGracePeriod = TimeAmount.seconds(2)
-    /// Messages held while a token is verified; more than this is abuse.
-    private static let maxPendingMessages = 256
 
     init(hub: Hub, shard: LoopShard, request: ConnectRequest) {
         self.hub = hub
@@ -132,13 +126,6 @@ final class WebSocketConnection: ClientConnectionHandler {
         guard text else {
             return self.reply(.error(ProtocolError(.badRequest, "binary frames are not supported; send JSON text frames")), id: nil)
         }
-        if case .verifying = self.authState {
-            guard self.pendingMessages.count < Self.maxPendingMessages else {
-                return self.failConnection(.policyViolation, "too many frames before authentication finished")
-            }
-            self.pendingMessages.append(data)
-            return
-        }
         let decoded = self.hub.frameDecoder.decode(data)
         switch decoded.result {
         case .success(let clientFrame):
@@ -154,7 +141,6 @@ final class WebSocketConnection: ClientConnectionHandler {
         switch self.authState {
         case .authenticated: true
         case .none: self.hub.authenticator.anonymousAllowed
-        case .verifying: false
         }
     }
 
@@ -375,20 +361,13 @@ final class WebSocketConnection: ClientConnectionHandler {
         self.flushReplies()
     }
 
-    /// Verifies a token in place, on the connection's loop.
+    /// Verifies a token in place, on the connection's loop (no frame can arrive meanwhile).
     private func verify(token: String, id: RawJSON?, atConnect: Bool) {
-        let previousState = self.authState
-        self.authState = .verifying
-        let result = Result { () throws(ProtocolError) in try self.hub.authenticator.verify(token: token) }
-        self.finishVerification(result, id: id, atConnect: atConnect, previousState: previousState)
-    }
-
-    private func finishVerification(_ result: Result<Identity, ProtocolError>, id: RawJSON?, atConnect: Bool, previousState: AuthState) {
         guard !self.closing else { return }
+        let result = Result { () throws(ProtocolError) in try self.hub.authenticator.verify(token: token) }
         switch result {
         case .success(let identity):
             if let current = self.info.user, current != identity.user {
-                self.authState = previousState
                 self.replyError(ProtocolError(.forbidden, "a connection cannot change user; reconnect instead"), id: id)
             } else {
                 if self.info.user == nil, let user = identity.user {
@@ -415,11 +394,6 @@ final class WebSocketConnection: ClientConnectionHandler {
         }
         if atConnect {
             self.subscribeRequestedTopics()
-        }
-        let pending = self.pendingMessages
-        self.pendingMessages.removeAll()
-        for message in pending where !self.closing {
-            self.handleMessage(text: true, data: message)
         }
         self.flushReplies()
     }
