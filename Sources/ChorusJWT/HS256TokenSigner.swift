@@ -15,7 +15,9 @@ public struct HS256TokenSigner: Sendable {
 
     /// A token for `subject` that expires at `expiresAt` (seconds since the Unix epoch; whole
     /// seconds, as some JWT libraries refuse a fractional `exp`), or never when nil.
-    public func token(subject: String, expiresAt: Int64?) -> String {
+    ///
+    /// - Parameter claims: further claims, each name with its value as JSON text, written as given.
+    public func token(subject: String, expiresAt: Int64?, claims extra: [(name: String, json: String)] = []) -> String {
         var claims = ByteBuffer()
         claims.writeStaticString("{")
         claims.writeJSONKey("sub")
@@ -24,6 +26,12 @@ public struct HS256TokenSigner: Sendable {
             claims.writeStaticString(",")
             claims.writeJSONKey("exp")
             claims.writeString(String(expiresAt))
+        }
+        for claim in extra {
+            claims.writeStaticString(",")
+            claims.writeJSONString(claim.name)
+            claims.writeStaticString(":")
+            claims.writeString(claim.json)
         }
         claims.writeStaticString("}")
         let signingInput = Self.encodedHeader + "." + Base64URL.encode(claims.readableBytesView)

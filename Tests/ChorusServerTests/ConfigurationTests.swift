@@ -104,6 +104,36 @@ import Testing
         #expect(ValueParsing.formatDuration(.milliseconds(1500)) == "1500ms")
     }
 
+    /// Values at and past the edges of every numeric form: each parses or is refused, never traps
+    /// (`--ping-interval 100000000000000000000` used to crash the process).
+    @Test func extremeValuesAreRefusedNotTrapped() throws {
+        for text in ["100000000000000000000", "1e300", "9999999999999999h", "876001h", "inf", "nan", "-0.5s", "1e-300ms"] {
+            if let duration = try? ValueParsing.duration(text) {
+                #expect(duration <= ValueParsing.maxDuration, "\(text)")
+            }
+        }
+        #expect(try ValueParsing.duration("876000h") == ValueParsing.maxDuration)
+        #expect(throws: ConfigurationError.self) { try ValueParsing.duration("876000.001h") }
+        for text in ["9000000000000000000GiB", "9223372036854775807KiB", "9223372036854775808", "8796093022208MiB"] {
+            #expect(throws: ConfigurationError.self) { try ValueParsing.size(text) }
+        }
+        #expect(try ValueParsing.size("8796093022207MiB") == 8_796_093_022_207 << 20)
+        // A seeded walk over digits, exponents and suffixes: whatever parses stays in range.
+        var generator = SystemRandomNumberGenerator()
+        let pieces = ["9", "0", ".", "e", "e+", "99", "-", " ", "1"]
+        let suffixes = ["", "ms", "s", "m", "h", "KiB", "MiB", "GiB", "KB", "MB", "GB", "B"]
+        for _ in 0..<20_000 {
+            let text = (0..<Int.random(in: 1...24, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined()
+                + suffixes.randomElement(using: &generator)!
+            if let duration = try? ValueParsing.duration(text) {
+                #expect(duration >= .zero && duration <= ValueParsing.maxDuration, "\(text)")
+            }
+            if let size = try? ValueParsing.size(text) {
+                #expect(size > 0, "\(text)")
+            }
+        }
+    }
+
     @Test func everyOptionHasDistinctNamesAndADefaultThatParses() throws {
         let options = ConfigurationOption.all
         #expect(Set(options.map(\.key)).count == options.count)

@@ -455,12 +455,43 @@ async def test_chorus_token_is_accepted_by_the_hub(hub_factory):
     (["token", "--ttl", "1h", "--jwt-secret", SECRET], {}),            # no --user
     (["token", "--user", "a"], {}),                                      # no secret
     (["token", "--user", "a", "--ttl", "soon", "--jwt-secret", SECRET], {}),
+    # A huge TTL used to trap (exit 132) instead of being refused.
+    (["token", "--user", "a", "--ttl", "100000000000000000000", "--jwt-secret", SECRET], {}),
+    (["token", "--user", "a", "--subscribe", "a..b", "--jwt-secret", SECRET], {}),
+    (["token", "--user", "a", "--claim", "no-equals-sign", "--jwt-secret", SECRET], {}),
+    (["token", "--user", "a", "--claim", "sub=bob", "--jwt-secret", SECRET], {}),
+    (["token", "--user", "a", "--no-such-option", "--jwt-secret", SECRET], {}),
 ])
 def test_chorus_token_errors_exit_2(args, env):
     r = run_cli(*args, env=env)
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
     assert r.stderr.startswith("chorus: ") and len(r.stderr.strip()) > len("chorus: "), r.stderr
+    assert "chorus serve --help" not in r.stderr, r.stderr
     assert r.stdout == ""
+
+
+def test_chorus_token_mints_claim_lists_and_other_claims():
+    r = run_cli("token", "--user", "ann", "--subscribe", "game.*", "--subscribe", "lobby",
+                "--publish", "game.moves", "--claim", "iss=my-app", "--claim", 'aud=["chorus"]',
+                "--claim", "level=3", "--claim", 'odd=1,"x":2', "--jwt-secret", SECRET)
+    assert r.returncode == 0, r.stderr
+    payload = jwt.decode(r.stdout.strip(), SECRET, algorithms=["HS256"], audience="chorus")
+    assert payload["subscribe"] == ["game.*", "lobby"] and payload["publish"] == ["game.moves"], payload
+    assert payload["iss"] == "my-app" and payload["aud"] == ["chorus"] and payload["level"] == 3, payload
+    # Not one JSON value: kept as the string it is, never a second claim smuggled in.
+    assert payload["odd"] == '1,"x":2' and "x" not in payload, payload
+
+
+async def test_chorus_token_claim_lists_are_enforced_by_the_hub(hub_factory):
+    r = run_cli("token", "--user", "ann", "--subscribe", "game.*", "--claim", "publish=[]", "--jwt-secret", SECRET)
+    assert r.returncode == 0, r.stderr
+    h = hub_factory(env={"CHORUS_JWT_SECRET": SECRET})
+    async with await ws_connect_as(h.ws(), r.stdout.strip(), "ann") as ws:
+        assert (await roundtrip(ws, {"type": "subscribe", "topic": "game.1"}))["type"] == "subscribed"
+        reply = await roundtrip(ws, {"type": "subscribe", "topic": "chat"})
+        assert reply["type"] == "error" and reply["code"] == "forbidden", reply
+        reply = await roundtrip(ws, {"type": "publish", "topic": "game.1", "data": 1})
+        assert reply["type"] == "error" and reply["code"] == "forbidden", reply
 
 
 def test_chorus_token_with_short_secret_does_not_crash():

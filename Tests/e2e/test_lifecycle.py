@@ -281,9 +281,14 @@ async def test_public_host_allowed_with_keys(hub_factory):
     (["--config", "/nonexistent/chorus.json"], {}, None, "/nonexistent/chorus.json"),
     (["--jwt-public-key", "/nonexistent/key.pem"], {}, None, "/nonexistent/key.pem"),
     (["--jwks-file", "/nonexistent/jwks.json"], {}, None, "/nonexistent/jwks.json"),
+    # Out-of-range values used to trap (SIGILL, exit 132) instead of being refused.
+    (["--ping-interval", "100000000000000000000"], {}, None, "--ping-interval: '100000000000000000000' is longer"),
+    ([], {"CHORUS_IDLE_TIMEOUT": "100000000000000000000"}, None, "CHORUS_IDLE_TIMEOUT: "),
+    ([], {}, {"namespaces": {"chat": {"history_size": 10, "history_ttl": "9999999999999999h"}}}, "history_ttl: "),
+    (["--max-backlog", "9000000000000000000GiB"], {}, None, "--max-backlog: "),
 ], ids=["duration", "port-range", "size", "bool", "log-level", "unknown-flag", "flag-without-value",
         "env-duration", "file-size", "file-unknown-key", "file-bad-json", "missing-config",
-        "missing-pem", "missing-jwks"])
+        "missing-pem", "missing-jwks", "huge-duration", "huge-env-duration", "huge-history-ttl", "huge-size"])
 def test_bad_configuration_exits_2(tmp_path, args, env, file, needle):
     if file is not None:
         (tmp_path / "chorus.json").write_text(file if isinstance(file, str) else json.dumps(file))
@@ -302,3 +307,6 @@ def test_port_in_use_exits_2():
         r = run_cli("serve", "--port", str(port))
     assert r.returncode == 2, (r.returncode, r.stderr[-500:])
     assert r.stderr.startswith("chorus: "), r.stderr[-500:]
+    # Which address, and what to do about it, not the socket call's errno text.
+    assert f"cannot listen on 127.0.0.1:{port}: the address is already in use" in r.stderr, r.stderr
+    assert "--port" in r.stderr and "bind(descriptor" not in r.stderr, r.stderr

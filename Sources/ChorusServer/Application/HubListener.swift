@@ -1,3 +1,4 @@
+import Foundation
 import HummingbirdCore
 import Logging
 import NIOCore
@@ -44,6 +45,7 @@ struct HubListener: Service {
                 }
             }
             .bind(host: self.host, port: self.port)
+            .flatMapErrorThrowing { [host, port] error in throw ListenError(host: host, port: port, error: error) }
             .get()
         await self.onListening(serverChannel)
         await withGracefulShutdownHandler {
@@ -58,6 +60,25 @@ struct HubListener: Service {
             let closed = serverChannel.eventLoop.makePromise(of: Void.self)
             closed.futureResult.whenComplete { _ in handOver.finish() }
             quiescing.initiateShutdown(promise: closed)
+        }
+    }
+}
+
+/// Why the hub could not listen, in words a person can act on.
+public struct ListenError: Error, CustomStringConvertible {
+    public let description: String
+
+    init(host: String, port: Int, error: any Error) {
+        let address = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        switch (error as? IOError)?.errnoCode {
+        case EADDRINUSE:
+            self.description = "cannot listen on \(address): the address is already in use (another process, perhaps another hub, holds it); stop it or choose another port with --port or CHORUS_PORT"
+        case EACCES:
+            self.description = "cannot listen on \(address): permission denied (ports below 1024 need privileges); choose a port from 1024 up with --port or CHORUS_PORT"
+        case EADDRNOTAVAIL:
+            self.description = "cannot listen on \(address): no network interface of this machine has that address; choose another with --host or CHORUS_HOST"
+        default:
+            self.description = "cannot listen on \(address): \(error)"
         }
     }
 }

@@ -114,7 +114,7 @@ extension ConfigurationOption {
         .optionalString("api_key", \.apiKey, help: "Key for the HTTP API (Authorization: Bearer <key>)."),
         .init(
             key: "allow_anonymous",
-            help: "Accept clients without a token. Default: true when no JWT key and no API key is set, else false.",
+            help: "Accept clients without a token: true, false, or auto (true when no JWT key and no API key is set, else false).",
             defaultText: { $0.allowAnonymous.map { String($0) } ?? "auto" }
         ) { configuration, text throws(ConfigurationError) in
             configuration.allowAnonymous = text == "auto" ? nil : try ValueParsing.boolean(text)

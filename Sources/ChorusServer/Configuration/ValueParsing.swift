@@ -15,20 +15,32 @@ enum ValueParsing {
         text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
-    /// `500ms`, `30s`, `5m`, `1h`, or a plain number of seconds.
+    /// The longest duration any option takes: 100 years, far below where converting it to
+    /// nanoseconds (NIO's `TimeAmount`) or adding it to a clock would overflow.
+    static let maxDuration = Duration.seconds(100 * 365 * 86_400)
+
+    /// `500ms`, `30s`, `5m`, `1h`, or a plain number of seconds; at most ``maxDuration``.
     static func duration(_ text: String) throws(ConfigurationError) -> Duration {
         let units: [(suffix: String, milliseconds: Double)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
         let trimmed = text.trimmingCharacters(in: .whitespaces)
+        var milliseconds: Double?
         for unit in units where trimmed.hasSuffix(unit.suffix) {
-            let number = trimmed.dropLast(unit.suffix.count)
-            if let value = Double(number), value >= 0, value.isFinite {
-                return .milliseconds(Int64(value * unit.milliseconds))
+            if let value = Double(trimmed.dropLast(unit.suffix.count)) {
+                milliseconds = value * unit.milliseconds
+                break
             }
         }
-        if let seconds = Double(trimmed), seconds >= 0, seconds.isFinite {
-            return .milliseconds(Int64(seconds * 1000))
+        if milliseconds == nil, let seconds = Double(trimmed) {
+            milliseconds = seconds * 1000
         }
-        throw ConfigurationError("'\(text)' is not a duration such as 500ms, 30s, 5m or 1h")
+        guard let milliseconds, milliseconds >= 0, milliseconds.isFinite else {
+            throw ConfigurationError("'\(text)' is not a duration such as 500ms, 30s, 5m or 1h")
+        }
+        let longest = Self.maxDuration.components.seconds * 1000
+        guard milliseconds <= Double(longest) else {
+            throw ConfigurationError("'\(text)' is longer than the longest duration allowed, \(longest / 3_600_000)h (100 years)")
+        }
+        return .milliseconds(Int64(milliseconds))
     }
 
     /// `1048576`, `64KiB`, `1MiB`, `1MB` (decimal), `2GiB`.
@@ -39,7 +51,9 @@ enum ValueParsing {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         for unit in units where trimmed.hasSuffix(unit.suffix) {
             if let value = Int(trimmed.dropLast(unit.suffix.count).trimmingCharacters(in: .whitespaces)), value > 0 {
-                return value * unit.factor
+                let (bytes, overflow) = value.multipliedReportingOverflow(by: unit.factor)
+                guard !overflow else { throw ConfigurationError("'\(text)' is larger than any size this machine can count (\(Int.max) bytes)") }
+                return bytes
             }
         }
         if let value = Int(trimmed), value > 0 { return value }
