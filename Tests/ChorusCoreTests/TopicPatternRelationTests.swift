@@ -55,7 +55,38 @@ import ChorusCore
         #expect(overlapping > 100 && overlapping < Self.patterns.count * Self.patterns.count - 100)
     }
 
+    /// The same brute force over namespace wildcards: `n:*`, `n:m:*`, `n:**` against topics whose
+    /// segments are `n:` (too short for `n:*`), `n:a`, `n:m:` and `n:m:a`.
+    @Test func prefixWildcardRelationsAgreeWithBruteForce() {
+        let patterns = Self.combinations(of: ["a", "n:a", "n:*", "n:m:*", "*", "**", "n:**", "n:m:**"], upTo: 3).compactMap {
+            try? TopicPattern($0.joined(separator: "."))
+        }
+        let topics = Self.combinations(of: ["a", "n:", "n:a", "n:m:", "n:m:a"], upTo: 4).map { try! Topic($0.joined(separator: ".")) }
+        let matches = patterns.map { pattern in Set(topics.filter { pattern.matches($0) }.map(\.name)) }
+        var covering = 0
+        var overlapping = 0
+        for (first, firstMatches) in zip(patterns, matches) {
+            for (second, secondMatches) in zip(patterns, matches) {
+                let covers = secondMatches.isSubset(of: firstMatches)
+                let overlaps = !firstMatches.isDisjoint(with: secondMatches)
+                #expect(first.covers(second) == covers, "\(first) covers \(second)")
+                #expect(first.overlaps(second) == overlaps, "\(first) overlaps \(second)")
+                if covers { covering += 1 }
+                if overlaps { overlapping += 1 }
+            }
+        }
+        let pairs = patterns.count * patterns.count
+        #expect(patterns.count > 200)
+        #expect(covering > 1000 && covering < pairs - 1000)
+        #expect(overlapping > 1000 && overlapping < pairs - 1000)
+    }
+
     @Test func examples() throws {
+        #expect(try TopicPattern("chat:**").covers(TopicPattern("chat:*")))
+        #expect(try TopicPattern("*").covers(TopicPattern("chat:*")))
+        #expect(try !TopicPattern("chat:*").covers(TopicPattern("*")))
+        #expect(try TopicPattern("chat:*").overlaps(TopicPattern("chat:general")))
+        #expect(try !TopicPattern("chat:*").overlaps(TopicPattern("game:*")))
         #expect(try TopicPattern("chat.**").covers(TopicPattern("chat.room.*")))
         #expect(try !TopicPattern("chat.*").covers(TopicPattern("chat.**")))
         #expect(try TopicPattern("chat.*").overlaps(TopicPattern("chat.**")))

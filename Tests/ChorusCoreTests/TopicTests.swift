@@ -103,7 +103,7 @@ import ChorusCore
         )
         #expect(
             describe { try TopicPattern("a.b*") }
-                == "pattern segment 2 mixes '*' with other characters; a wildcard must be the whole segment"
+                == "pattern segment 2 mixes '*' with other characters; a wildcard must be the whole segment, or follow a ':' that ends the segment's text (chat:*)"
         )
         #expect(TopicError.emptySegment.description == "topic has an empty segment")
     }
@@ -148,6 +148,10 @@ import ChorusCore
         ("**", [.anyTail]),
         ("*.*.**", [.anySegment, .anySegment, .anyTail]),
         ("chat:general", [.literal("chat:general")]),
+        ("chat:*", [.prefixed("chat:")]),
+        ("chat:**", [.prefixedTail("chat:")]),
+        ("game:lobby:*.moves", [.prefixed("game:lobby:"), .literal("moves")]),
+        ("a.chat:**", [.literal("a"), .prefixedTail("chat:")]),
     ])
     func parsesPatternSegments(_ text: String, _ segments: [TopicPattern.Segment]) throws {
         let pattern = try TopicPattern(text)
@@ -168,6 +172,12 @@ import ChorusCore
         ("**.a", .misplacedWildcard),
         ("a.**.b", .misplacedWildcard),
         ("**.**", .misplacedWildcard),
+        ("chat*", .misplacedWildcard),
+        ("chat:*x", .misplacedWildcard),
+        ("chat:*:*", .misplacedWildcard),
+        ("chat:***", .misplacedWildcard),
+        ("chat:**.x", .misplacedWildcard),
+        ("chat:*.**.x", .misplacedWildcard),
         ("a b.*", .invalidCharacter),
         ("é.*", .invalidCharacter),
     ])
@@ -222,6 +232,19 @@ import ChorusCore
         ("chat:general", "chat:general", true),
         ("chat:general", "chat:generals", false),
         ("chat", "chat:general", false),
+        ("chat:*", "chat:general", true),
+        ("chat:*", "chat:", false),
+        ("chat:*", "chat", false),
+        ("chat:*", "chats:general", false),
+        ("chat:*", "chat:general.typing", false),
+        ("chat:**", "chat:general", true),
+        ("chat:**", "chat:general.typing", true),
+        ("chat:**", "chat:general.a.b", true),
+        ("chat:**", "chat.general", false),
+        ("chat:**", "chat:", false),
+        ("game:lobby:*.moves", "game:lobby:7.moves", true),
+        ("game:lobby:*.moves", "game:lobby.moves", false),
+        ("chat:*", "chat:a:b", true),
     ])
     func naiveMatching(_ pattern: String, _ topic: String, _ expected: Bool) throws {
         #expect(try TopicPattern(pattern).matches(Topic(topic)) == expected)

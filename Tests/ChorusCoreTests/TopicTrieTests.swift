@@ -207,7 +207,8 @@ import Testing
     }
 
     /// A small alphabet and few segments, so random patterns match often and every topic can be tried.
-    private static let alphabet = ["a", "b", "c"]
+    /// `n:a` and `n:m:b` are segments that `n:*`, `n:m:*` and their tails can match.
+    private static let alphabet = ["a", "b", "c", "n:a", "n:m:b"]
 
     /// Every topic of 1 to 5 segments over the alphabet: one segment longer than the longest pattern,
     /// so each pattern also meets topics that run past its end.
@@ -224,9 +225,11 @@ import Testing
     private static func randomPattern(using random: inout SplitMix64) throws -> TopicPattern {
         let count = Int.random(in: 1...4, using: &random)
         let segments = (0..<count).map { position in
-            switch Int.random(in: 0..<10, using: &random) {
+            switch Int.random(in: 0..<12, using: &random) {
             case 0..<2: "*"
             case 2..<4 where position == count - 1: "**"
+            case 4: ["n:*", "n:m:*"].randomElement(using: &random)!
+            case 5 where position == count - 1: ["n:**", "n:m:**"].randomElement(using: &random)!
             default: alphabet.randomElement(using: &random)!
             }
         }
@@ -282,6 +285,8 @@ import Testing
         #expect(subscriptions.count > 1_000, "generator should produce mostly distinct subscriptions")
         #expect(subscriptions.contains { $0.pattern.text.hasSuffix("**") })
         #expect(subscriptions.contains { $0.pattern.segments.contains(.anySegment) })
+        #expect(subscriptions.contains { $0.pattern.segments.contains(.prefixed("n:m:")) })
+        #expect(subscriptions.contains { $0.pattern.segments.last == .prefixedTail("n:") })
 
         let matchCount = try Self.assertAgreesWithNaiveMatcher(trie, subscriptions: subscriptions)
         #expect(matchCount > 20_000, "topics should match often enough for the comparison to mean something")

@@ -48,6 +48,25 @@ import Testing
         #expect(try access?.mayRead(Topic("lobby.x")) == false)
     }
 
+    @Test func namespaceWildcardsAreJudgedLikeOtherPatterns() throws {
+        let claims = try Self.access(user: "ann", subscribe: ["chat:*", "game:**"])
+        #expect(try Self.scope(claims, "chat:*") == .all)
+        #expect(try Self.scope(claims, "chat:general") == .all)
+        #expect(try Self.scope(claims, "chat:**") == .some)
+        #expect(try Self.scope(claims, "game:lobby:*.moves") == .all)
+        #expect(try Self.scope(claims, "news:*") == .none)
+        let namespaces = ["user": NamespaceOptions(userScoped: true), "secret": NamespaceOptions(anonymousSubscribe: false)]
+        let alice = try Self.access(user: "alice", namespaces: namespaces)
+        // The owner follows `user:`, so `user:*` reaches other users' topics: checked per delivery.
+        #expect(try Self.scope(alice, "user:*") == .some)
+        #expect(try Self.scope(alice, "user:**") == .some)
+        #expect(try alice?.mayRead(Topic("user:alice")) == true)
+        #expect(try alice?.mayRead(Topic("user:bob")) == false)
+        let anonymous = try Self.access(user: nil, namespaces: namespaces)
+        #expect(try Self.scope(anonymous, "secret:*") == .none)
+        #expect(try Self.scope(anonymous, "user:*") == .none)
+    }
+
     @Test func userScopedNamespaces() throws {
         let namespaces = ["user": NamespaceOptions(userScoped: true), "inbox": NamespaceOptions(userScoped: true)]
         let alice = try Self.access(user: "alice", namespaces: namespaces)

@@ -58,6 +58,8 @@ enum TopicHarness {
             case .literal(let literal): literal
             case .anySegment: "x"
             case .anyTail: "x.y"
+            case .prefixed(let prefix): prefix + "x"
+            case .prefixedTail(let prefix): prefix + "x.y"
             }
         }
         let topic = try? Topic(segments.joined(separator: "."))

@@ -11,6 +11,13 @@ enum TopicRules {
             let segment = segments[index]
             if wildcards, segment.elementsEqual("*".utf8) { return true }
             if wildcards, segment.elementsEqual("**".utf8) { return index == segments.count - 1 }
+            // `chat:*` and, last only, `chat:**`: text ending in `:`, then the wildcard.
+            let text = segment.prefix { $0 != UInt8(ascii: "*") }
+            let stars = segment.count - text.count
+            if wildcards, stars > 0, text.last == UInt8(ascii: ":"), segment.dropFirst(text.count).allSatisfy({ $0 == UInt8(ascii: "*") }) {
+                guard stars == 1 || (stars == 2 && index == segments.count - 1) else { return false }
+                return text.allSatisfy(self.segmentBytes.contains)
+            }
             return !segment.isEmpty && segment.allSatisfy(self.segmentBytes.contains)
         }
     }

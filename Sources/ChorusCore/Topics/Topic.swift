@@ -61,6 +61,9 @@ extension Topic {
         var segment = 1
         var literalByteCount = 0
         var wildcardByteCount = 0
+        // A wildcard may follow text only when that text ends in `:` (`chat:*`), and nothing follows it.
+        var lastLiteralByte: UInt8 = 0
+        var literalAfterWildcard = false
 
         func checkSegment(isLast: Bool) throws(TopicError) {
             if wildcardByteCount == 0 {
@@ -68,7 +71,7 @@ extension Topic {
                     throw .emptySegment(syntax, segment: segment)
                 }
             } else {
-                guard literalByteCount == 0, wildcardByteCount <= 2 else {
+                guard !literalAfterWildcard, wildcardByteCount <= 2, literalByteCount == 0 || lastLiteralByte == UInt8(ascii: ":") else {
                     throw .wildcardNotWholeSegment(segment: segment)
                 }
                 guard wildcardByteCount == 1 || isLast else {
@@ -87,11 +90,14 @@ extension Topic {
                 segment += 1
                 literalByteCount = 0
                 wildcardByteCount = 0
+                literalAfterWildcard = false
             case UInt8(ascii: "A")...UInt8(ascii: "Z"),
                 UInt8(ascii: "a")...UInt8(ascii: "z"),
                 UInt8(ascii: "0")...UInt8(ascii: "9"),
                 UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: ":"), UInt8(ascii: "@"), UInt8(ascii: "="):
                 literalByteCount += 1
+                lastLiteralByte = bytes[index]
+                if wildcardByteCount > 0 { literalAfterWildcard = true }
             case UInt8(ascii: "*"):
                 guard syntax == .pattern else {
                     throw .wildcardInTopic(segment: segment)

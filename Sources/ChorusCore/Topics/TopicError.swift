@@ -108,7 +108,7 @@ extension TopicError {
     static func wildcardNotWholeSegment(segment: Int) -> TopicError {
         TopicError(
             .misplacedWildcard,
-            details: "pattern segment \(segment) mixes '*' with other characters; a wildcard must be the whole segment"
+            details: "pattern segment \(segment) mixes '*' with other characters; a wildcard must be the whole segment, or follow a ':' that ends the segment's text (chat:*)"
         )
     }
 

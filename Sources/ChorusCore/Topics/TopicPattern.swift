@@ -1,6 +1,11 @@
 /// A validated subscription pattern: a topic in which a whole segment may be `*` (exactly one segment)
 /// or, as the last segment only, `**` (one or more segments).
 ///
+/// A segment may also end in `:*` or `:**` after some text (`chat:*`, `chat:**`): topics often
+/// name their namespace with `:` (`chat:general`), which is part of a segment, not a separator.
+/// `chat:*` matches one segment that starts with `chat:` and goes on past it (`chat:general`);
+/// `chat:**`, last only, matches such a segment and any segments after it (`chat:general.typing`).
+///
 /// A pattern without wildcards subscribes to exactly one topic.
 public struct TopicPattern: Hashable, Sendable, CustomStringConvertible {
     public enum Segment: Hashable, Sendable {
@@ -10,6 +15,10 @@ public struct TopicPattern: Hashable, Sendable, CustomStringConvertible {
         case anySegment
         /// `**`: matches one or more trailing topic segments.
         case anyTail
+        /// `chat:*`: matches one topic segment that starts with this text (which ends in `:`) and is longer.
+        case prefixed(String)
+        /// `chat:**`, last only: a segment as for ``prefixed(_:)``, then any number of further segments.
+        case prefixedTail(String)
     }
 
     public let text: String
@@ -21,9 +30,12 @@ public struct TopicPattern: Hashable, Sendable, CustomStringConvertible {
         try Topic.validate(text, as: .pattern)
         self.text = text
         self.segments = text.split(separator: ".").map { segment in
+            // Validation lets `*` appear only as a whole segment or right after a `:` ending one.
             switch segment {
             case "*": .anySegment
             case "**": .anyTail
+            case _ where segment.hasSuffix(":**"): .prefixedTail(String(segment.dropLast(2)))
+            case _ where segment.hasSuffix(":*"): .prefixed(String(segment.dropLast()))
             default: .literal(String(segment))
             }
         }
@@ -55,8 +67,14 @@ public struct TopicPattern: Hashable, Sendable, CustomStringConvertible {
             switch segment {
             case .anyTail:
                 return topicSegments.count > position
+            case .prefixedTail(let prefix):
+                return position < topicSegments.count && Self.segment(topicSegments[position], extends: prefix)
             case .anySegment:
                 guard position < topicSegments.count else {
+                    return false
+                }
+            case .prefixed(let prefix):
+                guard position < topicSegments.count, Self.segment(topicSegments[position], extends: prefix) else {
                     return false
                 }
             case .literal(let literal):
@@ -66,6 +84,11 @@ public struct TopicPattern: Hashable, Sendable, CustomStringConvertible {
             }
         }
         return topicSegments.count == segments.count
+    }
+
+    /// Whether a topic segment starts with `prefix` and goes on past it, as `chat:*` asks.
+    static func segment(_ segment: some StringProtocol, extends prefix: String) -> Bool {
+        segment.utf8.count > prefix.utf8.count && segment.utf8.starts(with: prefix.utf8)
     }
 
     public var description: String {

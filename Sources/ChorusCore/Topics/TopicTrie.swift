@@ -1,10 +1,11 @@
 /// Subscriptions indexed by pattern segment, so routing a published topic costs
 /// O(topic segments × wildcard branching) no matter how many subscriptions exist.
 ///
-/// Every pattern is a path from the root: one edge per segment, taken by literal text, by `*`, or by a
-/// trailing `**`. The node a path ends at holds that pattern's subscribers. Nodes are classes so the
-/// hot path follows references instead of copying nodes; value semantics are kept by copying the whole
-/// tree before mutating one that another ``TopicTrie`` value shares.
+/// Every pattern is a path from the root: one edge per segment, taken by literal text, by `*`, by a
+/// trailing `**`, or by the prefix of `chat:*` or a trailing `chat:**`. The node a path ends at
+/// holds that pattern's subscribers. Nodes are classes so the hot path follows references instead
+/// of copying nodes; value semantics are kept by copying the whole tree before mutating one that
+/// another ``TopicTrie`` value shares.
 public struct TopicTrie<Subscriber: Hashable> {
     @usableFromInline
     var root = Node()
@@ -120,12 +121,19 @@ extension TopicTrie {
         /// Reached by a trailing `**`; holds a subscription and never has children.
         @usableFromInline
         var anyTailChild: Node?
+        /// Reached by `chat:*`, by prefix (`chat:`).
+        @usableFromInline
+        var prefixedChildren: [Substring: Node] = [:]
+        /// Reached by a trailing `chat:**`, by prefix; like ``anyTailChild``, they have no children.
+        @usableFromInline
+        var prefixedTailChildren: [Substring: Node] = [:]
         /// The pattern whose path ends here, if it has subscribers.
         @usableFromInline
         var subscription: Subscription?
 
         var isEmpty: Bool {
             subscription == nil && literalChildren.isEmpty && anySegmentChild == nil && anyTailChild == nil
+                && prefixedChildren.isEmpty && prefixedTailChildren.isEmpty
         }
 
         var nodeCount: Int {
@@ -135,6 +143,12 @@ extension TopicTrie {
             }
             count += anySegmentChild?.nodeCount ?? 0
             count += anyTailChild?.nodeCount ?? 0
+            for child in prefixedChildren.values {
+                count += child.nodeCount
+            }
+            for child in prefixedTailChildren.values {
+                count += child.nodeCount
+            }
             return count
         }
 
@@ -143,6 +157,8 @@ extension TopicTrie {
             case .literal(let literal): literalChildren[Substring(literal)]
             case .anySegment: anySegmentChild
             case .anyTail: anyTailChild
+            case .prefixed(let prefix): prefixedChildren[Substring(prefix)]
+            case .prefixedTail(let prefix): prefixedTailChildren[Substring(prefix)]
             }
         }
 
@@ -156,6 +172,8 @@ extension TopicTrie {
             case .literal(let literal): literalChildren[Substring(literal)] = child
             case .anySegment: anySegmentChild = child
             case .anyTail: anyTailChild = child
+            case .prefixed(let prefix): prefixedChildren[Substring(prefix)] = child
+            case .prefixedTail(let prefix): prefixedTailChildren[Substring(prefix)] = child
             }
             return child
         }
@@ -165,6 +183,8 @@ extension TopicTrie {
             case .literal(let literal): literalChildren[Substring(literal)] = nil
             case .anySegment: anySegmentChild = nil
             case .anyTail: anyTailChild = nil
+            case .prefixed(let prefix): prefixedChildren[Substring(prefix)] = nil
+            case .prefixedTail(let prefix): prefixedTailChildren[Substring(prefix)] = nil
             }
         }
 
@@ -211,6 +231,34 @@ extension TopicTrie {
             if let child = anySegmentChild {
                 try child.continueMatch(in: name, fromSegmentAt: nextSegmentStart, body)
             }
+            if !prefixedChildren.isEmpty || !prefixedTailChildren.isEmpty {
+                try forEachPrefixMatch(in: name, segment: segmentStart..<segmentEnd, nextSegmentStart: nextSegmentStart, body)
+            }
+        }
+
+        /// Follows the `chat:*` and `chat:**` edges whose prefix the segment extends: each `:`
+        /// inside the segment, short of its last byte, ends one candidate prefix.
+        @inlinable
+        func forEachPrefixMatch(
+            in name: String,
+            segment: Range<String.Index>,
+            nextSegmentStart: String.Index?,
+            _ body: (TopicPattern, Set<Subscriber>) throws -> Void
+        ) rethrows {
+            let bytes = name.utf8
+            var searchStart = segment.lowerBound
+            while let colon = bytes[searchStart..<segment.upperBound].firstIndex(of: UInt8(ascii: ":")) {
+                let prefixEnd = bytes.index(after: colon)
+                guard prefixEnd < segment.upperBound else { return }
+                let prefix = name[segment.lowerBound..<prefixEnd]
+                if let subscription = prefixedTailChildren[prefix]?.subscription {
+                    try body(subscription.pattern, subscription.subscribers)
+                }
+                if let child = prefixedChildren[prefix] {
+                    try child.continueMatch(in: name, fromSegmentAt: nextSegmentStart, body)
+                }
+                searchStart = prefixEnd
+            }
         }
 
         /// Reports this node's own subscription once the topic is used up, or keeps matching the rest of it.
@@ -236,6 +284,12 @@ extension TopicTrie {
             }
             try anySegmentChild?.forEachSubscription(body)
             try anyTailChild?.forEachSubscription(body)
+            for child in prefixedChildren.values {
+                try child.forEachSubscription(body)
+            }
+            for child in prefixedTailChildren.values {
+                try child.forEachSubscription(body)
+            }
         }
 
         func deepCopy() -> Node {
@@ -243,6 +297,8 @@ extension TopicTrie {
             copy.literalChildren = literalChildren.mapValues { $0.deepCopy() }
             copy.anySegmentChild = anySegmentChild?.deepCopy()
             copy.anyTailChild = anyTailChild?.deepCopy()
+            copy.prefixedChildren = prefixedChildren.mapValues { $0.deepCopy() }
+            copy.prefixedTailChildren = prefixedTailChildren.mapValues { $0.deepCopy() }
             copy.subscription = subscription
             return copy
         }

@@ -60,7 +60,11 @@ final class TopicAccess: Sendable {
 
     /// The namespace rules' answer for a wildcard pattern.
     private func namespaceReadScope(of pattern: TopicPattern) -> ReadScope {
-        guard case .literal(let first) = pattern.segments.first else {
+        let first: String
+        switch pattern.segments.first {
+        case .literal(let text)?, .prefixed(let text)?, .prefixedTail(let text)?:
+            first = text
+        default:
             // `*.…` or `**` spans namespaces: deliveries are checked if any namespace restricts.
             let restricted = self.namespaces.values.contains { $0.restrictsReading(anonymous: self.user == nil) }
             return restricted ? .some : .all
@@ -70,6 +74,10 @@ final class TopicAccess: Sendable {
         if self.user == nil, !options.anonymousSubscribe { return .none }
         guard options.userScoped else { return .all }
         guard let user = self.user else { return .none }
+        guard case .literal = pattern.segments[0] else {
+            // `user:*`: the owner varies with the topic, so each delivery is checked.
+            return .some
+        }
         // The owner is in the first segment (`user:alice.*`) or is the second (`inbox.alice.*`).
         if first.count > namespace.count {
             return first.dropFirst(namespace.count + 1) == user ? .all : .none
@@ -77,7 +85,7 @@ final class TopicAccess: Sendable {
         guard pattern.segments.count > 1 else { return .none }
         switch pattern.segments[1] {
         case .literal(let owner): return owner == user ? .all : .none
-        case .anySegment, .anyTail: return .some
+        case .anySegment, .anyTail, .prefixed, .prefixedTail: return .some
         }
     }
 
