@@ -87,6 +87,9 @@ final class WebSocketConnection: ClientConnectionHandler {
     // MARK: Inbound frames
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // Closing without waiting for an answer: nothing the client still sends matters, and
+        // keeping it would let it fill the parser until the close deadline.
+        if case .flushing = self.handshake.state { return }
         self.lastInbound = .now()
         self.parser.append(Self.unwrapInboundIn(data))
         self.receiveFrames()
