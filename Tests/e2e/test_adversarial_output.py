@@ -148,6 +148,7 @@ async def test_resubscribing_from_offset_zero_without_reading(hub_factory):
                 c.close_transport()
 
     rss = await sample_rss(h, 4, attack)
+    print("RSS MiB during the attack:", rss)
     assert max(rss) - rss[0] < 100, rss
     await bystander_served(h)
 
@@ -180,6 +181,7 @@ async def test_sse_streams_resuming_from_zero_that_never_read(hub_factory):
                 sock.close()
 
     rss = await sample_rss(h, 4, attack)
+    print("RSS MiB during the attack:", rss)
     assert max(rss) - rss[0] < 100, rss
     await bystander_served(h)
 
@@ -250,7 +252,7 @@ async def test_pattern_recovery_over_many_topics_does_not_stall_other_clients(hu
     one bounded store query per page on the readers' pool."""
     h = hub_factory(["--namespaces", json.dumps(HISTORY), "--threads", "1"])
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{h.port}", timeout=120) as http:
-        for start in range(0, 40_000, 5_000):
+        for start in range(0, 20_000, 5_000):
             r = await http.post("/api/broadcast", json={"topics": [f"h.t{i}" for i in range(start, start + 5_000)], "data": 1})
             assert r.status_code == 200, r.text[:200]
 
@@ -262,10 +264,10 @@ async def test_pattern_recovery_over_many_topics_does_not_stall_other_clients(hu
             return time.monotonic() - sent
 
         quiet = max([await rtt() for _ in range(5)])
-        for i in range(20):
+        for i in range(10):
             await send(attacker, {"type": "subscribe", "id": i, "topic": f"nomatch{i}.*", "since": {"ts": 0}})
         stalled = max([await rtt() for _ in range(5)])
-        answers = [await recv_frame(attacker, timeout=30) for _ in range(20)]
+        answers = [await recv_frame(attacker, timeout=30) for _ in range(10)]
         assert all(a["type"] == "subscribed" and a["recovered"] is True for a in answers), answers[:3]
         assert stalled < max(0.25, 5 * quiet), (quiet, stalled)
 

@@ -7,6 +7,8 @@ import NIOCore
 extension Hub {
     /// Data bytes one replay page reads at most (and at least one message).
     static let replayPageBytes = 256 << 10
+    /// Messages one pattern replay page reads at most.
+    static let replayPageCount = 1000
 
     /// Messages per page of a topic replay, which the store bounds by count only: as many of
     /// the largest messages a publish may carry as fit in ``replayPageBytes``.
@@ -26,7 +28,7 @@ extension Hub {
         newerThan timestamp: Int64?
     ) throws -> ReplayPage {
         let page = try store.messages(
-            matching: patterns, afterSequence: sequence, through: last, newerThan: timestamp, limit: 1000, maxBytes: Self.replayPageBytes
+            matching: patterns, afterSequence: sequence, through: last, newerThan: timestamp, limit: Self.replayPageCount, maxBytes: Self.replayPageBytes
         )
         let messages = page.filter { message in
             guard let topic = try? Topic(message.topic) else { return false }
