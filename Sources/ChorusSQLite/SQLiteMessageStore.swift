@@ -81,6 +81,7 @@ public final class SQLiteMessageStore: MessageStore {
                 sender_user TEXT, sender_client TEXT,
                 PRIMARY KEY (topic, topic_offset));
             CREATE INDEX IF NOT EXISTS chorus_messages_ts ON chorus_messages (ts);
+            CREATE INDEX IF NOT EXISTS chorus_messages_seq ON chorus_messages (seq);
             INSERT INTO chorus_meta (key, value) VALUES ('schema_version', '1') ON CONFLICT (key) DO NOTHING;
             """)
     }
@@ -143,30 +144,40 @@ public final class SQLiteMessageStore: MessageStore {
         }
     }
 
-    public func messages(topics: [String], newerThan timestamp: Int64, limit: Int) throws -> [StoredMessage] {
-        try self.messages(topics: topics, where: "ts > ?", Int64(timestamp), limit: limit)
-    }
-
-    public func messages(topics: [String], afterSequence sequence: UInt64, limit: Int) throws -> [StoredMessage] {
-        try self.messages(topics: topics, where: "seq > ?", Int64(sequence), limit: limit)
-    }
-
-    /// Messages of any of `topics` meeting `condition` (one `?`, bound to `value`), in commit order.
-    private func messages(topics: [String], where condition: String, _ value: Int64, limit: Int) throws -> [StoredMessage] {
-        guard !topics.isEmpty else { return [] }
-        return try self.guarded {
+    public func messages(
+        matching patterns: [TopicPattern],
+        afterSequence sequence: UInt64,
+        through last: UInt64,
+        newerThan timestamp: Int64?,
+        limit: Int,
+        maxBytes: Int
+    ) throws -> [StoredMessage] {
+        try self.guarded {
             try self.pool.read { db in
-                var found: [StoredMessage] = []
-                // SQLite caps the number of parameters; ask in slices.
-                for start in stride(from: 0, to: topics.count, by: 500) {
-                    let slice = Array(topics[start..<min(topics.count, start + 500)])
-                    let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
-                    var arguments: [any DatabaseValueConvertible] = slice
-                    arguments.append(value)
-                    arguments.append(limit)
-                    found += try Self.fetch(db, sql: "\(Self.select) WHERE topic IN (\(marks)) AND \(condition) ORDER BY seq LIMIT ?", StatementArguments(arguments))
+                // Topic matching in the query, so a page costs one walk of the sequence index
+                // however many topics there are.
+                let matches = DatabaseFunction("chorus_topic_matches", argumentCount: 1, pure: true) { values in
+                    guard let name = String.fromDatabaseValue(values[0]), let topic = try? Topic(name) else { return false }
+                    return patterns.contains { $0.matches(topic) }
                 }
-                return Array(found.sorted { $0.sequence < $1.sequence }.prefix(limit))
+                db.add(function: matches)
+                defer { db.remove(function: matches) }
+                var sql = "\(Self.select) WHERE seq > ? AND seq <= ? AND chorus_topic_matches(topic)"
+                var arguments: StatementArguments = [Int64(sequence), Int64(last)]
+                if let timestamp {
+                    sql += " AND ts > ?"
+                    arguments += [timestamp]
+                }
+                arguments += [limit]
+                let rows = try Row.fetchCursor(db, sql: sql + " ORDER BY seq LIMIT ?", arguments: arguments)
+                var page: [StoredMessage] = []
+                var bytes = 0
+                while bytes < maxBytes, let row = try rows.next() {
+                    let message = Self.message(row)
+                    bytes += message.envelope.data.readableBytes
+                    page.append(message)
+                }
+                return page
             }
         }
     }
@@ -188,22 +199,24 @@ public final class SQLiteMessageStore: MessageStore {
     private static let select = "SELECT topic, topic_offset, seq, ts, message_id, event, data, sender_user, sender_client, epoch FROM chorus_messages JOIN chorus_topics ON chorus_topics.name = chorus_messages.topic"
 
     private static func fetch(_ db: Database, sql: String, _ arguments: StatementArguments) throws -> [StoredMessage] {
-        try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-            let data: Data = row[6]
-            let user: String? = row[7]
-            let client: String? = row[8]
-            let envelope = MessageEnvelope(
-                topic: row[0],
-                event: row[5],
-                data: ByteBuffer(bytes: data),
-                messageID: row[4],
-                offset: UInt64(row[1] as Int64),
-                epoch: row[9],
-                timestamp: row[3],
-                from: client.map { MessageSender(user: user, client: $0) }
-            )
-            return StoredMessage(envelope: envelope, sequence: UInt64(row[2] as Int64))
-        }
+        try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.message)
+    }
+
+    private static func message(_ row: Row) -> StoredMessage {
+        let data: Data = row[6]
+        let user: String? = row[7]
+        let client: String? = row[8]
+        let envelope = MessageEnvelope(
+            topic: row[0],
+            event: row[5],
+            data: ByteBuffer(bytes: data),
+            messageID: row[4],
+            offset: UInt64(row[1] as Int64),
+            epoch: row[9],
+            timestamp: row[3],
+            from: client.map { MessageSender(user: user, client: $0) }
+        )
+        return StoredMessage(envelope: envelope, sequence: UInt64(row[2] as Int64))
     }
 
     /// Database errors become ``StoreError``s that say what failed.

@@ -65,10 +65,34 @@ import Testing
         #expect(try store.messages(topic: "chat:a", after: 6, limit: 10).isEmpty)
         #expect(try store.messages(topic: "nope", after: 0, limit: 10).isEmpty)
 
-        let across = try store.messages(topics: ["chat:a", "chat:b"], afterSequence: 4, limit: 10)
+        let across = try store.messages(matching: [TopicPattern("chat:a"), TopicPattern("chat:b")], afterSequence: 4, through: 8, newerThan: nil, limit: 10, maxBytes: 1 << 20)
         #expect(across.map(\.sequence) == [5, 6, 7, 8])
         #expect(across.map(\.topic) == ["chat:a", "chat:b", "chat:b", "chat:a"])
-        #expect(try store.messages(topics: ["chat:b"], afterSequence: 0, limit: 1).map(\.sequence) == [6])
+        #expect(across.first?.envelope.epoch == "e1")
+        let onlyB = try store.messages(matching: [TopicPattern("chat:b")], afterSequence: 0, through: 8, newerThan: nil, limit: 1, maxBytes: 1 << 20)
+        #expect(onlyB.map(\.sequence) == [6])
+    }
+
+    /// A pattern replay's page: one query bounded by count, bytes and the floor, in commit order.
+    @Test(arguments: Kind.allCases)
+    func pagesPatternReplays(kind: Kind) throws {
+        let store = try Self.makeStore(kind)
+        var sequence: UInt64 = 0
+        for name in ["a", "b", "c"] {
+            try Self.append(store, "room.\(name)", from: 0, count: 4, sequence: &sequence, ts: 1000)
+        }
+        try Self.append(store, "other.x", from: 0, count: 2, sequence: &sequence, ts: 1000)
+        try Self.append(store, "room.a", from: 4, count: 2, sequence: &sequence, ts: 3000)
+        let patterns = [try TopicPattern("room.*")]
+        // The floor (`through`) leaves out what was committed after the replay started.
+        let all = try store.messages(matching: patterns, afterSequence: 0, through: 14, newerThan: nil, limit: 100, maxBytes: 1 << 20)
+        #expect(all.map(\.sequence) == Array(1...12))
+        // Count, then bytes (each message's data is one byte): a page ends at the first bound reached.
+        #expect(try store.messages(matching: patterns, afterSequence: 2, through: 16, newerThan: nil, limit: 3, maxBytes: 100).map(\.sequence) == [3, 4, 5])
+        #expect(try store.messages(matching: patterns, afterSequence: 2, through: 16, newerThan: nil, limit: 100, maxBytes: 2).map(\.sequence) == [3, 4])
+        #expect(try store.messages(matching: patterns, afterSequence: 12, through: 16, newerThan: nil, limit: 100, maxBytes: 0).map(\.sequence) == [])
+        // By time: only the newer messages, still paged by sequence.
+        #expect(try store.messages(matching: patterns, afterSequence: 0, through: 16, newerThan: 2000, limit: 100, maxBytes: 100).map(\.sequence) == [15, 16])
     }
 
     @Test(arguments: Kind.allCases)
@@ -88,7 +112,7 @@ import Testing
         var sequence: UInt64 = 0
         try Self.append(store, "chat:a", from: 0, count: 3, sequence: &sequence, ts: 1000)
         try Self.append(store, "chat:a", from: 3, count: 2, sequence: &sequence, ts: 5000)
-        #expect(try store.messages(topics: ["chat:a"], newerThan: 1000, limit: 10).map(\.offset) == [4, 5])
+        #expect(try store.messages(matching: [TopicPattern("chat:a")], afterSequence: 0, through: 5, newerThan: 1000, limit: 10, maxBytes: 100).map(\.offset) == [4, 5])
         #expect(try store.trim(topics: ["chat:a"], olderThan: 2000) == 3)
         #expect(try store.messages(topic: "chat:a", after: 0, limit: 10).map(\.offset) == [4, 5])
         // Trimming never rewinds offsets: the topic's state is untouched.

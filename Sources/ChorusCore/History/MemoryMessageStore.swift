@@ -1,3 +1,4 @@
+import NIOCore
 import Synchronization
 
 /// History in memory: for tests and setups that accept losing history on restart (every topic
@@ -49,18 +50,21 @@ public final class MemoryMessageStore: MessageStore {
         }
     }
 
-    public func messages(topics names: [String], newerThan timestamp: Int64, limit: Int) throws -> [StoredMessage] {
+    public func messages(
+        matching patterns: [TopicPattern],
+        afterSequence sequence: UInt64,
+        through last: UInt64,
+        newerThan timestamp: Int64?,
+        limit: Int,
+        maxBytes: Int
+    ) throws -> [StoredMessage] {
         let found = self.topics.withLock { topics in
-            names.flatMap { name in topics[name]?.messages.filter { $0.envelope.timestamp > timestamp } ?? [] }
+            topics.flatMap { name, log -> [StoredMessage] in
+                guard let topic = try? Topic(name), patterns.contains(where: { $0.matches(topic) }) else { return [] }
+                return log.messages.filter { $0.sequence > sequence && $0.sequence <= last && $0.envelope.timestamp > timestamp ?? .min }
+            }
         }
-        return Array(found.sorted { $0.sequence < $1.sequence }.prefix(limit))
-    }
-
-    public func messages(topics names: [String], afterSequence sequence: UInt64, limit: Int) throws -> [StoredMessage] {
-        let found = self.topics.withLock { topics in
-            names.flatMap { name in topics[name]?.messages.filter { $0.sequence > sequence } ?? [] }
-        }
-        return Array(found.sorted { $0.sequence < $1.sequence }.prefix(limit))
+        return found.sorted { $0.sequence < $1.sequence }.prefix(limit).prefix(bytes: maxBytes)
     }
 
     public func trim(topics names: [String], olderThan timestamp: Int64) throws -> Int {
@@ -73,5 +77,18 @@ public final class MemoryMessageStore: MessageStore {
             }
             return removed
         }
+    }
+}
+
+extension Collection<StoredMessage> {
+    /// The leading messages up to and including the one whose data reaches `maxBytes`.
+    package func prefix(bytes maxBytes: Int) -> [StoredMessage] {
+        var total = 0
+        var page: [StoredMessage] = []
+        for message in self where total < maxBytes {
+            total += message.envelope.data.readableBytes
+            page.append(message)
+        }
+        return page
     }
 }

@@ -15,11 +15,19 @@ public protocol MessageStore: Sendable {
     /// Messages of `topic` with offset greater than `offset`, oldest first, at most `limit`.
     func messages(topic: String, after offset: UInt64, limit: Int) throws -> [StoredMessage]
 
-    /// Messages of any of `topics` with `ts` greater than `timestamp`, in commit order, at most `limit`.
-    func messages(topics: [String], newerThan timestamp: Int64, limit: Int) throws -> [StoredMessage]
-
-    /// Messages of any of `topics` with a sequence greater than `sequence`, in commit order, at most `limit`.
-    func messages(topics: [String], afterSequence sequence: UInt64, limit: Int) throws -> [StoredMessage]
+    /// One page of a pattern replay: messages of the topics any of `patterns` matches, with a
+    /// sequence greater than `sequence` and at most `last`, and (when given) `ts` greater than
+    /// `timestamp`, in commit order; at most `limit` of them, and none past the one that brings
+    /// their data to `maxBytes`. One bounded query, whatever the number of topics: the next
+    /// page starts after the last sequence returned.
+    func messages(
+        matching patterns: [TopicPattern],
+        afterSequence sequence: UInt64,
+        through last: UInt64,
+        newerThan timestamp: Int64?,
+        limit: Int,
+        maxBytes: Int
+    ) throws -> [StoredMessage]
 
     /// Removes messages older than `timestamp` from `topics`; returns how many went.
     @discardableResult

@@ -67,6 +67,12 @@ final class HistoryLog: Sendable {
         self.state.withLockedValue { $0.topics[topic] }
     }
 
+    /// Where `topic` stands and the newest committed sequence, read together: the topic's
+    /// messages up to its offset are exactly its messages up to that sequence.
+    func committedPosition(of topic: String) -> (state: TopicHistoryState?, sequence: UInt64) {
+        self.state.withLockedValue { ($0.topics[topic], $0.lastSequence) }
+    }
+
     /// The sequence of the newest committed message, across all topics.
     func committedSequence() -> UInt64 {
         self.state.withLockedValue { $0.lastSequence }
@@ -175,9 +181,6 @@ final class HistoryLog: Sendable {
         }
         self.trimming.withLockedValue { $0 = (task, loop) }
     }
-
-    /// The most messages one recovery replays; more than that is reported as not recovered.
-    static let maxReplay = 100_000
 
     /// A short random token; a new one marks history that cannot continue the old offsets.
     static func makeEpoch() -> String {

@@ -79,18 +79,6 @@ public final class Hub: Sendable {
         }
     }
 
-    /// The topics with history that `pattern` matches (for pattern and SSE recovery).
-    func historyTopics(matching pattern: TopicPattern) -> [Topic] {
-        guard let history = self.history else { return [] }
-        if let topic = pattern.exactTopic {
-            return self.historySize(of: topic) != nil ? [topic] : []
-        }
-        return history.committedTopics().keys.compactMap { name in
-            guard let topic = try? Topic(name), pattern.matches(topic), self.historySize(of: topic) != nil else { return nil }
-            return topic
-        }
-    }
-
     /// How many messages `topic` keeps, when its namespace keeps history and a store is open.
     func historySize(of topic: Topic) -> Int? {
         guard self.history != nil, let options = self.configuration.namespace(of: topic), options.keepsHistory else { return nil }

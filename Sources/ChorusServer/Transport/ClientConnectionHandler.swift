@@ -2,28 +2,39 @@ import ChorusCore
 import NIOCore
 
 /// What WebSocket and SSE connections share as channel handlers: registration with their shard,
-/// backlog tracking, and how they end (shutdown, peer half-close).
+/// the one accounted write path, replays of history, and how they end (shutdown, peer
+/// half-close, the close deadline).
 protocol ClientConnectionHandler: ChannelInboundHandler, HubConnection {
+    var hub: Hub { get }
     var shard: LoopShard { get }
     var output: ConnectionOutput { get }
-    /// Set once the connection is ending; fan-out and sweeps then leave it alone.
-    var closing: Bool { get set }
+    var gate: RecoveryGate<Replay> { get set }
+    var handshake: CloseHandshake { get set }
+    /// The channel became writable again: paused work may go on.
+    func resumeOutput()
 }
 
 extension ClientConnectionHandler {
+    /// Set once the connection is ending; fan-out, replays and sweeps then leave it alone.
+    var closing: Bool { self.handshake.isEnding }
+
     func handlerRemoved(context: ChannelHandlerContext) {
         self.shard.unregister(self)
         self.output.detach()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.closing = true
+        self.handshake.closed()
         self.shard.unregister(self)
         context.fireChannelInactive()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        self.output.writabilityChanged()
+        if self.output.writabilityChanged(), !self.closing {
+            self.resumeOutput()
+            for key in self.gate.waiting { self.advanceReplay(key) }
+            self.output.flush()
+        }
         context.fireChannelWritabilityChanged()
     }
 
@@ -35,5 +46,114 @@ extension ClientConnectionHandler {
             return context.close(promise: nil)
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    // MARK: Writing
+
+    /// Queues `bytes` for the client; false when it is over its backlog and was cut (4008).
+    @discardableResult
+    func write(_ bytes: ByteBuffer, flush: Bool = false) -> Bool {
+        guard self.output.enqueue(bytes, flush: flush, held: self.gate.heldBytes) else {
+            self.cutSlowConsumer()
+            return false
+        }
+        return true
+    }
+
+    /// For a client that stopped reading: the close frame would never reach it. 4008 is what
+    /// the hub counts and logs, and the client sees the connection end.
+    func cutSlowConsumer() {
+        guard !self.closing else { return }
+        self.hub.metrics.slowConsumerDisconnected()
+        self.handshake.closed()
+        self.output.abort()
+    }
+
+    func enqueue(_ bytes: ByteBuffer, of message: OutboundMessage, flush: Bool) -> Bool {
+        self.deliver(bytes, of: message, flush: flush)
+    }
+
+    /// Fan-out: live history messages pass the recovery gate first.
+    func deliver(_ bytes: ByteBuffer, of message: OutboundMessage, flush: Bool) -> Bool {
+        guard !self.closing else { return false }
+        if !self.gate.isEmpty, let sequence = message.storeSequence {
+            switch self.gate.live(topic: message.envelope.topic, sequence: sequence, bytes: bytes) {
+            case .deliver: break
+            case .drop: return false
+            case .hold:
+                if !self.output.admitsHeld(self.gate.heldBytes) { self.cutSlowConsumer() }
+                return false
+            }
+        }
+        return self.write(bytes, flush: flush)
+    }
+
+    /// From the shard's sweep: an ending connection whose close deadline passed is closed.
+    /// True when the connection is ending (the sweep has nothing else to do with it).
+    func sweepEnding(now: NIODeadline) -> Bool {
+        guard self.closing else { return false }
+        if self.handshake.deadlinePassed(now: now) == .close {
+            self.output.abort()
+        }
+        return true
+    }
+
+    /// Ends the connection with `bytes` as its last words: awaiting the client's close frame,
+    /// or closing once they are flushed; within ``CloseHandshake/gracePeriod`` either way.
+    func end(with bytes: [ByteBuffer], awaitPeer: Bool) {
+        switch self.handshake.hubCloses(awaitPeer: awaitPeer, now: .now()) {
+        case .sendAndAwaitPeer: self.output.finish(bytes, closeWhenFlushed: false)
+        case .sendAndCloseWhenFlushed: self.output.finish(bytes, closeWhenFlushed: true)
+        case .close, .none: break
+        }
+    }
+
+    // MARK: Replays
+
+    /// Starts (or replaces) the replay `key` and reads its first page.
+    func startReplay(key: String, scope: RecoveryGate<Replay>.Scope, floor: UInt64, replay: Replay?) {
+        self.gate.start(key: key, scope: scope, floor: floor, cursor: replay?.initialCursor ?? 0, source: replay)
+        self.advanceReplay(key)
+    }
+
+    /// Does what replay `key` needs next: read a page (only while the client is writable),
+    /// or release the live messages held behind it.
+    func advanceReplay(_ key: String) {
+        guard !self.closing, let history = self.hub.history else { return }
+        switch self.gate.next(key: key, writable: self.output.writable) {
+        case .none:
+            return
+        case .release(let held):
+            for bytes in held where !self.write(bytes) { return }
+        case .read(let generation, let cursor, let replay):
+            let read = replay.read
+            let first = cursor == replay.initialCursor
+            history.read(on: self.shard.eventLoop) { store in try read(store, cursor, first) }.assumeIsolated().whenComplete { result in
+                self.replayPageRead(key: key, generation: generation, replay: replay, first: first, result: result)
+            }
+        }
+    }
+
+    private func replayPageRead(key: String, generation: UInt64, replay: Replay, first: Bool, result: Result<ReplayPage, any Error>) {
+        guard !self.closing else { return }
+        // A store failure ends the replay: incomplete if nothing was answered yet.
+        let page = (try? result.get()) ?? ReplayPage(messages: [], cursor: 0, exhausted: true, complete: first ? false : nil)
+        let sends = page.complete != false || replay.sendsPartial
+        guard self.gate.pageRead(key: key, generation: generation, cursor: page.cursor, exhausted: page.exhausted || !sends) else { return }
+        if page.overtaken {
+            // Released now, the held live messages would follow a gap: the client reconnects instead.
+            return self.cutSlowConsumer()
+        }
+        if let complete = page.complete, let answer = replay.answer, !self.write(answer(complete)) { return }
+        if sends {
+            for message in page.messages {
+                let bytes = OutboundMessage.encode(
+                    message.envelope, sub: replay.sub(message.topic), for: self.transport, storeSequence: message.sequence, allocator: ByteBufferAllocator()
+                )
+                guard self.write(bytes) else { return }
+            }
+        }
+        self.advanceReplay(key)
+        self.output.flush()
     }
 }

@@ -1,7 +1,8 @@
 import NIOCore
 
-/// The write side shared by WebSocket and SSE connections: raw pre-encoded bytes, a bounded
-/// backlog while the client is not reading, and one flush per burst.
+/// The write side shared by WebSocket and SSE connections: every byte queued to the client
+/// (fan-out, replies, control frames, replays) goes through ``enqueue(_:flush:)`` and counts
+/// against one bound while the client is not reading; one flush per burst.
 ///
 /// A class, not a struct: a write can re-enter the handler (NIO reports the channel turning
 /// unwritable from inside `write`), and a struct held in the handler would then be mutated
@@ -11,7 +12,7 @@ final class ConnectionOutput {
     private var needsFlush = false
     /// The channel's writability, kept from its events: asking the channel on every fan-out
     /// write (a retain, a release and an atomic load) cost a fifth of the hub's fan-out CPU.
-    private var writable = true
+    private(set) var writable = true
     /// Bytes written since the channel stopped being writable (the client stopped reading).
     private var backlogBytes = 0
     let maxBacklog: Int
@@ -29,33 +30,39 @@ final class ConnectionOutput {
         self.context = nil
     }
 
-    func writabilityChanged() {
+    /// Follows the channel's writability, and reads the client's input only while it is
+    /// writable: a client that does not read cannot make the hub produce replies without end.
+    /// Returns true when the channel became writable again.
+    func writabilityChanged() -> Bool {
+        let wasWritable = self.writable
         self.writable = self.context?.channel.isWritable ?? false
         if self.writable {
             self.backlogBytes = 0
         }
+        try? self.context?.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: self.writable)
+        return self.writable && !wasWritable
     }
 
-    /// Writes without flushing; the next ``flush()`` sends it.
-    func write(_ bytes: ByteBuffer) {
-        guard let context = self.context else { return }
-        context.write(NIOAny(bytes), promise: nil)
-        self.needsFlush = true
+    /// Whether `heldBytes` of live messages held behind replays stay within the bound.
+    func admitsHeld(_ heldBytes: Int) -> Bool {
+        self.backlogBytes + heldBytes <= self.maxBacklog
     }
 
-    /// Writes fan-out bytes unless the client is over its backlog (false: the caller closes
-    /// it, 4008); `flush` sends them at once, in one pass down the pipeline.
-    func enqueue(_ bytes: ByteBuffer, flush: Bool) -> Bool {
+    /// Writes `bytes` unless the client is over its backlog, counting the `held` bytes of live
+    /// messages the connection holds behind a replay (false: the caller cuts it, 4008);
+    /// `flush` sends them at once, in one pass down the pipeline.
+    func enqueue(_ bytes: ByteBuffer, flush: Bool, held: Int) -> Bool {
         guard let context = self.context else { return false }
         if !self.writable {
             self.backlogBytes += bytes.readableBytes
-            if self.backlogBytes > self.maxBacklog { return false }
+            if self.backlogBytes + held > self.maxBacklog { return false }
         }
         if flush {
             self.needsFlush = false
             context.writeAndFlush(NIOAny(bytes), promise: nil)
         } else {
-            self.write(bytes)
+            context.write(NIOAny(bytes), promise: nil)
+            self.needsFlush = true
         }
         return true
     }
@@ -73,14 +80,17 @@ final class ConnectionOutput {
         self.context?.close(promise: nil)
     }
 
-    /// Writes `bytes` (if any), flushes, then closes the channel.
-    func writeThenClose(_ bytes: ByteBuffer?) {
+    /// Writes `bytes` (the connection's last words) and flushes; with `closeWhenFlushed`, closes
+    /// once they are sent. A client that does not read never lets them be sent: the
+    /// ``CloseHandshake`` deadline closes it then.
+    func finish(_ bytes: [ByteBuffer], closeWhenFlushed: Bool) {
         guard let context = self.context else { return }
-        if let bytes { context.write(NIOAny(bytes), promise: nil) }
+        for bytes in bytes { context.write(NIOAny(bytes), promise: nil) }
         self.needsFlush = false
         let channel = context.channel
-        context.writeAndFlush(NIOAny(ByteBuffer())).whenComplete { _ in
-            channel.close(promise: nil)
+        let flushed = context.writeAndFlush(NIOAny(ByteBuffer()))
+        if closeWhenFlushed {
+            flushed.whenComplete { _ in channel.close(promise: nil) }
         }
     }
 }

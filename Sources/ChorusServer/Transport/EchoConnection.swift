@@ -43,20 +43,25 @@ final class EchoConnection: ChannelInboundHandler {
     private func receive(_ frame: WebSocketFrame) {
         switch self.assembler.receive(frame) {
         case .message(let text, let payload):
-            self.output.write(WebSocketFrameEncoding.frame(opcode: text ? 0x1 : 0x2, allocator: self.allocator, capacity: payload.readableBytes) {
+            self.echo(WebSocketFrameEncoding.frame(opcode: text ? 0x1 : 0x2, allocator: self.allocator, capacity: payload.readableBytes) {
                 $0.writeImmutableBuffer(payload)
             })
         case .ping(let payload):
-            self.output.write(WebSocketFrameEncoding.controlFrame(opcode: 0xA, payload: payload, allocator: self.allocator))
+            self.echo(WebSocketFrameEncoding.controlFrame(opcode: 0xA, payload: payload, allocator: self.allocator))
         case .close(let code):
             self.closing = true
-            self.output.writeThenClose(WebSocketFrameEncoding.closeFrame(code: code.rawValue, reason: "", allocator: self.allocator))
+            self.output.finish([WebSocketFrameEncoding.closeFrame(code: code.rawValue, reason: "", allocator: self.allocator)], closeWhenFlushed: true)
         case .fail(let code, let reason):
             self.closing = true
-            self.output.writeThenClose(WebSocketFrameEncoding.closeFrame(code: code.rawValue, reason: reason, allocator: self.allocator))
+            self.output.finish([WebSocketFrameEncoding.closeFrame(code: code.rawValue, reason: reason, allocator: self.allocator)], closeWhenFlushed: true)
         case .pong, nil:
             break
         }
+    }
+
+    /// Unbounded backlog: a conformance suite reads everything it is sent.
+    private func echo(_ bytes: ByteBuffer) {
+        _ = self.output.enqueue(bytes, flush: false, held: 0)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -70,13 +75,13 @@ final class EchoConnection: ChannelInboundHandler {
 
     private func fail(_ code: UInt16) {
         self.closing = true
-        self.output.writeThenClose(WebSocketFrameEncoding.closeFrame(code: code, reason: "", allocator: self.allocator))
+        self.output.finish([WebSocketFrameEncoding.closeFrame(code: code, reason: "", allocator: self.allocator)], closeWhenFlushed: true)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ChannelShouldQuiesceEvent || (event as? ChannelEvent) == .inputClosed {
             self.closing = true
-            return self.output.writeThenClose(WebSocketFrameEncoding.closeFrame(code: 1001, reason: "", allocator: self.allocator))
+            return self.output.finish([WebSocketFrameEncoding.closeFrame(code: 1001, reason: "", allocator: self.allocator)], closeWhenFlushed: true)
         }
         context.fireUserInboundEventTriggered(event)
     }

@@ -25,12 +25,9 @@ final class SSEConnection: ClientConnectionHandler {
     private var lastWrite = NIODeadline.now()
     /// `Last-Event-ID`: the store sequence this stream resumes after.
     private let resumeAfter: UInt64?
-    /// History messages at or below this store sequence were replayed (or precede the stream) and
-    /// are dropped; while `holding`, newer ones wait in `held` for the replay.
-    private var resumeFloor: UInt64?
-    private var holding = false
-    private var held: [ByteBuffer] = []
-    var closing = false
+    /// The resume's replay and its seam with live messages.
+    var gate = RecoveryGate<Replay>()
+    var handshake = CloseHandshake()
     private let allocator = ByteBufferAllocator()
 
     init(
@@ -55,9 +52,9 @@ final class SSEConnection: ClientConnectionHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.output.attach(context)
-        self.output.write(self.responseHead())
+        self.write(self.responseHead())
         // An opening comment makes proxies and browsers see the stream start at once.
-        self.output.write(SSEEncoding.comment("connected \(self.info.client)", allocator: self.allocator))
+        self.write(SSEEncoding.comment("connected \(self.info.client)", allocator: self.allocator))
         self.shard.register(self)
         for (pattern, filtered) in self.patterns {
             _ = self.shard.subscribe(self, to: pattern, filtered: filtered)
@@ -68,32 +65,29 @@ final class SSEConnection: ClientConnectionHandler {
         self.output.flush()
     }
 
-    /// Replays what a reconnecting EventSource missed: every message of the stream's history
-    /// topics committed after `Last-Event-ID`, then the live messages held meanwhile.
+    /// Replays what a reconnecting EventSource missed, page by page: every message of the
+    /// stream's history topics committed after `Last-Event-ID`, then the live messages held
+    /// meanwhile.
     private func resume(after sequence: UInt64, history: HistoryLog) {
-        let topics = Set(self.patterns.flatMap { self.hub.historyTopics(matching: $0.pattern) }.filter { self.access.mayRead($0) }.map(\.name))
-        guard !topics.isEmpty else { return }
         let floor = history.committedSequence()
-        self.resumeFloor = floor
-        self.holding = true
-        history.read(on: self.shard.eventLoop) { store in
-            try store.messages(topics: Array(topics), afterSequence: sequence, limit: HistoryLog.maxReplay)
-        }.assumeIsolated().whenComplete { result in
-            guard !self.closing else { return }
-            for message in (try? result.get()) ?? [] where message.sequence <= floor {
-                self.output.write(OutboundMessage.encode(message.envelope, sub: self.sub(for: message.topic), for: .sse, storeSequence: message.sequence, allocator: self.allocator))
-            }
-            for bytes in self.held { self.output.write(bytes) }
-            self.held.removeAll()
-            self.holding = false
-            self.output.flush()
-        }
-    }
-
-    /// The `sub` of a replayed message: none when the stream names its topic, else the first pattern that matches it.
-    private func sub(for topicName: String) -> String? {
-        guard let topic = try? Topic(topicName), !self.patterns.contains(where: { $0.pattern == TopicPattern(topic) }) else { return nil }
-        return self.patterns.first { $0.pattern.matches(topic) }?.pattern.text
+        guard sequence < floor else { return }
+        let hub = self.hub
+        let access = self.access
+        let patterns = self.patterns.map(\.pattern)
+        let replay = Replay(
+            read: { store, cursor, _ in
+                try hub.replayPage(store, matching: patterns, access: access, after: cursor, through: floor, newerThan: nil)
+            },
+            initialCursor: sequence,
+            sub: { topicName in
+                // None when the stream names the topic, else the first pattern that matches it.
+                guard let topic = try? Topic(topicName), !patterns.contains(TopicPattern(topic)) else { return nil }
+                return patterns.first { $0.matches(topic) }?.text
+            },
+            answer: nil,
+            sendsPartial: true
+        )
+        self.startReplay(key: "", scope: .patterns(patterns), floor: floor, replay: replay)
     }
 
     private func responseHead() -> ByteBuffer {
@@ -115,49 +109,35 @@ final class SSEConnection: ClientConnectionHandler {
     }
 
     func enqueue(_ bytes: ByteBuffer, of message: OutboundMessage, flush: Bool) -> Bool {
-        guard !self.closing else { return false }
-        if let floor = self.resumeFloor, let sequence = message.storeSequence {
-            if sequence <= floor { return false }
-            if self.holding {
-                self.held.append(bytes)
-                return false
-            }
-            self.resumeFloor = nil  // past the seam
-        }
-        guard self.output.enqueue(bytes, flush: flush) else {
-            self.hub.metrics.slowConsumerDisconnected()
-            self.closing = true
-            self.output.abort()
-            return false
-        }
+        guard self.deliver(bytes, of: message, flush: flush) else { return false }
         self.lastWrite = .now()
         return true
     }
+
+    /// Nothing waits on the client's input here: replays resume by themselves.
+    func resumeOutput() {}
 
     func flush() {
         self.output.flush()
     }
 
     func sweep(now: NIODeadline) {
-        guard !self.closing else { return }
+        guard !self.sweepEnding(now: now) else { return }
         if let expiresAt = self.identity.expiresAt, WallClock.milliseconds() >= expiresAt {
             return self.disconnect(code: .tokenInvalid, reason: "token expired", reconnect: true)
         }
         if now - self.lastWrite >= TimeAmount(self.hub.configuration.sseKeepAliveInterval) {
             self.lastWrite = now
-            self.output.write(SSEEncoding.comment("ping", allocator: self.allocator))
-            self.output.flush()
+            self.write(SSEEncoding.comment("ping", allocator: self.allocator), flush: true)
         }
     }
 
-    /// Sends a `disconnect` event with the protocol's disconnect frame, ends the chunked body and closes.
+    /// Sends a `disconnect` event with the protocol's disconnect frame, ends the chunked body and
+    /// closes once that is sent (or at the close deadline, for a client that does not read).
     func disconnect(code: CloseCode, reason: String, reconnect: Bool) {
-        guard !self.closing else { return }
-        self.closing = true
         let event = SSEEncoding.event(id: nil, name: "disconnect", allocator: self.allocator, capacity: 128) { buffer in
             ServerFrame.disconnect(code: code, reason: reason, reconnect: reconnect).write(into: &buffer)
         }
-        self.output.write(event)
-        self.output.writeThenClose(SSEEncoding.lastChunk(allocator: self.allocator))
+        self.end(with: [event, SSEEncoding.lastChunk(allocator: self.allocator)], awaitPeer: false)
     }
 }

@@ -37,26 +37,29 @@ final class WebSocketConnection: ClientConnectionHandler {
     private var expiresAt: Int64?
     private var parser: WebSocketFrameParser
     private var assembler: WebSocketMessageAssembler
-    /// Per history topic: live messages at or below `floor` were replayed (or precede this
-    /// subscription) and are dropped; while `holding`, newer ones wait in `held` for the replay.
-    private var gates: [String: (floor: UInt64, holding: Bool)] = [:]
-    private var held: [String: [ByteBuffer]] = [:]
+    /// Replays of history topics and patterns, and their seams with live messages.
+    var gate = RecoveryGate<Replay>()
     private var lastInbound = NIODeadline.now()
     private var lastPing = NIODeadline.now()
-    var closing = false
+    var handshake = CloseHandshake()
     /// Shared: a stored allocator would cost every idle connection its four function pointers.
     private static let allocator = ByteBufferAllocator()
+    /// The largest frame a hub that requires tokens reads before one is verified: room for a
+    /// token, not for a flood (the hub's answers to such a client are small too).
+    static let maxFrameBeforeAuth = 16 << 10
+    /// The longest `timestamp` a `ping` may ask to have echoed.
+    static let maxPingTimestamp = 256
     private var allocator: ByteBufferAllocator { Self.allocator }
-
-    /// How long a hub-initiated close waits for the client's close frame.
-    private static let closeGracePeriod = TimeAmount.seconds(2)
 
     init(hub: Hub, shard: LoopShard, request: ConnectRequest) {
         self.hub = hub
         self.shard = shard
         self.request = request
         self.output = ConnectionOutput(maxBacklog: hub.configuration.maxBacklog)
-        self.parser = WebSocketFrameParser(maxFrameSize: hub.configuration.maxMessageSize)
+        // Until a token is verified, a hub that requires one reads only small frames.
+        self.parser = WebSocketFrameParser(
+            maxFrameSize: hub.authenticator.anonymousAllowed ? hub.configuration.maxMessageSize : min(hub.configuration.maxMessageSize, Self.maxFrameBeforeAuth)
+        )
         self.assembler = WebSocketMessageAssembler(maxMessageSize: hub.configuration.maxMessageSize)
         self.info = hub.makeConnectionInfo(transport: .webSocket, user: nil, remoteAddress: request.remoteAddress)
         self.access = TopicAccess.make(for: .anonymous, configuration: hub.configuration)
@@ -84,18 +87,31 @@ final class WebSocketConnection: ClientConnectionHandler {
     // MARK: Inbound frames
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // Closing without waiting for an answer: nothing the client still sends matters, and
+        // keeping it would let it fill the parser until the close deadline.
+        if case .flushing = self.handshake.state { return }
         self.lastInbound = .now()
         self.parser.append(Self.unwrapInboundIn(data))
+        self.receiveFrames()
+    }
+
+    /// Serves the frames read so far, while the client reads what the hub answers: past that,
+    /// the rest waits in the parser (and the channel stops reading) until it is writable again.
+    private func receiveFrames() {
         do throws(WebSocketFrameParser.Failure) {
-            while let frame = try self.parser.next() {
+            while self.output.writable, let frame = try self.parser.next() {
                 self.receive(frame)
             }
         } catch {
             switch error {
-            case .tooLarge: self.failConnection(.messageTooLarge, "frame larger than \(self.hub.configuration.maxMessageSize) bytes")
+            case .tooLarge: self.failConnection(.messageTooLarge, "frame larger than \(self.parser.maxFrameSize) bytes")
             case .protocolViolation(let reason): self.failConnection(.protocolError, reason)
             }
         }
+    }
+
+    func resumeOutput() {
+        self.receiveFrames()
     }
 
     private func receive(_ frame: WebSocketFrame) {
@@ -104,12 +120,15 @@ final class WebSocketConnection: ClientConnectionHandler {
         case .message(let text, let data):
             self.handleMessage(text: text, data: data)
         case .ping(let payload):
-            self.writeRaw(WebSocketFrameEncoding.controlFrame(opcode: 0xA, payload: payload, allocator: self.allocator))
+            self.write(WebSocketFrameEncoding.controlFrame(opcode: 0xA, payload: payload, allocator: self.allocator))
         case .close(let code):
             // Answer a client-initiated close; if we initiated it, this is the answer we waited for.
-            let answer = self.closing ? nil : WebSocketFrameEncoding.closeFrame(code: code.rawValue, reason: "", allocator: self.allocator)
-            self.closing = true
-            self.output.writeThenClose(answer)
+            switch self.handshake.peerClosed(now: .now()) {
+            case .sendAndCloseWhenFlushed:
+                self.output.finish([WebSocketFrameEncoding.closeFrame(code: code.rawValue, reason: "", allocator: self.allocator)], closeWhenFlushed: true)
+            case .close: self.output.abort()
+            case .sendAndAwaitPeer, .none: break
+            }
         case .fail(let code, let reason):
             self.failConnection(code, reason)
         case .pong, nil:
@@ -149,6 +168,9 @@ final class WebSocketConnection: ClientConnectionHandler {
         case .auth(let token):
             return self.verify(token: token, id: id, atConnect: false)
         case .ping(let timestamp):
+            if let timestamp, timestamp.bytes.readableBytes > Self.maxPingTimestamp {
+                return self.replyError(ProtocolError(.badRequest, "'timestamp' is longer than \(Self.maxPingTimestamp) bytes"), id: id)
+            }
             return self.reply(.pong(timestamp: timestamp), id: id)
         default:
             break
@@ -174,10 +196,7 @@ final class WebSocketConnection: ClientConnectionHandler {
             }
         case .unsubscribe(let pattern):
             _ = self.shard.unsubscribe(self, from: pattern)
-            if let topic = pattern.exactTopic?.name {
-                self.gates[topic] = nil
-                self.held[topic] = nil
-            }
+            self.gate.cancel(key: pattern.text)
             self.reply(.unsubscribed(topic: pattern.text), id: id)
         case .publish(let publish):
             let loop = self.shard.eventLoop
@@ -257,11 +276,11 @@ final class WebSocketConnection: ClientConnectionHandler {
     // MARK: History
 
     /// Subscribes to a topic that keeps history, replaying what the client missed when `since`
-    /// allows it. The live subscription is already in place: messages that arrive while the
-    /// replay is read are held, then those above the replayed position follow it, so there is
-    /// no gap and no duplicate at the seam.
+    /// allows it, page by page. The live subscription is already in place: messages that
+    /// arrive meanwhile are held, then those above the replayed position follow it, so there
+    /// is no gap and no duplicate at the seam.
     private func subscribe(to topic: Topic, history: HistoryLog, since: RecoveryPosition?, id: RawJSON?) {
-        let state = history.committedState(of: topic.name)
+        let (state, floor) = history.committedPosition(of: topic.name)
         let top = state?.lastOffset ?? 0
         guard case .offset(let from, let epoch)? = since, let state, epoch == state.epoch, from < top else {
             var recovered: Bool?
@@ -271,72 +290,54 @@ final class WebSocketConnection: ClientConnectionHandler {
             } else if since != nil {
                 recovered = false  // a time position is for pattern subscriptions
             }
-            self.gates[topic.name] = (top, false)
+            self.startReplay(key: topic.name, scope: .topic(topic.name), floor: floor, replay: nil)
             self.reply(.subscribed(topic: topic.name, offset: top, epoch: state?.epoch, recovered: recovered), id: id)
             return
         }
-        self.gates[topic.name] = (top, true)
-        let missing = Int(top - from)
-        history.read(on: self.shard.eventLoop) { store in
-            try store.messages(topic: topic.name, after: from, limit: missing)
-        }.assumeIsolated().whenComplete { result in
-            guard !self.closing, self.gates[topic.name]?.holding == true else { return }
-            let replay = (try? result.get()) ?? []
-            // Complete or nothing: a replay that does not start right after `since` (trimmed)
-            // or is short would be a partial recovery.
-            let complete = replay.count == missing && replay.first?.offset == from + 1
-            self.reply(.subscribed(topic: topic.name, offset: top, epoch: state.epoch, recovered: complete), id: id)
-            if complete {
-                for message in replay {
-                    self.output.write(OutboundMessage.encode(message.envelope, sub: nil, for: .webSocket, allocator: self.allocator))
-                }
-            }
-            for bytes in self.held.removeValue(forKey: topic.name) ?? [] {
-                self.output.write(bytes)
-            }
-            self.gates[topic.name] = (top, false)
-            self.flushReplies()
-        }
+        let name = topic.name
+        let pageCount = self.hub.topicReplayPageCount
+        let replay = Replay(
+            read: { store, cursor, first in
+                let messages = try store.messages(topic: name, after: cursor, limit: pageCount).prefix { $0.offset <= top }
+                let next = messages.last?.offset ?? top
+                var page = ReplayPage(messages: Array(messages), cursor: next, exhausted: next >= top)
+                // Complete or nothing: a replay must go on right after `since` and its last page.
+                let continues = messages.first.map { $0.offset == cursor + 1 } ?? (cursor >= top)
+                if first { page.complete = continues } else { page.overtaken = !continues }
+                return page
+            },
+            initialCursor: from,
+            sub: { _ in nil },
+            answer: { recovered in
+                Self.encode(.subscribed(topic: name, offset: top, epoch: state.epoch, recovered: recovered), id: id)
+            },
+            sendsPartial: false
+        )
+        self.startReplay(key: name, scope: .topic(name), floor: floor, replay: replay)
     }
 
     /// Subscribes to a pattern, replaying the retained messages of every matching history topic
-    /// newer than `since` (ms), in commit order. Each matching topic is gated as in
-    /// ``subscribe(to:history:since:id:)``. Recovery is reported complete only when no matching
-    /// topic may have lost messages newer than `since` to trimming.
+    /// newer than `since` (ms), in commit order, one bounded store query per page. Recovery is
+    /// reported complete only when no matching topic may have lost messages newer than `since`
+    /// to trimming.
     private func subscribe(to pattern: TopicPattern, history: HistoryLog, since milliseconds: Int64, id: RawJSON?) {
-        let topics = self.hub.historyTopics(matching: pattern).filter { self.access.mayRead($0) }.map(\.name)
-        var floors: [String: UInt64] = [:]
-        for topic in topics {
-            let top = history.committedState(of: topic)?.lastOffset ?? 0
-            floors[topic] = top
-            self.gates[topic] = (top, true)
-        }
-        history.read(on: self.shard.eventLoop) { store -> (messages: [StoredMessage], complete: Bool) in
-            let messages = try store.messages(topics: topics, newerThan: milliseconds, limit: HistoryLog.maxReplay)
-            var complete = messages.count < HistoryLog.maxReplay
-            for topic in topics where complete {
-                // The oldest message kept is newer than `since` and is not the first: the ones
-                // before it may have been newer than `since` too.
-                if let oldest = try store.messages(topic: topic, after: 0, limit: 1).first,
-                    oldest.offset > 1, oldest.envelope.timestamp > milliseconds
-                {
-                    complete = false
-                }
-            }
-            return (messages, complete)
-        }.assumeIsolated().whenComplete { result in
-            guard !self.closing else { return }
-            let replay = (try? result.get()) ?? (messages: [], complete: false)
-            self.reply(.subscribed(topic: pattern.text, offset: nil, epoch: nil, recovered: replay.complete), id: id)
-            for message in replay.messages where message.offset <= floors[message.topic] ?? 0 {
-                self.output.write(OutboundMessage.encode(message.envelope, sub: pattern.text, for: .webSocket, allocator: self.allocator))
-            }
-            for topic in topics where self.gates[topic]?.holding == true {
-                for bytes in self.held.removeValue(forKey: topic) ?? [] { self.output.write(bytes) }
-                self.gates[topic] = (floors[topic] ?? 0, false)
-            }
-            self.flushReplies()
-        }
+        let floor = history.committedSequence()
+        let hub = self.hub
+        let access = self.access
+        let replay = Replay(
+            read: { store, cursor, first in
+                var page = try hub.replayPage(store, matching: [pattern], access: access, after: cursor, through: floor, newerThan: milliseconds)
+                if first { page.complete = try !hub.mayHaveTrimmed(store, matching: pattern, newerThan: milliseconds) }
+                return page
+            },
+            initialCursor: 0,
+            sub: { _ in pattern.text },
+            answer: { recovered in
+                Self.encode(.subscribed(topic: pattern.text, offset: nil, epoch: nil, recovered: recovered), id: id)
+            },
+            sendsPartial: true
+        )
+        self.startReplay(key: pattern.text, scope: .patterns([pattern]), floor: floor, replay: replay)
     }
 
     private var sender: MessageSender {
@@ -384,6 +385,7 @@ final class WebSocketConnection: ClientConnectionHandler {
                 self.access = TopicAccess.make(for: identity, configuration: self.hub.configuration)
                 self.expiresAt = identity.expiresAt
                 self.authState = .authenticated
+                self.parser.maxFrameSize = self.hub.configuration.maxMessageSize
                 self.reply(.authSuccess(client: self.info.client, user: self.info.user, expiresAt: identity.expiresAt), id: id)
             }
         case .failure(let error):
@@ -401,10 +403,13 @@ final class WebSocketConnection: ClientConnectionHandler {
     // MARK: Writing
 
     private func reply(_ frame: ServerFrame, id: RawJSON?) {
-        let bytes = WebSocketFrameEncoding.textFrame(allocator: self.allocator, capacity: 128) { buffer in
+        self.write(Self.encode(frame, id: id))
+    }
+
+    private static func encode(_ frame: ServerFrame, id: RawJSON?) -> ByteBuffer {
+        WebSocketFrameEncoding.textFrame(allocator: Self.allocator, capacity: 128) { buffer in
             frame.write(into: &buffer, id: id)
         }
-        self.writeRaw(bytes)
     }
 
     private func replyError(_ error: ProtocolError, id: RawJSON?) {
@@ -412,34 +417,8 @@ final class WebSocketConnection: ClientConnectionHandler {
         self.reply(.error(error), id: id)
     }
 
-    private func writeRaw(_ bytes: ByteBuffer) {
-        self.output.write(bytes)
-    }
-
     private func flushReplies() {
         self.output.flush()
-    }
-
-    func enqueue(_ bytes: ByteBuffer, of message: OutboundMessage, flush: Bool) -> Bool {
-        guard !self.closing else { return false }
-        if !self.gates.isEmpty, let offset = message.envelope.offset, let gate = self.gates[message.envelope.topic] {
-            if offset <= gate.floor { return false }
-            if gate.holding {
-                self.held[message.envelope.topic, default: []].append(bytes)
-                return false
-            }
-            // Past the seam: offsets only grow from here on.
-            self.gates[message.envelope.topic] = nil
-        }
-        guard self.output.enqueue(bytes, flush: flush) else {
-            // The client is not reading, so a close frame would never reach it: 4008 is what
-            // the hub counts and logs, and the client sees the connection end.
-            self.hub.metrics.slowConsumerDisconnected()
-            self.closing = true
-            self.output.abort()
-            return false
-        }
-        return true
     }
 
     func flush() {
@@ -447,7 +426,7 @@ final class WebSocketConnection: ClientConnectionHandler {
     }
 
     func sweep(now: NIODeadline) {
-        guard !self.closing else { return }
+        guard !self.sweepEnding(now: now) else { return }
         if let expiresAt = self.expiresAt, WallClock.milliseconds() >= expiresAt {
             return self.disconnect(code: .tokenInvalid, reason: "token expired", reconnect: true)
         }
@@ -457,30 +436,28 @@ final class WebSocketConnection: ClientConnectionHandler {
         }
         if now - self.lastPing >= TimeAmount(configuration.pingInterval) {
             self.lastPing = now
-            self.writeRaw(WebSocketFrameEncoding.controlFrame(opcode: 0x9, payload: ByteBuffer(), allocator: self.allocator))
+            self.write(WebSocketFrameEncoding.controlFrame(opcode: 0x9, payload: ByteBuffer(), allocator: self.allocator))
             self.flushReplies()
         }
     }
 
-    /// Sends `disconnect` and a close frame, then closes once the client answers (or after a grace period).
+    /// Sends `disconnect` and a close frame, then closes once the client answers (or at the
+    /// close deadline).
     func disconnect(code: CloseCode, reason: String, reconnect: Bool) {
-        guard !self.closing, let channel = self.output.context?.channel else { return }
-        self.reply(.disconnect(code: code, reason: reason, reconnect: reconnect), id: nil)
-        self.writeRaw(WebSocketFrameEncoding.closeFrame(code: code.rawValue, reason: reason, allocator: self.allocator))
-        self.flushReplies()
-        self.closing = true
-        channel.eventLoop.scheduleTask(in: Self.closeGracePeriod) {
-            channel.close(promise: nil)
-        }
+        self.end(with: self.closeFrames(code: code, reason: reason, reconnect: reconnect), awaitPeer: true)
     }
 
-    /// For violations, dead peers and slow consumers: `disconnect` and a close frame, then
-    /// close without waiting for the client's answer.
+    /// For violations, dead peers and idle clients: `disconnect` and a close frame, then close
+    /// once they are sent (or at the close deadline) without waiting for the client's answer.
     private func closeNow(code: CloseCode, reason: String, reconnect: Bool) {
-        guard !self.closing else { return }
-        self.reply(.disconnect(code: code, reason: reason, reconnect: reconnect), id: nil)
-        self.closing = true
-        self.output.writeThenClose(WebSocketFrameEncoding.closeFrame(code: code.rawValue, reason: reason, allocator: self.allocator))
+        self.end(with: self.closeFrames(code: code, reason: reason, reconnect: reconnect), awaitPeer: false)
+    }
+
+    private func closeFrames(code: CloseCode, reason: String, reconnect: Bool) -> [ByteBuffer] {
+        [
+            Self.encode(.disconnect(code: code, reason: reason, reconnect: reconnect), id: nil),
+            WebSocketFrameEncoding.closeFrame(code: code.rawValue, reason: reason, allocator: self.allocator),
+        ]
     }
 
     private func failConnection(_ code: CloseCode, _ reason: String) {

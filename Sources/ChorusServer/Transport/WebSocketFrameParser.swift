@@ -15,7 +15,8 @@ package struct WebSocketFrameParser {
         case protocolViolation(String)
     }
 
-    package let maxFrameSize: Int
+    /// May change between frames (a connection reads larger frames once authenticated).
+    package var maxFrameSize: Int
     /// Bytes of a frame not yet complete; nil between frames.
     private var pending: ByteBuffer?
 
