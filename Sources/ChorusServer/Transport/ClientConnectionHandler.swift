@@ -8,9 +8,15 @@ protocol ClientConnectionHandler: ChannelInboundHandler, HubConnection {
     var output: ConnectionOutput { get }
     /// Set once the connection is ending; fan-out and sweeps then leave it alone.
     var closing: Bool { get set }
+    /// Ends the connection for a graceful shutdown (`disconnect` and 1001).
+    func shutDown()
 }
 
 extension ClientConnectionHandler {
+    func shutDown() {
+        self.disconnect(code: .goingAway, reason: "hub shutting down", reconnect: true)
+    }
+
     func handlerRemoved(context: ChannelHandlerContext) {
         self.shard.unregister(self)
         self.output.detach()
@@ -29,7 +35,7 @@ extension ClientConnectionHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ChannelShouldQuiesceEvent {
-            return self.disconnect(code: .goingAway, reason: "hub shutting down", reconnect: true)
+            return self.shutDown()
         }
         if let event = event as? ChannelEvent, event == .inputClosed {
             return context.close(promise: nil)
