@@ -201,6 +201,52 @@ async def test_a_long_idempotency_key_is_a_bad_request(hub_factory):
         assert reply["code"] == "bad_request" and "idempotency_key" in reply["message"], reply
 
 
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+async def publish_with_keys(h, user: str, start: int, count: int, topic: str) -> None:
+    """`count` publishes, each with a distinct key of the longest size, in bursts."""
+    ws = await RawWebSocket.connect(h, headers=bearer(hs256(SECRET, user)))
+    assert (await ws.recv_json())["type"] == "auth_success"
+    for first in range(start, start + count, 500):
+        ws.writer.write(b"".join(
+            unmasked_text(json.dumps({"type": "publish", "id": i, "topic": topic, "data": 1,
+                                      "idempotency_key": f"{i:0128d}"}).encode())
+            for i in range(first, min(first + 500, start + count))))
+        await ws.writer.drain()
+    for _ in range(count):
+        assert (await ws.recv_json(timeout=30))["type"] == "ack"
+    await ws.aclose()
+
+
+async def test_remembered_keys_are_bounded(hub_factory):
+    """Distinct keys from a client: memory stops growing at `max_idempotency_keys` (metric and
+    VmRSS), and the oldest keys are the ones forgotten."""
+    h = keyed_hub(hub_factory, "--max-idempotency-keys", "5000")
+    topic = "t" * 200 + "." + unique()    # a long topic: the worst case per key
+    # The store holds exactly the bound (the metric). RSS is a coarse check only: on a shared
+    # machine it moves by a few MB between runs (kept, 20,000 keys would hold 5.5-10 MB).
+    await publish_with_keys(h, "ann", 0, 20000, topic)
+    warm = rss_kib(h.pid)
+    await publish_with_keys(h, "ann", 20000, 20000, topic)
+    after = rss_kib(h.pid)
+    async with h.http() as c:
+        text = (await c.get("/metrics")).text
+    assert "chorus_idempotency_keys 5000" in text, [l for l in text.splitlines() if "idempotency" in l]
+    print(f"VmRSS {warm} KiB at the bound, {after} KiB after 20,000 more keys")
+    assert after - warm < 16 * 1024, (warm, after)
+    async with await connect(h, "ann") as ann:
+        old = await roundtrip(ann, {"type": "publish", "id": 1, "topic": topic, "data": 1, "idempotency_key": f"{0:0128d}"})
+        recent = await roundtrip(ann, {"type": "publish", "id": 2, "topic": topic, "data": 1, "idempotency_key": f"{39999:0128d}"})
+    async with h.http() as c:
+        text = (await c.get("/metrics")).text
+    assert "chorus_duplicate_publishes_total 1" in text, [l for l in text.splitlines() if "duplicate" in l]
+    assert old["type"] == recent["type"] == "ack", (old, recent)
+    assert old["message_id"] != recent["message_id"]
+
+
 # --------------------------------------------------------------------------------------------
 # Defect 9: shutdown answers every publish it accepted before 1001
 # --------------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ public struct HubConfiguration: Sendable {
     /// How long a publish's `idempotency_key` is remembered, so a retry is not delivered twice.
     public var idempotencyWindow: Duration = .seconds(300)
     /// Most `idempotency_key`s remembered at once; past it the oldest are forgotten early.
-    public var maxIdempotencyKeys = 100_000
+    public var maxIdempotencyKeys = 50_000
 
     // Limits (docs/security.md); 0 means unlimited for each.
     /// Open WebSocket and SSE connections from one client address.

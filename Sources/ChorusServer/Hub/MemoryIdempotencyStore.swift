@@ -1,10 +1,12 @@
+import Crypto
 import NIOConcurrencyHelpers
 import NIOCore
 
 /// The single-process ``IdempotencyStore``: a dictionary of keys, and their expiries in the
 /// order they were committed (the window is the same for all, so that is expiry order too).
 ///
-/// At most `maxKeys` keys are held: past it the oldest committed one is forgotten before its
+/// Keys are held as SHA-256 digests, so each costs the same whatever the length of its topic
+/// and key. At most `maxKeys` keys are held: past it the oldest committed one is forgotten before its
 /// window ends, and when every held key is still in flight a new one is published without
 /// being remembered. A restart forgets every key.
 final class MemoryIdempotencyStore: IdempotencyStore {
@@ -17,8 +19,8 @@ final class MemoryIdempotencyStore: IdempotencyStore {
     }
 
     private struct State {
-        var entries: [IdempotencyKey: Entry] = [:]
-        var expiries = CircularBuffer<(key: IdempotencyKey, at: NIODeadline)>()
+        var entries: [SHA256Digest: Entry] = [:]
+        var expiries = CircularBuffer<(key: SHA256Digest, at: NIODeadline)>()
     }
 
     private let window: TimeAmount
@@ -37,6 +39,7 @@ final class MemoryIdempotencyStore: IdempotencyStore {
     }
 
     func claim(_ key: IdempotencyKey, answer: @escaping Answer) {
+        let key = Self.digest(of: key)
         let now = self.now()
         let claim = self.state.withLockedValue { state -> IdempotencyClaim? in
             Self.expire(&state, now: now)
@@ -61,6 +64,7 @@ final class MemoryIdempotencyStore: IdempotencyStore {
     }
 
     func finish(_ key: IdempotencyKey, receipt: Hub.Receipt?) {
+        let key = Self.digest(of: key)
         let expiry = self.now() + self.window
         let (waiters, claim) = self.state.withLockedValue { state -> ([Answer], IdempotencyClaim) in
             guard case .pending(var waiters)? = state.entries[key] else { return ([], .publish) }
@@ -79,6 +83,16 @@ final class MemoryIdempotencyStore: IdempotencyStore {
             return ([next], .publish)
         }
         for waiter in waiters { waiter(claim) }
+    }
+
+    /// Length-prefixed, so no two keys share a digest by moving bytes between their parts.
+    private static func digest(of key: IdempotencyKey) -> SHA256Digest {
+        var hash = SHA256()
+        for part in [key.publisher, key.topic, key.key] {
+            withUnsafeBytes(of: UInt32(part.utf8.count).littleEndian) { hash.update(bufferPointer: $0) }
+            hash.update(data: Array(part.utf8))
+        }
+        return hash.finalize()
     }
 
     private static func expire(_ state: inout State, now: NIODeadline) {
