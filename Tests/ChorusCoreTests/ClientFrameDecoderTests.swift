@@ -28,6 +28,21 @@ import Testing
         #expect(publish.idempotencyKey == "k1")
     }
 
+    /// The hub remembers every key for its window, so a key's size is bounded.
+    @Test func idempotencyKeysAreBounded() {
+        let longest = String(repeating: "k", count: PublishFrame.maxIdempotencyKeyLength)
+        guard case .success(.publish(let publish)) = self.decode(#"{"type":"publish","topic":"a","data":1,"idempotency_key":"\#(longest)"}"#).result else {
+            Issue.record("expected publish")
+            return
+        }
+        #expect(publish.idempotencyKey == longest)
+        for key in ["", longest + "k"] {
+            let error = self.failure(#"{"type":"publish","topic":"a","data":1,"idempotency_key":"\#(key)"}"#)
+            #expect(error?.code == .badRequest)
+            #expect(error?.message == "field 'idempotency_key' must be 1 to 128 bytes long")
+        }
+    }
+
     @Test func messageIsAnAliasOfPublish() {
         guard case .success(.publish(let publish)) = self.decode(#"{"type":"message","topic":"a","data":1}"#).result else {
             Issue.record("expected publish")

@@ -67,7 +67,7 @@ import Testing
         let statuses = Dictionary(uniqueKeysWithValues: ErrorCode.allCases.map { ($0.rawValue, $0.httpStatus) })
         #expect(statuses == [
             "bad_request": 400, "unauthorized": 401, "forbidden": 403, "not_found": 404,
-            "too_large": 413, "rate_limited": 429, "unknown_type": 400, "internal": 500,
+            "too_large": 413, "rate_limited": 429, "unknown_type": 400, "internal": 500, "unavailable": 503,
         ])
     }
 }

@@ -78,13 +78,14 @@ import Testing
         (#"{"sub":"a","aud":["x",1]}"#, "invalid token: its 'aud' claim is not a string or a list of strings"),
         (#"{"sub":"a","subscribe":"game.*"}"#, "invalid token: its 'subscribe' claim is not a list of strings"),
         (#"{"sub":"a","publish":[null]}"#, "invalid token: its 'publish' claim is not a list of strings"),
+        (#"{"sub":"a","direct":"yes"}"#, "invalid token: its 'direct' claim is not true or false"),
     ])
     func claimsOfTheWrongTypeAreRefused(claims: String, message: String) throws {
         #expect(try self.refusal(claims) == message)
     }
 
     @Test func nullClaimsCountAsAbsent() throws {
-        let claims = #"{"sub":"a","exp":null,"nbf":null,"iss":null,"aud":null,"subscribe":null,"publish":null,"extra":[{}]}"#
+        let claims = #"{"sub":"a","exp":null,"nbf":null,"iss":null,"aud":null,"subscribe":null,"publish":null,"direct":null,"extra":[{}]}"#
         let identity = try self.authenticator().verify(token: Self.token(claims))
         #expect(identity == Identity(user: "a", expiresAt: nil, permissions: .unrestricted))
     }
@@ -109,6 +110,9 @@ import Testing
         let identity = try self.authenticator().verify(token: Self.token(#"{"sub":"a","subscribe":["game.*","lobby"],"publish":[]}"#))
         #expect(identity.permissions.subscribe == [try TopicPattern("game.*"), try TopicPattern("lobby")])
         #expect(identity.permissions.publish == [])
+        #expect(identity.permissions.direct == nil)
+        let direct = try self.authenticator().verify(token: Self.token(#"{"sub":"a","publish":[],"direct":true}"#))
+        #expect(direct.permissions.direct == true)
         let refusal = try self.refusal(#"{"sub":"a","subscribe":["game..x"]}"#)
         #expect(refusal?.contains("'subscribe' claim holds an invalid pattern") == true)
     }

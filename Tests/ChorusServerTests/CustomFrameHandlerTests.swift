@@ -1,6 +1,7 @@
 import ChorusCore
 import Foundation
 import NIOCore
+import NIOPosix
 import Testing
 
 @testable import ChorusServer
@@ -66,6 +67,43 @@ import Testing
 
         try await client.send(#"{"type":"not:registered","id":4}"#)
         #expect(try await client.receive().text.contains(#""code":"unknown_type""#))
+    }
+}
+
+/// A handler acting for the client through its context is held to the client's own rights.
+@Suite struct CustomFrameAuthorizationTests {
+    static func context(for identity: Identity, configuration: HubConfiguration, fields: String) throws -> (CustomFrameContext, MultiThreadedEventLoopGroup) {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let hub = try Hub(configuration: configuration, eventLoopGroup: group, authenticator: try Authenticator(configuration: configuration))
+        let connection = hub.makeConnectionInfo(transport: .webSocket, user: identity.user, remoteAddress: nil)
+        let access = TopicAccess.make(for: identity, configuration: configuration)
+        let context = CustomFrameContext(hub: hub, connection: connection, type: "demo:typing", fields: try JSONObject(parsing: ByteBuffer(string: fields)), access: access)
+        return (context, group)
+    }
+
+    @Test func demoTypingObeysTheNamespacePublishRule() throws {
+        var configuration = HubConfiguration()
+        configuration.namespaces = ["demo-typing": NamespaceOptions(publish: .server)]
+        let handler = try #require(DemoFrameHandlers.all["demo:typing"])
+        let readOnly = Identity(user: "ann", expiresAt: nil, permissions: TokenPermissions(subscribe: nil, publish: []))
+        for identity in [Identity.anonymous, readOnly] {
+            let (context, group) = try Self.context(for: identity, configuration: configuration, fields: #"{"type":"demo:typing","room":"lobby"}"#)
+            defer { try? group.syncShutdownGracefully() }
+            #expect(throws: ProtocolError.self) { try handler(context) }
+            #expect(context.hub.metrics.totals().published == 0)
+        }
+        // Where the client may publish, the handler publishes for it.
+        let (context, group) = try Self.context(for: .anonymous, configuration: HubConfiguration(), fields: #"{"type":"demo:typing","room":"lobby"}"#)
+        defer { try? group.syncShutdownGracefully() }
+        #expect(try handler(context) == nil)
+        #expect(context.hub.metrics.totals().published == 1)
+    }
+
+    @Test func sendingToAUserObeysDirectRules() throws {
+        let (context, group) = try Self.context(for: .anonymous, configuration: HubConfiguration(), fields: "{}")
+        defer { try? group.syncShutdownGracefully() }
+        let error = #expect(throws: ProtocolError.self) { try context.send(toUser: "bob", event: nil, data: ByteBuffer(string: "1")) }
+        #expect(error?.code == .forbidden)
     }
 }
 

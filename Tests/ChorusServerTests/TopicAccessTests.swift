@@ -6,20 +6,24 @@ import Testing
 /// The authorization rules without I/O: token claim lists, namespace rules, and how a pattern's
 /// read scope is judged (all, some — filtered per delivery —, none).
 @Suite struct TopicAccessTests {
-    private static func configuration(_ namespaces: [String: NamespaceOptions]) -> HubConfiguration {
+    private static func configuration(_ namespaces: [String: NamespaceOptions], direct: HubConfiguration.DirectMessages) -> HubConfiguration {
         var configuration = HubConfiguration()
         configuration.namespaces = namespaces
+        configuration.directMessages = direct
         return configuration
     }
 
     private static func access(
-        user: String?, subscribe: [String]? = nil, publish: [String]? = nil, namespaces: [String: NamespaceOptions] = [:]
+        user: String?, subscribe: [String]? = nil, publish: [String]? = nil, direct: Bool? = nil,
+        namespaces: [String: NamespaceOptions] = [:], directMessages: HubConfiguration.DirectMessages = .clients
     ) throws -> TopicAccess? {
         let permissions = TokenPermissions(
             subscribe: try subscribe.map { try $0.map { try TopicPattern($0) } },
-            publish: try publish.map { try $0.map { try TopicPattern($0) } }
+            publish: try publish.map { try $0.map { try TopicPattern($0) } },
+            direct: direct
         )
-        return TopicAccess.make(for: Identity(user: user, expiresAt: nil, permissions: permissions), configuration: Self.configuration(namespaces))
+        let identity = Identity(user: user, expiresAt: nil, permissions: permissions)
+        return TopicAccess.make(for: identity, configuration: Self.configuration(namespaces, direct: directMessages))
     }
 
     private static func scope(_ access: TopicAccess?, _ pattern: String) throws -> TopicAccess.ReadScope {
@@ -28,6 +32,9 @@ import Testing
 
     @Test func unrestrictedClientsCarryNoAccess() throws {
         #expect(try Self.access(user: nil) == nil)
+        // Under the default `direct_messages` (authenticated), an anonymous client is restricted.
+        #expect(try Self.access(user: nil, directMessages: .authenticated) != nil)
+        #expect(try Self.access(user: "ann", directMessages: .authenticated) == nil)
         #expect(try Self.access(user: "ann", namespaces: ["chat": NamespaceOptions(historySize: 10)]) == nil)
         // A rule that only concerns anonymous clients does not restrict a user.
         #expect(try Self.access(user: "ann", namespaces: ["p": NamespaceOptions(anonymousSubscribe: false)]) == nil)
@@ -96,6 +103,29 @@ import Testing
         #expect(try member.publishDenial(for: Topic("chat.1")) == nil)
         #expect(try member.publishDenial(for: Topic("news.1"))?.message.contains("server") == true)
         #expect(try member.publishDenial(for: Topic("other"))?.message.contains("token") == true)
+    }
+
+    /// Who may send `direct`: the hub's `direct_messages` first, then the token's claims. The
+    /// default (`authenticated`) refuses anonymous clients.
+    @Test(arguments: [
+        // (user, publish claim, direct claim, direct_messages, allowed)
+        (nil, nil, nil, HubConfiguration.DirectMessages.authenticated, false),
+        (nil, nil, nil, .clients, true),
+        ("ann", nil, nil, .authenticated, true),
+        ("ann", nil, nil, .server, false),
+        ("ann", nil, true, .server, false),
+        ("ann", [], nil, .authenticated, false),
+        ("ann", ["chat.*"], nil, .clients, false),
+        ("ann", [], true, .authenticated, true),
+        ("ann", nil, false, .authenticated, false),
+        ("ann", nil, false, .clients, false),
+    ] as [(String?, [String]?, Bool?, HubConfiguration.DirectMessages, Bool)])
+    func directPolicies(user: String?, publish: [String]?, direct: Bool?, directMessages: HubConfiguration.DirectMessages, allowed: Bool) throws {
+        let access = try Self.access(user: user, publish: publish, direct: direct, directMessages: directMessages)
+        let denial = access?.directDenial()
+        #expect((denial == nil) == allowed, "\(denial?.message ?? "allowed")")
+        #expect(denial == nil || denial?.code == .forbidden)
+        #expect(HubConfiguration().directMessages == .authenticated)
     }
 
     @Test func namespaceOptionsParseAndDescribe() throws {

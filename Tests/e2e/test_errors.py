@@ -151,7 +151,8 @@ async def test_unknown_type(hub, frame):
 # -- too_large -----------------------------------------------------------------------------------
 
 async def test_publish_data_too_large_is_error_frame(hub_factory):
-    h = hub_factory(["--max-publish-size", "1KiB"])
+    # Anonymous clients may send `direct` only when `direct_messages` allows every client.
+    h = hub_factory(["--max-publish-size", "1KiB", "--direct-messages", "clients"])
     async with await ws_connect(h.ws()) as ws:
         ok = await roundtrip(ws, {"type": "publish", "id": 1, "topic": "big", "data": "x" * 1000})
         assert ok["type"] == "ack", ok

@@ -16,6 +16,8 @@ export type ChorusErrorCode =
   | 'rate_limited'
   | 'unknown_type'
   | 'internal'
+  /** The hub is shutting down: publish again once reconnected. */
+  | 'unavailable'
   /** No reply within the request timeout. */
   | 'timeout'
   /** The connection ended while the request was in flight, or the hub ended it for good. */

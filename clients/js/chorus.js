@@ -124,6 +124,12 @@ export function isPattern(name) {
   return name.split('.').some((segment) => segment === '*' || segment === '**');
 }
 
+/** A random key for a queued publish (the hub remembers it for `idempotency_window`). */
+function newIdempotencyKey() {
+  if (globalThis.crypto?.randomUUID) return globalThis.crypto.randomUUID();
+  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
+}
+
 /** A bounded FIFO for publishes made while offline. */
 export class OfflineQueue {
   #items = [];
@@ -751,6 +757,9 @@ export class ChorusClient extends EventEmitter {
   #publishFrame(frame) {
     if (this.#state === 'connected') return this.#request(frame);
     if (this.#stopReason) return Promise.reject(this.#stopReason);
+    // A queued publish may be sent into a connection that drops before its ack: with a key, the
+    // hub answers a resend (by the application, with the same frame) without delivering twice.
+    if (frame.idempotency_key === undefined) frame = { ...frame, idempotency_key: newIdempotencyKey() };
     return new Promise((resolve, reject) => {
       const entry = { frame, resolve, reject };
       const turnedAway = this.#queue.push(entry);

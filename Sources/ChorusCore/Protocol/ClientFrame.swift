@@ -19,7 +19,13 @@ public struct PublishFrame: Sendable {
     public var topic: Topic
     public var event: String?
     public var data: RawJSON
+    /// Makes a retry within the hub's `idempotency_window` return the original `ack` instead of
+    /// publishing again.
     public var idempotencyKey: String?
+
+    /// The longest `idempotency_key`, in bytes: enough for a UUID with a prefix, and small
+    /// because the hub keeps every key for its window.
+    public static let maxIdempotencyKeyLength = 128
 
     public init(topic: Topic, event: String?, data: RawJSON, idempotencyKey: String?) {
         self.topic = topic

@@ -51,7 +51,7 @@ public struct ClientFrameDecoder: Sendable {
                     topic: try object.topic("topic"),
                     event: try object.optionalString("event"),
                     data: try object.required("data"),
-                    idempotencyKey: try object.optionalString("idempotency_key")
+                    idempotencyKey: try object.idempotencyKey()
                 )
             )
         case "ping":

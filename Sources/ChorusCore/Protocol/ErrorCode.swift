@@ -8,6 +8,8 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case rateLimited = "rate_limited"
     case unknownType = "unknown_type"
     case `internal`
+    /// The hub is shutting down: try again once reconnected (to this hub or another).
+    case unavailable
 
     /// The HTTP status the HTTP API answers with for this code.
     public var httpStatus: Int {
@@ -19,6 +21,7 @@ public enum ErrorCode: String, Sendable, CaseIterable {
         case .tooLarge: 413
         case .rateLimited: 429
         case .internal: 500
+        case .unavailable: 503
         }
     }
 }

@@ -18,6 +18,16 @@ extension JSONObject {
         return string
     }
 
+    /// `idempotency_key`: a non-empty string of at most ``PublishFrame/maxIdempotencyKeyLength``
+    /// bytes (the hub remembers it, so its size is bounded).
+    public func idempotencyKey() throws(ProtocolError) -> String? {
+        guard let key = try self.optionalString("idempotency_key") else { return nil }
+        guard !key.isEmpty, key.utf8.count <= PublishFrame.maxIdempotencyKeyLength else {
+            throw ProtocolError(.badRequest, "field 'idempotency_key' must be 1 to \(PublishFrame.maxIdempotencyKeyLength) bytes long")
+        }
+        return key
+    }
+
     public func topic(_ key: String) throws(ProtocolError) -> Topic {
         let name = try self.requiredString(key)
         do {

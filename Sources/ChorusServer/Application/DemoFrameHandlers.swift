@@ -22,7 +22,8 @@ public enum DemoFrameHandlers {
             data.writeStaticString(#","client":"#)
             data.writeJSONString(context.connection.client)
             data.writeStaticString(typing ? #","typing":true}"# : #","typing":false}"#)
-            try context.hub.publish(topic: topic, event: "typing", data: data, from: MessageSender(user: context.connection.user, client: context.connection.client))
+            // As the client: a namespace it may not publish to refuses its typing notices too.
+            try context.publish(topic: topic, event: "typing", data: data)
             return nil
         }
     ]

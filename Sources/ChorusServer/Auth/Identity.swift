@@ -18,17 +18,27 @@ public struct Identity: Sendable, Hashable {
     }
 }
 
-/// The topic patterns a token lets its client subscribe and publish to.
+/// The topic patterns a token lets its client subscribe and publish to, and whether it may
+/// send `direct` messages.
 public struct TokenPermissions: Sendable, Hashable {
     /// nil: any topic (as far as namespaces allow).
     public var subscribe: [TopicPattern]?
     public var publish: [TopicPattern]?
+    /// The `direct` claim. nil: allowed unless `publish` restricts the token (a token limited
+    /// to some topics must not reach every user by another route).
+    public var direct: Bool?
 
     public static let unrestricted = TokenPermissions(subscribe: nil, publish: nil)
 
-    public init(subscribe: [TopicPattern]?, publish: [TopicPattern]?) {
+    public init(subscribe: [TopicPattern]?, publish: [TopicPattern]?, direct: Bool? = nil) {
         self.subscribe = subscribe
         self.publish = publish
+        self.direct = direct
+    }
+
+    /// Whether the token lets its client send `direct` messages (the hub's `direct_messages` aside).
+    var allowsDirect: Bool {
+        self.direct ?? (self.publish == nil)
     }
 
     /// Parses a claim's pattern list; a pattern that does not parse makes the token invalid.

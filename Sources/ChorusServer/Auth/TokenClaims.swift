@@ -3,7 +3,8 @@ import ChorusCore
 /// The claims Chorus reads from a verified token: `sub` is the user id; `exp` and `nbf` (seconds
 /// since the Unix epoch, fractions allowed) are enforced when present, `iss` and `aud` when the
 /// hub is configured to expect them; `subscribe` and `publish`, when present, list the topic
-/// patterns the client may use. A claim of the wrong type makes the token invalid whether or not
+/// patterns the client may use; `direct` (true/false), when present, whether it may send `direct`
+/// messages. A claim of the wrong type makes the token invalid whether or not
 /// the hub looks at it; `null` counts as absent. Other claims are ignored.
 struct TokenClaims {
     var subject: String
@@ -14,6 +15,7 @@ struct TokenClaims {
     var audience: [String]?
     var subscribe: [String]?
     var publish: [String]?
+    var direct: Bool?
 
     init(_ claims: JSONObject) throws(ProtocolError) {
         guard let subject = try Self.string(claims, "sub") else { throw Self.invalid("it has no 'sub' claim") }
@@ -24,6 +26,7 @@ struct TokenClaims {
         self.audience = try Self.strings(claims, "aud", allowingOne: true)
         self.subscribe = try Self.strings(claims, "subscribe")
         self.publish = try Self.strings(claims, "publish")
+        self.direct = try Self.boolean(claims, "direct")
     }
 
     /// Who the token says the client is, at `nowSeconds`, for a hub that expects `issuer` and
@@ -44,7 +47,8 @@ struct TokenClaims {
         }
         let permissions = TokenPermissions(
             subscribe: try TokenPermissions.patterns(self.subscribe, claim: "subscribe"),
-            publish: try TokenPermissions.patterns(self.publish, claim: "publish")
+            publish: try TokenPermissions.patterns(self.publish, claim: "publish"),
+            direct: self.direct
         )
         // A signed token may carry any `exp`; one beyond Int64 milliseconds must not trap (found
         // by fuzzing). An `exp` in the past was refused above, so only the top clamps.
@@ -60,6 +64,12 @@ struct TokenClaims {
         guard let value = claims[name], !value.isNull else { return nil }
         guard let string = value.string else { throw Self.invalid("its '\(name)' claim is not a string") }
         return string
+    }
+
+    private static func boolean(_ claims: JSONObject, _ name: String) throws(ProtocolError) -> Bool? {
+        guard let value = claims[name], !value.isNull else { return nil }
+        guard let flag = value.bool else { throw Self.invalid("its '\(name)' claim is not true or false") }
+        return flag
     }
 
     private static func seconds(_ claims: JSONObject, _ name: String) throws(ProtocolError) -> Double? {

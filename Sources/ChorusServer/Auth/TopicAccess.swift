@@ -1,7 +1,8 @@
 import ChorusCore
 
-/// What one client may read and publish: its token's `subscribe`/`publish` lists and the
-/// namespace rules (`publish`, `anonymous_subscribe`, `user_scoped`) together.
+/// What one client may read and publish: its token's `subscribe`/`publish`/`direct` claims, the
+/// namespace rules (`publish`, `anonymous_subscribe`, `user_scoped`) and the hub's
+/// `direct_messages` together.
 ///
 /// Made only for clients that something restricts; an unrestricted client carries none, so
 /// its subscriptions and deliveries skip every check.
@@ -9,6 +10,7 @@ final class TopicAccess: Sendable {
     let user: String?
     let permissions: TokenPermissions
     private let namespaces: [String: NamespaceOptions]
+    private let directMessages: HubConfiguration.DirectMessages
 
     /// How much of a pattern's topics the client may read.
     enum ReadScope: Equatable {
@@ -18,10 +20,11 @@ final class TopicAccess: Sendable {
         case none
     }
 
-    private init(user: String?, permissions: TokenPermissions, namespaces: [String: NamespaceOptions]) {
+    private init(user: String?, permissions: TokenPermissions, configuration: HubConfiguration) {
         self.user = user
         self.permissions = permissions
-        self.namespaces = namespaces
+        self.namespaces = configuration.namespaces
+        self.directMessages = configuration.directMessages
     }
 
     /// The access of `identity`, or nil when nothing restricts it.
@@ -30,8 +33,9 @@ final class TopicAccess: Sendable {
         let namespaceRules = configuration.namespaces.values.contains {
             $0.restrictsReading(anonymous: anonymous) || $0.publish == .server || (anonymous && $0.publish == .authenticated)
         }
-        guard namespaceRules || identity.permissions != .unrestricted else { return nil }
-        return TopicAccess(user: identity.user, permissions: identity.permissions, namespaces: configuration.namespaces)
+        let directRule = configuration.directMessages == .server || (anonymous && configuration.directMessages == .authenticated)
+        guard namespaceRules || directRule || identity.permissions != .unrestricted else { return nil }
+        return TopicAccess(user: identity.user, permissions: identity.permissions, configuration: configuration)
     }
 
     // MARK: Reading
@@ -112,6 +116,23 @@ final class TopicAccess: Sendable {
         return nil
     }
 
+    /// Why the client may not send a `direct` message, or nil when it may.
+    func directDenial() -> ProtocolError? {
+        switch self.directMessages {
+        case .server:
+            return ProtocolError(.forbidden, "direct messages are sent by the server only (direct_messages: server)")
+        case .authenticated where self.user == nil:
+            return ProtocolError(.forbidden, "sending direct messages needs an authenticated client (direct_messages: authenticated)")
+        case .authenticated, .clients:
+            break
+        }
+        guard self.permissions.allowsDirect else {
+            let reason = self.permissions.direct == false ? "its 'direct' claim is false" : "it restricts 'publish' and has no \"direct\": true claim"
+            return ProtocolError(.forbidden, "this token does not allow direct messages: \(reason)")
+        }
+        return nil
+    }
+
     /// Whether `topic` of a user-scoped namespace belongs to this client's user: the owner is
     /// what follows the namespace and its separator, up to the next `.`.
     private func owns(_ topic: Topic) -> Bool {
@@ -139,5 +160,9 @@ extension Optional where Wrapped == TopicAccess {
 
     func authorizePublish(to topic: Topic) throws(ProtocolError) {
         if let denial = self?.publishDenial(for: topic) { throw denial }
+    }
+
+    func authorizeDirect() throws(ProtocolError) {
+        if let denial = self?.directDenial() { throw denial }
     }
 }

@@ -126,6 +126,7 @@ extension ConfigurationOption {
         .size("max_publish_size", \.maxPublishSize, help: "Largest 'data' of one published message (larger: too_large)."),
         .size("max_backlog", \.maxBacklog, help: "Bytes queued to a client that stopped reading before it is closed with 4008."),
         .boolean("echo_endpoint", \.echoEndpoint, help: "Serve /echo, a WebSocket endpoint that echoes messages (for conformance suites such as Autobahn)."),
+        .choice("direct_messages", \.directMessages, help: "Who may send 'direct' frames: clients (anonymous too), authenticated (clients with a token) or server (HTTP API with the API key only)."),
         .boolean("deliver_to_publisher", \.deliverToPublisher, help: "Deliver a client's own publish back to it when it is subscribed."),
         .init(
             key: "allowed_origins",
@@ -158,6 +159,8 @@ extension ConfigurationOption {
         .integer("max_connect_rate_per_ip", \.maxConnectRatePerIP, range: 0...1_000_000_000, help: "WebSocket/SSE connection attempts per second from one client address (0: unlimited)."),
         .integer("max_subscriptions_per_connection", \.maxSubscriptionsPerConnection, range: 0...10_000_000, help: "Topics and patterns one connection may subscribe to (0: unlimited)."),
         .integer("max_publish_rate_per_connection", \.maxPublishRatePerConnection, range: 0...1_000_000_000, help: "Publish, direct and custom frames per second per connection; refused ones get rate_limited, over twice the rate closes with 4029 (0: unlimited)."),
+        .duration("idempotency_window", \.idempotencyWindow, help: "How long a publish's idempotency_key is remembered: a retry within it gets the original ack and is not delivered again. In memory: a restart forgets it."),
+        .integer("max_idempotency_keys", \.maxIdempotencyKeys, range: 0...100_000_000, help: "Most idempotency keys remembered at once; past it the oldest are forgotten before their window ends (0: keys are not remembered)."),
         .integer("max_api_rate_per_key", \.maxAPIRatePerKey, range: 0...1_000_000_000, help: "HTTP API requests per second per API key, or per client address for other callers (0: unlimited)."),
         .init(
             key: "request_timeout",

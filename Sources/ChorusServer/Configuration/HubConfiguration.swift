@@ -35,6 +35,12 @@ public struct HubConfiguration: Sendable {
     /// Origins allowed for the WebSocket upgrade, SSE and the HTTP API; `*` allows any.
     public var allowedOrigins = ["*"]
     public var shutdownTimeout: Duration = .seconds(10)
+    /// Which clients may send `direct` frames (token claims may narrow it further).
+    public var directMessages = DirectMessages.authenticated
+    /// How long a publish's `idempotency_key` is remembered, so a retry is not delivered twice.
+    public var idempotencyWindow: Duration = .seconds(300)
+    /// Most `idempotency_key`s remembered at once; past it the oldest are forgotten early.
+    public var maxIdempotencyKeys = 50_000
 
     // Limits (docs/security.md); 0 means unlimited for each.
     /// Open WebSocket and SSE connections from one client address.
@@ -76,6 +82,15 @@ public struct HubConfiguration: Sendable {
         case sqlite
         /// Memory only: history is lost on restart (topics get new epochs).
         case memory
+    }
+
+    public enum DirectMessages: String, Sendable, CaseIterable {
+        /// Any client that may connect, anonymous ones too.
+        case clients
+        /// Clients with a token.
+        case authenticated
+        /// Only the HTTP API with the API key, and code embedding the hub.
+        case server
     }
 
     public enum StoreSync: String, Sendable, CaseIterable {

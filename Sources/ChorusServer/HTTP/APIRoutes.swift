@@ -13,6 +13,7 @@ struct APIRoutes: Sendable {
         router.get("/ready") { _, _ in Self.json(["status": "ready"]) }
         router.get("/metrics") { _, _ in
             self.hub.metrics.setTopicCount(try await self.hub.topicCount())
+            self.hub.metrics.setIdempotencyKeyCount(self.hub.idempotency.count)
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -38,11 +39,17 @@ struct APIRoutes: Sendable {
     // MARK: Publishing
 
     private func publish(_ request: Request) async throws -> Response {
-        let access = try self.clientAccess(request)
+        let caller = try self.caller(request)
         let body = try await self.jsonBody(request)
         let topic = try body.topic("topic")
-        try access.authorizePublish(to: topic)
-        let receipt = try await self.hub.publishAndWait(topic: topic, event: try body.optionalString("event"), data: try body.required("data").bytes)
+        try self.access(of: caller).authorizePublish(to: topic)
+        let key = try body.idempotencyKey().map { IdempotencyKey(publisher: caller.publisher, topic: topic.name, key: $0) }
+        let receipt = try await self.hub.publishAndWait(
+            topic: topic,
+            event: try body.optionalString("event"),
+            data: try body.required("data").bytes,
+            idempotencyKey: key
+        )
         return Self.receipt(receipt)
     }
 
@@ -201,7 +208,16 @@ struct APIRoutes: Sendable {
     /// Authorizes an endpoint that client tokens may use too; what such a client may touch
     /// (nil for the API key: everything).
     private func clientAccess(_ request: Request) throws -> TopicAccess? {
-        switch try self.hub.authenticator.authorizeAPI(authorization: request.headers[.authorization], allowClientToken: true) {
+        self.access(of: try self.caller(request))
+    }
+
+    /// Who calls an endpoint that client tokens may use too.
+    private func caller(_ request: Request) throws -> Authenticator.APIAccess {
+        try self.hub.authenticator.authorizeAPI(authorization: request.headers[.authorization], allowClientToken: true)
+    }
+
+    private func access(of caller: Authenticator.APIAccess) -> TopicAccess? {
+        switch caller {
         case .admin: nil
         case .publisher(let identity): TopicAccess.make(for: identity, configuration: self.hub.configuration)
         }
@@ -240,5 +256,16 @@ struct APIRoutes: Sendable {
     static func json(_ object: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+extension Authenticator.APIAccess {
+    /// Whose idempotency keys the caller's publishes use (a token's user shares them with its
+    /// WebSocket connections).
+    fileprivate var publisher: String {
+        switch self {
+        case .admin: "api"
+        case .publisher(let identity): "user:" + (identity.user ?? "")
+        }
     }
 }

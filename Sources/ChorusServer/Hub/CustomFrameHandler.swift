@@ -1,4 +1,5 @@
 import ChorusCore
+import NIOCore
 
 /// A frame type the application handles itself (`chat:send`, `typing:start`, …).
 ///
@@ -9,9 +10,30 @@ public typealias CustomFrameHandler = @Sendable (CustomFrameContext) throws(Prot
 
 /// What a ``CustomFrameHandler`` is given.
 public struct CustomFrameContext: Sendable {
+    /// The hub itself, for deliberate server-side actions: what a handler does through it is
+    /// not checked against the client's rights. To act on the client's behalf, use
+    /// ``publish(topic:event:data:)`` and ``send(toUser:event:data:)``.
     public let hub: Hub
     public let connection: ConnectionInfo
     public let type: String
     /// Every field of the frame, `type` and `id` included.
     public let fields: JSONObject
+    /// What the client may do; nil when nothing restricts it.
+    let access: TopicAccess?
+
+    /// Publishes as the client would: refused (`forbidden`) where the client's own `publish`
+    /// would be, and sent `from` the client.
+    /// - Returns: the message id.
+    @discardableResult
+    public func publish(topic: Topic, event: String?, data: ByteBuffer) throws(ProtocolError) -> String {
+        try self.access.authorizePublish(to: topic)
+        return try self.hub.publish(topic: topic, event: event, data: data, from: self.connection.sender)
+    }
+
+    /// Sends a direct message as the client would: refused (`forbidden`) where the client's own
+    /// `direct` would be.
+    public func send(toUser user: String, event: String?, data: ByteBuffer) throws(ProtocolError) -> Hub.Receipt {
+        try self.access.authorizeDirect()
+        return try self.hub.send(toUser: user, event: event, data: data, from: self.connection.sender)
+    }
 }

@@ -20,6 +20,8 @@ public final class Hub: Sendable {
     let history: HistoryLog?
     /// Numbers each fan-out, so a connection that several subscriptions match gets it once.
     private let deliveries = SequenceCounter()
+    /// The receipts of publishes made with an `idempotency_key`, for `idempotency_window`.
+    let idempotency: any IdempotencyStore
 
     /// What a publish returns: the message id, and its place in history once history is on.
     public struct Receipt: Sendable, Equatable {
@@ -28,16 +30,20 @@ public final class Hub: Sendable {
         public var epoch: String?
     }
 
-    /// - Parameter store: where namespaces with history keep it (nil: no history anywhere).
+    /// - Parameters:
+    ///   - store: where namespaces with history keep it (nil: no history anywhere).
+    ///   - idempotencyStore: where idempotency keys are remembered (nil: in this process's memory).
     public init(
         configuration: HubConfiguration,
         eventLoopGroup: any EventLoopGroup,
         authenticator: Authenticator,
         store: (any MessageStore)? = nil,
+        idempotencyStore: (any IdempotencyStore)? = nil,
         customHandlers: [String: CustomFrameHandler] = [:],
         logger: Logger = Logger(label: "chorus")
     ) throws {
         self.configuration = configuration
+        self.idempotency = idempotencyStore ?? MemoryIdempotencyStore(window: configuration.idempotencyWindow, maxKeys: configuration.maxIdempotencyKeys)
         let metrics = HubMetrics()
         self.metrics = metrics
         self.authenticator = authenticator
@@ -136,17 +142,58 @@ public final class Hub: Sendable {
         return envelope.messageID
     }
 
-    /// ``publish(topic:event:data:from:excludingConnection:completion:)``, waiting for the
-    /// message to be stored (history topics) before returning its receipt.
+    /// ``publish(topic:event:data:from:excludingConnection:completion:)``, once per idempotency
+    /// key: a publish under a `key` that succeeded within `idempotency_window` is not delivered
+    /// again, and `completion` gets the original's receipt (after the original is stored, when
+    /// it still is being stored). Without a key, an ordinary publish.
+    public func publish(
+        topic: Topic,
+        event: String?,
+        data: ByteBuffer,
+        from sender: MessageSender? = nil,
+        excludingConnection: UInt64? = nil,
+        idempotencyKey key: IdempotencyKey?,
+        completion: @escaping @Sendable (Result<Receipt, ProtocolError>) -> Void
+    ) throws(ProtocolError) {
+        guard let key else {
+            try self.publish(topic: topic, event: event, data: data, from: sender, excludingConnection: excludingConnection, completion: completion)
+            return
+        }
+        // Bad input is refused at once, not remembered.
+        try self.checkPublishSize(data)
+        let idempotency = self.idempotency
+        let metrics = self.metrics
+        idempotency.claim(key) { claim in
+            switch claim {
+            case .duplicate(let receipt):
+                metrics.duplicatePublishAnswered()
+                completion(.success(receipt))
+            case .publish:
+                do throws(ProtocolError) {
+                    try self.publish(topic: topic, event: event, data: data, from: sender, excludingConnection: excludingConnection) { result in
+                        idempotency.finish(key, receipt: try? result.get())
+                        completion(result)
+                    }
+                } catch {
+                    idempotency.finish(key, receipt: nil)
+                    completion(.failure(error))
+                }
+            }
+        }
+    }
+
+    /// ``publish(topic:event:data:from:excludingConnection:idempotencyKey:completion:)``,
+    /// waiting for the message to be stored (history topics) before returning its receipt.
     public func publishAndWait(
         topic: Topic,
         event: String?,
         data: ByteBuffer,
-        from sender: MessageSender? = nil
+        from sender: MessageSender? = nil,
+        idempotencyKey key: IdempotencyKey? = nil
     ) async throws(ProtocolError) -> Receipt {
         let result: Result<Receipt, ProtocolError> = await withCheckedContinuation { continuation in
             do throws(ProtocolError) {
-                try self.publish(topic: topic, event: event, data: data, from: sender) { continuation.resume(returning: $0) }
+                try self.publish(topic: topic, event: event, data: data, from: sender, idempotencyKey: key) { continuation.resume(returning: $0) }
             } catch {
                 continuation.resume(returning: .failure(error))
             }

@@ -43,6 +43,11 @@ public struct ConnectionInfo: Sendable {
     public let remoteAddress: String?
     /// Milliseconds since the Unix epoch.
     public let connectedAt: Int64
+
+    /// Who the messages this connection sends are `from`.
+    var sender: MessageSender {
+        MessageSender(user: self.user, client: self.client)
+    }
 }
 
 /// Hashes a connection by identity, for the trie and the indexes.

@@ -22,6 +22,8 @@ public final class HubMetrics: Sendable {
     private let limitRejections: [LimitKind: Counter]
     private let storeFailures: Counter
     private let commitBatch: ValueHistogram
+    private let idempotencyKeys: Gauge
+    private let duplicatePublishes: Counter
     // Plain totals for /api/stats: Prometheus counters cannot be read back.
     private let openConnections = Atomic<Int>(0)
     private let publishedTotal = Atomic<Int>(0)
@@ -55,6 +57,8 @@ public final class HubMetrics: Sendable {
             descriptor: Self.descriptor("chorus_store_commit_batch_size", "Messages per group commit of the history store."),
             buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
         )
+        self.idempotencyKeys = registry.makeGauge(descriptor: Self.descriptor("chorus_idempotency_keys", "Idempotency keys remembered or in flight (at most max_idempotency_keys)."))
+        self.duplicatePublishes = registry.makeCounter(descriptor: Self.descriptor("chorus_duplicate_publishes_total", "Publishes answered with an earlier publish's receipt (same idempotency_key) and not delivered."))
         self.deliveryLatency = registry.makeDurationHistogram(
             descriptor: Self.descriptor("chorus_delivery_latency_seconds", "Time from accepting a publish to writing it to the subscribers of one event loop."),
             buckets: [.microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5),
@@ -94,6 +98,15 @@ public final class HubMetrics: Sendable {
     /// Topics are counted across event loops when metrics are read, as each loop has its own trie.
     func setTopicCount(_ count: Int) {
         self.topics.set(Int64(count))
+    }
+
+    /// Keys are counted when metrics are read, from the idempotency store.
+    func setIdempotencyKeyCount(_ count: Int) {
+        self.idempotencyKeys.set(Int64(count))
+    }
+
+    func duplicatePublishAnswered() {
+        self.duplicatePublishes.increment()
     }
 
     func messagePublished() {

@@ -12,11 +12,17 @@ protocol ClientConnectionHandler: ChannelInboundHandler, HubConnection {
     var handshake: CloseHandshake { get set }
     /// The channel became writable again: paused work may go on.
     func resumeOutput()
+    /// Ends the connection for a graceful shutdown (`disconnect` and 1001).
+    func shutDown()
 }
 
 extension ClientConnectionHandler {
     /// Set once the connection is ending; fan-out, replays and sweeps then leave it alone.
     var closing: Bool { self.handshake.isEnding }
+
+    func shutDown() {
+        self.disconnect(code: .goingAway, reason: "hub shutting down", reconnect: true)
+    }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.shard.unregister(self)
@@ -40,7 +46,7 @@ extension ClientConnectionHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ChannelShouldQuiesceEvent {
-            return self.disconnect(code: .goingAway, reason: "hub shutting down", reconnect: true)
+            return self.shutDown()
         }
         if let event = event as? ChannelEvent, event == .inputClosed {
             return context.close(promise: nil)

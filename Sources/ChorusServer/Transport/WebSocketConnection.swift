@@ -28,6 +28,9 @@ final class WebSocketConnection: ClientConnectionHandler {
     /// Made on the first publish (most connections never publish); stays nil when unlimited.
     private var publishThrottle: PublishThrottleBox?
     var lastDeliveredSequence: UInt64 = 0
+    /// Publishes accepted and not answered yet (history topics wait for their commit).
+    private var publishesInFlight = 0
+    private var shuttingDown = false
     var flushPending = false
 
     /// What the upgrade request asked for (token, `?topic=`); dropped once acted on.
@@ -199,16 +202,22 @@ final class WebSocketConnection: ClientConnectionHandler {
             self.gate.cancel(key: pattern.text)
             self.reply(.unsubscribed(topic: pattern.text), id: id)
         case .publish(let publish):
+            guard !self.shuttingDown else {
+                return self.replyError(ProtocolError(.unavailable, "the hub is shutting down; publish again once reconnected"), id: id)
+            }
             let loop = self.shard.eventLoop
             let connection = NIOLoopBound(self, eventLoop: loop)
             do {
                 try self.access.authorizePublish(to: publish.topic)
+                // Counted until answered, so a shutdown closes only after every ack is written.
+                self.publishesInFlight += 1
                 try self.hub.publish(
                     topic: publish.topic,
                     event: publish.event,
                     data: publish.data.bytes,
-                    from: self.sender,
-                    excludingConnection: self.hub.configuration.deliverToPublisher ? nil : self.info.id
+                    from: self.info.sender,
+                    excludingConnection: self.hub.configuration.deliverToPublisher ? nil : self.info.id,
+                    idempotencyKey: publish.idempotencyKey.map { IdempotencyKey(publisher: self.publisher, topic: publish.topic.name, key: $0) }
                 ) { result in
                     // Other topics complete right here; history topics on the store's thread once committed.
                     if loop.inEventLoop {
@@ -218,11 +227,13 @@ final class WebSocketConnection: ClientConnectionHandler {
                     }
                 }
             } catch {
+                self.publishesInFlight -= 1
                 self.replyError(error, id: id)
             }
         case .direct(let user, let event, let data):
             do {
-                let receipt = try self.hub.send(toUser: user, event: event, data: data.bytes, from: self.sender)
+                try self.access.authorizeDirect()
+                let receipt = try self.hub.send(toUser: user, event: event, data: data.bytes, from: self.info.sender)
                 self.reply(.ack(messageID: receipt.messageID, offset: nil, epoch: nil), id: id)
             } catch {
                 self.replyError(error, id: id)
@@ -234,7 +245,7 @@ final class WebSocketConnection: ClientConnectionHandler {
                 return self.replyError(ProtocolError(.unknownType, "no handler for frame type '\(type)'"), id: id)
             }
             do {
-                let answer = try handler(CustomFrameContext(hub: self.hub, connection: self.info, type: type, fields: fields))
+                let answer = try handler(CustomFrameContext(hub: self.hub, connection: self.info, type: type, fields: fields, access: self.access))
                 self.reply(answer ?? .ack(messageID: nil, offset: nil, epoch: nil), id: id)
             } catch {
                 self.replyError(error, id: id)
@@ -264,6 +275,7 @@ final class WebSocketConnection: ClientConnectionHandler {
     }
 
     private func acknowledge(_ result: Result<Hub.Receipt, ProtocolError>, id: RawJSON?) {
+        self.publishesInFlight -= 1
         switch result {
         case .success(let receipt):
             self.reply(.ack(messageID: receipt.messageID, offset: receipt.offset, epoch: receipt.epoch), id: id)
@@ -271,6 +283,24 @@ final class WebSocketConnection: ClientConnectionHandler {
             self.replyError(error, id: id)
         }
         self.flushReplies()
+        if self.shuttingDown, self.publishesInFlight == 0 {
+            self.shutDown()
+        }
+    }
+
+    /// Whose idempotency keys this connection's publishes use: the user's, shared with its
+    /// other connections and the HTTP API; an anonymous connection has only its own.
+    private var publisher: String {
+        self.info.user.map { "user:" + $0 } ?? "client:" + self.info.client
+    }
+
+    /// Shutdown: new publishes are refused (`unavailable`), and `disconnect` and 1001 wait until
+    /// every publish already accepted is answered, so nothing is stored without its ack.
+    func shutDown() {
+        self.shuttingDown = true
+        if self.publishesInFlight == 0 {
+            self.disconnect(code: .goingAway, reason: "hub shutting down", reconnect: true)
+        }
     }
 
     // MARK: History
@@ -338,10 +368,6 @@ final class WebSocketConnection: ClientConnectionHandler {
             sendsPartial: true
         )
         self.startReplay(key: pattern.text, scope: .patterns([pattern]), floor: floor, replay: replay)
-    }
-
-    private var sender: MessageSender {
-        MessageSender(user: self.info.user, client: self.info.client)
     }
 
     private func subscribeRequestedTopics() {

@@ -132,3 +132,21 @@ test('when the client stops for good, queued publishes reject with the reason', 
   socket.drop(1002); // a protocol error is final
   await assert.rejects(queued, { code: 'disconnected' });
 });
+
+test('each queued publish gets an idempotency_key of its own; one the caller gave is kept', async (t) => {
+  const client = makeClient(t);
+  const acks = [client.publish('chat:a', 'e', 1), client.publish('chat:a', 'e', 2, { idempotencyKey: 'mine' })];
+  const socket = await FakeWebSocket.nth(1);
+  socket.open();
+  await ackPublishes(socket, 2);
+  await Promise.all(acks);
+  const [first, second] = socket.sent.filter((f) => f.type === 'publish');
+  assert.equal(typeof first.idempotency_key, 'string');
+  assert.ok(first.idempotency_key.length >= 16 && first.idempotency_key.length <= 128);
+  assert.equal(second.idempotency_key, 'mine');
+  await stateReached(client, 'connected');
+  const live = client.publish('chat:a', 'e', 3);
+  await ackPublishes(socket, 3);
+  await live;
+  assert.equal(socket.sent.filter((f) => f.type === 'publish')[2].idempotency_key, undefined);
+});
