@@ -46,6 +46,13 @@ public struct TopicPattern: Hashable, Sendable, CustomStringConvertible {
         isWildcard ? nil : Topic(validatedName: text)
     }
 
+    /// The namespace of every topic the pattern matches, or nil when its first segment is a
+    /// wildcard (it then spans namespaces).
+    public var namespace: Substring? {
+        guard case .literal = segments.first else { return nil }
+        return Topic(validatedName: text).namespace
+    }
+
     /// Whether `topic` matches, by comparing segment by segment.
     ///
     /// Straightforward rather than fast: routing uses ``TopicTrie``, and this serves as its reference.
