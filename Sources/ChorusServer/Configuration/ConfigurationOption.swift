@@ -157,7 +157,9 @@ extension ConfigurationOption {
         .integer("max_connections_per_user", \.maxConnectionsPerUser, range: 0...10_000_000, help: "Open WebSocket/SSE connections of one user, by token 'sub' (0: unlimited)."),
         .integer("max_connect_rate_per_ip", \.maxConnectRatePerIP, range: 0...1_000_000_000, help: "WebSocket/SSE connection attempts per second from one client address (0: unlimited)."),
         .integer("max_subscriptions_per_connection", \.maxSubscriptionsPerConnection, range: 0...10_000_000, help: "Topics and patterns one connection may subscribe to (0: unlimited)."),
-        .integer("max_publish_rate_per_connection", \.maxPublishRatePerConnection, range: 0...1_000_000_000, help: "Publish, direct and custom frames per second per connection; refused ones get rate_limited, over twice the rate closes with 4029 (0: unlimited)."),
+        .integer("max_publish_rate_per_connection", \.maxPublishRatePerConnection, range: 0...1_000_000_000, help: "Publish, direct and custom frames per second per connection, and messages per second per user over the HTTP API with a client token; refused ones get rate_limited, over twice the rate closes with 4029 (0: unlimited)."),
+        .integer("max_subscribe_rate_per_connection", \.maxSubscribeRatePerConnection, range: 0...1_000_000_000, help: "Subscribe frames per second per connection, in bursts of up to max_subscriptions_per_connection; refused ones get rate_limited, over twice the rate closes with 4029 (0: unlimited)."),
+        .integer("max_broadcast_topics", \.maxBroadcastTopics, range: 1...10_000_000, help: "Topics one POST /api/broadcast may name; more is refused with 413."),
         .integer("max_api_rate_per_key", \.maxAPIRatePerKey, range: 0...1_000_000_000, help: "HTTP API requests per second per API key, or per client address for other callers (0: unlimited)."),
         .init(
             key: "request_timeout",

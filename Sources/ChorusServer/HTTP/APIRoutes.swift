@@ -38,26 +38,31 @@ struct APIRoutes: Sendable {
     // MARK: Publishing
 
     private func publish(_ request: Request) async throws -> Response {
-        let access = try self.clientAccess(request)
+        let (access, client) = try self.caller(request)
         let body = try await self.jsonBody(request)
         let topic = try body.topic("topic")
         try access.authorizePublish(to: topic)
+        try self.admitPublishes(1, by: client)
         let receipt = try await self.hub.publishAndWait(topic: topic, event: try body.optionalString("event"), data: try body.required("data").bytes)
         return Self.receipt(receipt)
     }
 
     private func broadcast(_ request: Request) async throws -> Response {
-        let access = try self.clientAccess(request)
+        let (access, client) = try self.caller(request)
         let body = try await self.jsonBody(request)
-        let topicsValue = try body.required("topics")
-        guard topicsValue.kind == .array,
-            let names = try? JSONSerialization.jsonObject(with: Data(topicsValue.bytes.readableBytesView)) as? [String],
-            !names.isEmpty
-        else {
+        guard let elements = try body.required("topics").elements, !elements.isEmpty else {
             throw ProtocolError(.badRequest, "field 'topics' must be a non-empty array of topic names")
         }
+        let limit = self.hub.configuration.maxBroadcastTopics
+        guard elements.count <= limit else {
+            self.hub.metrics.limitRejected(.broadcastTopics)
+            throw ProtocolError(.tooLarge, "a broadcast may name at most \(limit) topics, not \(elements.count) (max_broadcast_topics)")
+        }
         var topics: [Topic] = []
-        for name in names {
+        for element in elements {
+            guard let name = element.string else {
+                throw ProtocolError(.badRequest, "field 'topics' must be a non-empty array of topic names")
+            }
             do {
                 topics.append(try Topic(name))
             } catch {
@@ -65,17 +70,32 @@ struct APIRoutes: Sendable {
             }
         }
         for topic in topics { try access.authorizePublish(to: topic) }
+        try self.admitPublishes(topics.count, by: client)
         let event = try body.optionalString("event")
         let data = try body.required("data").bytes
-        var results: [[String: Any]] = []
-        for topic in topics {
-            let receipt = try await self.hub.publishAndWait(topic: topic, event: event, data: data)
+        // All at once, so history topics share group commits; results keep the request's order.
+        let receipts = try await withThrowingTaskGroup(of: (Int, Hub.Receipt).self) { group in
+            for (index, topic) in topics.enumerated() {
+                group.addTask { (index, try await self.hub.publishAndWait(topic: topic, event: event, data: data)) }
+            }
+            var receipts: [(Int, Hub.Receipt)] = []
+            for try await receipt in group { receipts.append(receipt) }
+            return receipts.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+        let results = zip(topics, receipts).map { topic, receipt -> [String: Any] in
             var result: [String: Any] = ["topic": topic.name, "message_id": receipt.messageID]
             if let offset = receipt.offset { result["offset"] = offset }
             if let epoch = receipt.epoch { result["epoch"] = epoch }
-            results.append(result)
+            return result
         }
         return Self.json(["results": results])
+    }
+
+    /// A client token's publishes count against its user's budget of
+    /// `max_publish_rate_per_connection` a second, as over WebSocket; the API key has none.
+    private func admitPublishes(_ count: Int, by client: Identity?) throws {
+        guard let client else { return }
+        try self.hub.limits.admitUserPublishes(client.user ?? "", count: count)
     }
 
     private func sendToUser(_ request: Request, user: String) async throws -> Response {
@@ -102,7 +122,8 @@ struct APIRoutes: Sendable {
 
     // MARK: History
 
-    /// `GET /api/topics/{topic}/history?since=N&limit=M`: offsets greater than `since`, oldest first.
+    /// `GET /api/topics/{topic}/history?since=N&limit=M`: offsets greater than `since`, oldest
+    /// first; `next_since` is where the next page starts (a page stops early at 1 MiB of data).
     private func history(_ request: Request, topic name: String) async throws -> Response {
         let access = try self.clientAccess(request)
         let topic: Topic
@@ -125,6 +146,8 @@ struct APIRoutes: Sendable {
         if let epoch = page.state?.epoch { body.writeJSONString(epoch) } else { body.writeStaticString("null") }
         body.writeStaticString(#","last_offset":"#)
         body.writeString(String(page.state?.lastOffset ?? 0))
+        body.writeStaticString(#","next_since":"#)
+        body.writeString(String(page.messages.last?.offset ?? since))
         body.writeStaticString(#","messages":["#)
         for (index, message) in page.messages.enumerated() {
             if index > 0 { body.writeStaticString(",") }
@@ -201,9 +224,14 @@ struct APIRoutes: Sendable {
     /// Authorizes an endpoint that client tokens may use too; what such a client may touch
     /// (nil for the API key: everything).
     private func clientAccess(_ request: Request) throws -> TopicAccess? {
+        try self.caller(request).access
+    }
+
+    /// ``clientAccess(_:)``, and the client token's identity (nil for the API key).
+    private func caller(_ request: Request) throws -> (access: TopicAccess?, client: Identity?) {
         switch try self.hub.authenticator.authorizeAPI(authorization: request.headers[.authorization], allowClientToken: true) {
-        case .admin: nil
-        case .publisher(let identity): TopicAccess.make(for: identity, configuration: self.hub.configuration)
+        case .admin: (nil, nil)
+        case .publisher(let identity): (TopicAccess.make(for: identity, configuration: self.hub.configuration), identity)
         }
     }
 
