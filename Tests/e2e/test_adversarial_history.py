@@ -200,3 +200,38 @@ async def test_unread_history_pages_keep_memory_bounded():
             assert following["messages"][0]["offset"] == page["next_since"] + 1
     finally:
         h.stop()
+
+
+async def test_topic_and_connection_listings_come_in_pages():
+    h = Hub([]).start()
+    sockets = []
+    try:
+        for i in range(5):
+            sockets.append(await ws_connect(h.ws(topics=[f"l.t{i}"])))
+        async with h.http() as c:
+            async def listed():
+                return len((await c.get("/api/connections")).json()["connections"]) == 5
+            await wait_for(listed, what="5 connections listed")
+            seen, after = [], None
+            while True:
+                body = (await c.get("/api/topics", params={"limit": 2, **({"after": after} if after else {})})).json()
+                assert len(body["topics"]) <= 2
+                seen += [t["topic"] for t in body["topics"]]
+                after = body["next"]
+                if after is None:
+                    break
+            assert seen == [f"l.t{i}" for i in range(5)]
+            clients, after = [], None
+            while True:
+                body = (await c.get("/api/connections", params={"limit": 2, **({"after": after} if after else {})})).json()
+                clients += [x["client"] for x in body["connections"]]
+                after = body["next"]
+                if after is None:
+                    break
+            assert len(clients) == 5 == len(set(clients))
+            assert (await c.get("/api/connections", params={"after": "x"})).status_code == 400
+            assert (await c.get("/api/topics", params={"limit": 10_001})).status_code == 400
+    finally:
+        for ws in sockets:
+            await ws.close()
+        h.stop()

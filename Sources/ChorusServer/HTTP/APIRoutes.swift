@@ -167,17 +167,32 @@ struct APIRoutes: Sendable {
 
     // MARK: Introspection
 
+    /// `GET /api/topics?after=T&limit=N`: topics and patterns with subscribers, by name, a page
+    /// at a time; `next` is the `after` of the next page (null at the end).
     private func topics(_ request: Request) async throws -> Response {
         try self.authorize(request, publishing: false)
+        let (after, limit) = try Self.page(request)
         let snapshot = try await self.hub.snapshot()
-        let topics = snapshot.subscribers.sorted { $0.key < $1.key }.map { ["topic": $0.key, "subscribers": $0.value] as [String: Any] }
-        return Self.json(["topics": topics])
+        let newer = snapshot.subscribers.filter { entry in after.map { entry.key > $0 } ?? true }
+        let page = newer.sorted { $0.key < $1.key }.prefix(limit)
+        let topics = page.map { ["topic": $0.key, "subscribers": $0.value] as [String: Any] }
+        let next: Any = newer.count > limit ? page.last?.key ?? NSNull() : NSNull()
+        return Self.json(["topics": topics, "next": next])
     }
 
+    /// `GET /api/connections?after=C&limit=N`: open connections, oldest first, a page at a time;
+    /// `next` is the `after` of the next page (null at the end).
     private func connections(_ request: Request) async throws -> Response {
         try self.authorize(request, publishing: false)
+        let (after, limit) = try Self.page(request)
+        let cursor = try after.map { text in
+            guard let id = UInt64(text) else { throw ProtocolError(.badRequest, "'after' must be the 'next' of a previous page") }
+            return id
+        }
         let snapshot = try await self.hub.snapshot()
-        let connections = snapshot.connections.sorted { $0.id < $1.id }.map { info -> [String: Any] in
+        let newer = snapshot.connections.filter { info in cursor.map { info.id > $0 } ?? true }
+        let page = newer.sorted { $0.id < $1.id }.prefix(limit)
+        let connections = page.map { info -> [String: Any] in
             [
                 "client": info.client,
                 "user": info.user ?? NSNull(),
@@ -186,7 +201,16 @@ struct APIRoutes: Sendable {
                 "connected_at": info.connectedAt,
             ]
         }
-        return Self.json(["connections": connections])
+        let next: Any = newer.count > limit ? page.last.map { String($0.id) } ?? NSNull() : NSNull()
+        return Self.json(["connections": connections, "next": next])
+    }
+
+    /// The `after` and `limit` (1 to 10,000, default 10,000) of a listing, so no answer grows
+    /// with the number of connections or topics.
+    private static func page(_ request: Request) throws -> (after: String?, limit: Int) {
+        let query = request.uri.queryParameters
+        let limit = try Self.integer(query.get("limit"), name: "limit", default: 10_000, range: 1...10_000)
+        return (query.get("after"), Int(limit))
     }
 
     private func stats(_ request: Request) async throws -> Response {
