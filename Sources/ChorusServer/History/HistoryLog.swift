@@ -1,5 +1,4 @@
 import ChorusCore
-import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -33,7 +32,7 @@ final class HistoryLog: Sendable {
     let store: any MessageStore
     private let state: NIOLockedValueBox<State>
     private let writer: NIOThreadPool
-    /// Reads (recovery, the history API, trimming) run here, off the event loops and the writer.
+    /// Reads (recovery, the history API) run here, off the event loops and the writer, which also trims.
     let readers: NIOThreadPool
     private let trimming = NIOLockedValueBox<(task: RepeatedTask, loop: any EventLoop, ttls: [String: Duration])?>(nil)
     private let deliver: @Sendable ([(StoredMessage, excluded: UInt64?)]) -> Void
