@@ -84,6 +84,16 @@ public final class SQLiteMessageStore: MessageStore {
             CREATE INDEX IF NOT EXISTS chorus_messages_seq ON chorus_messages (seq);
             INSERT INTO chorus_meta (key, value) VALUES ('schema_version', '1') ON CONFLICT (key) DO NOTHING;
             """)
+        // Version 2: what trimming took, per topic and per namespace of forgotten topics.
+        let columns = try Row.fetchAll(db, sql: "PRAGMA table_info(chorus_topics)").map { $0["name"] as String }
+        if !columns.contains("trimmed_ts") {
+            try db.execute(sql: "ALTER TABLE chorus_topics ADD COLUMN trimmed_ts INTEGER NOT NULL DEFAULT 0")
+        }
+        try db.execute(sql: """
+            CREATE INDEX IF NOT EXISTS chorus_topics_trimmed ON chorus_topics (trimmed_ts);
+            CREATE TABLE IF NOT EXISTS chorus_forgotten (namespace TEXT PRIMARY KEY, trimmed_ts INTEGER NOT NULL);
+            UPDATE chorus_meta SET value = '2' WHERE key = 'schema_version';
+            """)
     }
 
     public func loadSnapshot() throws -> StoreSnapshot {
@@ -118,12 +128,19 @@ public final class SQLiteMessageStore: MessageStore {
                     INSERT INTO chorus_topics (name, epoch, last_offset) VALUES (?, ?, ?)
                     ON CONFLICT (name) DO UPDATE SET last_offset = excluded.last_offset
                     """)
+                let markTrimmed = try db.cachedStatement(sql: """
+                    UPDATE chorus_topics SET trimmed_ts = max(trimmed_ts, coalesce(
+                        (SELECT max(ts) FROM chorus_messages WHERE topic = ?1 AND topic_offset <= ?2), 0))
+                    WHERE name = ?1
+                    """)
                 let trim = try db.cachedStatement(sql: "DELETE FROM chorus_messages WHERE topic = ? AND topic_offset <= ?")
                 for (topic, last) in batch.lastOffsets {
                     let epoch = batch.newTopics[topic] ?? batch.messages.first { $0.topic == topic }?.envelope.epoch ?? ""
                     try upsert.execute(arguments: [topic, epoch, Int64(last)])
                     if let keep = batch.keep[topic], last > UInt64(keep) {
-                        try trim.execute(arguments: [topic, Int64(last) - Int64(keep)])
+                        let arguments: StatementArguments = [topic, Int64(last) - Int64(keep)]
+                        try markTrimmed.execute(arguments: arguments)
+                        try trim.execute(arguments: arguments)
                     }
                 }
                 if let last = batch.messages.last?.sequence {
@@ -182,18 +199,76 @@ public final class SQLiteMessageStore: MessageStore {
         }
     }
 
-    public func trim(topics: [String], olderThan timestamp: Int64) throws -> Int {
+    public func trim(namespace: String, olderThan timestamp: Int64) throws -> [String] {
         try self.guarded {
             try self.pool.write { db in
-                let delete = try db.cachedStatement(sql: "DELETE FROM chorus_messages WHERE topic = ? AND ts < ?")
-                var removed = 0
-                for topic in topics {
-                    try delete.execute(arguments: [topic, timestamp])
-                    removed += db.changesCount
+                var arguments: StatementArguments = [timestamp]
+                arguments += Self.namespaceArguments(namespace)
+                // Through the `ts` index: the work follows the messages trimmed, not the topics kept.
+                let trimmed = try Row.fetchAll(
+                    db, sql: "SELECT topic, max(ts) FROM chorus_messages WHERE ts < ? AND \(Self.inNamespace) GROUP BY topic", arguments: arguments)
+                guard !trimmed.isEmpty else { return [] }
+                try db.execute(sql: "DELETE FROM chorus_messages WHERE ts < ? AND \(Self.inNamespace)", arguments: arguments)
+                // Only a topic still without messages is forgotten, whatever was committed since the trim began.
+                let forget = try db.cachedStatement(sql: """
+                    DELETE FROM chorus_topics WHERE name = ?1 AND NOT EXISTS (SELECT 1 FROM chorus_messages WHERE topic = ?1)
+                    RETURNING max(trimmed_ts, ?2)
+                    """)
+                let mark = try db.cachedStatement(sql: "UPDATE chorus_topics SET trimmed_ts = max(trimmed_ts, ?2) WHERE name = ?1")
+                var forgotten: [String] = []
+                var newestForgotten = Int64.min
+                for row in trimmed {
+                    let topic: String = row[0]
+                    let newest: Int64 = row[1]
+                    if let was = try Int64.fetchOne(forget, arguments: [topic, newest]) {
+                        forgotten.append(topic)
+                        newestForgotten = max(newestForgotten, was)
+                    } else {
+                        try mark.execute(arguments: [topic, newest])
+                    }
                 }
-                return removed
+                if !forgotten.isEmpty {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO chorus_forgotten (namespace, trimmed_ts) VALUES (?, ?)
+                            ON CONFLICT (namespace) DO UPDATE SET trimmed_ts = max(trimmed_ts, excluded.trimmed_ts)
+                            """,
+                        arguments: [namespace, newestForgotten]
+                    )
+                }
+                return forgotten
             }
         }
+    }
+
+    public func mayHaveTrimmed(matching patterns: [TopicPattern], newerThan timestamp: Int64) throws -> Bool {
+        try self.guarded {
+            try self.pool.read { db in
+                for pattern in patterns {
+                    let newest = if let namespace = pattern.namespace {
+                        try Int64.fetchOne(db, sql: "SELECT trimmed_ts FROM chorus_forgotten WHERE namespace = ?", arguments: [String(namespace)])
+                    } else {
+                        try Int64.fetchOne(db, sql: "SELECT max(trimmed_ts) FROM chorus_forgotten")
+                    }
+                    if let newest, newest > timestamp { return true }
+                }
+                // Through the `trimmed_ts` index: only topics trimmed after `timestamp`, one row at a time.
+                let names = try String.fetchCursor(db, sql: "SELECT name FROM chorus_topics WHERE trimmed_ts > ?", arguments: [timestamp])
+                while let name = try names.next() {
+                    guard let topic = try? Topic(name) else { continue }
+                    if patterns.contains(where: { $0.matches(topic) }) { return true }
+                }
+                return false
+            }
+        }
+    }
+
+    /// The topics of one namespace: its name alone, or followed by `:` or `.` (as byte ranges,
+    /// so the primary key and the `ts` index serve it). Bound by ``namespaceArguments(_:)``.
+    private static let inNamespace = "(topic = ? OR (topic >= ? AND topic < ?) OR (topic >= ? AND topic < ?))"
+
+    private static func namespaceArguments(_ namespace: String) -> StatementArguments {
+        [namespace, namespace + ":", namespace + ";", namespace + ".", namespace + "/"]
     }
 
     private static let select = "SELECT topic, topic_offset, seq, ts, message_id, event, data, sender_user, sender_client, epoch FROM chorus_messages JOIN chorus_topics ON chorus_topics.name = chorus_messages.topic"

@@ -14,6 +14,7 @@ enum BenchHistoryCommand {
         var publishers = 256
         var sync = "full"
         var size = 100
+        var existingTopics = 0
         var directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-bench-\(UUID().uuidString)").path
         var index = 0
         while index < arguments.count {
@@ -24,8 +25,9 @@ enum BenchHistoryCommand {
             case "--store-sync": sync = value
             case "--data-size": size = Int(value) ?? size
             case "--data-dir": directory = value
+            case "--existing-topics": existingTopics = Int(value) ?? existingTopics
             case "--help", "-h":
-                print("Usage: chorus bench history [--messages 200000] [--publishers 256] [--store-sync full|normal] [--data-size 100] [--data-dir DIR]")
+                print("Usage: chorus bench history [--messages 200000] [--publishers 256] [--store-sync full|normal] [--data-size 100] [--data-dir DIR] [--existing-topics 0]")
                 return
             default: throw CommandError("unknown option '\(arguments[index])'")
             }
@@ -44,6 +46,7 @@ enum BenchHistoryCommand {
             store: try ChorusServer.openStore(configuration)
         )
         let data = ByteBuffer(string: "\"" + String(repeating: "x", count: max(0, size - 2)) + "\"")
+        try await Self.createTopics(existingTopics, on: hub, data: data)
         let topics = (0..<16).map { try! Topic("bench:t\($0)") }
         let progress = Progress(messages: messages)
         let started = ContinuousClock.now
@@ -67,7 +70,7 @@ enum BenchHistoryCommand {
         let sorted = progress.sortedLatencies()
         func percentile(_ p: Double) -> Int64 { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
         let result: [String: Any] = [
-            "mode": "history", "messages": sorted.count, "publishers": publishers, "store_sync": sync, "data_bytes": size,
+            "mode": "history", "messages": sorted.count, "existing_topics": existingTopics, "publishers": publishers, "store_sync": sync, "data_bytes": size,
             "seconds": (seconds * 100).rounded() / 100,
             "acked_per_second": Int(Double(sorted.count) / seconds),
             "latency_us": ["p50": percentile(0.5), "p90": percentile(0.9), "p99": percentile(0.99), "max": sorted.last ?? 0],
@@ -77,6 +80,24 @@ enum BenchHistoryCommand {
         await hub.close()
         try await group.shutdownGracefully()
         try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+extension BenchHistoryCommand {
+    /// Gives history `count` other topics (one message each) before the measured run, so the
+    /// commit cost can be compared at different numbers of topics.
+    fileprivate static func createTopics(_ count: Int, on hub: Hub, data: ByteBuffer) async throws {
+        guard count > 0 else { return }
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            for first in 0..<min(256, count) {
+                tasks.addTask {
+                    for index in stride(from: first, to: count, by: 256) {
+                        _ = try await hub.publishAndWait(topic: try Topic("bench:existing\(index)"), event: nil, data: data)
+                    }
+                }
+            }
+            try await tasks.waitForAll()
+        }
     }
 }
 

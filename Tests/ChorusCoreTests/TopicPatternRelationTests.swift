@@ -122,6 +122,20 @@ import ChorusCore
         #expect(Self.taken(&bucket, 10, at: 3_600_000_000_000) == 5)
     }
 
+    @Test func takesSeveralTokensAllOrNone() {
+        var bucket = TokenBucket(rate: 10, capacity: 10, now: 0)
+        let taken = [bucket.take(7, now: 0), bucket.take(4, now: 0), bucket.take(3, now: 0), bucket.take(1, now: 0), bucket.take(11, now: 3_600_000_000_000)]
+        #expect(taken == [true, false, true, false, false])
+    }
+
+    @Test func throttleBurstsToItsCapacityAndRefillsAtItsRate() {
+        var throttle = PublishThrottle(rate: 2, capacity: 6, now: 0)
+        let burst = (0..<7).map { _ in throttle.check(now: 0) }
+        let later = (0..<5).map { _ in throttle.check(now: 1_000_000_000) }
+        #expect(burst == [.allowed, .allowed, .allowed, .allowed, .allowed, .allowed, .refused])
+        #expect(later == [.allowed, .allowed, .refused, .refused, .abusive])
+    }
+
     @Test func throttleClosesOnlyPastTwiceTheRate() {
         var throttle = PublishThrottle(rate: 5, now: 0)
         let verdicts = (0..<11).map { _ in throttle.check(now: 0) }

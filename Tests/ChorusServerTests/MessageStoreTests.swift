@@ -113,10 +113,60 @@ import Testing
         try Self.append(store, "chat:a", from: 0, count: 3, sequence: &sequence, ts: 1000)
         try Self.append(store, "chat:a", from: 3, count: 2, sequence: &sequence, ts: 5000)
         #expect(try store.messages(matching: [TopicPattern("chat:a")], afterSequence: 0, through: 5, newerThan: 1000, limit: 10, maxBytes: 100).map(\.offset) == [4, 5])
-        #expect(try store.trim(topics: ["chat:a"], olderThan: 2000) == 3)
+        #expect(try store.trim(namespace: "chat", olderThan: 2000).isEmpty)
         #expect(try store.messages(topic: "chat:a", after: 0, limit: 10).map(\.offset) == [4, 5])
         // Trimming never rewinds offsets: the topic's state is untouched.
         #expect(try store.loadSnapshot().topics["chat:a"]?.lastOffset == 5)
+    }
+
+    @Test(arguments: Kind.allCases)
+    func trimmingForgetsTopicsLeftEmptyInItsNamespaceOnly(kind: Kind) throws {
+        let path = Self.temporaryPath()
+        let store = try Self.makeStore(kind, path: path)
+        var sequence: UInt64 = 0
+        try Self.append(store, "chat:old", from: 0, count: 2, sequence: &sequence, ts: 1000)
+        try Self.append(store, "chat.old", from: 0, count: 1, sequence: &sequence, ts: 1000)
+        try Self.append(store, "chat", from: 0, count: 1, sequence: &sequence, ts: 1000)
+        try Self.append(store, "chat:new", from: 0, count: 1, sequence: &sequence, ts: 5000)
+        try Self.append(store, "chatter:old", from: 0, count: 1, sequence: &sequence, ts: 1000)
+        try Self.append(store, "news:old", from: 0, count: 1, sequence: &sequence, ts: 1000)
+        #expect(try Set(store.trim(namespace: "chat", olderThan: 2000)) == ["chat:old", "chat.old", "chat"])
+        #expect(try Set(store.loadSnapshot().topics.keys) == ["chat:new", "chatter:old", "news:old"])
+        #expect(try store.messages(topic: "chat:old", after: 0, limit: 10).isEmpty)
+        #expect(try store.messages(topic: "news:old", after: 0, limit: 10).count == 1)
+        // Published to again, a forgotten topic starts anew.
+        try Self.append(store, "chat:old", from: 0, count: 1, sequence: &sequence, ts: 6000)
+        #expect(try store.loadSnapshot().topics["chat:old"]?.lastOffset == 1)
+        if kind == .sqlite {
+            #expect(try Set(SQLiteMessageStore(path: path, sync: .full).loadSnapshot().topics.keys) == ["chat:new", "chat:old", "chatter:old", "news:old"])
+        }
+    }
+
+    @Test(arguments: Kind.allCases)
+    func mayHaveTrimmedFollowsTheRule(kind: Kind) throws {
+        let store = try Self.makeStore(kind)
+        let patterns = { (texts: [String]) in try texts.map { try TopicPattern($0) } }
+        var sequence: UInt64 = 0
+        // By history size: room.a keeps 2 of 4 (ts 1000, 2000 trimmed).
+        for ts in [Int64(1000), 2000, 3000, 4000] {
+            try Self.append(store, "chat:room.a", from: UInt64(ts / 1000 - 1), count: 1, sequence: &sequence, keep: 2, ts: ts)
+        }
+        try Self.append(store, "chat:room.b", from: 0, count: 1, sequence: &sequence, ts: 9000)
+        #expect(try store.mayHaveTrimmed(matching: patterns(["chat:room.*"]), newerThan: 1999))
+        #expect(try !store.mayHaveTrimmed(matching: patterns(["chat:room.*"]), newerThan: 2000))
+        #expect(try !store.mayHaveTrimmed(matching: patterns(["chat:other.*", "news:z.**"]), newerThan: 0))
+        #expect(try store.mayHaveTrimmed(matching: patterns(["news:z.**", "chat:room.a"]), newerThan: 0))
+        // By TTL, without forgetting: room.a loses ts 3000.
+        #expect(try store.trim(namespace: "chat", olderThan: 3500).isEmpty)
+        #expect(try store.mayHaveTrimmed(matching: patterns(["chat:room.a"]), newerThan: 2999))
+        #expect(try !store.mayHaveTrimmed(matching: patterns(["chat:room.a"]), newerThan: 3000))
+        // Forgotten topics count for their whole namespace, and for patterns spanning namespaces.
+        try Self.append(store, "news:x", from: 0, count: 1, sequence: &sequence, ts: 7000)
+        #expect(try store.trim(namespace: "news", olderThan: 8000) == ["news:x"])
+        #expect(try store.mayHaveTrimmed(matching: patterns(["news:y"]), newerThan: 6999))
+        #expect(try !store.mayHaveTrimmed(matching: patterns(["news:y"]), newerThan: 7000))
+        #expect(try store.mayHaveTrimmed(matching: patterns(["*.y"]), newerThan: 6999))
+        #expect(try !store.mayHaveTrimmed(matching: patterns(["chat:room.b"]), newerThan: 0))
     }
 
     @Test func sqliteSurvivesReopening() throws {

@@ -280,4 +280,4 @@ async def test_every_limit_has_a_metric(hub):
     assert set(await limit_rejections(hub)) == {
         "connections_per_ip", "connections_per_user", "connect_rate_per_ip",
         "subscriptions_per_connection", "publish_rate_per_connection", "api_rate_per_key",
-        "request_timeout"}
+        "request_timeout", "subscribe_rate_per_connection", "publish_rate_per_user", "broadcast_topics"}

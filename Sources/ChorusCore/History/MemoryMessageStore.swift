@@ -7,9 +7,20 @@ public final class MemoryMessageStore: MessageStore {
     private struct TopicLog {
         var state: TopicHistoryState
         var messages: [StoredMessage] = []
+        /// The newest timestamp among the messages trimmed away.
+        var trimmedTimestamp = Int64.min
+
+        mutating func trim(while condition: (StoredMessage) -> Bool) {
+            let count = self.messages.prefix(while: condition).count
+            guard count > 0 else { return }
+            self.trimmedTimestamp = self.messages[..<count].reduce(self.trimmedTimestamp) { max($0, $1.envelope.timestamp) }
+            self.messages.removeFirst(count)
+        }
     }
 
     private let topics = Mutex([String: TopicLog]())
+    /// Per namespace, the newest timestamp trimmed from a topic since forgotten.
+    private let forgotten = Mutex([String: Int64]())
     private let lastSequence = Mutex(UInt64(0))
 
     public init() {}
@@ -34,7 +45,11 @@ public final class MemoryMessageStore: MessageStore {
             }
             for (topic, keep) in batch.keep {
                 guard let count = topics[topic]?.messages.count, count > keep else { continue }
-                topics[topic]?.messages.removeFirst(count - keep)
+                var excess = count - keep
+                topics[topic]?.trim { _ in
+                    defer { excess -= 1 }
+                    return excess > 0
+                }
             }
         }
     }
@@ -67,15 +82,32 @@ public final class MemoryMessageStore: MessageStore {
         return found.sorted { $0.sequence < $1.sequence }.prefix(limit).prefix(bytes: maxBytes)
     }
 
-    public func trim(topics names: [String], olderThan timestamp: Int64) throws -> Int {
+    public func trim(namespace: String, olderThan timestamp: Int64) throws -> [String] {
         self.topics.withLock { topics in
-            var removed = 0
-            for name in names {
-                guard let before = topics[name]?.messages.count else { continue }
-                topics[name]?.messages.removeAll { $0.envelope.timestamp < timestamp }
-                removed += before - (topics[name]?.messages.count ?? 0)
+            var forgotten: [String] = []
+            for name in topics.keys.filter({ Topic(validatedName: $0).namespace == namespace }) {
+                // Timestamps follow offsets within a topic, and offsets must stay consecutive.
+                topics[name]?.trim { $0.envelope.timestamp < timestamp }
+                guard let log = topics[name], log.messages.isEmpty else { continue }
+                topics[name] = nil
+                forgotten.append(name)
+                self.forgotten.withLock { $0[namespace] = max($0[namespace] ?? .min, log.trimmedTimestamp) }
             }
-            return removed
+            return forgotten
+        }
+    }
+
+    public func mayHaveTrimmed(matching patterns: [TopicPattern], newerThan timestamp: Int64) throws -> Bool {
+        let forgotten = self.forgotten.withLock { forgotten in
+            patterns.contains { pattern in
+                if let namespace = pattern.namespace { return (forgotten[String(namespace)] ?? .min) > timestamp }
+                return forgotten.values.contains { $0 > timestamp }
+            }
+        }
+        return forgotten || self.topics.withLock { topics in
+            topics.contains { name, log in
+                log.trimmedTimestamp > timestamp && patterns.contains { $0.matches(Topic(validatedName: name)) }
+            }
         }
     }
 }

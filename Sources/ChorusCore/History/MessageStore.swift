@@ -29,9 +29,19 @@ public protocol MessageStore: Sendable {
         maxBytes: Int
     ) throws -> [StoredMessage]
 
-    /// Removes messages older than `timestamp` from `topics`; returns how many went.
-    @discardableResult
-    func trim(topics: [String], olderThan timestamp: Int64) throws -> Int
+    /// Removes the messages of `namespace`'s topics older than `timestamp`, and forgets the
+    /// topics left without messages (a later publish starts them in a new epoch); returns the
+    /// topics forgotten.
+    ///
+    /// Called by the single committer, in order with its appends, so a topic is never forgotten
+    /// while a commit to it is under way.
+    func trim(namespace: String, olderThan timestamp: Int64) throws -> [String]
+
+    /// Whether a topic that any of `patterns` matches, forgotten or not, lost to trimming (TTL
+    /// or history size) a message newer than `timestamp`: a replay of those patterns since
+    /// `timestamp` is then incomplete. Forgotten topics count per namespace, so the answer may
+    /// be true for a pattern that matched none of them, never false when one did.
+    func mayHaveTrimmed(matching patterns: [TopicPattern], newerThan timestamp: Int64) throws -> Bool
 }
 
 /// What a store holds, in brief.

@@ -1,9 +1,10 @@
-/// Per-connection publish limit: a token bucket of `rate` a second (bursts up to one second's
-/// worth), and the line past which refusals count as abuse.
+/// Per-connection limit on publish (or subscribe) frames: a token bucket of `rate` a second
+/// (bursts up to `capacity`, by default one second's worth), and the line past which refusals
+/// count as abuse.
 ///
-/// A client that keeps publishing after being refused is not slowed by errors alone; once more
-/// than `rate` publishes are refused within one second (it sends at over twice the limit),
-/// the hub closes it (4029).
+/// A client that keeps sending after being refused is not slowed by errors alone; once more
+/// than `rate` frames are refused within one second (it sends at over twice the limit), the
+/// hub closes it (4029).
 public struct PublishThrottle: Sendable {
     public enum Verdict: Sendable, Equatable {
         case allowed
@@ -17,8 +18,8 @@ public struct PublishThrottle: Sendable {
     private var refusedInWindow = 0
     private var windowStart: UInt64
 
-    public init(rate: Int, now: UInt64) {
-        self.bucket = TokenBucket(rate: rate, capacity: rate, now: now)
+    public init(rate: Int, capacity: Int? = nil, now: UInt64) {
+        self.bucket = TokenBucket(rate: rate, capacity: max(rate, capacity ?? rate), now: now)
         self.windowStart = now
     }
 

@@ -18,11 +18,12 @@ public struct TokenBucket: Sendable, Equatable {
         self.refilledAt = now
     }
 
-    /// Takes one token; false (and nothing taken) when the bucket is empty.
-    public mutating func take(now: UInt64) -> Bool {
+    /// Takes `count` tokens; false (and nothing taken) when the bucket holds fewer.
+    public mutating func take(_ count: Int = 1, now: UInt64) -> Bool {
         self.refill(now: now)
-        guard self.milliTokens >= 1000 else { return false }
-        self.milliTokens -= 1000
+        let needed = Int64(count) * 1000
+        guard self.milliTokens >= needed else { return false }
+        self.milliTokens -= needed
         return true
     }
 

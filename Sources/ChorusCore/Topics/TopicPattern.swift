@@ -58,6 +58,15 @@ public struct TopicPattern: Hashable, Sendable, CustomStringConvertible {
         isWildcard ? nil : Topic(validatedName: text)
     }
 
+    /// The namespace of every topic the pattern matches, or nil when its first segment is `*`
+    /// or `**` (it then spans namespaces). `chat:*` has one: its text up to the `:` is the namespace.
+    public var namespace: Substring? {
+        switch segments.first {
+        case .literal?, .prefixed?, .prefixedTail?: Topic(validatedName: text).namespace
+        case .anySegment?, .anyTail?, nil: nil
+        }
+    }
+
     /// Whether `topic` matches, by comparing segment by segment.
     ///
     /// Straightforward rather than fast: routing uses ``TopicTrie``, and this serves as its reference.

@@ -51,8 +51,14 @@ public struct HubConfiguration: Sendable {
     public var maxConnectRatePerIP = 20
     /// Topics and patterns one connection may be subscribed to at once.
     public var maxSubscriptionsPerConnection = 128
-    /// Publishes (and direct and custom frames) one connection may send per second.
+    /// Publishes (and direct and custom frames) one connection may send per second; also what
+    /// one user may publish per second over the HTTP API with a client token.
     public var maxPublishRatePerConnection = 100
+    /// `subscribe` frames one connection may send per second (bursts up to
+    /// `maxSubscriptionsPerConnection`).
+    public var maxSubscribeRatePerConnection = 100
+    /// Topics one `POST /api/broadcast` may name.
+    public var maxBroadcastTopics = 1000
     /// HTTP API requests per second per API key (or per client address, for other callers).
     public var maxAPIRatePerKey = 1000
     /// How long a client may take to send a whole request (slowloris), and how long an idle

@@ -43,6 +43,7 @@ struct APIRoutes: Sendable {
         let body = try await self.jsonBody(request)
         let topic = try body.topic("topic")
         try self.access(of: caller).authorizePublish(to: topic)
+        try self.admitPublishes(1, by: caller)
         let key = try body.idempotencyKey().map { IdempotencyKey(publisher: caller.publisher, topic: topic.name, key: $0) }
         let receipt = try await self.hub.publishAndWait(
             topic: topic,
@@ -54,17 +55,22 @@ struct APIRoutes: Sendable {
     }
 
     private func broadcast(_ request: Request) async throws -> Response {
-        let access = try self.clientAccess(request)
+        let caller = try self.caller(request)
+        let access = self.access(of: caller)
         let body = try await self.jsonBody(request)
-        let topicsValue = try body.required("topics")
-        guard topicsValue.kind == .array,
-            let names = try? JSONSerialization.jsonObject(with: Data(topicsValue.bytes.readableBytesView)) as? [String],
-            !names.isEmpty
-        else {
+        guard let elements = try body.required("topics").elements, !elements.isEmpty else {
             throw ProtocolError(.badRequest, "field 'topics' must be a non-empty array of topic names")
         }
+        let limit = self.hub.configuration.maxBroadcastTopics
+        guard elements.count <= limit else {
+            self.hub.metrics.limitRejected(.broadcastTopics)
+            throw ProtocolError(.tooLarge, "a broadcast may name at most \(limit) topics, not \(elements.count) (max_broadcast_topics)")
+        }
         var topics: [Topic] = []
-        for name in names {
+        for element in elements {
+            guard let name = element.string else {
+                throw ProtocolError(.badRequest, "field 'topics' must be a non-empty array of topic names")
+            }
             do {
                 topics.append(try Topic(name))
             } catch {
@@ -72,17 +78,32 @@ struct APIRoutes: Sendable {
             }
         }
         for topic in topics { try access.authorizePublish(to: topic) }
+        try self.admitPublishes(topics.count, by: caller)
         let event = try body.optionalString("event")
         let data = try body.required("data").bytes
-        var results: [[String: Any]] = []
-        for topic in topics {
-            let receipt = try await self.hub.publishAndWait(topic: topic, event: event, data: data)
+        // All at once, so history topics share group commits; results keep the request's order.
+        let receipts = try await withThrowingTaskGroup(of: (Int, Hub.Receipt).self) { group in
+            for (index, topic) in topics.enumerated() {
+                group.addTask { (index, try await self.hub.publishAndWait(topic: topic, event: event, data: data)) }
+            }
+            var receipts: [(Int, Hub.Receipt)] = []
+            for try await receipt in group { receipts.append(receipt) }
+            return receipts.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+        let results = zip(topics, receipts).map { topic, receipt -> [String: Any] in
             var result: [String: Any] = ["topic": topic.name, "message_id": receipt.messageID]
             if let offset = receipt.offset { result["offset"] = offset }
             if let epoch = receipt.epoch { result["epoch"] = epoch }
-            results.append(result)
+            return result
         }
         return Self.json(["results": results])
+    }
+
+    /// A client token's publishes count against its user's budget of
+    /// `max_publish_rate_per_connection` a second, as over WebSocket; the API key has none.
+    private func admitPublishes(_ count: Int, by caller: Authenticator.APIAccess) throws {
+        guard case .publisher(let client) = caller else { return }
+        try self.hub.limits.admitUserPublishes(client.user ?? "", count: count)
     }
 
     private func sendToUser(_ request: Request, user: String) async throws -> Response {
@@ -109,7 +130,8 @@ struct APIRoutes: Sendable {
 
     // MARK: History
 
-    /// `GET /api/topics/{topic}/history?since=N&limit=M`: offsets greater than `since`, oldest first.
+    /// `GET /api/topics/{topic}/history?since=N&limit=M`: offsets greater than `since`, oldest
+    /// first; `next_since` is where the next page starts (a page stops early at 1 MiB of data).
     private func history(_ request: Request, topic name: String) async throws -> Response {
         let access = try self.clientAccess(request)
         let topic: Topic
@@ -132,6 +154,8 @@ struct APIRoutes: Sendable {
         if let epoch = page.state?.epoch { body.writeJSONString(epoch) } else { body.writeStaticString("null") }
         body.writeStaticString(#","last_offset":"#)
         body.writeString(String(page.state?.lastOffset ?? 0))
+        body.writeStaticString(#","next_since":"#)
+        body.writeString(String(page.messages.last?.offset ?? since))
         body.writeStaticString(#","messages":["#)
         for (index, message) in page.messages.enumerated() {
             if index > 0 { body.writeStaticString(",") }
@@ -151,17 +175,32 @@ struct APIRoutes: Sendable {
 
     // MARK: Introspection
 
+    /// `GET /api/topics?after=T&limit=N`: topics and patterns with subscribers, by name, a page
+    /// at a time; `next` is the `after` of the next page (null at the end).
     private func topics(_ request: Request) async throws -> Response {
         try self.authorize(request, publishing: false)
+        let (after, limit) = try Self.page(request)
         let snapshot = try await self.hub.snapshot()
-        let topics = snapshot.subscribers.sorted { $0.key < $1.key }.map { ["topic": $0.key, "subscribers": $0.value] as [String: Any] }
-        return Self.json(["topics": topics])
+        let newer = snapshot.subscribers.filter { entry in after.map { entry.key > $0 } ?? true }
+        let page = newer.sorted { $0.key < $1.key }.prefix(limit)
+        let topics = page.map { ["topic": $0.key, "subscribers": $0.value] as [String: Any] }
+        let next: Any = newer.count > limit ? page.last?.key ?? NSNull() : NSNull()
+        return Self.json(["topics": topics, "next": next])
     }
 
+    /// `GET /api/connections?after=C&limit=N`: open connections, oldest first, a page at a time;
+    /// `next` is the `after` of the next page (null at the end).
     private func connections(_ request: Request) async throws -> Response {
         try self.authorize(request, publishing: false)
+        let (after, limit) = try Self.page(request)
+        let cursor = try after.map { text in
+            guard let id = UInt64(text) else { throw ProtocolError(.badRequest, "'after' must be the 'next' of a previous page") }
+            return id
+        }
         let snapshot = try await self.hub.snapshot()
-        let connections = snapshot.connections.sorted { $0.id < $1.id }.map { info -> [String: Any] in
+        let newer = snapshot.connections.filter { info in cursor.map { info.id > $0 } ?? true }
+        let page = newer.sorted { $0.id < $1.id }.prefix(limit)
+        let connections = page.map { info -> [String: Any] in
             [
                 "client": info.client,
                 "user": info.user ?? NSNull(),
@@ -170,7 +209,16 @@ struct APIRoutes: Sendable {
                 "connected_at": info.connectedAt,
             ]
         }
-        return Self.json(["connections": connections])
+        let next: Any = newer.count > limit ? page.last.map { String($0.id) } ?? NSNull() : NSNull()
+        return Self.json(["connections": connections, "next": next])
+    }
+
+    /// The `after` and `limit` (1 to 10,000, default 10,000) of a listing, so no answer grows
+    /// with the number of connections or topics.
+    private static func page(_ request: Request) throws -> (after: String?, limit: Int) {
+        let query = request.uri.queryParameters
+        let limit = try Self.integer(query.get("limit"), name: "limit", default: 10_000, range: 1...10_000)
+        return (query.get("after"), Int(limit))
     }
 
     private func stats(_ request: Request) async throws -> Response {

@@ -1,5 +1,4 @@
 import ChorusCore
-import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -22,6 +21,8 @@ final class HistoryLog: Sendable {
 
     private struct State {
         var pending: [Pending] = []
+        /// Expired messages are due to be trimmed, between two commits.
+        var trimDue = false
         var committing = false
         /// Committed positions: what readers may rely on.
         var topics: [String: TopicHistoryState]
@@ -31,9 +32,9 @@ final class HistoryLog: Sendable {
     let store: any MessageStore
     private let state: NIOLockedValueBox<State>
     private let writer: NIOThreadPool
-    /// Reads (recovery, the history API, trimming) run here, off the event loops and the writer.
+    /// Reads (recovery, the history API) run here, off the event loops and the writer, which also trims.
     let readers: NIOThreadPool
-    private let trimming = NIOLockedValueBox<(task: RepeatedTask, loop: any EventLoop)?>(nil)
+    private let trimming = NIOLockedValueBox<(task: RepeatedTask, loop: any EventLoop, ttls: [String: Duration])?>(nil)
     private let deliver: @Sendable ([(StoredMessage, excluded: UInt64?)]) -> Void
     private let metrics: HubMetrics
     private let logger: Logger
@@ -78,14 +79,14 @@ final class HistoryLog: Sendable {
         self.state.withLockedValue { $0.lastSequence }
     }
 
-    /// Every topic with history, with its committed state.
-    func committedTopics() -> [String: TopicHistoryState] {
-        self.state.withLockedValue { $0.topics }
+    func append(_ pending: Pending) {
+        self.wakeWriter { $0.pending.append(pending) }
     }
 
-    func append(_ pending: Pending) {
+    /// Makes `change`, and starts the writer unless it is already at work (it then sees the change).
+    private func wakeWriter(_ change: (inout State) -> Void) {
         let mustStart = self.state.withLockedValue { state in
-            state.pending.append(pending)
+            change(&state)
             defer { state.committing = true }
             return !state.committing
         }
@@ -96,14 +97,20 @@ final class HistoryLog: Sendable {
 
     private func commitUntilIdle() {
         while true {
-            let (batch, topics, sequence) = self.state.withLockedValue { state -> ([Pending], [String: TopicHistoryState], UInt64) in
+            let (batch, committed, sequence, trim) = self.state.withLockedValue { state in
                 let batch = state.pending
                 state.pending.removeAll(keepingCapacity: true)
-                if batch.isEmpty { state.committing = false }
-                return (batch, state.topics, state.lastSequence)
+                let trim = state.trimDue
+                state.trimDue = false
+                if batch.isEmpty, !trim { state.committing = false }
+                // Only the batch's topics, so a commit costs the same however many topics there are.
+                var committed: [String: TopicHistoryState] = [:]
+                for pending in batch { committed[pending.topic.name] = state.topics[pending.topic.name] }
+                return (batch, committed, state.lastSequence, trim)
             }
-            guard !batch.isEmpty else { return }
-            self.commit(batch, committed: topics, lastSequence: sequence)
+            if !batch.isEmpty { self.commit(batch, committed: committed, lastSequence: sequence) }
+            if trim { self.trimExpired() }
+            if batch.isEmpty, !trim { return }
         }
     }
 
@@ -142,7 +149,7 @@ final class HistoryLog: Sendable {
             return
         }
         self.state.withLockedValue { state in
-            state.topics.merge(positions) { _, new in new }
+            for (name, position) in positions { state.topics[name] = position }
             state.lastSequence = sequence
         }
         self.metrics.committed(batchSize: batch.count)
@@ -163,23 +170,35 @@ final class HistoryLog: Sendable {
     /// outlives its TTL by more than about a quarter of it (between 250 ms and 30 s).
     func startTrimming(ttls: [String: Duration], on loop: any EventLoop) {
         guard let shortest = ttls.values.min() else { return }
-        let milliseconds = shortest.components.seconds * 1000 + shortest.components.attoseconds / 1_000_000_000_000_000
-        let interval = TimeAmount.milliseconds(max(250, min(30_000, milliseconds / 4)))
-        let task = loop.scheduleRepeatedAsyncTask(initialDelay: interval, delay: interval) { _ in
-            self.read(on: loop) { store in
-                let now = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
-                let topics = self.committedTopics().keys
-                for (namespace, ttl) in ttls {
-                    let members = topics.filter { (try? Topic($0))?.namespace == Substring(namespace) }
-                    guard !members.isEmpty else { continue }
-                    let ttlMilliseconds = ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000
-                    try store.trim(topics: Array(members), olderThan: now - ttlMilliseconds)
+        let interval = TimeAmount.milliseconds(max(250, min(30_000, Self.milliseconds(shortest) / 4)))
+        let task = loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            self.wakeWriter { $0.trimDue = true }
+        }
+        self.trimming.withLockedValue { $0 = (task, loop, ttls) }
+    }
+
+    /// On the writer, between commits: trims each namespace with a TTL in the store, and forgets
+    /// the topics left empty, so a publish to one of them starts a new epoch.
+    private func trimExpired() {
+        guard let ttls = self.trimming.withLockedValue({ $0?.ttls }) else { return }
+        let now = WallClock.milliseconds()
+        for (namespace, ttl) in ttls {
+            do {
+                let forgotten = try self.store.trim(namespace: namespace, olderThan: now - Self.milliseconds(ttl))
+                // In slices, so readers of the committed state never wait long for the lock.
+                for start in stride(from: 0, to: forgotten.count, by: 1024) {
+                    self.state.withLockedValue { state in
+                        for name in forgotten[start..<min(forgotten.count, start + 1024)] { state.topics[name] = nil }
+                    }
                 }
-            }.flatMapErrorThrowing { error in
-                self.logger.warning("history trimming failed", metadata: ["error": "\(error)"])
+            } catch {
+                self.logger.warning("history trimming failed", metadata: ["namespace": "\(namespace)", "error": "\(error)"])
             }
         }
-        self.trimming.withLockedValue { $0 = (task, loop) }
+    }
+
+    private static func milliseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
     }
 
     /// A short random token; a new one marks history that cannot continue the old offsets.

@@ -9,6 +9,8 @@ extension Hub {
     static let replayPageBytes = 256 << 10
     /// Messages one pattern replay page reads at most.
     static let replayPageCount = 1000
+    /// Store sequences one pattern replay page looks through at most.
+    static let replayScanWindow: UInt64 = 10_000
 
     /// Messages per page of a topic replay, which the store bounds by count only: as many of
     /// the largest messages a publish may carry as fit in ``replayPageBytes``.
@@ -27,30 +29,19 @@ extension Hub {
         through last: UInt64,
         newerThan timestamp: Int64?
     ) throws -> ReplayPage {
+        // A page looks at no more than a window of sequences, so a pattern that matches few
+        // stored messages (or none) costs many short queries rather than one long scan.
+        let through = min(last, sequence + Self.replayScanWindow)
         let page = try store.messages(
-            matching: patterns, afterSequence: sequence, through: last, newerThan: timestamp, limit: Self.replayPageCount, maxBytes: Self.replayPageBytes
+            matching: patterns, afterSequence: sequence, through: through, newerThan: timestamp, limit: Self.replayPageCount, maxBytes: Self.replayPageBytes
         )
         let messages = page.filter { message in
             guard let topic = try? Topic(message.topic) else { return false }
             return self.historySize(of: topic) != nil && access.mayRead(topic)
         }
-        let cursor = page.last?.sequence ?? last
+        let bytes = page.reduce(0) { $0 + $1.envelope.data.readableBytes }
+        let full = page.count >= Self.replayPageCount || bytes >= Self.replayPageBytes
+        let cursor = full ? page.last?.sequence ?? through : through
         return ReplayPage(messages: messages, cursor: cursor, exhausted: cursor >= last)
-    }
-
-    /// Whether a history topic that `pattern` matches may have lost messages newer than
-    /// `timestamp` to trimming: its oldest message kept is newer than that and is not its first.
-    ///
-    /// One question per topic: the store's own `mayHaveTrimmed(matching:newerThan:)` replaces
-    /// this walk once it has one.
-    func mayHaveTrimmed(_ store: any MessageStore, matching pattern: TopicPattern, newerThan timestamp: Int64) throws -> Bool {
-        guard let history = self.history else { return false }
-        for name in history.committedTopics().keys {
-            guard let topic = try? Topic(name), pattern.matches(topic), self.historySize(of: topic) != nil else { continue }
-            if let oldest = try store.messages(topic: name, after: 0, limit: 1).first, oldest.offset > 1, oldest.envelope.timestamp > timestamp {
-                return true
-            }
-        }
-        return false
     }
 }

@@ -264,17 +264,36 @@ public final class Hub: Sendable {
 
     // MARK: History
 
-    /// A page of `topic`'s history: messages with offset greater than `after`, oldest first.
-    public func history(of topic: Topic, after offset: UInt64, limit: Int) async throws -> (state: TopicHistoryState?, messages: [StoredMessage]) {
+    /// A page of `topic`'s history: messages with offset greater than `after`, oldest first, at
+    /// most `limit`, and no more once their data reaches `maxBytes` (one message at least), so
+    /// what a page holds in memory is bounded however large its messages are.
+    public func history(of topic: Topic, after offset: UInt64, limit: Int, maxBytes: Int = Hub.historyPageBytes) async throws -> (state: TopicHistoryState?, messages: [StoredMessage]) {
         guard let history = self.history, self.historySize(of: topic) != nil else {
             throw ProtocolError(.notFound, "topic '\(topic.name)' has no history: namespace '\(topic.namespace)' keeps none")
         }
         let state = history.committedState(of: topic.name)
         let messages = try await history.read(on: self.shards[0].eventLoop) { store in
-            try store.messages(topic: topic.name, after: offset, limit: limit)
+            var page: [StoredMessage] = []
+            var bytes = 0
+            var next = offset
+            // In small reads, so a page of large messages stops at `maxBytes` without reading the rest.
+            while page.count < limit, bytes < maxBytes {
+                let wanted = min(32, limit - page.count)
+                let chunk = try store.messages(topic: topic.name, after: next, limit: wanted)
+                for message in chunk where bytes < maxBytes {
+                    page.append(message)
+                    bytes += message.envelope.data.readableBytes
+                }
+                guard chunk.count == wanted, let last = chunk.last else { break }
+                next = last.offset
+            }
+            return page
         }.get()
         return (state, messages)
     }
+
+    /// The most message data one history page holds (1 MiB).
+    public static let historyPageBytes = 1 << 20
 
     // MARK: Introspection
 

@@ -14,6 +14,8 @@ final class HubLimits: Sendable {
     private let connectionsPerUser: ConnectionCounter
     private let connectAttempts: KeyedRateLimiter
     private let apiRequests: KeyedRateLimiter
+    /// Per user (token `sub`): messages published over the HTTP API with a client token.
+    private let userPublishes: KeyedRateLimiter
     let trustedProxies: Set<String>
 
     init(configuration: HubConfiguration, metrics: HubMetrics) {
@@ -23,6 +25,7 @@ final class HubLimits: Sendable {
         self.connectionsPerUser = ConnectionCounter(limit: configuration.maxConnectionsPerUser)
         self.connectAttempts = KeyedRateLimiter(rate: configuration.maxConnectRatePerIP)
         self.apiRequests = KeyedRateLimiter(rate: configuration.maxAPIRatePerKey)
+        self.userPublishes = KeyedRateLimiter(rate: configuration.maxPublishRatePerConnection)
         self.trustedProxies = Set(configuration.trustedProxies)
     }
 
@@ -75,10 +78,35 @@ final class HubLimits: Sendable {
         }
     }
 
-    /// A new connection's publish throttle, or nil when publishing is unlimited.
-    func makePublishThrottle() -> PublishThrottle? {
-        let rate = self.configuration.maxPublishRatePerConnection
-        return rate > 0 ? PublishThrottle(rate: rate, now: Self.now()) : nil
+    /// A connection's throttle for `limit` (publish or subscribe frames), or nil when unlimited.
+    /// Subscribing may burst to `max_subscriptions_per_connection`, so a client can take all its
+    /// subscriptions at once.
+    func makeThrottle(_ limit: LimitKind) -> PublishThrottleBox? {
+        let (rate, capacity) = limit == .subscribeRatePerConnection
+            ? (self.configuration.maxSubscribeRatePerConnection, self.configuration.maxSubscriptionsPerConnection)
+            : (self.configuration.maxPublishRatePerConnection, 0)
+        return rate > 0 ? PublishThrottleBox(PublishThrottle(rate: rate, capacity: capacity, now: Self.now())) : nil
+    }
+
+    /// Takes a token from a connection's `throttle` for `limit`: nil when allowed, else the
+    /// error to answer and whether the connection is to be closed (4029).
+    func check(_ throttle: PublishThrottleBox, _ limit: LimitKind) -> (error: ProtocolError, abusive: Bool)? {
+        let verdict = throttle.value.check(now: Self.now())
+        guard verdict != .allowed else { return nil }
+        let (what, option) = limit == .subscribeRatePerConnection
+            ? ("subscribe frames", "max_subscribe_rate_per_connection")
+            : ("messages", "max_publish_rate_per_connection")
+        let error = self.refuse(limit, "sending \(what) faster than \(throttle.value.rate) a second (\(option))", retryAfter: 1)
+        return (error, verdict == .abusive)
+    }
+
+    /// Takes `count` tokens from `user`'s publish budget over the HTTP API, shared by every
+    /// caller with that user's token: all or none.
+    func admitUserPublishes(_ user: String, count: Int) throws(ProtocolError) {
+        let taken = self.userPublishes.take(user, count: count, now: Self.now())
+        guard taken.allowed else {
+            throw self.refuse(.publishRatePerUser, "publishing to \(count) topic(s) would exceed \(self.configuration.maxPublishRatePerConnection) messages a second for user '\(user)' (max_publish_rate_per_connection)", retryAfter: taken.retryAfter)
+        }
     }
 
     /// Counts a refusal and describes it.
@@ -92,8 +120,8 @@ final class HubLimits: Sendable {
     }
 }
 
-/// A connection's ``PublishThrottle``, boxed so that connections that never publish carry one
-/// pointer for it, not the whole state.
+/// A connection's ``PublishThrottle``, boxed so that connections that never publish (or
+/// subscribe) carry one pointer for it, not the whole state.
 final class PublishThrottleBox {
     var value: PublishThrottle
 

@@ -23,8 +23,8 @@ final class KeyedRateLimiter: Sendable {
 
     var isUnlimited: Bool { self.rate == 0 }
 
-    /// Takes a token for `key`; on refusal, how many seconds until the next one.
-    func take(_ key: String, now: UInt64) -> (allowed: Bool, retryAfter: Int) {
+    /// Takes `count` tokens for `key`, all or none; on refusal, how many seconds until the next one.
+    func take(_ key: String, count: Int = 1, now: UInt64) -> (allowed: Bool, retryAfter: Int) {
         guard self.rate > 0 else { return (true, 0) }
         return self.state.withLock { state in
             if state.buckets.count >= state.sweepThreshold {
@@ -32,7 +32,7 @@ final class KeyedRateLimiter: Sendable {
                 state.sweepThreshold = max(Self.minimumSweepThreshold, state.buckets.count * 2)
             }
             var bucket = state.buckets[key] ?? TokenBucket(rate: self.rate, capacity: self.rate, now: now)
-            let allowed = bucket.take(now: now)
+            let allowed = bucket.take(count, now: now)
             state.buckets[key] = bucket
             return (allowed, allowed ? 0 : bucket.secondsUntilNextToken)
         }

@@ -27,6 +27,7 @@ final class WebSocketConnection: ClientConnectionHandler {
     private(set) var access: TopicAccess?
     /// Made on the first publish (most connections never publish); stays nil when unlimited.
     private var publishThrottle: PublishThrottleBox?
+    private var subscribeThrottle: PublishThrottleBox?
     var lastDeliveredSequence: UInt64 = 0
     /// Publishes accepted and not answered yet (history topics wait for their commit).
     private var publishesInFlight = 0
@@ -181,7 +182,8 @@ final class WebSocketConnection: ClientConnectionHandler {
         guard self.mayAct else {
             return self.replyError(ProtocolError(.unauthorized, "authenticate first: send an 'auth' frame with a token"), id: id)
         }
-        if frame.isRateLimited, !self.admitPublish(id: id) { return }
+        if frame.isRateLimited, !self.admit(.publishRatePerConnection, id: id) { return }
+        if case .subscribe = frame, !self.admit(.subscribeRatePerConnection, id: id) { return }
         switch frame {
         case .subscribe(let pattern, let since):
             do {
@@ -255,21 +257,16 @@ final class WebSocketConnection: ClientConnectionHandler {
         }
     }
 
-    /// Takes a token from the publish throttle; answers `rate_limited` (and closes with 4029
-    /// past twice the rate) when there is none.
-    private func admitPublish(id: RawJSON?) -> Bool {
-        if self.publishThrottle == nil {
-            guard let throttle = self.hub.limits.makePublishThrottle() else { return true }
-            self.publishThrottle = PublishThrottleBox(throttle)
-        }
-        guard let throttle = self.publishThrottle else { return true }
-        let verdict = throttle.value.check(now: HubLimits.now())
-        guard verdict != .allowed else { return true }
-        let limit = self.hub.configuration.maxPublishRatePerConnection
-        let message = "publishing faster than \(limit) messages a second (max_publish_rate_per_connection)"
-        self.replyError(self.hub.limits.refuse(.publishRatePerConnection, message, retryAfter: 1), id: id)
-        if verdict == .abusive {
-            self.closeNow(code: .rateLimited, reason: "publishing far over the rate limit", reconnect: false)
+    /// Takes a token from the connection's throttle for `limit` (publish or subscribe frames);
+    /// answers `rate_limited` (and closes with 4029 past twice the rate) when there is none.
+    private func admit(_ limit: LimitKind, id: RawJSON?) -> Bool {
+        let subscribing = limit == .subscribeRatePerConnection
+        let made = (subscribing ? self.subscribeThrottle : self.publishThrottle) ?? self.hub.limits.makeThrottle(limit)
+        if subscribing { self.subscribeThrottle = made } else { self.publishThrottle = made }
+        guard let made, let refusal = self.hub.limits.check(made, limit) else { return true }
+        self.replyError(refusal.error, id: id)
+        if refusal.abusive {
+            self.closeNow(code: .rateLimited, reason: subscribing ? "subscribing far over the rate limit" : "publishing far over the rate limit", reconnect: false)
         }
         return false
     }
@@ -357,7 +354,7 @@ final class WebSocketConnection: ClientConnectionHandler {
         let replay = Replay(
             read: { store, cursor, first in
                 var page = try hub.replayPage(store, matching: [pattern], access: access, after: cursor, through: floor, newerThan: milliseconds)
-                if first { page.complete = try !hub.mayHaveTrimmed(store, matching: pattern, newerThan: milliseconds) }
+                if first { page.complete = try !store.mayHaveTrimmed(matching: [pattern], newerThan: milliseconds) }
                 return page
             },
             initialCursor: 0,
