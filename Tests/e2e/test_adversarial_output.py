@@ -250,7 +250,7 @@ async def test_protocol_error_close_to_a_client_that_does_not_read(hub_factory):
 async def test_pattern_recovery_over_many_topics_does_not_stall_other_clients(hub_factory):
     """`subscribe nomatch.* since {ts}` walked every history topic on the event loop; now it is
     one bounded store query per page on the readers' pool."""
-    h = hub_factory(["--namespaces", json.dumps(HISTORY), "--threads", "1"])
+    h = hub_factory(["--namespaces", json.dumps(HISTORY), "--threads", "1", "--max-broadcast-topics", "5000"])
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{h.port}", timeout=120) as http:
         for start in range(0, 20_000, 5_000):
             r = await http.post("/api/broadcast", json={"topics": [f"h.t{i}" for i in range(start, start + 5_000)], "data": 1})
