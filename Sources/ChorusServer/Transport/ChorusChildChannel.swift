@@ -67,6 +67,14 @@ struct ChorusChildChannel: ServerChildChannel, HTTPChannelHandler {
         }
     }
 
+    /// Removes the handlers of ``attachHummingbird(logger:)`` that speak HTTP, when a connection
+    /// Hummingbird served is taken over. Its `NIOAsyncChannel` handler stays last in the pipeline,
+    /// receiving nothing: the task waiting on it ends when the channel closes.
+    static func detachHummingbird(from pipeline: ChannelPipeline.SynchronousOperations) throws {
+        pipeline.removeHandler(try pipeline.handler(type: HTTPConnectionStateHandler.self), promise: nil)
+        pipeline.removeHandler(try pipeline.handler(type: HTTP1ToHTTPServerCodec.self), promise: nil)
+    }
+
     func handle(value: Value, logger: Logger) async {
         guard case .http(let asyncChannel) = try? await value.decision.get() else { return }
         await self.handleHTTP(asyncChannel: asyncChannel, logger: logger)
