@@ -77,7 +77,6 @@ public struct ChorusServer: Sendable {
         let router = Router(context: ChorusRequestContext.self)
         router.add(middleware: APIErrorMiddleware(metrics: self.hub.metrics))
         router.add(middleware: CORSHeadersMiddleware(origins: OriginPolicy(allowed: self.configuration.allowedOrigins)))
-        router.add(middleware: APIRateLimitMiddleware(limits: self.hub.limits, apiKey: self.configuration.apiKey))
         APIRoutes(hub: self.hub).register(on: router)
         WebAssetRoutes().register(on: router)
 

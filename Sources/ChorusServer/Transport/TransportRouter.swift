@@ -255,7 +255,10 @@ final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func route(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+        let path = RequestPath.of(head.uri)
+        guard RequestPath.isCanonical(path) else {
+            return self.respond(.badRequest, .badRequest, "request path is not canonical (doubled '/', '.' or '..' segments, encoded separators)", context: context)
+        }
         let echo = path == "/echo" && self.hub.configuration.echoEndpoint
         switch path {
         case _ where path == "/ws" || echo:
