@@ -75,6 +75,14 @@ struct ChorusChildChannel: ServerChildChannel, HTTPChannelHandler {
         pipeline.removeHandler(try pipeline.handler(type: HTTP1ToHTTPServerCodec.self), promise: nil)
     }
 
+    /// Sets `channel` up as the listener does and serves it in a task, which ends when the
+    /// connection is given away or closes: for the router's tests and fuzz target.
+    package static func serve(_ channel: any Channel, hub: Hub, responder: @escaping HTTPChannelHandler.Responder, logger: Logger) async throws -> Task<Void, Never> {
+        let child = ChorusChildChannel(responder: responder, hub: hub)
+        let value = try await channel.eventLoop.flatSubmit { child.setup(channel: channel, logger: logger) }.get()
+        return Task { await child.handle(value: value, logger: logger) }
+    }
+
     func handle(value: Value, logger: Logger) async {
         guard case .http(let asyncChannel) = try? await value.decision.get() else { return }
         await self.handleHTTP(asyncChannel: asyncChannel, logger: logger)
