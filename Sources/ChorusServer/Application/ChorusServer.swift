@@ -74,13 +74,6 @@ public struct ChorusServer: Sendable {
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully: stops accepting, sends every
     /// client `disconnect` and close 1001, waits for them (at most `shutdown_timeout`), returns.
     public func run() async throws {
-        let router = Router(context: ChorusRequestContext.self)
-        router.add(middleware: APIErrorMiddleware(metrics: self.hub.metrics))
-        router.add(middleware: CORSHeadersMiddleware(origins: OriginPolicy(allowed: self.configuration.allowedOrigins)))
-        router.add(middleware: APIRateLimitMiddleware(limits: self.hub.limits, apiKey: self.configuration.apiKey))
-        APIRoutes(hub: self.hub).register(on: router)
-        WebAssetRoutes().register(on: router)
-
         let hub = self.hub
         let logger = self.logger
         let configuration = self.configuration
@@ -89,7 +82,7 @@ public struct ChorusServer: Sendable {
             host: configuration.host,
             port: configuration.port,
             eventLoopGroup: self.eventLoopGroup,
-            childChannel: ChorusChildChannel(responder: APIResponder.make(router: router, logger: logger), hub: hub),
+            childChannel: ChorusChildChannel(responder: APIResponder.make(hub: hub, logger: logger), hub: hub),
             logger: logger
         ) { channel in
             let port = channel.localAddress?.port ?? configuration.port

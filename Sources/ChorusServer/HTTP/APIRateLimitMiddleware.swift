@@ -3,13 +3,14 @@ import Hummingbird
 
 /// `max_api_rate_per_key` for `/api/…`: a budget per API key, and per client address for every
 /// other caller (client tokens, development mode), checked before any credential is verified.
+/// It sits on the `/api` route group, so whatever reaches an API handler has passed it.
 struct APIRateLimitMiddleware: RouterMiddleware {
     typealias Context = ChorusRequestContext
     let limits: HubLimits
     let apiKey: String?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard request.uri.path.hasPrefix("/api/"), !self.limits.isAPIUnlimited else {
+        guard !self.limits.isAPIUnlimited else {
             return try await next(request, context)
         }
         try self.limits.admitAPIRequest(key: self.key(of: request, context: context))

@@ -5,11 +5,16 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
 
-/// Turns Hummingbird's router into the responder a ``ChorusChildChannel`` serves HTTP requests
+/// Builds the HTTP API's router and turns it into the responder a ``ChorusChildChannel`` serves HTTP requests
 /// with: what Hummingbird's `Application` does around its router (the request context, a
 /// 500 for an error nothing else answered, `Date` and `Server` headers).
-enum APIResponder {
-    static func make(router: Router<ChorusRequestContext>, logger: Logger) -> HTTPChannelHandler.Responder {
+package enum APIResponder {
+    package static func make(hub: Hub, logger: Logger) -> HTTPChannelHandler.Responder {
+        let router = Router(context: ChorusRequestContext.self)
+        router.add(middleware: APIErrorMiddleware(metrics: hub.metrics))
+        router.add(middleware: CORSHeadersMiddleware(origins: OriginPolicy(allowed: hub.configuration.allowedOrigins)))
+        APIRoutes(hub: hub).register(on: router)
+        WebAssetRoutes().register(on: router)
         let responder = router.buildResponder()
         let dates = HTTPDate()
         return { request, responseWriter, channel in

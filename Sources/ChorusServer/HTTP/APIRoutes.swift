@@ -20,20 +20,21 @@ struct APIRoutes: Sendable {
                 body: .init(byteBuffer: ByteBuffer(bytes: self.hub.metrics.exposition()))
             )
         }
-        router.post("/api/publish") { request, _ in try await self.publish(request) }
-        router.post("/api/broadcast") { request, _ in try await self.broadcast(request) }
-        router.post("/api/users/:user/send") { request, context in
+        let api = router.group("/api").add(middleware: APIRateLimitMiddleware(limits: self.hub.limits, apiKey: self.hub.configuration.apiKey))
+        api.post("/publish") { request, _ in try await self.publish(request) }
+        api.post("/broadcast") { request, _ in try await self.broadcast(request) }
+        api.post("/users/:user/send") { request, context in
             try await self.sendToUser(request, user: try Self.pathParameter("user", of: context))
         }
-        router.post("/api/users/:user/disconnect") { request, context in
+        api.post("/users/:user/disconnect") { request, context in
             try await self.disconnectUser(request, user: try Self.pathParameter("user", of: context))
         }
-        router.get("/api/topics") { request, _ in try await self.topics(request) }
-        router.get("/api/topics/:topic/history") { request, context in
+        api.get("/topics") { request, _ in try await self.topics(request) }
+        api.get("/topics/:topic/history") { request, context in
             try await self.history(request, topic: try Self.pathParameter("topic", of: context))
         }
-        router.get("/api/connections") { request, _ in try await self.connections(request) }
-        router.get("/api/stats") { request, _ in try await self.stats(request) }
+        api.get("/connections") { request, _ in try await self.connections(request) }
+        api.get("/stats") { request, _ in try await self.stats(request) }
     }
 
     // MARK: Publishing

@@ -67,6 +67,22 @@ struct ChorusChildChannel: ServerChildChannel, HTTPChannelHandler {
         }
     }
 
+    /// Removes the handlers of ``attachHummingbird(logger:)`` that speak HTTP, when a connection
+    /// Hummingbird served is taken over. Its `NIOAsyncChannel` handler stays last in the pipeline,
+    /// receiving nothing: the task waiting on it ends when the channel closes.
+    static func detachHummingbird(from pipeline: ChannelPipeline.SynchronousOperations) throws {
+        pipeline.removeHandler(try pipeline.handler(type: HTTPConnectionStateHandler.self), promise: nil)
+        pipeline.removeHandler(try pipeline.handler(type: HTTP1ToHTTPServerCodec.self), promise: nil)
+    }
+
+    /// Sets `channel` up as the listener does and serves it in a task, which ends when the
+    /// connection is given away or closes: for the router's tests and fuzz target.
+    package static func serve(_ channel: any Channel, hub: Hub, responder: @escaping HTTPChannelHandler.Responder, logger: Logger) async throws -> Task<Void, Never> {
+        let child = ChorusChildChannel(responder: responder, hub: hub)
+        let value = try await channel.eventLoop.flatSubmit { child.setup(channel: channel, logger: logger) }.get()
+        return Task { await child.handle(value: value, logger: logger) }
+    }
+
     func handle(value: Value, logger: Logger) async {
         guard case .http(let asyncChannel) = try? await value.decision.get() else { return }
         await self.handleHTTP(asyncChannel: asyncChannel, logger: logger)

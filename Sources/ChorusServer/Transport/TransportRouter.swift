@@ -14,6 +14,11 @@ import NIOWebSocket
 /// which is also how long an idle keep-alive connection is kept. It watches Hummingbird's
 /// responses pass (outbound) to know when the next request's time starts.
 ///
+/// Requests are routed one at a time: while Hummingbird answers one, the router holds the
+/// channel's reads and keeps the parts the decoder already produced (a pipelining client's next
+/// requests), then routes them in order once the response's `.end` has passed. Only then may a
+/// request take the connection over, when nothing of Hummingbird's can still write to it.
+///
 /// WebSocket and SSE connections are then owned by NIO handlers alone: no task or actor stays
 /// behind. Hummingbird's per-connection task is created only when a plain HTTP request comes,
 /// and ``ChorusChildChannel/handle(value:logger:)`` waits for that decision.
@@ -26,8 +31,11 @@ final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
     private enum State {
         /// No request yet, or the last one was answered by Hummingbird (`http` is then set).
         case routing
-        /// Forwarding a request's parts to Hummingbird.
-        case forwarding
+        /// Forwarding a request's parts to Hummingbird; `answered` once its response has ended
+        /// (Hummingbird may answer before reading the body).
+        case forwarding(keepAlive: Bool, answered: Bool)
+        /// The request is in; Hummingbird is answering it. Later parts are held.
+        case answering(keepAlive: Bool)
         /// A valid upgrade request; upgrade when its end arrives (`echo`: to the echo endpoint).
         case upgrading(HTTPRequestHead, echo: Bool)
         /// An SSE request; start the stream (after verifying its token) when its end arrives.
@@ -48,6 +56,17 @@ final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
     private var requestTimer: Scheduled<Void>?
     /// Whether a request is partly read (or waiting for its response), so a timeout is an attack, not idleness.
     private var requestStarted = false
+    /// Parts decoded while Hummingbird answers an earlier request, routed once it has.
+    private var held = CircularBuffer<HTTPServerRequestPart>()
+    private var heldBytes = 0
+    /// A `read()` held back while parts are held.
+    private var readHeld = false
+    private var removed = false
+
+    /// What a pipelining client may have decoded ahead of Hummingbird's answer. Reads are held
+    /// meanwhile, so this is at most what the last reads brought; past it the connection closes.
+    static let maxHeldParts = 256
+    static let maxHeldBytes = 256 * 1024
 
     init(
         hub: Hub,
@@ -73,8 +92,10 @@ final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        self.removed = true
         self.requestTimer?.cancel()
         self.requestTimer = nil
+        self.dropHeld()
     }
 
     /// Gives the next request `request_timeout` to arrive whole.
@@ -97,23 +118,110 @@ final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch self.state {
-        case .routing, .forwarding:
-            if case .end = Self.unwrapOutboundIn(data) {
-                // A response is complete: the next request's time starts now.
-                self.requestStarted = false
-                self.armRequestTimer(context: context)
-            }
         case .upgrading, .openingStream, .done:
-            // Given away (or about to be): the new handlers' raw bytes pass by.
+            // The router's own error response, or given away: the new handlers' raw bytes pass by.
+            return context.write(data, promise: promise)
+        case .routing, .forwarding, .answering:
+            break
+        }
+        guard case .end = Self.unwrapOutboundIn(data) else {
+            return context.write(data, promise: promise)
+        }
+        switch self.state {
+        case .routing:
+            self.responseEnded(context: context)
+        case .forwarding(let keepAlive, _):
+            self.state = .forwarding(keepAlive: keepAlive, answered: true)
+            self.responseEnded(context: context)
+        case .answering(keepAlive: true):
+            self.state = .routing
+            self.responseEnded(context: context)
+            self.scheduleReplay(context: context)
+        case .answering(keepAlive: false):
+            // The client asked for the connection to close after this response.
+            self.state = .done
+            self.dropHeld()
+            let written = promise ?? context.eventLoop.makePromise()
+            let channel = context.channel
+            written.futureResult.whenComplete { _ in channel.close(promise: nil) }
+            return context.write(data, promise: written)
+        case .upgrading, .openingStream, .done:
             break
         }
         context.write(data, promise: promise)
+    }
+
+    /// A response is complete: the next request's time starts now.
+    private func responseEnded(context: ChannelHandlerContext) {
+        self.requestStarted = false
+        self.armRequestTimer(context: context)
+    }
+
+    // MARK: Holding pipelined requests
+
+    func read(context: ChannelHandlerContext) {
+        if self.isHolding {
+            self.readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    /// Whether parts must wait: Hummingbird is answering, or held parts are still to be routed.
+    private var isHolding: Bool {
+        if case .answering = self.state { return true }
+        return !self.held.isEmpty
+    }
+
+    private func hold(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        if case .body(let bytes) = part { self.heldBytes += bytes.readableBytes }
+        self.held.append(part)
+        if self.held.count > Self.maxHeldParts || self.heldBytes > Self.maxHeldBytes {
+            self.state = .done
+            self.dropHeld()
+            context.close(promise: nil)
+        }
+    }
+
+    private func dropHeld() {
+        self.held.removeAll()
+        self.heldBytes = 0
+    }
+
+    /// Routes the held parts on the next loop tick: the response's `.end` is still on its way
+    /// down, and Hummingbird's handler flushes after it.
+    private func scheduleReplay(context: ChannelHandlerContext) {
+        let bound = NIOLoopBound((router: self, context: context), eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            bound.value.router.replay(context: bound.value.context)
+        }
+    }
+
+    private func replay(context: ChannelHandlerContext) {
+        while !self.removed, let part = self.held.popFirst() {
+            if case .body(let bytes) = part { self.heldBytes -= bytes.readableBytes }
+            self.process(part, context: context)
+            if case .answering = self.state { break }
+        }
+        guard !self.removed else { return }
+        // Hummingbird's channel hands reads on at the end of a read burst.
+        context.fireChannelReadComplete()
+        guard !self.isHolding, self.readHeld else { return }
+        self.readHeld = false
+        context.read()
     }
 
     // MARK: Routing
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = Self.unwrapInboundIn(data)
+        if self.isHolding {
+            return self.hold(part, context: context)
+        }
+        self.process(part, context: context)
+    }
+
+    private func process(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         switch part {
         case .head:
             self.requestStarted = true
@@ -126,10 +234,16 @@ final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
         }
         switch (part, self.state) {
         case (.head(let head), .routing):
-            self.route(head, data: data, context: context)
+            self.route(head, context: context)
+        case (.end, .forwarding(let keepAlive, answered: false)):
+            self.state = .answering(keepAlive: keepAlive)
+            context.fireChannelRead(Self.wrapInboundOut(part))
+        case (.end, .forwarding(let keepAlive, answered: true)):
+            self.state = keepAlive ? .routing : .done
+            context.fireChannelRead(Self.wrapInboundOut(part))
+            if !keepAlive { context.close(promise: nil) }
         case (_, .forwarding):
-            if case .end = part { self.state = .routing }
-            context.fireChannelRead(data)
+            context.fireChannelRead(Self.wrapInboundOut(part))
         case (.end, .upgrading(let head, let echo)):
             self.upgrade(head, echo: echo, context: context)
         case (.end, .openingStream(let request, let patterns)):
@@ -140,8 +254,11 @@ final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    private func route(_ head: HTTPRequestHead, data: NIOAny, context: ChannelHandlerContext) {
-        let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+    private func route(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let path = RequestPath.of(head.uri)
+        guard RequestPath.isCanonical(path) else {
+            return self.respond(.badRequest, .badRequest, "request path is not canonical (doubled '/', '.' or '..' segments, encoded separators)", context: context)
+        }
         let echo = path == "/echo" && self.hub.configuration.echoEndpoint
         switch path {
         case _ where path == "/ws" || echo:
@@ -191,8 +308,8 @@ final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
                     return context.close(promise: nil)
                 }
             }
-            self.state = .forwarding
-            context.fireChannelRead(data)
+            self.state = .forwarding(keepAlive: head.isKeepAlive, answered: false)
+            context.fireChannelRead(Self.wrapInboundOut(.head(head)))
         }
     }
 
@@ -274,14 +391,21 @@ final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Replaces the HTTP handlers with `handlers`, which then speak raw bytes on the socket.
     /// The request decoder goes last so that bytes it read past the request (a client's first
-    /// WebSocket frames) are handed to the new handlers.
+    /// WebSocket frames) are handed to the new handlers. Hummingbird's handlers, when an earlier
+    /// request attached them, go too (its response has ended); its task ends with the channel.
     private func takeOver(context: ChannelHandlerContext, with handlers: [any ChannelHandler]) {
         let pipeline = context.pipeline.syncOperations
         do {
+            if self.httpAttached { try ChorusChildChannel.detachHummingbird(from: pipeline) }
             pipeline.removeHandler(self.encoder, promise: nil)
             try pipeline.addHandlers(handlers, position: .after(self))
             pipeline.removeHandler(context: context, promise: nil)
-            pipeline.removeHandler(self.decoder, promise: nil)
+            // Its removal hands the new handlers the bytes it read past the request (frames sent
+            // with the upgrade) outside any read burst: end one, so their answers are flushed.
+            let removed = context.eventLoop.makePromise(of: Void.self)
+            let channelPipeline = context.pipeline
+            removed.futureResult.whenSuccess { channelPipeline.fireChannelReadComplete() }
+            pipeline.removeHandler(self.decoder, promise: removed)
         } catch {
             self.logger.error("cannot take over the connection", metadata: ["error": "\(error)"])
             context.close(promise: nil)
@@ -289,6 +413,11 @@ final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
         }
         self.setupPromise?.succeed(.takenOver)
         self.setupPromise = nil
+        if self.readHeld {
+            // Held while Hummingbird answered the request before; the new handlers read on.
+            self.readHeld = false
+            context.channel.read()
+        }
     }
 
     // MARK: Errors and lifecycle
@@ -320,6 +449,10 @@ final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if self.httpAttached {
+            // Hummingbird answers it and closes: nothing after it may be routed (and taken
+            // over while Hummingbird still writes).
+            self.state = .done
+            self.dropHeld()
             return context.fireErrorCaught(error)
         }
         if error is HTTPParserError, case .routing = self.state {
@@ -329,6 +462,7 @@ final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        self.dropHeld()
         self.setupPromise?.fail(ChannelError.inputClosed)
         self.setupPromise = nil
         context.fireChannelInactive()
