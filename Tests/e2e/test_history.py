@@ -480,8 +480,8 @@ async def test_pattern_subscription_since_ts_replays_matching_history_topics(hhu
         finally:
             for client in clients:
                 await client.close()
-        # `**` / `*` are whole dot-separated segments: `chat:**` is no pattern (and no topic)
-        bad = await roundtrip(pub, {"type": "subscribe", "id": "bad", "topic": "chat:**", "since": {"ts": cut}})
+        # `*` is a whole segment, or follows a `:` that ends the segment's text: `chat*` is no pattern
+        bad = await roundtrip(pub, {"type": "subscribe", "id": "bad", "topic": "chat*", "since": {"ts": cut}})
         assert bad["type"] == "error" and bad.get("code") == "bad_request", bad
 
 
@@ -998,3 +998,30 @@ def test_bad_history_configuration_exits_2(tmp_path, args, needle):
     if args[0] == "--namespaces":
         assert "namespaces" in r.stderr, r.stderr
     assert "listening" not in r.stderr
+
+
+async def test_namespace_wildcard_recovers_and_follows_every_topic_of_the_namespace(hhub):
+    """`chat:*` (every `chat:<name>` topic) replays their history since a time and then gets
+    their live messages, each carrying `sub: "chat:*"`; `chat:<name>.x` and other namespaces
+    are not matched."""
+    room = uid()
+    async with await ws_connect(hhub.ws_url) as pub, await ws_connect(hhub.ws_url) as sub:
+        await publish(pub, f"chat:{room}-old", "before")
+        await asyncio.sleep(0.01)
+        cut = int(time.time() * 1000)
+        await asyncio.sleep(0.01)
+        a = await publish(pub, f"chat:{room}-a", "a1")
+        await publish(pub, f"chat:{room}-a.thread", "not one segment")
+        await publish(pub, f"small:{room}", "other namespace")
+        b = await publish(pub, f"chat:{room}-b", "b1")
+        reply = await subscribe_since(sub, "chat:*", {"ts": cut})
+        assert reply.get("recovered") is True, reply
+        replay = await messages(sub, 2)
+        assert [(m["message_id"], m["sub"]) for m in replay] == [(a["message_id"], "chat:*"), (b["message_id"], "chat:*")], replay
+        live = await publish(pub, f"chat:{room}-c", "c1")
+        await publish(pub, f"chat:{room}-c.x", "deeper")
+        frame = await recv_frame(sub)
+        assert frame["message_id"] == live["message_id"] and frame["sub"] == "chat:*", frame
+        # `chat:<name>.x` is not one segment after `chat:`: nothing more comes.
+        with pytest.raises(pytest.fail.Exception):
+            await recv_frame(sub, 0.3)

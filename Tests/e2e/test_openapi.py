@@ -14,9 +14,14 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_openapi_document_is_valid_and_complete():
     spec = yaml.safe_load((ROOT / "docs/openapi.yaml").read_text())
     validate(spec)
+    source = (ROOT / "Sources/ChorusServer/HTTP/APIRoutes.swift").read_text()
+    # Routes registered on the router, or on a group of it (`let api = router.group("/api")`).
+    prefixes = {"router": ""} | dict(re.findall(r'let (\w+) = router\.group\("([^"]+)"\)', source))
     routes = set()
-    for method, path in re.findall(r'router\.(get|post)\("([^"]+)"', (ROOT / "Sources/ChorusServer/HTTP/APIRoutes.swift").read_text()):
-        routes.add((method, re.sub(r":(\w+)", r"{\1}", path)))
+    for receiver, method, path in re.findall(r'(\w+)\.(get|post)\("([^"]+)"', source):
+        if receiver in prefixes:
+            routes.add((method, re.sub(r":(\w+)", r"{\1}", prefixes[receiver] + path)))
+    assert ("post", "/api/publish") in routes and ("get", "/health") in routes, routes
     documented = {(method, path) for path, item in spec["paths"].items() for method in item}
     assert routes - documented == set(), "routes missing from openapi.yaml"
     assert documented - routes == set(), "openapi.yaml describes routes the hub does not serve"
