@@ -14,6 +14,7 @@ export const UPDATE_STRATEGIES = ['immediate', 'on-reload', 'manual'];
 export class ChorusPWA extends EventEmitter {
   #options;
   #registration = null;
+  #registering = null;
   #applying = false;
 
   constructor(options = {}) {
@@ -51,7 +52,12 @@ export class ChorusPWA extends EventEmitter {
   }
 
   /** Registers the worker (resolves to null where service workers are unsupported). */
-  async register() {
+  register() {
+    this.#registering ??= this.#register();
+    return this.#registering;
+  }
+
+  async #register() {
     const { navigator, window, scriptURL, scope, updateStrategy } = this.#options;
     window?.addEventListener?.('online', () => this.emit('online'));
     window?.addEventListener?.('offline', () => this.emit('offline'));
@@ -65,19 +71,19 @@ export class ChorusPWA extends EventEmitter {
     const registration = await container.register(scriptURL, scope === undefined ? undefined : { scope });
     this.#registration = registration;
     this.emit('registered', registration);
-    registration.addEventListener('updatefound', () => {
-      const worker = registration.installing;
-      worker?.addEventListener('statechange', () => {
-        if (worker.state === 'installed' && container.controller) this.#found(worker, false);
-      });
+    const track = (worker) => worker?.addEventListener('statechange', () => {
+      if (worker.state === 'installed' && container.controller) this.#found(worker, false);
     });
+    registration.addEventListener('updatefound', () => track(registration.installing));
     // Found during an earlier visit: on-reload applies it now, as the page starts.
     if (registration.waiting && container.controller) this.#found(registration.waiting, updateStrategy === 'on-reload');
+    else track(registration.installing);   // found while this page was registering
     return registration;
   }
 
-  /** Asks the hub for a newer worker now (browsers also check on navigations). */
+  /** Asks the server for a newer worker now (browsers also check on navigations). */
   async update() {
+    await this.#registering?.catch(() => {});
     await this.#registration?.update();
   }
 

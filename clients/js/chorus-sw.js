@@ -94,6 +94,18 @@
     return index;
   }
 
+  /**
+   * The precache key answering a request, if any. A navigation ignores the query string, as
+   * pages read theirs in the browser (`/demo?name=Ann` is the precached `/demo`).
+   */
+  function precacheLookup(index, href, navigate) {
+    const url = new URL(href);
+    url.hash = '';
+    if (index.has(url.href) || !navigate) return index.get(url.href);
+    url.search = '';
+    return index.get(url.href);
+  }
+
   /** What installing needs: keys to fetch (those not cached yet); what activating deletes. */
   function precachePlan(config, base, cachedKeys) {
     const index = precacheIndex(config, base);
@@ -302,11 +314,9 @@
     sw.addEventListener('fetch', (event) => {
       const request = event.request;
       if (request.method !== 'GET' && request.method !== 'HEAD' && !config.routes.some((r) => r.method === request.method)) return;
-      const url = new URL(request.url);
-      url.hash = '';
-      const precached = index.get(url.href);
-      const route = precached ? null : matchRoute(config, request, sw.location.origin);
       const navigate = request.mode === 'navigate';
+      const precached = precacheLookup(index, request.url, navigate);
+      const route = precached ? null : matchRoute(config, request, sw.location.origin);
       if (!precached && !route && !(navigate && offlineKey)) return;
 
       const preload = navigate && config.navigationPreload ? event.preloadResponse : undefined;
@@ -337,7 +347,7 @@
 
   const api = {
     STRATEGIES, normalizeConfig, globToRegExp, cacheNames, staleCaches, precacheKey, precacheIndex,
-    precachePlan, matchRoute, cacheable, isFresh, expirationPlan, isQuotaError, respond, start,
+    precacheLookup, precachePlan, matchRoute, cacheable, isFresh, expirationPlan, isQuotaError, respond, start,
   };
   scope.ChorusSW = api;
   if (typeof ServiceWorkerGlobalScope !== 'undefined' && scope instanceof ServiceWorkerGlobalScope) {

@@ -59,11 +59,15 @@ test('an unknown update strategy is refused; register passes the script URL and 
   assert.throws(() => new ChorusPWA({ updateStrategy: 'later' }), /updateStrategy must be one of immediate, on-reload, manual/);
   const b = browser();
   const { instance, events } = pwa(b, { scriptURL: '/app/sw.js', scope: '/app/' });
-  assert.equal(await instance.register(), b.registration);
-  assert.deepEqual(b.container.registered, [['/app/sw.js', { scope: '/app/' }]]);
-  assert.deepEqual(events, ['registered']);
-  await instance.update();
+  const registering = instance.register();
+  const checked = instance.update();   // before registration settled: waits for it
+  assert.equal(await registering, b.registration);
+  assert.equal(await instance.register(), b.registration, 'registers once');
+  await checked;
   assert.equal(b.registration.updates, 1);
+  assert.deepEqual(b.container.registered, [['/app/sw.js', { scope: '/app/' }]]);
+  assert.deepEqual(b.container.registered.length, 1);
+  assert.deepEqual(events, ['registered']);
 });
 
 test('the first install is not an update: no event, no reload when it takes control', async () => {
@@ -92,6 +96,18 @@ test('manual: updateAvailable, and nothing more until apply(); then skipWaiting,
   b.container.dispatchEvent(new Event('controllerchange'));
   assert.deepEqual(events.at(-1), 'updated');
   assert.equal(b.window.reloads, 1);
+});
+
+test('a version already installing when register() resolves is reported too', async () => {
+  const b = browser();
+  const worker = new FakeWorker();
+  b.registration.installing = worker;
+  const { instance, events } = pwa(b, { updateStrategy: 'manual' });
+  await instance.register();
+  b.registration.installing = null;
+  b.registration.waiting = worker;
+  worker.become('installed');
+  assert.deepEqual(events, ['registered', ['updateAvailable', worker]]);
 });
 
 test('immediate: the new worker is told to skip waiting as soon as it is installed', async () => {

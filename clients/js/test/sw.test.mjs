@@ -116,6 +116,16 @@ test('precache: revisions are in the key; install fetches what is missing, activ
   assert.deepEqual(plan.remove, [`${ORIGIN}/demo?__chorus_revision=r1`]);
 });
 
+test('precache lookup: exact URLs, and pages by navigations whatever their query string', () => {
+  const index = SW.precacheIndex(SW.normalizeConfig({ precache: [{ url: '/demo', revision: 'r' }, '/app.js?v=2'] }), `${ORIGIN}/sw.js`);
+  const key = `${ORIGIN}/demo?__chorus_revision=r`;
+  assert.equal(SW.precacheLookup(index, `${ORIGIN}/demo#lobby`, false), key);
+  assert.equal(SW.precacheLookup(index, `${ORIGIN}/demo?name=Ann#lobby`, true), key);
+  assert.equal(SW.precacheLookup(index, `${ORIGIN}/demo?name=Ann`, false), undefined, 'only navigations drop the query');
+  assert.equal(SW.precacheLookup(index, `${ORIGIN}/app.js?v=2`, false), `${ORIGIN}/app.js?v=2`);
+  assert.equal(SW.precacheLookup(index, `${ORIGIN}/app.js?v=1`, false), undefined);
+});
+
 test('cache-first: a fresh cached response without the network; a miss fetches and caches 200s only', async () => {
   const { route: r, names } = route({ strategy: 'cache-first', expiration: { maxAgeSeconds: 60 } });
   const io = world();
