@@ -1,6 +1,7 @@
 """The service worker (clients/js/chorus-sw.js) and its page side (chorus-pwa.js) in a real
 headless Chromium: the demo installs, precaches and opens with the hub stopped; an uncached
-navigation gets the offline page; a worker written by ``chorus pwa generate`` for an app on
+navigation gets the offline page; a message typed while the hub is down survives a reload in
+the worker's outbox and is delivered once when the hub is back; a worker written by ``chorus pwa generate`` for an app on
 another origin is updated by each update strategy. ``http://127.0.0.1`` is a secure context,
 so service workers run without TLS. Every wait is on a browser condition, none is timed.
 """
@@ -22,7 +23,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from conftest import run_cli
-from test_browser import DemoPage, page_errors, screenshot, start_chromium, wait_until
+from test_browser import RECONNECT_WAIT, DemoPage, history, page_errors, screenshot, start_chromium, wait_until
 
 CLIENT = Path(__file__).resolve().parents[2] / "clients" / "js"
 
@@ -100,6 +101,52 @@ def test_demo_installs_precaches_and_opens_offline_with_its_last_messages(hub_fa
                "an uncached navigation did not show the offline page")
     assert "You are offline" in browser.find_element(By.TAG_NAME, "h1").text
     screenshot(browser, "pwa-offline-page")
+
+
+OUTBOX_JS = """
+const done = arguments[arguments.length - 1];
+const request = indexedDB.open('chorus-demo-outbox');
+request.onsuccess = () => {
+  const db = request.result;
+  if (!db.objectStoreNames.contains('publishes')) { db.close(); done([]); return; }
+  const all = db.transaction('publishes').objectStore('publishes').getAll();
+  all.onsuccess = () => { db.close(); done(all.result.map((entry) => entry.publish)); };
+};
+request.onerror = () => done(String(request.error));
+"""
+
+
+def test_a_message_typed_while_the_hub_is_down_is_delivered_once_when_it_is_back(restartable_hub, browser, tmp_path):
+    hubs = restartable_hub(cwd=tmp_path)     # same port (so same origin) and data across the restart
+    hub = hubs.start()
+    page = DemoPage(browser, "Alice").open(hub, "Alice")
+    page.send("before the outage")
+    page.wait_texts(["before the outage"])
+    wait_until(browser, lambda: worker_state(browser)["active"] == "activated", "the worker never activated")
+    browser.refresh()
+    page.wait_status("connected")
+    assert worker_state(browser)["controlled"]
+
+    hubs.stop()
+    page.wait(lambda: page.status()[0] == "reconnecting", "the page did not notice the hub was gone")
+    page.send("typed while the hub was down")
+    queued = wait_until(browser, lambda: browser.execute_async_script(OUTBOX_JS), "the message was not stored")
+    assert [p["data"]["text"] for p in queued] == ["typed while the hub was down"]
+    assert queued[0]["idempotency_key"] == queued[0]["data"]["cid"]
+    browser.refresh()   # the tab goes away meanwhile: the outbox is in IndexedDB, not in the page
+
+    hub = hubs.start()
+    page.wait_status("connected", RECONNECT_WAIT)
+    wait_until(browser, lambda: [m["data"]["text"] for m in history(hub, "demo:lobby")]
+               == ["before the outage", "typed while the hub was down"], "the stored message was not delivered")
+    page.wait_texts(["before the outage", "typed while the hub was down"])
+    assert browser.execute_async_script(OUTBOX_JS) == []
+    # Exactly once: a second flush (as a Background Sync retry would do) has nothing left to send.
+    flush = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1]; chorusDemo.pwa.flushOutbox().then(done, (e) => done(String(e)));")
+    assert flush == {"delivered": 0, "rejected": 0, "pending": 0}
+    assert [m["data"]["text"] for m in history(hub, "demo:lobby")] == ["before the outage", "typed while the hub was down"]
+    assert [m["text"] for m in page.messages()] == ["before the outage", "typed while the hub was down"]
 
 
 # --------------------------------------------------------------------------------------------

@@ -35,12 +35,28 @@ export interface StorageReport {
   caches: CacheUsage[];
 }
 
+/** The body of POST /api/publish, as the outbox stores and replays it. */
+export interface QueuedPublish {
+  topic: string;
+  event?: string;
+  data: unknown;
+  idempotency_key: string;
+}
+
+export interface OutboxFlush {
+  delivered: number;
+  rejected: number;
+  pending: number;
+}
+
 export type PWAEvents = {
   registered: (registration: ServiceWorkerRegistration) => void;
   updateAvailable: (update: AvailableUpdate) => void;
   updated: () => void;
   online: () => void;
   offline: () => void;
+  published: (report: { publish: QueuedPublish; ack: { message_id: string; offset?: number; epoch?: string } }) => void;
+  publishRejected: (report: { publish: QueuedPublish; error: { code: string; message?: string } }) => void;
   error: (error: unknown) => void;
 };
 
@@ -58,6 +74,10 @@ export declare class ChorusPWA extends EventEmitter<PWAEvents> {
   clearCache(name: string): Promise<boolean>;
   clearCaches(): Promise<string[]>;
   requestBackgroundSync(tag: string): Promise<boolean>;
+  /** Whether a worker controls the page (the outbox needs one). */
+  readonly controlled: boolean;
+  queuePublish(publish: QueuedPublish, options?: { token?: string }): Promise<boolean>;
+  flushOutbox(): Promise<OutboxFlush | null>;
 }
 
 export declare function registerServiceWorker(options?: ChorusPWAOptions): ChorusPWA;

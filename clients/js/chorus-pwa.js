@@ -9,7 +9,8 @@ export const UPDATE_STRATEGIES = ['immediate', 'on-reload', 'manual'];
 /**
  * Events: `registered` (registration), `updateAvailable` ({ worker, apply }), `updated` (the new
  * worker controls the page; the page reloads next unless `reloadOnUpdate` is false), `online`,
- * `offline`, `error`.
+ * `offline`, `published` ({ publish, ack }) and `publishRejected` ({ publish, error }) for the
+ * outbox, `error`.
  */
 export class ChorusPWA extends EventEmitter {
   #options;
@@ -63,6 +64,11 @@ export class ChorusPWA extends EventEmitter {
     window?.addEventListener?.('offline', () => this.emit('offline'));
     if (!this.supported) return null;
     const container = navigator.serviceWorker;
+    container.addEventListener('message', (event) => {
+      const { type, publish, ack, error } = event.data ?? {};
+      if (type === 'OUTBOX_DELIVERED') this.emit('published', { publish, ack });
+      if (type === 'OUTBOX_REJECTED') this.emit('publishRejected', { publish, error });
+    });
     container.addEventListener('controllerchange', () => {
       if (!this.#applying) return; // the first install taking control is not an update
       this.emit('updated');
@@ -128,6 +134,42 @@ export class ChorusPWA extends EventEmitter {
     const names = await this.#options.caches.keys();
     await Promise.all(names.map((name) => this.#options.caches.delete(name)));
     return names;
+  }
+
+  /** Whether a worker controls this page (so the outbox can be used). */
+  get controlled() {
+    return Boolean(this.#options.navigator?.serviceWorker?.controller);
+  }
+
+  /**
+   * Stores a publish (`{topic, event?, data, idempotency_key}`, the body of POST /api/publish)
+   * in the worker's outbox in IndexedDB. The worker sends it when Background Sync says the
+   * browser is online, or when `flushOutbox()` asks; `published` follows. Resolves to false
+   * when no worker controls the page. `token` is sent as `Authorization: Bearer` with it.
+   */
+  async queuePublish(publish, { token } = {}) {
+    if (typeof publish?.idempotency_key !== 'string' || !publish.idempotency_key) {
+      throw new TypeError('a queued publish needs an idempotency_key string');
+    }
+    const answer = await this.#ask({ type: 'QUEUE_PUBLISH', publish, authorization: token ? `Bearer ${token}` : null });
+    return Boolean(answer?.queued);
+  }
+
+  /** Sends what the outbox holds now: `{delivered, rejected, pending}` counts, or null without a worker. */
+  flushOutbox() {
+    return this.#ask({ type: 'FLUSH_OUTBOX' });
+  }
+
+  async #ask(message) {
+    const worker = this.#options.navigator?.serviceWorker?.controller;
+    if (!worker) return null;
+    const channel = new MessageChannel();
+    const answer = new Promise((resolve) => { channel.port1.onmessage = (event) => resolve(event.data); });
+    worker.postMessage(message, [channel.port2]);
+    const value = await answer;
+    channel.port1.close();
+    if (value?.error) throw new Error(value.error);
+    return value;
   }
 
   /** Registers a one-off Background Sync; resolves to false where the browser lacks it. */

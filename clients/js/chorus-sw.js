@@ -48,7 +48,10 @@
       routes,
       offlinePage: config.offlinePage ?? null,
       navigationPreload: config.navigationPreload ?? true,
-      backgroundSyncTag: config.backgroundSyncTag ?? null,
+      backgroundSync: {
+        tag: config.backgroundSync?.tag ?? 'chorus-publish',
+        url: config.backgroundSync?.url ?? '/api/publish',
+      },
     };
   }
 
@@ -231,6 +234,80 @@
     }
   }
 
+  // ---- the outbox: publishes made offline, replayed once the hub answers -----------------------
+
+  /**
+   * What a POST /api/publish answer means for a stored publish: `delivered` (drop it, tell the
+   * pages), `rejected` (the hub will never take it: drop it, tell the pages), or `retry` (keep
+   * it; stop this flush, so that order is kept).
+   */
+  function publishOutcome(status) {
+    if (status >= 200 && status < 300) return 'delivered';
+    if (status === 408 || status === 429 || status >= 500 || status === 0) return 'retry';
+    return 'rejected';
+  }
+
+  /**
+   * Sends stored publishes in order through `post(entry)` → Response, removing each settled one.
+   * Resolves to `{ delivered: [{entry, ack}], rejected: [{entry, error}], pending }`; a network
+   * failure or a `retry` answer stops the flush with the rest still stored.
+   */
+  async function flushOutbox(outbox, post) {
+    const result = { delivered: [], rejected: [], pending: 0 };
+    const entries = await outbox.all();
+    for (const [index, entry] of entries.entries()) {
+      let response;
+      try {
+        response = await post(entry);
+      } catch {
+        result.pending = entries.length - index;
+        break;
+      }
+      const outcome = publishOutcome(response.status);
+      if (outcome === 'retry') { result.pending = entries.length - index; break; }
+      const body = await response.json().catch(() => null);
+      await outbox.remove(entry.publish.idempotency_key);
+      if (outcome === 'delivered') result.delivered.push({ entry, ack: body });
+      else result.rejected.push({ entry, error: body?.error ?? { code: String(response.status) } });
+    }
+    return result;
+  }
+
+  /** The outbox in IndexedDB: one object store keyed by idempotency_key, read in insertion order. */
+  function indexedDBOutbox(name) {
+    const open = () => new Promise((resolve, reject) => {
+      const request = indexedDB.open(name, 1);
+      request.onupgradeneeded = () => request.result.createObjectStore('publishes', { keyPath: 'seq', autoIncrement: true })
+        .createIndex('key', 'publish.idempotency_key', { unique: true });
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const run = async (mode, work) => {
+      const db = await open();
+      try {
+        return await new Promise((resolve, reject) => {
+          const transaction = db.transaction('publishes', mode);
+          const value = work(transaction.objectStore('publishes'));
+          transaction.oncomplete = () => resolve(value.result);
+          transaction.onerror = () => reject(transaction.error);
+          transaction.onabort = () => reject(transaction.error);
+        });
+      } finally {
+        db.close();
+      }
+    };
+    return {
+      add: (entry) => run('readwrite', (store) => store.add(entry)),
+      all: () => run('readonly', (store) => store.getAll()),
+      remove: (key) => run('readwrite', (store) => {
+        const index = store.index('key');
+        const cursor = index.openKeyCursor(key);
+        cursor.onsuccess = () => { if (cursor.result) store.delete(cursor.result.primaryKey); };
+        return cursor;
+      }),
+    };
+  }
+
   /** Answers `request` by `route.strategy`; rejects when it has no response (Workbox: no-response). */
   async function respond(route, names, io, request, preload) {
     const handler = new Handler(route, names, io);
@@ -307,8 +384,64 @@
       })());
     });
 
+    // One flush at a time: a sync event and a page's request must not send the same entry twice.
+    const outbox = indexedDBOutbox(`${config.prefix}-outbox`);
+    const publishURL = new URL(config.backgroundSync.url, base).href;
+    let flushing = Promise.resolve();
+    const flush = () => {
+      flushing = flushing.catch(() => {}).then(async () => {
+        const result = await flushOutbox(outbox, (entry) => fetch(publishURL, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', ...(entry.authorization ? { Authorization: entry.authorization } : {}) },
+          body: JSON.stringify(entry.publish),
+        }));
+        const pages = await sw.clients.matchAll({ includeUncontrolled: true });
+        for (const { entry, ack } of result.delivered) {
+          for (const page of pages) page.postMessage({ type: 'OUTBOX_DELIVERED', publish: entry.publish, ack });
+        }
+        for (const { entry, error } of result.rejected) {
+          for (const page of pages) page.postMessage({ type: 'OUTBOX_REJECTED', publish: entry.publish, error });
+        }
+        return result;
+      });
+      return flushing;
+    };
+    const reply = (event, work) => {
+      const answer = (value) => event.ports[0]?.postMessage(value);
+      event.waitUntil(work().then(answer, (error) => answer({ error: String(error?.message ?? error) })));
+    };
+
     sw.addEventListener('message', (event) => {
-      if (event.data?.type === 'SKIP_WAITING') sw.skipWaiting();
+      const type = event.data?.type;
+      if (type === 'SKIP_WAITING') sw.skipWaiting();
+      if (type === 'QUEUE_PUBLISH') {
+        reply(event, async () => {
+          const entry = { publish: event.data.publish, authorization: event.data.authorization ?? null, queuedAt: Date.now() };
+          // The same idempotency key twice is the same publish: stored once.
+          const duplicate = await outbox.add(entry).then(() => false, (error) => {
+            if (error?.name === 'ConstraintError') return true;
+            throw error;
+          });
+          if (duplicate) return { queued: true, duplicate };
+          // Where Background Sync exists, the browser wakes this worker when it is online.
+          await sw.registration.sync?.register(config.backgroundSync.tag).catch(() => {});
+          return { queued: true };
+        });
+      }
+      if (type === 'FLUSH_OUTBOX') {
+        reply(event, async () => {
+          const result = await flush();
+          return { delivered: result.delivered.length, rejected: result.rejected.length, pending: result.pending };
+        });
+      }
+    });
+
+    sw.addEventListener('sync', (event) => {
+      if (event.tag !== config.backgroundSync.tag) return;
+      // Rejecting makes the browser retry the sync later.
+      event.waitUntil(flush().then((result) => {
+        if (result.pending) throw new Error(`${result.pending} publishes still waiting for the hub`);
+      }));
     });
 
     sw.addEventListener('fetch', (event) => {
@@ -347,7 +480,8 @@
 
   const api = {
     STRATEGIES, normalizeConfig, globToRegExp, cacheNames, staleCaches, precacheKey, precacheIndex,
-    precacheLookup, precachePlan, matchRoute, cacheable, isFresh, expirationPlan, isQuotaError, respond, start,
+    precacheLookup, precachePlan, matchRoute, cacheable, isFresh, expirationPlan, isQuotaError, respond,
+    publishOutcome, flushOutbox, start,
   };
   scope.ChorusSW = api;
   if (typeof ServiceWorkerGlobalScope !== 'undefined' && scope instanceof ServiceWorkerGlobalScope) {

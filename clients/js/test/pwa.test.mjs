@@ -179,3 +179,29 @@ test('registerServiceWorker reports a failed registration as an error event', as
   const error = await new Promise((resolve) => instance.on('error', resolve));
   assert.match(error.message, /SecurityError/);
 });
+
+test('the outbox: publishes go to the controlling worker, whose reports become events', async () => {
+  const b = browser();
+  const worker = b.container.controller;
+  worker.postMessage = (message, [port]) => {
+    worker.messages.push(message);
+    port.postMessage(message.type === 'QUEUE_PUBLISH' ? { queued: true } : { delivered: 1, rejected: 0, pending: 0 });
+  };
+  const { instance } = pwa(b);
+  const seen = [];
+  instance.on('published', (value) => seen.push(['published', value]));
+  instance.on('publishRejected', (value) => seen.push(['rejected', value]));
+  await instance.register();
+  const publish = { topic: 'demo:lobby', event: 'chat', data: { text: 'hi' }, idempotency_key: 'k1' };
+  await assert.rejects(instance.queuePublish({ topic: 'demo:lobby', data: 1 }), /idempotency_key/);
+  assert.equal(await instance.queuePublish(publish, { token: 'jwt' }), true);
+  assert.deepEqual(worker.messages, [{ type: 'QUEUE_PUBLISH', publish, authorization: 'Bearer jwt' }]);
+  assert.deepEqual(await instance.flushOutbox(), { delivered: 1, rejected: 0, pending: 0 });
+  b.container.dispatchEvent(Object.assign(new Event('message'), { data: { type: 'OUTBOX_DELIVERED', publish, ack: { message_id: 'm' } } }));
+  b.container.dispatchEvent(Object.assign(new Event('message'), { data: { type: 'OUTBOX_REJECTED', publish, error: { code: 'forbidden' } } }));
+  assert.deepEqual(seen, [['published', { publish, ack: { message_id: 'm' } }], ['rejected', { publish, error: { code: 'forbidden' } }]]);
+
+  const uncontrolled = pwa(browser({ firstVisit: true })).instance;
+  assert.equal(uncontrolled.controlled, false);
+  assert.equal(await uncontrolled.queuePublish(publish), false);
+});

@@ -238,3 +238,40 @@ test('a quota error while caching purges (through onQuotaError) and still answer
   assert.ok(SW.isQuotaError({ code: 22 }));
   assert.ok(!SW.isQuotaError(new TypeError('x')));
 });
+
+/** An outbox in memory, in insertion order, like the IndexedDB one. */
+function memoryOutbox(keys) {
+  const entries = keys.map((key) => ({ publish: { topic: 't', data: key, idempotency_key: key } }));
+  return {
+    entries,
+    all: async () => [...entries],
+    remove: async (key) => { entries.splice(entries.findIndex((e) => e.publish.idempotency_key === key), 1); },
+  };
+}
+
+test('outbox: what each answer of the hub means for a stored publish', () => {
+  assert.equal(SW.publishOutcome(200), 'delivered');
+  for (const status of [0, 408, 429, 500, 503]) assert.equal(SW.publishOutcome(status), 'retry', status);
+  for (const status of [400, 401, 403, 413]) assert.equal(SW.publishOutcome(status), 'rejected', status);
+});
+
+test('outbox: a flush sends in order, drops what is settled, and stops at the first retry', async () => {
+  const outbox = memoryOutbox(['a', 'b', 'c', 'd']);
+  const answers = { a: 200, b: 403, c: 503 };
+  const sent = [];
+  const result = await SW.flushOutbox(outbox, async (entry) => {
+    sent.push(entry.publish.idempotency_key);
+    const status = answers[entry.publish.idempotency_key];
+    return new Response(JSON.stringify(status === 200 ? { message_id: 'm1' } : { error: { code: 'forbidden' } }), { status });
+  });
+  assert.deepEqual(sent, ['a', 'b', 'c'], 'd waits behind c');
+  assert.deepEqual(result.delivered.map((d) => [d.entry.publish.idempotency_key, d.ack.message_id]), [['a', 'm1']]);
+  assert.deepEqual(result.rejected.map((r) => [r.entry.publish.idempotency_key, r.error.code]), [['b', 'forbidden']]);
+  assert.equal(result.pending, 2);
+  assert.deepEqual(outbox.entries.map((e) => e.publish.idempotency_key), ['c', 'd']);
+
+  const offline = await SW.flushOutbox(outbox, async () => { throw new TypeError('Failed to fetch'); });
+  assert.deepEqual([offline.delivered.length, offline.pending], [0, 2]);
+  const back = await SW.flushOutbox(outbox, async () => new Response('{}', { status: 200 }));
+  assert.deepEqual([back.delivered.length, back.pending, outbox.entries.length], [2, 0, 0]);
+});

@@ -100,6 +100,11 @@ void pwa.storage().then((report) => console.log(report.quota, report.caches.map(
 void pwa.clearCache('chorus-demo-history-v1');
 void pwa.requestBackgroundSync('chorus-publish').then((ok: boolean) => ok);
 console.log(new ChorusPWA().waiting?.state, UPDATE_STRATEGIES);
+pwa.on('published', ({ publish, ack }) => console.log(publish.idempotency_key, ack.message_id));
+void pwa.queuePublish({ topic: 'chat:a', data: { text: 'hi' }, idempotency_key: 'k' }, { token: 'jwt' }).then((queued: boolean) => queued);
+void pwa.flushOutbox().then((flush) => flush?.pending);
+// @ts-expect-error: a queued publish needs its idempotency key
+void pwa.queuePublish({ topic: 'chat:a', data: 1 });
 // @ts-expect-error: not an update strategy
 new ChorusPWA({ updateStrategy: 'later' });
 // @ts-expect-error: not an event of ChorusPWA
