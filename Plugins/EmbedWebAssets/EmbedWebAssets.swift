@@ -36,6 +36,6 @@ struct EmbedWebAssets: BuildToolPlugin {
 
     private static func isServed(_ name: String, prefix: String) -> Bool {
         if prefix == "js/" { return name.hasSuffix(".js") || name.hasSuffix(".d.ts") }
-        return [".html", ".css", ".js", ".svg", ".ico"].contains { name.hasSuffix($0) }
+        return [".html", ".css", ".js", ".svg", ".ico", ".json", ".webmanifest"].contains { name.hasSuffix($0) }
     }
 }

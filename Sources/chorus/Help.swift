@@ -11,6 +11,8 @@ enum Help {
           chorus bench connections|fanout|echo|churn [options]
                                                load generator for a running hub (or Nchan); see 'chorus bench --help'
           chorus bench history [options]       durable publishes/s through the commit path, in process
+          chorus pwa generate --config PATH [--root DIR]
+                                               print a self-contained service worker (docs/pwa.md)
           chorus help                          this text
         """
 

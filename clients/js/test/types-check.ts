@@ -14,6 +14,7 @@ import {
   type MessageFrame,
   type SubscribedFrame,
 } from '../chorus.js';
+import { ChorusPWA, UPDATE_STRATEGIES, registerServiceWorker } from '../chorus-pwa.js';
 import { ConnectionStatus, RealtimeIndicator, useChorus, useRealtimeChannel, useWebSocket } from '../react.js';
 
 // The browser's own WebSocket and EventSource satisfy the injectable interfaces.
@@ -90,3 +91,21 @@ function Room(): unknown {
   return [ConnectionStatus({ client: hubClient, labels: { error: 'Offline' } }), RealtimeIndicator({ status, label: 'On air' })];
 }
 console.log(Room);
+
+// The page side of the service worker.
+const pwa = registerServiceWorker({ updateStrategy: 'manual' });
+pwa.on('updateAvailable', (update) => { if (confirm('Update?')) update.apply(); });
+pwa.on('offline', () => console.log(pwa.online));
+void pwa.storage().then((report) => console.log(report.quota, report.caches.map((c) => c.bytes)));
+void pwa.clearCache('chorus-demo-history-v1');
+void pwa.requestBackgroundSync('chorus-publish').then((ok: boolean) => ok);
+console.log(new ChorusPWA().waiting?.state, UPDATE_STRATEGIES);
+pwa.on('published', ({ publish, ack }) => console.log(publish.idempotency_key, ack.message_id));
+void pwa.queuePublish({ topic: 'chat:a', data: { text: 'hi' }, idempotency_key: 'k' }, { token: 'jwt' }).then((queued: boolean) => queued);
+void pwa.flushOutbox().then((flush) => flush?.pending);
+// @ts-expect-error: a queued publish needs its idempotency key
+void pwa.queuePublish({ topic: 'chat:a', data: 1 });
+// @ts-expect-error: not an update strategy
+new ChorusPWA({ updateStrategy: 'later' });
+// @ts-expect-error: not an event of ChorusPWA
+pwa.on('message', () => {});

@@ -1,0 +1,295 @@
+"""The service worker (clients/js/chorus-sw.js) and its page side (chorus-pwa.js) in a real
+headless Chromium: the demo installs, precaches and opens with the hub stopped; an uncached
+navigation gets the offline page; a message typed while the hub is down survives a reload in
+the worker's outbox and is delivered once when the hub is back; a worker written by ``chorus pwa generate`` for an app on
+another origin is updated by each update strategy. ``http://127.0.0.1`` is a secure context,
+so service workers run without TLS. Every wait is on a browser condition, none is timed.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import shutil
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from conftest import run_cli
+from test_browser import RECONNECT_WAIT, DemoPage, history, page_errors, screenshot, start_chromium, wait_until
+
+CLIENT = Path(__file__).resolve().parents[2] / "clients" / "js"
+
+SERVICE_WORKER_STATE_JS = """
+const done = arguments[arguments.length - 1];
+(async () => {
+  const registration = await navigator.serviceWorker.ready;
+  const names = await caches.keys();
+  const precache = names.find((name) => name.includes('-precache-'));
+  const keys = precache ? (await (await caches.open(precache)).keys()).map((r) => new URL(r.url).pathname) : [];
+  done({ active: registration.active?.state ?? null, controlled: !!navigator.serviceWorker.controller,
+         caches: names, precached: keys.sort() });
+})().catch((error) => done({ error: String(error) }));
+"""
+
+
+@pytest.fixture
+def browser() -> Iterator[WebDriver]:
+    driver = start_chromium()
+    yield driver
+    driver.quit()
+
+
+def worker_state(driver: WebDriver) -> dict[str, Any]:
+    state = driver.execute_async_script(SERVICE_WORKER_STATE_JS)
+    assert "error" not in state, state
+    return state
+
+
+def test_the_hub_serves_its_worker_for_updates_to_be_found(hub_factory):
+    hub = hub_factory()
+    response = httpx.get(f"{hub.url}/chorus-sw.js")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/javascript")
+    assert response.headers["cache-control"] == "no-cache"
+    config = json.loads(response.text.split("\n", 1)[0].removeprefix("self.chorusSWConfig = ").removesuffix(";"))
+    for entry in config["precache"]:
+        assert len(entry["revision"]) == 16, entry
+        assert httpx.get(hub.url + entry["url"]).status_code == 200, entry
+    manifest = httpx.get(f"{hub.url}/manifest.webmanifest")
+    assert manifest.headers["content-type"] == "application/manifest+json"
+    assert manifest.json()["start_url"] == "/demo"
+
+
+def test_pwa_generate_refuses_bad_input_with_a_clear_error(tmp_path):
+    (tmp_path / "list.json").write_text("[]")
+    (tmp_path / "bad.json").write_text('{"precache": [{"revision": "1"}]}')
+    for args, message in [
+        ((), "--config is required"),
+        (("--config",), "--config needs a value"),
+        (("--output", "x"), "unknown option '--output'"),
+        (("--config", str(tmp_path / "missing.json")), "cannot read the configuration file"),
+        (("--config", str(tmp_path / "list.json")), "must be a JSON object"),
+        (("--config", str(tmp_path / "bad.json")), "precache[0] must be a URL"),
+    ]:
+        result = run_cli("pwa", "generate", *args)
+        assert result.returncode != 0 and message in result.stderr, (args, result.stderr)
+        assert result.stdout == "", "nothing half-written to the output"
+    assert "Usage: chorus pwa generate" in run_cli("pwa").stderr
+
+
+def test_demo_installs_precaches_and_opens_offline_with_its_last_messages(hub_factory, browser):
+    hub = hub_factory()
+    page = DemoPage(browser, "Alice").open(hub, "Alice")
+    page.send("written before the hub went away")
+    page.wait(lambda: [m["state"] for m in page.messages()] == ["sent"], "the message was not confirmed")
+
+    # First visit: the worker installs, precaches the page and its files, and activates.
+    state = wait_until(browser, lambda: (s := worker_state(browser))["active"] == "activated" and s,
+                       "the worker never activated")
+    assert state["precached"] == ["/demo", "/icon.svg", "/js/chorus-pwa.js", "/js/chorus.js",
+                                  "/manifest.webmanifest", "/offline.html"]
+    assert "chorus-demo-precache-v1" in state["caches"]
+    # Chromium finds nothing missing for installing it as an app.
+    installability = browser.execute_cdp_cmd("Page.getInstallabilityErrors", {})
+    assert installability["installabilityErrors"] == [], installability
+    page.wait(lambda: "written before" in (browser.execute_script(
+        "return localStorage.getItem('chorus-demo.snapshot.lobby')") or ""), "the last messages were not kept")
+
+    hub.stop()
+    browser.refresh()
+    assert browser.execute_script("return !!navigator.serviceWorker.controller"), "the page did not come from the worker"
+    page.wait_texts(["written before the hub went away"])
+    assert page.status()[0] in ("connecting", "reconnecting")
+    assert page_errors(browser) == [], "a script error while offline"
+    screenshot(browser, "pwa-offline-demo")
+
+    browser.get(f"{hub.url}/never-visited?x=1")
+    wait_until(browser, lambda: browser.find_element(By.CSS_SELECTOR, "[data-testid=offline-page]"),
+               "an uncached navigation did not show the offline page")
+    assert "You are offline" in browser.find_element(By.TAG_NAME, "h1").text
+    screenshot(browser, "pwa-offline-page")
+
+
+OUTBOX_JS = """
+const done = arguments[arguments.length - 1];
+const request = indexedDB.open('chorus-demo-outbox');
+request.onsuccess = () => {
+  const db = request.result;
+  if (!db.objectStoreNames.contains('publishes')) { db.close(); done([]); return; }
+  const all = db.transaction('publishes').objectStore('publishes').getAll();
+  all.onsuccess = () => { db.close(); done(all.result.map((entry) => entry.publish)); };
+};
+request.onerror = () => done(String(request.error));
+"""
+
+
+def test_a_message_typed_while_the_hub_is_down_is_delivered_once_when_it_is_back(restartable_hub, browser, tmp_path):
+    hubs = restartable_hub(cwd=tmp_path)     # same port (so same origin) and data across the restart
+    hub = hubs.start()
+    page = DemoPage(browser, "Alice").open(hub, "Alice")
+    page.send("before the outage")
+    page.wait_texts(["before the outage"])
+    wait_until(browser, lambda: worker_state(browser)["active"] == "activated", "the worker never activated")
+    browser.refresh()
+    page.wait_status("connected")
+    assert worker_state(browser)["controlled"]
+
+    hubs.stop()
+    page.wait(lambda: page.status()[0] == "reconnecting", "the page did not notice the hub was gone")
+    page.send("typed while the hub was down")
+    queued = wait_until(browser, lambda: browser.execute_async_script(OUTBOX_JS), "the message was not stored")
+    assert [p["data"]["text"] for p in queued] == ["typed while the hub was down"]
+    assert queued[0]["idempotency_key"] == queued[0]["data"]["cid"]
+    browser.refresh()   # the tab goes away meanwhile: the outbox is in IndexedDB, not in the page
+
+    hub = hubs.start()
+    page.wait_status("connected", RECONNECT_WAIT)
+    wait_until(browser, lambda: [m["data"]["text"] for m in history(hub, "demo:lobby")]
+               == ["before the outage", "typed while the hub was down"], "the stored message was not delivered")
+    page.wait_texts(["before the outage", "typed while the hub was down"])
+    assert browser.execute_async_script(OUTBOX_JS) == []
+    # Exactly once: a second flush (as a Background Sync retry would do) has nothing left to send.
+    flush = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1]; chorusDemo.pwa.flushOutbox().then(done, (e) => done(String(e)));")
+    assert flush == {"delivered": 0, "rejected": 0, "pending": 0}
+    assert [m["data"]["text"] for m in history(hub, "demo:lobby")] == ["before the outage", "typed while the hub was down"]
+    assert [m["text"] for m in page.messages()] == ["before the outage", "typed while the hub was down"]
+
+
+# --------------------------------------------------------------------------------------------
+# An app on another origin, with a worker from `chorus pwa generate`
+# --------------------------------------------------------------------------------------------
+
+APP_PAGE = """<!doctype html>
+<meta charset="utf-8"><title>app</title>
+<script src="/app.js"></script>
+<script type="module">
+import { registerServiceWorker } from '/chorus-pwa.js';
+const events = JSON.parse(sessionStorage.getItem('events') ?? '[]');
+const record = (event) => { events.push(event); sessionStorage.setItem('events', JSON.stringify(events)); };
+record(`load ${window.APP_VERSION}`);
+const strategy = new URLSearchParams(location.search).get('strategy');
+window.pwa = registerServiceWorker({ scriptURL: '/sw.js', updateStrategy: strategy });
+pwa.on('updateAvailable', () => record(`updateAvailable ${window.APP_VERSION}`));
+pwa.on('updated', () => record('updated'));
+window.events = events;
+</script>
+"""
+
+
+class App:
+    """A static app served by Python on its own port (another origin than any hub)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        for name in ("chorus.js", "chorus-pwa.js"):
+            shutil.copy(CLIENT / name, root / name)
+        (root / "index.html").write_text(APP_PAGE)
+        (root / "pwa.json").write_text(json.dumps({
+            "cachePrefix": "app", "version": "1",
+            "precache": ["/index.html", "/app.js", "/chorus.js", "/chorus-pwa.js"],
+            "routes": [{"path": "/api/**", "strategy": "network-first"}],
+        }))
+        handler = functools.partial(NoCacheHandler, directory=str(root))
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def release(self, version: int) -> None:
+        """Writes app.js of this version and regenerates sw.js, as a deploy would: each file is
+        replaced whole, so the browser's own update checks never read half a file."""
+        self.write("app.js", f"window.APP_VERSION = {version};\n")
+        result = run_cli("pwa", "generate", "--config", str(self.root / "pwa.json"), "--root", str(self.root))
+        assert result.returncode == 0, result.stderr
+        self.write("sw.js", result.stdout)
+
+    def write(self, name: str, text: str) -> None:
+        staged = self.root / f".{name}.new"
+        staged.write_text(text)
+        os.replace(staged, self.root / name)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class NoCacheHandler(http.server.SimpleHTTPRequestHandler):
+    """Always the whole file: the base class answers If-Modified-Since by mtime in seconds,
+    which would call a worker rewritten within the same second unchanged (304)."""
+
+    def do_GET(self) -> None:
+        del self.headers["If-Modified-Since"]
+        super().do_GET()
+
+    def end_headers(self) -> None:
+        self.send_header("Cache-Control", "no-cache")
+        super().end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def app(tmp_path) -> Iterator[App]:
+    served = App(tmp_path)
+    yield served
+    served.close()
+
+
+def events(driver: WebDriver) -> list[str]:
+    return driver.execute_script("return JSON.parse(sessionStorage.getItem('events') ?? '[]')")
+
+
+def wait_events(driver: WebDriver, wanted: list[str], message: str) -> None:
+    wait_until(driver, lambda: events(driver) == wanted, f"{message}: events are {events(driver)}")
+
+
+@pytest.mark.parametrize("strategy", ["manual", "immediate", "on-reload"])
+def test_a_generated_worker_is_updated_per_strategy(app, browser, strategy):
+    app.release(1)
+    browser.get(f"{app.url}/index.html?strategy={strategy}")
+    wait_until(browser, lambda: worker_state(browser)["active"] == "activated", "the worker never activated")
+    browser.refresh()   # now the page is controlled: what follows is an update, not a first install
+    wait_until(browser, lambda: worker_state(browser)["controlled"], "the page is not controlled")
+    assert worker_state(browser)["precached"] == ["/app.js", "/chorus-pwa.js", "/chorus.js", "/index.html"]
+    wait_events(browser, ["load 1", "load 1"], "the app did not start")
+    wait_until(browser, lambda: browser.execute_script("return !!pwa.registration"), "the page did not register")
+
+    app.release(2)
+    checked = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1]; pwa.update().then(() => done('ok'), (e) => done(String(e)));")
+    assert checked == "ok"
+    if strategy == "manual":
+        wait_events(browser, ["load 1", "load 1", "updateAvailable 1"], "no update was reported")
+        assert browser.execute_script("return pwa.waiting?.state") == "installed", "the update did not wait"
+        browser.execute_script("pwa.applyUpdate()")
+    elif strategy == "on-reload":
+        wait_events(browser, ["load 1", "load 1", "updateAvailable 1"], "no update was reported")
+        assert browser.execute_script("return pwa.waiting?.state") == "installed", "the update did not wait"
+        browser.refresh()   # still version 1, which finds the worker waiting and applies it
+    expected = {
+        "manual": ["updateAvailable 1", "updated", "load 2"],
+        "immediate": ["updateAvailable 1", "updated", "load 2"],
+        "on-reload": ["updateAvailable 1", "load 1", "updateAvailable 1", "updated", "load 2"],
+    }[strategy]
+    wait_events(browser, ["load 1", "load 1", *expected], "the new version did not take over")
+    assert browser.execute_script("return window.APP_VERSION") == 2
+    # The old revision of app.js left the precache when the new worker activated.
+    assert worker_state(browser)["precached"] == ["/app.js", "/chorus-pwa.js", "/chorus.js", "/index.html"]
+    cached = browser.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        caches.open('app-precache-v1').then((c) => c.keys()).then((keys) => done(keys.map((r) => r.url)));""")
+    assert [url for url in cached if "/app.js" in url] == [
+        f"{app.url}/app.js?__chorus_revision={json.loads(first_line_config(app))['precache'][1]['revision']}"]
+
+
+def first_line_config(app: App) -> str:
+    return (app.root / "sw.js").read_text().split("\n", 1)[0].removeprefix("self.chorusSWConfig = ").removesuffix(";")

@@ -1,0 +1,83 @@
+import { EventEmitter } from './chorus.js';
+
+export type UpdateStrategy = 'immediate' | 'on-reload' | 'manual';
+export declare const UPDATE_STRATEGIES: readonly UpdateStrategy[];
+
+export interface ChorusPWAOptions {
+  /** The worker script; default `/chorus-sw.js` (the hub's). */
+  scriptURL?: string;
+  scope?: string;
+  /** Default `on-reload`. */
+  updateStrategy?: UpdateStrategy;
+  /** Reload the page when an applied update takes control (default true). */
+  reloadOnUpdate?: boolean;
+  /** Injectable for tests; default the globals. */
+  navigator?: Navigator;
+  window?: Pick<Window, 'addEventListener' | 'location'>;
+  caches?: CacheStorage;
+}
+
+export interface AvailableUpdate {
+  worker: ServiceWorker;
+  /** Lets the waiting worker take over (what `manual` apps call). */
+  apply(): boolean;
+}
+
+export interface CacheUsage {
+  name: string;
+  entries: number;
+  bytes: number;
+}
+
+export interface StorageReport {
+  usage: number | null;
+  quota: number | null;
+  caches: CacheUsage[];
+}
+
+/** The body of POST /api/publish, as the outbox stores and replays it. */
+export interface QueuedPublish {
+  topic: string;
+  event?: string;
+  data: unknown;
+  idempotency_key: string;
+}
+
+export interface OutboxFlush {
+  delivered: number;
+  rejected: number;
+  pending: number;
+}
+
+export type PWAEvents = {
+  registered: (registration: ServiceWorkerRegistration) => void;
+  updateAvailable: (update: AvailableUpdate) => void;
+  updated: () => void;
+  online: () => void;
+  offline: () => void;
+  published: (report: { publish: QueuedPublish; ack: { message_id: string; offset?: number; epoch?: string } }) => void;
+  publishRejected: (report: { publish: QueuedPublish; error: { code: string; message?: string } }) => void;
+  error: (error: unknown) => void;
+};
+
+export declare class ChorusPWA extends EventEmitter<PWAEvents> {
+  constructor(options?: ChorusPWAOptions);
+  readonly supported: boolean;
+  readonly online: boolean;
+  readonly registration: ServiceWorkerRegistration | null;
+  /** The installed new version waiting to take over, if any. */
+  readonly waiting: ServiceWorker | null;
+  register(): Promise<ServiceWorkerRegistration | null>;
+  update(): Promise<void>;
+  applyUpdate(): boolean;
+  storage(): Promise<StorageReport>;
+  clearCache(name: string): Promise<boolean>;
+  clearCaches(): Promise<string[]>;
+  requestBackgroundSync(tag: string): Promise<boolean>;
+  /** Whether a worker controls the page (the outbox needs one). */
+  readonly controlled: boolean;
+  queuePublish(publish: QueuedPublish, options?: { token?: string }): Promise<boolean>;
+  flushOutbox(): Promise<OutboxFlush | null>;
+}
+
+export declare function registerServiceWorker(options?: ChorusPWAOptions): ChorusPWA;

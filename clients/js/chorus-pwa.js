@@ -1,0 +1,191 @@
+// Chorus PWA, the page side of chorus-sw.js: registers the worker, reports and applies new
+// versions by an update strategy, relays online/offline, measures and clears the caches, and
+// asks for background sync. One ES module; the browser objects it uses are injectable so that
+// `node --test` can drive it (clients/js/test/pwa.test.mjs). See docs/pwa.md.
+import { EventEmitter } from './chorus.js';
+
+export const UPDATE_STRATEGIES = ['immediate', 'on-reload', 'manual'];
+
+/**
+ * Events: `registered` (registration), `updateAvailable` ({ worker, apply }), `updated` (the new
+ * worker controls the page; the page reloads next unless `reloadOnUpdate` is false), `online`,
+ * `offline`, `published` ({ publish, ack }) and `publishRejected` ({ publish, error }) for the
+ * outbox, `error`.
+ */
+export class ChorusPWA extends EventEmitter {
+  #options;
+  #registration = null;
+  #registering = null;
+  #applying = false;
+
+  constructor(options = {}) {
+    super();
+    if (options.updateStrategy !== undefined && !UPDATE_STRATEGIES.includes(options.updateStrategy)) {
+      throw new TypeError(`updateStrategy must be one of ${UPDATE_STRATEGIES.join(', ')}`);
+    }
+    this.#options = {
+      scriptURL: '/chorus-sw.js',
+      scope: undefined,
+      updateStrategy: 'on-reload',
+      reloadOnUpdate: true,
+      navigator: globalThis.navigator,
+      window: globalThis.window,
+      caches: globalThis.caches,
+      ...options,
+    };
+  }
+
+  get supported() {
+    return Boolean(this.#options.navigator?.serviceWorker);
+  }
+
+  get online() {
+    return this.#options.navigator?.onLine ?? true;
+  }
+
+  get registration() {
+    return this.#registration;
+  }
+
+  /** The worker waiting to take over, if a new version is installed. */
+  get waiting() {
+    return this.#registration?.waiting ?? null;
+  }
+
+  /** Registers the worker (resolves to null where service workers are unsupported). */
+  register() {
+    this.#registering ??= this.#register();
+    return this.#registering;
+  }
+
+  async #register() {
+    const { navigator, window, scriptURL, scope, updateStrategy } = this.#options;
+    window?.addEventListener?.('online', () => this.emit('online'));
+    window?.addEventListener?.('offline', () => this.emit('offline'));
+    if (!this.supported) return null;
+    const container = navigator.serviceWorker;
+    container.addEventListener('message', (event) => {
+      const { type, publish, ack, error } = event.data ?? {};
+      if (type === 'OUTBOX_DELIVERED') this.emit('published', { publish, ack });
+      if (type === 'OUTBOX_REJECTED') this.emit('publishRejected', { publish, error });
+    });
+    container.addEventListener('controllerchange', () => {
+      if (!this.#applying) return; // the first install taking control is not an update
+      this.emit('updated');
+      if (this.#options.reloadOnUpdate) window?.location?.reload();
+    });
+    const registration = await container.register(scriptURL, scope === undefined ? undefined : { scope });
+    this.#registration = registration;
+    this.emit('registered', registration);
+    const track = (worker) => worker?.addEventListener('statechange', () => {
+      if (worker.state === 'installed' && container.controller) this.#found(worker, false);
+    });
+    registration.addEventListener('updatefound', () => track(registration.installing));
+    // Found during an earlier visit: on-reload applies it now, as the page starts.
+    if (registration.waiting && container.controller) this.#found(registration.waiting, updateStrategy === 'on-reload');
+    else track(registration.installing);   // found while this page was registering
+    return registration;
+  }
+
+  /** Asks the server for a newer worker now (browsers also check on navigations). */
+  async update() {
+    await this.#registering?.catch(() => {});
+    await this.#registration?.update();
+  }
+
+  /** Lets the waiting worker take over; the page reloads when it has (see `reloadOnUpdate`). */
+  applyUpdate() {
+    const waiting = this.waiting;
+    if (!waiting) return false;
+    this.#applying = true;
+    waiting.postMessage({ type: 'SKIP_WAITING' });
+    return true;
+  }
+
+  #found(worker, applyNow) {
+    this.emit('updateAvailable', { worker, apply: () => this.applyUpdate() });
+    if (applyNow || this.#options.updateStrategy === 'immediate') this.applyUpdate();
+  }
+
+  /** `{ usage, quota, caches: [{ name, entries, bytes }] }`; usage and quota from the StorageManager. */
+  async storage() {
+    const estimate = (await this.#options.navigator?.storage?.estimate?.()) ?? {};
+    const caches = [];
+    for (const name of await this.#options.caches.keys()) {
+      const cache = await this.#options.caches.open(name);
+      let bytes = 0;
+      const requests = await cache.keys();
+      for (const request of requests) {
+        const response = await cache.match(request);
+        if (response && response.type !== 'opaque') bytes += (await response.blob()).size;
+      }
+      caches.push({ name, entries: requests.length, bytes });
+    }
+    return { usage: estimate.usage ?? null, quota: estimate.quota ?? null, caches };
+  }
+
+  /** Deletes one cache; resolves to whether it existed. */
+  clearCache(name) {
+    return this.#options.caches.delete(name);
+  }
+
+  /** Deletes every cache of this origin; resolves to the names deleted. */
+  async clearCaches() {
+    const names = await this.#options.caches.keys();
+    await Promise.all(names.map((name) => this.#options.caches.delete(name)));
+    return names;
+  }
+
+  /** Whether a worker controls this page (so the outbox can be used). */
+  get controlled() {
+    return Boolean(this.#options.navigator?.serviceWorker?.controller);
+  }
+
+  /**
+   * Stores a publish (`{topic, event?, data, idempotency_key}`, the body of POST /api/publish)
+   * in the worker's outbox in IndexedDB. The worker sends it when Background Sync says the
+   * browser is online, or when `flushOutbox()` asks; `published` follows. Resolves to false
+   * when no worker controls the page. `token` is sent as `Authorization: Bearer` with it.
+   */
+  async queuePublish(publish, { token } = {}) {
+    if (typeof publish?.idempotency_key !== 'string' || !publish.idempotency_key) {
+      throw new TypeError('a queued publish needs an idempotency_key string');
+    }
+    const answer = await this.#ask({ type: 'QUEUE_PUBLISH', publish, authorization: token ? `Bearer ${token}` : null });
+    return Boolean(answer?.queued);
+  }
+
+  /** Sends what the outbox holds now: `{delivered, rejected, pending}` counts, or null without a worker. */
+  flushOutbox() {
+    return this.#ask({ type: 'FLUSH_OUTBOX' });
+  }
+
+  async #ask(message) {
+    const worker = this.#options.navigator?.serviceWorker?.controller;
+    if (!worker) return null;
+    const channel = new MessageChannel();
+    const answer = new Promise((resolve) => { channel.port1.onmessage = (event) => resolve(event.data); });
+    worker.postMessage(message, [channel.port2]);
+    const value = await answer;
+    channel.port1.close();
+    if (value?.error) throw new Error(value.error);
+    return value;
+  }
+
+  /** Registers a one-off Background Sync; resolves to false where the browser lacks it. */
+  async requestBackgroundSync(tag) {
+    const container = this.#options.navigator?.serviceWorker;
+    if (!container) return false;
+    const registration = await container.ready;
+    if (!registration.sync) return false;
+    await registration.sync.register(tag);
+    return true;
+  }
+}
+
+/** Registers the worker with these options and returns the ChorusPWA (its events are live). */
+export function registerServiceWorker(options) {
+  const pwa = new ChorusPWA(options);
+  pwa.register().catch((error) => pwa.emit('error', error));
+  return pwa;
+}

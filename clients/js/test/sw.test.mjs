@@ -1,0 +1,277 @@
+// The service worker's decisions (clients/js/chorus-sw.js) without a browser: the script is run
+// in this realm, and each strategy gets an in-memory cache, a scripted network and a clock.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { runInThisContext } from 'node:vm';
+
+runInThisContext(readFileSync(new URL('../chorus-sw.js', import.meta.url), 'utf8'));
+const SW = globalThis.ChorusSW;
+const ORIGIN = 'https://app.example';
+
+/** A Cache's subset the worker uses, keyed by URL, in insertion order like the real one. */
+class MemoryCache {
+  constructor() { this.entries = new Map(); this.failPut = null; }
+  key(request) { return typeof request === 'string' ? request : request.url; }
+  async match(request) { return this.entries.get(this.key(request))?.clone(); }
+  async put(request, response) {
+    if (this.failPut) throw this.failPut;
+    this.entries.set(this.key(request), response);
+  }
+  async keys() { return [...this.entries.keys()].map((url) => new Request(url)); }
+  async delete(request) { return this.entries.delete(this.key(request)); }
+}
+
+/** The injected I/O: `network` answers each fetch (a Response, an Error to throw, or a pending promise). */
+function world({ network = () => new Response('net'), now = 1_000_000 } = {}) {
+  const caches = new Map();
+  const pending = [];
+  const timers = [];
+  const io = {
+    fetches: 0,
+    quotaErrors: 0,
+    open: async (name) => { if (!caches.has(name)) caches.set(name, new MemoryCache()); return caches.get(name); },
+    fetch: async (request) => {
+      io.fetches++;
+      const answer = await network(request);
+      if (answer instanceof Error) throw answer;
+      return answer;
+    },
+    now: () => io.clock,
+    clock: now,
+    waitUntil: (promise) => pending.push(promise),
+    timeout: () => new Promise((resolve) => timers.push(resolve)),
+    onQuotaError: async () => { io.quotaErrors++; },
+    settled: () => Promise.all(pending),
+    fireTimers: () => timers.splice(0).forEach((resolve) => resolve()),
+    caches,
+  };
+  return io;
+}
+
+function route(fields) {
+  const config = SW.normalizeConfig({ routes: [{ path: '/**', cache: 'c', ...fields }] });
+  return { route: config.routes[0], names: SW.cacheNames(config) };
+}
+
+const request = (path = '/a') => new Request(ORIGIN + path);
+const text = (response) => response.text();
+
+async function seed(io, names, path, body, cachedAt = io.clock) {
+  const cache = await io.open(names.runtime('c'));
+  await cache.put(request(path), new Response(body, { headers: { 'x-chorus-cached-at': String(cachedAt) } }));
+}
+
+test('config: strategies and paths are checked, defaults filled, globs match segments', () => {
+  assert.throws(() => SW.normalizeConfig({ routes: [{ path: '/x', strategy: 'cache-last' }] }), /routes\[0\]\.strategy/);
+  assert.throws(() => SW.normalizeConfig({ routes: [{ strategy: 'cache-first' }] }), /routes\[0\] needs a path/);
+  const config = SW.normalizeConfig({ precache: ['/a', { url: '/b', revision: '2' }] });
+  assert.equal(config.prefix, 'chorus');
+  assert.equal(config.version, '1');
+  assert.deepEqual(config.precache, [{ url: '/a', revision: null }, { url: '/b', revision: '2' }]);
+  const glob = SW.globToRegExp('/api/topics/*/history');
+  assert.ok(glob.test('/api/topics/chat%3Ageneral/history'));
+  assert.ok(!glob.test('/api/topics/a/b/history'));
+  assert.ok(SW.globToRegExp('/js/**').test('/js/a/b.js'));
+  assert.ok(!SW.globToRegExp('/a.js').test('/aXjs'), 'a dot is literal');
+});
+
+test('routes: first match wins, by method, origin and path or pattern', () => {
+  const config = SW.normalizeConfig({
+    routes: [
+      { path: '/api/**', strategy: 'network-only', method: 'POST' },
+      { path: '/api/**', strategy: 'network-first' },
+      { pattern: '^https://cdn\\.example/.*\\.css$', origin: '*', strategy: 'cache-first' },
+      { path: '/**', strategy: 'stale-while-revalidate', origin: 'https://fonts.example' },
+    ],
+  });
+  const match = (url, method = 'GET') => SW.matchRoute(config, { url, method }, ORIGIN)?.strategy ?? null;
+  assert.equal(match(`${ORIGIN}/api/publish`, 'POST'), 'network-only');
+  assert.equal(match(`${ORIGIN}/api/topics/x/history?since=1`), 'network-first');
+  assert.equal(match('https://other.example/api/x'), null, 'same origin by default');
+  assert.equal(match('https://cdn.example/site.css'), 'cache-first');
+  assert.equal(match('https://fonts.example/f.woff2'), 'stale-while-revalidate');
+  assert.equal(match(`${ORIGIN}/demo`), null);
+});
+
+test('cache names carry prefix and version; activation deletes only our other versions', () => {
+  const config = SW.normalizeConfig({ cachePrefix: 'app', version: 3, routes: [{ path: '/x', strategy: 'cache-first', cache: 'assets' }] });
+  const names = SW.cacheNames(config);
+  assert.equal(names.precache, 'app-precache-v3');
+  assert.deepEqual(names.all, ['app-precache-v3', 'app-assets-v3']);
+  assert.deepEqual(SW.staleCaches(['app-precache-v2', 'app-assets-v3', 'app-assets-v2', 'other-v1'], config),
+    ['app-precache-v2', 'app-assets-v2']);
+});
+
+test('precache: revisions are in the key; install fetches what is missing, activate drops the rest', () => {
+  const base = `${ORIGIN}/sw.js`;
+  const config = SW.normalizeConfig({ precache: [{ url: '/demo', revision: 'r2' }, '/app.abc123.js', '/offline.html#top'] });
+  assert.equal(SW.precacheKey(config.precache[0], base), `${ORIGIN}/demo?__chorus_revision=r2`);
+  assert.equal(SW.precacheIndex(config, base).get(`${ORIGIN}/offline.html`), `${ORIGIN}/offline.html`);
+  const plan = SW.precachePlan(config, base, [`${ORIGIN}/demo?__chorus_revision=r1`, `${ORIGIN}/app.abc123.js`]);
+  assert.deepEqual(plan.fetch, [
+    { url: `${ORIGIN}/demo`, key: `${ORIGIN}/demo?__chorus_revision=r2` },
+    { url: `${ORIGIN}/offline.html`, key: `${ORIGIN}/offline.html` },
+  ]);
+  assert.deepEqual(plan.remove, [`${ORIGIN}/demo?__chorus_revision=r1`]);
+});
+
+test('precache lookup: exact URLs, and pages by navigations whatever their query string', () => {
+  const index = SW.precacheIndex(SW.normalizeConfig({ precache: [{ url: '/demo', revision: 'r' }, '/app.js?v=2'] }), `${ORIGIN}/sw.js`);
+  const key = `${ORIGIN}/demo?__chorus_revision=r`;
+  assert.equal(SW.precacheLookup(index, `${ORIGIN}/demo#lobby`, false), key);
+  assert.equal(SW.precacheLookup(index, `${ORIGIN}/demo?name=Ann#lobby`, true), key);
+  assert.equal(SW.precacheLookup(index, `${ORIGIN}/demo?name=Ann`, false), undefined, 'only navigations drop the query');
+  assert.equal(SW.precacheLookup(index, `${ORIGIN}/app.js?v=2`, false), `${ORIGIN}/app.js?v=2`);
+  assert.equal(SW.precacheLookup(index, `${ORIGIN}/app.js?v=1`, false), undefined);
+});
+
+test('cache-first: a fresh cached response without the network; a miss fetches and caches 200s only', async () => {
+  const { route: r, names } = route({ strategy: 'cache-first', expiration: { maxAgeSeconds: 60 } });
+  const io = world();
+  await seed(io, names, '/a', 'cached');
+  assert.equal(await text(await SW.respond(r, names, io, request('/a'))), 'cached');
+  assert.equal(io.fetches, 0);
+  assert.equal(await text(await SW.respond(r, names, io, request('/b'))), 'net');
+  await io.settled();
+  assert.ok(await (await io.open(names.runtime('c'))).match(request('/b')), 'the miss was cached');
+  io.clock += 61_000;
+  assert.equal(await text(await SW.respond(r, names, io, request('/a'))), 'net', 'an expired entry is a miss');
+
+  const failing = world({ network: () => new Response('nope', { status: 404 }) });
+  assert.equal((await SW.respond(r, names, failing, request('/c'))).status, 404);
+  await failing.settled();
+  assert.equal(await (await failing.open(names.runtime('c'))).match(request('/c')), undefined, 'a 404 is not cached');
+});
+
+test('network-first: the network when it answers, the cache when it fails or times out', async () => {
+  const { route: r, names } = route({ strategy: 'network-first', networkTimeoutSeconds: 3 });
+  const online = world();
+  await seed(online, names, '/a', 'cached');
+  assert.equal(await text(await SW.respond(r, names, online, request('/a'))), 'net');
+  await online.settled();
+  assert.equal(await text(await (await online.open(names.runtime('c'))).match(request('/a'))), 'net', 'refreshed');
+
+  const offline = world({ network: () => new TypeError('Failed to fetch') });
+  await seed(offline, names, '/a', 'cached');
+  assert.equal(await text(await SW.respond(r, names, offline, request('/a'))), 'cached');
+  await assert.rejects(SW.respond(r, names, offline, request('/b')), /Failed to fetch/);
+
+  let answer;
+  const slow = world({ network: () => new Promise((resolve) => { answer = resolve; }) });
+  await seed(slow, names, '/a', 'cached');
+  const fromCache = SW.respond(r, names, slow, request('/a'));
+  await new Promise(setImmediate);
+  slow.fireTimers();
+  assert.equal(await text(await fromCache), 'cached', 'the timeout falls back to the cache');
+  const uncached = SW.respond(r, names, slow, request('/b'));
+  await new Promise(setImmediate);
+  slow.fireTimers();
+  answer(new Response('late'));
+  assert.equal(await text(await uncached), 'late', 'nothing cached: the late response is still used');
+});
+
+test('stale-while-revalidate: the cached response at once, and the cache refreshed behind it', async () => {
+  const { route: r, names } = route({ strategy: 'stale-while-revalidate' });
+  const io = world({ network: () => new Response('fresh') });
+  await seed(io, names, '/a', 'stale');
+  assert.equal(await text(await SW.respond(r, names, io, request('/a'))), 'stale');
+  await io.settled();
+  assert.equal(io.fetches, 1);
+  assert.equal(await text(await (await io.open(names.runtime('c'))).match(request('/a'))), 'fresh');
+  assert.equal(await text(await SW.respond(r, names, io, request('/new'))), 'fresh', 'a miss waits for the network');
+});
+
+test('cache-only never fetches; network-only never caches and fails on its timeout', async () => {
+  const only = route({ strategy: 'cache-only' });
+  const io = world();
+  await seed(io, only.names, '/a', 'cached');
+  assert.equal(await text(await SW.respond(only.route, only.names, io, request('/a'))), 'cached');
+  await assert.rejects(SW.respond(only.route, only.names, io, request('/b')), /no-response/);
+  assert.equal(io.fetches, 0);
+
+  const net = route({ strategy: 'network-only', networkTimeoutSeconds: 1 });
+  const slow = world({ network: () => new Promise(() => {}) });
+  const pending = SW.respond(net.route, net.names, slow, request('/a'));
+  await new Promise(setImmediate);
+  slow.fireTimers();
+  await assert.rejects(pending, /timed out/);
+  const plain = route({ strategy: 'network-only' });
+  const online = world();
+  assert.equal(await text(await SW.respond(plain.route, plain.names, online, request('/a'))), 'net');
+  await online.settled();
+  assert.equal(online.caches.size, 0, 'network-only opened no cache');
+});
+
+test('a navigation preload response is used instead of a second fetch', async () => {
+  const { route: r, names } = route({ strategy: 'network-first' });
+  const io = world();
+  const response = await SW.respond(r, names, io, request('/page'), Promise.resolve(new Response('preloaded')));
+  assert.equal(await text(response), 'preloaded');
+  assert.equal(io.fetches, 0);
+});
+
+test('expiration: entries past maxAgeSeconds go, then the oldest beyond maxEntries', async () => {
+  const plan = SW.expirationPlan([
+    { key: 'old', cachedAt: 0 }, { key: 'a', cachedAt: 900 }, { key: 'b', cachedAt: 800 },
+    { key: 'c', cachedAt: 950 }, { key: 'opaque', cachedAt: null },
+  ], { maxEntries: 2, maxAgeSeconds: 0.5 }, 1000);
+  assert.deepEqual(plan, ['old', 'b', 'opaque']);
+
+  const { route: r, names } = route({ strategy: 'cache-first', expiration: { maxEntries: 2 } });
+  const io = world();
+  for (const path of ['/1', '/2', '/3']) {
+    io.clock += 1000;
+    await SW.respond(r, names, io, request(path));
+    await io.settled();
+  }
+  assert.deepEqual([...(await io.open(names.runtime('c'))).entries.keys()], [`${ORIGIN}/2`, `${ORIGIN}/3`]);
+});
+
+test('a quota error while caching purges (through onQuotaError) and still answers', async () => {
+  const { route: r, names } = route({ strategy: 'network-first' });
+  const io = world();
+  (await io.open(names.runtime('c'))).failPut = Object.assign(new Error('full'), { name: 'QuotaExceededError' });
+  assert.equal(await text(await SW.respond(r, names, io, request('/a'))), 'net');
+  await io.settled();
+  assert.equal(io.quotaErrors, 1);
+  assert.ok(SW.isQuotaError({ code: 22 }));
+  assert.ok(!SW.isQuotaError(new TypeError('x')));
+});
+
+/** An outbox in memory, in insertion order, like the IndexedDB one. */
+function memoryOutbox(keys) {
+  const entries = keys.map((key) => ({ publish: { topic: 't', data: key, idempotency_key: key } }));
+  return {
+    entries,
+    all: async () => [...entries],
+    remove: async (key) => { entries.splice(entries.findIndex((e) => e.publish.idempotency_key === key), 1); },
+  };
+}
+
+test('outbox: what each answer of the hub means for a stored publish', () => {
+  assert.equal(SW.publishOutcome(200), 'delivered');
+  for (const status of [0, 408, 429, 500, 503]) assert.equal(SW.publishOutcome(status), 'retry', status);
+  for (const status of [400, 401, 403, 413]) assert.equal(SW.publishOutcome(status), 'rejected', status);
+});
+
+test('outbox: a flush sends in order, drops what is settled, and stops at the first retry', async () => {
+  const outbox = memoryOutbox(['a', 'b', 'c', 'd']);
+  const answers = { a: 200, b: 403, c: 503 };
+  const sent = [];
+  const result = await SW.flushOutbox(outbox, async (entry) => {
+    sent.push(entry.publish.idempotency_key);
+    const status = answers[entry.publish.idempotency_key];
+    return new Response(JSON.stringify(status === 200 ? { message_id: 'm1' } : { error: { code: 'forbidden' } }), { status });
+  });
+  assert.deepEqual(sent, ['a', 'b', 'c'], 'd waits behind c');
+  assert.deepEqual(result.delivered.map((d) => [d.entry.publish.idempotency_key, d.ack.message_id]), [['a', 'm1']]);
+  assert.deepEqual(result.rejected.map((r) => [r.entry.publish.idempotency_key, r.error.code]), [['b', 'forbidden']]);
+  assert.equal(result.pending, 2);
+  assert.deepEqual(outbox.entries.map((e) => e.publish.idempotency_key), ['c', 'd']);
+
+  const offline = await SW.flushOutbox(outbox, async () => { throw new TypeError('Failed to fetch'); });
+  assert.deepEqual([offline.delivered.length, offline.pending], [0, 2]);
+  const back = await SW.flushOutbox(outbox, async () => new Response('{}', { status: 200 }));
+  assert.deepEqual([back.delivered.length, back.pending, outbox.entries.length], [2, 0, 0]);
+});
