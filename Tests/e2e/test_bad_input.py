@@ -180,3 +180,22 @@ async def test_ten_thousand_subscribe_frames_in_a_burst(hub, bystander):
         stats = (await client.get("/api/stats")).json()
     assert stats["subscriptions"] >= 128
     await raw.aclose()
+
+
+async def test_errors_quote_at_most_64_characters_of_a_long_invalid_topic(hub, bystander):
+    """A 10,000-byte invalid topic was echoed whole in every error body; now at most 64
+    characters of it, with its length."""
+    topic = "a" * 5_000 + " " + "b" * 4_999
+    async with hub.http() as client:
+        sse = await client.get("/sse", params={"topic": topic})
+        api = await client.post("/api/publish", json={"topic": topic, "data": 1})
+    ws = await ws_connect(hub.ws(topics=[topic]))
+    try:
+        frame = await recv_frame(ws)
+    finally:
+        await ws.close()
+    for status, error in ((sse.status_code, sse.json()["error"]), (api.status_code, api.json()["error"]), (400, frame)):
+        assert status == 400 and error["code"] == "bad_request", (status, error)
+        assert len(error["message"]) < 300, error["message"][:400]
+    assert "'" + "a" * 64 + "…' (10000 bytes)" in sse.json()["error"]["message"], sse.text[:300]
+    assert "'" + "a" * 64 + "…' (10000 bytes)" in frame["message"], frame

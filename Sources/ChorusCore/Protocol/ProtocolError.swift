@@ -12,3 +12,15 @@ public struct ProtocolError: Error, Sendable {
         self.retryAfter = retryAfter
     }
 }
+
+extension ProtocolError {
+    /// The most characters of client input an error message quotes: enough to recognise a
+    /// topic, without echoing a 10,000-byte one back (or into the logs).
+    package static let maxQuotedCharacters = 64
+
+    /// `text` in single quotes, cut to ``maxQuotedCharacters`` with `…` when longer.
+    package static func quoted(_ text: some StringProtocol) -> String {
+        guard text.count > Self.maxQuotedCharacters else { return "'\(text)'" }
+        return "'\(text.prefix(Self.maxQuotedCharacters))…' (\(text.utf8.count) bytes)"
+    }
+}

@@ -49,7 +49,7 @@ public struct TokenPermissions: Sendable, Hashable {
             do {
                 patterns.append(try TopicPattern(text))
             } catch {
-                throw ProtocolError(.unauthorized, "token rejected: its '\(claim)' claim holds an invalid pattern '\(text)': \(error.description)")
+                throw ProtocolError(.unauthorized, "token rejected: its '\(claim)' claim holds an invalid pattern \(ProtocolError.quoted(text)): \(error.description)")
             }
         }
         return patterns

@@ -75,7 +75,7 @@ struct APIRoutes: Sendable {
             do {
                 topics.append(try Topic(name))
             } catch {
-                throw ProtocolError(.badRequest, "invalid topic '\(name)': \(error.description)")
+                throw ProtocolError(.badRequest, "invalid topic \(ProtocolError.quoted(name)): \(error.description)")
             }
         }
         for topic in topics { try access.authorizePublish(to: topic) }
@@ -139,7 +139,7 @@ struct APIRoutes: Sendable {
         do {
             topic = try Topic(name)
         } catch {
-            throw ProtocolError(.badRequest, "invalid topic '\(name)': \(error.description)")
+            throw ProtocolError(.badRequest, "invalid topic \(ProtocolError.quoted(name)): \(error.description)")
         }
         guard access.mayRead(topic) else {
             throw ProtocolError(.forbidden, "not allowed to read '\(topic.name)'")
@@ -245,7 +245,7 @@ struct APIRoutes: Sendable {
     private static func pathParameter(_ name: String, of context: ChorusRequestContext) throws -> String {
         let raw = try context.parameters.require(name)
         guard let value = raw.removingPercentEncoding, !value.isEmpty else {
-            throw ProtocolError(.badRequest, "invalid \(name) in path: '\(raw)'")
+            throw ProtocolError(.badRequest, "invalid \(name) in path: \(ProtocolError.quoted(raw))")
         }
         return value
     }

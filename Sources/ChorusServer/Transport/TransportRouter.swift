@@ -285,14 +285,15 @@ final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
             do {
                 try self.hub.limits.admitSubscriptions(total: request.topics.count)
             } catch {
-                return self.respond(error, context: context)
+                // Retrying the same stream can never pass: a bad request, not a 429.
+                return self.respond(.badRequest, .badRequest, "\(error.message); this stream names \(request.topics.count) topics", context: context)
             }
             var patterns: [TopicPattern] = []
             for text in request.topics {
                 do {
                     patterns.append(try TopicPattern(text))
                 } catch {
-                    return self.respond(.badRequest, .badRequest, "invalid topic '\(text)': \(error.description)", context: context)
+                    return self.respond(.badRequest, .badRequest, "invalid topic \(ProtocolError.quoted(text)): \(error.description)", context: context)
                 }
             }
             self.state = .openingStream(request, patterns)

@@ -379,7 +379,7 @@ final class WebSocketConnection: ClientConnectionHandler {
                 // Exactly as if the client had sent `subscribe` (history topics included).
                 self.handle(.subscribe(try TopicPattern(text), since: nil), id: nil)
             } catch {
-                self.replyError(ProtocolError(.badRequest, "invalid topic '\(text)': \(error.description)"), id: nil)
+                self.replyError(ProtocolError(.badRequest, "invalid topic \(ProtocolError.quoted(text)): \(error.description)"), id: nil)
             }
         }
         self.flushReplies()
