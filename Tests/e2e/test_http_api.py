@@ -379,3 +379,29 @@ async def test_user_ids_are_percent_decoded_in_paths(keyed_hub, user):
         assert r.status_code == 202, r.text
         frames, code, _ = await recv_until_closed(ws)
         assert [f["type"] for f in frames] == ["disconnect"] and frames[0]["reason"] == "bye", frames
+
+
+async def test_cross_site_requests_are_refused(hub_factory):
+    """A disallowed Origin used to be served (only the CORS header was left off), and a
+    text/plain form post reached a development-mode hub: both are refused before anything
+    runs, and nothing is published."""
+    h = hub_factory(["--allowed-origins", "https://app.example"])
+    async with await ws_connect(h.ws(topics=["csrf"])) as ws:
+        assert (await recv_frame(ws))["type"] == "subscribed"
+        async with h.http() as c:
+            r = await c.post("/api/publish", json={"topic": "csrf", "data": 1}, headers={"Origin": "https://evil.example"})
+            assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden", r.text
+            assert "allowed_origins" in r.json()["error"]["message"]
+            r = await c.get("/api/stats", headers={"Origin": "https://evil.example"})
+            assert r.status_code == 403, r.text
+            for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
+                r = await c.post("/api/publish", content=b'{"topic":"csrf","data":2}', headers={"Content-Type": content_type})
+                assert r.status_code == 415 and r.json()["error"]["code"] == "unsupported_media_type", (content_type, r.text)
+            # JSON, with or without parameters, from an allowed origin or none, is served.
+            for headers in ({"Content-Type": "application/json; charset=utf-8"}, {"Origin": "https://app.example"}, {}):
+                r = await c.post("/api/publish", content=b'{"topic":"csrf","data":3}', headers=headers)
+                assert r.status_code == 200, (headers, r.text)
+        for _ in range(3):
+            assert (await recv_frame(ws))["data"] == 3
+        with pytest.raises(pytest.fail.Exception):
+            await recv_frame(ws, 0.3)

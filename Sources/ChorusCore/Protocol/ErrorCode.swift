@@ -10,6 +10,8 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case `internal`
     /// The hub is shutting down: try again once reconnected (to this hub or another).
     case unavailable
+    /// An HTTP API body that is not JSON (`Content-Type` other than `application/json`).
+    case unsupportedMediaType = "unsupported_media_type"
 
     /// The HTTP status the HTTP API answers with for this code.
     public var httpStatus: Int {
@@ -19,6 +21,7 @@ public enum ErrorCode: String, Sendable, CaseIterable {
         case .forbidden: 403
         case .notFound: 404
         case .tooLarge: 413
+        case .unsupportedMediaType: 415
         case .rateLimited: 429
         case .internal: 500
         case .unavailable: 503

@@ -20,7 +20,9 @@ struct APIRoutes: Sendable {
                 body: .init(byteBuffer: ByteBuffer(bytes: self.hub.metrics.exposition()))
             )
         }
-        let api = router.group("/api").add(middleware: APIRateLimitMiddleware(limits: self.hub.limits, apiKey: self.hub.configuration.apiKey))
+        let api = router.group("/api")
+            .add(middleware: APIRequestGuardMiddleware(origins: OriginPolicy(allowed: self.hub.configuration.allowedOrigins)))
+            .add(middleware: APIRateLimitMiddleware(limits: self.hub.limits, apiKey: self.hub.configuration.apiKey))
         api.post("/publish") { request, _ in try await self.publish(request) }
         api.post("/broadcast") { request, _ in try await self.broadcast(request) }
         api.post("/users/:user/send") { request, context in

@@ -1,0 +1,28 @@
+import ChorusCore
+import Foundation
+import Hummingbird
+
+/// Browser requests the HTTP API refuses before doing anything: an `Origin` that
+/// `allowed_origins` does not list (`403`), and a body that is not JSON (`415`). A cross-site
+/// form may POST `text/plain` or form data without a CORS preflight; without this check such a
+/// request would reach a development-mode hub, which takes calls without a key.
+struct APIRequestGuardMiddleware: RouterMiddleware {
+    typealias Context = ChorusRequestContext
+    let origins: OriginPolicy
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let origin = request.headers[.origin], !self.origins.permits(origin) {
+            throw ProtocolError(.forbidden, "origin \(ProtocolError.quoted(origin)) is not allowed (allowed_origins)")
+        }
+        if [.post, .put, .patch].contains(request.method), let type = request.headers[.contentType], !Self.isJSON(type) {
+            throw ProtocolError(.unsupportedMediaType, "send the body as JSON (Content-Type: application/json), not \(ProtocolError.quoted(type))")
+        }
+        return try await next(request, context)
+    }
+
+    /// `application/json` or `application/…+json`, parameters (`charset`) allowed.
+    static func isJSON(_ contentType: String) -> Bool {
+        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        return mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
+    }
+}
