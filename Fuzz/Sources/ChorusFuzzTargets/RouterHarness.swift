@@ -61,7 +61,7 @@ enum RouterHarness {
         let ends = cuts.map { bytes.startIndex + bytes.count * $0 / 256 } + [bytes.endIndex]
 
         let environment = Environment.current
-        let channel = EmbeddedChannel(loop: environment.loop)
+        let channel = EmbeddedChannel(handler: Socket(), loop: environment.loop)
         let decision = environment.loop.makePromise(of: ChorusChildChannel.Decision.self)
         do {
             try ChorusChildChannel.addHandlers(to: channel, hub: environment.hub, logger: environment.logger, decision: decision) { channel in
@@ -105,8 +105,30 @@ enum RouterHarness {
                 preconditionFailure("the connection wrote something that is not bytes to the socket: \(error)")
             }
             guard let bytes else { return }
-            precondition(!closed || bytes.readableBytes == 0, "bytes were written after the channel closed")
+            precondition(!closed || bytes.readableBytes == 0, "bytes were written after the channel closed: \(String(buffer: bytes))")
             wire.received(bytes)
+        }
+    }
+
+    /// Takes writes until the channel starts closing, as a socket does: an `EmbeddedChannel`
+    /// still takes what handlers write while it closes (say, the router's `400` for a request
+    /// the close cut short), which a closed socket refuses.
+    private final class Socket: ChannelOutboundHandler {
+        typealias OutboundIn = Any
+
+        private var closed = false
+
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            guard !self.closed else {
+                promise?.fail(ChannelError.ioOnClosedChannel)
+                return
+            }
+            context.write(data, promise: promise)
+        }
+
+        func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+            if mode == .all { self.closed = true }
+            context.close(mode: mode, promise: promise)
         }
     }
 }
