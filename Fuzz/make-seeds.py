@@ -178,16 +178,17 @@ def websocket_seeds():
 
 
 def router_seeds():
-    # RouterHarness: a shape byte (bits 0-1: writes - 1; bits 2-4: run the loop after write n),
+    # RouterHarness: a shape byte (bits 0-1: writes - 1; bits 2-4: run the loop after write n;
+    # bit 5: the clock then moves past request_timeout),
     # two bytes of the stand-in's timings (4 bits a request: 0 at once, 1 a tick after the head,
     # 2 at the request's end, 3 a tick after it; +4 `Connection: close`), a byte per cut.
-    def seed(*writes, run_loop=0, timings=0):
+    def seed(*writes, run_loop=0, clock=0, timings=0):
         cuts, total, data = [], sum(len(w) for w in writes), b""
         for write in writes[:-1]:
             data += write
             # The cut byte c puts the cut at total * c // 256: the smallest c that reaches it.
             cuts.append(next(c for c in range(256) if total * c // 256 >= len(data)))
-        return bytes([len(writes) - 1 | run_loop << 2, timings & 0xFF, timings >> 8, *cuts]) + data + writes[-1]
+        return bytes([len(writes) - 1 | run_loop << 2 | clock << 5, timings & 0xFF, timings >> 8, *cuts]) + data + writes[-1]
 
     health = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
     ready = b"GET /ready HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -228,6 +229,9 @@ def router_seeds():
         "malformed-after-health": seed(health + b"\x00\x01 garbage\r\n\r\n", timings=0x1),
         "chunked-body": seed(b"POST /api/publish HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n" + health, timings=0x2),
         "empty": seed(b""),
+        "partial-head-times-out": seed(b"GET /health HTTP/1.1\r\nHo", clock=1),
+        "health-then-idle": seed(health, clock=1),
+        "pipelined-body-times-out": seed(post + body[:5], clock=1, timings=0x0),
     }
 
 

@@ -10,7 +10,7 @@ import NIOEmbedded
 /// ``Hub`` when the router hands the connection over) on an `EmbeddedChannel`.
 ///
 /// Layout: a shape byte (bits 0–1: one to four writes; bits 2–4: whether the event loop runs
-/// its tasks between them), two bytes of the stand-in's timings (``StandInResponder``), a byte
+/// its tasks between them; bit 5: whether the clock then moves past `request_timeout`), two bytes of the stand-in's timings (``StandInResponder``), a byte
 /// per cut between writes (where, as a fraction of the rest), then the bytes the client sends.
 ///
 /// After each write and at the end: everything on the socket is bytes (an HTTP part there was
@@ -82,11 +82,18 @@ enum RouterHarness {
             // Errors the pipeline raises (a malformed request, a closed channel) are answers, not bugs.
             _ = try? channel.writeInbound(ByteBuffer(bytes: bytes[start..<end]))
             start = end
-            if shape >> (2 + index) & 1 == 1 { environment.loop.run() }
+            if index < ends.count - 1, shape >> (2 + index) & 1 == 1 { environment.loop.run() }
             self.drain(channel, into: &wire, closed: closed)
         }
         environment.loop.run()
         self.drain(channel, into: &wire, closed: false)
+        if shape >> 5 & 1 == 1, let timeout = environment.hub.configuration.requestTimeout {
+            // The router's timer runs on the loop's clock. (The hub's sweeps, for pings and
+            // idle connections, read the real clock and are not started here.)
+            let closed = !channel.isActive
+            environment.loop.advanceTime(by: TimeAmount(timeout) + .seconds(1))
+            self.drain(channel, into: &wire, closed: closed)
+        }
         channel.close(promise: nil)
         environment.loop.run()
         self.drain(channel, into: &wire, closed: true)
