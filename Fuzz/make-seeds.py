@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of each fuzz target into Fuzz/corpus/<target>/.
 
-The seeds are checked in; run this only to change them (it needs the `cryptography` package to
-sign ES256 tokens with the fuzzing key in JWTFuzzKeys.swift). Input layouts are described in
+The seeds are checked in; run this only to change them: `make-seeds.py [target...]` rewrites
+the targets named (all when none; the ES256 seeds differ on every run). It needs the
+`cryptography` package to sign ES256 tokens with the fuzzing key in JWTFuzzKeys.swift. Input layouts are described in
 each harness (Fuzz/Sources/ChorusFuzzTargets/*Harness.swift).
 """
 import base64
@@ -13,6 +14,7 @@ import pathlib
 import re
 import shutil
 import struct
+import sys
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
@@ -175,14 +177,76 @@ def websocket_seeds():
     }
 
 
-def main():
+def router_seeds():
+    # RouterHarness: a shape byte (bits 0-1: writes - 1; bits 2-4: run the loop after write n;
+    # bit 5: the clock then moves past request_timeout),
+    # two bytes of the stand-in's timings (4 bits a request: 0 at once, 1 a tick after the head,
+    # 2 at the request's end, 3 a tick after it; +4 `Connection: close`), a byte per cut.
+    def seed(*writes, run_loop=0, clock=0, timings=0):
+        cuts, total, data = [], sum(len(w) for w in writes), b""
+        for write in writes[:-1]:
+            data += write
+            # The cut byte c puts the cut at total * c // 256: the smallest c that reaches it.
+            cuts.append(next(c for c in range(256) if total * c // 256 >= len(data)))
+        return bytes([len(writes) - 1 | run_loop << 2 | clock << 5, timings & 0xFF, timings >> 8, *cuts]) + data + writes[-1]
+
+    health = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    ready = b"GET /ready HTTP/1.1\r\nHost: x\r\n\r\n"
+    key = b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+    upgrade = b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" + key + b"\r\n"
+    echo = upgrade.replace(b"/ws", b"/echo")
+    sse = b"GET /sse?topic=a&topic=b.* HTTP/1.1\r\nHost: x\r\n\r\n"
+    ping = bytes([0x89, 0x82, 1, 2, 3, 4, ord("h") ^ 1, ord("i") ^ 2])
+
+    def text(payload: bytes) -> bytes:
+        mask = b"\x01\x02\x03\x04"
+        return bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+    post = b"POST /api/publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 29\r\n\r\n"
+    body = b'{"topic":"a","data":{"n":1}}\n'
+    subscribe = text(b'{"type":"subscribe","topic":"a"}')
+    publish = text(b'{"type":"publish","topic":"a","data":1}')
+    return {
+        # Issue #21's crash: the upgrade in the same packet as a request Hummingbird answers later.
+        "health-then-upgrade": seed(health + upgrade, timings=0x1),
+        "health-then-upgrade-at-end": seed(health + upgrade, timings=0x3),
+        "health-then-upgrade-two-writes": seed(health, upgrade, timings=0x1),
+        "health-then-sse": seed(health + sse, timings=0x1),
+        "health-then-echo-then-frames": seed(health + echo + ping, timings=0x3),
+        "pipelined-gets": seed(health + ready + health + b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", timings=0x3210),
+        "post-with-body": seed(post + body[:10], body[10:] + health, run_loop=1, timings=0x2),
+        "post-answered-before-body": seed(post, body + upgrade, timings=0x00),
+        "connection-close": seed(health.replace(b"Host: x", b"Host: x\r\nConnection: close") + health + upgrade, timings=0x1),
+        "close-from-responder": seed(health + health + upgrade, timings=0x15),
+        "http-1.0": seed(b"GET /health HTTP/1.0\r\n\r\n" + health, timings=0x1),
+        "upgrade-with-frames": seed(upgrade + ping + subscribe + publish),
+        "upgrade-frames-split": seed(upgrade[:40], upgrade[40:] + ping[:3], ping[3:] + publish, run_loop=7),
+        "upgrade-then-bad-frame": seed(upgrade + b"\x81\x05hello"),
+        "sse-with-token": seed(b"GET /sse?topic=a&token=x.y.z HTTP/1.1\r\nHost: x\r\n\r\n"),
+        "upgrade-bad-key": seed(upgrade.replace(b"Version: 13", b"Version: 8")),
+        "non-canonical-path": seed(b"GET //ws HTTP/1.1\r\nHost: x\r\n\r\n" + health),
+        "malformed-head": seed(b"GET /health HTTP/1.1\r\nHost x\r\n\r\n"),
+        "malformed-after-health": seed(health + b"\x00\x01 garbage\r\n\r\n", timings=0x1),
+        "chunked-body": seed(b"POST /api/publish HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n" + health, timings=0x2),
+        "empty": seed(b""),
+        "partial-head-times-out": seed(b"GET /health HTTP/1.1\r\nHo", clock=1),
+        "health-then-idle": seed(health, clock=1),
+        "pipelined-body-times-out": seed(post + body[:5], clock=1, timings=0x0),
+    }
+
+
+def main(targets):
     corpus = FUZZ / "corpus"
-    for target, seeds in {
-        "frame-decoder": frame_decoder_seeds(),
-        "topics": topic_seeds(),
-        "jwt": jwt_seeds(),
-        "websocket": websocket_seeds(),
+    for target, make in {
+        "frame-decoder": frame_decoder_seeds,
+        "topics": topic_seeds,
+        "jwt": jwt_seeds,
+        "websocket": websocket_seeds,
+        "router": router_seeds,
     }.items():
+        if targets and target not in targets:
+            continue
+        seeds = make()
         folder = corpus / target
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
@@ -192,4 +256,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -6,6 +6,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case topics
     case jwt
     case webSocket = "websocket"
+    case router
 
     /// Runs one input; a bug shows as a trap (a failed precondition or a crash in the code under test).
     public func run(_ input: UnsafeRawBufferPointer) {
@@ -14,6 +15,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .topics: TopicHarness.run(input)
         case .jwt: JWTHarness.run(input)
         case .webSocket: WebSocketHarness.run(input)
+        case .router: RouterHarness.run(input)
         }
     }
 

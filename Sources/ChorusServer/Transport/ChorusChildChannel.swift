@@ -11,16 +11,16 @@ import NIOHTTPTypesHTTP1
 /// NIO registers an accepted channel only once `setup`'s future completes, so `setup` cannot
 /// wait for the first request itself; the short-lived task that `handle` runs in ends as soon
 /// as a WebSocket or SSE connection is handed to its NIO handlers.
-struct ChorusChildChannel: ServerChildChannel, HTTPChannelHandler {
-    enum Decision: Sendable {
+package struct ChorusChildChannel: ServerChildChannel, HTTPChannelHandler {
+    package enum Decision: Sendable {
         /// A plain HTTP connection, served by Hummingbird's router.
         case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
         /// A WebSocket or SSE connection, owned by NIO handlers from now on.
         case takenOver
     }
 
-    struct Value: ServerChildChannelValue {
-        let channel: any Channel
+    package struct Value: ServerChildChannelValue {
+        package let channel: any Channel
         let decision: EventLoopFuture<Decision>
     }
 
@@ -29,24 +29,14 @@ struct ChorusChildChannel: ServerChildChannel, HTTPChannelHandler {
     /// and busier connections grow theirs as their reads fill it.
     static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536)
 
-    let responder: HTTPChannelHandler.Responder
+    package let responder: HTTPChannelHandler.Responder
     let hub: Hub
 
-    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+    package func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let promise = channel.eventLoop.makePromise(of: Decision.self)
         do {
             try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
-            let encoder = HTTPResponseEncoder(configuration: .init())
-            let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
-            let router = TransportRouter(
-                hub: self.hub,
-                logger: logger,
-                encoder: encoder,
-                decoder: decoder,
-                setupPromise: promise,
-                attachHTTP: Self.attachHummingbird(logger: logger)
-            )
-            try channel.pipeline.syncOperations.addHandlers([encoder, decoder, router])
+            try Self.addHandlers(to: channel, hub: self.hub, logger: logger, decision: promise, attachHTTP: Self.attachHummingbird(logger: logger))
         } catch {
             promise.fail(error)
             return channel.eventLoop.makeFailedFuture(error)
@@ -54,11 +44,26 @@ struct ChorusChildChannel: ServerChildChannel, HTTPChannelHandler {
         return channel.eventLoop.makeSucceededFuture(Value(channel: channel, decision: promise.futureResult))
     }
 
+    /// HTTP/1 decoding and the ``TransportRouter``, which decides `decision`. It calls
+    /// `attachHTTP` when the first plain HTTP request comes, to add the handlers that answer it
+    /// after itself: Hummingbird's here, a synchronous stand-in in the `router` fuzz target.
+    package static func addHandlers(
+        to channel: any Channel,
+        hub: Hub,
+        logger: Logger,
+        decision: EventLoopPromise<Decision>,
+        attachHTTP: @escaping (any Channel) throws -> Decision
+    ) throws {
+        let encoder = HTTPResponseEncoder(configuration: .init())
+        let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
+        let router = TransportRouter(hub: hub, logger: logger, encoder: encoder, decoder: decoder, setupPromise: decision, attachHTTP: attachHTTP)
+        try channel.pipeline.syncOperations.addHandlers([encoder, decoder, router])
+    }
+
     /// The handlers Hummingbird's `HTTP1Channel` would add, placed after the router.
     private static func attachHummingbird(logger: Logger) -> (any Channel) throws -> Decision {
         { channel in
-            try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-            try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
+            try Self.addHTTPHandlers(to: channel.pipeline.syncOperations, logger: logger)
             let asyncChannel = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
                 wrappingChannelSynchronously: channel,
                 configuration: .init(isOutboundHalfClosureEnabled: true)
@@ -67,7 +72,14 @@ struct ChorusChildChannel: ServerChildChannel, HTTPChannelHandler {
         }
     }
 
-    /// Removes the handlers of ``attachHummingbird(logger:)`` that speak HTTP, when a connection
+    /// Hummingbird's handlers that turn NIO's HTTP/1 parts into HTTP types and watch requests
+    /// and responses; what answers them goes after.
+    package static func addHTTPHandlers(to pipeline: ChannelPipeline.SynchronousOperations, logger: Logger) throws {
+        try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+        try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
+    }
+
+    /// Removes the handlers of ``addHTTPHandlers(to:logger:)``, when a connection
     /// Hummingbird served is taken over. Its `NIOAsyncChannel` handler stays last in the pipeline,
     /// receiving nothing: the task waiting on it ends when the channel closes.
     static func detachHummingbird(from pipeline: ChannelPipeline.SynchronousOperations) throws {
@@ -83,7 +95,7 @@ struct ChorusChildChannel: ServerChildChannel, HTTPChannelHandler {
         return Task { await child.handle(value: value, logger: logger) }
     }
 
-    func handle(value: Value, logger: Logger) async {
+    package func handle(value: Value, logger: Logger) async {
         guard case .http(let asyncChannel) = try? await value.decision.get() else { return }
         await self.handleHTTP(asyncChannel: asyncChannel, logger: logger)
     }
