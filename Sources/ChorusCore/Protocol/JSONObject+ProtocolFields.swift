@@ -12,16 +12,18 @@ extension JSONObject {
         return value
     }
 
-    public func optionalString(_ key: String) throws(ProtocolError) -> String? {
-        guard let value = self[key], !value.isNull else { return nil }
+    /// The string field `key`, nil when absent (or null, unless `allowingNull` is false: the HTTP
+    /// API's schema has no nullable strings, so there a null is refused like any other non-string).
+    public func optionalString(_ key: String, allowingNull: Bool = true) throws(ProtocolError) -> String? {
+        guard let value = self[key], !(allowingNull && value.isNull) else { return nil }
         guard let string = value.string else { throw ProtocolError(.badRequest, "field '\(key)' must be a string") }
         return string
     }
 
     /// `idempotency_key`: a non-empty string of at most ``PublishFrame/maxIdempotencyKeyLength``
     /// bytes (the hub remembers it, so its size is bounded).
-    public func idempotencyKey() throws(ProtocolError) -> String? {
-        guard let key = try self.optionalString("idempotency_key") else { return nil }
+    public func idempotencyKey(allowingNull: Bool = true) throws(ProtocolError) -> String? {
+        guard let key = try self.optionalString("idempotency_key", allowingNull: allowingNull) else { return nil }
         guard !key.isEmpty, key.utf8.count <= PublishFrame.maxIdempotencyKeyLength else {
             throw ProtocolError(.badRequest, "field 'idempotency_key' must be 1 to \(PublishFrame.maxIdempotencyKeyLength) bytes long")
         }

@@ -6,12 +6,25 @@ import NIOCore
 /// fitting status, so clients never have to parse an empty or HTML error.
 struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let metrics: HubMetrics
+    /// What a path without a route for the request's method answers instead (405 and `Allow`).
+    let methods: RouteMethods
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let error as ProtocolError {
             return self.response(for: error)
+        } catch let error as HTTPError where error.status == .notFound && error.body == nil {
+            // No route for this method and path: a path some other method serves is a 405.
+            guard let allow = self.methods.allowHeader(for: request.uri.path) else {
+                return self.response(for: ProtocolError(.notFound, "no such endpoint: \(request.method) \(request.uri.path)"))
+            }
+            var response = self.response(
+                for: ProtocolError(.badRequest, "\(request.method) is not allowed on \(request.uri.path); allowed: \(allow)")
+            )
+            response.status = .methodNotAllowed
+            response.headers[.allow] = allow
+            return response
         } catch let error as HTTPError {
             let code: ErrorCode =
                 switch error.status {

@@ -10,11 +10,13 @@ import NIOHTTPTypes
 /// 500 for an error nothing else answered, `Date` and `Server` headers).
 package enum APIResponder {
     package static func make(hub: Hub, logger: Logger) -> HTTPChannelHandler.Responder {
-        let router = Router(context: ChorusRequestContext.self)
-        router.add(middleware: APIErrorMiddleware(metrics: hub.metrics))
+        let router = Router(context: ChorusRequestContext.self, options: .autoGenerateHeadEndpoints)
+        let methods = RouteMethods()
+        router.add(middleware: APIErrorMiddleware(metrics: hub.metrics, methods: methods))
         router.add(middleware: CORSHeadersMiddleware(origins: OriginPolicy(allowed: hub.configuration.allowedOrigins)))
         APIRoutes(hub: hub).register(on: router)
         WebAssetRoutes().register(on: router)
+        methods.record(router)
         let responder = router.buildResponder()
         let dates = HTTPDate()
         return { request, responseWriter, channel in

@@ -47,10 +47,12 @@ struct APIRoutes: Sendable {
         let topic = try body.topic("topic")
         try self.access(of: caller).authorizePublish(to: topic)
         try self.admitPublishes(1, by: caller)
-        let key = try body.idempotencyKey().map { IdempotencyKey(publisher: caller.publisher, topic: topic.name, key: $0) }
+        let key = try body.idempotencyKey(allowingNull: false).map { IdempotencyKey(publisher: caller.publisher, topic: topic.name, key: $0) }
+        // Reserved for the event bus and not used yet, but typed as documented.
+        for reserved in ["partition_key", "correlation_id"] { _ = try body.optionalString(reserved, allowingNull: false) }
         let receipt = try await self.hub.publishAndWait(
             topic: topic,
-            event: try body.optionalString("event"),
+            event: try body.optionalString("event", allowingNull: false),
             data: try body.required("data").bytes,
             idempotencyKey: key
         )
@@ -82,7 +84,7 @@ struct APIRoutes: Sendable {
         }
         for topic in topics { try access.authorizePublish(to: topic) }
         try self.admitPublishes(topics.count, by: caller)
-        let event = try body.optionalString("event")
+        let event = try body.optionalString("event", allowingNull: false)
         let data = try body.required("data").bytes
         // All at once, so history topics share group commits; results keep the request's order.
         let receipts = try await withThrowingTaskGroup(of: (Int, Hub.Receipt).self) { group in
@@ -112,7 +114,7 @@ struct APIRoutes: Sendable {
     private func sendToUser(_ request: Request, user: String) async throws -> Response {
         try self.authorize(request, publishing: false)
         let body = try await self.jsonBody(request)
-        let receipt = try self.hub.send(toUser: user, event: try body.optionalString("event"), data: try body.required("data").bytes)
+        let receipt = try self.hub.send(toUser: user, event: try body.optionalString("event", allowingNull: false), data: try body.required("data").bytes)
         return Self.receipt(receipt)
     }
 
@@ -121,7 +123,7 @@ struct APIRoutes: Sendable {
         var reason = "disconnected by the server"
         var reconnect = false
         if let body = try await self.optionalJSONBody(request) {
-            reason = try body.optionalString("reason") ?? reason
+            reason = try body.optionalString("reason", allowingNull: false) ?? reason
             if let value = body["reconnect"] {
                 guard let flag = value.bool else { throw ProtocolError(.badRequest, "field 'reconnect' must be true or false") }
                 reconnect = flag

@@ -272,7 +272,7 @@ final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
             self.state = .upgrading(head, echo: echo)
         case "/sse":
             guard head.method == .GET else {
-                return self.respond(.methodNotAllowed, .badRequest, "use GET for /sse", context: context)
+                return self.respond(ProtocolError(.badRequest, "use GET for /sse"), status: .methodNotAllowed, allow: "GET", context: context)
             }
             guard let address = self.admit(head, context: context) else { return }
             let request = ConnectRequest(head: head, remoteAddress: address)
@@ -428,13 +428,14 @@ final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Answers with a JSON error body and closes the connection.
-    private func respond(_ error: ProtocolError, status: HTTPResponseStatus? = nil, context: ChannelHandlerContext) {
+    private func respond(_ error: ProtocolError, status: HTTPResponseStatus? = nil, allow: String? = nil, context: ChannelHandlerContext) {
         self.state = .done
         self.hub.metrics.error(error.code)
         var body = ByteBuffer()
         APIErrorBody.write(error, into: &body)
         var headers = HTTPHeaders()
         if let retryAfter = error.retryAfter { headers.add(name: "retry-after", value: String(retryAfter)) }
+        if let allow { headers.add(name: "allow", value: allow) }
         headers.add(name: "content-type", value: "application/json")
         headers.add(name: "content-length", value: String(body.readableBytes))
         headers.add(name: "connection", value: "close")
