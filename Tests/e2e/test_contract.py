@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -102,3 +103,19 @@ def test_null_where_the_document_says_string_is_refused(secured_hub: Hub):
     send = httpx.post(secured_hub.url + "/api/users/alice/send", json={"event": None, "data": 1}, headers=auth)
     disconnect = httpx.post(secured_hub.url + "/api/users/alice/disconnect", json={"reason": None}, headers=auth)
     assert send.status_code == disconnect.status_code == 400, (send.text, disconnect.text)
+
+
+def test_metrics_pass_promtool(secured_hub: Hub):
+    """`/metrics` is valid Prometheus exposition text by Prometheus's own linter, with series
+    of every kind present (a connection, publishes, an error, a refused request)."""
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing: scripts/test installs it (Debian package prometheus)"
+    auth = {"Authorization": f"Bearer {API_KEY}"}
+    with httpx.Client(base_url=secured_hub.url, headers=auth) as client:
+        assert client.post("/api/publish", json={"topic": "demo:lint", "data": 1}).status_code == 200
+        assert client.post("/api/publish", json={"topic": "chat:lint", "data": 1}).status_code == 200
+        assert client.post("/api/publish", json={"topic": "bad topic", "data": 1}).status_code == 400
+        text = client.get("/metrics").text
+    assert "chorus_messages_published_total" in text and 'code="bad_request"' in text, text[:2000]
+    result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, f"promtool check metrics:\n{result.stdout}{result.stderr}"
