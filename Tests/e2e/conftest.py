@@ -98,7 +98,9 @@ class Hub:
 
     def __init__(self, args: Sequence[str] = (), env: Mapping[str, str] | None = None,
                  cwd: str | os.PathLike | None = None, *, port_flag: bool = True,
-                 start_timeout: float = START_TIMEOUT, default_limits: bool = False):
+                 start_timeout: float = START_TIMEOUT, default_limits: bool = False,
+                 binary: str | os.PathLike | None = None):
+        self.binary = str(binary) if binary is not None else None
         self.args = list(args)
         self.env = {**({} if default_limits else LIFTED_LIMITS), **(env or {})}
         self._own_cwd = cwd is None
@@ -119,7 +121,7 @@ class Hub:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> "Hub":
-        argv = [chorus_bin(), "serve"]
+        argv = [self.binary or chorus_bin(), "serve"]
         if self.port_flag:
             argv += ["--port", "0"]
         argv += self.args
