@@ -8,6 +8,8 @@ enum Help {
           chorus serve [options]               run the hub (see 'chorus serve --help')
           chorus token --user ID [--ttl 1h]    print a client token signed with the configured JWT secret
                        [--subscribe P] [--publish P] [--claim K=V]   (see 'chorus token --help')
+          chorus config init [--output PATH] [--force]
+                                               write a starter chorus.json: fresh secrets, namespaces, a comment per setting
           chorus bench connections|fanout|echo|churn [options]
                                                load generator for a running hub (or Nchan); see 'chorus bench --help'
           chorus bench history [options]       durable publishes/s through the commit path, in process

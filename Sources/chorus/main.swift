@@ -2,7 +2,7 @@ import ChorusBench
 import ChorusServer
 
 
-/// `chorus serve | token | bench | pwa | help`
+/// `chorus serve | token | config | bench | pwa | help`
 let arguments = Array(CommandLine.arguments.dropFirst())
 let command = arguments.first ?? "help"
 let rest = Array(arguments.dropFirst())
@@ -13,6 +13,8 @@ do {
         try await ServeCommand.run(rest)
     case "token":
         try TokenCommand.run(rest)
+    case "config":
+        try ConfigCommand.run(rest)
     case "pwa":
         try PWACommand.run(rest)
     case "bench":

@@ -45,7 +45,8 @@ extension HubConfiguration {
             throw ConfigurationError("configuration file '\(path)' is not a JSON object: \(error.description)")
         }
         let options = Dictionary(uniqueKeysWithValues: ConfigurationOption.all.map { ($0.key, $0) })
-        for key in object.keys {
+        // Keys starting with "//" are comments (`chorus config init` writes one beside each setting).
+        for key in object.keys where !key.hasPrefix("//") {
             guard let option = options[key] else {
                 throw ConfigurationError("configuration file '\(path)': unknown option '\(key)'")
             }
