@@ -12,9 +12,12 @@ import Testing
         #expect(ProtocolVersion.negotiate(offered: ["CHORUS.V1.1"]) == .v1, "subprotocol tokens are case-sensitive (RFC 6455 §4.1)")
     }
 
-    @Test func subprotocolNames() {
+    @Test func namesOnTheWire() {
         #expect(ProtocolVersion.v1_1.subprotocol == "chorus.v1.1")
         #expect(ProtocolVersion.v1.subprotocol == nil)
+        #expect(ProtocolVersion.v1_1.description == "1.1")
+        #expect(ProtocolVersion.v1.description == "1")
+        #expect(MemoryLayout<ProtocolVersion>.size == 2, "every connection keeps one")
     }
 }
 

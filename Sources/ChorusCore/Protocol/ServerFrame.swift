@@ -30,7 +30,7 @@ public enum ServerFrame: Sendable {
                 buffer.writeJSONString(user)
             }
             buffer.writeStaticString(#","protocol":"#)
-            buffer.writeJSONString(version.rawValue)
+            buffer.writeJSONString(version.description)
             Self.writeExpiry(expiresAt, into: &buffer)
         case .authSuccess(let client, let user, let expiresAt):
             buffer.writeStaticString(#""auth_success""#)

@@ -37,10 +37,10 @@ final class WebSocketConnection: ClientConnectionHandler {
     /// What the upgrade request asked for (token, `?topic=`); dropped once acted on.
     private var request: ConnectRequest?
     let output: ConnectionOutput
-    /// Negotiated at the upgrade: how `error` and `disconnect` are spelled, and whether
-    /// `connected` comes first.
-    let version: ProtocolVersion
     private var authState = AuthState.none
+    /// Negotiated at the upgrade: how `error` and `disconnect` are spelled, and whether
+    /// `connected` comes first. (Next to `authState`, in padding an idle connection has anyway.)
+    let version: ProtocolVersion
     private var expiresAt: Int64?
     private var parser: WebSocketFrameParser
     private var assembler: WebSocketMessageAssembler
