@@ -1,4 +1,5 @@
 import ChorusCore
+import ChorusJWT
 import Foundation
 import NIOHTTP1
 import Testing
@@ -53,6 +54,44 @@ import Testing
         #expect(text.hasPrefix("HTTP/1.1 101"))
         #expect(!text.contains("Sec-WebSocket-Protocol"))
         #expect(!text.contains("connected"), "a v1 connection gets no frame before its first request's answer")
+        await connection.close()
+    }
+
+    static let secret = "protocol-negotiation-test-secret"
+
+    /// A connection to a hub that requires tokens, upgraded with `token` in `?token=`, and what
+    /// the hub wrote until `until`.
+    static func connect(token: String, offering subprotocols: [String], until: String) async throws -> (TransportRouterTests.Connection, String) {
+        var configuration = HubConfiguration()
+        configuration.jwtSecret = Self.secret
+        var connection = try await TransportRouterTests.Connection(configuration: configuration)
+        let request = Self.upgrade(offering: subprotocols).replacingOccurrences(of: "GET /ws ", with: "GET /ws?token=\(token) ")
+        try await connection.send(Array(request.utf8))
+        let bytes = try await connection.receive(Array(until.utf8))
+        return (connection, String(decoding: bytes, as: UTF8.self))
+    }
+
+    @Test func aV1_1TokenAtConnectIsAnsweredWithConnectedInsteadOfAuthSuccess() async throws {
+        let token = HS256TokenSigner(secret: Self.secret).token(subject: "alice", expiresAt: 4_000_000_000)
+        let (connection, text) = try await Self.connect(token: token, offering: ["chorus.v1.1"], until: "}")
+        #expect(text.contains(#"{"type":"connected","client":""#))
+        #expect(text.contains(#","user":"alice","protocol":"1.1","expires_at":4000000000000}"#))
+        #expect(!text.contains("auth_success"))
+        await connection.close()
+    }
+
+    @Test func aBadTokenAtConnectGetsReasonsOnV1_1AndTheSameBytesAsEverOnV1() async throws {
+        let expired = HS256TokenSigner(secret: Self.secret).token(subject: "alice", expiresAt: 1_000)
+        var (connection, text) = try await Self.connect(token: expired, offering: ["chorus.v1.1"], until: #""reconnect":false}"#)
+        #expect(text.contains(#"{"type":"error","code":"unauthorized","reason":"token_expired","message":"token rejected: expired"}"#))
+        #expect(text.contains(#"{"type":"disconnect","code":4001,"reason":"token_expired","message":"token rejected: expired","reconnect":false}"#))
+        #expect(!text.contains("connected"))
+        await connection.close()
+
+        let forged = HS256TokenSigner(secret: "another-secret").token(subject: "alice", expiresAt: nil)
+        (connection, text) = try await Self.connect(token: forged, offering: [], until: #""reconnect":false}"#)
+        #expect(text.contains(#"{"type":"error","code":"unauthorized","message":"invalid token: its signature does not verify"}"#))
+        #expect(text.contains(#"{"type":"disconnect","code":4001,"reason":"invalid token: its signature does not verify","reconnect":false}"#))
         await connection.close()
     }
 }
