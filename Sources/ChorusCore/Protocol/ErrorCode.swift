@@ -3,16 +3,24 @@
 /// An open set: new codes are additive, so clients and embedders treat a code they do not
 /// know as an error they cannot act on specially (its HTTP status is 500).
 public struct ErrorCode: RawRepresentable, Hashable, Sendable {
+    /// The code as it appears on the wire (`bad_request`).
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
 
+    /// Malformed JSON, a wrong field type, a bad topic, a missing field, a pattern to publish to.
     public static let badRequest = ErrorCode(rawValue: "bad_request")
+    /// No token, or a token the hub refused (v1.1 says which with `reason`).
     public static let unauthorized = ErrorCode(rawValue: "unauthorized")
+    /// Authenticated, but not allowed (token claims, namespace rules).
     public static let forbidden = ErrorCode(rawValue: "forbidden")
     public static let notFound = ErrorCode(rawValue: "not_found")
+    /// Over `max_publish_size` (or an HTTP body over its limit).
     public static let tooLarge = ErrorCode(rawValue: "too_large")
+    /// Over a rate or count limit; `retryAfter` says when to try again where that is known.
     public static let rateLimited = ErrorCode(rawValue: "rate_limited")
+    /// A frame type with no handler.
     public static let unknownType = ErrorCode(rawValue: "unknown_type")
+    /// The hub failed (e.g. the history store): not the client's fault.
     public static let `internal` = ErrorCode(rawValue: "internal")
     /// The hub is shutting down: try again once reconnected (to this hub or another).
     public static let unavailable = ErrorCode(rawValue: "unavailable")

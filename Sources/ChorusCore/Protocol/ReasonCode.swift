@@ -5,6 +5,7 @@
 /// An open set: new reasons are additive, and a client treats one it does not know by the
 /// frame's `code` (and, for `disconnect`, its `reconnect`).
 public struct ReasonCode: RawRepresentable, Hashable, Sendable {
+    /// The reason as it appears on the wire (`token_expired`).
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
 
