@@ -19,7 +19,7 @@ import Testing
         #expect(try self.text(.authSuccess(client: "c1", user: nil, expiresAt: nil)) == #"{"type":"auth_success","client":"c1","user":null}"#)
         #expect(try self.text(.authSuccess(client: "c1", user: "al\"ice", expiresAt: 5)) == #"{"type":"auth_success","client":"c1","user":"al\"ice","expires_at":5}"#)
         #expect(try self.text(.error(ProtocolError(.tooLarge, "big")), id: "1") == #"{"type":"error","id":1,"code":"too_large","message":"big"}"#)
-        #expect(try self.text(.disconnect(code: .goingAway, reason: "bye", reconnect: true)) == #"{"type":"disconnect","code":1001,"reason":"bye","reconnect":true}"#)
+        #expect(try self.text(.disconnect(code: .goingAway, reason: .shutdown, message: "bye", reconnect: true)) == #"{"type":"disconnect","code":1001,"reason":"bye","reconnect":true}"#)
         #expect(try self.text(.custom(type: "typing", fields: ByteBuffer(string: #" { "who" : "bob" } "#))) == #"{"type":"typing","who" : "bob"}"#)
         #expect(try self.text(.custom(type: "typing", fields: ByteBuffer(string: "{ }"))) == #"{"type":"typing"}"#)
     }

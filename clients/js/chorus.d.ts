@@ -1,4 +1,4 @@
-// Type declarations for chorus.js, the Chorus browser client (protocol v1, docs/protocol.md).
+// Type declarations for chorus.js, the Chorus browser client (protocol v1.1, docs/protocol.md).
 
 // ---------------------------------------------------------------------------------------------
 // Frames
@@ -36,6 +36,25 @@ export type ChorusErrorCode =
   | 'invalid_frame'
   | 'unsubscribed'
   | (string & {});
+
+/** Why the hub refused something or ended the connection (v1.1; docs/protocol.md, "Reasons"). */
+export type ReasonCode =
+  /** Get a new token and reconnect (the client does, with getToken). */
+  | 'token_expired'
+  /** The token will never be accepted. */
+  | 'token_invalid'
+  | 'shutdown'
+  | 'idle_timeout'
+  | 'rate_limited'
+  | 'too_many_connections'
+  /** POST /api/users/{user}/disconnect; `message` is the caller's text. */
+  | 'kicked'
+  | 'protocol_error'
+  | 'message_too_large'
+  | (string & {});
+
+/** The subprotocol that asks for protocol v1.1. */
+export declare const SUBPROTOCOL: 'chorus.v1.1';
 
 export interface MessageFrame<Data = any> {
   type: 'message';
@@ -82,6 +101,17 @@ export interface PongFrame {
   timestamp?: unknown;
 }
 
+/** The first frame of a v1.1 connection: the hub accepted it (and its token, if any). */
+export interface ConnectedFrame {
+  type: 'connected';
+  client: string;
+  /** Present when a token came with the connection. */
+  user?: string;
+  protocol: string;
+  /** Milliseconds since the Unix epoch. */
+  expires_at?: number;
+}
+
 export interface AuthSuccessFrame {
   type: 'auth_success';
   id?: RequestId;
@@ -95,13 +125,18 @@ export interface ErrorFrame {
   type: 'error';
   id?: RequestId;
   code: ChorusErrorCode;
+  /** v1.1, where the code alone is ambiguous (e.g. `unauthorized`: token_expired or token_invalid). */
+  reason?: ReasonCode;
   message: string;
 }
 
 export interface DisconnectFrame {
   type: 'disconnect';
   code: number;
-  reason: string;
+  /** v1.1: a ReasonCode; from a v1 hub, human text. */
+  reason: ReasonCode;
+  /** v1.1: the human text. */
+  message?: string;
   reconnect: boolean;
 }
 
@@ -118,6 +153,7 @@ export type ServerFrame =
   | UnsubscribedFrame
   | AckFrame
   | PongFrame
+  | ConnectedFrame
   | AuthSuccessFrame
   | ErrorFrame
   | DisconnectFrame
@@ -156,6 +192,8 @@ export declare class EventEmitter<Events extends EventMap = EventMap, Other exte
 export declare class ChorusError extends Error {
   constructor(code: ChorusErrorCode, message: string, frame?: ErrorFrame);
   readonly code: ChorusErrorCode;
+  /** The error frame's `reason`, when it had one. */
+  readonly reason?: ReasonCode;
   /** The hub's error frame, when the error came from one. */
   readonly frame?: ErrorFrame;
 }
@@ -209,6 +247,8 @@ export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'dis
 /** What the client needs of a WebSocket: the browser's, or e.g. the `ws` package in Node. */
 export interface WebSocketLike {
   readonly readyState: number;
+  /** The subprotocol the hub selected ('' for none). */
+  readonly protocol?: string;
   binaryType: string;
   send(data: string): void;
   close(code?: number, reason?: string): void;
@@ -218,7 +258,7 @@ export interface WebSocketLike {
   onerror: ((event: any) => void) | null;
 }
 
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
 export interface ClientOptions {
   /** A token for `?token=` at connect. */
@@ -284,12 +324,16 @@ export type ClientEvents = {
   direct: (message: MessageFrame) => void;
   /** Every frame received. */
   frame: (frame: ServerFrame) => void;
-  auth: (frame: AuthSuccessFrame) => void;
+  /** The hub accepted a token: the one the connection opened with (`connected`), or an `auth` frame's. */
+  auth: (frame: AuthSuccessFrame | ConnectedFrame) => void;
   disconnect: (frame: DisconnectFrame) => void;
   /** A reconnection attempt was scheduled. */
   reconnect: (info: { attempt: number; delay: number }) => void;
   error: (error: Error) => void;
 };
+
+/** What the client does when a connection ends: reconnect, get a new token first, or stop. */
+export declare function closePolicy(code: number, disconnect: DisconnectFrame | null | undefined): 'reconnect' | 'refresh' | 'stop';
 
 export declare class ChorusClient extends EventEmitter<ClientEvents> {
   constructor(url: string, options?: ClientOptions);
@@ -298,7 +342,7 @@ export declare class ChorusClient extends EventEmitter<ClientEvents> {
   /** Whether close() was called (and connect() not since). */
   readonly closed: boolean;
   readonly stats: ClientStats;
-  /** What the hub said in `auth_success`. */
+  /** What the hub said in `connected` or `auth_success`. */
   readonly session: Session | null;
   connect(): this;
   close(): void;

@@ -1,10 +1,16 @@
 // Chorus browser client: one ES module, no dependencies, no build step.
 //
-// Speaks the Chorus wire protocol v1 (docs/protocol.md) over one WebSocket shared by every
+// Speaks the Chorus wire protocol v1.1 (docs/protocol.md) over one WebSocket shared by every
 // channel, and offers a receive-only Server-Sent Events transport. Runs in browsers and, with
 // an injected WebSocket/EventSource implementation, in Node.
 
 const OPEN = 1; // WebSocket.OPEN, spelled out so an injected implementation need not define it
+
+/**
+ * The WebSocket subprotocol that asks the hub for protocol v1.1: `connected` first, and a
+ * machine-readable `reason` on `error` and `disconnect`. A hub that does not select it speaks v1.
+ */
+export const SUBPROTOCOL = 'chorus.v1.1';
 
 /** Close codes after which the hub does not want the client back (docs/protocol.md, "Close codes"). */
 const FINAL_CLOSE_CODES = new Set([1000, 1002, 1007, 1009]);
@@ -171,21 +177,24 @@ export class OfflineQueue {
 /**
  * What to do when a connection ends: 'reconnect', 'refresh' (get a new token, then reconnect)
  * or 'stop'. A `disconnect` frame, when the hub sent one, says more than the close code.
+ * Exported for the shared protocol test vectors (Tests/vectors/protocol-v1.1.json).
  */
-function closePolicy(code, disconnect, tokenExpired) {
+export function closePolicy(code, disconnect) {
+  // An expired token is worth renewing, whether it expired while connected or before.
+  if (disconnect?.reason === 'token_expired') return 'refresh';
   if (code === TOKEN_CLOSE_CODE || disconnect?.code === TOKEN_CLOSE_CODE) {
-    // 4001 covers both a bad token (final) and an expired one (renew it, then come back).
-    return disconnect?.reconnect || tokenExpired ? 'refresh' : 'stop';
+    // Any other 4001 is final (token_invalid), unless a v1 hub asks for a reconnection.
+    return disconnect?.reconnect ? 'refresh' : 'stop';
   }
   if (disconnect) return disconnect.reconnect ? 'reconnect' : 'stop';
   return FINAL_CLOSE_CODES.has(code) ? 'stop' : 'reconnect';
 }
 
 function errorFromFrame(frame) {
-  return new ChorusError(frame.code ?? 'internal', frame.message ?? 'error', frame);
+  const error = new ChorusError(frame.code ?? 'internal', frame.message ?? 'error', frame);
+  if (frame.reason !== undefined) error.reason = frame.reason;
+  return error;
 }
-
-const saysExpired = (text) => typeof text === 'string' && /expired/i.test(text);
 
 // ---------------------------------------------------------------------------------------------
 // Channels
@@ -405,11 +414,10 @@ export class ChorusClient extends EventEmitter {
   #token;
   #tokenStale = false;
   #lastDisconnect = null; // the `disconnect` frame of the current connection
-  #tokenExpired = false; // the hub said so on the current connection
   #counters = { messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0, reconnections: 0 };
   #latencies = [];
 
-  /** What the hub said in `auth_success`: {client, user, expiresAt}. */
+  /** What the hub said in `connected` or `auth_success`: {client, user, expiresAt}. */
   session = null;
 
   constructor(url, options = {}) {
@@ -557,17 +565,17 @@ export class ChorusClient extends EventEmitter {
 
     let socket;
     try {
-      socket = new this.#WebSocket(this.#connectURL(token));
+      socket = new this.#WebSocket(this.#connectURL(token), [SUBPROTOCOL]);
     } catch (error) {
       return this.#stop('error', new ChorusError('connect_failed', error?.message ?? String(error)));
     }
     this.#socket = socket;
     this.#lastDisconnect = null;
-    this.#tokenExpired = false;
     socket.binaryType = 'arraybuffer';
     // Each handler checks that its socket is still the current one: a socket we gave up on
-    // (close(), heartbeat timeout) may still report events.
-    socket.onopen = () => socket === this.#socket && this.#handleOpen();
+    // (close(), heartbeat timeout) may still report events. On v1.1 the connection is open once
+    // the hub says `connected` (its token accepted); a v1 hub says nothing first.
+    socket.onopen = () => socket === this.#socket && socket.protocol !== SUBPROTOCOL && this.#handleOpen();
     socket.onmessage = (event) => socket === this.#socket && this.#handleData(event.data);
     socket.onerror = () => socket === this.#socket && this.emit('error', new ChorusError('socket_error', 'WebSocket error'));
     socket.onclose = (event) => socket === this.#socket && this.#handleClose(event.code, event.reason);
@@ -622,17 +630,22 @@ export class ChorusClient extends EventEmitter {
       case 'message':
         this.#handleMessage(frame);
         break;
+      case 'connected':
+        if (this.#state === 'connected') break; // only ever the first frame of a connection
+        this.session = { client: frame.client, user: frame.user ?? null, expiresAt: frame.expires_at ?? null };
+        // The token came with the connection: `connected` is its `auth_success`.
+        if (frame.user != null) this.emit('auth', frame);
+        this.#handleOpen();
+        break;
       case 'auth_success':
         this.session = { client: frame.client, user: frame.user ?? null, expiresAt: frame.expires_at ?? null };
         this.emit('auth', frame);
         break;
       case 'disconnect':
         this.#lastDisconnect = frame;
-        if (saysExpired(frame.reason)) this.#tokenExpired = true;
         this.emit('disconnect', frame);
         break;
       case 'error':
-        if (frame.code === 'unauthorized' && saysExpired(frame.message)) this.#tokenExpired = true;
         // An error that answers a request rejects that request; others are news for everyone.
         if (frame.id === undefined) this.emit('error', errorFromFrame(frame));
         break;
@@ -657,16 +670,16 @@ export class ChorusClient extends EventEmitter {
 
   #handleClose(code, reason) {
     const disconnect = this.#lastDisconnect;
-    const tokenExpired = this.#tokenExpired;
     const lived = Date.now() - this.#openedAt;
     const wasOpen = this.#state === 'connected';
     this.#connectionEnded(new ChorusError('disconnected', `the connection closed (${code})`));
     this.emit('close', { code, reason, disconnect });
 
     if (wasOpen && lived >= STABLE_CONNECTION_MS) this.#attempts = 0;
-    const policy = closePolicy(code, disconnect, tokenExpired);
+    const policy = closePolicy(code, disconnect);
     if (policy === 'stop') {
-      const because = disconnect?.reason || reason || `close code ${code}`;
+      // v1.1 keeps the human text in `message`; v1 in `reason`.
+      const because = disconnect?.message || disconnect?.reason || reason || `close code ${code}`;
       return this.#stop('disconnected', new ChorusError('disconnected', `the hub ended the connection: ${because}`));
     }
     if (policy === 'refresh') {

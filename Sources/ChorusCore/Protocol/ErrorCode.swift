@@ -1,19 +1,33 @@
-/// The `code` of an `error` frame and of an HTTP API error body (protocol v1).
-public enum ErrorCode: String, Sendable, CaseIterable {
-    case badRequest = "bad_request"
-    case unauthorized
-    case forbidden
-    case notFound = "not_found"
-    case tooLarge = "too_large"
-    case rateLimited = "rate_limited"
-    case unknownType = "unknown_type"
-    case `internal`
-    /// The hub is shutting down: try again once reconnected (to this hub or another).
-    case unavailable
-    /// An HTTP API body that is not JSON (`Content-Type` other than `application/json`).
-    case unsupportedMediaType = "unsupported_media_type"
+/// The `code` of an `error` frame and of an HTTP API error body.
+///
+/// An open set: new codes are additive, so clients and embedders treat a code they do not
+/// know as an error they cannot act on specially (its HTTP status is 500).
+public struct ErrorCode: RawRepresentable, Hashable, Sendable {
+    /// The code as it appears on the wire (`bad_request`).
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
 
-    /// The HTTP status the HTTP API answers with for this code.
+    /// Malformed JSON, a wrong field type, a bad topic, a missing field, a pattern to publish to.
+    public static let badRequest = ErrorCode(rawValue: "bad_request")
+    /// No token, or a token the hub refused (v1.1 says which with `reason`).
+    public static let unauthorized = ErrorCode(rawValue: "unauthorized")
+    /// Authenticated, but not allowed (token claims, namespace rules).
+    public static let forbidden = ErrorCode(rawValue: "forbidden")
+    public static let notFound = ErrorCode(rawValue: "not_found")
+    /// Over `max_publish_size` (or an HTTP body over its limit).
+    public static let tooLarge = ErrorCode(rawValue: "too_large")
+    /// Over a rate or count limit; `retryAfter` says when to try again where that is known.
+    public static let rateLimited = ErrorCode(rawValue: "rate_limited")
+    /// A frame type with no handler.
+    public static let unknownType = ErrorCode(rawValue: "unknown_type")
+    /// The hub failed (e.g. the history store): not the client's fault.
+    public static let `internal` = ErrorCode(rawValue: "internal")
+    /// The hub is shutting down: try again once reconnected (to this hub or another).
+    public static let unavailable = ErrorCode(rawValue: "unavailable")
+    /// An HTTP API body that is not JSON (`Content-Type` other than `application/json`).
+    public static let unsupportedMediaType = ErrorCode(rawValue: "unsupported_media_type")
+
+    /// The HTTP status the HTTP API answers with for this code; 500 for a code it does not know.
     public var httpStatus: Int {
         switch self {
         case .badRequest, .unknownType: 400
@@ -23,8 +37,16 @@ public enum ErrorCode: String, Sendable, CaseIterable {
         case .tooLarge: 413
         case .unsupportedMediaType: 415
         case .rateLimited: 429
-        case .internal: 500
         case .unavailable: 503
+        default: 500
         }
     }
+}
+
+extension ErrorCode: CaseIterable {
+    /// The codes this version of the hub sends (metrics count each of them from zero).
+    public static let allCases: [ErrorCode] = [
+        .badRequest, .unauthorized, .forbidden, .notFound, .tooLarge, .rateLimited, .unknownType, .internal, .unavailable,
+        .unsupportedMediaType,
+    ]
 }

@@ -3,12 +3,15 @@
 public struct ProtocolError: Error, Sendable {
     public var code: ErrorCode
     public var message: String
+    /// What the client should act on where `code` alone is ambiguous (protocol v1.1 only).
+    public var reason: ReasonCode?
     /// For `rate_limited`: seconds until trying again may succeed (HTTP `Retry-After`).
     public var retryAfter: Int?
 
-    public init(_ code: ErrorCode, _ message: String, retryAfter: Int? = nil) {
+    public init(_ code: ErrorCode, _ message: String, reason: ReasonCode? = nil, retryAfter: Int? = nil) {
         self.code = code
         self.message = message
+        self.reason = reason
         self.retryAfter = retryAfter
     }
 }

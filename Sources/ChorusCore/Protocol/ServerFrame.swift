@@ -1,23 +1,37 @@
 import NIOCore
 
-/// A reply or notice from the hub to one client (protocol v1, "Hub → client"), other than
-/// `message`, which is encoded once per publish by ``MessageEnvelope``.
+/// A reply or notice from the hub to one client ("Hub → client"), other than `message`, which
+/// is encoded once per publish by ``MessageEnvelope``.
 public enum ServerFrame: Sendable {
+    /// The first frame of a v1.1 connection: the client's id, and its user when a token came
+    /// with the upgrade.
+    case connected(client: String, user: String?, expiresAt: Int64?)
     case authSuccess(client: String, user: String?, expiresAt: Int64?)
     case subscribed(topic: String, offset: UInt64?, epoch: String?, recovered: Bool?)
     case unsubscribed(topic: String)
     case ack(messageID: String?, offset: UInt64?, epoch: String?)
     case pong(timestamp: RawJSON?)
     case error(ProtocolError)
-    case disconnect(code: CloseCode, reason: String, reconnect: Bool)
+    /// `message` is for people; v1 sends it as the `reason`.
+    case disconnect(code: CloseCode, reason: ReasonCode, message: String, reconnect: Bool)
     /// A reply to a custom frame type: `fields` is a JSON object whose members are added to
     /// the reply next to `type` and `id`.
     case custom(type: String, fields: ByteBuffer?)
 
-    /// Writes the frame's JSON, echoing the request `id` when there is one.
-    public func write(into buffer: inout ByteBuffer, id: RawJSON? = nil) {
+    /// Writes the frame's JSON as `version` spells it, echoing the request `id` when there is one.
+    public func write(into buffer: inout ByteBuffer, id: RawJSON? = nil, version: ProtocolVersion = .v1) {
         buffer.writeStaticString(#"{"type":"#)
         switch self {
+        case .connected(let client, let user, let expiresAt):
+            buffer.writeStaticString(#""connected","client":"#)
+            buffer.writeJSONString(client)
+            if let user {
+                buffer.writeStaticString(#","user":"#)
+                buffer.writeJSONString(user)
+            }
+            buffer.writeStaticString(#","protocol":"#)
+            buffer.writeJSONString(version.description)
+            Self.writeExpiry(expiresAt, into: &buffer)
         case .authSuccess(let client, let user, let expiresAt):
             buffer.writeStaticString(#""auth_success""#)
             Self.writeID(id, into: &buffer)
@@ -25,10 +39,7 @@ public enum ServerFrame: Sendable {
             buffer.writeJSONString(client)
             buffer.writeStaticString(#","user":"#)
             if let user { buffer.writeJSONString(user) } else { buffer.writeStaticString("null") }
-            if let expiresAt {
-                buffer.writeStaticString(#","expires_at":"#)
-                buffer.writeString(String(expiresAt))
-            }
+            Self.writeExpiry(expiresAt, into: &buffer)
         case .subscribed(let topic, let offset, let epoch, let recovered):
             buffer.writeStaticString(#""subscribed""#)
             Self.writeID(id, into: &buffer)
@@ -63,13 +74,23 @@ public enum ServerFrame: Sendable {
             Self.writeID(id, into: &buffer)
             buffer.writeStaticString(#","code":"#)
             buffer.writeJSONString(error.code.rawValue)
+            if version != .v1, let reason = error.reason {
+                buffer.writeStaticString(#","reason":"#)
+                buffer.writeJSONString(reason.rawValue)
+            }
             buffer.writeStaticString(#","message":"#)
             buffer.writeJSONString(error.message)
-        case .disconnect(let code, let reason, let reconnect):
+        case .disconnect(let code, let reason, let message, let reconnect):
             buffer.writeStaticString(#""disconnect","code":"#)
             buffer.writeString(String(code.rawValue))
             buffer.writeStaticString(#","reason":"#)
-            buffer.writeJSONString(reason)
+            if version == .v1 {
+                buffer.writeJSONString(message)
+            } else {
+                buffer.writeJSONString(reason.rawValue)
+                buffer.writeStaticString(#","message":"#)
+                buffer.writeJSONString(message)
+            }
             buffer.writeStaticString(reconnect ? #","reconnect":true"# : #","reconnect":false"#)
         case .custom(let type, let fields):
             buffer.writeJSONString(type)
@@ -85,6 +106,12 @@ public enum ServerFrame: Sendable {
         guard let id else { return }
         buffer.writeStaticString(#","id":"#)
         buffer.writeImmutableBuffer(id.bytes)
+    }
+
+    private static func writeExpiry(_ expiresAt: Int64?, into buffer: inout ByteBuffer) {
+        guard let expiresAt else { return }
+        buffer.writeStaticString(#","expires_at":"#)
+        buffer.writeString(String(expiresAt))
     }
 
     private static func writePosition(offset: UInt64?, epoch: String?, into buffer: inout ByteBuffer) {

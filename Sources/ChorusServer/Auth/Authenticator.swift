@@ -74,9 +74,16 @@ public struct Authenticator: Sendable {
         if let identity = self.verifiedTokens.identity(for: token, nowMilliseconds: now) {
             return identity
         }
-        let identity = try self.verifyUncached(token: token, nowMilliseconds: now)
-        self.verifiedTokens.remember(identity, for: token)
-        return identity
+        do {
+            let identity = try self.verifyUncached(token: token, nowMilliseconds: now)
+            self.verifiedTokens.remember(identity, for: token)
+            return identity
+        } catch {
+            // Only an expired token is worth renewing; every other refusal is final.
+            var refusal = error
+            refusal.reason = refusal.reason ?? .tokenInvalid
+            throw refusal
+        }
     }
 
     private func verifyUncached(token: String, nowMilliseconds: Int64) throws(ProtocolError) -> Identity {

@@ -33,7 +33,7 @@ struct TokenClaims {
     /// `audience` when they are set.
     func identity(nowSeconds: Double, issuer: String?, audience: String?) throws(ProtocolError) -> Identity {
         if let expiresAt = self.expiresAt, nowSeconds >= expiresAt {
-            throw ProtocolError(.unauthorized, "token rejected: expired")
+            throw ProtocolError(.unauthorized, "token rejected: expired", reason: .tokenExpired)
         }
         if let notBefore = self.notBefore, nowSeconds <= notBefore {
             throw ProtocolError(.unauthorized, "token rejected: not valid yet (its 'nbf' is in the future)")

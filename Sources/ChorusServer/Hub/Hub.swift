@@ -213,17 +213,18 @@ public final class Hub: Sendable {
         return Receipt(messageID: envelope.messageID)
     }
 
-    /// Closes every connection of `user`, after a `disconnect` frame with `reason`.
+    /// Closes every connection of `user`, after a `disconnect` frame with `reason` (v1.1: its
+    /// `message`; its `reason` is `kicked`).
     public func disconnect(user: String, reason: String, reconnect: Bool) {
         for shard in self.shards {
-            shard.enqueue(.disconnectUser(user, reason: reason, reconnect: reconnect))
+            shard.enqueue(.disconnectUser(user, message: reason, reconnect: reconnect))
         }
     }
 
     /// Tells every client the hub is going away and closes it (1001), as shutdown does.
     public func disconnectAll(reason: String) {
         for shard in self.shards {
-            shard.enqueue(.disconnectAll(code: .goingAway, reason: reason, reconnect: true))
+            shard.enqueue(.disconnectAll(code: .goingAway, reason: .shutdown, message: reason, reconnect: true))
         }
     }
 

@@ -30,8 +30,8 @@ protocol HubConnection: AnyObject {
     func flush()
     /// Periodic housekeeping from the shard's sweep: pings, idle and token-expiry checks.
     func sweep(now: NIODeadline)
-    /// Tells the client why and closes.
-    func disconnect(code: CloseCode, reason: String, reconnect: Bool)
+    /// Tells the client why (`reason` for programs, `message` for people) and closes.
+    func disconnect(code: CloseCode, reason: ReasonCode, message: String, reconnect: Bool)
 }
 
 /// What the hub tells about a connection (HTTP API, logs).

@@ -15,8 +15,8 @@ final class LoopShard: @unchecked Sendable {
     enum Work {
         case topic(OutboundMessage)
         case user(String, OutboundMessage)
-        case disconnectUser(String, reason: String, reconnect: Bool)
-        case disconnectAll(code: CloseCode, reason: String, reconnect: Bool)
+        case disconnectUser(String, message: String, reconnect: Bool)
+        case disconnectAll(code: CloseCode, reason: ReasonCode, message: String, reconnect: Bool)
     }
 
     let eventLoop: any EventLoop
@@ -185,13 +185,13 @@ final class LoopShard: @unchecked Sendable {
                 self.deliver(message, flushing: last, delivered: &delivered, bytes: &bytes)
             case .user(let user, let message):
                 self.deliver(message, toUser: user, flushing: last, delivered: &delivered, bytes: &bytes)
-            case .disconnectUser(let user, let reason, let reconnect):
+            case .disconnectUser(let user, let message, let reconnect):
                 for key in self.users[user] ?? [] {
-                    key.connection.disconnect(code: .normal, reason: reason, reconnect: reconnect)
+                    key.connection.disconnect(code: .normal, reason: .kicked, message: message, reconnect: reconnect)
                 }
-            case .disconnectAll(let code, let reason, let reconnect):
+            case .disconnectAll(let code, let reason, let message, let reconnect):
                 for connection in self.connections.values {
-                    connection.disconnect(code: code, reason: reason, reconnect: reconnect)
+                    connection.disconnect(code: code, reason: reason, message: message, reconnect: reconnect)
                 }
             }
         }

@@ -21,7 +21,7 @@ extension ClientConnectionHandler {
     var closing: Bool { self.handshake.isEnding }
 
     func shutDown() {
-        self.disconnect(code: .goingAway, reason: "hub shutting down", reconnect: true)
+        self.disconnect(code: .goingAway, reason: .shutdown, message: "hub shutting down", reconnect: true)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {

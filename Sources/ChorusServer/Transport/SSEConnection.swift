@@ -124,7 +124,7 @@ final class SSEConnection: ClientConnectionHandler {
     func sweep(now: NIODeadline) {
         guard !self.sweepEnding(now: now) else { return }
         if let expiresAt = self.identity.expiresAt, WallClock.milliseconds() >= expiresAt {
-            return self.disconnect(code: .tokenInvalid, reason: "token expired", reconnect: true)
+            return self.disconnect(code: .tokenInvalid, reason: .tokenExpired, message: "token expired", reconnect: true)
         }
         if now - self.lastWrite >= TimeAmount(self.hub.configuration.sseKeepAliveInterval) {
             self.lastWrite = now
@@ -134,9 +134,10 @@ final class SSEConnection: ClientConnectionHandler {
 
     /// Sends a `disconnect` event with the protocol's disconnect frame, ends the chunked body and
     /// closes once that is sent (or at the close deadline, for a client that does not read).
-    func disconnect(code: CloseCode, reason: String, reconnect: Bool) {
+    /// Streams speak v1: no subprotocol to ask for another.
+    func disconnect(code: CloseCode, reason: ReasonCode, message: String, reconnect: Bool) {
         let event = SSEEncoding.event(id: nil, name: "disconnect", allocator: self.allocator, capacity: 128) { buffer in
-            ServerFrame.disconnect(code: code, reason: reason, reconnect: reconnect).write(into: &buffer)
+            ServerFrame.disconnect(code: code, reason: reason, message: message, reconnect: reconnect).write(into: &buffer, version: .v1)
         }
         self.end(with: [event, SSEEncoding.lastChunk(allocator: self.allocator)], awaitPeer: false)
     }

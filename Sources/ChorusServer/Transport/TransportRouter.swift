@@ -332,15 +332,17 @@ final class TransportRouter: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func upgrade(_ head: HTTPRequestHead, echo: Bool, context: ChannelHandlerContext) {
         self.state = .done
+        // The echo endpoint speaks no Chorus protocol, so it selects no subprotocol.
+        let version = echo ? .v1 : WebSocketHandshake.protocolVersion(requestedBy: head)
         // Not flushed: the connection handler flushes it together with its first frames
         // (`subscribed` for `?topic=`), one write instead of two.
-        context.write(Self.wrapOutboundOut(.head(WebSocketHandshake.response(for: head))), promise: nil)
+        context.write(Self.wrapOutboundOut(.head(WebSocketHandshake.response(for: head, version: version))), promise: nil)
         if echo {
             return self.takeOver(context: context, with: [EchoConnection(maxMessageSize: self.hub.configuration.maxMessageSize)])
         }
         let address = self.hub.limits.clientAddress(peer: context.channel.remoteAddress?.ipAddress, forwardedFor: head.headers["x-forwarded-for"])
         let request = ConnectRequest(head: head, remoteAddress: address)
-        let connection = WebSocketConnection(hub: self.hub, shard: self.hub.shard(for: context.eventLoop), request: request)
+        let connection = WebSocketConnection(hub: self.hub, shard: self.hub.shard(for: context.eventLoop), request: request, version: version)
         self.takeOver(context: context, with: [connection])
     }
 

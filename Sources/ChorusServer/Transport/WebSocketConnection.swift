@@ -3,8 +3,8 @@ import Logging
 import NIOCore
 import NIOWebSocket
 
-/// One WebSocket client: parses its frames, speaks protocol v1 over them, and receives fan-out
-/// bytes from its ``LoopShard``.
+/// One WebSocket client: parses its frames, speaks protocol v1 (or v1.1, when its upgrade asked
+/// for it) over them, and receives fan-out bytes from its ``LoopShard``.
 ///
 /// A plain NIO handler: no task, actor or timer of its own. Heartbeats and expiry come from the
 /// shard's sweep; replies are flushed once per read burst (`channelReadComplete`).
@@ -38,6 +38,9 @@ final class WebSocketConnection: ClientConnectionHandler {
     private var request: ConnectRequest?
     let output: ConnectionOutput
     private var authState = AuthState.none
+    /// Negotiated at the upgrade: how `error` and `disconnect` are spelled, and whether
+    /// `connected` comes first. (Next to `authState`, in padding an idle connection has anyway.)
+    let version: ProtocolVersion
     private var expiresAt: Int64?
     private var parser: WebSocketFrameParser
     private var assembler: WebSocketMessageAssembler
@@ -55,10 +58,11 @@ final class WebSocketConnection: ClientConnectionHandler {
     static let maxPingTimestamp = 256
     private var allocator: ByteBufferAllocator { Self.allocator }
 
-    init(hub: Hub, shard: LoopShard, request: ConnectRequest) {
+    init(hub: Hub, shard: LoopShard, request: ConnectRequest, version: ProtocolVersion) {
         self.hub = hub
         self.shard = shard
         self.request = request
+        self.version = version
         self.output = ConnectionOutput(maxBacklog: hub.configuration.maxBacklog)
         // Until a token is verified, a hub that requires one reads only small frames.
         self.parser = WebSocketFrameParser(
@@ -77,6 +81,7 @@ final class WebSocketConnection: ClientConnectionHandler {
         if let token = self.request?.token {
             self.verify(token: token, id: nil, atConnect: true)
         } else {
+            if self.version != .v1 { self.reply(.connected(client: self.info.client, user: nil, expiresAt: nil), id: nil) }
             self.subscribeRequestedTopics()
         }
         // The 101 response the router wrote, and any replies, in one write.
@@ -266,7 +271,8 @@ final class WebSocketConnection: ClientConnectionHandler {
         guard let made, let refusal = self.hub.limits.check(made, limit) else { return true }
         self.replyError(refusal.error, id: id)
         if refusal.abusive {
-            self.closeNow(code: .rateLimited, reason: subscribing ? "subscribing far over the rate limit" : "publishing far over the rate limit", reconnect: false)
+            let message = subscribing ? "subscribing far over the rate limit" : "publishing far over the rate limit"
+            self.closeNow(code: .rateLimited, reason: .rateLimited, message: message, reconnect: false)
         }
         return false
     }
@@ -296,7 +302,7 @@ final class WebSocketConnection: ClientConnectionHandler {
     func shutDown() {
         self.shuttingDown = true
         if self.publishesInFlight == 0 {
-            self.disconnect(code: .goingAway, reason: "hub shutting down", reconnect: true)
+            self.disconnect(code: .goingAway, reason: .shutdown, message: "hub shutting down", reconnect: true)
         }
     }
 
@@ -322,6 +328,7 @@ final class WebSocketConnection: ClientConnectionHandler {
             return
         }
         let name = topic.name
+        let version = self.version
         let pageCount = self.hub.topicReplayPageCount
         let replay = Replay(
             read: { store, cursor, first in
@@ -336,7 +343,7 @@ final class WebSocketConnection: ClientConnectionHandler {
             initialCursor: from,
             sub: { _ in nil },
             answer: { recovered in
-                Self.encode(.subscribed(topic: name, offset: top, epoch: state.epoch, recovered: recovered), id: id)
+                Self.encode(.subscribed(topic: name, offset: top, epoch: state.epoch, recovered: recovered), id: id, version: version)
             },
             sendsPartial: false
         )
@@ -351,6 +358,7 @@ final class WebSocketConnection: ClientConnectionHandler {
         let floor = history.committedSequence()
         let hub = self.hub
         let access = self.access
+        let version = self.version
         let replay = Replay(
             read: { store, cursor, first in
                 var page = try hub.replayPage(store, matching: [pattern], access: access, after: cursor, through: floor, newerThan: milliseconds)
@@ -360,7 +368,7 @@ final class WebSocketConnection: ClientConnectionHandler {
             initialCursor: 0,
             sub: { _ in pattern.text },
             answer: { recovered in
-                Self.encode(.subscribed(topic: pattern.text, offset: nil, epoch: nil, recovered: recovered), id: id)
+                Self.encode(.subscribed(topic: pattern.text, offset: nil, epoch: nil, recovered: recovered), id: id, version: version)
             },
             sendsPartial: true
         )
@@ -400,7 +408,7 @@ final class WebSocketConnection: ClientConnectionHandler {
                         try self.hub.limits.admitUser(user, channel: channel)
                     } catch {
                         self.replyError(error, id: id)
-                        return self.closeNow(code: .rateLimited, reason: error.message, reconnect: true)
+                        return self.closeNow(code: .rateLimited, reason: .tooManyConnections, message: error.message, reconnect: true)
                     }
                     self.info.user = user
                     self.shard.setUser(user, of: self)
@@ -409,13 +417,20 @@ final class WebSocketConnection: ClientConnectionHandler {
                 self.expiresAt = identity.expiresAt
                 self.authState = .authenticated
                 self.parser.maxFrameSize = self.hub.configuration.maxMessageSize
-                self.reply(.authSuccess(client: self.info.client, user: self.info.user, expiresAt: identity.expiresAt), id: id)
+                // v1.1 answers the upgrade's token with `connected`, the connection's first frame.
+                let connected = atConnect && self.version != .v1
+                self.reply(
+                    connected
+                        ? .connected(client: self.info.client, user: self.info.user, expiresAt: identity.expiresAt)
+                        : .authSuccess(client: self.info.client, user: self.info.user, expiresAt: identity.expiresAt),
+                    id: id
+                )
             }
         case .failure(let error):
             self.replyError(error, id: id)
             self.flushReplies()
             // A bad token is final (4001): the client must get a new one.
-            return self.disconnect(code: .tokenInvalid, reason: error.message, reconnect: false)
+            return self.disconnect(code: .tokenInvalid, reason: error.reason ?? .tokenInvalid, message: error.message, reconnect: false)
         }
         if atConnect {
             self.subscribeRequestedTopics()
@@ -426,12 +441,12 @@ final class WebSocketConnection: ClientConnectionHandler {
     // MARK: Writing
 
     private func reply(_ frame: ServerFrame, id: RawJSON?) {
-        self.write(Self.encode(frame, id: id))
+        self.write(Self.encode(frame, id: id, version: self.version))
     }
 
-    private static func encode(_ frame: ServerFrame, id: RawJSON?) -> ByteBuffer {
+    private static func encode(_ frame: ServerFrame, id: RawJSON?, version: ProtocolVersion) -> ByteBuffer {
         WebSocketFrameEncoding.textFrame(allocator: Self.allocator, capacity: 128) { buffer in
-            frame.write(into: &buffer, id: id)
+            frame.write(into: &buffer, id: id, version: version)
         }
     }
 
@@ -451,11 +466,11 @@ final class WebSocketConnection: ClientConnectionHandler {
     func sweep(now: NIODeadline) {
         guard !self.sweepEnding(now: now) else { return }
         if let expiresAt = self.expiresAt, WallClock.milliseconds() >= expiresAt {
-            return self.disconnect(code: .tokenInvalid, reason: "token expired", reconnect: true)
+            return self.disconnect(code: .tokenInvalid, reason: .tokenExpired, message: "token expired", reconnect: true)
         }
         let configuration = self.hub.configuration
         if now - self.lastInbound >= TimeAmount(configuration.idleTimeout) {
-            return self.closeNow(code: .goingAway, reason: "idle timeout", reconnect: true)
+            return self.closeNow(code: .goingAway, reason: .idleTimeout, message: "idle timeout", reconnect: true)
         }
         if now - self.lastPing >= TimeAmount(configuration.pingInterval) {
             self.lastPing = now
@@ -466,27 +481,27 @@ final class WebSocketConnection: ClientConnectionHandler {
 
     /// Sends `disconnect` and a close frame, then closes once the client answers (or at the
     /// close deadline).
-    func disconnect(code: CloseCode, reason: String, reconnect: Bool) {
-        self.end(with: self.closeFrames(code: code, reason: reason, reconnect: reconnect), awaitPeer: true)
+    func disconnect(code: CloseCode, reason: ReasonCode, message: String, reconnect: Bool) {
+        self.end(with: self.closeFrames(code: code, reason: reason, message: message, reconnect: reconnect), awaitPeer: true)
     }
 
     /// For violations, dead peers and idle clients: `disconnect` and a close frame, then close
     /// once they are sent (or at the close deadline) without waiting for the client's answer.
-    private func closeNow(code: CloseCode, reason: String, reconnect: Bool) {
-        self.end(with: self.closeFrames(code: code, reason: reason, reconnect: reconnect), awaitPeer: false)
+    private func closeNow(code: CloseCode, reason: ReasonCode, message: String, reconnect: Bool) {
+        self.end(with: self.closeFrames(code: code, reason: reason, message: message, reconnect: reconnect), awaitPeer: false)
     }
 
-    private func closeFrames(code: CloseCode, reason: String, reconnect: Bool) -> [ByteBuffer] {
+    private func closeFrames(code: CloseCode, reason: ReasonCode, message: String, reconnect: Bool) -> [ByteBuffer] {
         [
-            Self.encode(.disconnect(code: code, reason: reason, reconnect: reconnect), id: nil),
-            WebSocketFrameEncoding.closeFrame(code: code.rawValue, reason: reason, allocator: self.allocator),
+            Self.encode(.disconnect(code: code, reason: reason, message: message, reconnect: reconnect), id: nil, version: self.version),
+            WebSocketFrameEncoding.closeFrame(code: code.rawValue, reason: message, allocator: self.allocator),
         ]
     }
 
-    private func failConnection(_ code: CloseCode, _ reason: String) {
+    private func failConnection(_ code: CloseCode, _ message: String) {
         self.hub.metrics.protocolClose()
         // A client that breaks the protocol would only break it again.
-        self.closeNow(code: code, reason: reason, reconnect: false)
+        self.closeNow(code: code, reason: code == .messageTooLarge ? .messageTooLarge : .protocolError, message: message, reconnect: false)
     }
 }
 

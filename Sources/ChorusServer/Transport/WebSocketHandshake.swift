@@ -40,12 +40,23 @@ enum WebSocketHandshake {
         return Base64.encode(digest, .standard)
     }
 
-    static func response(for head: HTTPRequestHead) -> HTTPResponseHead {
+    /// The protocol version the request's `Sec-WebSocket-Protocol` offers (comma-separated,
+    /// in one header or several); v1 when it offers none the hub speaks.
+    static func protocolVersion(requestedBy head: HTTPRequestHead) -> ProtocolVersion {
+        let offered = head.headers["sec-websocket-protocol"].flatMap { $0.split(separator: ",").map { String(String($0).trimmingSpaces()) } }
+        return ProtocolVersion.negotiate(offered: offered)
+    }
+
+    /// The 101 response, selecting `version`'s subprotocol (none for v1).
+    static func response(for head: HTTPRequestHead, version: ProtocolVersion = .v1) -> HTTPResponseHead {
         let key = head.headers["sec-websocket-key"].first ?? ""
         var headers = HTTPHeaders()
         headers.add(name: "Upgrade", value: "websocket")
         headers.add(name: "Connection", value: "Upgrade")
         headers.add(name: "Sec-WebSocket-Accept", value: Self.acceptValue(forKey: key))
+        if let subprotocol = version.subprotocol {
+            headers.add(name: "Sec-WebSocket-Protocol", value: subprotocol)
+        }
         return HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: headers)
     }
 }

@@ -1,5 +1,5 @@
 // A scripted stand-in for the browser WebSocket: the test plays the hub.
-import { EventEmitter } from '../chorus.js';
+import { EventEmitter, SUBPROTOCOL } from '../chorus.js';
 import { within } from './wait.mjs';
 
 export class FakeWebSocket {
@@ -26,12 +26,14 @@ export class FakeWebSocket {
 
   readyState = 0;
   binaryType = 'blob';
+  protocol = ''; // the subprotocol the hub selected, once open
   sent = []; // frames the client sent, parsed
   closedWith = null; // {code, reason} when the client closed it
   #sentEvents = new EventEmitter();
 
-  constructor(url) {
+  constructor(url, protocols = []) {
     this.url = url;
+    this.protocols = typeof protocols === 'string' ? [protocols] : [...protocols];
     FakeWebSocket.instances.push(this);
     FakeWebSocket.#created.emit('created');
   }
@@ -56,9 +58,18 @@ export class FakeWebSocket {
 
   // --- the hub's side ---
 
-  open() {
+  /**
+   * Accepts the connection as a v1.1 hub does when the client offered `chorus.v1.1`: selects
+   * it and sends `connected` (with `connected`'s fields; null holds the frame back, for the test
+   * to send). `protocol: ''` plays a v1 hub, which selects nothing and sends nothing first.
+   */
+  open({ protocol = this.protocols.includes(SUBPROTOCOL) ? SUBPROTOCOL : '', connected = {} } = {}) {
+    this.protocol = protocol;
     this.readyState = 1;
     this.onopen?.({ type: 'open' });
+    if (protocol === SUBPROTOCOL && connected) {
+      this.receive({ type: 'connected', client: `fake-${FakeWebSocket.instances.indexOf(this) + 1}`, protocol: '1.1', ...connected });
+    }
   }
 
   receive(frame) {

@@ -1,7 +1,8 @@
 // The client's state machine, against a scripted WebSocket (test-helpers/fake-websocket.mjs).
 import { test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChorusClient, getClient } from '../chorus.js';
+import { readFileSync } from 'node:fs';
+import { ChorusClient, SUBPROTOCOL, closePolicy, getClient } from '../chorus.js';
 import { FakeWebSocket } from '../test-helpers/fake-websocket.mjs';
 import { nextEvent, recordStates, stateReached } from '../test-helpers/wait.mjs';
 
@@ -151,17 +152,22 @@ test('4001 "token expired" with reconnect:true: getToken is asked for a fresh to
   await stateReached(client, 'connected');
 });
 
-test('an expired token at connect (error unauthorized "…expired", then 4001 reconnect:false) is refreshed too', async (t) => {
+test('an expired token at connect (reason token_expired, 4001 reconnect:false) is refreshed too, and the client is never open', async (t) => {
   const tokens = ['stale-token', 'fresh-token'];
   let calls = 0;
-  const { client, socket } = await connected(t, { getToken: () => tokens[calls++] });
+  const client = makeClient(t, { getToken: () => tokens[calls++] });
+  const states = recordStates(client);
   const errors = [];
-  client.on('error', (error) => errors.push(error.code));
-  socket.receive({ type: 'error', code: 'unauthorized', message: 'token rejected: expired' });
-  socket.disconnect(4001, 'token rejected: expired', false);
-  assert.deepEqual(errors, ['unauthorized']);
+  client.on('error', (error) => errors.push([error.code, error.reason]));
+  const socket = await FakeWebSocket.nth(1);
+  socket.open({ connected: null });
+  socket.receive({ type: 'error', code: 'unauthorized', reason: 'token_expired', message: 'token rejected: expired' });
+  socket.receive({ type: 'disconnect', code: 4001, reason: 'token_expired', message: 'token rejected: expired', reconnect: false });
+  socket.drop(4001, 'token rejected: expired');
+  assert.deepEqual(errors, [['unauthorized', 'token_expired']]);
   const second = await FakeWebSocket.nth(2);
   assert.equal(second.searchParams.get('token'), 'fresh-token');
+  assert.ok(!states.includes('connected'), `states ${states}`);
 });
 
 test('4001 for an invalid token stops without asking for another token', async (t) => {
@@ -308,6 +314,7 @@ test('close() during a reconnection wait cancels it', async (t) => {
 
 test('stats count frames and UTF-8 bytes in both directions', async (t) => {
   const { client, socket } = await connected(t);
+  const before = client.stats; // the hub's `connected` frame
   client.publish('chat:a', 'e', 'é');
   const sent = await socket.frame((frame) => frame.type === 'publish');
   const reply = { type: 'ack', id: sent.id, message_id: 'ü' };
@@ -315,8 +322,8 @@ test('stats count frames and UTF-8 bytes in both directions', async (t) => {
   const { messagesSent, bytesSent, messagesReceived, bytesReceived } = client.stats;
   assert.equal(messagesSent, 1);
   assert.equal(bytesSent, Buffer.byteLength(JSON.stringify(sent)));
-  assert.equal(messagesReceived, 1);
-  assert.equal(bytesReceived, Buffer.byteLength(JSON.stringify(reply)));
+  assert.equal(messagesReceived - before.messagesReceived, 1);
+  assert.equal(bytesReceived - before.bytesReceived, Buffer.byteLength(JSON.stringify(reply)));
 });
 
 test('getClient: one shared client per URL; shared:false gives a new one; a closed client is replaced', async (t) => {
@@ -334,4 +341,93 @@ test('getClient: one shared client per URL; shared:false gives a new one; a clos
   t.after(() => replacement.close());
   assert.notEqual(replacement, a);
   assert.equal(getClient('ws://shared.test/ws', options), replacement);
+});
+
+// --- protocol v1.1 (docs/protocol.md, "Versions") ---
+
+test('the client asks for chorus.v1.1 and is open only once the hub says connected', async (t) => {
+  const client = makeClient(t, { token: 'a-token' });
+  const states = recordStates(client);
+  const auths = [];
+  client.on('auth', (frame) => auths.push(frame));
+  const socket = await FakeWebSocket.nth(1);
+  assert.deepEqual(socket.protocols, [SUBPROTOCOL]);
+  socket.open({ connected: null });
+  assert.equal(client.state, 'connecting', 'the socket is open, the token not yet accepted');
+  const publish = client.publish('chat:a', 'e', 1);
+  assert.equal(socket.sent.length, 0, 'nothing is sent before connected');
+  const opened = nextEvent(client, 'open');
+  socket.receive({ type: 'connected', client: 'c-7', user: 'alice', protocol: '1.1', expires_at: 99 });
+  await opened;
+  assert.deepEqual(states, ['connected']);
+  assert.deepEqual(client.session, { client: 'c-7', user: 'alice', expiresAt: 99 });
+  assert.equal(auths.length, 1, 'a token accepted with the connection is reported as auth');
+  await socket.reply('publish', { type: 'ack', message_id: 'm1' });
+  assert.equal((await publish).message_id, 'm1');
+});
+
+test('an anonymous v1.1 connection learns its client id from connected', async (t) => {
+  const { client } = await connected(t);
+  await stateReached(client, 'connected');
+  assert.deepEqual(client.session, { client: 'fake-1', user: null, expiresAt: null });
+});
+
+test('a hub that selects no subprotocol (v1) is open as soon as the socket is', async (t) => {
+  const client = makeClient(t);
+  const socket = await FakeWebSocket.nth(1);
+  socket.open({ protocol: '' });
+  assert.equal(client.state, 'connected');
+  assert.equal(client.session, null);
+});
+
+test('error frames carry their reason on the ChorusError', async (t) => {
+  const { client, socket } = await connected(t);
+  const request = client.send({ type: 'auth', token: 'old' });
+  await socket.reply('auth', { type: 'error', code: 'unauthorized', reason: 'token_expired', message: 'token rejected: expired' });
+  await assert.rejects(request, (error) => error.code === 'unauthorized' && error.reason === 'token_expired');
+});
+
+// The frames every implementation shares (Tests/vectors/protocol-v1.1.json).
+const vectors = JSON.parse(readFileSync(new globalThis.URL('../../../Tests/vectors/protocol-v1.1.json', import.meta.url), 'utf8'));
+
+test('shared vectors: the subprotocol and every frame parse as the hub means them', () => {
+  assert.equal(vectors.subprotocol, SUBPROTOCOL);
+  for (const { name, frame, client: action } of vectors.frames) {
+    if (frame.type === 'disconnect') assert.equal(closePolicy(frame.code, frame), action, name);
+  }
+});
+
+for (const { name, frame, client: action } of vectors.frames.filter((vector) => vector.frame.type === 'disconnect')) {
+  test(`shared vector ${name}: the client does '${action}'`, async (t) => {
+    let calls = 0;
+    const { client, socket } = await connected(t, { getToken: () => `token-${++calls}` });
+    await stateReached(client, 'connected');
+    const assertNoReconnection = action === 'stop' ? watchReconnections(t) : null;
+    const disconnects = [];
+    client.on('disconnect', (received) => disconnects.push(received));
+    socket.receive(frame);
+    socket.drop(frame.code, frame.message);
+    assert.deepEqual(disconnects, [frame]);
+    if (action === 'stop') {
+      assert.equal(client.state, 'disconnected');
+      await assertNoReconnection();
+      await assert.rejects(client.publish('a', 'e', 1), (error) => error.message.includes(frame.message));
+      return;
+    }
+    const next = await FakeWebSocket.nth(2);
+    assert.equal(next.searchParams.get('token'), action === 'refresh' ? 'token-2' : 'token-1');
+    assert.equal(calls, action === 'refresh' ? 2 : 1);
+  });
+}
+
+test('shared vectors: connected frames give the session', async (t) => {
+  for (const { name, frame } of vectors.frames.filter((vector) => vector.frame.type === 'connected')) {
+    FakeWebSocket.reset();
+    const client = makeClient(t);
+    (await FakeWebSocket.nth(1)).open({ connected: null });
+    (await FakeWebSocket.nth(1)).receive(frame);
+    assert.equal(client.state, 'connected', name);
+    assert.deepEqual(client.session, { client: frame.client, user: frame.user ?? null, expiresAt: frame.expires_at ?? null }, name);
+    client.close();
+  }
 });

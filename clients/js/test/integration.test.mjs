@@ -2,6 +2,7 @@
 // Debian's node-ws as the WebSocket implementation.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { ChorusClient, ChorusError, subscribeSSE } from '../chorus.js';
 import { requirePackage } from '../test-helpers/debian-modules.mjs';
 import { mintToken, postJSON, startHub, temporaryDirectory } from '../test-helpers/hub.mjs';
@@ -100,6 +101,44 @@ test('without a token on a hub that needs one, requests are refused as unauthori
   await assert.rejects(anonymous.publish('chat:a', 'e', 1), { code: 'unauthorized' });
 });
 
+/** A signed HS256 token with exactly `claims` (the CLI cannot mint one that has expired). */
+function signedToken(secret, claims) {
+  const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const input = `${part({ alg: 'HS256', typ: 'JWT' })}.${part(claims)}`;
+  return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
+}
+
+test('v1.1: the client learns its id from connected; /api/connections shows the same id', async (t) => {
+  const client = connect(t, devHub.ws);
+  await stateReached(client, 'connected');
+  assert.equal(client.session.user, null);
+  const { connections } = await (await fetch(`${devHub.http}/api/connections`)).json();
+  assert.ok(connections.some((connection) => connection.client === client.session.client), JSON.stringify(connections));
+});
+
+test('v1.1: a token expired before connecting is renewed through getToken; the client is never open with it', async (t) => {
+  const tokens = [signedToken(SECRET, { sub: 'dave', exp: Math.floor(Date.now() / 1000) - 60 }), await mintToken(SECRET, 'dave', '1h')];
+  let issued = 0;
+  const client = connect(t, authHub.ws, { getToken: () => tokens[issued++] });
+  const states = [];
+  client.on('status', (_old, now) => states.push([now, issued]));
+  const [refused] = await nextEvent(client, 'disconnect');
+  assert.deepEqual([refused.code, refused.reason, refused.reconnect], [4001, 'token_expired', false]);
+  await stateReached(client, 'connected');
+  assert.equal(client.session.user, 'dave');
+  assert.equal(issued, 2);
+  assert.ok(!states.some(([state, count]) => state === 'connected' && count < 2), JSON.stringify(states));
+});
+
+test('v1.1: an invalid token stops the client without asking for another', async (t) => {
+  let issued = 0;
+  const client = connect(t, authHub.ws, { getToken: () => (issued++, signedToken('not-the-hub-secret-0123456789', { sub: 'eve' })) });
+  const [refused] = await nextEvent(client, 'disconnect');
+  assert.deepEqual([refused.code, refused.reason, refused.reconnect], [4001, 'token_invalid', false]);
+  await stateReached(client, 'disconnected');
+  assert.equal(issued, 1);
+});
+
 test('an expiring token is renewed through getToken, and the client comes back subscribed', async (t) => {
   let issued = 0;
   const client = connect(t, authHub.ws, { getToken: () => mintToken(SECRET, 'carol', issued++ === 0 ? '1s' : '1h') });
@@ -131,7 +170,8 @@ test('the hub disconnecting a user with reconnect:false stops the client; reconn
   await postJSON(`${authHub.http}/api/users/frank/disconnect`, { reason: 'banned', reconnect: false }, API_KEY);
   const [{ code, disconnect }] = await closed;
   assert.equal(code, 1000);
-  assert.deepEqual([disconnect.reason, disconnect.reconnect], ['banned', false]);
+  // v1.1: the reason for programs, the caller's text for people.
+  assert.deepEqual([disconnect.reason, disconnect.message, disconnect.reconnect], ['kicked', 'banned', false]);
   assert.equal(leaves.state, 'disconnected');
   assert.equal(retries, 0);
 
@@ -187,7 +227,7 @@ test('heartbeat pings keep a connection past the hub idle timeout; a silent one 
   beating.on('close', () => beatingCloses++);
   for (let round = 1; round <= 2; round++) {
     const [frame] = await nextEvent(silent, 'disconnect', { timeout: 6000 });
-    assert.deepEqual([frame.code, frame.reason, frame.reconnect], [1001, 'idle timeout', true]);
+    assert.deepEqual([frame.code, frame.reason, frame.message, frame.reconnect], [1001, 'idle_timeout', 'idle timeout', true]);
     await nextEvent(silent, 'status', { predicate: (_old, now) => now === 'connected' });
   }
   // Two idle timeouts have passed for the silent client; the beating one never went idle.

@@ -5,7 +5,9 @@ import {
   ChorusError,
   EventEmitter,
   OfflineQueue,
+  SUBPROTOCOL,
   backoffDelay,
+  closePolicy,
   getClient,
   subscribeSSE,
   topicMatches,
@@ -33,6 +35,10 @@ client.on('close', ({ code, reason, disconnect }) => console.log(code, reason, d
 client.on('reconnect', ({ attempt, delay }) => console.log(attempt, delay));
 client.on('error', (error) => console.error(error.message));
 client.on('direct', (message) => console.log(message.from?.user));
+client.on('auth', (frame) => console.log(frame.client, frame.user, frame.expires_at));
+client.on('disconnect', (frame) => console.log(frame.reason === 'token_expired', frame.message));
+const policy: 'reconnect' | 'refresh' | 'stop' = closePolicy(4001, { type: 'disconnect', code: 4001, reason: 'token_invalid', reconnect: false });
+console.log(policy, new WebSocket('wss://hub.example/ws', [SUBPROTOCOL]).protocol);
 // @ts-expect-error: not a client event
 client.on('no-such-event', () => {});
 
@@ -56,7 +62,7 @@ async function flow(): Promise<void> {
   try {
     await client.direct('bob', 'offer', { sdp: '' });
   } catch (error) {
-    if (error instanceof ChorusError && error.code === 'timeout') console.log(error.frame?.message);
+    if (error instanceof ChorusError && error.code === 'timeout') console.log(error.frame?.message, error.reason);
   }
 }
 void flow();

@@ -1,0 +1,95 @@
+import Foundation
+import NIOCore
+import Testing
+
+@testable import ChorusCore
+
+/// The v1.1 frames of Tests/vectors/protocol-v1.1.json, shared with chorus.js's tests (and the
+/// Swift client's): the hub's encoder must write each one, field for field.
+@Suite struct ProtocolVectorTests {
+    struct Vectors: Decodable {
+        var `protocol`: String
+        var subprotocol: String
+        var reasons: [String]
+        var frames: [Vector]
+    }
+
+    struct Vector: Decodable {
+        var name: String
+    }
+
+    static let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("vectors/protocol-v1.1.json")
+
+    /// What the hub's encoder is given for each vector.
+    static let frames: [String: (ServerFrame, id: String?)] = [
+        "connected_anonymous": (.connected(client: "c-1", user: nil, expiresAt: nil), nil),
+        "connected_with_token": (.connected(client: "c-2", user: "alice", expiresAt: 1_893_456_000_000), nil),
+        "error_token_expired": (.error(ProtocolError(.unauthorized, "token rejected: expired", reason: .tokenExpired)), nil),
+        "error_token_invalid": (.error(ProtocolError(.unauthorized, "invalid token: its signature does not verify", reason: .tokenInvalid)), nil),
+        "error_without_reason": (.error(ProtocolError(.forbidden, "may not publish to 'chat:a'")), "7"),
+        "disconnect_token_expired": (.disconnect(code: .tokenInvalid, reason: .tokenExpired, message: "token expired", reconnect: true), nil),
+        "disconnect_token_expired_at_connect": (
+            .disconnect(code: .tokenInvalid, reason: .tokenExpired, message: "token rejected: expired", reconnect: false), nil
+        ),
+        "disconnect_token_invalid": (
+            .disconnect(code: .tokenInvalid, reason: .tokenInvalid, message: "invalid token: its signature does not verify", reconnect: false), nil
+        ),
+        "disconnect_kicked": (.disconnect(code: .normal, reason: .kicked, message: "account suspended", reconnect: false), nil),
+        "disconnect_shutdown": (.disconnect(code: .goingAway, reason: .shutdown, message: "hub shutting down", reconnect: true), nil),
+        "disconnect_idle_timeout": (.disconnect(code: .goingAway, reason: .idleTimeout, message: "idle timeout", reconnect: true), nil),
+        "disconnect_rate_limited": (
+            .disconnect(code: .rateLimited, reason: .rateLimited, message: "publishing far over the rate limit", reconnect: false), nil
+        ),
+        "disconnect_too_many_connections": (
+            .disconnect(code: .rateLimited, reason: .tooManyConnections, message: "user 'alice' already has 10 connections", reconnect: true), nil
+        ),
+        "disconnect_protocol_error": (.disconnect(code: .protocolError, reason: .protocolError, message: "client frames must be masked", reconnect: false), nil),
+        "disconnect_message_too_large": (
+            .disconnect(code: .messageTooLarge, reason: .messageTooLarge, message: "frame larger than 1048576 bytes", reconnect: false), nil
+        ),
+    ]
+
+    static func load() throws -> (vectors: Vectors, raw: [String: Any]) {
+        let data = try Data(contentsOf: Self.url)
+        return (try JSONDecoder().decode(Vectors.self, from: data), try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any]))
+    }
+
+    @Test func theHubWritesEveryVector() throws {
+        let (vectors, raw) = try Self.load()
+        #expect(vectors.protocol == ProtocolVersion.v1_1.description)
+        #expect(vectors.subprotocol == ProtocolVersion.v1_1.subprotocol)
+        #expect(Set(vectors.frames.map(\.name)) == Set(Self.frames.keys), "every vector is checked, and every check has a vector")
+        let frames = try #require(raw["frames"] as? [[String: Any]])
+        for entry in frames {
+            let name = try #require(entry["name"] as? String)
+            let expected = try #require(entry["frame"] as? NSDictionary)
+            let (frame, idText) = try #require(Self.frames[name])
+            let id = try idText.map { try JSONObject(parsing: ByteBuffer(string: "{\"id\":\($0)}"))["id"]! }
+            var buffer = ByteBuffer()
+            frame.write(into: &buffer, id: id, version: .v1_1)
+            let written = try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? NSDictionary
+            #expect(written == expected, "\(name): wrote \(String(buffer: buffer))")
+        }
+    }
+
+    @Test func everyReasonOfTheVectorsIsAReasonCode() throws {
+        let known: [ReasonCode] = [
+            .tokenExpired, .tokenInvalid, .shutdown, .idleTimeout, .rateLimited, .tooManyConnections, .kicked, .protocolError, .messageTooLarge,
+        ]
+        #expect(try Self.load().vectors.reasons == known.map(\.rawValue))
+    }
+
+    /// v1 connections see exactly what they saw before v1.1 existed.
+    @Test func v1SpellingIsUnchanged() throws {
+        func text(_ frame: ServerFrame) -> String {
+            var buffer = ByteBuffer()
+            frame.write(into: &buffer, version: .v1)
+            return String(buffer: buffer)
+        }
+        #expect(text(.disconnect(code: .tokenInvalid, reason: .tokenExpired, message: "token expired", reconnect: true))
+            == #"{"type":"disconnect","code":4001,"reason":"token expired","reconnect":true}"#)
+        #expect(text(.error(ProtocolError(.unauthorized, "token rejected: expired", reason: .tokenExpired)))
+            == #"{"type":"error","code":"unauthorized","message":"token rejected: expired"}"#)
+    }
+}

@@ -1,0 +1,33 @@
+import Testing
+
+@testable import ChorusCore
+
+@Suite struct ProtocolVersionTests {
+    @Test func negotiationPicksTheNewestVersionOffered() {
+        #expect(ProtocolVersion.negotiate(offered: ["chorus.v1.1"]) == .v1_1)
+        #expect(ProtocolVersion.negotiate(offered: ["graphql-ws", "chorus.v1.1"]) == .v1_1)
+        #expect(ProtocolVersion.negotiate(offered: []) == .v1)
+        // Unknown subprotocols (a later version, another protocol) are answered without one: v1.
+        #expect(ProtocolVersion.negotiate(offered: ["chorus.v9", "mqtt"]) == .v1)
+        #expect(ProtocolVersion.negotiate(offered: ["CHORUS.V1.1"]) == .v1, "subprotocol tokens are case-sensitive (RFC 6455 §4.1)")
+    }
+
+    @Test func namesOnTheWire() {
+        #expect(ProtocolVersion.v1_1.subprotocol == "chorus.v1.1")
+        #expect(ProtocolVersion.v1.subprotocol == nil)
+        #expect(ProtocolVersion.v1_1.description == "1.1")
+        #expect(ProtocolVersion.v1.description == "1")
+        #expect(MemoryLayout<ProtocolVersion>.size == 2, "every connection keeps one")
+    }
+}
+
+@Suite struct ErrorCodeTests {
+    /// New codes are additive: one this hub does not know still has a status and round-trips.
+    @Test func anUnknownCodeIsAnInternalErrorOverHTTP() {
+        let conflict = ErrorCode(rawValue: "conflict")
+        #expect(conflict.httpStatus == 500)
+        #expect(conflict.rawValue == "conflict")
+        #expect(ErrorCode(rawValue: "not_found") == .notFound)
+        #expect(!ErrorCode.allCases.contains(conflict))
+    }
+}
