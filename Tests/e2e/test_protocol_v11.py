@@ -174,3 +174,27 @@ async def test_error_frames_carry_the_reason_of_a_refused_auth_frame(keyed_hub):
 async def _auth_and_close(ws, token: str):
     await ws.send(json.dumps({"type": "auth", "id": 2, "token": token}))
     return await recv_until_closed(ws)
+
+
+# -- the same reasons on the HTTP API (#20: one wording for token errors) ----------------------
+
+async def test_http_api_token_refusals_carry_the_same_reason_and_words_as_websocket(keyed_hub):
+    expired = hs256(SECRET, "alice", ttl=-30)
+    async with keyed_hub.http() as c:
+        r = await c.post("/api/publish", json={"topic": "chat:a", "data": 1}, headers=bearer(expired))
+        assert r.status_code == 401, r.text
+        assert r.json()["error"]["reason"] == "token_expired" and "expired" in r.json()["error"]["message"], r.text
+        for bad in (hs256(OTHER_SECRET, "alice"), "not-a-key-or-token"):
+            r = await c.post("/api/publish", json={"topic": "chat:a", "data": 1}, headers=bearer(bad))
+            assert r.status_code == 401 and r.json()["error"]["reason"] == "token_invalid", r.text
+        # A valid client token on an API-key endpoint: forbidden, and the words say what tokens may do.
+        r = await c.get("/api/stats", headers=bearer(hs256(SECRET, "alice")))
+        assert r.status_code == 403, r.text
+        message = r.json()["error"]["message"]
+        assert "read history" in message and "API key" in message and "reason" not in r.json()["error"], r.text
+        http_words = (await c.post("/api/publish", json={"topic": "chat:a", "data": 1}, headers=bearer(expired))).json()["error"]["message"]
+    # Over WebSocket the expired token is refused with the same words and reason.
+    ws = await connect_v11(keyed_hub.ws(token=expired))
+    frames, code, _ = await recv_until_closed(ws)
+    assert code == 4001 and frames[0]["type"] == "error", frames
+    assert frames[0]["reason"] == "token_expired" and frames[0]["message"] == http_words, frames

@@ -114,10 +114,21 @@ public struct Authenticator: Sendable {
             return .admin
         }
         if self.developmentMode { return .admin }
-        if self.verifier != nil, let identity = try? self.verify(token: credential) {
-            // Authenticated, but a client token only ever publishes.
+        if self.verifier != nil {
+            let identity: Identity
+            do {
+                identity = try self.verify(token: credential)
+            } catch where error.reason == .tokenExpired {
+                // The same words and reason as over WebSocket: the client should renew it.
+                throw error
+            } catch {
+                throw ProtocolError(.unauthorized, allowClientToken ? "invalid API key or token" : "invalid API key", reason: .tokenInvalid)
+            }
             guard allowClientToken else {
-                throw ProtocolError(.forbidden, "a client token may only publish; this endpoint needs the API key")
+                throw ProtocolError(
+                    .forbidden,
+                    "a client token may publish, broadcast and read history, not use this endpoint: it needs the API key"
+                )
             }
             return .publisher(identity)
         }
