@@ -47,6 +47,14 @@ final class EmbeddedConnection<Handler: ClientConnectionHandler> {
         return bytes
     }
 
+    /// Publishes `count` messages of about a kilobyte to `topic` through the hub, and runs
+    /// their fan-out.
+    func publish(_ count: Int, to topic: String) throws {
+        let data = ByteBuffer(string: "\"" + String(repeating: "x", count: 1000) + "\"")
+        for _ in 0..<count { try self.hub.publish(topic: Topic(topic), event: nil, data: data) }
+        self.run()
+    }
+
     /// Makes the client stop (or resume) reading, as the socket's watermarks would report it.
     func setWritable(_ writable: Bool) {
         self.channel.isWritable = writable
