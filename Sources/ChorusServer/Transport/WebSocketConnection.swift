@@ -312,16 +312,20 @@ final class WebSocketConnection: ClientConnectionHandler {
 
     // MARK: Writing
 
+    /// Answers the client (features answer their frames here); sent at the end of the read
+    /// burst, with the other answers.
     func reply(_ frame: ServerFrame, id: RawJSON?) {
         self.write(Self.encode(frame, id: id))
     }
 
+    /// A server frame as one WebSocket text frame.
     static func encode(_ frame: ServerFrame, id: RawJSON?) -> ByteBuffer {
         WebSocketFrameEncoding.textFrame(allocator: Self.allocator, capacity: 128) { buffer in
             frame.write(into: &buffer, id: id)
         }
     }
 
+    /// Answers with an `error` frame, counted in the metrics by its code.
     func replyError(_ error: ProtocolError, id: RawJSON?) {
         self.hub.metrics.error(error.code)
         self.reply(.error(error), id: id)
@@ -374,15 +378,5 @@ final class WebSocketConnection: ClientConnectionHandler {
         self.hub.metrics.protocolClose()
         // A client that breaks the protocol would only break it again.
         self.closeNow(code: code, reason: reason, reconnect: false)
-    }
-}
-
-extension ClientFrame {
-    /// Frames that send messages, which count against the per-connection publish rate.
-    fileprivate var isRateLimited: Bool {
-        switch self {
-        case .publish, .direct, .custom: true
-        case .auth, .ping, .subscribe, .unsubscribe, .presence, .presenceUpdate: false
-        }
     }
 }
