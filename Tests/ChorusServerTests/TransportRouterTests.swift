@@ -25,9 +25,9 @@ import Testing
         let task: Task<Void, Never>
         var received: [UInt8] = []
 
-        init() async throws {
+        init(configuration: HubConfiguration = HubConfiguration()) async throws {
             let loop = NIOAsyncTestingEventLoop()
-            var configuration = HubConfiguration()
+            var configuration = configuration
             configuration.port = 0
             let hub = try Hub(configuration: configuration, eventLoopGroup: loop, authenticator: Authenticator(configuration: configuration))
             self.channel = NIOAsyncTestingChannel(loop: loop)
