@@ -116,8 +116,9 @@ struct RecoveryGate<Source> {
         return .read(generation: replay.generation, cursor: replay.cursor, source: source)
     }
 
-    /// A page was read (and its messages written): false when the read belongs to a replay
-    /// that was replaced or cancelled meanwhile, whose page must then not be written.
+    /// A page was read: moves the cursor on (the next read starts there, or the replay ends
+    /// when `exhausted`). False when the read belongs to a replay that was replaced or cancelled
+    /// meanwhile, whose page must then not be written.
     mutating func pageRead(key: String, generation: UInt64, cursor: UInt64, exhausted: Bool) -> Bool {
         guard var replay = self.replays[key], replay.generation == generation, replay.phase == .reading else { return false }
         replay.cursor = cursor
