@@ -1,4 +1,5 @@
 import ChorusCore
+import NIOConcurrencyHelpers
 import NIOCore
 import Testing
 
@@ -9,6 +10,28 @@ import Testing
     /// A feature of its own frame type, as presence, sync or signalling will be.
     struct SyncStandIn: ConnectionFeature {
         var frames: [FrameRoute] { [FrameRoute("sync_get", limit: .publishRatePerConnection), FrameRoute("sync_leave")] }
+    }
+
+    /// Records the hooks it is called with; answers the `subscribe`s of `answers`.
+    struct Recorder: ConnectionFeature {
+        let name: String
+        var answers: Set<String> = []
+        let calls: NIOLockedValueBox<[String]>
+
+        var frames: [FrameRoute] { [] }
+
+        func subscribed(to pattern: TopicPattern, since: RecoveryPosition?, id: RawJSON?, on connection: WebSocketConnection) -> Bool {
+            self.calls.withLockedValue { $0.append("\(self.name) subscribed \(pattern.text)") }
+            return self.answers.contains(pattern.text)
+        }
+
+        func unsubscribed(from pattern: TopicPattern, on connection: WebSocketConnection) {
+            self.calls.withLockedValue { $0.append("\(self.name) unsubscribed \(pattern.text)") }
+        }
+
+        func closed(_ connection: WebSocketConnection) {
+            self.calls.withLockedValue { $0.append("\(self.name) closed") }
+        }
     }
 
     static func decode(_ text: String) throws -> ClientFrame {
@@ -47,5 +70,27 @@ import Testing
         #expect(leave.feature is SyncStandIn && leave.limit == nil)
         let other = try Self.decode(#"{"type":"sync_other"}"#)
         #expect(features.route(for: other)?.feature is CustomFramesFeature)
+    }
+
+    @Test func hooksRunInOrderAndOneFeatureAnswersASubscribe() throws {
+        let calls = NIOLockedValueBox<[String]>([])
+        let features = ConnectionFeatures(
+            [Recorder(name: "first", calls: calls), Recorder(name: "history", answers: ["kept"], calls: calls), Recorder(name: "last", calls: calls)],
+            custom: CustomFramesFeature(handlers: [:])
+        )
+        let client = try EmbeddedConnection<WebSocketConnection>()
+        defer { client.finish() }
+        #expect(features.subscribed(to: try TopicPattern("kept"), since: nil, id: nil, on: client.connection))
+        #expect(!features.subscribed(to: try TopicPattern("plain"), since: nil, id: nil, on: client.connection))
+        features.unsubscribed(from: try TopicPattern("plain"), on: client.connection)
+        features.closed(client.connection)
+        #expect(
+            calls.withLockedValue { $0 } == [
+                "first subscribed kept", "history subscribed kept",
+                "first subscribed plain", "history subscribed plain", "last subscribed plain",
+                "first unsubscribed plain", "history unsubscribed plain", "last unsubscribed plain",
+                "first closed", "history closed", "last closed",
+            ]
+        )
     }
 }
