@@ -131,6 +131,13 @@ extension RecoveryGateTests {
         ReplayPage(messages: [], cursor: cursor, exhausted: exhausted, complete: complete, overtaken: overtaken)
     }
 
+    /// Starts a replay of `room.*` at floor 20 and, when it has a source, reads its first page.
+    static func startRoomReplay(_ gate: inout Gate, source: String? = "pattern") throws -> (key: String, read: (generation: UInt64, cursor: UInt64)?) {
+        let pattern = try TopicPattern("room.*")
+        gate.start(key: pattern.text, scope: .patterns([pattern]), floor: 20, cursor: 0, source: source)
+        return (pattern.text, source == nil ? nil : try #require(Self.read(&gate, pattern.text)))
+    }
+
     @Test func aCompleteFirstPageIsAnsweredAndWritten() throws {
         var gate = Gate()
         gate.start(key: "t", scope: .topic("t"), floor: 5, cursor: 0, source: "replay")
@@ -162,12 +169,10 @@ extension RecoveryGateTests {
     /// A pattern replay sends what history kept even when it cannot be complete.
     @Test func anIncompletePatternReplayStillSendsWhatHistoryKept() throws {
         var gate = Gate()
-        let pattern = try TopicPattern("room.*")
-        gate.start(key: pattern.text, scope: .patterns([pattern]), floor: 9, cursor: 0, source: "replay")
-        let read = try #require(Self.read(&gate, pattern.text))
-        let page = gate.pageRead(key: pattern.text, generation: read.generation, page: Self.page(cursor: 4, exhausted: false, complete: false), sendsPartial: true)
+        let (key, read) = try Self.startRoomReplay(&gate)
+        let page = gate.pageRead(key: key, generation: try #require(read).generation, page: Self.page(cursor: 4, exhausted: false, complete: false), sendsPartial: true)
         #expect(page == .write(recovered: false, messages: true))
-        #expect(Self.read(&gate, pattern.text)?.cursor == 4)
+        #expect(Self.read(&gate, key)?.cursor == 4)
     }
 
     @Test func anOvertakenReplayMustNotReleaseItsHeldMessages() throws {
@@ -201,8 +206,7 @@ extension RecoveryGateTests {
 
     @Test func overlappingReplaysHoldOnceAndDropBelowAnyFloor() throws {
         var gate = Gate()
-        let pattern = try TopicPattern("room.*")
-        gate.start(key: pattern.text, scope: .patterns([pattern]), floor: 20, cursor: 0, source: "pattern")
+        let (key, _) = try Self.startRoomReplay(&gate)
         gate.start(key: "room.a", scope: .topic("room.a"), floor: 10, cursor: 0, source: "topic")
         // Below the pattern's floor: the pattern replay has it.
         #expect(gate.live(topic: "room.a", sequence: 15, bytes: Self.bytes(1)) == .drop)
@@ -210,13 +214,12 @@ extension RecoveryGateTests {
         #expect(gate.live(topic: "room.a", sequence: 21, bytes: Self.bytes(2)) == .hold)
         #expect(gate.heldBytes == 2)
         #expect(gate.replays["room.a"]?.held.count == 1)
-        #expect(gate.replays[pattern.text]?.held.isEmpty == true)
+        #expect(gate.replays[key]?.held.isEmpty == true)
     }
 
     @Test func aReleasedPatternReplayEndsAtTheFirstNewerMessage() throws {
         var gate = Gate()
-        let pattern = try TopicPattern("room.*")
-        gate.start(key: pattern.text, scope: .patterns([pattern]), floor: 20, cursor: 0, source: nil)
+        _ = try Self.startRoomReplay(&gate, source: nil)
         #expect(gate.live(topic: "room.a", sequence: 20, bytes: Self.bytes(1)) == .drop)
         #expect(gate.live(topic: "room.a", sequence: 21, bytes: Self.bytes(1)) == .deliver)
         #expect(gate.isEmpty)
@@ -227,11 +230,9 @@ extension RecoveryGateTests {
 
     @Test func cancellingAPatternReplayStopsGatingItsTopics() throws {
         var gate = Gate()
-        let pattern = try TopicPattern("room.*")
-        gate.start(key: pattern.text, scope: .patterns([pattern]), floor: 20, cursor: 0, source: "pattern")
-        _ = try #require(Self.read(&gate, pattern.text))
+        let (key, _) = try Self.startRoomReplay(&gate)
         #expect(gate.live(topic: "room.a", sequence: 21, bytes: Self.bytes(3)) == .hold)
-        gate.cancel(key: pattern.text)
+        gate.cancel(key: key)
         #expect(gate.heldBytes == 0)
         #expect(gate.live(topic: "room.a", sequence: 19, bytes: Self.bytes(1)) == .deliver)
     }
