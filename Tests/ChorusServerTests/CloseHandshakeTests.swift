@@ -50,3 +50,48 @@ import Testing
         #expect(handshake.deadlinePassed(now: self.start + .seconds(3)) == .none)
     }
 }
+
+/// The transitions the tests above leave out: nothing happens twice, nothing happens while open.
+extension CloseHandshakeTests {
+    @Test func anOpenConnectionHasNoDeadline() {
+        var handshake = CloseHandshake()
+        #expect(!handshake.isEnding)
+        #expect(handshake.deadlinePassed(now: self.start + .seconds(3600)) == .none)
+        #expect(handshake.state == .open)
+    }
+
+    @Test func eachWaitRecordsItsDeadline() {
+        var awaiting = CloseHandshake()
+        _ = awaiting.hubCloses(awaitPeer: true, now: self.start)
+        #expect(awaiting.state == .awaitingPeer(deadline: self.start + CloseHandshake.gracePeriod))
+        var flushing = CloseHandshake()
+        _ = flushing.peerClosed(now: self.start)
+        #expect(flushing.state == .flushing(deadline: self.start + CloseHandshake.gracePeriod))
+    }
+
+    @Test func aSecondClientCloseIsIgnored() {
+        var handshake = CloseHandshake()
+        #expect(handshake.peerClosed(now: self.start) == .sendAndCloseWhenFlushed)
+        #expect(handshake.peerClosed(now: self.start) == .none)
+        #expect(handshake.hubCloses(awaitPeer: false, now: self.start) == .none)
+    }
+
+    @Test func aConnectionGoneWhileAwaitingThePeerNeedsNoDeadline() {
+        var handshake = CloseHandshake()
+        _ = handshake.hubCloses(awaitPeer: true, now: self.start)
+        handshake.closed()
+        #expect(handshake.state == .closed)
+        #expect(handshake.deadlinePassed(now: self.start + .seconds(3)) == .none)
+        #expect(handshake.peerClosed(now: self.start) == .none)
+        #expect(handshake.hubCloses(awaitPeer: true, now: self.start) == .none)
+    }
+
+    @Test func aClosedHandshakeStaysClosed() {
+        var handshake = CloseHandshake()
+        _ = handshake.hubCloses(awaitPeer: false, now: self.start)
+        #expect(handshake.deadlinePassed(now: self.start + CloseHandshake.gracePeriod) == .close)
+        #expect(handshake.peerClosed(now: self.start + .seconds(3)) == .none)
+        #expect(handshake.hubCloses(awaitPeer: true, now: self.start + .seconds(3)) == .none)
+        #expect(handshake.state == .closed)
+    }
+}

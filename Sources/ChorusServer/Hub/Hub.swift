@@ -14,7 +14,8 @@ public final class Hub: Sendable {
     private let shardsByLoop: [ObjectIdentifier: LoopShard]
     private let connectionIDs = Identifiers()
     private let messageIDs = Identifiers()
-    let customHandlers: [String: CustomFrameHandler]
+    /// What serves the client frames of its connections, the application's handlers included.
+    let features: ConnectionFeatures
     let frameDecoder = ClientFrameDecoder()
     /// Writes and reads history; nil when no namespace keeps history.
     let history: HistoryLog?
@@ -49,7 +50,7 @@ public final class Hub: Sendable {
         self.authenticator = authenticator
         self.limits = HubLimits(configuration: configuration, metrics: metrics)
         self.logger = logger
-        self.customHandlers = customHandlers
+        self.features = .standard(customHandlers: customHandlers)
         var shards: [LoopShard] = []
         for loop in eventLoopGroup.makeIterator() {
             shards.append(LoopShard(eventLoop: loop, metrics: self.metrics))

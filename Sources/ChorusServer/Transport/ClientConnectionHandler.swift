@@ -2,8 +2,9 @@ import ChorusCore
 import NIOCore
 
 /// What WebSocket and SSE connections share as channel handlers: registration with their shard,
-/// the one accounted write path, replays of history, and how they end (shutdown, peer
-/// half-close, the close deadline).
+/// the one accounted write path, the recovery gate on fan-out, and how they end (shutdown, peer
+/// half-close, the close deadline). History's replays run on it too
+/// (`ClientConnectionHandler+Replay.swift`).
 protocol ClientConnectionHandler: ChannelInboundHandler, HubConnection {
     var hub: Hub { get }
     var shard: LoopShard { get }
@@ -14,6 +15,8 @@ protocol ClientConnectionHandler: ChannelInboundHandler, HubConnection {
     func resumeOutput()
     /// Ends the connection for a graceful shutdown (`disconnect` and 1001).
     func shutDown()
+    /// The channel closed: what serves the connection lets go of it.
+    func connectionClosed()
 }
 
 extension ClientConnectionHandler {
@@ -24,6 +27,8 @@ extension ClientConnectionHandler {
         self.disconnect(code: .goingAway, reason: .shutdown, message: "hub shutting down", reconnect: true)
     }
 
+    func connectionClosed() {}
+
     func handlerRemoved(context: ChannelHandlerContext) {
         self.shard.unregister(self)
         self.output.detach()
@@ -32,6 +37,7 @@ extension ClientConnectionHandler {
     func channelInactive(context: ChannelHandlerContext) {
         self.handshake.closed()
         self.shard.unregister(self)
+        self.connectionClosed()
         context.fireChannelInactive()
     }
 
@@ -112,54 +118,5 @@ extension ClientConnectionHandler {
         case .sendAndCloseWhenFlushed: self.output.finish(bytes, closeWhenFlushed: true)
         case .close, .none: break
         }
-    }
-
-    // MARK: Replays
-
-    /// Starts (or replaces) the replay `key` and reads its first page.
-    func startReplay(key: String, scope: RecoveryGate<Replay>.Scope, floor: UInt64, replay: Replay?) {
-        self.gate.start(key: key, scope: scope, floor: floor, cursor: replay?.initialCursor ?? 0, source: replay)
-        self.advanceReplay(key)
-    }
-
-    /// Does what replay `key` needs next: read a page (only while the client is writable),
-    /// or release the live messages held behind it.
-    func advanceReplay(_ key: String) {
-        guard !self.closing, let history = self.hub.history else { return }
-        switch self.gate.next(key: key, writable: self.output.writable) {
-        case .none:
-            return
-        case .release(let held):
-            for bytes in held where !self.write(bytes) { return }
-        case .read(let generation, let cursor, let replay):
-            let read = replay.read
-            let first = cursor == replay.initialCursor
-            history.read(on: self.shard.eventLoop) { store in try read(store, cursor, first) }.assumeIsolated().whenComplete { result in
-                self.replayPageRead(key: key, generation: generation, replay: replay, first: first, result: result)
-            }
-        }
-    }
-
-    private func replayPageRead(key: String, generation: UInt64, replay: Replay, first: Bool, result: Result<ReplayPage, any Error>) {
-        guard !self.closing else { return }
-        // A store failure ends the replay: incomplete if nothing was answered yet.
-        let page = (try? result.get()) ?? ReplayPage(messages: [], cursor: 0, exhausted: true, complete: first ? false : nil)
-        let sends = page.complete != false || replay.sendsPartial
-        guard self.gate.pageRead(key: key, generation: generation, cursor: page.cursor, exhausted: page.exhausted || !sends) else { return }
-        if page.overtaken {
-            // Released now, the held live messages would follow a gap: the client reconnects instead.
-            return self.cutSlowConsumer()
-        }
-        if let complete = page.complete, let answer = replay.answer, !self.write(answer(complete)) { return }
-        if sends {
-            for message in page.messages {
-                let bytes = OutboundMessage.encode(
-                    message.envelope, sub: replay.sub(message.topic), for: self.transport, storeSequence: message.sequence, allocator: ByteBufferAllocator()
-                )
-                guard self.write(bytes) else { return }
-            }
-        }
-        self.advanceReplay(key)
-        self.output.flush()
     }
 }

@@ -25,7 +25,7 @@ final class SSEConnection: ClientConnectionHandler {
     private var lastWrite = NIODeadline.now()
     /// `Last-Event-ID`: the store sequence this stream resumes after.
     private let resumeAfter: UInt64?
-    /// The resume's replay and its seam with live messages.
+    /// The resume's replay and its seam with live messages (``HistoryFeature``).
     var gate = RecoveryGate<Replay>()
     var handshake = CloseHandshake()
     private let allocator = ByteBufferAllocator()
@@ -59,35 +59,10 @@ final class SSEConnection: ClientConnectionHandler {
         for (pattern, filtered) in self.patterns {
             _ = self.shard.subscribe(self, to: pattern, filtered: filtered)
         }
-        if let after = self.resumeAfter, let history = self.hub.history {
-            self.resume(after: after, history: history)
+        if let after = self.resumeAfter {
+            HistoryFeature.resume(self, after: after, patterns: self.patterns.map(\.pattern))
         }
         self.output.flush()
-    }
-
-    /// Replays what a reconnecting EventSource missed, page by page: every message of the
-    /// stream's history topics committed after `Last-Event-ID`, then the live messages held
-    /// meanwhile.
-    private func resume(after sequence: UInt64, history: HistoryLog) {
-        let floor = history.committedSequence()
-        guard sequence < floor else { return }
-        let hub = self.hub
-        let access = self.access
-        let patterns = self.patterns.map(\.pattern)
-        let replay = Replay(
-            read: { store, cursor, _ in
-                try hub.replayPage(store, matching: patterns, access: access, after: cursor, through: floor, newerThan: nil)
-            },
-            initialCursor: sequence,
-            sub: { topicName in
-                // None when the stream names the topic, else the first pattern that matches it.
-                guard let topic = try? Topic(topicName), !patterns.contains(TopicPattern(topic)) else { return nil }
-                return patterns.first { $0.matches(topic) }?.text
-            },
-            answer: nil,
-            sendsPartial: true
-        )
-        self.startReplay(key: "", scope: .patterns(patterns), floor: floor, replay: replay)
     }
 
     private func responseHead() -> ByteBuffer {

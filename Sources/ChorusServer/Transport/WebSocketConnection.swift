@@ -3,8 +3,11 @@ import Logging
 import NIOCore
 import NIOWebSocket
 
-/// One WebSocket client: parses its frames, speaks protocol v1 (or v1.1, when its upgrade asked
-/// for it) over them, and receives fan-out bytes from its ``LoopShard``.
+/// One WebSocket client: the transport of protocol v1 (or v1.1, when its upgrade asked for it).
+/// It parses RFC 6455 frames, answers pings, authenticates, applies rate limits, keeps the
+/// backlog and the close handshake, and receives fan-out bytes from its ``LoopShard``; every
+/// other protocol frame goes to the ``ConnectionFeature`` that serves its `type` (pub/sub,
+/// history, direct, custom frames).
 ///
 /// A plain NIO handler: no task, actor or timer of its own. Heartbeats and expiry come from the
 /// shard's sweep; replies are flushed once per read burst (`channelReadComplete`).
@@ -29,9 +32,9 @@ final class WebSocketConnection: ClientConnectionHandler {
     private var publishThrottle: PublishThrottleBox?
     private var subscribeThrottle: PublishThrottleBox?
     var lastDeliveredSequence: UInt64 = 0
-    /// Publishes accepted and not answered yet (history topics wait for their commit).
-    private var publishesInFlight = 0
-    private var shuttingDown = false
+    /// Answers promised and not written yet (publishes to history topics wait for their commit).
+    private var answersPending = 0
+    private(set) var isShuttingDown = false
     var flushPending = false
 
     /// What the upgrade request asked for (token, `?topic=`); dropped once acted on.
@@ -44,7 +47,7 @@ final class WebSocketConnection: ClientConnectionHandler {
     private var expiresAt: Int64?
     private var parser: WebSocketFrameParser
     private var assembler: WebSocketMessageAssembler
-    /// Replays of history topics and patterns, and their seams with live messages.
+    /// Replays of history topics and patterns, and their seams with live messages (``HistoryFeature``).
     var gate = RecoveryGate<Replay>()
     private var lastInbound = NIODeadline.now()
     private var lastPing = NIODeadline.now()
@@ -187,79 +190,11 @@ final class WebSocketConnection: ClientConnectionHandler {
         guard self.mayAct else {
             return self.replyError(ProtocolError(.unauthorized, "authenticate first: send an 'auth' frame with a token"), id: id)
         }
-        if frame.isRateLimited, !self.admit(.publishRatePerConnection, id: id) { return }
-        if case .subscribe = frame, !self.admit(.subscribeRatePerConnection, id: id) { return }
-        switch frame {
-        case .subscribe(let pattern, let since):
-            do {
-                if !self.subscriptions.contains(pattern) { try self.hub.limits.admitSubscriptions(total: self.subscriptions.count + 1) }
-                _ = self.shard.subscribe(self, to: pattern, filtered: try self.access.authorizeSubscription(to: pattern))
-            } catch {
-                return self.replyError(error, id: id)
-            }
-            if let topic = pattern.exactTopic, let history = self.hub.history, self.hub.historySize(of: topic) != nil {
-                self.subscribe(to: topic, history: history, since: since, id: id)
-            } else if pattern.isWildcard, case .timestamp(let milliseconds)? = since, let history = self.hub.history {
-                self.subscribe(to: pattern, history: history, since: milliseconds, id: id)
-            } else {
-                self.reply(.subscribed(topic: pattern.text, offset: nil, epoch: nil, recovered: since == nil ? nil : false), id: id)
-            }
-        case .unsubscribe(let pattern):
-            _ = self.shard.unsubscribe(self, from: pattern)
-            self.gate.cancel(key: pattern.text)
-            self.reply(.unsubscribed(topic: pattern.text), id: id)
-        case .publish(let publish):
-            guard !self.shuttingDown else {
-                return self.replyError(ProtocolError(.unavailable, "the hub is shutting down; publish again once reconnected"), id: id)
-            }
-            let loop = self.shard.eventLoop
-            let connection = NIOLoopBound(self, eventLoop: loop)
-            do {
-                try self.access.authorizePublish(to: publish.topic)
-                // Counted until answered, so a shutdown closes only after every ack is written.
-                self.publishesInFlight += 1
-                try self.hub.publish(
-                    topic: publish.topic,
-                    event: publish.event,
-                    data: publish.data.bytes,
-                    from: self.info.sender,
-                    excludingConnection: self.hub.configuration.deliverToPublisher ? nil : self.info.id,
-                    idempotencyKey: publish.idempotencyKey.map { IdempotencyKey(publisher: self.publisher, topic: publish.topic.name, key: $0) }
-                ) { result in
-                    // Other topics complete right here; history topics on the store's thread once committed.
-                    if loop.inEventLoop {
-                        connection.value.acknowledge(result, id: id)
-                    } else {
-                        loop.execute { connection.value.acknowledge(result, id: id) }
-                    }
-                }
-            } catch {
-                self.publishesInFlight -= 1
-                self.replyError(error, id: id)
-            }
-        case .direct(let user, let event, let data):
-            do {
-                try self.access.authorizeDirect()
-                let receipt = try self.hub.send(toUser: user, event: event, data: data.bytes, from: self.info.sender)
-                self.reply(.ack(messageID: receipt.messageID, offset: nil, epoch: nil), id: id)
-            } catch {
-                self.replyError(error, id: id)
-            }
-        case .presence, .presenceUpdate:
-            self.replyError(ProtocolError(.unknownType, "presence is not available in this version of the hub"), id: id)
-        case .custom(let type, let fields):
-            guard let handler = self.hub.customHandlers[type] else {
-                return self.replyError(ProtocolError(.unknownType, "no handler for frame type '\(type)'"), id: id)
-            }
-            do {
-                let answer = try handler(CustomFrameContext(hub: self.hub, connection: self.info, type: type, fields: fields, access: self.access))
-                self.reply(answer ?? .ack(messageID: nil, offset: nil, epoch: nil), id: id)
-            } catch {
-                self.replyError(error, id: id)
-            }
-        case .auth, .ping:
-            break
+        guard let route = self.hub.features.route(for: frame) else {
+            return self.replyError(frame.unservedError, id: id)
         }
+        if let limit = route.limit, !self.admit(limit, id: id) { return }
+        route.feature.receive(frame, id: id, on: self)
     }
 
     /// Takes a token from the connection's throttle for `limit` (publish or subscribe frames);
@@ -277,103 +212,54 @@ final class WebSocketConnection: ClientConnectionHandler {
         return false
     }
 
-    private func acknowledge(_ result: Result<Hub.Receipt, ProtocolError>, id: RawJSON?) {
-        self.publishesInFlight -= 1
+    /// For an answer that comes later, from any thread (a publish to a history topic waits for
+    /// its commit). Counted until written: a shutdown sends `disconnect` only after every such
+    /// answer, so nothing is stored without its ack.
+    func answerLater(id: RawJSON?) -> @Sendable (Result<ServerFrame, ProtocolError>) -> Void {
+        self.answersPending += 1
+        let loop = self.shard.eventLoop
+        let connection = NIOLoopBound(self, eventLoop: loop)
+        return { result in
+            if loop.inEventLoop {
+                connection.value.answer(result, id: id)
+            } else {
+                loop.execute { connection.value.answer(result, id: id) }
+            }
+        }
+    }
+
+    private func answer(_ result: Result<ServerFrame, ProtocolError>, id: RawJSON?) {
+        self.answersPending -= 1
         switch result {
-        case .success(let receipt):
-            self.reply(.ack(messageID: receipt.messageID, offset: receipt.offset, epoch: receipt.epoch), id: id)
-        case .failure(let error):
-            self.replyError(error, id: id)
+        case .success(let frame): self.reply(frame, id: id)
+        case .failure(let error): self.replyError(error, id: id)
         }
         self.flushReplies()
-        if self.shuttingDown, self.publishesInFlight == 0 {
+        if self.isShuttingDown, self.answersPending == 0 {
             self.shutDown()
         }
     }
 
     /// Whose idempotency keys this connection's publishes use: the user's, shared with its
     /// other connections and the HTTP API; an anonymous connection has only its own.
-    private var publisher: String {
+    var publisher: String {
         self.info.user.map { "user:" + $0 } ?? "client:" + self.info.client
     }
 
     /// Shutdown: new publishes are refused (`unavailable`), and `disconnect` and 1001 wait until
-    /// every publish already accepted is answered, so nothing is stored without its ack.
+    /// every answer promised is written (``answerLater(id:)``).
     func shutDown() {
-        self.shuttingDown = true
-        if self.publishesInFlight == 0 {
+        self.isShuttingDown = true
+        if self.answersPending == 0 {
             self.disconnect(code: .goingAway, reason: .shutdown, message: "hub shutting down", reconnect: true)
         }
     }
 
-    // MARK: History
-
-    /// Subscribes to a topic that keeps history, replaying what the client missed when `since`
-    /// allows it, page by page. The live subscription is already in place: messages that
-    /// arrive meanwhile are held, then those above the replayed position follow it, so there
-    /// is no gap and no duplicate at the seam.
-    private func subscribe(to topic: Topic, history: HistoryLog, since: RecoveryPosition?, id: RawJSON?) {
-        let (state, floor) = history.committedPosition(of: topic.name)
-        let top = state?.lastOffset ?? 0
-        guard case .offset(let from, let epoch)? = since, let state, epoch == state.epoch, from < top else {
-            var recovered: Bool?
-            if case .offset(let from, let epoch)? = since {
-                // Already up to date (or nothing was ever published): nothing is missing.
-                recovered = from == top && (epoch == state?.epoch || (state == nil && from == 0))
-            } else if since != nil {
-                recovered = false  // a time position is for pattern subscriptions
-            }
-            self.startReplay(key: topic.name, scope: .topic(topic.name), floor: floor, replay: nil)
-            self.reply(.subscribed(topic: topic.name, offset: top, epoch: state?.epoch, recovered: recovered), id: id)
-            return
-        }
-        let name = topic.name
-        let version = self.version
-        let pageCount = self.hub.topicReplayPageCount
-        let replay = Replay(
-            read: { store, cursor, first in
-                let messages = try store.messages(topic: name, after: cursor, limit: pageCount).prefix { $0.offset <= top }
-                let next = messages.last?.offset ?? top
-                var page = ReplayPage(messages: Array(messages), cursor: next, exhausted: next >= top)
-                // Complete or nothing: a replay must go on right after `since` and its last page.
-                let continues = messages.first.map { $0.offset == cursor + 1 } ?? (cursor >= top)
-                if first { page.complete = continues } else { page.overtaken = !continues }
-                return page
-            },
-            initialCursor: from,
-            sub: { _ in nil },
-            answer: { recovered in
-                Self.encode(.subscribed(topic: name, offset: top, epoch: state.epoch, recovered: recovered), id: id, version: version)
-            },
-            sendsPartial: false
-        )
-        self.startReplay(key: name, scope: .topic(name), floor: floor, replay: replay)
+    func connectionClosed() {
+        self.hub.features.closed(self)
     }
 
-    /// Subscribes to a pattern, replaying the retained messages of every matching history topic
-    /// newer than `since` (ms), in commit order, one bounded store query per page. Recovery is
-    /// reported complete only when no matching topic may have lost messages newer than `since`
-    /// to trimming.
-    private func subscribe(to pattern: TopicPattern, history: HistoryLog, since milliseconds: Int64, id: RawJSON?) {
-        let floor = history.committedSequence()
-        let hub = self.hub
-        let access = self.access
-        let version = self.version
-        let replay = Replay(
-            read: { store, cursor, first in
-                var page = try hub.replayPage(store, matching: [pattern], access: access, after: cursor, through: floor, newerThan: milliseconds)
-                if first { page.complete = try !store.mayHaveTrimmed(matching: [pattern], newerThan: milliseconds) }
-                return page
-            },
-            initialCursor: 0,
-            sub: { _ in pattern.text },
-            answer: { recovered in
-                Self.encode(.subscribed(topic: pattern.text, offset: nil, epoch: nil, recovered: recovered), id: id, version: version)
-            },
-            sendsPartial: true
-        )
-        self.startReplay(key: pattern.text, scope: .patterns([pattern]), floor: floor, replay: replay)
-    }
+    // MARK: Connecting
 
     private func subscribeRequestedTopics() {
         let topics = self.request?.topics ?? []
@@ -440,17 +326,21 @@ final class WebSocketConnection: ClientConnectionHandler {
 
     // MARK: Writing
 
-    private func reply(_ frame: ServerFrame, id: RawJSON?) {
+    /// Answers the client (features answer their frames here); sent at the end of the read
+    /// burst, with the other answers.
+    func reply(_ frame: ServerFrame, id: RawJSON?) {
         self.write(Self.encode(frame, id: id, version: self.version))
     }
 
-    private static func encode(_ frame: ServerFrame, id: RawJSON?, version: ProtocolVersion) -> ByteBuffer {
+    /// A server frame as one WebSocket text frame, in the connection's protocol version.
+    static func encode(_ frame: ServerFrame, id: RawJSON?, version: ProtocolVersion) -> ByteBuffer {
         WebSocketFrameEncoding.textFrame(allocator: Self.allocator, capacity: 128) { buffer in
             frame.write(into: &buffer, id: id, version: version)
         }
     }
 
-    private func replyError(_ error: ProtocolError, id: RawJSON?) {
+    /// Answers with an `error` frame, counted in the metrics by its code.
+    func replyError(_ error: ProtocolError, id: RawJSON?) {
         self.hub.metrics.error(error.code)
         self.reply(.error(error), id: id)
     }
@@ -502,15 +392,5 @@ final class WebSocketConnection: ClientConnectionHandler {
         self.hub.metrics.protocolClose()
         // A client that breaks the protocol would only break it again.
         self.closeNow(code: code, reason: code == .messageTooLarge ? .messageTooLarge : .protocolError, message: message, reconnect: false)
-    }
-}
-
-extension ClientFrame {
-    /// Frames that send messages, which count against the per-connection publish rate.
-    fileprivate var isRateLimited: Bool {
-        switch self {
-        case .publish, .direct, .custom: true
-        case .auth, .ping, .subscribe, .unsubscribe, .presence, .presenceUpdate: false
-        }
     }
 }

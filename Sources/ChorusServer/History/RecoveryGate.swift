@@ -9,7 +9,9 @@ import NIOCore
 /// replayed (or precede the subscription) and are dropped; newer ones are held until the replay
 /// is over, then released. A replay reads one bounded page at a time, and only while the
 /// connection is writable; a new replay of the same key replaces a pending one (its reads in
-/// flight are recognized by their generation and ignored), and cancelling drops it.
+/// flight are recognized by their generation and ignored), and cancelling drops it. The first
+/// page says whether the recovery is complete; one that is not ends there, having sent nothing,
+/// unless partial recovery is worth sending (pattern replays).
 ///
 /// `Source` is what the connection needs to read and write a page; the gate only keeps it.
 struct RecoveryGate<Source> {
@@ -53,7 +55,7 @@ struct RecoveryGate<Source> {
 
     enum Step {
         case none
-        /// Read the page after `cursor`; report it with ``pageWritten(key:generation:cursor:exhausted:)``.
+        /// Read the page after `cursor`; report it with ``pageRead(key:generation:page:sendsPartial:)``.
         case read(generation: UInt64, cursor: UInt64, source: Source)
         /// Write these held live messages: the replay is over.
         case release([ByteBuffer])
@@ -114,8 +116,9 @@ struct RecoveryGate<Source> {
         return .read(generation: replay.generation, cursor: replay.cursor, source: source)
     }
 
-    /// A page was read (and its messages written): false when the read belongs to a replay
-    /// that was replaced or cancelled meanwhile, whose page must then not be written.
+    /// A page was read: moves the cursor on (the next read starts there, or the replay ends
+    /// when `exhausted`). False when the read belongs to a replay that was replaced or cancelled
+    /// meanwhile, whose page must then not be written.
     mutating func pageRead(key: String, generation: UInt64, cursor: UInt64, exhausted: Bool) -> Bool {
         guard var replay = self.replays[key], replay.generation == generation, replay.phase == .reading else { return false }
         replay.cursor = cursor
@@ -123,6 +126,27 @@ struct RecoveryGate<Source> {
         replay.phase = .ready
         self.replays[key] = replay
         return true
+    }
+
+    /// What to do with a page read for `key`'s replay.
+    enum Page: Equatable {
+        /// The read belongs to a replay that was replaced or cancelled meanwhile: write nothing.
+        case stale
+        /// History trimming overtook the replay between two pages: released now, the held live
+        /// messages would follow a gap, so the client must reconnect (and recover) instead.
+        case overtaken
+        /// Write the answer when `recovered` is set (the first page tells whether recovery is
+        /// complete), then the page's messages when `messages`; then ask ``next(key:writable:)``.
+        case write(recovered: Bool?, messages: Bool)
+    }
+
+    /// A page was read: complete or not, and what to write. An incomplete replay ends at once,
+    /// having sent nothing, unless it `sendsPartial` (a pattern replay sends what history kept).
+    mutating func pageRead(key: String, generation: UInt64, page: ReplayPage, sendsPartial: Bool) -> Page {
+        let sends = page.complete != false || sendsPartial
+        guard self.pageRead(key: key, generation: generation, cursor: page.cursor, exhausted: page.exhausted || !sends) else { return .stale }
+        if page.overtaken { return .overtaken }
+        return .write(recovered: page.complete, messages: sends)
     }
 
     /// Replays paused for writability, to resume with ``next(key:writable:)``.

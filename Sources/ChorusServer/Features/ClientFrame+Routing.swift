@@ -1,0 +1,28 @@
+import ChorusCore
+
+extension ClientFrame {
+    /// The `type` the frame is routed by (`message` is an alias of `publish`).
+    var type: String {
+        switch self {
+        case .auth: "auth"
+        case .subscribe: "subscribe"
+        case .unsubscribe: "unsubscribe"
+        case .publish: "publish"
+        case .ping: "ping"
+        case .presence: "presence"
+        case .presenceUpdate: "presence_update"
+        case .direct: "direct"
+        case .custom(let type, _): type
+        }
+    }
+
+    /// The `unknown_type` error for a protocol frame whose feature this hub does not have.
+    var unservedError: ProtocolError {
+        switch self {
+        case .presence, .presenceUpdate:
+            ProtocolError(.unknownType, "presence is not available in this version of the hub")
+        default:
+            ProtocolError(.unknownType, "'\(self.type)' frames are not available in this version of the hub")
+        }
+    }
+}
