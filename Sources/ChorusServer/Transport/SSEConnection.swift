@@ -68,7 +68,7 @@ final class SSEConnection: ClientConnectionHandler {
     /// Replays what a reconnecting EventSource missed, page by page: every message of the
     /// stream's history topics committed after `Last-Event-ID`, then the live messages held
     /// meanwhile.
-    private func resume(after sequence: UInt64, history: HistoryLog) {
+    private func resume(after sequence: UInt64, history: any HistoryStore) {
         let floor = history.committedSequence()
         guard sequence < floor else { return }
         let hub = self.hub

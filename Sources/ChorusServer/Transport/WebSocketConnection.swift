@@ -306,7 +306,7 @@ final class WebSocketConnection: ClientConnectionHandler {
     /// allows it, page by page. The live subscription is already in place: messages that
     /// arrive meanwhile are held, then those above the replayed position follow it, so there
     /// is no gap and no duplicate at the seam.
-    private func subscribe(to topic: Topic, history: HistoryLog, since: RecoveryPosition?, id: RawJSON?) {
+    private func subscribe(to topic: Topic, history: any HistoryStore, since: RecoveryPosition?, id: RawJSON?) {
         let (state, floor) = history.committedPosition(of: topic.name)
         let top = state?.lastOffset ?? 0
         guard case .offset(let from, let epoch)? = since, let state, epoch == state.epoch, from < top else {
@@ -347,7 +347,7 @@ final class WebSocketConnection: ClientConnectionHandler {
     /// newer than `since` (ms), in commit order, one bounded store query per page. Recovery is
     /// reported complete only when no matching topic may have lost messages newer than `since`
     /// to trimming.
-    private func subscribe(to pattern: TopicPattern, history: HistoryLog, since milliseconds: Int64, id: RawJSON?) {
+    private func subscribe(to pattern: TopicPattern, history: any HistoryStore, since milliseconds: Int64, id: RawJSON?) {
         let floor = history.committedSequence()
         let hub = self.hub
         let access = self.access
