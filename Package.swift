@@ -180,11 +180,19 @@ let package = Package(
             dependencies: ["ChorusBench"],
             swiftSettings: strictSettings
         ),
+        // Fakes for tests of the seams (a store failing on demand, a recording broker).
+        .target(
+            name: "ChorusTestSupport",
+            dependencies: ["ChorusCore"],
+            path: "Tests/ChorusTestSupport",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "ChorusServerTests",
             dependencies: [
                 "ChorusServer",
                 "ChorusSQLite",
+                "ChorusTestSupport",
                 "ChorusFuzzTargets",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

@@ -70,10 +70,7 @@ public final class GroupCommitStore: HistoryStore {
             try? await cancelWhenGracefulShutdown {
                 while true {
                     try await Task.sleep(for: interval)
-                    self.wakeCommitter { state in
-                        state.trimDue = true
-                        return true
-                    }
+                    self.trimSoon()
                 }
             }
         } else {
@@ -84,9 +81,16 @@ public final class GroupCommitStore: HistoryStore {
 
     /// Refuses further appends, waits for the committer to finish what it accepted, and stops the threads.
     private func stop() async {
+        self.state.withLock { $0.phase = .stopped }
+        await self.waitUntilIdle()
+        try? await self.writer.shutdownGracefully()
+        try? await self.readers.shutdownGracefully()
+    }
+
+    /// Returns once the committer has nothing left to do (what was accepted is committed).
+    package func waitUntilIdle() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let idle = self.state.withLock { state in
-                state.phase = .stopped
                 if state.committing {
                     state.idleWaiters.append(continuation)
                     return false
@@ -95,8 +99,6 @@ public final class GroupCommitStore: HistoryStore {
             }
             if idle { continuation.resume() }
         }
-        try? await self.writer.shutdownGracefully()
-        try? await self.readers.shutdownGracefully()
     }
 
     public func onCommit(_ handler: @escaping @Sendable (HistoryCommit) -> Void) {
@@ -238,6 +240,14 @@ extension GroupCommitStore {
     private var trimInterval: Duration? {
         guard let shortest = self.ttls.values.min() else { return nil }
         return max(.milliseconds(250), min(.seconds(30), shortest / 4))
+    }
+
+    /// Asks the committer to trim expired messages, between two commits.
+    package func trimSoon() {
+        self.wakeCommitter { state in
+            state.trimDue = true
+            return true
+        }
     }
 
     /// On the committer, between commits: trims each namespace with a TTL in the backend, and
