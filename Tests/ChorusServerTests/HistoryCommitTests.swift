@@ -79,6 +79,18 @@ import Testing
             try self.hub.publish(topic: self.topic, event: nil, data: ByteBuffer(string: "1")) { journal.acknowledged($0) }
         }
 
+        /// Publishes one message, holds its commit in the store, publishes `count` more (they
+        /// queue for the next commit, failed when `failing`), then lets the store go on.
+        func publishDuringAHeldCommit(_ count: Int, failing: Bool = false) async throws {
+            self.backend.holdNext()
+            try self.publish()
+            await self.backend.waitUntilHeld()
+            if failing { self.backend.failNext() }
+            for _ in 0..<count { try self.publish() }
+            self.backend.release()
+            await self.journal.waitForAcks(count + 1)
+        }
+
         func shutDown() throws {
             try self.group.syncShutdownGracefully()
         }
@@ -88,12 +100,7 @@ import Testing
         let setup = try Setup()
         defer { try? setup.shutDown() }
         try await GroupCommitStoreTests.running(setup.store) {
-            setup.backend.holdNext()
-            try setup.publish()
-            await setup.backend.waitUntilHeld()
-            for _ in 0..<50 { try setup.publish() }
-            setup.backend.release()
-            await setup.journal.waitForAcks(51)
+            try await setup.publishDuringAHeldCommit(50)
             await setup.broker.waitForMessages(51)
         }
         #expect(setup.backend.transactions == [1, 50])
@@ -109,13 +116,7 @@ import Testing
         let setup = try Setup()
         defer { try? setup.shutDown() }
         try await GroupCommitStoreTests.running(setup.store) {
-            setup.backend.holdNext()
-            try setup.publish()
-            await setup.backend.waitUntilHeld()
-            setup.backend.failNext()
-            for _ in 0..<10 { try setup.publish() }
-            setup.backend.release()
-            await setup.journal.waitForAcks(11)
+            try await setup.publishDuringAHeldCommit(10, failing: true)
             let receipt = try await setup.hub.publishAndWait(topic: setup.topic, event: nil, data: ByteBuffer(string: "2"))
             #expect(receipt.offset == 2)
             await setup.broker.waitForMessages(2)
