@@ -1,7 +1,10 @@
 import ChorusCore
 import ChorusSQLite
+import ChorusTestSupport
 import Foundation
+import Logging
 import NIOCore
+import ServiceLifecycle
 import Testing
 
 /// Offsets and epochs come from the store: a new topic gets an epoch and offsets from 1,
@@ -76,6 +79,27 @@ import Testing
         #expect(old.offset == 1 && new.offset == 1)
         #expect(new.envelope.epoch != old.envelope.epoch)
         #expect(new.sequence == 2)
+    }
+
+    @Test func gracefulShutdownCommitsWhatWasAcceptedThenRefuses() async throws {
+        let backend = FakeMessageStore()
+        let store = try GroupCommitStore(backend: backend)
+        let group = ServiceGroup(configuration: .init(services: [store], logger: Logger(label: "test")))
+        let (results, received) = AsyncStream.makeStream(of: Result<StoredMessage, StoreError>.self)
+        backend.holdNext()
+        store.append(Self.message("chat:a") { received.yield($0) })
+        async let running: Void = group.run()
+        await backend.waitUntilHeld()
+        for _ in 0..<5 { store.append(Self.message("chat:a") { received.yield($0) }) }
+        await group.triggerGracefulShutdown()
+        backend.release()
+        try await running
+        var offsets: [UInt64] = []
+        for await result in results.prefix(6) { offsets.append(try result.get().offset) }
+        #expect(offsets == Array(1...6))
+        #expect(backend.transactions == [1, 5])
+        let late = await Self.append(store, "chat:a")
+        #expect(throws: StoreError.self) { try late.get() }
     }
 
     @Test func appendsBeforeRunWaitForItAndAppendsAfterShutdownFail() async throws {
