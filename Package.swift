@@ -34,6 +34,10 @@ let package = Package(
             name: "ChorusCore",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
+                // The history store's committer and readers, and its service lifecycle.
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
@@ -176,11 +180,19 @@ let package = Package(
             dependencies: ["ChorusBench"],
             swiftSettings: strictSettings
         ),
+        // Fakes for tests of the seams (a store failing on demand, a recording broker).
+        .target(
+            name: "ChorusTestSupport",
+            dependencies: ["ChorusCore"],
+            path: "Tests/ChorusTestSupport",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "ChorusServerTests",
             dependencies: [
                 "ChorusServer",
                 "ChorusSQLite",
+                "ChorusTestSupport",
                 "ChorusFuzzTargets",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

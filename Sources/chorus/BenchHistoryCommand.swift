@@ -3,6 +3,7 @@ import ChorusServer
 import Foundation
 import NIOCore
 import NIOPosix
+import ServiceLifecycle
 import Synchronization
 
 /// `chorus bench history`: acknowledged durable publishes per second through the hub's real
@@ -39,12 +40,14 @@ enum BenchHistoryCommand {
         configuration.storeSync = sync == "normal" ? .normal : .full
         configuration.maxPublishSize = max(configuration.maxPublishSize, size + 16)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let store = try ChorusServer.openStore(configuration)
         let hub = try Hub(
             configuration: configuration,
             eventLoopGroup: group,
             authenticator: try Authenticator(configuration: configuration),
-            store: try ChorusServer.openStore(configuration)
+            historyStore: store
         )
+        let storeRun = Task { try await store?.run() }
         let data = ByteBuffer(string: "\"" + String(repeating: "x", count: max(0, size - 2)) + "\"")
         try await Self.createTopics(existingTopics, on: hub, data: data)
         let topics = (0..<16).map { try! Topic("bench:t\($0)") }
@@ -77,7 +80,9 @@ enum BenchHistoryCommand {
         ]
         let json = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
         print(String(decoding: json, as: UTF8.self))
-        await hub.close()
+        // Cancelled, the store commits what it accepted and stops.
+        storeRun.cancel()
+        try await storeRun.value
         try await group.shutdownGracefully()
         try? FileManager.default.removeItem(atPath: directory)
     }

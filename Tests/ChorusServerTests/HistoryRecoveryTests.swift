@@ -15,11 +15,17 @@ import Testing
         let hub: Hub
         let loop = NIOAsyncTestingEventLoop()
         let receipts: [Hub.Receipt]
+        /// The store's committer, running until ``close()``.
+        let store: Task<Void, any Error>
 
         /// A hub with an in-memory store and `count` messages already stored in `demo:a`.
         init(stored count: Int) async throws {
             let configuration = HubConfiguration()
-            self.hub = try Hub(configuration: configuration, eventLoopGroup: self.loop, authenticator: Authenticator(configuration: configuration), store: MemoryMessageStore())
+            let store = try GroupCommitStore(backend: MemoryMessageStore())
+            self.store = Task { try await store.run() }
+            self.hub = try Hub(
+                configuration: configuration, eventLoopGroup: self.loop, authenticator: Authenticator(configuration: configuration), historyStore: store
+            )
             var receipts: [Hub.Receipt] = []
             for index in 1...count {
                 receipts.append(try await self.hub.publishAndWait(topic: Topic("demo:a"), event: nil, data: ByteBuffer(string: String(index))))
@@ -48,7 +54,8 @@ import Testing
         }
 
         func close() async {
-            await self.hub.close()
+            self.store.cancel()
+            try? await self.store.value
         }
     }
 

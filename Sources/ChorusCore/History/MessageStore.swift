@@ -1,8 +1,9 @@
-/// Durable (or not) message history: what `subscribe` with `since` and the history API read.
+/// Durable (or not) message history, synchronously: the backend of a ``GroupCommitStore``, and
+/// what `subscribe` with `since` and the history API read.
 ///
-/// Calls are synchronous and may block on I/O: the hub makes them from its committer thread
-/// and a thread pool, never from an event loop. Offsets are assigned by the caller, one
-/// committer per store, so the store only has to keep them.
+/// Calls may block on I/O: they are made from the ``GroupCommitStore``'s committer thread and
+/// reader pool, never from an event loop. Offsets are assigned by that committer, one per
+/// backend, so the backend only has to keep them.
 public protocol MessageStore: Sendable {
     /// Every topic that has history, with its epoch and newest offset, and the newest sequence
     /// (read once at start).

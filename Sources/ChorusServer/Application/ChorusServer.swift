@@ -41,12 +41,12 @@ public struct ChorusServer: Sendable {
         let threads = configuration.threads == 0 ? System.coreCount : configuration.threads
         self.eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let authenticator = try Authenticator(configuration: configuration)
-        let store = try Self.openStore(configuration)
+        let store = try Self.openStore(configuration, logger: logger)
         self.hub = try Hub(
             configuration: configuration,
             eventLoopGroup: self.eventLoopGroup,
             authenticator: authenticator,
-            store: store,
+            historyStore: store,
             customHandlers: customHandlers,
             logger: logger
         )
@@ -55,16 +55,19 @@ public struct ChorusServer: Sendable {
         self.onServerRunning = onServerRunning
     }
 
-    /// The history store, when some namespace keeps history.
-    public static func openStore(_ configuration: HubConfiguration) throws -> (any MessageStore)? {
+    /// The history store, when some namespace keeps history; it must run as a service.
+    public static func openStore(_ configuration: HubConfiguration, logger: Logger = Logger(label: "chorus")) throws -> (any HistoryStore)? {
         guard configuration.namespaces.values.contains(where: \.keepsHistory) else { return nil }
+        let backend: any MessageStore
         switch configuration.store {
         case .memory:
-            return MemoryMessageStore()
+            backend = MemoryMessageStore()
         case .sqlite:
             let sync: SQLiteMessageStore.Sync = configuration.storeSync == .full ? .full : .normal
-            return try SQLiteMessageStore(path: configuration.dataDirectory + "/chorus.sqlite", sync: sync, maxSize: configuration.maxStoreSize)
+            backend = try SQLiteMessageStore(path: configuration.dataDirectory + "/chorus.sqlite", sync: sync, maxSize: configuration.maxStoreSize)
         }
+        let ttls = configuration.namespaces.compactMapValues { $0.keepsHistory ? $0.historyTTL : nil }
+        return try GroupCommitStore(backend: backend, ttls: ttls, logger: logger)
     }
 
     static func isLoopback(_ host: String) -> Bool {
@@ -94,10 +97,11 @@ public struct ChorusServer: Sendable {
         }
         let sweepInterval = Self.sweepInterval(configuration)
         for shard in hub.shards { shard.startSweeping(every: sweepInterval) }
-        let ttls = configuration.namespaces.compactMapValues { $0.keepsHistory ? $0.historyTTL : nil }
-        hub.history?.startTrimming(ttls: ttls, on: hub.shards[0].eventLoop)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: listener)]
+        // Before the listener, so it shuts down after it: what was accepted is committed, then it stops.
+        if let store = hub.history { services.insert(.init(service: store), at: 0) }
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [.init(service: listener)],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
@@ -112,7 +116,6 @@ public struct ChorusServer: Sendable {
             try? await Task.sleep(for: .milliseconds(20))
         }
         for shard in hub.shards { await shard.stopSweeping() }
-        await hub.close()
         try await self.eventLoopGroup.shutdownGracefully()
         logger.info("Chorus hub stopped")
     }

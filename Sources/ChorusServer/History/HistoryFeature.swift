@@ -39,7 +39,7 @@ struct HistoryFeature: ConnectionFeature {
     /// Subscribes to a topic that keeps history, replaying what the client missed when `since`
     /// allows it, page by page: complete (right after `since`, through the position at
     /// subscribe) or nothing. The live subscription is already in place.
-    private static func subscribe(_ connection: WebSocketConnection, to topic: Topic, history: HistoryLog, since: RecoveryPosition?, id: RawJSON?) {
+    private static func subscribe(_ connection: WebSocketConnection, to topic: Topic, history: any HistoryStore, since: RecoveryPosition?, id: RawJSON?) {
         let (state, floor) = history.committedPosition(of: topic.name)
         let top = state?.lastOffset ?? 0
         guard case .offset(let from, let epoch)? = since, let state, epoch == state.epoch, from < top else {

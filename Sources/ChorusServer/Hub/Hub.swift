@@ -17,10 +17,10 @@ public final class Hub: Sendable {
     /// What serves the client frames of its connections, the application's handlers included.
     let features: ConnectionFeatures
     let frameDecoder = ClientFrameDecoder()
-    /// Writes and reads history; nil when no namespace keeps history.
-    let history: HistoryLog?
-    /// Numbers each fan-out, so a connection that several subscriptions match gets it once.
-    private let deliveries = SequenceCounter()
+    /// Writes and reads history, and assigns offsets; nil when no namespace keeps history.
+    let history: (any HistoryStore)?
+    /// Every publish goes through it to the subscribers (committed first, on a history topic).
+    let broker: any Broker
     /// The receipts of publishes made with an `idempotency_key`, for `idempotency_window`.
     let idempotency: any IdempotencyStore
 
@@ -32,13 +32,17 @@ public final class Hub: Sendable {
     }
 
     /// - Parameters:
-    ///   - store: where namespaces with history keep it (nil: no history anywhere).
+    ///   - historyStore: where namespaces with history keep it (nil: no history anywhere). It
+    ///     must run (it is a `Service`) for history publishes to complete.
+    ///   - broker: makes the broker that carries publishes to subscribers, given this process's
+    ///     subscribers (by default ``MemoryBroker``: this process only).
     ///   - idempotencyStore: where idempotency keys are remembered (nil: in this process's memory).
     public init(
         configuration: HubConfiguration,
         eventLoopGroup: any EventLoopGroup,
         authenticator: Authenticator,
-        store: (any MessageStore)? = nil,
+        historyStore: (any HistoryStore)? = nil,
+        broker makeBroker: (_ local: any BrokerDelivery) -> any Broker = MemoryBroker.init(local:),
         idempotencyStore: (any IdempotencyStore)? = nil,
         customHandlers: [String: CustomFrameHandler] = [:],
         logger: Logger = Logger(label: "chorus")
@@ -57,32 +61,19 @@ public final class Hub: Sendable {
         }
         self.shards = shards
         self.shardsByLoop = Dictionary(uniqueKeysWithValues: shards.map { (ObjectIdentifier($0.eventLoop), $0) })
-        if let store {
-            let deliveries = self.deliveries
-            let shards = shards
-            // Committed messages are encoded on one event loop, not on the committer's thread,
-            // which then only writes; a single loop keeps them in commit order.
-            let encoder = shards[0].eventLoop
-            self.history = try HistoryLog(store: store, metrics: metrics, logger: logger) { committed in
-                encoder.execute {
-                    let work = committed.map { stored, excluded in
-                        LoopShard.Work.topic(
-                            OutboundMessage(
-                                envelope: stored.envelope,
-                                topic: try? Topic(stored.topic),
-                                sequence: deliveries.next(),
-                                storeSequence: stored.sequence,
-                                excludedConnection: excluded,
-                                allocator: ByteBufferAllocator()
-                            )
-                        )
-                    }
-                    // One hop per loop per group commit, not per message.
-                    for shard in shards { shard.enqueue(contentsOf: work) }
-                }
+        let broker = makeBroker(ShardDelivery(shards: shards))
+        self.broker = broker
+        self.history = historyStore
+        historyStore?.onCommit { commit in
+            switch commit {
+            case .committed(let messages):
+                metrics.committed(batchSize: messages.count)
+                // The whole commit as one batch: one hop per loop, not per message.
+                broker.publish(contentsOf: messages)
+            case .failed(let error, let count):
+                metrics.storeFailed()
+                logger.error("history store write failed", metadata: ["error": "\(error)", "messages": "\(count)"])
             }
-        } else {
-            self.history = nil
         }
     }
 
@@ -132,12 +123,16 @@ public final class Hub: Sendable {
         try self.checkPublishSize(data)
         self.metrics.messagePublished()
         let envelope = self.makeEnvelope(topic: topic.name, event: event, data: data, from: sender)
+        let message = BrokerMessage(envelope: envelope, target: .topic(topic), excludedConnection: excludingConnection)
         if let history = self.history, let keep = self.historySize(of: topic) {
-            history.append(.init(envelope: envelope, topic: topic, keep: keep, excludedConnection: excludingConnection) { result in
-                completion?(result)
+            history.append(HistoryAppend(message: message, keep: keep) { result in
+                completion?(
+                    result.map { Receipt(messageID: $0.envelope.messageID, offset: $0.offset, epoch: $0.envelope.epoch) }
+                        .mapError { ProtocolError(.internal, "the message could not be stored: \($0)") }
+                )
             })
         } else {
-            self.fanOut(envelope, topic: topic, excluding: excludingConnection)
+            self.broker.publish(message)
             completion?(.success(Receipt(messageID: envelope.messageID)))
         }
         return envelope.messageID
@@ -206,10 +201,7 @@ public final class Hub: Sendable {
     public func send(toUser user: String, event: String?, data: ByteBuffer, from sender: MessageSender? = nil) throws(ProtocolError) -> Receipt {
         try self.checkPublishSize(data)
         let envelope = self.makeEnvelope(topic: "direct", event: event, data: data, from: sender)
-        let message = self.makeOutbound(envelope, topic: nil, excluding: nil)
-        for shard in self.shards {
-            shard.enqueue(.user(user, message))
-        }
+        self.broker.publish(BrokerMessage(envelope: envelope, target: .user(user)))
         self.metrics.messagePublished()
         return Receipt(messageID: envelope.messageID)
     }
@@ -244,24 +236,6 @@ public final class Hub: Sendable {
             timestamp: WallClock.milliseconds(),
             from: sender
         )
-    }
-
-    /// Encodes once and numbers the delivery; a nil topic is a direct message.
-    private func makeOutbound(_ envelope: MessageEnvelope, topic: Topic?, excluding: UInt64?) -> OutboundMessage {
-        let sequence = self.deliveries.next()
-        return OutboundMessage(envelope: envelope, topic: topic, sequence: sequence, excludedConnection: excluding, allocator: ByteBufferAllocator())
-    }
-
-    private func fanOut(_ envelope: MessageEnvelope, topic: Topic, excluding: UInt64?) {
-        let message = self.makeOutbound(envelope, topic: topic, excluding: excluding)
-        for shard in self.shards {
-            shard.enqueue(.topic(message))
-        }
-    }
-
-    /// Stops the history writer and readers once no more publishes come (after shutdown).
-    public func close() async {
-        await self.history?.shutdown()
     }
 
     // MARK: History

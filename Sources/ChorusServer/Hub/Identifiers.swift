@@ -1,4 +1,3 @@
-import Foundation
 import Synchronization
 
 /// Process-unique ids for connections and messages: a random per-process prefix (so ids from
@@ -23,12 +22,5 @@ final class SequenceCounter: Sendable {
 
     func next() -> UInt64 {
         self.value.add(1, ordering: .relaxed).newValue
-    }
-}
-
-enum WallClock {
-    /// Milliseconds since the Unix epoch.
-    static func milliseconds() -> Int64 {
-        Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
     }
 }

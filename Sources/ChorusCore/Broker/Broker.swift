@@ -1,0 +1,40 @@
+/// Carries messages the hub accepted (and, on a topic that keeps history, that the store
+/// committed) to their subscribers: this process's through its ``BrokerDelivery``, other
+/// nodes' when the broker spans several (a cluster broker).
+///
+/// Every publish path goes through it: WebSocket and SSE clients, the HTTP API, `Hub.publish`,
+/// user sends and custom frame handlers. A broker keeps each caller's order, and hands a batch
+/// on as one batch, so a group commit still reaches each event loop in one hop.
+public protocol Broker: Sendable {
+    /// Publishes one message.
+    func publish(_ message: BrokerMessage)
+    /// Publishes a group commit's messages, in commit order.
+    func publish(contentsOf messages: [BrokerMessage])
+}
+
+/// This process's subscribers, as a broker reaches them: the hub encodes each message once and
+/// hands it to every event loop.
+public protocol BrokerDelivery: Sendable {
+    /// Delivers one message (encoded on the calling thread).
+    func deliver(_ message: BrokerMessage)
+    /// Delivers a batch in order (encoded on one event loop, then one hop per loop).
+    func deliver(contentsOf messages: [BrokerMessage])
+}
+
+/// The broker of a single process: messages go straight to this process's subscribers, at no
+/// cost beyond a direct call. The hub's default.
+public struct MemoryBroker: Broker {
+    private let local: any BrokerDelivery
+
+    public init(local: any BrokerDelivery) {
+        self.local = local
+    }
+
+    public func publish(_ message: BrokerMessage) {
+        self.local.deliver(message)
+    }
+
+    public func publish(contentsOf messages: [BrokerMessage]) {
+        self.local.deliver(contentsOf: messages)
+    }
+}

@@ -1,0 +1,8 @@
+import Foundation
+
+package enum WallClock {
+    /// Milliseconds since the Unix epoch.
+    package static func milliseconds() -> Int64 {
+        Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+    }
+}
