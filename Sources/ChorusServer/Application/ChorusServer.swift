@@ -6,17 +6,21 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
-import UnixSignals
 
-/// A Chorus hub ready to run: the HTTP shell (Hummingbird), the transports and the ``Hub``.
+/// A Chorus hub ready to run, as a `Service`: its own listener (the HTTP shell, the transports)
+/// and the ``Hub``.
 ///
 /// ```swift
 /// let server = try await ChorusServer(configuration: configuration, customHandlers: [
 ///     "typing:start": { context throws(ProtocolError) in ... },
 /// ])
-/// try await server.run()
+/// // In the application's group, which handles SIGTERM:
+/// try await ServiceGroup(services: [server, ...], gracefulShutdownSignals: [.sigterm], logger: logger).run()
 /// ```
-public struct ChorusServer: Sendable {
+///
+/// To serve Chorus from an application's own Hummingbird `Application` (its routes, its port)
+/// instead, see ``Hummingbird/HTTPServerBuilder/chorus(_:)`` and docs/embedding.md.
+public struct ChorusServer: Service {
     public let hub: Hub
     public let configuration: HubConfiguration
     private let eventLoopGroup: MultiThreadedEventLoopGroup
@@ -24,10 +28,14 @@ public struct ChorusServer: Sendable {
     private let onServerRunning: @Sendable (Int) async -> Void
 
     /// - Parameters:
+    ///   - store: where namespaces that keep history keep it; nil: the store
+    ///     `configuration.store` names (memory unless configured otherwise), opened when some
+    ///     namespace keeps history.
     ///   - customHandlers: handlers for application frame types, by `type`.
     ///   - onServerRunning: called with the bound port once the hub accepts connections.
     public init(
         configuration: HubConfiguration,
+        store: (any MessageStore)? = nil,
         customHandlers: [String: CustomFrameHandler] = [:],
         logger: Logger = Logger(label: "chorus"),
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
@@ -41,12 +49,11 @@ public struct ChorusServer: Sendable {
         let threads = configuration.threads == 0 ? System.coreCount : configuration.threads
         self.eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let authenticator = try Authenticator(configuration: configuration)
-        let store = try Self.openStore(configuration)
         self.hub = try Hub(
             configuration: configuration,
             eventLoopGroup: self.eventLoopGroup,
             authenticator: authenticator,
-            store: store,
+            store: try store ?? Self.openStore(configuration),
             customHandlers: customHandlers,
             logger: logger
         )
@@ -71,8 +78,12 @@ public struct ChorusServer: Sendable {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
-    /// Runs until SIGTERM or SIGINT, then shuts down gracefully: stops accepting, sends every
-    /// client `disconnect` and close 1001, waits for them (at most `shutdown_timeout`), returns.
+    /// Serves until the graceful shutdown of the task that runs it (its `ServiceGroup`'s), then
+    /// shuts down: stops accepting, sends every client `disconnect` and close 1001, waits for
+    /// them (at most `shutdown_timeout` in all), stops the hub, returns.
+    ///
+    /// Runs the hub and its listener as a group of their own, the hub first, so the listener
+    /// stops first and the hub (history's writer included) last.
     public func run() async throws {
         let hub = self.hub
         let logger = self.logger
@@ -92,35 +103,11 @@ public struct ChorusServer: Sendable {
             }
             await onServerRunning(port)
         }
-        let sweepInterval = Self.sweepInterval(configuration)
-        for shard in hub.shards { shard.startSweeping(every: sweepInterval) }
-        let ttls = configuration.namespaces.compactMapValues { $0.keepsHistory ? $0.historyTTL : nil }
-        hub.history?.startTrimming(ttls: ttls, on: hub.shards[0].eventLoop)
-        var groupConfiguration = ServiceGroupConfiguration(
-            services: [.init(service: listener)],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger
-        )
+        var groupConfiguration = ServiceGroupConfiguration(services: [.init(service: hub), .init(service: listener)], logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout
         groupConfiguration.maximumCancellationDuration = .seconds(1)
-        let started = ContinuousClock.now
         try await ServiceGroup(configuration: groupConfiguration).run()
-        // The listener returns once every connection has closed, or when the shutdown timeout
-        // cancels it; then WebSocket and SSE clients may still be finishing their close
-        // handshake (each at most a couple of seconds). Wait for them.
-        while hub.metrics.connectionCount > 0, ContinuousClock.now - started < configuration.shutdownTimeout {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        for shard in hub.shards { await shard.stopSweeping() }
-        await hub.close()
         try await self.eventLoopGroup.shutdownGracefully()
         logger.info("Chorus hub stopped")
-    }
-
-    /// Often enough to honour the shortest of the heartbeat settings, at most once a second.
-    static func sweepInterval(_ configuration: HubConfiguration) -> TimeAmount {
-        let shortest = min(configuration.pingInterval, configuration.idleTimeout, configuration.sseKeepAliveInterval)
-        let milliseconds = max(50, min(1000, shortest.components.seconds * 1000 / 2 + shortest.components.attoseconds / 2_000_000_000_000_000))
-        return .milliseconds(milliseconds)
     }
 }

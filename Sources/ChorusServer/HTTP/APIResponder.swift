@@ -11,10 +11,8 @@ import NIOHTTPTypes
 package enum APIResponder {
     package static func make(hub: Hub, logger: Logger) -> HTTPChannelHandler.Responder {
         let router = Router(context: ChorusRequestContext.self)
-        router.add(middleware: APIErrorMiddleware(metrics: hub.metrics))
-        router.add(middleware: CORSHeadersMiddleware(origins: OriginPolicy(allowed: hub.configuration.allowedOrigins)))
-        APIRoutes(hub: hub).register(on: router)
-        WebAssetRoutes().register(on: router)
+        // On the router itself, so unknown paths get the JSON 404 and CORS preflights an answer.
+        Self.addRoutes(of: hub, to: router)
         let responder = router.buildResponder()
         let dates = HTTPDate()
         return { request, responseWriter, channel in
@@ -38,6 +36,16 @@ package enum APIResponder {
                 throw ParseErrorWhileWritingResponse()
             }
         }
+    }
+
+    /// The HTTP API and the web assets, with the middleware that turns their errors into JSON
+    /// bodies and adds CORS headers; the middleware applies to what is added here, after it.
+    static func addRoutes<Context: RemoteAddressRequestContext>(of hub: Hub, to routes: some RouterMethods<Context>) {
+        let routes = routes
+            .add(middleware: APIErrorMiddleware(metrics: hub.metrics))
+            .add(middleware: CORSHeadersMiddleware(origins: OriginPolicy(allowed: hub.configuration.allowedOrigins)))
+        APIRoutes(hub: hub).register(on: routes)
+        WebAssetRoutes().register(on: routes)
     }
 
     private struct ParseErrorWhileWritingResponse: Error {}

@@ -1,0 +1,75 @@
+import ChorusCore
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Testing
+
+@testable import ChorusServer
+
+/// Chorus as a library: its defaults (no history, nothing on disk), a store the application
+/// passes in, and `ChorusServer` as a service in the application's own group.
+@Suite struct LibraryServicesTests {
+    @Test func theLibraryKeepsNoHistoryAndNothingOnDiskByDefault() throws {
+        let configuration = HubConfiguration()
+        #expect(configuration.namespaces.isEmpty)
+        #expect(configuration.store == .memory)
+        #expect(try ChorusServer.openStore(configuration) == nil)
+        var withHistory = configuration
+        withHistory.namespaces = ["chat": NamespaceOptions(historySize: 10)]
+        #expect(try ChorusServer.openStore(withHistory) is MemoryMessageStore)
+    }
+
+    @Test func loadingStartsFromTheDefaultsItIsGiven() throws {
+        var defaults = HubConfiguration()
+        defaults.namespaces = ["demo": NamespaceOptions(historySize: 5)]
+        defaults.store = .sqlite
+        let kept = try HubConfiguration.load(arguments: [], environment: [:], defaults: defaults)
+        #expect(kept.namespaces == defaults.namespaces)
+        #expect(kept.store == .sqlite)
+        let changed = try HubConfiguration.load(arguments: ["--store", "memory"], environment: ["CHORUS_NAMESPACES": "{}"], defaults: defaults)
+        #expect(changed.namespaces.isEmpty)
+        #expect(changed.store == .memory)
+        #expect(try HubConfiguration.load(arguments: [], environment: [:]).store == .memory)
+
+        let store = try #require(ConfigurationOption.all.first { $0.key == "store" })
+        #expect(store.defaultValue == "memory")
+        #expect(store.defaultValue(in: defaults) == "sqlite")
+    }
+
+    @Test func chorusServerRunsInTheApplicationsGroupWithTheApplicationsStore() async throws {
+        var configuration = HubConfiguration()
+        configuration.port = 0
+        configuration.namespaces = ["chat": NamespaceOptions(historySize: 10)]
+        let store = MemoryMessageStore()
+        let ports = PortBox()
+        let server = try await ChorusServer(configuration: configuration, store: store) { await ports.set($0) }
+        // No signals: the application's group decides when Chorus shuts down.
+        let group = ServiceGroup(services: [server], logger: Logger(label: "test"))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var client = try await TestWebSocketClient.connect(port: try await ports.wait(), path: "/ws?topic=chat:a")
+            do {
+                while try await !client.receive().text.contains(#""type":"subscribed""#) {}
+                let receipt = try await server.hub.publishAndWait(topic: try Topic("chat:a"), event: nil, data: ByteBuffer(string: "1"))
+                #expect(receipt.offset == 1)
+                #expect(try store.messages(topic: "chat:a", after: 0, limit: 10).map(\.offset) == [1])
+
+                await group.triggerGracefulShutdown()
+                // The client gets its message, then `disconnect` and close 1001.
+                var frames: [TestWebSocketClient.Frame] = []
+                repeat { frames.append(try await client.receive()) } while frames.last?.opcode != 0x8
+                let texts = frames.dropLast().map(\.text)
+                #expect(texts.count == 2)
+                #expect(texts.first?.contains(#""type":"message""#) == true)
+                #expect(texts.last?.contains(#""type":"disconnect","code":1001"#) == true)
+                #expect(frames.last?.payload.getInteger(at: frames.last!.payload.readerIndex, as: UInt16.self) == 1001)
+            } catch {
+                await client.close()
+                throw error
+            }
+            await client.close()
+            // The group's run returns once Chorus has stopped.
+            try await tasks.next()
+        }
+    }
+}
