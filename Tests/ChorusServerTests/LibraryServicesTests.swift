@@ -1,6 +1,9 @@
 import ChorusCore
+import ChorusSQLite
+import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import Testing
 
@@ -71,5 +74,35 @@ import Testing
             // The group's run returns once Chorus has stopped.
             try await tasks.next()
         }
+    }
+
+    @Test func aStoppedHubHasClosedItsStoreWhileTheHubStillExists() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-test-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/chorus.sqlite"
+        var configuration = HubConfiguration()
+        configuration.namespaces = ["chat": NamespaceOptions(historySize: 10)]
+        let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let hub = try Hub(
+            configuration: configuration,
+            eventLoopGroup: loops,
+            authenticator: try Authenticator(configuration: configuration),
+            store: try SQLiteMessageStore(path: path, sync: .normal)
+        )
+        let group = ServiceGroup(services: [hub], logger: Logger(label: "test"))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            _ = try await hub.publishAndWait(topic: try Topic("chat:a"), event: nil, data: ByteBuffer(string: "1"))
+            #expect(FileManager.default.fileExists(atPath: path + "-wal"))
+            await group.triggerGracefulShutdown()
+            try await tasks.next()
+        }
+        // Closed by the hub's shutdown, not by the store going away: the file alone is whole.
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+        let reopened = try SQLiteMessageStore(path: path, sync: .normal)
+        #expect(try reopened.messages(topic: "chat:a", after: 0, limit: 10).map(\.offset) == [1])
+        try reopened.close()
+        withExtendedLifetime(hub) {}
+        try await loops.shutdownGracefully()
     }
 }

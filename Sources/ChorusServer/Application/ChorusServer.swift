@@ -19,7 +19,7 @@ import ServiceLifecycle
 /// ```
 ///
 /// To serve Chorus from an application's own Hummingbird `Application` (its routes, its port)
-/// instead, see ``Hummingbird/HTTPServerBuilder/chorus(_:)`` and docs/embedding.md.
+/// instead, see `HTTPServerBuilder.chorus(_:)` and docs/embedding.md.
 public struct ChorusServer: Service {
     public let hub: Hub
     public let configuration: HubConfiguration
@@ -62,7 +62,8 @@ public struct ChorusServer: Service {
         self.onServerRunning = onServerRunning
     }
 
-    /// The history store, when some namespace keeps history.
+    /// The store `configuration.store` names (memory, the library's default, or SQLite in
+    /// `data_dir`), when some namespace keeps history; nil otherwise.
     public static func openStore(_ configuration: HubConfiguration) throws -> (any MessageStore)? {
         guard configuration.namespaces.values.contains(where: \.keepsHistory) else { return nil }
         switch configuration.store {
@@ -106,7 +107,13 @@ public struct ChorusServer: Service {
         var groupConfiguration = ServiceGroupConfiguration(services: [.init(service: hub), .init(service: listener)], logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout
         groupConfiguration.maximumCancellationDuration = .seconds(1)
-        try await ServiceGroup(configuration: groupConfiguration).run()
+        do {
+            try await ServiceGroup(configuration: groupConfiguration).run()
+        } catch {
+            // Such as a port in use: the application may go on without Chorus's threads.
+            try? await self.eventLoopGroup.shutdownGracefully()
+            throw error
+        }
         try await self.eventLoopGroup.shutdownGracefully()
         logger.info("Chorus hub stopped")
     }

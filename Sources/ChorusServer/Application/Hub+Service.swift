@@ -1,3 +1,5 @@
+import ChorusCore
+import Logging
 import NIOCore
 import ServiceLifecycle
 
@@ -31,6 +33,13 @@ extension Hub: Service {
     private func stopWork() async {
         for shard in self.shards { await shard.stopSweeping() }
         await self.close()
+        // Now, not when the store's last reference goes: that may be a task's, released after
+        // the process has ended.
+        do {
+            try self.history?.store.close()
+        } catch {
+            self.logger.warning("closing the history store failed", metadata: ["error": "\(error)"])
+        }
     }
 
     /// WebSocket and SSE clients may still be finishing their close handshake (each at most a
