@@ -50,6 +50,7 @@ public protocol MessageStore: Sendable {
 }
 
 extension MessageStore {
+    /// Nothing to release: a store without files or connections.
     public func close() throws {}
 }
 
