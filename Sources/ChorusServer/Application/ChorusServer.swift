@@ -118,3 +118,9 @@ public struct ChorusServer: Service {
         logger.info("Chorus hub stopped")
     }
 }
+
+/// Its name only: a `ServiceGroup` logs its services by description, and the configuration
+/// holds the keys.
+extension ChorusServer: CustomStringConvertible {
+    public var description: String { "ChorusServer" }
+}

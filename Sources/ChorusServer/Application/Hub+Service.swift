@@ -62,3 +62,9 @@ extension Hub: Service {
         return .milliseconds(milliseconds)
     }
 }
+
+/// A `ServiceGroup` logs its services by description (at debug level): a name, never the
+/// configuration, which holds the keys.
+extension Hub: CustomStringConvertible {
+    public var description: String { "Hub" }
+}
