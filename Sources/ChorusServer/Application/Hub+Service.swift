@@ -22,7 +22,7 @@ extension Hub: Service {
     }
 
     /// Every piece of background work the hub owns is started here and stopped in
-    /// ``stopWork()``, history's included (its store is not a service of its own yet).
+    /// `stopWork()`, history's included (its store is not a service of its own yet).
     private func startWork() {
         let sweepInterval = Self.sweepInterval(self.configuration)
         for shard in self.shards { shard.startSweeping(every: sweepInterval) }
