@@ -111,7 +111,27 @@ let package = Package(
                 "ChorusServer",
                 "ChorusBench",
                 "ChorusJWT",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: strictSettings
+        ),
+        // The embedding example (docs/embedding.md): Chorus in an application's own Hummingbird
+        // application and ServiceGroup; Tests/e2e/test_embedding.py runs it.
+        .executableTarget(
+            name: "EmbeddedChorus",
+            dependencies: [
+                "ChorusCore",
+                "ChorusServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            path: "Examples/EmbeddedChorus",
             swiftSettings: strictSettings
         ),
         // Fuzz targets (scripts/fuzz, docs/security.md "Fuzzing"): a plain build replays inputs;

@@ -50,6 +50,13 @@ public final class SQLiteMessageStore: MessageStore {
         }
     }
 
+    /// Closes the connections, the readers first: the writer, closing last, moves the WAL's
+    /// pages into the database file and removes the WAL, so the file alone holds the history.
+    public func close() throws {
+        self.pool.releaseMemory()
+        try self.pool.close()
+    }
+
     /// Opening a database in WAL mode writes to it: look at an existing file read-only first, so
     /// that a file that is not ours is refused untouched.
     private static func checkExistingFile(at path: String) throws {

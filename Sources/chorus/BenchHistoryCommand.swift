@@ -36,6 +36,7 @@ enum BenchHistoryCommand {
         }
         var configuration = HubConfiguration()
         configuration.namespaces = ["bench": NamespaceOptions(historySize: 1_000_000)]
+        configuration.store = .sqlite
         configuration.dataDirectory = directory
         configuration.storeSync = sync == "normal" ? .normal : .full
         configuration.maxPublishSize = max(configuration.maxPublishSize, size + 16)

@@ -31,7 +31,7 @@ enum Help {
         ]
         for option in ConfigurationOption.all {
             lines.append("  \(option.flag) VALUE  (\(option.environmentVariable))")
-            lines.append("      \(option.help) Default: \(option.defaultValue)")
+            lines.append("      \(option.help) Default: \(option.defaultValue(in: .serveDefaults))")
         }
         return lines.joined(separator: "\n")
     }

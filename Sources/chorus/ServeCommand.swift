@@ -1,20 +1,26 @@
 import ChorusServer
 import Logging
+import ServiceLifecycle
+import UnixSignals
 
+/// `chorus serve`: the hub with the executable's defaults (``HubConfiguration/serveDefaults``
+/// and the demo's frame handlers), shut down gracefully on SIGTERM or SIGINT.
 enum ServeCommand {
     static func run(_ arguments: [String]) async throws {
         if arguments.contains("--help") || arguments.contains("-h") {
             print(Help.serve)
             return
         }
-        let configuration = try HubConfiguration.load(arguments: arguments, environment: Console.environment())
+        let configuration = try HubConfiguration.load(arguments: arguments, environment: Console.environment(), defaults: .serveDefaults)
         let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }
-        let server = try await ChorusServer(configuration: configuration, customHandlers: DemoFrameHandlers.all)
-        try await server.run()
+        let logger = Logger(label: "chorus")
+        let server = try await ChorusServer(configuration: configuration, customHandlers: DemoFrameHandlers.all, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
     }
 }

@@ -20,7 +20,8 @@ import Testing
 
         /// A hub with an in-memory store and `count` messages already stored in `demo:a`.
         init(stored count: Int) async throws {
-            let configuration = HubConfiguration()
+            var configuration = HubConfiguration()
+            configuration.namespaces = ["demo": NamespaceOptions(historySize: 1000)]
             let store = try GroupCommitStore(backend: MemoryMessageStore())
             self.store = Task { try await store.run() }
             self.hub = try Hub(

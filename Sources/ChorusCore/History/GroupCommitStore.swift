@@ -79,12 +79,20 @@ public final class GroupCommitStore: HistoryStore {
         await self.stop()
     }
 
-    /// Refuses further appends, waits for the committer to finish what it accepted, and stops the threads.
+    /// Refuses further appends, waits for the committer to finish what it accepted, stops the
+    /// threads and closes the backend.
     private func stop() async {
         self.state.withLock { $0.phase = .stopped }
         await self.waitUntilIdle()
         try? await self.writer.shutdownGracefully()
         try? await self.readers.shutdownGracefully()
+        // Now, not when the backend's last reference goes: that may be a task's, released after
+        // the process has ended (SQLite would leave its WAL behind).
+        do {
+            try self.backend.close()
+        } catch {
+            self.logger.warning("closing the history store failed", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Returns once the committer has nothing left to do (what was accepted is committed).

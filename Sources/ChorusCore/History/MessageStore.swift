@@ -43,6 +43,16 @@ public protocol MessageStore: Sendable {
     /// `timestamp` is then incomplete. Forgotten topics count per namespace, so the answer may
     /// be true for a pattern that matched none of them, never false when one did.
     func mayHaveTrimmed(matching patterns: [TopicPattern], newerThan timestamp: Int64) throws -> Bool
+
+    /// Leaves what the store keeps complete and releases its files, once the hub has stopped
+    /// using it: done at shutdown, not whenever the store object goes away (the process may
+    /// end first). Nothing to do for a store without files.
+    func close() throws
+}
+
+extension MessageStore {
+    /// Nothing to release: a store without files or connections.
+    public func close() throws {}
 }
 
 /// What a store holds, in brief.

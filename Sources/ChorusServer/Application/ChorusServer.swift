@@ -6,17 +6,21 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
-import UnixSignals
 
-/// A Chorus hub ready to run: the HTTP shell (Hummingbird), the transports and the ``Hub``.
+/// A Chorus hub ready to run, as a `Service`: its own listener (the HTTP shell, the transports)
+/// and the ``Hub``.
 ///
 /// ```swift
 /// let server = try await ChorusServer(configuration: configuration, customHandlers: [
 ///     "typing:start": { context throws(ProtocolError) in ... },
 /// ])
-/// try await server.run()
+/// // In the application's group, which handles SIGTERM:
+/// try await ServiceGroup(services: [server, ...], gracefulShutdownSignals: [.sigterm], logger: logger).run()
 /// ```
-public struct ChorusServer: Sendable {
+///
+/// To serve Chorus from an application's own Hummingbird `Application` (its routes, its port)
+/// instead, see `HTTPServerBuilder.chorus(_:)` and docs/embedding.md.
+public struct ChorusServer: Service {
     public let hub: Hub
     public let configuration: HubConfiguration
     private let eventLoopGroup: MultiThreadedEventLoopGroup
@@ -24,10 +28,15 @@ public struct ChorusServer: Sendable {
     private let onServerRunning: @Sendable (Int) async -> Void
 
     /// - Parameters:
+    ///   - store: where namespaces that keep history keep it (a `GroupCommitStore` over the
+    ///     application's `MessageStore`, say); nil: the store `configuration.store` names
+    ///     (memory unless configured otherwise), opened when some namespace keeps history.
+    ///     ``run()`` runs it, before the hub.
     ///   - customHandlers: handlers for application frame types, by `type`.
     ///   - onServerRunning: called with the bound port once the hub accepts connections.
     public init(
         configuration: HubConfiguration,
+        store: (any HistoryStore)? = nil,
         customHandlers: [String: CustomFrameHandler] = [:],
         logger: Logger = Logger(label: "chorus"),
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
@@ -41,12 +50,11 @@ public struct ChorusServer: Sendable {
         let threads = configuration.threads == 0 ? System.coreCount : configuration.threads
         self.eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let authenticator = try Authenticator(configuration: configuration)
-        let store = try Self.openStore(configuration, logger: logger)
         self.hub = try Hub(
             configuration: configuration,
             eventLoopGroup: self.eventLoopGroup,
             authenticator: authenticator,
-            historyStore: store,
+            historyStore: try store ?? Self.openStore(configuration, logger: logger),
             customHandlers: customHandlers,
             logger: logger
         )
@@ -55,7 +63,9 @@ public struct ChorusServer: Sendable {
         self.onServerRunning = onServerRunning
     }
 
-    /// The history store, when some namespace keeps history; it must run as a service.
+    /// The history store `configuration.store` names (memory, the library's default, or SQLite
+    /// in `data_dir`), trimming the namespaces' TTLs, when some namespace keeps history; nil
+    /// otherwise. It is a `Service`: it must run, before the hub in its group.
     public static func openStore(_ configuration: HubConfiguration, logger: Logger = Logger(label: "chorus")) throws -> (any HistoryStore)? {
         guard configuration.namespaces.values.contains(where: \.keepsHistory) else { return nil }
         let backend: any MessageStore
@@ -74,8 +84,12 @@ public struct ChorusServer: Sendable {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
-    /// Runs until SIGTERM or SIGINT, then shuts down gracefully: stops accepting, sends every
-    /// client `disconnect` and close 1001, waits for them (at most `shutdown_timeout`), returns.
+    /// Serves until the graceful shutdown of the task that runs it (its `ServiceGroup`'s), then
+    /// shuts down: stops accepting, sends every client `disconnect` and close 1001, waits for
+    /// them (at most `shutdown_timeout` in all), stops the hub, returns.
+    ///
+    /// Runs the history store, the hub and its listener as a group of their own, in that order,
+    /// so the listener stops first, then the hub, and the store last.
     public func run() async throws {
         let hub = self.hub
         let logger = self.logger
@@ -95,35 +109,28 @@ public struct ChorusServer: Sendable {
             }
             await onServerRunning(port)
         }
-        let sweepInterval = Self.sweepInterval(configuration)
-        for shard in hub.shards { shard.startSweeping(every: sweepInterval) }
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: listener)]
-        // Before the listener, so it shuts down after it: what was accepted is committed, then it stops.
+        // Stopped in reverse order: the listener (clients get `disconnect` + 1001 after their
+        // acks), then the hub (connections finish closing), then the store (what it accepted
+        // is committed).
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: hub), .init(service: listener)]
         if let store = hub.history { services.insert(.init(service: store), at: 0) }
-        var groupConfiguration = ServiceGroupConfiguration(
-            services: services,
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger
-        )
+        var groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout
         groupConfiguration.maximumCancellationDuration = .seconds(1)
-        let started = ContinuousClock.now
-        try await ServiceGroup(configuration: groupConfiguration).run()
-        // The listener returns once every connection has closed, or when the shutdown timeout
-        // cancels it; then WebSocket and SSE clients may still be finishing their close
-        // handshake (each at most a couple of seconds). Wait for them.
-        while hub.metrics.connectionCount > 0, ContinuousClock.now - started < configuration.shutdownTimeout {
-            try? await Task.sleep(for: .milliseconds(20))
+        do {
+            try await ServiceGroup(configuration: groupConfiguration).run()
+        } catch {
+            // Such as a port in use: the application may go on without Chorus's threads.
+            try? await self.eventLoopGroup.shutdownGracefully()
+            throw error
         }
-        for shard in hub.shards { await shard.stopSweeping() }
         try await self.eventLoopGroup.shutdownGracefully()
         logger.info("Chorus hub stopped")
     }
+}
 
-    /// Often enough to honour the shortest of the heartbeat settings, at most once a second.
-    static func sweepInterval(_ configuration: HubConfiguration) -> TimeAmount {
-        let shortest = min(configuration.pingInterval, configuration.idleTimeout, configuration.sseKeepAliveInterval)
-        let milliseconds = max(50, min(1000, shortest.components.seconds * 1000 / 2 + shortest.components.attoseconds / 2_000_000_000_000_000))
-        return .milliseconds(milliseconds)
-    }
+/// Its name only: a `ServiceGroup` logs its services by description, and the configuration
+/// holds the keys.
+extension ChorusServer: CustomStringConvertible {
+    public var description: String { "ChorusServer" }
 }

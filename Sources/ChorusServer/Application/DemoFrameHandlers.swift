@@ -1,8 +1,8 @@
 import ChorusCore
 import NIOCore
 
-/// The frame types the stock hub handles for its `/demo` chat; every other custom type is
-/// answered `unknown_type` unless an embedding application registers it.
+/// The frame types `chorus serve` registers for its `/demo` chat (the library registers none);
+/// every other custom type is answered `unknown_type` unless an application registers it.
 public enum DemoFrameHandlers {
     /// `{"type": "demo:typing", "room": "lobby", "typing": true}`: tells the room's typing
     /// topic (`demo-typing:<room>`, which keeps no history) who is typing.

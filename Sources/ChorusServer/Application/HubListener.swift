@@ -64,6 +64,11 @@ struct HubListener: Service {
     }
 }
 
+/// Its name only, for the group's log: the hub it holds has the configuration, with its keys.
+extension HubListener: CustomStringConvertible {
+    var description: String { "HubListener" }
+}
+
 /// Why the hub could not listen, in words a person can act on.
 public struct ListenError: Error, CustomStringConvertible {
     public let description: String

@@ -15,7 +15,11 @@ public struct ConfigurationOption: Sendable {
     public var environmentVariable: String { "CHORUS_" + self.key.uppercased() }
     /// `--ping-interval`.
     public var flag: String { "--" + self.key.replacingOccurrences(of: "_", with: "-") }
-    public var defaultValue: String { self.defaultText(HubConfiguration()) }
+    /// The default of the library's ``HubConfiguration()``.
+    public var defaultValue: String { self.defaultValue(in: HubConfiguration()) }
+
+    /// The option's value in `defaults`, as a source would write it.
+    public func defaultValue(in defaults: HubConfiguration) -> String { self.defaultText(defaults) }
 
     func set(_ configuration: inout HubConfiguration, from text: String, source: String) throws(ConfigurationError) {
         do {

@@ -11,9 +11,14 @@ extension HubConfiguration {
     /// - Parameters:
     ///   - arguments: command-line flags, `--name value` or `--name=value` (a boolean flag may stand alone).
     ///   - environment: the process environment (`CHORUS_*` variables are read).
-    public static func load(arguments: [String], environment: [String: String]) throws(ConfigurationError) -> HubConfiguration {
+    ///   - defaults: what the sources change: the library's defaults, or a program's own.
+    public static func load(
+        arguments: [String],
+        environment: [String: String],
+        defaults: HubConfiguration = HubConfiguration()
+    ) throws(ConfigurationError) -> HubConfiguration {
         let flags = try Self.parseFlags(arguments)
-        var configuration = HubConfiguration()
+        var configuration = defaults
 
         let explicitFile = flags["--config"] ?? environment["CHORUS_CONFIG"]
         let file = explicitFile ?? Self.defaultConfigFile

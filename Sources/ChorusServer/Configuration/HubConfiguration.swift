@@ -1,9 +1,10 @@
 /// Everything a hub can be configured with. Defaults suit a development machine: loopback only,
-/// no keys, anonymous clients allowed.
+/// no keys, anonymous clients allowed, no history kept (and none on disk).
 ///
-/// Values come from, in rising precedence: these defaults, the JSON file (`chorus.json` or
-/// `CHORUS_CONFIG`), `CHORUS_*` environment variables, command-line flags. See
-/// ``ConfigurationOption/all`` for the table of options.
+/// Values come from, in rising precedence: these defaults (or the ones a program starts from,
+/// as `chorus serve` does), the JSON file (`chorus.json` or `CHORUS_CONFIG`), `CHORUS_*`
+/// environment variables, command-line flags. See ``ConfigurationOption/all`` for the table of
+/// options.
 public struct HubConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 8080
@@ -66,12 +67,13 @@ public struct HubConfiguration: Sendable {
     public var requestTimeout: Duration? = .seconds(10)
     /// Proxies whose `X-Forwarded-For` names the client address (for per-IP limits and logs).
     public var trustedProxies: [String] = []
-    /// Per-namespace options (history, …), by namespace name. By default the `demo` namespace
-    /// keeps history, so `/demo` recovers what it missed across a restart.
-    public var namespaces: [String: NamespaceOptions] = ["demo": NamespaceOptions(historySize: 1000, historyTTL: .seconds(86_400))]
-    /// Where history is kept.
-    public var store = StoreKind.sqlite
-    /// Directory of the embedded SQLite store.
+    /// Per-namespace options (history, …), by namespace name. None by default: no topic keeps
+    /// history (`chorus serve` starts from a `demo` namespace that does).
+    public var namespaces: [String: NamespaceOptions] = [:]
+    /// Where history is kept, unless the application passes its own store. Memory by default
+    /// (`chorus serve` starts from SQLite in `chorus-data`).
+    public var store = StoreKind.memory
+    /// Directory of the embedded SQLite store, when `store` is `sqlite`.
     public var dataDirectory = "chorus-data"
     /// How the SQLite store syncs each group commit.
     public var storeSync = StoreSync.full
@@ -84,9 +86,9 @@ public struct HubConfiguration: Sendable {
     public init() {}
 
     public enum StoreKind: String, Sendable, CaseIterable {
-        /// The embedded SQLite database in `data_dir` (the default).
+        /// The embedded SQLite database in `data_dir` (the default of `chorus serve`).
         case sqlite
-        /// Memory only: history is lost on restart (topics get new epochs).
+        /// Memory only: history is lost on restart (topics get new epochs). The library's default.
         case memory
     }
 

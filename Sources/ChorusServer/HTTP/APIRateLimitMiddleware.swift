@@ -4,8 +4,7 @@ import Hummingbird
 /// `max_api_rate_per_key` for `/api/…`: a budget per API key, and per client address for every
 /// other caller (client tokens, development mode), checked before any credential is verified.
 /// It sits on the `/api` route group, so whatever reaches an API handler has passed it.
-struct APIRateLimitMiddleware: RouterMiddleware {
-    typealias Context = ChorusRequestContext
+struct APIRateLimitMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
     let limits: HubLimits
     let apiKey: String?
 
@@ -24,6 +23,6 @@ struct APIRateLimitMiddleware: RouterMiddleware {
             return "api-key"
         }
         let forwardedFor = request.headers[values: .init("X-Forwarded-For")!]
-        return "address:" + (self.limits.clientAddress(peer: context.peerAddress, forwardedFor: forwardedFor) ?? "")
+        return "address:" + (self.limits.clientAddress(peer: context.remoteAddress?.ipAddress, forwardedFor: forwardedFor) ?? "")
     }
 }

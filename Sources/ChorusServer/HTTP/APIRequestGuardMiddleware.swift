@@ -6,8 +6,7 @@ import Hummingbird
 /// `allowed_origins` does not list (`403`), and a body that is not JSON (`415`). A cross-site
 /// form may POST `text/plain` or form data without a CORS preflight; without this check such a
 /// request would reach a development-mode hub, which takes calls without a key.
-struct APIRequestGuardMiddleware: RouterMiddleware {
-    typealias Context = ChorusRequestContext
+struct APIRequestGuardMiddleware<Context: RequestContext>: RouterMiddleware {
     let origins: OriginPolicy
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {

@@ -12,10 +12,8 @@ package enum APIResponder {
     package static func make(hub: Hub, logger: Logger) -> HTTPChannelHandler.Responder {
         let router = Router(context: ChorusRequestContext.self, options: .autoGenerateHeadEndpoints)
         let methods = RouteMethods()
-        router.add(middleware: APIErrorMiddleware(metrics: hub.metrics, methods: methods))
-        router.add(middleware: CORSHeadersMiddleware(origins: OriginPolicy(allowed: hub.configuration.allowedOrigins)))
-        APIRoutes(hub: hub).register(on: router)
-        WebAssetRoutes().register(on: router)
+        // On the router itself, so unknown paths get the JSON 404 (or 405) and CORS preflights an answer.
+        Self.addRoutes(of: hub, to: router, methods: methods)
         methods.record(router)
         let responder = router.buildResponder()
         let dates = HTTPDate()
@@ -40,6 +38,18 @@ package enum APIResponder {
                 throw ParseErrorWhileWritingResponse()
             }
         }
+    }
+
+    /// The HTTP API and the web assets, with the middleware that turns their errors into JSON
+    /// bodies and adds CORS headers; the middleware applies to what is added here, after it.
+    /// - Parameter methods: the routes' methods once recorded, for `405`s; left empty when
+    ///   Chorus is mounted in an application, whose router answers paths it does not know.
+    static func addRoutes<Context: RemoteAddressRequestContext>(of hub: Hub, to routes: some RouterMethods<Context>, methods: RouteMethods = RouteMethods()) {
+        let routes = routes
+            .add(middleware: APIErrorMiddleware(metrics: hub.metrics, methods: methods))
+            .add(middleware: CORSHeadersMiddleware(origins: OriginPolicy(allowed: hub.configuration.allowedOrigins)))
+        APIRoutes(hub: hub).register(on: routes)
+        WebAssetRoutes().register(on: routes)
     }
 
     private struct ParseErrorWhileWritingResponse: Error {}

@@ -8,7 +8,7 @@ struct APIRoutes: Sendable {
     let hub: Hub
     let startedAt = Date()
 
-    func register(on router: Router<ChorusRequestContext>) {
+    func register<Context: RemoteAddressRequestContext>(on router: some RouterMethods<Context>) {
         router.get("/health") { _, _ in Self.json(["status": "ok"]) }
         router.get("/ready") { _, _ in Self.json(["status": "ready"]) }
         router.get("/metrics") { _, _ in
@@ -246,7 +246,7 @@ struct APIRoutes: Sendable {
     // MARK: Helpers
 
     /// A path segment, percent-decoded (user ids and topics may hold `@`, `:`, spaces, `/`, …).
-    private static func pathParameter(_ name: String, of context: ChorusRequestContext) throws -> String {
+    private static func pathParameter(_ name: String, of context: some RequestContext) throws -> String {
         let raw = try context.parameters.require(name)
         guard let value = raw.removingPercentEncoding, !value.isEmpty else {
             throw ProtocolError(.badRequest, "invalid \(name) in path: \(ProtocolError.quoted(raw))")

@@ -1,14 +1,15 @@
 import Hummingbird
 import NIOCore
 
-/// The request context of the HTTP API: Hummingbird's basics plus the peer address, which
-/// per-address limits need.
-struct ChorusRequestContext: RequestContext {
+/// The request context of `chorus serve`'s HTTP API: Hummingbird's basics plus the peer
+/// address, which per-address limits need (an application mounting the API in its own router
+/// gives its context the same).
+struct ChorusRequestContext: RemoteAddressRequestContext {
     var coreContext: CoreRequestContextStorage
-    let peerAddress: String?
+    let remoteAddress: SocketAddress?
 
     init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
-        self.peerAddress = source.channel.remoteAddress?.ipAddress
+        self.remoteAddress = source.channel.remoteAddress
     }
 }

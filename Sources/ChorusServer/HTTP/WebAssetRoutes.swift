@@ -15,7 +15,7 @@ struct WebAssetRoutes: Sendable {
         "/icon.svg": "icon.svg",
     ]
 
-    func register(on router: Router<ChorusRequestContext>) {
+    func register<Context: RequestContext>(on router: some RouterMethods<Context>) {
         router.get("/js/:file") { _, context in
             try Self.serve("js/" + (try context.parameters.require("file")))
         }
