@@ -1,4 +1,5 @@
 import ChorusServer
+import CoreMetrics
 import Logging
 
 enum ServeCommand {
@@ -14,7 +15,14 @@ enum ServeCommand {
             handler.logLevel = level
             return handler
         }
-        let server = try await ChorusServer(configuration: configuration, customHandlers: DemoFrameHandlers.all)
+        // The library records through swift-metrics; this executable chooses Prometheus and serves its registry.
+        let prometheus = ChorusPrometheusMetricsFactory()
+        MetricsSystem.bootstrap(prometheus)
+        let server = try await ChorusServer(
+            configuration: configuration,
+            customHandlers: DemoFrameHandlers.all,
+            metricsExposition: .prometheus(prometheus.registry)
+        )
         try await server.run()
     }
 }

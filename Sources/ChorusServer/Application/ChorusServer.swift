@@ -1,5 +1,6 @@
 import ChorusCore
 import ChorusSQLite
+import CoreMetrics
 import Hummingbird
 import HummingbirdCore
 import Logging
@@ -21,14 +22,20 @@ public struct ChorusServer: Sendable {
     public let configuration: HubConfiguration
     private let eventLoopGroup: MultiThreadedEventLoopGroup
     private let logger: Logger
+    private let metricsExposition: MetricsExposition?
     private let onServerRunning: @Sendable (Int) async -> Void
 
     /// - Parameters:
     ///   - customHandlers: handlers for application frame types, by `type`.
+    ///   - metricsFactory: the swift-metrics backend the hub's metrics go to.
+    ///   - metricsExposition: what `GET /metrics` serves (nil: no `/metrics` route), e.g.
+    ///     `.prometheus(registry)` for the registry `metricsFactory` records into.
     ///   - onServerRunning: called with the bound port once the hub accepts connections.
     public init(
         configuration: HubConfiguration,
         customHandlers: [String: CustomFrameHandler] = [:],
+        metricsFactory: any MetricsFactory = MetricsSystem.factory,
+        metricsExposition: MetricsExposition? = nil,
         logger: Logger = Logger(label: "chorus"),
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
@@ -48,9 +55,11 @@ public struct ChorusServer: Sendable {
             authenticator: authenticator,
             store: store,
             customHandlers: customHandlers,
+            metricsFactory: metricsFactory,
             logger: logger
         )
         self.configuration = configuration
+        self.metricsExposition = metricsExposition
         self.logger = logger
         self.onServerRunning = onServerRunning
     }
@@ -82,7 +91,7 @@ public struct ChorusServer: Sendable {
             host: configuration.host,
             port: configuration.port,
             eventLoopGroup: self.eventLoopGroup,
-            childChannel: ChorusChildChannel(responder: APIResponder.make(hub: hub, logger: logger), hub: hub),
+            childChannel: ChorusChildChannel(responder: APIResponder.make(hub: hub, metricsExposition: self.metricsExposition, logger: logger), hub: hub),
             logger: logger
         ) { channel in
             let port = channel.localAddress?.port ?? configuration.port

@@ -9,11 +9,11 @@ import NIOHTTPTypes
 /// with: what Hummingbird's `Application` does around its router (the request context, a
 /// 500 for an error nothing else answered, `Date` and `Server` headers).
 package enum APIResponder {
-    package static func make(hub: Hub, logger: Logger) -> HTTPChannelHandler.Responder {
+    package static func make(hub: Hub, metricsExposition: MetricsExposition? = nil, logger: Logger) -> HTTPChannelHandler.Responder {
         let router = Router(context: ChorusRequestContext.self)
         router.add(middleware: APIErrorMiddleware(metrics: hub.metrics))
         router.add(middleware: CORSHeadersMiddleware(origins: OriginPolicy(allowed: hub.configuration.allowedOrigins)))
-        APIRoutes(hub: hub).register(on: router)
+        APIRoutes(hub: hub, metricsExposition: metricsExposition).register(on: router)
         WebAssetRoutes().register(on: router)
         let responder = router.buildResponder()
         let dates = HTTPDate()

@@ -1,4 +1,5 @@
 import ChorusCore
+import CoreMetrics
 import Logging
 import NIOCore
 
@@ -33,6 +34,7 @@ public final class Hub: Sendable {
     /// - Parameters:
     ///   - store: where namespaces with history keep it (nil: no history anywhere).
     ///   - idempotencyStore: where idempotency keys are remembered (nil: in this process's memory).
+    ///   - metricsFactory: the swift-metrics backend the hub's metrics go to (see ``HubMetrics``).
     public init(
         configuration: HubConfiguration,
         eventLoopGroup: any EventLoopGroup,
@@ -40,11 +42,12 @@ public final class Hub: Sendable {
         store: (any MessageStore)? = nil,
         idempotencyStore: (any IdempotencyStore)? = nil,
         customHandlers: [String: CustomFrameHandler] = [:],
+        metricsFactory: any MetricsFactory = MetricsSystem.factory,
         logger: Logger = Logger(label: "chorus")
     ) throws {
         self.configuration = configuration
         self.idempotency = idempotencyStore ?? MemoryIdempotencyStore(window: configuration.idempotencyWindow, maxKeys: configuration.maxIdempotencyKeys)
-        let metrics = HubMetrics()
+        let metrics = HubMetrics(factory: metricsFactory)
         self.metrics = metrics
         self.authenticator = authenticator
         self.limits = HubLimits(configuration: configuration, metrics: metrics)
