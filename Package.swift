@@ -14,7 +14,6 @@ let package = Package(
         .library(name: "ChorusCore", targets: ["ChorusCore"]),
         .library(name: "ChorusSQLite", targets: ["ChorusSQLite"]),
         .library(name: "ChorusServer", targets: ["ChorusServer"]),
-        .library(name: "ChorusBench", targets: ["ChorusBench"]),
         .executable(name: "chorus", targets: ["chorus"]),
     ],
     dependencies: [
