@@ -1,11 +1,14 @@
 /// A client request the hub refuses, carried back to the client as an `error` frame
 /// (or an HTTP error body) with the request's `id` when it had one.
 public struct ProtocolError: Error, Sendable {
+    /// The error's code.
     public var code: ErrorCode
+    /// What went wrong, in words for the client.
     public var message: String
     /// For `rate_limited`: seconds until trying again may succeed (HTTP `Retry-After`).
     public var retryAfter: Int?
 
+    /// An error of `code` saying `message`.
     public init(_ code: ErrorCode, _ message: String, retryAfter: Int? = nil) {
         self.code = code
         self.message = message

@@ -3,12 +3,19 @@ import NIOCore
 /// A reply or notice from the hub to one client (protocol v1, "Hub → client"), other than
 /// `message`, which is encoded once per publish by ``MessageEnvelope``.
 public enum ServerFrame: Sendable {
+    /// `auth_success`: the connection's client id, user and token expiry.
     case authSuccess(client: String, user: String?, expiresAt: Int64?)
+    /// `subscribed`, with the topic's history position and, after a `since`, whether recovery was complete.
     case subscribed(topic: String, offset: UInt64?, epoch: String?, recovered: Bool?)
+    /// `unsubscribed`.
     case unsubscribed(topic: String)
+    /// `ack` of a publish: the message id and, for topics with history, offset and epoch.
     case ack(messageID: String?, offset: UInt64?, epoch: String?)
+    /// `pong`, echoing the `ping`'s timestamp.
     case pong(timestamp: RawJSON?)
+    /// `error`: a refused request.
     case error(ProtocolError)
+    /// `disconnect`: the hub closes the connection with `code`, and says whether to reconnect.
     case disconnect(code: CloseCode, reason: String, reconnect: Bool)
     /// A reply to a custom frame type: `fields` is a JSON object whose members are added to
     /// the reply next to `type` and `id`.

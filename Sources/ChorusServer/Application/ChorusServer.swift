@@ -18,7 +18,9 @@ import UnixSignals
 /// try await server.run()
 /// ```
 public struct ChorusServer: Sendable {
+    /// The hub the server runs: publish to it, or ask what is connected.
     public let hub: Hub
+    /// The configuration the server was made with.
     public let configuration: HubConfiguration
     private let eventLoopGroup: MultiThreadedEventLoopGroup
     private let logger: Logger

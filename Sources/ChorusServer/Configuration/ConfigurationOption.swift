@@ -7,6 +7,7 @@ import Foundation
 public struct ConfigurationOption: Sendable {
     /// Key in the JSON file, e.g. `ping_interval`.
     public let key: String
+    /// One sentence for `--help` and docs/configuration.md.
     public let help: String
     let defaultText: @Sendable (HubConfiguration) -> String
     let apply: @Sendable (inout HubConfiguration, String) throws(ConfigurationError) -> Void
@@ -15,6 +16,7 @@ public struct ConfigurationOption: Sendable {
     public var environmentVariable: String { "CHORUS_" + self.key.uppercased() }
     /// `--ping-interval`.
     public var flag: String { "--" + self.key.replacingOccurrences(of: "_", with: "-") }
+    /// The default, as docs/configuration.md shows it.
     public var defaultValue: String { self.defaultText(HubConfiguration()) }
 
     func set(_ configuration: inout HubConfiguration, from text: String, source: String) throws(ConfigurationError) {

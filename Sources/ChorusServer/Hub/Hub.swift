@@ -6,8 +6,11 @@ import NIOCore
 /// The running hub: routes publishes to the subscribers of every event loop, and answers what
 /// is connected. Transports, the HTTP API and applications embedding Chorus all go through it.
 public final class Hub: Sendable {
+    /// The configuration the hub runs with.
     public let configuration: HubConfiguration
+    /// The hub's metrics, and the counts it reads back for `/api/stats`.
     public let metrics: HubMetrics
+    /// Verifies the tokens and API keys of connections and API calls.
     public let authenticator: Authenticator
     let limits: HubLimits
     let logger: Logger
@@ -26,8 +29,11 @@ public final class Hub: Sendable {
 
     /// What a publish returns: the message id, and its place in history once history is on.
     public struct Receipt: Sendable, Equatable {
+        /// The id the hub gave the message.
         public var messageID: String
+        /// The message's offset in its topic's history; nil when the topic keeps none.
         public var offset: UInt64?
+        /// The epoch of that history; nil when the topic keeps none.
         public var epoch: String?
     }
 
@@ -326,7 +332,9 @@ public final class Hub: Sendable {
 
 /// The hub's state at one moment, for the HTTP API.
 public struct HubSnapshot: Sendable {
+    /// Every open connection.
     public var connections: [ConnectionInfo] = []
+    /// Subscriptions in place, counted per connection and pattern.
     public var subscriptionCount = 0
     /// Subscribers per topic or pattern.
     public var subscribers: [String: Int] = [:]

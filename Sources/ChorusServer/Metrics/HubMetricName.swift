@@ -1,21 +1,37 @@
 /// The hub's metrics: the label each is recorded under through swift-metrics (the Prometheus
 /// name, unit included), and what a Prometheus exposition says about it.
 public enum HubMetricName: String, Sendable, CaseIterable {
+    /// Gauge, by `transport`.
     case connections = "chorus_connections"
+    /// Counter, by `transport`.
     case connectionsOpened = "chorus_connections_opened_total"
+    /// Gauge.
     case subscriptions = "chorus_subscriptions"
+    /// Gauge, counted when read (``Hub/updateCountedGauges()``).
     case topics = "chorus_topics"
+    /// Counter.
     case messagesPublished = "chorus_messages_published_total"
+    /// Counter, once per fan-out batch.
     case messagesDelivered = "chorus_messages_delivered_total"
+    /// Counter, once per fan-out batch.
     case bytesOut = "chorus_bytes_out_total"
+    /// Counter, by `code`.
     case errors = "chorus_errors_total"
+    /// Counter.
     case protocolCloses = "chorus_protocol_closes_total"
+    /// Counter.
     case slowConsumerDisconnects = "chorus_slow_consumer_disconnects_total"
+    /// Counter, by `limit`.
     case limitRejections = "chorus_limit_rejections_total"
+    /// Counter.
     case storeFailures = "chorus_store_failures_total"
+    /// Histogram (a `Recorder`), buckets ``commitBatchBuckets``.
     case storeCommitBatchSize = "chorus_store_commit_batch_size"
+    /// Gauge, counted when read (``Hub/updateCountedGauges()``).
     case idempotencyKeys = "chorus_idempotency_keys"
+    /// Counter.
     case duplicatePublishes = "chorus_duplicate_publishes_total"
+    /// Histogram (a `Timer`), buckets ``deliveryLatencyBuckets``.
     case deliveryLatency = "chorus_delivery_latency_seconds"
 
     /// The `# HELP` text.
