@@ -15,6 +15,7 @@ public enum Base64URL {
         return values
     }()
 
+    /// `bytes` in base64url, without padding.
     public static func encode(_ bytes: some Sequence<UInt8>) -> String {
         Base64.encode(bytes, .url)
     }
@@ -42,6 +43,7 @@ public enum Base64URL {
         return bytes
     }
 
+    /// The bytes of base64url `text` (unpadded); nil when it is not valid base64url.
     public static func decode(_ text: String) -> [UInt8]? {
         self.decode(text.utf8)
     }

@@ -9,6 +9,7 @@ public struct HS256TokenSigner: Sendable {
 
     private static let encodedHeader = Base64URL.encode(#"{"alg":"HS256","typ":"JWT"}"#.utf8)
 
+    /// A signer with the shared `secret` (its UTF-8 bytes are the HMAC key).
     public init(secret: String) {
         self.key = SymmetricKey(data: Array(secret.utf8))
     }

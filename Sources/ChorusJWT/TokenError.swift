@@ -35,13 +35,16 @@ public struct TokenError: Error, Sendable, Hashable, CustomStringConvertible {
     public static let unsigned = TokenError(.unsigned)
     /// A header with `crit`: extensions that change how the token is read, none of them supported.
     public static let criticalExtension = TokenError(.criticalExtension)
+    /// A `kid` header that is not a string.
     public static let keyIDNotAString = TokenError(.keyIDNotAString)
     /// A `kid` that names no key of the key set.
     public static let unknownKeyID = TokenError(.unknownKeyID)
     /// An `alg` other than the one of the key the token selects.
     public static let algorithmNotTheKeys = TokenError(.algorithmNotTheKeys)
+    /// A signature that does not verify with the key.
     public static let badSignature = TokenError(.badSignature)
 
+    /// Why the token was refused, for the logs.
     public var description: String {
         switch self.reason {
         case .tooLong: "it is longer than \(TokenVerifier.maxTokenLength) bytes"

@@ -9,6 +9,7 @@ import Foundation
 /// HMAC secret (the classic confusion: HS256 keyed with the PEM text), and a key of one kind is
 /// never checked as another.
 public struct VerificationKey: Sendable {
+    /// The one algorithm tokens verified with this key must use.
     public let algorithm: JWSAlgorithm
     /// Whether a signature signs the signing input, by a closure over the key. (An enum of key
     /// kinds would do, but Swift keeps its case in the spare bits of the key's pointer, and

@@ -10,12 +10,16 @@ import NIOCore
 /// acknowledged publish survives a crash of the process or the machine. `NORMAL` skips that
 /// fsync: it still survives the process being killed, not a power loss.
 public final class SQLiteMessageStore: MessageStore {
+    /// SQLite's `synchronous` setting for the database.
     public enum Sync: String, Sendable {
+        /// fsync on every commit: survives a crash of the machine.
         case full = "FULL"
+        /// No fsync per commit: survives the process being killed, not a power loss.
         case normal = "NORMAL"
     }
 
     private let pool: DatabasePool
+    /// The database file.
     public let path: String
 
     /// Opens (or creates) the database at `path`. A file that is not a Chorus database, or not
@@ -103,6 +107,7 @@ public final class SQLiteMessageStore: MessageStore {
             """)
     }
 
+    /// See ``MessageStore/loadSnapshot()``.
     public func loadSnapshot() throws -> StoreSnapshot {
         try self.guarded {
             try self.pool.read { db in
@@ -116,6 +121,7 @@ public final class SQLiteMessageStore: MessageStore {
         }
     }
 
+    /// See ``MessageStore/append(_:)``: one transaction.
     public func append(_ batch: AppendBatch) throws {
         try self.guarded {
             try self.pool.write { db in
@@ -160,6 +166,7 @@ public final class SQLiteMessageStore: MessageStore {
         }
     }
 
+    /// See ``MessageStore/messages(topic:after:limit:)``.
     public func messages(topic: String, after offset: UInt64, limit: Int) throws -> [StoredMessage] {
         try self.guarded {
             try self.pool.read { db in
@@ -168,6 +175,7 @@ public final class SQLiteMessageStore: MessageStore {
         }
     }
 
+    /// See ``MessageStore/messages(matching:afterSequence:through:newerThan:limit:maxBytes:)``.
     public func messages(
         matching patterns: [TopicPattern],
         afterSequence sequence: UInt64,
@@ -206,6 +214,7 @@ public final class SQLiteMessageStore: MessageStore {
         }
     }
 
+    /// See ``MessageStore/trim(namespace:olderThan:)``.
     public func trim(namespace: String, olderThan timestamp: Int64) throws -> [String] {
         try self.guarded {
             try self.pool.write { db in
@@ -248,6 +257,7 @@ public final class SQLiteMessageStore: MessageStore {
         }
     }
 
+    /// See ``MessageStore/mayHaveTrimmed(matching:newerThan:)``.
     public func mayHaveTrimmed(matching patterns: [TopicPattern], newerThan timestamp: Int64) throws -> Bool {
         try self.guarded {
             try self.pool.read { db in

@@ -1,4 +1,5 @@
 import ChorusServer
+import CoreMetrics
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -19,7 +20,15 @@ enum ServeCommand {
             return handler
         }
         let logger = Logger(label: "chorus")
-        let server = try await ChorusServer(configuration: configuration, customHandlers: DemoFrameHandlers.all, logger: logger)
+        // The library records through swift-metrics; this executable chooses Prometheus and serves its registry.
+        let prometheus = ChorusPrometheusMetricsFactory()
+        MetricsSystem.bootstrap(prometheus)
+        let server = try await ChorusServer(
+            configuration: configuration,
+            customHandlers: DemoFrameHandlers.all,
+            metricsExposition: .prometheus(prometheus.registry),
+            logger: logger
+        )
         let group = ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

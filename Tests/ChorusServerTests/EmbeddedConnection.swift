@@ -1,4 +1,5 @@
 import ChorusCore
+import MetricsTestKit
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
@@ -12,6 +13,8 @@ final class EmbeddedConnection<Handler: ClientConnectionHandler> {
     let hub: Hub
     let channel: EmbeddedChannel
     let connection: Handler
+    /// Where the hub's metrics go.
+    let metrics = TestMetrics()
     private var unread: [UInt8] = []
 
     var loop: EmbeddedEventLoop { self.channel.embeddedEventLoop }
@@ -24,7 +27,10 @@ final class EmbeddedConnection<Handler: ClientConnectionHandler> {
         makeConnection: (Hub, LoopShard, ConnectRequest) throws -> Handler
     ) throws {
         let loop = EmbeddedEventLoop()
-        self.hub = try Hub(configuration: configuration, eventLoopGroup: loop, authenticator: Authenticator(configuration: configuration), customHandlers: customHandlers)
+        self.hub = try Hub(
+            configuration: configuration, eventLoopGroup: loop, authenticator: Authenticator(configuration: configuration),
+            customHandlers: customHandlers, metricsFactory: self.metrics
+        )
         self.channel = EmbeddedChannel(loop: loop)
         try self.channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         let request = ConnectRequest(head: HTTPRequestHead(version: .http1_1, method: .GET, uri: uri, headers: headers), remoteAddress: "127.0.0.1")

@@ -1,4 +1,5 @@
 import ChorusCore
+import MetricsTestKit
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
@@ -157,8 +158,7 @@ import Testing
         // Past it: closed without a close frame, which the client would never read.
         #expect(!client.channel.isActive)
         #expect(try client.frames().allSatisfy { $0.opcode == 0x1 })
-        let metrics = String(decoding: client.hub.metrics.exposition(), as: UTF8.self)
-        #expect(metrics.contains("chorus_slow_consumer_disconnects_total 1"))
+        #expect(try client.metrics.expectCounter(HubMetricName.slowConsumerDisconnects.rawValue).totalValue == 1)
     }
 
     @Test func overThePublishRateIsRateLimited() throws {

@@ -26,14 +26,17 @@ public protocol BrokerDelivery: Sendable {
 public struct MemoryBroker: Broker {
     private let local: any BrokerDelivery
 
+    /// A broker that hands every message straight to `local`, this process's subscribers.
     public init(local: any BrokerDelivery) {
         self.local = local
     }
 
+    /// Delivers `message` to this process's subscribers, on the caller's thread.
     public func publish(_ message: BrokerMessage) {
         self.local.deliver(message)
     }
 
+    /// Delivers `messages` in order, as one batch (one hop per event loop).
     public func publish(contentsOf messages: [BrokerMessage]) {
         self.local.deliver(contentsOf: messages)
     }

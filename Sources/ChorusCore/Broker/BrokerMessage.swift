@@ -11,12 +11,14 @@ public struct BrokerMessage: Sendable {
 
     /// The message; on a topic that keeps history, with its `offset` and `epoch`.
     public var envelope: MessageEnvelope
+    /// Who gets it: a topic's subscribers, or every connection of a user.
     public var target: Target
     /// The store's commit sequence, on a topic that keeps history (the SSE event id).
     public var storeSequence: UInt64?
     /// The connection that published it, when it must not get it back.
     public var excludedConnection: UInt64?
 
+    /// A message for `target`; `storeSequence` once a store committed it, `excludedConnection` for a publisher that must not get it back.
     public init(envelope: MessageEnvelope, target: Target, storeSequence: UInt64? = nil, excludedConnection: UInt64? = nil) {
         self.envelope = envelope
         self.target = target

@@ -1,6 +1,7 @@
 /// Base64 (RFC 4648) in the two forms the hub writes: the standard alphabet with `=` padding
 /// (the WebSocket handshake's accept value), and the URL-safe alphabet without padding (JWS).
 public enum Base64 {
+    /// The two alphabets: standard with `=` padding, and URL-safe without padding.
     public enum Alphabet: Sendable {
         /// `+` and `/`, padded with `=` to a multiple of 4 characters (RFC 4648 §4).
         case standard
@@ -19,6 +20,7 @@ public enum Base64 {
     private static let standardCharacters = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
     private static let urlCharacters = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
+    /// `bytes` in Base64 of `alphabet`.
     public static func encode(_ bytes: some Sequence<UInt8>, _ alphabet: Alphabet) -> String {
         let characters = alphabet.characters
         var text: [UInt8] = []

@@ -109,18 +109,22 @@ public final class GroupCommitStore: HistoryStore {
         }
     }
 
+    /// Sets who gets each group commit (after its completions): the hub, which hands it to its broker.
     public func onCommit(_ handler: @escaping @Sendable (HistoryCommit) -> Void) {
         self.state.withLock { $0.onCommit = handler }
     }
 
+    /// Where `topic` stands and the newest committed sequence, read together without blocking.
     public func committedPosition(of topic: String) -> (state: TopicHistoryState?, sequence: UInt64) {
         self.state.withLock { ($0.topics[topic], $0.lastSequence) }
     }
 
+    /// The sequence of the newest committed message, across all topics.
     public func committedSequence() -> UInt64 {
         self.state.withLock { $0.lastSequence }
     }
 
+    /// Queues `message` for the next group commit; once the store is shut down, it fails at once.
     public func append(_ message: HistoryAppend) {
         let accepted = self.wakeCommitter { state in
             guard state.phase != .stopped else { return false }
@@ -132,6 +136,7 @@ public final class GroupCommitStore: HistoryStore {
         }
     }
 
+    /// Runs a blocking read of the backend on the readers' threads; the future completes on `loop`.
     public func read<Value: Sendable>(on loop: any EventLoop, _ body: @escaping @Sendable (any MessageStore) throws -> Value) -> EventLoopFuture<Value> {
         let backend = self.backend
         return self.readers.runIfActive(eventLoop: loop) { try body(backend) }

@@ -42,12 +42,14 @@ extension HistoryStore {
 /// One message to store: a topic message without its offset, epoch or sequence (the store
 /// assigns them), how many messages its topic keeps, and who waits for it.
 public struct HistoryAppend: Sendable {
+    /// The message, its target a topic; the store fills in offset, epoch and sequence.
     public var message: BrokerMessage
     /// Messages the topic keeps (its namespace's history size); older ones are trimmed.
     public var keep: Int
     /// Gets the message as stored (offset, epoch, sequence), or why it was not.
     public var completion: @Sendable (Result<StoredMessage, StoreError>) -> Void
 
+    /// A message to store, keeping `keep` messages of its topic; `completion` gets the result.
     public init(message: BrokerMessage, keep: Int, completion: @escaping @Sendable (Result<StoredMessage, StoreError>) -> Void) {
         self.message = message
         self.keep = keep

@@ -23,12 +23,15 @@ public final class MemoryMessageStore: MessageStore {
     private let forgotten = Mutex([String: Int64]())
     private let lastSequence = Mutex(UInt64(0))
 
+    /// An empty store.
     public init() {}
 
+    /// See ``MessageStore/loadSnapshot()``.
     public func loadSnapshot() throws -> StoreSnapshot {
         StoreSnapshot(topics: self.topics.withLock { $0.mapValues(\.state) }, lastSequence: self.lastSequence.withLock { $0 })
     }
 
+    /// See ``MessageStore/append(_:)``.
     public func append(_ batch: AppendBatch) throws {
         if let last = batch.messages.last?.sequence {
             self.lastSequence.withLock { $0 = max($0, last) }
@@ -54,6 +57,7 @@ public final class MemoryMessageStore: MessageStore {
         }
     }
 
+    /// See ``MessageStore/messages(topic:after:limit:)``.
     public func messages(topic: String, after offset: UInt64, limit: Int) throws -> [StoredMessage] {
         self.topics.withLock { topics in
             guard let log = topics[topic] else { return [] }
@@ -65,6 +69,7 @@ public final class MemoryMessageStore: MessageStore {
         }
     }
 
+    /// See ``MessageStore/messages(matching:afterSequence:through:newerThan:limit:maxBytes:)``.
     public func messages(
         matching patterns: [TopicPattern],
         afterSequence sequence: UInt64,
@@ -82,6 +87,7 @@ public final class MemoryMessageStore: MessageStore {
         return found.sorted { $0.sequence < $1.sequence }.prefix(limit).prefix(bytes: maxBytes)
     }
 
+    /// See ``MessageStore/trim(namespace:olderThan:)``.
     public func trim(namespace: String, olderThan timestamp: Int64) throws -> [String] {
         self.topics.withLock { topics in
             var forgotten: [String] = []
@@ -97,6 +103,7 @@ public final class MemoryMessageStore: MessageStore {
         }
     }
 
+    /// See ``MessageStore/mayHaveTrimmed(matching:newerThan:)``.
     public func mayHaveTrimmed(matching patterns: [TopicPattern], newerThan timestamp: Int64) throws -> Bool {
         let forgotten = self.forgotten.withLock { forgotten in
             patterns.contains { pattern in

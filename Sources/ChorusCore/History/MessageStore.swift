@@ -57,9 +57,12 @@ extension MessageStore {
 
 /// What a store holds, in brief.
 public struct StoreSnapshot: Sendable {
+    /// Every topic with history: its epoch and newest offset.
     public var topics: [String: TopicHistoryState]
+    /// The newest sequence the store holds (0: none).
     public var lastSequence: UInt64
 
+    /// A snapshot of `topics` and `lastSequence`.
     public init(topics: [String: TopicHistoryState], lastSequence: UInt64) {
         self.topics = topics
         self.lastSequence = lastSequence
@@ -69,6 +72,7 @@ public struct StoreSnapshot: Sendable {
 /// One group commit: the messages, the epochs of topics they start, and how many messages each
 /// touched topic keeps.
 public struct AppendBatch: Sendable {
+    /// The messages, in commit order, with their offsets and sequences assigned.
     public var messages: [StoredMessage]
     /// Topics seen for the first time in this batch (or whose history was reset), with their epoch.
     public var newTopics: [String: String]
@@ -77,6 +81,7 @@ public struct AppendBatch: Sendable {
     /// Per touched topic, how many messages to keep (history size).
     public var keep: [String: Int]
 
+    /// A batch of `messages` and what it changes in each touched topic.
     public init(messages: [StoredMessage], newTopics: [String: String], lastOffsets: [String: UInt64], keep: [String: Int]) {
         self.messages = messages
         self.newTopics = newTopics
@@ -87,11 +92,14 @@ public struct AppendBatch: Sendable {
 
 /// A failure of the store; `message` says what, for the logs and an `internal` error.
 public struct StoreError: Error, Sendable, CustomStringConvertible {
+    /// What failed.
     public let message: String
 
+    /// An error saying `message`.
     public init(_ message: String) {
         self.message = message
     }
 
+    /// The message.
     public var description: String { self.message }
 }

@@ -5,6 +5,7 @@ public struct TopicHistoryState: Sendable, Hashable {
     /// The offset of the newest message (0: none yet).
     public var lastOffset: UInt64
 
+    /// A topic's history at `lastOffset` in `epoch`.
     public init(epoch: String, lastOffset: UInt64) {
         self.epoch = epoch
         self.lastOffset = lastOffset

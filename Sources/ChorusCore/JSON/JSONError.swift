@@ -28,6 +28,7 @@ public struct JSONError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The document (or the value asked for) is valid JSON but not an object.
     static let notAnObject = JSONError(.notAnObject)
 
+    /// What is wrong, for an error message.
     public var description: String {
         switch self.base {
         case .syntax(let offset, let reason):

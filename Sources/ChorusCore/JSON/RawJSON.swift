@@ -4,15 +4,23 @@ import NIOCore
 ///
 /// The accessors decode on demand and return `nil` when the value is of another kind.
 public struct RawJSON: Sendable, Hashable {
+    /// What kind of JSON value it is.
     public enum Kind: Sendable {
+        /// An object, `{…}`.
         case object
+        /// An array, `[…]`.
         case array
+        /// A string.
         case string
+        /// A number.
         case number
+        /// `true` or `false`.
         case bool
+        /// `null`.
         case null
     }
 
+    /// The value's kind.
     public let kind: Kind
     /// Exactly the value's bytes, sharing storage with the parsed input.
     public let bytes: ByteBuffer
@@ -72,6 +80,7 @@ public struct RawJSON: Sendable, Hashable {
         return self.bytes.withUnsafeReadableBytes { Double(String(decoding: $0, as: UTF8.self)) }
     }
 
+    /// The boolean; nil when this is not `true` or `false`.
     public var bool: Bool? {
         guard self.kind == .bool else {
             return nil
@@ -79,6 +88,7 @@ public struct RawJSON: Sendable, Hashable {
         return self.bytes.getInteger(at: self.bytes.readerIndex, as: UInt8.self) == UInt8(ascii: "t")
     }
 
+    /// Whether this is `null`.
     public var isNull: Bool {
         self.kind == .null
     }

@@ -6,7 +6,9 @@
 /// than `rate` frames are refused within one second (it sends at over twice the limit), the
 /// hub closes it (4029).
 public struct PublishThrottle: Sendable {
+    /// What ``check(now:)`` decides for one frame.
     public enum Verdict: Sendable, Equatable {
+        /// Within the limit: handle the frame.
         case allowed
         /// Answer `rate_limited`, keep the connection.
         case refused
@@ -18,13 +20,16 @@ public struct PublishThrottle: Sendable {
     private var refusedInWindow = 0
     private var windowStart: UInt64
 
+    /// A full bucket of `rate` a second (`capacity`: the burst, at least `rate`); `now` in monotonic nanoseconds.
     public init(rate: Int, capacity: Int? = nil, now: UInt64) {
         self.bucket = TokenBucket(rate: rate, capacity: max(rate, capacity ?? rate), now: now)
         self.windowStart = now
     }
 
+    /// Frames allowed a second.
     public var rate: Int { self.bucket.rate }
 
+    /// Takes a token for one frame at `now` (monotonic nanoseconds) and says what to do with it.
     public mutating func check(now: UInt64) -> Verdict {
         if self.bucket.take(now: now) { return .allowed }
         if now &- self.windowStart >= 1_000_000_000 {

@@ -3,7 +3,9 @@
 ///
 /// Time is passed in (monotonic nanoseconds) so the arithmetic is tested without a clock.
 public struct TokenBucket: Sendable, Equatable {
+    /// Tokens added a second.
     public let rate: Int
+    /// Most tokens held at once: the largest burst.
     public let capacity: Int
     /// Tokens in thousandths, so refills of a fraction of a token are not lost to rounding.
     private var milliTokens: Int64

@@ -2,13 +2,21 @@ import NIOCore
 
 /// A frame sent by a client, decoded and validated (protocol v1, "Client → hub").
 public enum ClientFrame: Sendable {
+    /// `auth`: a token for the connection.
     case auth(token: String)
+    /// `subscribe` to a topic or pattern, resuming from `since` when given.
     case subscribe(TopicPattern, since: RecoveryPosition?)
+    /// `unsubscribe` from a topic or pattern.
     case unsubscribe(TopicPattern)
+    /// `publish` (alias `message`).
     case publish(PublishFrame)
+    /// `ping`, with the client's `timestamp` to echo.
     case ping(timestamp: RawJSON?)
+    /// `presence`: who is subscribed to a topic.
     case presence(Topic)
+    /// `presence_update`: the client's presence `meta` in a topic.
     case presenceUpdate(Topic, meta: RawJSON)
+    /// `direct`: a message to every connection of one user.
     case direct(to: String, event: String, data: RawJSON)
     /// Any other `type`: routed to a handler the application registered for it.
     case custom(type: String, fields: JSONObject)
@@ -16,8 +24,11 @@ public enum ClientFrame: Sendable {
 
 /// The fields of a `publish` (alias `message`) frame.
 public struct PublishFrame: Sendable {
+    /// The topic published to.
     public var topic: Topic
+    /// The event name; nil: `message`.
     public var event: String?
+    /// The message's JSON, forwarded as sent.
     public var data: RawJSON
     /// Makes a retry within the hub's `idempotency_window` return the original `ack` instead of
     /// publishing again.
@@ -27,6 +38,7 @@ public struct PublishFrame: Sendable {
     /// because the hub keeps every key for its window.
     public static let maxIdempotencyKeyLength = 128
 
+    /// The fields of a `publish` frame.
     public init(topic: Topic, event: String?, data: RawJSON, idempotencyKey: String?) {
         self.topic = topic
         self.event = event

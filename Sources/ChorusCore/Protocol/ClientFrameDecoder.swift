@@ -8,15 +8,20 @@ public struct ClientFrameDecoder: Sendable {
     /// How deeply JSON may nest; hostile input nests thousands deep.
     public var maxDepth: Int
 
+    /// A decoder that refuses JSON nested deeper than `maxDepth`.
     public init(maxDepth: Int = 64) {
         self.maxDepth = maxDepth
     }
 
+    /// A decoded frame: its `id`, and the frame or why it was refused.
     public struct Decoded: Sendable {
+        /// The frame's `id`, when it had a valid one, for the reply.
         public var id: RawJSON?
+        /// The frame, or the error to answer it with.
         public var result: Result<ClientFrame, ProtocolError>
     }
 
+    /// Decodes one text message of a client.
     public func decode(_ text: ByteBuffer) -> Decoded {
         let object: JSONObject
         do {

@@ -5,6 +5,7 @@
 public struct ErrorCode: RawRepresentable, Hashable, Sendable {
     /// The code as it appears on the wire (`bad_request`).
     public let rawValue: String
+    /// A code by its wire name; an unknown one is kept as it is.
     public init(rawValue: String) { self.rawValue = rawValue }
 
     /// Malformed JSON, a wrong field type, a bad topic, a missing field, a pattern to publish to.
@@ -13,6 +14,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable {
     public static let unauthorized = ErrorCode(rawValue: "unauthorized")
     /// Authenticated, but not allowed (token claims, namespace rules).
     public static let forbidden = ErrorCode(rawValue: "forbidden")
+    /// No such thing: an unknown endpoint, or a topic whose namespace keeps no history.
     public static let notFound = ErrorCode(rawValue: "not_found")
     /// Over `max_publish_size` (or an HTTP body over its limit).
     public static let tooLarge = ErrorCode(rawValue: "too_large")

@@ -1,10 +1,12 @@
 /// Typed access to the fields of a request object, with the protocol's error messages.
 extension JSONObject {
+    /// The value of `key`; `bad_request` when it is missing.
     public func required(_ key: String) throws(ProtocolError) -> RawJSON {
         guard let value = self[key] else { throw ProtocolError(.badRequest, "missing field '\(key)'") }
         return value
     }
 
+    /// The string value of `key`; `bad_request` when it is missing or not a string.
     public func requiredString(_ key: String) throws(ProtocolError) -> String {
         guard let value = try self.optionalString(key) else {
             throw ProtocolError(.badRequest, "missing field '\(key)'")
@@ -30,6 +32,7 @@ extension JSONObject {
         return key
     }
 
+    /// The topic named by `key`; `bad_request` when it is missing or not a valid topic.
     public func topic(_ key: String) throws(ProtocolError) -> Topic {
         let name = try self.requiredString(key)
         do {
@@ -42,6 +45,7 @@ extension JSONObject {
         }
     }
 
+    /// The topic pattern named by `key`; `bad_request` when it is missing or not a valid pattern.
     public func pattern(_ key: String) throws(ProtocolError) -> TopicPattern {
         let text = try self.requiredString(key)
         do {
@@ -51,6 +55,7 @@ extension JSONObject {
         }
     }
 
+    /// Where a `subscribe` resumes (`key`, usually `since`); nil when absent, `bad_request` when malformed.
     public func recoveryPosition(_ key: String) throws(ProtocolError) -> RecoveryPosition? {
         guard let value = self[key], !value.isNull else { return nil }
         let since: JSONObject

@@ -2,9 +2,12 @@ import NIOCore
 
 /// Who sent a message, when it came from a client rather than the server API.
 public struct MessageSender: Sendable, Hashable {
+    /// The sender's user (token `sub`); nil for an anonymous client.
     public var user: String?
+    /// The sending connection's client id.
     public var client: String
 
+    /// A sender: `user` on connection `client`.
     public init(user: String?, client: String) {
         self.user = user
         self.client = client
@@ -16,16 +19,24 @@ public struct MessageSender: Sendable, Hashable {
 /// `data` holds the publisher's JSON bytes untouched: it is validated once on the way in and
 /// never decoded or re-encoded by the hub.
 public struct MessageEnvelope: Sendable {
+    /// The topic published to.
     public var topic: String
+    /// The event name (`message` unless the publisher named one).
     public var event: String
+    /// The publisher's JSON, as sent.
     public var data: ByteBuffer
+    /// The id the hub gave the message.
     public var messageID: String
+    /// The message's offset in its topic's history; nil when the topic keeps none.
     public var offset: UInt64?
+    /// The epoch of that history; nil when the topic keeps none.
     public var epoch: String?
     /// Milliseconds since the Unix epoch.
     public var timestamp: Int64
+    /// Who sent it, when a client did; nil for the server API.
     public var from: MessageSender?
 
+    /// A message as subscribers receive it.
     public init(
         topic: String,
         event: String,

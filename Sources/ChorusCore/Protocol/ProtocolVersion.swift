@@ -6,14 +6,18 @@
 ///
 /// Two bytes: every connection keeps one.
 public struct ProtocolVersion: Hashable, Sendable, CustomStringConvertible {
+    /// The major version: 1.
     public let major: UInt8
+    /// The minor version: 0 or 1.
     public let minor: UInt8
 
+    /// The version `major`.`minor`.
     public init(major: UInt8, minor: UInt8) {
         self.major = major
         self.minor = minor
     }
 
+    /// v1: what a connection speaks unless it asks for more.
     public static let v1 = ProtocolVersion(major: 1, minor: 0)
     /// `connected` first; `reason` on `error` and `disconnect`.
     public static let v1_1 = ProtocolVersion(major: 1, minor: 1)

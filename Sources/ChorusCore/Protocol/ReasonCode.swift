@@ -7,6 +7,7 @@
 public struct ReasonCode: RawRepresentable, Hashable, Sendable {
     /// The reason as it appears on the wire (`token_expired`).
     public let rawValue: String
+    /// A reason by its wire name; an unknown one is kept as it is.
     public init(rawValue: String) { self.rawValue = rawValue }
 
     /// The token expired (at connect, or while connected): get a new one and reconnect.

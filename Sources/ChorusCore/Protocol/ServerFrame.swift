@@ -6,11 +6,17 @@ public enum ServerFrame: Sendable {
     /// The first frame of a v1.1 connection: the client's id, and its user when a token came
     /// with the upgrade.
     case connected(client: String, user: String?, expiresAt: Int64?)
+    /// `auth_success`: the connection's client id, user and token expiry.
     case authSuccess(client: String, user: String?, expiresAt: Int64?)
+    /// `subscribed`, with the topic's history position and, after a `since`, whether recovery was complete.
     case subscribed(topic: String, offset: UInt64?, epoch: String?, recovered: Bool?)
+    /// `unsubscribed`.
     case unsubscribed(topic: String)
+    /// `ack` of a publish: the message id and, for topics with history, offset and epoch.
     case ack(messageID: String?, offset: UInt64?, epoch: String?)
+    /// `pong`, echoing the `ping`'s timestamp.
     case pong(timestamp: RawJSON?)
+    /// `error`: a refused request.
     case error(ProtocolError)
     /// `message` is for people; v1 sends it as the `reason`.
     case disconnect(code: CloseCode, reason: ReasonCode, message: String, reconnect: Bool)

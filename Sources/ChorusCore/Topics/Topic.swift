@@ -8,6 +8,7 @@ public struct Topic: Hashable, Sendable, CustomStringConvertible, Comparable {
     /// The most UTF-8 bytes a topic or pattern may have.
     public static let maxByteCount = 255
 
+    /// The topic's text.
     public let name: String
 
     /// Validates `name` against the wire protocol's topic rules.
@@ -32,10 +33,12 @@ public struct Topic: Hashable, Sendable, CustomStringConvertible, Comparable {
         name.split(separator: ".", omittingEmptySubsequences: false)
     }
 
+    /// The topic's text.
     public var description: String {
         name
     }
 
+    /// Orders topics by their text.
     public static func < (lhs: Topic, rhs: Topic) -> Bool {
         lhs.name < rhs.name
     }

@@ -38,6 +38,7 @@ public struct TopicError: Error, Hashable, Sendable, CustomStringConvertible {
     /// A concrete topic contains `*`, which only subscription patterns may use.
     public static let wildcardInTopic = TopicError(.wildcardInTopic)
 
+    /// What is wrong, for an error message.
     public var description: String {
         if let details {
             return details
@@ -60,10 +61,12 @@ public struct TopicError: Error, Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Whether both are the same error.
     public static func == (lhs: TopicError, rhs: TopicError) -> Bool {
         lhs.problem == rhs.problem
     }
 
+    /// Hashes the error's kind.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(problem)
     }

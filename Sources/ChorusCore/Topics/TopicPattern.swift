@@ -8,6 +8,7 @@
 ///
 /// A pattern without wildcards subscribes to exactly one topic.
 public struct TopicPattern: Hashable, Sendable, CustomStringConvertible {
+    /// One segment of a pattern, as matchers read it.
     public enum Segment: Hashable, Sendable {
         /// Matches a topic segment with exactly this text.
         case literal(String)
@@ -21,6 +22,7 @@ public struct TopicPattern: Hashable, Sendable, CustomStringConvertible {
         case prefixedTail(String)
     }
 
+    /// The pattern as written.
     public let text: String
     /// Parsed once here so matchers never re-parse ``text``.
     public let segments: [Segment]
@@ -100,15 +102,18 @@ public struct TopicPattern: Hashable, Sendable, CustomStringConvertible {
         segment.utf8.count > prefix.utf8.count && segment.utf8.starts(with: prefix.utf8)
     }
 
+    /// The pattern as written.
     public var description: String {
         text
     }
 
     // `segments` is derived from `text`, so comparing the text alone is both sufficient and cheaper.
+    /// Whether both patterns have the same text.
     public static func == (lhs: TopicPattern, rhs: TopicPattern) -> Bool {
         lhs.text == rhs.text
     }
 
+    /// Hashes the pattern's text.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(text)
     }

@@ -9,11 +9,15 @@
 public struct TopicTrie<Subscriber: Hashable> {
     @usableFromInline
     var root = Node()
+    /// Subscriptions (subscriber and pattern) held.
     public private(set) var subscriptionCount = 0
+    /// Distinct patterns with at least one subscriber.
     public private(set) var patternCount = 0
 
+    /// An empty trie.
     public init() {}
 
+    /// Whether no subscription is held.
     public var isEmpty: Bool {
         subscriptionCount == 0
     }

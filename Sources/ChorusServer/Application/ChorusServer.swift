@@ -1,5 +1,6 @@
 import ChorusCore
 import ChorusSQLite
+import CoreMetrics
 import Hummingbird
 import HummingbirdCore
 import Logging
@@ -21,10 +22,13 @@ import ServiceLifecycle
 /// To serve Chorus from an application's own Hummingbird `Application` (its routes, its port)
 /// instead, see `HTTPServerBuilder.chorus(_:)` and docs/embedding.md.
 public struct ChorusServer: Service {
+    /// The hub the server runs: publish to it, or ask what is connected.
     public let hub: Hub
+    /// The configuration the server was made with.
     public let configuration: HubConfiguration
     private let eventLoopGroup: MultiThreadedEventLoopGroup
     private let logger: Logger
+    private let metricsExposition: MetricsExposition?
     private let onServerRunning: @Sendable (Int) async -> Void
 
     /// - Parameters:
@@ -33,11 +37,16 @@ public struct ChorusServer: Service {
     ///     (memory unless configured otherwise), opened when some namespace keeps history.
     ///     ``run()`` runs it, before the hub.
     ///   - customHandlers: handlers for application frame types, by `type`.
+    ///   - metricsFactory: the swift-metrics backend the hub's metrics go to.
+    ///   - metricsExposition: what `GET /metrics` serves (nil: no `/metrics` route), e.g.
+    ///     `.prometheus(registry)` for the registry `metricsFactory` records into.
     ///   - onServerRunning: called with the bound port once the hub accepts connections.
     public init(
         configuration: HubConfiguration,
         store: (any HistoryStore)? = nil,
         customHandlers: [String: CustomFrameHandler] = [:],
+        metricsFactory: any MetricsFactory = MetricsSystem.factory,
+        metricsExposition: MetricsExposition? = nil,
         logger: Logger = Logger(label: "chorus"),
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
@@ -56,9 +65,11 @@ public struct ChorusServer: Service {
             authenticator: authenticator,
             historyStore: try store ?? Self.openStore(configuration, logger: logger),
             customHandlers: customHandlers,
+            metricsFactory: metricsFactory,
             logger: logger
         )
         self.configuration = configuration
+        self.metricsExposition = metricsExposition
         self.logger = logger
         self.onServerRunning = onServerRunning
     }
@@ -99,7 +110,7 @@ public struct ChorusServer: Service {
             host: configuration.host,
             port: configuration.port,
             eventLoopGroup: self.eventLoopGroup,
-            childChannel: ChorusChildChannel(responder: APIResponder.make(hub: hub, logger: logger), hub: hub),
+            childChannel: ChorusChildChannel(responder: APIResponder.make(hub: hub, metricsExposition: self.metricsExposition, logger: logger), hub: hub),
             logger: logger
         ) { channel in
             let port = channel.localAddress?.port ?? configuration.port
@@ -132,5 +143,6 @@ public struct ChorusServer: Service {
 /// Its name only: a `ServiceGroup` logs its services by description, and the configuration
 /// holds the keys.
 extension ChorusServer: CustomStringConvertible {
+    /// Its name, never its configuration (which holds the keys).
     public var description: String { "ChorusServer" }
 }

@@ -57,5 +57,6 @@ extension Hub: Service {
 /// A `ServiceGroup` logs its services by description (at debug level): a name, never the
 /// configuration, which holds the keys.
 extension Hub: CustomStringConvertible {
+    /// Its name, never its configuration (which holds the keys).
     public var description: String { "Hub" }
 }

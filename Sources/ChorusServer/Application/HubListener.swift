@@ -71,6 +71,7 @@ extension HubListener: CustomStringConvertible {
 
 /// Why the hub could not listen, in words a person can act on.
 public struct ListenError: Error, CustomStringConvertible {
+    /// What went wrong and what to do about it.
     public let description: String
 
     init(host: String, port: Int, error: any Error) {

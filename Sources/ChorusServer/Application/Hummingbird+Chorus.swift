@@ -31,9 +31,12 @@ extension RouterMethods where Context: RemoteAddressRequestContext {
     ///
     /// The context must give the client's address (`RemoteAddressRequestContext`): the API's
     /// per-address rate limit needs it.
+    ///
+    /// - Parameter metricsExposition: what `GET /metrics` serves (nil: no `/metrics` route, for
+    ///   an application that exports the hub's metrics its own way).
     @discardableResult
-    public func addChorusRoutes(_ hub: Hub) -> Self {
-        APIResponder.addRoutes(of: hub, to: self.group())
+    public func addChorusRoutes(_ hub: Hub, metricsExposition: MetricsExposition? = nil) -> Self {
+        APIResponder.addRoutes(of: hub, to: self.group(), metricsExposition: metricsExposition)
         return self
     }
 }

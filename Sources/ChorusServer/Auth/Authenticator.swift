@@ -14,7 +14,9 @@ public struct Authenticator: Sendable {
     private let issuer: String?
     private let audience: String?
     let verifiedTokens = VerifiedTokenCache()
+    /// Whether clients may connect without a token.
     public let anonymousAllowed: Bool
+    /// Whether no credential is configured (development mode: loopback only, everything allowed).
     public let developmentMode: Bool
 
     /// What an HTTP API caller may do.
@@ -25,6 +27,7 @@ public struct Authenticator: Sendable {
         case publisher(Identity)
     }
 
+    /// Loads the keys `configuration` names; a key that cannot be used is an error.
     public init(configuration: HubConfiguration) throws(ConfigurationError) {
         self.apiKey = configuration.apiKey
         self.issuer = configuration.jwtIssuer

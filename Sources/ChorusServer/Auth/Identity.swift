@@ -9,8 +9,10 @@ public struct Identity: Sendable, Hashable {
     /// The token's `subscribe` and `publish` lists; nil lists allow every topic.
     public var permissions: TokenPermissions
 
+    /// An anonymous client: no user, no expiry, no restriction of its own.
     public static let anonymous = Identity(user: nil, expiresAt: nil)
 
+    /// The identity of `user`, whose token expires at `expiresAt`, with `permissions`.
     public init(user: String?, expiresAt: Int64?, permissions: TokenPermissions = .unrestricted) {
         self.user = user
         self.expiresAt = expiresAt
@@ -23,13 +25,16 @@ public struct Identity: Sendable, Hashable {
 public struct TokenPermissions: Sendable, Hashable {
     /// nil: any topic (as far as namespaces allow).
     public var subscribe: [TopicPattern]?
+    /// nil: any topic (as far as namespaces allow).
     public var publish: [TopicPattern]?
     /// The `direct` claim. nil: allowed unless `publish` restricts the token (a token limited
     /// to some topics must not reach every user by another route).
     public var direct: Bool?
 
+    /// No list: every topic, as far as namespaces allow.
     public static let unrestricted = TokenPermissions(subscribe: nil, publish: nil)
 
+    /// Permissions from a token's claims.
     public init(subscribe: [TopicPattern]?, publish: [TopicPattern]?, direct: Bool? = nil) {
         self.subscribe = subscribe
         self.publish = publish

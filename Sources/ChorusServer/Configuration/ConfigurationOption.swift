@@ -7,6 +7,7 @@ import Foundation
 public struct ConfigurationOption: Sendable {
     /// Key in the JSON file, e.g. `ping_interval`.
     public let key: String
+    /// One sentence for `--help` and docs/configuration.md.
     public let help: String
     let defaultText: @Sendable (HubConfiguration) -> String
     let apply: @Sendable (inout HubConfiguration, String) throws(ConfigurationError) -> Void

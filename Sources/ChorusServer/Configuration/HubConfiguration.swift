@@ -6,10 +6,13 @@
 /// environment variables, command-line flags. See ``ConfigurationOption/all`` for the table of
 /// options.
 public struct HubConfiguration: Sendable {
+    /// Address to listen on.
     public var host = "127.0.0.1"
+    /// Port to listen on (0: any free port).
     public var port = 8080
     /// Event loop threads; 0 means one per core.
     public var threads = 0
+    /// HS256 secret that client tokens are signed with.
     public var jwtSecret: String?
     /// Path of a PEM file with an RSA or EC (P-256) public key for RS256/ES256 tokens.
     public var jwtPublicKeyFile: String?
@@ -19,11 +22,15 @@ public struct HubConfiguration: Sendable {
     public var jwtIssuer: String?
     /// When set, client tokens' `aud` must include this.
     public var jwtAudience: String?
+    /// Key for the HTTP API (`Authorization: Bearer …`).
     public var apiKey: String?
     /// `nil` means "decide from the keys": allowed when no JWT key and no API key is configured.
     public var allowAnonymous: Bool?
+    /// How often the hub pings an idle WebSocket client.
     public var pingInterval: Duration = .seconds(30)
+    /// How long a WebSocket may send nothing (not even a pong) before the hub closes it.
     public var idleTimeout: Duration = .seconds(60)
+    /// How often an SSE stream gets a keep-alive comment.
     public var sseKeepAliveInterval: Duration = .seconds(15)
     /// Largest inbound WebSocket message or HTTP body, in bytes.
     public var maxMessageSize = 1 << 20
@@ -35,6 +42,7 @@ public struct HubConfiguration: Sendable {
     public var deliverToPublisher = true
     /// Origins allowed for the WebSocket upgrade, SSE and the HTTP API; `*` allows any.
     public var allowedOrigins = ["*"]
+    /// How long a graceful shutdown waits for clients before it closes them.
     public var shutdownTimeout: Duration = .seconds(10)
     /// Which clients may send `direct` frames (token claims may narrow it further).
     public var directMessages = DirectMessages.authenticated
@@ -79,12 +87,15 @@ public struct HubConfiguration: Sendable {
     public var storeSync = StoreSync.full
     /// Largest the SQLite store may grow, in bytes; nil: as large as the disk allows.
     public var maxStoreSize: Int?
+    /// `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`.
     public var logLevel = "info"
     /// Serve `/echo`, a WebSocket endpoint that echoes every message (for conformance suites).
     public var echoEndpoint = false
 
+    /// Every option at its default.
     public init() {}
 
+    /// Where history is kept (`store`).
     public enum StoreKind: String, Sendable, CaseIterable {
         /// The embedded SQLite database in `data_dir` (the default of `chorus serve`).
         case sqlite
@@ -92,6 +103,7 @@ public struct HubConfiguration: Sendable {
         case memory
     }
 
+    /// Who may send `direct` messages to a user (`direct_messages`).
     public enum DirectMessages: String, Sendable, CaseIterable {
         /// Any client that may connect, anonymous ones too.
         case clients
@@ -101,6 +113,7 @@ public struct HubConfiguration: Sendable {
         case server
     }
 
+    /// How the SQLite store syncs its commits (`store_sync`).
     public enum StoreSync: String, Sendable, CaseIterable {
         /// fsync on every group commit: an acknowledged publish survives a crash of the machine.
         case full
@@ -113,6 +126,7 @@ public struct HubConfiguration: Sendable {
         self.jwtSecret == nil && self.jwtPublicKeyFile == nil && self.jwksFile == nil && self.apiKey == nil
     }
 
+    /// Whether clients may connect without a token: `allow_anonymous` when set, else in development mode.
     public var anonymousAllowed: Bool {
         self.allowAnonymous ?? self.isDevelopmentMode
     }

@@ -25,6 +25,7 @@ public struct NamespaceOptions: Sendable, Equatable {
         case server
     }
 
+    /// A namespace's options; by default no history, clients may publish, anyone may subscribe.
     public init(
         historySize: Int = 0,
         historyTTL: Duration? = nil,
@@ -39,6 +40,7 @@ public struct NamespaceOptions: Sendable, Equatable {
         self.userScoped = userScoped
     }
 
+    /// Whether the namespace's topics keep history.
     public var keepsHistory: Bool { self.historySize > 0 }
 
     /// Whether the namespace restricts reading for a client that is (or is not) anonymous.

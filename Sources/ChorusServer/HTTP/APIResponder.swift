@@ -9,11 +9,11 @@ import NIOHTTPTypes
 /// with: what Hummingbird's `Application` does around its router (the request context, a
 /// 500 for an error nothing else answered, `Date` and `Server` headers).
 package enum APIResponder {
-    package static func make(hub: Hub, logger: Logger) -> HTTPChannelHandler.Responder {
+    package static func make(hub: Hub, metricsExposition: MetricsExposition? = nil, logger: Logger) -> HTTPChannelHandler.Responder {
         let router = Router(context: ChorusRequestContext.self, options: .autoGenerateHeadEndpoints)
         let methods = RouteMethods()
         // On the router itself, so unknown paths get the JSON 404 (or 405) and CORS preflights an answer.
-        Self.addRoutes(of: hub, to: router, methods: methods)
+        Self.addRoutes(of: hub, to: router, metricsExposition: metricsExposition, methods: methods)
         methods.record(router)
         let responder = router.buildResponder()
         let dates = HTTPDate()
@@ -44,11 +44,16 @@ package enum APIResponder {
     /// bodies and adds CORS headers; the middleware applies to what is added here, after it.
     /// - Parameter methods: the routes' methods once recorded, for `405`s; left empty when
     ///   Chorus is mounted in an application, whose router answers paths it does not know.
-    static func addRoutes<Context: RemoteAddressRequestContext>(of hub: Hub, to routes: some RouterMethods<Context>, methods: RouteMethods = RouteMethods()) {
+    static func addRoutes<Context: RemoteAddressRequestContext>(
+        of hub: Hub,
+        to routes: some RouterMethods<Context>,
+        metricsExposition: MetricsExposition?,
+        methods: RouteMethods = RouteMethods()
+    ) {
         let routes = routes
             .add(middleware: APIErrorMiddleware(metrics: hub.metrics, methods: methods))
             .add(middleware: CORSHeadersMiddleware(origins: OriginPolicy(allowed: hub.configuration.allowedOrigins)))
-        APIRoutes(hub: hub).register(on: routes)
+        APIRoutes(hub: hub, metricsExposition: metricsExposition).register(on: routes)
         WebAssetRoutes().register(on: routes)
     }
 

@@ -6,19 +6,22 @@ import NIOCore
 /// The HTTP API of protocol v1: publishing from backends, and what the hub holds.
 struct APIRoutes: Sendable {
     let hub: Hub
+    /// What `/metrics` serves; nil: no `/metrics` route.
+    let metricsExposition: MetricsExposition?
     let startedAt = Date()
 
     func register<Context: RemoteAddressRequestContext>(on router: some RouterMethods<Context>) {
         router.get("/health") { _, _ in Self.json(["status": "ok"]) }
         router.get("/ready") { _, _ in Self.json(["status": "ready"]) }
-        router.get("/metrics") { _, _ in
-            self.hub.metrics.setTopicCount(try await self.hub.topicCount())
-            self.hub.metrics.setIdempotencyKeyCount(self.hub.idempotency.count)
-            return Response(
-                status: .ok,
-                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(bytes: self.hub.metrics.exposition()))
-            )
+        if let exposition = self.metricsExposition {
+            router.get("/metrics") { _, _ in
+                try await self.hub.updateCountedGauges()
+                return Response(
+                    status: .ok,
+                    headers: [.contentType: exposition.contentType],
+                    body: .init(byteBuffer: ByteBuffer(bytes: exposition.render()))
+                )
+            }
         }
         let api = router.group("/api")
             .add(middleware: APIRequestGuardMiddleware(origins: OriginPolicy(allowed: self.hub.configuration.allowedOrigins)))

@@ -14,7 +14,9 @@ public struct CustomFrameContext: Sendable {
     /// not checked against the client's rights. To act on the client's behalf, use
     /// ``publish(topic:event:data:)`` and ``send(toUser:event:data:)``.
     public let hub: Hub
+    /// The connection that sent the frame.
     public let connection: ConnectionInfo
+    /// The frame's `type`.
     public let type: String
     /// Every field of the frame, `type` and `id` included.
     public let fields: JSONObject

@@ -1,12 +1,16 @@
 import ChorusCore
+import CoreMetrics
 import Logging
 import NIOCore
 
 /// The running hub: routes publishes to the subscribers of every event loop, and answers what
 /// is connected. Transports, the HTTP API and applications embedding Chorus all go through it.
 public final class Hub: Sendable {
+    /// The configuration the hub runs with.
     public let configuration: HubConfiguration
+    /// The hub's metrics, and the counts it reads back for `/api/stats`.
     public let metrics: HubMetrics
+    /// Verifies the tokens and API keys of connections and API calls.
     public let authenticator: Authenticator
     let limits: HubLimits
     let logger: Logger
@@ -26,8 +30,11 @@ public final class Hub: Sendable {
 
     /// What a publish returns: the message id, and its place in history once history is on.
     public struct Receipt: Sendable, Equatable {
+        /// The id the hub gave the message.
         public var messageID: String
+        /// The message's offset in its topic's history; nil when the topic keeps none.
         public var offset: UInt64?
+        /// The epoch of that history; nil when the topic keeps none.
         public var epoch: String?
     }
 
@@ -37,6 +44,7 @@ public final class Hub: Sendable {
     ///   - broker: makes the broker that carries publishes to subscribers, given this process's
     ///     subscribers (by default ``MemoryBroker``: this process only).
     ///   - idempotencyStore: where idempotency keys are remembered (nil: in this process's memory).
+    ///   - metricsFactory: the swift-metrics backend the hub's metrics go to (see ``HubMetrics``).
     public init(
         configuration: HubConfiguration,
         eventLoopGroup: any EventLoopGroup,
@@ -45,11 +53,12 @@ public final class Hub: Sendable {
         broker makeBroker: (_ local: any BrokerDelivery) -> any Broker = MemoryBroker.init(local:),
         idempotencyStore: (any IdempotencyStore)? = nil,
         customHandlers: [String: CustomFrameHandler] = [:],
+        metricsFactory: any MetricsFactory = MetricsSystem.factory,
         logger: Logger = Logger(label: "chorus")
     ) throws {
         self.configuration = configuration
         self.idempotency = idempotencyStore ?? MemoryIdempotencyStore(window: configuration.idempotencyWindow, maxKeys: configuration.maxIdempotencyKeys)
-        let metrics = HubMetrics()
+        let metrics = HubMetrics(factory: metricsFactory)
         self.metrics = metrics
         self.authenticator = authenticator
         self.limits = HubLimits(configuration: configuration, metrics: metrics)
@@ -299,7 +308,9 @@ public final class Hub: Sendable {
 
 /// The hub's state at one moment, for the HTTP API.
 public struct HubSnapshot: Sendable {
+    /// Every open connection.
     public var connections: [ConnectionInfo] = []
+    /// Subscriptions in place, counted per connection and pattern.
     public var subscriptionCount = 0
     /// Subscribers per topic or pattern.
     public var subscribers: [String: Int] = [:]

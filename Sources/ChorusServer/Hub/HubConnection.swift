@@ -3,7 +3,9 @@ import NIOCore
 
 /// How a connection receives messages.
 public enum TransportKind: String, Sendable, CaseIterable {
+    /// WebSocket (`/ws`).
     case webSocket = "websocket"
+    /// Server-Sent Events (`/sse`).
     case sse
 }
 
@@ -36,10 +38,15 @@ protocol HubConnection: AnyObject {
 
 /// What the hub tells about a connection (HTTP API, logs).
 public struct ConnectionInfo: Sendable {
+    /// The connection's number, unique in this process.
     public let id: UInt64
+    /// The client id the connection is known by (`from.client`, the API).
     public let client: String
+    /// The token's `sub`; nil for an anonymous client.
     public var user: String?
+    /// How the connection receives messages.
     public let transport: TransportKind
+    /// The client's address (from a trusted proxy's header when there is one).
     public let remoteAddress: String?
     /// Milliseconds since the Unix epoch.
     public let connectedAt: Int64

@@ -4,9 +4,12 @@ public struct IdempotencyKey: Hashable, Sendable {
     /// `user:<sub>` for a token's user, `client:<id>` for an anonymous connection, `api` for the
     /// API key (and development mode).
     public var publisher: String
+    /// The topic published to.
     public var topic: String
+    /// The client's `idempotency_key`.
     public var key: String
 
+    /// The key `key` of `publisher` for `topic`.
     public init(publisher: String, topic: String, key: String) {
         self.publisher = publisher
         self.topic = topic

@@ -1,74 +1,72 @@
 import ChorusCore
+import CoreMetrics
 import NIOCore
-import Prometheus
 import NIOConcurrencyHelpers
 import Synchronization
 
-/// The hub's Prometheus metrics. Hot-path updates are made once per fan-out batch, not once
-/// per recipient: the counters are atomics shared by every event loop.
+/// The hub's metrics, recorded through swift-metrics into the factory the hub is given, so an
+/// application chooses the backend (the `chorus` executable: Prometheus).
+///
+/// Every metric object is made once, here: a hot-path update is one call on a handler made
+/// beforehand (an atomic in the Prometheus backend), made once per fan-out batch, not once per
+/// recipient. What the hub reads back itself (open connections, the totals of `/api/stats`)
+/// is kept in local atomics as well, as a metrics backend cannot be read back.
 public final class HubMetrics: Sendable {
-    public let registry = PrometheusCollectorRegistry()
-    private let connections: [TransportKind: Gauge]
+    private let connections: [TransportKind: Meter]
     private let connectionsOpened: [TransportKind: Counter]
-    private let subscriptions: Gauge
-    private let topics: Gauge
+    private let subscriptions: Meter
+    private let topics: Meter
     private let published: Counter
     private let deliveredMessages: Counter
     private let bytesOut: Counter
     private let errors: [ErrorCode: Counter]
     private let closes: Counter
-    private let deliveryLatency: DurationHistogram
+    private let deliveryLatency: CoreMetrics.Timer
     private let slowConsumers: Counter
     private let limitRejections: [LimitKind: Counter]
     private let storeFailures: Counter
-    private let commitBatch: ValueHistogram
-    private let idempotencyKeys: Gauge
+    private let commitBatch: Recorder
+    private let idempotencyKeys: Meter
     private let duplicatePublishes: Counter
-    // Plain totals for /api/stats: Prometheus counters cannot be read back.
     private let openConnections = Atomic<Int>(0)
     private let publishedTotal = Atomic<Int>(0)
     private let deliveredTotal = Atomic<Int>(0)
     private let bytesOutTotal = Atomic<Int>(0)
     private let errorTotals = NIOLockedValueBox([String: Int]())
 
-    public init() {
-        let registry = self.registry
+    /// - Parameter factory: the swift-metrics backend to record into; by default the one the
+    ///   process bootstrapped (`MetricsSystem.bootstrap`), which records nothing until then.
+    public init(factory: any MetricsFactory = MetricsSystem.factory) {
+        func counter(_ name: HubMetricName, _ dimensions: [(String, String)] = []) -> Counter {
+            Counter(label: name.rawValue, dimensions: dimensions, factory: factory)
+        }
+        func meter(_ name: HubMetricName, _ dimensions: [(String, String)] = []) -> Meter {
+            Meter(label: name.rawValue, dimensions: dimensions, factory: factory)
+        }
         self.connections = Dictionary(uniqueKeysWithValues: TransportKind.allCases.map {
-            ($0, registry.makeGauge(descriptor: Self.descriptor("chorus_connections", "Open client connections by transport."), labels: [("transport", $0.rawValue)]))
+            ($0, meter(.connections, [("transport", $0.rawValue)]))
         })
         self.connectionsOpened = Dictionary(uniqueKeysWithValues: TransportKind.allCases.map {
-            ($0, registry.makeCounter(descriptor: Self.descriptor("chorus_connections_opened_total", "Client connections accepted."), labels: [("transport", $0.rawValue)]))
+            ($0, counter(.connectionsOpened, [("transport", $0.rawValue)]))
         })
-        self.subscriptions = registry.makeGauge(descriptor: Self.descriptor("chorus_subscriptions", "Subscriptions (connection, topic or pattern) in place."))
-        self.topics = registry.makeGauge(descriptor: Self.descriptor("chorus_topics", "Topics and patterns with at least one subscriber."))
-        self.published = registry.makeCounter(descriptor: Self.descriptor("chorus_messages_published_total", "Messages accepted for delivery."))
-        self.deliveredMessages = registry.makeCounter(descriptor: Self.descriptor("chorus_messages_delivered_total", "Message copies written to client connections."))
-        self.bytesOut = registry.makeCounter(descriptor: Self.descriptor("chorus_bytes_out_total", "Bytes of messages written to client connections."))
+        self.subscriptions = meter(.subscriptions)
+        self.topics = meter(.topics)
+        self.published = counter(.messagesPublished)
+        self.deliveredMessages = counter(.messagesDelivered)
+        self.bytesOut = counter(.bytesOut)
         self.errors = Dictionary(uniqueKeysWithValues: ErrorCode.allCases.map {
-            ($0, registry.makeCounter(descriptor: Self.descriptor("chorus_errors_total", "Errors returned to clients, by code."), labels: [("code", $0.rawValue)]))
+            ($0, counter(.errors, [("code", $0.rawValue)]))
         })
-        self.closes = registry.makeCounter(descriptor: Self.descriptor("chorus_protocol_closes_total", "Connections the hub closed for a protocol violation."))
-        self.slowConsumers = registry.makeCounter(descriptor: Self.descriptor("chorus_slow_consumer_disconnects_total", "Connections closed with 4008 because they fell behind."))
+        self.closes = counter(.protocolCloses)
+        self.slowConsumers = counter(.slowConsumerDisconnects)
         self.limitRejections = Dictionary(uniqueKeysWithValues: LimitKind.allCases.map {
-            ($0, registry.makeCounter(descriptor: Self.descriptor("chorus_limit_rejections_total", "Requests and connections refused by a limit, by limit."), labels: [("limit", $0.rawValue)]))
+            ($0, counter(.limitRejections, [("limit", $0.rawValue)]))
         })
-        self.storeFailures = registry.makeCounter(descriptor: Self.descriptor("chorus_store_failures_total", "Group commits the history store failed (their publishes got 'internal')."))
-        self.commitBatch = registry.makeValueHistogram(
-            descriptor: Self.descriptor("chorus_store_commit_batch_size", "Messages per group commit of the history store."),
-            buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
-        )
-        self.idempotencyKeys = registry.makeGauge(descriptor: Self.descriptor("chorus_idempotency_keys", "Idempotency keys remembered or in flight (at most max_idempotency_keys)."))
-        self.duplicatePublishes = registry.makeCounter(descriptor: Self.descriptor("chorus_duplicate_publishes_total", "Publishes answered with an earlier publish's receipt (same idempotency_key) and not delivered."))
-        self.deliveryLatency = registry.makeDurationHistogram(
-            descriptor: Self.descriptor("chorus_delivery_latency_seconds", "Time from accepting a publish to writing it to the subscribers of one event loop."),
-            buckets: [.microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5),
-                      .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1)]
-        )
-    }
-
-    /// A descriptor for the full metric name (`chorus_…`); the unit is part of the name already.
-    private static func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
-        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+        self.storeFailures = counter(.storeFailures)
+        self.commitBatch = Recorder(label: HubMetricName.storeCommitBatchSize.rawValue, aggregate: true, factory: factory)
+        self.idempotencyKeys = meter(.idempotencyKeys)
+        self.duplicatePublishes = counter(.duplicatePublishes)
+        self.deliveryLatency = CoreMetrics.Timer(label: HubMetricName.deliveryLatency.rawValue, factory: factory)
     }
 
     func connectionOpened(_ transport: TransportKind) {
@@ -97,12 +95,12 @@ public final class HubMetrics: Sendable {
 
     /// Topics are counted across event loops when metrics are read, as each loop has its own trie.
     func setTopicCount(_ count: Int) {
-        self.topics.set(Int64(count))
+        self.topics.set(count)
     }
 
     /// Keys are counted when metrics are read, from the idempotency store.
     func setIdempotencyKeyCount(_ count: Int) {
-        self.idempotencyKeys.set(Int64(count))
+        self.idempotencyKeys.set(count)
     }
 
     func duplicatePublishAnswered() {
@@ -116,8 +114,8 @@ public final class HubMetrics: Sendable {
 
     func delivered(count: Int, bytes: Int) {
         guard count > 0 else { return }
-        self.deliveredMessages.increment(by: Int64(count))
-        self.bytesOut.increment(by: Int64(bytes))
+        self.deliveredMessages.increment(by: count)
+        self.bytesOut.increment(by: bytes)
         self.deliveredTotal.add(count, ordering: .relaxed)
         self.bytesOutTotal.add(bytes, ordering: .relaxed)
     }
@@ -136,7 +134,7 @@ public final class HubMetrics: Sendable {
     }
 
     func committed(batchSize: Int) {
-        self.commitBatch.record(Int64(batchSize))
+        self.commitBatch.record(batchSize)
     }
 
     func protocolClose() {
@@ -151,13 +149,19 @@ public final class HubMetrics: Sendable {
         self.limitRejections[limit]?.increment()
     }
 
+    /// Counts since the hub started, as `/api/stats` shows them.
     public struct Totals: Sendable {
+        /// Messages accepted for delivery.
         public var published: Int
+        /// Message copies written to client connections.
         public var delivered: Int
+        /// Bytes of those copies.
         public var bytesOut: Int
+        /// Errors returned to clients, by code (every code, zero included).
         public var errors: [String: Int]
     }
 
+    /// The counts since the hub started, read from the hub's own atomics.
     public func totals() -> Totals {
         var errors = self.errorTotals.withLockedValue { $0 }
         for code in ErrorCode.allCases where errors[code.rawValue] == nil { errors[code.rawValue] = 0 }
@@ -167,10 +171,5 @@ public final class HubMetrics: Sendable {
             bytesOut: self.bytesOutTotal.load(ordering: .relaxed),
             errors: errors
         )
-    }
-
-    /// The Prometheus text exposition of every metric.
-    public func exposition() -> [UInt8] {
-        self.registry.emitToBuffer()
     }
 }

@@ -6,7 +6,9 @@ import Foundation
 /// here. Precache entries without a revision get the content hash of the file they name, so a
 /// changed file changes the script's bytes, which is what makes browsers install a new version.
 public enum ServiceWorkerScript {
+    /// A worker configuration that cannot be used; `description` says why.
     public struct InvalidConfiguration: Error, CustomStringConvertible {
+        /// What is wrong with the configuration.
         public let description: String
     }
 
