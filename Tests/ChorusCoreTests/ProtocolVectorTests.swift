@@ -27,6 +27,9 @@ import Testing
         "connected_with_token": (.connected(client: "c-2", user: "alice", expiresAt: 1_893_456_000_000), nil),
         "error_token_expired": (.error(ProtocolError(.unauthorized, "token rejected: expired", reason: .tokenExpired)), nil),
         "error_token_invalid": (.error(ProtocolError(.unauthorized, "invalid token: its signature does not verify", reason: .tokenInvalid)), nil),
+        "error_token_required": (
+            .error(ProtocolError(.unauthorized, "this hub needs a token: connect with one, or send an 'auth' frame", reason: .tokenRequired)), nil
+        ),
         "error_without_reason": (.error(ProtocolError(.forbidden, "may not publish to 'chat:a'")), "7"),
         "disconnect_token_expired": (.disconnect(code: .tokenInvalid, reason: .tokenExpired, message: "token expired", reconnect: true), nil),
         "disconnect_token_expired_at_connect": (
@@ -75,7 +78,7 @@ import Testing
 
     @Test func everyReasonOfTheVectorsIsAReasonCode() throws {
         let known: [ReasonCode] = [
-            .tokenExpired, .tokenInvalid, .shutdown, .idleTimeout, .rateLimited, .tooManyConnections, .kicked, .protocolError, .messageTooLarge,
+            .tokenExpired, .tokenInvalid, .tokenRequired, .shutdown, .idleTimeout, .rateLimited, .tooManyConnections, .kicked, .protocolError, .messageTooLarge,
         ]
         #expect(try Self.load().vectors.reasons == known.map(\.rawValue))
     }

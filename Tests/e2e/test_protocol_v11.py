@@ -161,8 +161,9 @@ async def test_idle_timeout_is_idle_timeout(hub_factory):
 
 async def test_error_frames_carry_the_reason_of_a_refused_auth_frame(keyed_hub):
     async with await connect_v11(keyed_hub.ws()) as ws:
-        connected = await recv_frame(ws)
-        assert connected["type"] == "connected" and "user" not in connected, connected
+        first = await recv_frame(ws)
+        # No `connected` on a hub that needs a token until one is accepted.
+        assert first["type"] == "error" and first["reason"] == "token_required", first
         # Without a token: the code alone says what to do (authenticate).
         refused = await roundtrip(ws, {"type": "subscribe", "id": 1, "topic": "a"})
         assert refused["code"] == "unauthorized" and "reason" not in refused, refused
@@ -198,3 +199,31 @@ async def test_http_api_token_refusals_carry_the_same_reason_and_words_as_websoc
     frames, code, _ = await recv_until_closed(ws)
     assert code == 4001 and frames[0]["type"] == "error", frames
     assert frames[0]["reason"] == "token_expired" and frames[0]["message"] == http_words, frames
+
+
+# -- `connected` means usable (#20: no "Connected" on a hub that refuses every request) ---------
+
+async def test_no_connected_without_a_token_on_a_hub_that_needs_one_until_auth_succeeds(keyed_hub):
+    ws = await connect_v11(keyed_hub.ws(topics=["chat:a"]))
+    first = await recv_frame(ws)
+    assert first == {"type": "error", "code": "unauthorized", "reason": "token_required",
+                     "message": "this hub needs a token: connect with one, or send an 'auth' frame"}, first
+    # The ?topic= subscription is refused, not confirmed.
+    refused = await recv_frame(ws)
+    assert refused["type"] == "error" and refused["code"] == "unauthorized", refused
+    # Still open for `auth`; the `auth` that succeeds brings `connected`, then its answer.
+    await ws.send(json.dumps({"type": "auth", "id": 1, "token": hs256(SECRET, "alice")}))
+    connected = await recv_frame(ws)
+    assert connected["type"] == "connected" and connected["user"] == "alice" and connected["protocol"] == "1.1", connected
+    answer = await recv_frame(ws)
+    assert answer["type"] == "auth_success" and answer["id"] == 1 and answer["client"] == connected["client"], answer
+    assert (await roundtrip(ws, {"type": "subscribe", "id": 2, "topic": "chat:a"}))["type"] == "subscribed"
+    await ws.close()
+
+
+async def test_a_v1_connection_without_a_token_is_unchanged(keyed_hub):
+    ws = await ws_connect(keyed_hub.ws())
+    await ws.send(json.dumps({"type": "subscribe", "id": 1, "topic": "chat:a"}))
+    reply = await recv_frame(ws)
+    assert reply["type"] == "error" and reply["code"] == "unauthorized" and "reason" not in reply, reply
+    await ws.close()

@@ -30,6 +30,8 @@ export type ChorusErrorCode =
   | 'reconnect_failed'
   | 'token_expired'
   | 'token_failed'
+  /** The hub needs a token and the client has none (v1.1): it stops, never `connected`. */
+  | 'token_required'
   | 'connect_failed'
   | 'socket_error'
   | 'sse_error'
@@ -43,6 +45,8 @@ export type ReasonCode =
   | 'token_expired'
   /** The token will never be accepted. */
   | 'token_invalid'
+  /** The hub needs a token and none came with the connection: send `auth`, or reconnect with one. */
+  | 'token_required'
   | 'shutdown'
   | 'idle_timeout'
   | 'rate_limited'

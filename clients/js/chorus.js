@@ -646,6 +646,13 @@ export class ChorusClient extends EventEmitter {
         this.emit('disconnect', frame);
         break;
       case 'error':
+        if (frame.reason === 'token_required' && this.#state !== 'connected') {
+          // A v1.1 hub that needs a token, and this client has none: never usable, so not
+          // `connected`, and no reconnection loop (give the client a token or getToken).
+          const error = new ChorusError('token_required', frame.message ?? 'the hub needs a token', frame);
+          error.reason = 'token_required';
+          return this.#refuse(error);
+        }
         // An error that answers a request rejects that request; others are news for everyone.
         if (frame.id === undefined) this.emit('error', errorFromFrame(frame));
         break;
@@ -689,6 +696,19 @@ export class ChorusClient extends EventEmitter {
       this.#tokenStale = true;
     }
     this.#retry();
+  }
+
+  /** Ends the connection for good because the hub refused it: closes the socket, stops in `error`. */
+  #refuse(error) {
+    const socket = this.#socket;
+    this.#generation++;
+    this.#connectionEnded(error);
+    try {
+      socket?.close(1000, 'refused');
+    } catch {
+      // Already closing.
+    }
+    this.#stop('error', error);
   }
 
   /** Forgets the current socket: heartbeat off, requests in flight rejected, channels told. */

@@ -15,6 +15,9 @@ public struct ReasonCode: RawRepresentable, Hashable, Sendable {
     /// The token is not acceptable (signature, claims, no key configured): another try with it
     /// fails the same way.
     public static let tokenInvalid = ReasonCode(rawValue: "token_invalid")
+    /// The hub accepts no anonymous client and none came with the connection: send an `auth`
+    /// frame (the connection's `connected` follows it), or reconnect with a token.
+    public static let tokenRequired = ReasonCode(rawValue: "token_required")
     /// The hub is shutting down: reconnect (to it once restarted, or to another node).
     public static let shutdown = ReasonCode(rawValue: "shutdown")
     /// The client sent nothing, not even a pong, for `idle_timeout`.

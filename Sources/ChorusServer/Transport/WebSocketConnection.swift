@@ -84,7 +84,17 @@ final class WebSocketConnection: ClientConnectionHandler {
         if let token = self.request?.token {
             self.verify(token: token, id: nil, atConnect: true)
         } else {
-            if self.version != .v1 { self.reply(.connected(client: self.info.client, user: nil, expiresAt: nil), id: nil) }
+            if self.version != .v1 {
+                if self.mayAct {
+                    self.reply(.connected(client: self.info.client, user: nil, expiresAt: nil), id: nil)
+                } else {
+                    // `connected` means usable: on a hub that needs a token it waits for a successful `auth`.
+                    self.replyError(
+                        ProtocolError(.unauthorized, "this hub needs a token: connect with one, or send an 'auth' frame", reason: .tokenRequired),
+                        id: nil
+                    )
+                }
+            }
             self.subscribeRequestedTopics()
         }
         // The 101 response the router wrote, and any replies, in one write.
@@ -299,10 +309,15 @@ final class WebSocketConnection: ClientConnectionHandler {
                     self.info.user = user
                     self.shard.setUser(user, of: self)
                 }
+                let wasUsable = self.mayAct
                 self.access = TopicAccess.make(for: identity, configuration: self.hub.configuration)
                 self.expiresAt = identity.expiresAt
                 self.authState = .authenticated
                 self.parser.maxFrameSize = self.hub.configuration.maxMessageSize
+                if !atConnect, !wasUsable, self.version != .v1 {
+                    // The `auth` that makes a v1.1 connection usable: its `connected` comes now.
+                    self.reply(.connected(client: self.info.client, user: self.info.user, expiresAt: identity.expiresAt), id: nil)
+                }
                 // v1.1 answers the upgrade's token with `connected`, the connection's first frame.
                 let connected = atConnect && self.version != .v1
                 self.reply(

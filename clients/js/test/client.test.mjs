@@ -380,6 +380,24 @@ test('a hub that selects no subprotocol (v1) is open as soon as the socket is', 
   assert.equal(client.session, null);
 });
 
+test('a v1.1 hub that needs a token refuses a client without one: error, never connected, no retry', async (t) => {
+  const client = makeClient(t);
+  const states = recordStates(client);
+  const errors = [];
+  client.on('error', (error) => errors.push(error));
+  const socket = await FakeWebSocket.nth(1);
+  const assertNoReconnection = watchReconnections(t);
+  socket.open({ connected: false });
+  socket.receive({ type: 'error', code: 'unauthorized', reason: 'token_required', message: "this hub needs a token: connect with one, or send an 'auth' frame" });
+  assert.equal(client.state, 'error');
+  assert.deepEqual(states, ['error']);
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].code, 'token_required');
+  assert.equal(errors[0].reason, 'token_required');
+  assert.deepEqual(socket.closedWith, { code: 1000, reason: 'refused' });
+  await assertNoReconnection();
+});
+
 test('error frames carry their reason on the ChorusError', async (t) => {
   const { client, socket } = await connected(t);
   const request = client.send({ type: 'auth', token: 'old' });

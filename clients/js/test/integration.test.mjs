@@ -7,7 +7,7 @@ import { ChorusClient, ChorusError, subscribeSSE } from '../chorus.js';
 import { requirePackage } from '../test-helpers/debian-modules.mjs';
 import { mintToken, postJSON, startHub, temporaryDirectory } from '../test-helpers/hub.mjs';
 import { NodeEventSource } from '../test-helpers/node-event-source.mjs';
-import { nextEvent, stateReached } from '../test-helpers/wait.mjs';
+import { nextEvent, recordStates, stateReached } from '../test-helpers/wait.mjs';
 
 const WebSocket = requirePackage('ws');
 const SECRET = 'chorus-js-integration-secret-0123456789';
@@ -95,10 +95,13 @@ test('direct messages between users with tokens', async (t) => {
   assert.deepEqual(message.data, { sdp: 'v=0' });
 });
 
-test('without a token on a hub that needs one, requests are refused as unauthorized', async (t) => {
+test('without a token on a hub that needs one, the client is never connected: it stops with token_required', async (t) => {
   const anonymous = connect(t, authHub.ws);
-  await stateReached(anonymous, 'connected');
-  await assert.rejects(anonymous.publish('chat:a', 'e', 1), { code: 'unauthorized' });
+  const states = recordStates(anonymous);
+  const publish = anonymous.publish('chat:a', 'e', 1); // queued while connecting
+  await stateReached(anonymous, 'error');
+  assert.ok(!states.includes('connected'), `states: ${states}`);
+  await assert.rejects(publish, { code: 'token_required', reason: 'token_required' });
 });
 
 /** A signed HS256 token with exactly `claims` (the CLI cannot mint one that has expired). */
