@@ -1,4 +1,4 @@
-import ChorusCore
+public import ChorusCore
 import NIOCore
 
 /// Verifies JWS compact tokens (JWTs) on the caller's thread, with no task or actor hop: a

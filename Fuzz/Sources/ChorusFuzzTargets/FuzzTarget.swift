@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The fuzz targets, by the name `scripts/fuzz`, the corpus folders and `CHORUS_FUZZ_TARGET` use.
 public enum FuzzTarget: String, CaseIterable, Sendable {

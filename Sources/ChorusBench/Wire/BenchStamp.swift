@@ -1,4 +1,4 @@
-import NIOCore
+public import NIOCore
 
 /// What every published or echoed payload carries so that the receiver can tell who sent it,
 /// in which order, and when: `{"bench_p":P,"bench_s":S,"bench_t":T,"pad":"…"}`.

@@ -1,4 +1,4 @@
-import NIOCore
+public import NIOCore
 
 /// The status line and headers of an HTTP/1.1 response, as far as a subscriber needs them: the
 /// status, and whether the body is chunked.

@@ -1,4 +1,4 @@
-import NIOCore
+public import NIOCore
 
 /// Finds the `data:` lines of an event stream as its bytes arrive, split anywhere. Each event the
 /// benchmarks publish has exactly one `data:` line, so a line is a delivery. Chunk-size lines of

@@ -1,4 +1,4 @@
-import NIOCore
+public import NIOCore
 
 /// The few pieces of RFC 6455 a load generator needs: masked client frames out, unmasked server
 /// frames in. Kept apart from NIOWebSocket so that a subscriber that only counts deliveries can

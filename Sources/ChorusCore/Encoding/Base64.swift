@@ -1,15 +1,15 @@
 /// Base64 (RFC 4648) in the two forms the hub writes: the standard alphabet with `=` padding
 /// (the WebSocket handshake's accept value), and the URL-safe alphabet without padding (JWS).
-public enum Base64 {
+package enum Base64 {
     /// The two alphabets: standard with `=` padding, and URL-safe without padding.
-    public enum Alphabet: Sendable {
+    package enum Alphabet: Sendable {
         /// `+` and `/`, padded with `=` to a multiple of 4 characters (RFC 4648 §4).
         case standard
         /// `-` and `_`, unpadded, as JWS writes it (RFC 4648 §5, RFC 7515 §2).
         case url
 
         /// The 64 characters, in the order of the values they stand for.
-        public var characters: [UInt8] {
+        package var characters: [UInt8] {
             switch self {
             case .standard: Base64.standardCharacters
             case .url: Base64.urlCharacters
@@ -21,7 +21,7 @@ public enum Base64 {
     private static let urlCharacters = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
     /// `bytes` in Base64 of `alphabet`.
-    public static func encode(_ bytes: some Sequence<UInt8>, _ alphabet: Alphabet) -> String {
+    package static func encode(_ bytes: some Sequence<UInt8>, _ alphabet: Alphabet) -> String {
         let characters = alphabet.characters
         var text: [UInt8] = []
         text.reserveCapacity(bytes.underestimatedCount * 4 / 3 + 3)

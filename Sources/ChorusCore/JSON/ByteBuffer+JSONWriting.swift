@@ -1,4 +1,4 @@
-import NIOCore
+public import NIOCore
 
 extension ByteBuffer {
     /// Writes `string` as a JSON string literal with quotes, escaping `"` `\` and control

@@ -1,4 +1,4 @@
-import NIOCore
+public import NIOCore
 
 /// A validated JSON object whose member values keep their raw bytes.
 ///

@@ -1,4 +1,4 @@
-import NIOCore
+public import NIOCore
 
 /// A validated JSON value that keeps its exact bytes, so it can be forwarded without re-encoding.
 ///

@@ -5,9 +5,9 @@
 /// A client that keeps sending after being refused is not slowed by errors alone; once more
 /// than `rate` frames are refused within one second (it sends at over twice the limit), the
 /// hub closes it (4029).
-public struct PublishThrottle: Sendable {
+package struct PublishThrottle: Sendable {
     /// What ``check(now:)`` decides for one frame.
-    public enum Verdict: Sendable, Equatable {
+    package enum Verdict: Sendable, Equatable {
         /// Within the limit: handle the frame.
         case allowed
         /// Answer `rate_limited`, keep the connection.
@@ -21,16 +21,16 @@ public struct PublishThrottle: Sendable {
     private var windowStart: UInt64
 
     /// A full bucket of `rate` a second (`capacity`: the burst, at least `rate`); `now` in monotonic nanoseconds.
-    public init(rate: Int, capacity: Int? = nil, now: UInt64) {
+    package init(rate: Int, capacity: Int? = nil, now: UInt64) {
         self.bucket = TokenBucket(rate: rate, capacity: max(rate, capacity ?? rate), now: now)
         self.windowStart = now
     }
 
     /// Frames allowed a second.
-    public var rate: Int { self.bucket.rate }
+    package var rate: Int { self.bucket.rate }
 
     /// Takes a token for one frame at `now` (monotonic nanoseconds) and says what to do with it.
-    public mutating func check(now: UInt64) -> Verdict {
+    package mutating func check(now: UInt64) -> Verdict {
         if self.bucket.take(now: now) { return .allowed }
         if now &- self.windowStart >= 1_000_000_000 {
             self.windowStart = now

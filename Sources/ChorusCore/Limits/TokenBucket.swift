@@ -2,17 +2,17 @@
 /// to `capacity` and then keeps to `rate` on average.
 ///
 /// Time is passed in (monotonic nanoseconds) so the arithmetic is tested without a clock.
-public struct TokenBucket: Sendable, Equatable {
+package struct TokenBucket: Sendable, Equatable {
     /// Tokens added a second.
-    public let rate: Int
+    package let rate: Int
     /// Most tokens held at once: the largest burst.
-    public let capacity: Int
+    package let capacity: Int
     /// Tokens in thousandths, so refills of a fraction of a token are not lost to rounding.
     private var milliTokens: Int64
     private var refilledAt: UInt64
 
     /// A full bucket.
-    public init(rate: Int, capacity: Int, now: UInt64) {
+    package init(rate: Int, capacity: Int, now: UInt64) {
         precondition(rate > 0 && capacity > 0, "a token bucket needs a positive rate and capacity")
         self.rate = rate
         self.capacity = capacity
@@ -21,7 +21,7 @@ public struct TokenBucket: Sendable, Equatable {
     }
 
     /// Takes `count` tokens; false (and nothing taken) when the bucket holds fewer.
-    public mutating func take(_ count: Int = 1, now: UInt64) -> Bool {
+    package mutating func take(_ count: Int = 1, now: UInt64) -> Bool {
         self.refill(now: now)
         let needed = Int64(count) * 1000
         guard self.milliTokens >= needed else { return false }
@@ -30,14 +30,14 @@ public struct TokenBucket: Sendable, Equatable {
     }
 
     /// Whether the bucket has refilled completely, so forgetting it changes nothing.
-    public func isFull(now: UInt64) -> Bool {
+    package func isFull(now: UInt64) -> Bool {
         var refilled = self
         refilled.refill(now: now)
         return refilled.milliTokens == Int64(self.capacity) * 1000
     }
 
     /// Seconds until one token is available (at least 1, for a `Retry-After` header).
-    public var secondsUntilNextToken: Int {
+    package var secondsUntilNextToken: Int {
         let missing = max(0, 1000 - self.milliTokens)
         let milliseconds = (missing + Int64(self.rate) - 1) / Int64(self.rate)
         return max(1, Int((milliseconds + 999) / 1000))

@@ -1,28 +1,28 @@
-import NIOCore
+package import NIOCore
 
 /// Turns the JSON text of a client frame into a ``ClientFrame``.
 ///
 /// The `id` is returned separately so that a frame rejected for its other fields can still be
 /// answered with an `error` that echoes it.
-public struct ClientFrameDecoder: Sendable {
+package struct ClientFrameDecoder: Sendable {
     /// How deeply JSON may nest; hostile input nests thousands deep.
-    public var maxDepth: Int
+    package var maxDepth: Int
 
     /// A decoder that refuses JSON nested deeper than `maxDepth`.
-    public init(maxDepth: Int = 64) {
+    package init(maxDepth: Int = 64) {
         self.maxDepth = maxDepth
     }
 
     /// A decoded frame: its `id`, and the frame or why it was refused.
-    public struct Decoded: Sendable {
+    package struct Decoded: Sendable {
         /// The frame's `id`, when it had a valid one, for the reply.
-        public var id: RawJSON?
+        package var id: RawJSON?
         /// The frame, or the error to answer it with.
-        public var result: Result<ClientFrame, ProtocolError>
+        package var result: Result<ClientFrame, ProtocolError>
     }
 
     /// Decodes one text message of a client.
-    public func decode(_ text: ByteBuffer) -> Decoded {
+    package func decode(_ text: ByteBuffer) -> Decoded {
         let object: JSONObject
         do {
             object = try JSONObject(parsing: text, maxDepth: self.maxDepth)

@@ -1,4 +1,4 @@
-import NIOCore
+public import NIOCore
 
 /// Who sent a message, when it came from a client rather than the server API.
 public struct MessageSender: Sendable, Hashable {

@@ -1,4 +1,4 @@
-import NIOCore
+public import NIOCore
 
 /// A reply or notice from the hub to one client ("Hub → client"), other than `message`, which
 /// is encoded once per publish by ``MessageEnvelope``.

@@ -6,25 +6,25 @@
 /// holds that pattern's subscribers. Nodes are classes so the hot path follows references instead
 /// of copying nodes; value semantics are kept by copying the whole tree before mutating one that
 /// another ``TopicTrie`` value shares.
-public struct TopicTrie<Subscriber: Hashable> {
+package struct TopicTrie<Subscriber: Hashable> {
     @usableFromInline
     var root = Node()
     /// Subscriptions (subscriber and pattern) held.
-    public private(set) var subscriptionCount = 0
+    package private(set) var subscriptionCount = 0
     /// Distinct patterns with at least one subscriber.
-    public private(set) var patternCount = 0
+    package private(set) var patternCount = 0
 
     /// An empty trie.
-    public init() {}
+    package init() {}
 
     /// Whether no subscription is held.
-    public var isEmpty: Bool {
+    package var isEmpty: Bool {
         subscriptionCount == 0
     }
 
     /// Subscribes `subscriber` to `pattern`; returns `false` if it already was.
     @discardableResult
-    public mutating func insert(_ subscriber: Subscriber, for pattern: TopicPattern) -> Bool {
+    package mutating func insert(_ subscriber: Subscriber, for pattern: TopicPattern) -> Bool {
         makeRootUnique()
         var node = root
         for segment in pattern.segments {
@@ -46,7 +46,7 @@ public struct TopicTrie<Subscriber: Hashable> {
     ///
     /// Nodes left without subscribers or children are pruned, so churn does not grow the tree.
     @discardableResult
-    public mutating func remove(_ subscriber: Subscriber, for pattern: TopicPattern) -> Bool {
+    package mutating func remove(_ subscriber: Subscriber, for pattern: TopicPattern) -> Bool {
         guard subscribers(of: pattern).contains(subscriber) else {
             return false
         }
@@ -63,7 +63,7 @@ public struct TopicTrie<Subscriber: Hashable> {
     /// Inlinable so callers in other modules get it specialized for their subscriber type: this runs
     /// for every published message.
     @inlinable
-    public func forEachMatch(
+    package func forEachMatch(
         of topic: Topic,
         _ body: (TopicPattern, Set<Subscriber>) throws -> Void
     ) rethrows {
@@ -71,7 +71,7 @@ public struct TopicTrie<Subscriber: Hashable> {
     }
 
     /// The subscribers of exactly `pattern` (not of other patterns that overlap it).
-    public func subscribers(of pattern: TopicPattern) -> Set<Subscriber> {
+    package func subscribers(of pattern: TopicPattern) -> Set<Subscriber> {
         var node = root
         for segment in pattern.segments {
             guard let child = node.existingChild(for: segment) else {
@@ -83,7 +83,7 @@ public struct TopicTrie<Subscriber: Hashable> {
     }
 
     /// Calls body with every subscribed pattern and its number of subscribers, e.g. for metrics and admin views.
-    public func forEachPattern(_ body: (TopicPattern, Int) throws -> Void) rethrows {
+    package func forEachPattern(_ body: (TopicPattern, Int) throws -> Void) rethrows {
         try root.forEachSubscription { subscription in
             try body(subscription.pattern, subscription.subscribers.count)
         }

@@ -1,9 +1,9 @@
-import ChorusCore
+public import ChorusCore
 import ChorusSQLite
-import CoreMetrics
+public import CoreMetrics
 import Hummingbird
 import HummingbirdCore
-import Logging
+public import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle

@@ -1,4 +1,4 @@
-import ChorusCore
+public import ChorusCore
 import ChorusJWT
 import Foundation
 

@@ -1,4 +1,4 @@
-import ChorusCore
+public import ChorusCore
 
 /// Who is on a connection or calling the API.
 public struct Identity: Sendable, Hashable {

@@ -1,4 +1,4 @@
-import ChorusCore
+public import ChorusCore
 import NIOCore
 
 /// Options for one topic namespace (`chat` for `chat:general`), from the `namespaces` object.

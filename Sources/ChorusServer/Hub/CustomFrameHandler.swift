@@ -1,5 +1,5 @@
-import ChorusCore
-import NIOCore
+public import ChorusCore
+public import NIOCore
 
 /// A frame type the application handles itself (`chat:send`, `typing:start`, …).
 ///

@@ -1,7 +1,7 @@
-import ChorusCore
-import CoreMetrics
-import Logging
-import NIOCore
+public import ChorusCore
+public import CoreMetrics
+public import Logging
+public import NIOCore
 
 /// The running hub: routes publishes to the subscribers of every event loop, and answers what
 /// is connected. Transports, the HTTP API and applications embedding Chorus all go through it.

@@ -1,5 +1,5 @@
-import CoreMetrics
-import Prometheus
+public import CoreMetrics
+public import Prometheus
 
 /// swift-prometheus's `PrometheusMetricsFactory`, plus the `# HELP` text and histogram buckets of
 /// the hub's metrics (``HubMetricName``), which swift-metrics has no way to carry. Metrics of

@@ -1,5 +1,5 @@
 import ChorusCore
-import CoreMetrics
+public import CoreMetrics
 import NIOCore
 import NIOConcurrencyHelpers
 import Synchronization

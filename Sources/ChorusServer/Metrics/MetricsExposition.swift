@@ -1,4 +1,4 @@
-import Prometheus
+public import Prometheus
 
 /// What the HTTP API's `GET /metrics` answers: a text exposition rendered on each scrape. The
 /// HTTP API has a `/metrics` route only when it is given one; an application that records the

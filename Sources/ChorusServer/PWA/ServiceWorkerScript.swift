@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+public import Foundation
 
 /// A self-contained service worker: `self.chorusSWConfig = {…};` followed by
 /// clients/js/chorus-sw.js. The hub's `/chorus-sw.js` and `chorus pwa generate` both come from

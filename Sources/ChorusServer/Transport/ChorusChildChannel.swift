@@ -1,8 +1,8 @@
-import HummingbirdCore
-import Logging
-import NIOCore
+package import HummingbirdCore
+package import Logging
+package import NIOCore
 import NIOHTTP1
-import NIOHTTPTypes
+package import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
 
 /// Hummingbird's seam for owning each accepted connection (`HTTPServerBuilder`): sets up HTTP/1

@@ -1,4 +1,4 @@
-import NIOCore
+package import NIOCore
 
 /// Builds unmasked server WebSocket frames as plain bytes, so one frame can be written to
 /// every subscriber's socket as is.

@@ -1,5 +1,5 @@
-import NIOCore
-import NIOWebSocket
+package import NIOCore
+package import NIOWebSocket
 
 /// RFC 6455 §5.2 framing on the receiving side: bytes in, frames out. Pure, so it is tested
 /// without I/O; the connection handlers feed it what the socket reads.

@@ -1,6 +1,6 @@
-import ChorusCore
-import NIOCore
-import NIOWebSocket
+package import ChorusCore
+package import NIOCore
+package import NIOWebSocket
 
 /// RFC 6455 on the receiving side, as a pure state machine: takes the frames a client sends
 /// and says what they amount to — a whole message, a ping to answer, a close — or which close
