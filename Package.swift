@@ -35,9 +35,7 @@ let package = Package(
             name: "ChorusCore",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
-                // The history store's committer and readers, and its service lifecycle.
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
+                // A history store is a Service (the protocol only: no I/O here).
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings

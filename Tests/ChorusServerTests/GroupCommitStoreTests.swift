@@ -7,6 +7,8 @@ import NIOCore
 import ServiceLifecycle
 import Testing
 
+@testable import ChorusServer
+
 /// Offsets and epochs come from the store: a new topic gets an epoch and offsets from 1,
 /// offsets continue after a reopen, and a topic forgotten by trimming starts a new epoch.
 @Suite struct GroupCommitStoreTests {

@@ -1,4 +1,4 @@
-import ChorusCore
+public import ChorusCore
 import Dispatch
 import Synchronization
 

@@ -1,4 +1,4 @@
-import ChorusCore
+public import ChorusCore
 import Synchronization
 
 /// A ``Broker`` that records what it is given (each call: one message or one batch), in order,

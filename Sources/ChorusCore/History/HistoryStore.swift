@@ -1,5 +1,5 @@
-import NIOCore
-import ServiceLifecycle
+public import NIOCore
+public import ServiceLifecycle
 
 /// Where topics that keep history are stored, and the only place their offsets and epochs come
 /// from: a store assigns them as it commits, so two writers can never hand out the same offset.
@@ -8,7 +8,7 @@ import ServiceLifecycle
 /// once they are durable. Its background work (committer, readers, trimming) runs while it runs
 /// as a `Service`; graceful shutdown commits what it accepted, and later appends fail.
 ///
-/// ``GroupCommitStore`` implements it over a synchronous ``MessageStore`` (SQLite, memory).
+/// `GroupCommitStore` (ChorusServer) implements it over a synchronous ``MessageStore`` (SQLite, memory).
 public protocol HistoryStore: Service {
     /// Queues `message` for the next commit and returns at once. Its completion is called once
     /// the batch holding it is committed (or failed); completions of a batch are called in

@@ -1,7 +1,7 @@
-/// Durable (or not) message history, synchronously: the backend of a ``GroupCommitStore``, and
+/// Durable (or not) message history, synchronously: the backend of a `GroupCommitStore` (ChorusServer), and
 /// what `subscribe` with `since` and the history API read.
 ///
-/// Calls may block on I/O: they are made from the ``GroupCommitStore``'s committer thread and
+/// Calls may block on I/O: they are made from the `GroupCommitStore` (ChorusServer)'s committer thread and
 /// reader pool, never from an event loop. Offsets are assigned by that committer, one per
 /// backend, so the backend only has to keep them.
 public protocol MessageStore: Sendable {

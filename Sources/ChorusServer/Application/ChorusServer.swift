@@ -6,7 +6,7 @@ import HummingbirdCore
 public import Logging
 import NIOCore
 import NIOPosix
-import ServiceLifecycle
+public import ServiceLifecycle
 
 /// A Chorus hub ready to run, as a `Service`: its own listener (the HTTP shell, the transports)
 /// and the ``Hub``.

@@ -1,7 +1,7 @@
 import ChorusCore
 import Logging
 import NIOCore
-import ServiceLifecycle
+public import ServiceLifecycle
 
 /// The hub's own work runs while the hub runs as a `Service`: each event loop's sweep
 /// (heartbeats, idle timeouts, SSE keep-alives).

@@ -1,5 +1,5 @@
-import Hummingbird
-import HummingbirdCore
+public import Hummingbird
+public import HummingbirdCore
 
 /// Chorus inside an application's own Hummingbird `Application`: its routes, middleware and
 /// port, with Chorus's transports and HTTP API beside them (docs/embedding.md).

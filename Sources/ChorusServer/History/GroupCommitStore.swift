@@ -1,5 +1,6 @@
-import Logging
-import NIOCore
+public import ChorusCore
+public import Logging
+public import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
