@@ -23,4 +23,8 @@ while index < arguments.count {
     index += 2
 }
 source += "    ]\n}\n"
-try source.write(toFile: output, atomically: true, encoding: .utf8)
+// Unchanged assets leave the file untouched: SwiftPM may run this command again for reasons of
+// its own (a changed environment), and a rewritten file would recompile ChorusServer.
+if (try? String(contentsOfFile: output, encoding: .utf8)) != source {
+    try source.write(toFile: output, atomically: true, encoding: .utf8)
+}

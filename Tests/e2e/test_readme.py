@@ -84,3 +84,15 @@ def test_readme_try_it_commands_work_as_written():
             proc.kill()
             proc.wait(5)
         hub.stop()
+
+
+def test_the_hub_says_where_the_demo_and_the_dashboard_are(tmp_path):
+    hub = Hub(cwd=tmp_path).start()
+    try:
+        base = f"http://127.0.0.1:{hub.port}"
+        deadline = time.monotonic() + 5
+        while f"{base}/demo" not in hub.stderr and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert f"demo: {base}/demo, dashboard: {base}/dashboard" in hub.stderr, hub.stderr
+    finally:
+        hub.stop()
