@@ -175,6 +175,15 @@ public final class SQLiteMessageStore: MessageStore {
         }
     }
 
+    /// See ``MessageStore/messages(topic:before:limit:)``.
+    public func messages(topic: String, before offset: UInt64, limit: Int) throws -> [StoredMessage] {
+        try self.guarded {
+            try self.pool.read { db in
+                try Self.fetch(db, sql: "\(Self.select) WHERE topic = ? AND topic_offset < ? ORDER BY topic_offset DESC LIMIT ?", [topic, Int64(clamping: offset), limit])
+            }
+        }
+    }
+
     /// See ``MessageStore/messages(matching:afterSequence:through:newerThan:limit:maxBytes:)``.
     public func messages(
         matching patterns: [TopicPattern],

@@ -107,6 +107,21 @@ import Testing
     }
 
     @Test(arguments: Kind.allCases)
+    func readsNewestFirstBeforeAnOffset(kind: Kind) throws {
+        let store = try Self.makeStore(kind)
+        var sequence: UInt64 = 0
+        try Self.append(store, "chat:a", from: 0, count: 10, sequence: &sequence, keep: 6)
+        try Self.append(store, "chat:b", from: 0, count: 3, sequence: &sequence)
+        // Kept: 5…10. The last three, then the ones before them, down to the oldest kept.
+        #expect(try store.messages(topic: "chat:a", before: .max, limit: 3).map(\.offset) == [10, 9, 8])
+        #expect(try store.messages(topic: "chat:a", before: 8, limit: 3).map(\.offset) == [7, 6, 5])
+        #expect(try store.messages(topic: "chat:a", before: 6, limit: 3).map(\.offset) == [5])
+        #expect(try store.messages(topic: "chat:a", before: 5, limit: 3).isEmpty)
+        #expect(try store.messages(topic: "chat:a", before: 100, limit: 2).map(\.offset) == [10, 9])
+        #expect(try store.messages(topic: "chat:c", before: .max, limit: 3).isEmpty)
+    }
+
+    @Test(arguments: Kind.allCases)
     func trimsByAge(kind: Kind) throws {
         let store = try Self.makeStore(kind)
         var sequence: UInt64 = 0

@@ -79,6 +79,10 @@ public final class FakeMessageStore: MessageStore {
         try self.memory.messages(topic: topic, after: offset, limit: limit)
     }
 
+    public func messages(topic: String, before offset: UInt64, limit: Int) throws -> [StoredMessage] {
+        try self.memory.messages(topic: topic, before: offset, limit: limit)
+    }
+
     public func messages(
         matching patterns: [TopicPattern], afterSequence sequence: UInt64, through last: UInt64, newerThan timestamp: Int64?, limit: Int, maxBytes: Int
     ) throws -> [StoredMessage] {

@@ -364,6 +364,29 @@ export declare class ChorusClient extends EventEmitter<ClientEvents> {
   authenticate(token: string): Promise<AuthSuccessFrame>;
   /** One round trip to the hub, in ms. */
   ping(options?: { timeout?: number }): Promise<number>;
+  /**
+   * A page of a topic's history from the HTTP API: by default the last `limit` (50) messages,
+   * newest first; `before: page.nextBefore` continues with older ones; `order: 'asc'` with
+   * `since` pages oldest first.
+   */
+  history<Data = any>(topic: string, options?: HistoryOptions): Promise<HistoryPage<Data>>;
+}
+
+export interface HistoryOptions {
+  limit?: number;
+  before?: number;
+  since?: number;
+  order?: 'asc' | 'desc';
+}
+
+export interface HistoryPage<Data = any> {
+  messages: MessageFrame<Data>[];
+  /** order 'desc': the `before` of the next, older page; null when nothing older is left. */
+  nextBefore: number | null;
+  /** order 'asc': the `since` of the next page. */
+  nextSince: number | null;
+  epoch: string | null;
+  lastOffset: number;
 }
 
 // ---------------------------------------------------------------------------------------------

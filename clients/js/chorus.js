@@ -547,6 +547,40 @@ export class ChorusClient extends EventEmitter {
     return latency;
   }
 
+  /**
+   * A page of a topic's history from the hub's HTTP API (namespaces that keep history): by
+   * default the last `limit` messages, newest first. `before` continues with older ones (pass
+   * the previous page's `nextBefore`); `order: 'asc'` with `since` pages oldest first instead.
+   * Resolves with {messages, nextBefore, nextSince, epoch, lastOffset}; an error answer rejects
+   * with a ChorusError carrying the hub's code (and reason).
+   */
+  async history(topic, { limit = 50, before, since, order = 'desc' } = {}) {
+    const url = new URL(this.#url);
+    url.protocol = url.protocol === 'wss:' || url.protocol === 'https:' ? 'https:' : 'http:';
+    // The API sits beside the WebSocket endpoint (`…/ws` → `…/api/…`), behind a proxy's prefix too.
+    url.pathname = `${url.pathname.replace(/\/ws\/?$/, '')}/api/topics/${encodeURIComponent(topic)}/history`;
+    url.search = '';
+    url.hash = '';
+    url.searchParams.set('order', order);
+    url.searchParams.set('limit', String(limit));
+    if (before !== undefined) url.searchParams.set('before', String(before));
+    if (since !== undefined) url.searchParams.set('since', String(since));
+    const token = await this.#currentToken();
+    const response = await fetch(url, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+    const body = await response.json().catch(() => null);
+    if (!response.ok) {
+      const error = body?.error ?? { code: 'internal', message: `HTTP ${response.status}` };
+      throw errorFromFrame({ type: 'error', ...error });
+    }
+    return {
+      messages: body.messages,
+      nextBefore: body.next_before ?? null,
+      nextSince: body.next_since ?? null,
+      epoch: body.epoch,
+      lastOffset: body.last_offset,
+    };
+  }
+
   // --- connection lifecycle ---
 
   async #open(state) {

@@ -69,6 +69,16 @@ public final class MemoryMessageStore: MessageStore {
         }
     }
 
+    /// See ``MessageStore/messages(topic:before:limit:)``.
+    public func messages(topic: String, before offset: UInt64, limit: Int) throws -> [StoredMessage] {
+        self.topics.withLock { topics in
+            guard let log = topics[topic], let first = log.messages.first?.offset, offset > first else { return [] }
+            // Offsets are consecutive: everything before `offset` ends at this index.
+            let end = min(log.messages.count, Int(clamping: offset - first))
+            return Array(log.messages[max(0, end - limit)..<end].reversed())
+        }
+    }
+
     /// See ``MessageStore/messages(matching:afterSequence:through:newerThan:limit:maxBytes:)``.
     public func messages(
         matching patterns: [TopicPattern],

@@ -16,6 +16,10 @@ public protocol MessageStore: Sendable {
     /// Messages of `topic` with offset greater than `offset`, oldest first, at most `limit`.
     func messages(topic: String, after offset: UInt64, limit: Int) throws -> [StoredMessage]
 
+    /// Messages of `topic` with offset less than `offset`, newest first, at most `limit` (the
+    /// last ones of a topic: `offset` past its newest).
+    func messages(topic: String, before offset: UInt64, limit: Int) throws -> [StoredMessage]
+
     /// One page of a pattern replay: messages of the topics any of `patterns` matches, with a
     /// sequence greater than `sequence` and at most `last`, and (when given) `ts` greater than
     /// `timestamp`, in commit order; at most `limit` of them, and none past the one that brings

@@ -140,6 +140,9 @@ struct APIRoutes: Sendable {
 
     /// `GET /api/topics/{topic}/history?since=N&limit=M`: offsets greater than `since`, oldest
     /// first; `next_since` is where the next page starts (a page stops early at 1 MiB of data).
+    /// `?order=desc&before=N&limit=M`: offsets less than `before` (default: all), newest first;
+    /// `next_before` continues with older ones (null once `since`, default 0, is reached). Either
+    /// order reads the window between `since` and `before`.
     private func history(_ request: Request, topic name: String) async throws -> Response {
         let access = try self.clientAccess(request)
         let topic: Topic
@@ -152,9 +155,23 @@ struct APIRoutes: Sendable {
             throw ProtocolError(.forbidden, "not allowed to read '\(topic.name)'")
         }
         let query = request.uri.queryParameters
-        let since = try Self.integer(query.get("since"), name: "since", default: 0, range: 0...UInt64(Int64.max))
         let limit = try Self.integer(query.get("limit"), name: "limit", default: 100, range: 1...1000)
-        let page = try await self.hub.history(of: topic, after: since, limit: Int(limit))
+        let newestFirst: Bool
+        switch query.get("order") ?? "asc" {
+        case "asc": newestFirst = false
+        case "desc": newestFirst = true
+        default: throw ProtocolError(.badRequest, "'order' must be 'asc' (oldest first, from 'since') or 'desc' (newest first, before 'before')")
+        }
+        // The window is (since, before); the order says which end a page starts from.
+        let since = try Self.integer(query.get("since"), name: "since", default: 0, range: 0...UInt64(Int64.max))
+        let before = try query.get("before").map { try Self.integer($0, name: "before", default: 0, range: 1...UInt64(Int64.max)) }
+        var page =
+            newestFirst
+            ? try await self.hub.history(of: topic, before: before, limit: Int(limit))
+            : try await self.hub.history(of: topic, after: since, limit: Int(limit))
+        let inWindow = { (message: StoredMessage) in message.offset > since && message.offset < (before ?? .max) }
+        let complete = page.messages.allSatisfy(inWindow)
+        page.messages = Array(page.messages.prefix(while: inWindow))
         var body = ByteBuffer()
         body.writeStaticString(#"{"topic":"#)
         body.writeJSONString(topic.name)
@@ -162,8 +179,14 @@ struct APIRoutes: Sendable {
         if let epoch = page.state?.epoch { body.writeJSONString(epoch) } else { body.writeStaticString("null") }
         body.writeStaticString(#","last_offset":"#)
         body.writeString(String(page.state?.lastOffset ?? 0))
-        body.writeStaticString(#","next_since":"#)
-        body.writeString(String(page.messages.last?.offset ?? since))
+        if newestFirst {
+            // The oldest offset of this page starts the next (older) one; null once none is older.
+            body.writeStaticString(#","next_before":"#)
+            if complete, let oldest = page.messages.last?.offset, oldest > since + 1 { body.writeString(String(oldest)) } else { body.writeStaticString("null") }
+        } else {
+            body.writeStaticString(#","next_since":"#)
+            body.writeString(String(page.messages.last?.offset ?? since))
+        }
         body.writeStaticString(#","messages":["#)
         for (index, message) in page.messages.enumerated() {
             if index > 0 { body.writeStaticString(",") }

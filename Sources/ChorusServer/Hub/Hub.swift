@@ -253,6 +253,29 @@ public final class Hub: Sendable {
     /// most `limit`, and no more once their data reaches `maxBytes` (one message at least), so
     /// what a page holds in memory is bounded however large its messages are.
     public func history(of topic: Topic, after offset: UInt64, limit: Int, maxBytes: Int = Hub.historyPageBytes) async throws -> (state: TopicHistoryState?, messages: [StoredMessage]) {
+        try await self.historyPage(of: topic, from: offset, limit: limit, maxBytes: maxBytes) { store, cursor, count in
+            try store.messages(topic: topic.name, after: cursor, limit: count)
+        }
+    }
+
+    /// A page of `topic`'s history read from its newest end: messages with offset less than
+    /// `before` (nil: all of them), newest first, at most `limit` and no more once their data
+    /// reaches `maxBytes` (one message at least). "The last 50" is one call.
+    public func history(of topic: Topic, before offset: UInt64?, limit: Int, maxBytes: Int = Hub.historyPageBytes) async throws -> (state: TopicHistoryState?, messages: [StoredMessage]) {
+        try await self.historyPage(of: topic, from: offset ?? .max, limit: limit, maxBytes: maxBytes) { store, cursor, count in
+            try store.messages(topic: topic.name, before: cursor, limit: count)
+        }
+    }
+
+    /// Reads a page in small chunks from `start`, each chunk continuing from the last offset
+    /// read, so a page of large messages stops at `maxBytes` without reading the rest.
+    private func historyPage(
+        of topic: Topic,
+        from start: UInt64,
+        limit: Int,
+        maxBytes: Int,
+        chunk read: @escaping @Sendable (any MessageStore, UInt64, Int) throws -> [StoredMessage]
+    ) async throws -> (state: TopicHistoryState?, messages: [StoredMessage]) {
         guard let history = self.history, self.historySize(of: topic) != nil else {
             throw ProtocolError(.notFound, "topic '\(topic.name)' has no history: namespace '\(topic.namespace)' keeps none")
         }
@@ -260,17 +283,16 @@ public final class Hub: Sendable {
         let messages = try await history.read(on: self.shards[0].eventLoop) { store in
             var page: [StoredMessage] = []
             var bytes = 0
-            var next = offset
-            // In small reads, so a page of large messages stops at `maxBytes` without reading the rest.
+            var cursor = start
             while page.count < limit, bytes < maxBytes {
                 let wanted = min(32, limit - page.count)
-                let chunk = try store.messages(topic: topic.name, after: next, limit: wanted)
+                let chunk = try read(store, cursor, wanted)
                 for message in chunk where bytes < maxBytes {
                     page.append(message)
                     bytes += message.envelope.data.readableBytes
                 }
                 guard chunk.count == wanted, let last = chunk.last else { break }
-                next = last.offset
+                cursor = last.offset
             }
             return page
         }.get()

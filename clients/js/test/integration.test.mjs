@@ -341,3 +341,21 @@ test('SSE transport: event: disconnect with reconnect:false closes the stream', 
   assert.deepEqual([frame.code, frame.reason, frame.reconnect], [1000, 'bye', false]);
   assert.equal(transport.state, 'closed');
 });
+
+test('history: the last messages newest first, then older pages, with the client token', async (t) => {
+  const topic = `demo:history-${Date.now()}`;
+  for (let n = 1; n <= 5; n++) await postJSON(`${authHub.http}/api/publish`, { topic, data: { n } }, API_KEY);
+  const client = connect(t, authHub.ws, { getToken: () => mintToken(SECRET, 'alice', '1h') });
+  const last = await client.history(topic, { limit: 3 });
+  assert.deepEqual(last.messages.map((message) => message.data.n), [5, 4, 3]);
+  assert.equal(last.lastOffset, 5);
+  assert.equal(last.nextBefore, 3);
+  const older = await client.history(topic, { limit: 3, before: last.nextBefore });
+  assert.deepEqual(older.messages.map((message) => message.data.n), [2, 1]);
+  assert.equal(older.nextBefore, null);
+  const oldestFirst = await client.history(topic, { order: 'asc', since: 3 });
+  assert.deepEqual(oldestFirst.messages.map((message) => message.data.n), [4, 5]);
+  // Without a credential the hub's answer is a ChorusError with its code.
+  const anonymous = new ChorusClient(authHub.ws, { WebSocket, autoConnect: false });
+  await assert.rejects(anonymous.history(topic), { code: 'unauthorized' });
+});
