@@ -451,3 +451,15 @@ def test_demo_with_a_client_token_on_a_hub_that_is_not_in_development_mode(hub_f
     page.wait_status("connected")
     assert not reconnect.is_displayed()
     assert page_errors(page.driver) == []
+
+
+def test_demo_without_a_token_on_a_hub_that_needs_one_is_never_connected(hub_factory, browsers):
+    """#20: the badge used to turn green while every subscribe was refused. `connected` means
+    usable: the client stops with `token_required`, and the page says so in red."""
+    hub = hub_factory(["--api-key", "demo-e2e-api-key-0123456789abcdef", "--jwt-secret", SECRET])
+    page = DemoPage(browsers("nobody"), "Nobody")
+    page.driver.get(f"{hub.url}/demo?name=Nobody")
+    page.wait_status("error")
+    page.wait_log("Error (token_required)")
+    assert not any(line.endswith("Connected.") for line in page.log_lines()), page.log_lines()
+    assert page.driver.execute_script("return window.chorusDemo.client.state") == "error"
