@@ -475,17 +475,8 @@ export class ChorusClient extends EventEmitter {
 
   /** Closes the connection for good: no reconnection; queued and pending requests reject. */
   close() {
-    this.#generation++;
-    const socket = this.#socket;
     this.#closedByUser = true;
-    if (socket) {
-      // Forget the socket first: its close event, when it comes, is then ignored.
-      this.#connectionEnded(new ChorusError('closed', 'the client was closed'));
-      try {
-        socket.close(1000, 'client closed');
-      } catch {
-        // Already closing.
-      }
+    if (this.#dropSocket(new ChorusError('closed', 'the client was closed'), 'client closed')) {
       this.emit('close', { code: 1000, reason: 'client closed', disconnect: null });
     }
     this.#stop('disconnected', new ChorusError('closed', 'the client was closed'));
@@ -734,15 +725,25 @@ export class ChorusClient extends EventEmitter {
 
   /** Ends the connection for good because the hub refused it: closes the socket, stops in `error`. */
   #refuse(error) {
-    const socket = this.#socket;
+    this.#dropSocket(error, 'refused');
+    this.#stop('error', error);
+  }
+
+  /**
+   * Forgets the current socket first, so its close event, when it comes, is ignored, then closes
+   * it (1000, `reason`); an attempt still waiting for its token is dropped too. False without one.
+   */
+  #dropSocket(error, reason) {
     this.#generation++;
+    const socket = this.#socket;
+    if (!socket) return false;
     this.#connectionEnded(error);
     try {
-      socket?.close(1000, 'refused');
+      socket.close(1000, reason);
     } catch {
       // Already closing.
     }
-    this.#stop('error', error);
+    return true;
   }
 
   /** Forgets the current socket: heartbeat off, requests in flight rejected, channels told. */

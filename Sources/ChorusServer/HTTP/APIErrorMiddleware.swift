@@ -36,7 +36,7 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 case .methodNotAllowed, .badRequest: .badRequest
                 default: error.status.code >= 500 ? .internal : .badRequest
                 }
-            let message = error.body ?? (code == .notFound ? "no such endpoint: \(request.method) \(request.uri.path)" : error.status.reasonPhrase)
+            let message = error.body ?? error.status.reasonPhrase
             var response = self.response(for: ProtocolError(code, message))
             response.status = error.status
             return response
