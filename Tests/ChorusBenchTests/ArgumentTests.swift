@@ -17,6 +17,25 @@ import Testing
         #expect(throws: BenchError.self) { try EndpointTemplate(text) }
     }
 
+    @Test func aListOfURLsSpreadsSubscribersAndPublishersOverTheNodes() throws {
+        let nodes = try EndpointTemplate.list("ws://127.0.0.1:8080/ws, ws://127.0.0.1:8082/ws,ws://127.0.0.1:8084/ws")
+        #expect(nodes.map(\.port) == [8080, 8082, 8084])
+        #expect(throws: BenchError.self) { try EndpointTemplate.list("ws://127.0.0.1:8080/ws,") }
+        let fleet = FleetSpec(
+            endpoints: nodes, serverProtocol: .chorus, token: nil, firstIndex: 0, count: 7, topics: 2, topicPrefix: "t", probes: 3,
+            subscribes: true, sources: SourceAddresses(count: 1), threads: 1, connectConcurrency: 1, drainIntervalMilliseconds: 0,
+            connectTimeoutMilliseconds: 1
+        )
+        // Probes 0, 1, 2 land on three different nodes; the topics alternate independently.
+        #expect((0..<7).map(fleet.endpointIndex(of:)) == [0, 1, 2, 0, 1, 2, 0])
+        let publishers = try EndpointTemplate.list("http://127.0.0.1:8080/api/publish,http://127.0.0.1:8082/api/publish")
+        let plan = PublishPlan(
+            endpoints: publishers, serverProtocol: .chorus, apiKey: nil, topics: 1, topicPrefix: "t", payloadSize: 10,
+            intervalNanoseconds: 0, startNanoseconds: 0, deadlineNanoseconds: 0
+        )
+        #expect((0..<3).map { plan.endpoint(for: $0).port } == [8080, 8082, 8080])
+    }
+
     @Test func optionsParseAndUnknownOnesAreErrors() throws {
         var arguments = try BenchArguments(mode: "fanout", ["--subscribers", "10_000", "--duration=500ms", "--rate", "10", "--server", "nchan"])
         #expect(try arguments.integer("--subscribers", default: 1) == 10_000)

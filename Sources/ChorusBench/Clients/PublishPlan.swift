@@ -1,9 +1,10 @@
 import Histogram
 
 /// What a publisher connection sends: stamped payloads over HTTP keep-alive, round robin over
-/// the topics, at a pace (or flat out) until a deadline.
+/// the topics, at a pace (or flat out) until a deadline. Connection `source` publishes to
+/// `endpoints[source % endpoints.count]` (the nodes of a cluster).
 struct PublishPlan: Sendable {
-    var endpoint: EndpointTemplate
+    var endpoints: [EndpointTemplate]
     var serverProtocol: ServerProtocol
     var apiKey: String?
     var topics: Int
@@ -13,6 +14,8 @@ struct PublishPlan: Sendable {
     var intervalNanoseconds: UInt64
     var startNanoseconds: UInt64
     var deadlineNanoseconds: UInt64
+
+    func endpoint(for source: Int) -> EndpointTemplate { self.endpoints[source % self.endpoints.count] }
 }
 
 /// What one publisher connection did.

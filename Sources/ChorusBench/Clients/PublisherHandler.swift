@@ -110,11 +110,11 @@ final class PublisherHandler: ChannelInboundHandler {
             topic: topic, payload: { stamp.write(into: &$0, size: self.plan.payloadSize) }, allocator: context.channel.allocator
         )
         var headers = HTTPHeaders()
-        headers.add(name: "Host", value: self.plan.endpoint.hostHeader)
+        headers.add(name: "Host", value: self.plan.endpoint(for: self.source).hostHeader)
         headers.add(name: "Content-Type", value: "application/json")
         headers.add(name: "Content-Length", value: String(body.readableBytes))
         if let key = self.plan.apiKey { headers.add(name: "Authorization", value: "Bearer \(key)") }
-        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: self.plan.endpoint.target(topic: topic), headers: headers)
+        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: self.plan.endpoint(for: self.source).target(topic: topic), headers: headers)
         self.inFlight = (topicIndex, now)
         context.write(Self.wrapOutboundOut(.head(head)), promise: nil)
         context.write(Self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)

@@ -5,7 +5,7 @@ import NIOPosix
 /// Runs a plan over several keep-alive connections in parallel.
 enum Publishers {
     static func run(plan: PublishPlan, connections: Int, group: any EventLoopGroup) async throws -> PublishOutcome {
-        let destination = try SocketAddress.makeAddressResolvingHost(plan.endpoint.host, port: plan.endpoint.port)
+        let destinations = try plan.endpoints.map { try SocketAddress.makeAddressResolvingHost($0.host, port: $0.port) }
         var futures: [EventLoopFuture<PublishOutcome>] = []
         for source in 0..<connections {
             let loop = group.next()
@@ -22,7 +22,7 @@ enum Publishers {
                         try channel.pipeline.syncOperations.addHandler(PublisherHandler(plan: plan, source: source, phaseNanoseconds: phase, done: done))
                     }
                 }
-                .connect(to: destination)
+                .connect(to: destinations[source % destinations.count])
                 .whenFailure { error in
                     var outcome = PublishOutcome(topics: plan.topics)
                     outcome.errors.add("publisher could not connect: \(error)")

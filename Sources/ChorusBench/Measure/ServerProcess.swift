@@ -1,29 +1,33 @@
 import Foundation
 
-/// The server under test, read from /proc: resident memory and CPU time of a process and its
-/// children (an nginx master's workers are its children, so one pid covers a whole Nchan).
+/// The server under test, read from /proc: resident memory and CPU time of its processes and
+/// their children (an nginx master's workers are its children, so one pid covers a whole Nchan;
+/// a cluster is its hub processes and its Redis, summed).
 public struct ServerProcess: Sendable {
-    public let pid: Int32
+    public let pids: [Int32]
 
-    public init(pid: Int32) throws(BenchError) {
-        guard FileManager.default.fileExists(atPath: "/proc/\(pid)/stat") else {
+    public init(pids: [Int32]) throws(BenchError) {
+        for pid in pids where !FileManager.default.fileExists(atPath: "/proc/\(pid)/stat") {
             throw BenchError("--server-pid \(pid): no such process")
         }
-        self.pid = pid
+        self.pids = pids
     }
 
-    /// The process and its children, now.
+    /// The processes and their children, now.
     public func processIDs() -> [Int32] {
-        var ids = [self.pid]
-        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(self.pid)/task")) ?? []
-        for task in tasks {
-            let children = (try? String(contentsOfFile: "/proc/\(self.pid)/task/\(task)/children", encoding: .utf8)) ?? ""
-            ids += children.split(separator: " ").compactMap { Int32($0) }
+        var ids: [Int32] = []
+        for pid in self.pids {
+            ids.append(pid)
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+            for task in tasks {
+                let children = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/children", encoding: .utf8)) ?? ""
+                ids += children.split(separator: " ").compactMap { Int32($0) }
+            }
         }
         return ids
     }
 
-    /// VmRSS summed over the process and its children, in KiB.
+    /// VmRSS summed over the processes and their children, in KiB.
     public func residentKiB() -> Int {
         self.processIDs().reduce(0) { total, id in
             let status = (try? String(contentsOfFile: "/proc/\(id)/status", encoding: .utf8)) ?? ""
@@ -32,7 +36,7 @@ public struct ServerProcess: Sendable {
         }
     }
 
-    /// User + system CPU seconds summed over the process and its children.
+    /// User + system CPU seconds summed over the processes and their children.
     public func cpuSeconds() -> Double {
         let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
         return self.processIDs().reduce(0.0) { total, id in

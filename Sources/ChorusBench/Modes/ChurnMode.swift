@@ -20,7 +20,8 @@ enum ChurnMode {
 
     static func run(_ arguments: inout BenchArguments) async throws -> BenchResult {
         let common = try CommonOptions(&arguments, defaultDuration: 10)
-        let endpoint = try common.subscriberEndpoint(arguments.string("--url", "--subscribe-url", default: common.defaultSubscribeURL)!, subscribes: true)
+        let endpoints = try common.subscriberEndpoints(arguments.string("--url", "--subscribe-url", default: common.defaultSubscribeURL)!, subscribes: true)
+        guard let endpoint = endpoints.first, endpoints.count == 1 else { throw BenchError("--url: churn measures one server: give one URL") }
         let concurrency = try arguments.integer("--concurrency", default: 64, in: 1...100_000)
         let topics = try arguments.integer("--topics", default: 100)
         let tokenSigner = arguments.string("--token-secret").map(HS256TokenSigner.init(secret:))

@@ -16,7 +16,8 @@ struct CommonOptions {
     static let usage = """
           --server chorus|nchan   how subscribing, publishing and payloads work (default chorus; alias --protocol)
           --duration 10s          how long the measured part runs
-          --server-pid PID        the server's process (its children count too): memory and CPU from /proc
+          --server-pid PID[,PID…] the server's processes (their children count too): memory and CPU
+                                  from /proc, summed (a cluster: every hub process and Redis)
           --token JWT             client token for subscriber connections (Authorization: Bearer)
           --api-key KEY           API key for HTTP publishes (Authorization: Bearer)
           --threads 1             event loop threads of the generator (per process)
@@ -30,9 +31,13 @@ struct CommonOptions {
     init(_ arguments: inout BenchArguments, defaultDuration: Double) throws(BenchError) {
         self.serverProtocol = try arguments.choice("--server", "--protocol", default: ServerProtocol.chorus)
         self.credentials = Credentials(token: arguments.string("--token"), apiKey: arguments.string("--api-key"))
-        if let pid = arguments.string("--server-pid") {
-            guard let number = Int32(pid), number > 0 else { throw BenchError("--server-pid: '\(pid)' is not a process id") }
-            self.server = try ServerProcess(pid: number)
+        if let list = arguments.string("--server-pid") {
+            var pids: [Int32] = []
+            for pid in list.split(separator: ",", omittingEmptySubsequences: false) {
+                guard let number = Int32(pid), number > 0 else { throw BenchError("--server-pid: '\(pid)' is not a process id") }
+                pids.append(number)
+            }
+            self.server = try ServerProcess(pids: pids)
         }
         self.threads = try arguments.integer("--threads", default: 1, in: 1...64)
         self.sources = SourceAddresses(count: try arguments.integer("--source-addresses", default: 16, in: 1...250))
@@ -46,13 +51,14 @@ struct CommonOptions {
         }
     }
 
-    /// A subscriber URL, checked against the protocol: Nchan and event streams need `{topic}` in it.
-    func subscriberEndpoint(_ text: String, subscribes: Bool) throws(BenchError) -> EndpointTemplate {
-        let endpoint = try EndpointTemplate(text)
-        if subscribes && !endpoint.hasTopic && (self.serverProtocol == .nchan || endpoint.scheme == .http) {
+    /// Subscriber URLs (a comma-separated list: the nodes of a cluster, subscriber `i` takes the
+    /// URL `i % count`), checked against the protocol: Nchan and event streams need `{topic}`.
+    func subscriberEndpoints(_ text: String, subscribes: Bool) throws(BenchError) -> [EndpointTemplate] {
+        let endpoints = try EndpointTemplate.list(text)
+        for endpoint in endpoints where subscribes && !endpoint.hasTopic && (self.serverProtocol == .nchan || endpoint.scheme == .http) {
             throw BenchError("'\(text)' has no {topic}: \(self.serverProtocol == .nchan ? "Nchan subscribes by URL, e.g. ws://127.0.0.1:8081/sub/{topic}" : "an event stream subscribes by URL, e.g. http://127.0.0.1:8080/sse?topic={topic}")")
         }
-        return endpoint
+        return endpoints
     }
 
     func connector(for endpoint: EndpointTemplate) throws -> Connector {
@@ -63,9 +69,9 @@ struct CommonOptions {
     }
 
     /// All the subscribers of a run, to be shared out over worker processes.
-    func fleet(endpoint: EndpointTemplate, count: Int, topics: Int, probes: Int, subscribes: Bool, drainInterval: Double) -> FleetSpec {
+    func fleet(endpoints: [EndpointTemplate], count: Int, topics: Int, probes: Int, subscribes: Bool, drainInterval: Double) -> FleetSpec {
         FleetSpec(
-            endpoint: endpoint, serverProtocol: self.serverProtocol, token: self.credentials.token, firstIndex: 0, count: count,
+            endpoints: endpoints, serverProtocol: self.serverProtocol, token: self.credentials.token, firstIndex: 0, count: count,
             topics: topics, topicPrefix: self.topicPrefix, probes: probes, subscribes: subscribes, sources: self.sources,
             threads: self.threads, connectConcurrency: self.connectConcurrency,
             drainIntervalMilliseconds: Int(drainInterval * 1000), connectTimeoutMilliseconds: Int(self.connectTimeout * 1000)

@@ -8,7 +8,8 @@ enum ConnectionsMode {
           Opens N WebSocket (ws://) or event-stream (http://) connections, spread over source
           addresses and, past --per-process sockets, over worker processes; holds them idle.
           --url URL               subscriber URL (alias --subscribe-url); {topic} is replaced.
-                                  Default ws://127.0.0.1:8080/ws (chorus), ws://127.0.0.1:8081/sub/{topic} (nchan)
+                                  Default ws://127.0.0.1:8080/ws (chorus), ws://127.0.0.1:8081/sub/{topic} (nchan).
+                                  A comma-separated list spreads them over a cluster's nodes
           --connections 1000      how many
           --topics N              distinct topics (default: one per connection, the worst case)
           --no-subscribe          Chorus only: connect without subscribing
@@ -22,13 +23,13 @@ enum ConnectionsMode {
         let count = try arguments.integer("--connections", default: 1000)
         let topics = try arguments.integer("--topics", default: count)
         let subscribes = !arguments.flag("--no-subscribe")
-        let endpoint = try common.subscriberEndpoint(arguments.string("--url", "--subscribe-url", default: common.defaultSubscribeURL)!, subscribes: subscribes)
+        let endpoints = try common.subscriberEndpoints(arguments.string("--url", "--subscribe-url", default: common.defaultSubscribeURL)!, subscribes: subscribes)
         let perProcess = try arguments.integer("--per-process", default: max(100, ResourceUsage.openFileLimit() - 1000))
         let settle = try arguments.seconds("--settle", default: 2)
         try arguments.finish()
         if !subscribes && common.serverProtocol == .nchan { throw BenchError("--no-subscribe: an Nchan connection always subscribes") }
 
-        let spec = common.fleet(endpoint: endpoint, count: count, topics: topics, probes: 0, subscribes: subscribes, drainInterval: 0)
+        let spec = common.fleet(endpoints: endpoints, count: count, topics: topics, probes: 0, subscribes: subscribes, drainInterval: 0)
         let residentBefore = common.server?.residentKiB()
         let (pool, ready) = try await WorkerPool.open(spec, perProcess: perProcess, workerArguments: workerArguments, mode: "connections")
         defer { pool.terminate() }
@@ -48,7 +49,7 @@ enum ConnectionsMode {
 
         var result = BenchResult(mode: "connections")
         result.addField("server", .string(common.serverProtocol.rawValue))
-        result.addField("url", .string(endpoint.target))
+        result.addField("url", .string(endpoints.map(\.description).joined(separator: ",")))
         result.add("connections", integer: count, "connections asked for")
         result.add("connected", integer: ready.connected, "connected")
         result.add("failed", integer: ready.failed, "failed")

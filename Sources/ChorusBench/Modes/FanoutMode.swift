@@ -15,9 +15,12 @@ enum FanoutMode {
     static let usage = """
         Usage: chorus bench fanout [options]
           --subscribe-url URL     subscriber URL (alias --url); {topic} is replaced.
-                                  Default ws://127.0.0.1:8080/ws (chorus), ws://127.0.0.1:8081/sub/{topic} (nchan)
+                                  Default ws://127.0.0.1:8080/ws (chorus), ws://127.0.0.1:8081/sub/{topic} (nchan).
+                                  A comma-separated list spreads subscribers over a cluster's nodes
+                                  (subscriber i takes URL i % count; take a topic count prime to it)
           --publish-url URL       HTTP publish URL. Default http://127.0.0.1:8080/api/publish (chorus),
-                                  http://127.0.0.1:8081/pub/{topic} (nchan)
+                                  http://127.0.0.1:8081/pub/{topic} (nchan). A list: publisher
+                                  connection j takes URL j % count
           --subscribers 1000      subscriber connections
           --topics 1              subscriber i takes topic i % topics; publishers go round robin
           --probe 100             subscribers that parse every delivery (latency, loss, order)
@@ -32,9 +35,9 @@ enum FanoutMode {
 
     static func run(_ arguments: inout BenchArguments, workerArguments: [String]) async throws -> BenchResult {
         let common = try CommonOptions(&arguments, defaultDuration: 10)
-        let endpoint = try common.subscriberEndpoint(arguments.string("--subscribe-url", "--url", default: common.defaultSubscribeURL)!, subscribes: true)
+        let endpoints = try common.subscriberEndpoints(arguments.string("--subscribe-url", "--url", default: common.defaultSubscribeURL)!, subscribes: true)
         let defaultPublishURL = common.serverProtocol == .chorus ? "http://127.0.0.1:8080/api/publish" : "http://127.0.0.1:8081/pub/{topic}"
-        let publishEndpoint = try EndpointTemplate(arguments.string("--publish-url", default: defaultPublishURL)!)
+        let publishEndpoints = try EndpointTemplate.list(arguments.string("--publish-url", default: defaultPublishURL)!)
         let count = try arguments.integer("--subscribers", default: 1000)
         let topics = try arguments.integer("--topics", default: 1, in: 1...count)
         let probes = try arguments.integer("--probe", default: min(100, count), in: 0...count)
@@ -44,12 +47,12 @@ enum FanoutMode {
         let drainTimeout = try arguments.seconds("--drain-timeout", default: 10)
         let perProcess = try arguments.integer("--per-process", default: max(100, ResourceUsage.openFileLimit() - 1000))
         try arguments.finish()
-        guard publishEndpoint.scheme == .http else { throw BenchError("--publish-url: publishing is an HTTP POST (http://…)") }
-        if common.serverProtocol == .nchan && !publishEndpoint.hasTopic {
+        guard publishEndpoints.allSatisfy({ $0.scheme == .http }) else { throw BenchError("--publish-url: publishing is an HTTP POST (http://…)") }
+        if common.serverProtocol == .nchan && !publishEndpoints.allSatisfy(\.hasTopic) {
             throw BenchError("--publish-url: Nchan publishes to a channel URL with {topic}, e.g. http://127.0.0.1:8081/pub/{topic}")
         }
 
-        let spec = common.fleet(endpoint: endpoint, count: count, topics: topics, probes: probes, subscribes: true, drainInterval: drainInterval)
+        let spec = common.fleet(endpoints: endpoints, count: count, topics: topics, probes: probes, subscribes: true, drainInterval: drainInterval)
         let (pool, ready) = try await WorkerPool.open(spec, perProcess: perProcess, workerArguments: workerArguments, mode: "fanout")
         defer { pool.terminate() }
 
@@ -59,7 +62,7 @@ enum FanoutMode {
         let window = CPUWindow(server: common.server)
         let start = NIODeadline.now().uptimeNanoseconds
         let plan = PublishPlan(
-            endpoint: publishEndpoint, serverProtocol: common.serverProtocol, apiKey: common.credentials.apiKey, topics: topics,
+            endpoints: publishEndpoints, serverProtocol: common.serverProtocol, apiKey: common.credentials.apiKey, topics: topics,
             topicPrefix: common.topicPrefix, payloadSize: common.payloadSize,
             intervalNanoseconds: rate > 0 ? UInt64(Double(publishers) / rate * 1e9) : 0,
             startNanoseconds: start, deadlineNanoseconds: start + UInt64(common.duration * 1e9)

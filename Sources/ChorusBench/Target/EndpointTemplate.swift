@@ -43,6 +43,15 @@ public struct EndpointTemplate: Codable, Equatable, Sendable {
         self.target = target.isEmpty ? "/" : (target.hasPrefix("?") ? "/" + target : target)
     }
 
+    /// A comma-separated list of URLs (the nodes of a cluster), at least one.
+    public static func list(_ text: String) throws(BenchError) -> [EndpointTemplate] {
+        var endpoints: [EndpointTemplate] = []
+        for url in text.split(separator: ",", omittingEmptySubsequences: false) {
+            endpoints.append(try EndpointTemplate(String(url.trimmingCharacters(in: .whitespaces))))
+        }
+        return endpoints
+    }
+
     public var hasTopic: Bool { self.target.contains(Self.placeholder) }
 
     public func target(topic: String) -> String {
@@ -50,4 +59,9 @@ public struct EndpointTemplate: Codable, Equatable, Sendable {
     }
 
     public var hostHeader: String { self.port == 80 ? self.host : "\(self.host):\(self.port)" }
+}
+
+extension EndpointTemplate: CustomStringConvertible {
+    /// The URL, as given (with `{topic}` where the topic goes).
+    public var description: String { "\(self.scheme.rawValue)://\(self.host):\(self.port)\(self.target)" }
 }

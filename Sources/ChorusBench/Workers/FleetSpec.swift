@@ -1,8 +1,9 @@
 /// A share of a run's subscribers, held by one process: which indices, where they connect, and
-/// how they read. Subscriber `i` takes topic `i % topics`; subscribers below `probes` parse
-/// every delivery (so probes spread over the topics).
+/// how they read. Subscriber `i` takes topic `i % topics` and URL `i % endpoints.count` (the
+/// nodes of a cluster); subscribers below `probes` parse every delivery (so probes spread over
+/// the topics and the nodes).
 public struct FleetSpec: Codable, Sendable {
-    public var endpoint: EndpointTemplate
+    public var endpoints: [EndpointTemplate]
     public var serverProtocol: ServerProtocol
     public var token: String?
     public var firstIndex: Int
@@ -19,6 +20,9 @@ public struct FleetSpec: Codable, Sendable {
     public var connectTimeoutMilliseconds: Int
 
     static func topic(prefix: String, index: Int) -> String { "\(prefix)\(index)" }
+
+    /// Where subscriber `index` connects.
+    func endpointIndex(of index: Int) -> Int { index % self.endpoints.count }
 
     func role(of index: Int) -> SubscriberRole {
         let topicIndex = index % self.topics

@@ -31,15 +31,17 @@ final class SubscriberFleet: Sendable {
     /// Opens every subscriber; returns how many are subscribed, how many failed, and why.
     func open() async throws -> WorkerLine.Ready {
         let started = NIODeadline.now()
-        let connector = try Connector(
-            endpoint: self.spec.endpoint, serverProtocol: self.spec.serverProtocol, token: self.spec.token,
-            sources: self.spec.sources, connectTimeout: .milliseconds(Int64(self.spec.connectTimeoutMilliseconds)),
-            openTimeout: .milliseconds(Int64(self.spec.connectTimeoutMilliseconds))
-        )
+        let connectors = try self.spec.endpoints.map { endpoint in
+            try Connector(
+                endpoint: endpoint, serverProtocol: self.spec.serverProtocol, token: self.spec.token,
+                sources: self.spec.sources, connectTimeout: .milliseconds(Int64(self.spec.connectTimeoutMilliseconds)),
+                openTimeout: .milliseconds(Int64(self.spec.connectTimeoutMilliseconds))
+            )
+        }
         let spec = self.spec
         let opened = try await ConnectionOpener.openAll(self.shares(), concurrency: spec.connectConcurrency) { local, tally in
             let index = spec.firstIndex + local
-            return connector.subscribe(on: tally.eventLoop, sourceIndex: index, role: spec.role(of: index), tally: tally).map { _ in }
+            return connectors[spec.endpointIndex(of: index)].subscribe(on: tally.eventLoop, sourceIndex: index, role: spec.role(of: index), tally: tally).map { _ in }
         }
         let seconds = Double((NIODeadline.now() - started).nanoseconds) / 1e9
         return WorkerLine.Ready(connected: opened.connected, failed: spec.count - opened.connected, seconds: seconds, errors: opened.errors)

@@ -20,7 +20,7 @@ final class WorkerPool: Sendable {
     static func open(_ spec: FleetSpec, perProcess: Int, workerArguments: [String], mode: String) async throws -> (WorkerPool, WorkerLine.Ready) {
         let pool = try WorkerPool(spec: spec, perProcess: perProcess, workerArguments: workerArguments)
         do {
-            ProgressLog.line(mode, "opening \(spec.count.grouped) connections to \(spec.endpoint.host):\(spec.endpoint.port)\(spec.endpoint.target) (\(spec.topics.grouped) topics, \(spec.probes) probes) over \(pool.workers.count) process(es)")
+            ProgressLog.line(mode, "opening \(spec.count.grouped) connections to \(spec.endpoints.map(\.description).joined(separator: ", ")) (\(spec.topics.grouped) topics, \(spec.probes) probes) over \(pool.workers.count) process(es)")
             let ready = try await pool.awaitReady { ProgressLog.line(mode, $0) }
             ProgressLog.line(mode, "\(ready.connected.grouped) open, \(ready.failed.grouped) failed, in \(ready.seconds.fixed(2)) s")
             if ready.connected == 0 { throw BenchError("no connection could be opened: \(ready.errors.counts)") }
