@@ -340,6 +340,13 @@ def test_dashboard_shows_connections_topics_rates_and_errors(hub_factory, browse
     transports = viewer.execute_script(
         "return [...document.querySelectorAll('[data-testid=connection-row]')].map((row) => row.dataset.transport)")
     assert transports == ["websocket", "websocket"]
+    # One node, this one, with the two demo pages' connections and the id /api/nodes gives it.
+    node_rows = lambda: viewer.execute_script("""
+        return [...document.querySelectorAll('[data-testid=node-row]')].map((row) =>
+          [row.dataset.node, row.querySelector('[data-testid=node-connections]').textContent, row.innerText]);""")
+    wait_until(viewer, lambda: len(node_rows()) == 1 and node_rows()[0][1] == "2", f"nodes table: {node_rows()}")
+    (node,) = httpx.get(f"{hub.url}/api/nodes").json()["nodes"]
+    assert node_rows()[0][0] == node["id"] and "this node" in node_rows()[0][2] and node["address"] in node_rows()[0][2]
 
     # Traffic for the chart, and one error (a publish to a pattern) for the errors table.
     for i in range(3):

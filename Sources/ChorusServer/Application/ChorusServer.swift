@@ -114,6 +114,7 @@ public struct ChorusServer: Service {
             logger: logger
         ) { channel in
             let port = channel.localAddress?.port ?? configuration.port
+            hub.node.listening(host: configuration.host, port: port)
             logger.info("Chorus hub listening on \(configuration.host):\(port)")
             if configuration.isDevelopmentMode {
                 logger.notice("development mode: no JWT key or API key configured; anonymous clients and unauthenticated API calls are accepted, loopback only")

@@ -100,6 +100,8 @@ extension ConfigurationOption {
     public static let all: [ConfigurationOption] = [
         .string("host", \.host, help: "Address to listen on. Without any key configured only a loopback address is allowed."),
         .integer("port", \.port, range: 0...65535, help: "TCP port (0 picks a free one and logs it)."),
+        .optionalString("node_id", \.nodeID, help: "This node's id in /api/nodes and a cluster's shared state; default: the host name and a random suffix, new at each start."),
+        .optionalString("node_address", \.nodeAddress, help: "Where this node is reached (host:port), as /api/nodes shows it; default: the address it listens on."),
         .integer("threads", \.threads, range: 0...1024, help: "Event loop threads; 0 means one per CPU core."),
         .init(
             key: "jwt_secret",

@@ -10,6 +10,10 @@ public struct HubConfiguration: Sendable {
     public var host = "127.0.0.1"
     /// Port to listen on (0: any free port).
     public var port = 8080
+    /// This node's id in a cluster (nil: the host name and a random suffix, new at each start).
+    public var nodeID: String?
+    /// Where other nodes and operators reach this node, `host:port` (nil: the listening address).
+    public var nodeAddress: String?
     /// Event loop threads; 0 means one per core.
     public var threads = 0
     /// HS256 secret that client tokens are signed with.

@@ -40,6 +40,7 @@ struct APIRoutes: Sendable {
         }
         api.get("/connections") { request, _ in try await self.connections(request) }
         api.get("/stats") { request, _ in try await self.stats(request) }
+        api.get("/nodes") { request, _ in try await self.nodes(request) }
     }
 
     // MARK: Publishing
@@ -266,6 +267,23 @@ struct APIRoutes: Sendable {
             "messages": ["published": totals.published, "delivered": totals.delivered, "bytes_out": totals.bytesOut],
             "errors": totals.errors,
             "uptime_seconds": Int(Date().timeIntervalSince(self.startedAt)),
+        ])
+    }
+
+    private func nodes(_ request: Request) async throws -> Response {
+        try self.authorize(request, publishing: false)
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let nodes = try await self.hub.nodes().sorted { $0.id < $1.id }
+        return Self.json([
+            "nodes": nodes.map { node in
+                [
+                    "id": node.id,
+                    "address": node.address ?? NSNull(),
+                    "connections": node.connections,
+                    "uptime_seconds": max(0, (now - node.startedAt) / 1000),
+                    "local": node.id == self.hub.node.id,
+                ] as [String: Any]
+            }
         ])
     }
 

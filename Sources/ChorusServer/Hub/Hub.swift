@@ -27,6 +27,10 @@ public final class Hub: Sendable {
     let broker: any Broker
     /// The receipts of publishes made with an `idempotency_key`, for `idempotency_window`.
     let idempotency: any IdempotencyStore
+    /// This process as a node of the cluster.
+    public let node: LocalNode
+    /// Every node of the cluster (nil: this process alone).
+    let nodeDirectory: (any NodeDirectory)?
 
     /// What a publish returns: the message id, and its place in history once history is on.
     public struct Receipt: Sendable, Equatable {
@@ -44,6 +48,7 @@ public final class Hub: Sendable {
     ///   - broker: makes the broker that carries publishes to subscribers, given this process's
     ///     subscribers (by default ``MemoryBroker``: this process only).
     ///   - idempotencyStore: where idempotency keys are remembered (nil: in this process's memory).
+    ///   - nodeDirectory: every node of the cluster, for `/api/nodes` (nil: this process alone).
     ///   - metricsFactory: the swift-metrics backend the hub's metrics go to (see ``HubMetrics``).
     public init(
         configuration: HubConfiguration,
@@ -53,10 +58,13 @@ public final class Hub: Sendable {
         broker makeBroker: (_ local: any BrokerDelivery) -> any Broker = MemoryBroker.init(local:),
         idempotencyStore: (any IdempotencyStore)? = nil,
         customHandlers: [String: CustomFrameHandler] = [:],
+        nodeDirectory: (any NodeDirectory)? = nil,
         metricsFactory: any MetricsFactory = MetricsSystem.factory,
         logger: Logger = Logger(label: "chorus")
     ) throws {
         self.configuration = configuration
+        self.node = LocalNode(configuration: configuration)
+        self.nodeDirectory = nodeDirectory
         self.idempotency = idempotencyStore ?? MemoryIdempotencyStore(window: configuration.idempotencyWindow, maxKeys: configuration.maxIdempotencyKeys)
         let metrics = HubMetrics(factory: metricsFactory)
         self.metrics = metrics
