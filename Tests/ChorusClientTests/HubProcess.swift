@@ -42,31 +42,25 @@ final class HubProcess: Sendable {
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CHORUS_") }
         environment.merge(Self.liftedLimits) { $1 }
         process.environment = environment
-        let stderr = Pipe()
-        process.standardError = stderr
+        // Standard error goes to a file the test polls: no pipe to fill up, no handler threads.
+        let log = self.directory.appendingPathComponent("hub-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: log)
         process.standardOutput = FileHandle.nullDevice
-        let listening = AsyncStream<Int>.makeStream()
-        let text = Mutex("")
-        stderr.fileHandleForReading.readabilityHandler = { handle in
-            let chunk = String(decoding: handle.availableData, as: UTF8.self)
-            let found: Int? = text.withLock { text in
-                text += chunk
-                guard let range = text.range(of: #"listening on \S+:(\d+)"#, options: .regularExpression) else { return nil }
-                return Int(text[range].split(separator: ":").last!)
-            }
-            if let found {
-                listening.continuation.yield(found)
-                listening.continuation.finish()
-            }
-            if chunk.isEmpty { listening.continuation.finish() }
-        }
         try process.run()
         self.state.withLock { $0.process = process }
-        for await found in listening.stream {
-            self.state.withLock { $0.port = found }
-            return self
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline, process.isRunning {
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            if let range = text.range(of: #"listening on \S+:(\d+)"#, options: .regularExpression),
+                let found = Int(text[range].split(separator: ":").last!)
+            {
+                self.state.withLock { $0.port = found }
+                return self
+            }
+            try await Task.sleep(for: .milliseconds(20))
         }
-        throw HubError("the hub did not start: \(text.withLock { $0 })")
+        throw HubError("the hub did not start: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
     }
 
     /// SIGKILL: the hub dies without a word to its clients.
@@ -82,7 +76,8 @@ final class HubProcess: Sendable {
     private func signal(_ signal: Int32) {
         guard let process = self.state.withLock({ $0.process }) else { return }
         Foundation.kill(process.processIdentifier, signal)
-        process.waitUntilExit()
+        // Polled: Process.waitUntilExit can crash in swift-corelibs-foundation's run loop.
+        while process.isRunning { usleep(10_000) }
         self.state.withLock { $0.process = nil }
     }
 
