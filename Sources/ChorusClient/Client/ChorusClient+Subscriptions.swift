@@ -92,7 +92,8 @@ extension ChorusClient {
         record.inFlight = true
         self.subscriptions[name] = record
         let id = self.newRequestID()
-        self.pending[id] = .subscribe(name: name, resuming: record.hasGap && since != nil)
+        // Any `since` (a gap's, or the one the application gave) expects a replay to follow.
+        self.pending[id] = .subscribe(name: name, resuming: since != nil)
         self.write(.subscribe(record.pattern, since: since), id: id)
     }
 
