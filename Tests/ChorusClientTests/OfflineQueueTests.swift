@@ -12,8 +12,11 @@ import Testing
         for n in 1...4 { _ = queue.enqueue(self.entry(n)) }
         let first = queue.remove(key: "k2")
         let second = queue.remove(key: "k2")
-        #expect(first && !second)
-        #expect(queue.entries.map(\.key) == ["k1", "k3", "k4"])
+        #expect(first == 1 && second == nil)
+        let oldest = queue.remove(key: "k1")
+        #expect(oldest == 0)
+        _ = queue.enqueue(self.entry(1))
+        #expect(queue.entries.map(\.key) == ["k3", "k4", "k1"])
     }
 
     @Test func aFullQueueRejectsOrDropsTheOldest() {
@@ -34,6 +37,19 @@ import Testing
         var none = OfflineQueue(limit: 0, policy: .dropOldest)
         let refused = none.enqueue(self.entry(1))
         #expect(refused == .rejected)
+    }
+
+    @Test func acknowledgementsInOrderDrainALongQueue() {
+        var queue = OfflineQueue(limit: 10_000)
+        for n in 0..<5000 { _ = queue.enqueue(self.entry(n)) }
+        for n in 0..<4000 {
+            let index = queue.remove(key: "k\(n)")
+            #expect(index == 0)
+        }
+        _ = queue.enqueue(self.entry(9999))
+        #expect(queue.count == 1001)
+        #expect(queue.entries.first?.key == "k4000" && queue.entries.last?.key == "k9999")
+        #expect(queue.removeAll().count == 1001 && queue.count == 0)
     }
 
     @Test func newKeysAreDistinctUUIDs() {

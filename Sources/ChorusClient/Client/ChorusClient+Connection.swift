@@ -16,8 +16,6 @@ extension ChorusClient {
         var disconnect: DisconnectNotice?
         /// A text message arriving in fragments.
         var fragments: ByteBuffer?
-        /// The keys of the queued publishes sent on this connection.
-        var sentKeys: Set<String> = []
         /// When the last heartbeat ping went out, and whether its pong is still awaited.
         var lastPing: ContinuousClock.Instant?
         var pingOutstanding = false
@@ -229,6 +227,7 @@ extension ChorusClient {
     /// The connection is gone: fail what cannot survive it, keep what the next one resends.
     func connectionEnded() {
         self.link = nil
+        self.sentCount = 0
         for (id, waiting) in self.pending {
             switch waiting {
             case .request(let continuation, _):

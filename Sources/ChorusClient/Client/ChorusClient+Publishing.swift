@@ -62,6 +62,7 @@ extension ChorusClient {
         case .rejected:
             throw ChorusClientError(.queueFull, "the queue holds \(self.queue.limit) unacknowledged publishes")
         case .droppedOldest(let dropped):
+            if self.sentCount > 0 { self.sentCount -= 1 }
             for waiter in self.publishWaiters.removeValue(forKey: dropped.key) ?? [] {
                 waiter.resume(throwing: ChorusClientError(.queueDropped, "dropped from the full queue"))
             }
@@ -72,21 +73,23 @@ extension ChorusClient {
         self.pump()
     }
 
-    /// Sends every queued publish not yet sent on this connection, oldest first.
+    /// Sends every queued publish not yet sent on this connection, oldest first. Those sent form
+    /// a prefix of the queue (entries leave it, and come at its end, in order), so only what
+    /// follows ``sentCount`` is new.
     func pump() {
-        guard var link = self.link, link.openedAt != nil else { return }
-        for entry in self.queue.entries where !link.sentKeys.contains(entry.key) {
+        guard self.link?.openedAt != nil else { return }
+        while self.sentCount < self.queue.count {
+            let entry = self.queue.entries[self.queue.entries.startIndex + self.sentCount]
             guard let topic = try? Topic(entry.topic), let data = try? RawJSON.parsing(entry.data) else {
                 // Only a queue file edited by hand gets here: the entry could never be sent.
                 self.publishAnswered(entry.key, reply: .error(ProtocolError(.badRequest, "queued publish is not valid")))
                 continue
             }
-            link.sentKeys.insert(entry.key)
+            self.sentCount += 1
             let id = self.newRequestID()
             self.pending[id] = .publish(key: entry.key)
             self.write(.publish(PublishFrame(topic: topic, event: entry.event, data: data, idempotencyKey: entry.key)), id: id)
         }
-        self.link = link
     }
 
     func publishAnswered(_ key: String, reply: ServerFrame) {
@@ -94,7 +97,8 @@ extension ChorusClient {
             // The hub is shutting down and did not store it: the next connection sends it again.
             return
         }
-        guard self.queue.remove(key: key) else { return }
+        guard let index = self.queue.remove(key: key) else { return }
+        if index < self.sentCount { self.sentCount -= 1 }
         self.saveQueue()
         let waiters = self.publishWaiters.removeValue(forKey: key) ?? []
         let result: Result<PublishAck, any Error>
@@ -110,6 +114,6 @@ extension ChorusClient {
         self.stats.queued = self.queue.count
         // A failed write leaves the old file: at worst a publish is sent again after a restart,
         // and its idempotency key keeps the hub from delivering it twice.
-        try? self.outbox?.save(self.queue.entries)
+        try? self.outbox?.save(Array(self.queue.entries))
     }
 }

@@ -40,6 +40,8 @@ public actor ChorusClient {
     var nextRequestID = 0
     var pending: [Int: Pending] = [:]
     var queue: OfflineQueue
+    /// How many entries at the front of the queue were sent on the current connection.
+    var sentCount = 0
     let outbox: OutboxFile?
     var publishWaiters: [String: [CheckedContinuation<PublishAck, any Error>]] = [:]
     var subscriptions: [String: SubscriptionRecord] = [:]
