@@ -286,18 +286,27 @@ extension ChorusClient {
         return self.nextRequestID
     }
 
-    func write(_ frame: ClientFrame, id: Int?) {
+    /// Writes `frame`; with `flush` false it waits for the caller's ``flush()`` (a batch).
+    func write(_ frame: ClientFrame, id: Int?, flush: Bool = true) {
         guard let link = self.link else { return }
         var buffer = link.channel.allocator.buffer(capacity: 128)
         frame.write(into: &buffer, id: id)
         self.stats.messagesSent += 1
         self.stats.bytesSent += buffer.readableBytes
-        self.writeFrame(WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: buffer))
+        self.writeFrame(WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: buffer), flush: flush)
     }
 
-    func writeFrame(_ frame: WebSocketFrame) {
+    func writeFrame(_ frame: WebSocketFrame, flush: Bool = true) {
         // Channel writes are ordered and need no await, so frames leave in the order they are made.
-        self.link?.channel.writeAndFlush(frame, promise: nil)
+        if flush {
+            self.link?.channel.writeAndFlush(frame, promise: nil)
+        } else {
+            self.link?.channel.write(frame, promise: nil)
+        }
+    }
+
+    func flush() {
+        self.link?.channel.flush()
     }
 
     /// One task per connection checks request deadlines and sends the heartbeat.

@@ -88,8 +88,9 @@ extension ChorusClient {
             self.sentCount += 1
             let id = self.newRequestID()
             self.pending[id] = .publish(key: entry.key)
-            self.write(.publish(PublishFrame(topic: topic, event: entry.event, data: data, idempotencyKey: entry.key)), id: id)
+            self.write(.publish(PublishFrame(topic: topic, event: entry.event, data: data, idempotencyKey: entry.key)), id: id, flush: false)
         }
+        self.flush()
     }
 
     func publishAnswered(_ key: String, reply: ServerFrame) {
