@@ -246,6 +246,7 @@ let package = Package(
                 "ChorusCore",
                 "ChorusJWT",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

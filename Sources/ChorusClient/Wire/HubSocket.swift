@@ -45,7 +45,12 @@ enum HubSocket {
                     // The hub's first frame (`connected`) may come in the same read as its 101:
                     // those bytes belong to the WebSocket decoder, not the bin.
                     configuration.leftOverBytesStrategy = .forwardBytes
-                    return try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(configuration: configuration)
+                    let upgraded = try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(configuration: configuration)
+                    // A hub that accepts the TCP connection but never answers the upgrade would
+                    // hold the client forever: the handshake gets the connect timeout too.
+                    let deadline = channel.eventLoop.scheduleTask(in: connectTimeout) { channel.close(promise: nil) }
+                    upgraded.whenComplete { _ in deadline.cancel() }
+                    return upgraded
                 }
             }
         switch try await upgrade.get() {
