@@ -134,6 +134,16 @@ import Testing
         #expect(try await Self.collect(1, from: messages, timeout: .seconds(20)) == [1])
         #expect(await client.state == .connected)
         #expect(await client.session != firstSession)
+        // The heartbeat's measure, on demand.
+        #expect(try await client.ping() > .zero)
+        #expect(await client.stats.lastLatency != nil)
+        // A custom frame type: the stock hub's `demo:typing` answers with an ack.
+        struct Typing: Encodable, Sendable { var room: String }
+        let reply = try await client.send(type: "demo:typing", fields: Typing(room: "r1"))
+        guard case .ack = reply else {
+            Issue.record("demo:typing answered \(reply)")
+            return
+        }
         await client.close()
         await publisher.close()
         second.stop()
@@ -160,6 +170,12 @@ import Testing
         #expect(calls.withLock { $0 } >= 2)
         _ = try await client.publish(topic: "chat:tokens", data: ["n": 7])
         #expect(try await Self.collect(1, from: messages, timeout: .seconds(10)) == [7])
+        // A direct message to the token's user reaches its connections, this one included.
+        let directs = await client.directMessages()
+        _ = try await client.direct(to: "alice", event: "hi", data: ["n": 8])
+        var iterator = directs.makeAsyncIterator()
+        let direct = await iterator.next()
+        #expect(direct?.event == "hi" && direct?.from?.user == "alice" && direct?.dataJSON == #"{"n":8}"#)
         await client.close()
         hub.stop()
     }
