@@ -2,27 +2,34 @@ import ChorusClient
 import Testing
 
 @Suite struct ConnectionStateMachineTests {
+    /// Feeds `events` to a machine, collecting each effect (mutating calls cannot sit in #expect).
+    func effects(_ machine: inout ConnectionStateMachine, _ events: [(inout ConnectionStateMachine) -> ConnectionStateMachine.Effect]) -> [ConnectionStateMachine.Effect] {
+        events.map { $0(&machine) }
+    }
+
     @Test func startConnectsOnceFromAFinalState() {
         var machine = ConnectionStateMachine()
-        let effect6 = machine.start()
-        #expect(effect6 == .connect)
+        #expect(self.effects(&machine, [{ $0.start() }, { $0.start() }]) == [.connect, .none])
         #expect(machine.state == .connecting)
-        let effect9 = machine.start()
-        #expect(effect9 == .none)
         machine.opened()
         #expect(machine.state == .connected)
     }
 
     @Test func lossSchedulesGrowingJitteredRetries() {
         var machine = ConnectionStateMachine()
-        _ = machine.start()
-        let effect18 = machine.lost(.reconnect, upFor: nil, random: 0.5)
-        #expect(effect18 == .retry(after: .milliseconds(500), refreshToken: false))
+        let seen = self.effects(&machine, [
+            { $0.start() },
+            { $0.lost(.reconnect, upFor: nil, random: 0.5) },
+            { $0.lost(.reconnect, upFor: nil, random: 0.5) },
+            { $0.lost(.refreshToken, upFor: nil, random: 1) },
+        ])
+        #expect(seen == [
+            .connect,
+            .retry(after: .milliseconds(500), refreshToken: false),
+            .retry(after: .seconds(1), refreshToken: false),
+            .retry(after: .seconds(4), refreshToken: true),
+        ])
         #expect(machine.state == .reconnecting)
-        let effect21 = machine.lost(.reconnect, upFor: nil, random: 0.5)
-        #expect(effect21 == .retry(after: .seconds(1), refreshToken: false))
-        let effect23 = machine.lost(.refreshToken, upFor: nil, random: 1)
-        #expect(effect23 == .retry(after: .seconds(4), refreshToken: true))
         machine.opened()
         #expect(machine.state == .connected)
     }
@@ -42,16 +49,10 @@ import Testing
 
     @Test func maxAttemptsGiveUpInTheErrorState() {
         var machine = ConnectionStateMachine(maxAttempts: 2)
-        _ = machine.start()
-        let effect45 = machine.lost(.reconnect, upFor: nil, random: 0)
-        #expect(effect45 != .giveUp)
-        let effect47 = machine.lost(.reconnect, upFor: nil, random: 0)
-        #expect(effect47 != .giveUp)
-        let effect49 = machine.lost(.reconnect, upFor: nil, random: 0)
-        #expect(effect49 == .giveUp)
+        let lose: (inout ConnectionStateMachine) -> ConnectionStateMachine.Effect = { $0.lost(.reconnect, upFor: nil, random: 0) }
+        #expect(self.effects(&machine, [{ $0.start() }, lose, lose, lose]) == [.connect, .retry(after: .zero, refreshToken: false), .retry(after: .zero, refreshToken: false), .giveUp])
         #expect(machine.state == .error)
-        let effect52 = machine.start()
-        #expect(effect52 == .connect)
+        #expect(self.effects(&machine, [{ $0.start() }]) == [.connect])
         #expect(machine.attempt == 0)
     }
 
@@ -59,11 +60,8 @@ import Testing
         var machine = ConnectionStateMachine()
         _ = machine.start()
         machine.opened()
-        let effect61 = machine.lost(.stop, upFor: .seconds(1), random: 0)
-        #expect(effect61 == .stop)
+        #expect(self.effects(&machine, [{ $0.lost(.stop, upFor: .seconds(1), random: 0) }, { $0.lost(.reconnect, upFor: nil, random: 0) }]) == [.stop, .none])
         #expect(machine.state == .disconnected)
-        let effect64 = machine.lost(.reconnect, upFor: nil, random: 0)
-        #expect(effect64 == .none)
         _ = machine.start()
         machine.close()
         #expect(machine.state == .disconnected)

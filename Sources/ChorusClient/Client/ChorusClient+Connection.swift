@@ -192,6 +192,7 @@ extension ChorusClient {
             self.opened()
         case .disconnect:
             self.link?.disconnect = frame.disconnectNotice
+            self.yieldNotice(frame)
         case .error(let error) where error.reason == .tokenRequired:
             // The hub needs a token and this connection came without one: renew and come back.
             self.link?.disconnect = DisconnectNotice(code: CloseCode.tokenInvalid.rawValue, reason: .tokenExpired, message: error.message, reconnect: true)
@@ -199,11 +200,15 @@ extension ChorusClient {
                 self.fail(ChorusClientError(error))
             }
             self.link?.channel.close(promise: nil)
-        case .custom:
-            for continuation in self.noticeStreams.values { continuation.yield(frame) }
+        case .custom, .error:
+            self.yieldNotice(frame)
         default:
             break
         }
+    }
+
+    func yieldNotice(_ frame: ServerFrame) {
+        for continuation in self.noticeStreams.values { continuation.yield(frame) }
     }
 
     func answer(_ waiting: Pending, with reply: ServerFrame) {

@@ -151,8 +151,9 @@ public actor ChorusClient {
         return stream
     }
 
-    /// Frames of types the client does not know that answer no request: notices of custom
-    /// frame types the hub's application sends, as ``ServerFrame/custom(type:fields:)``.
+    /// Frames that answer no request: `error`s without an `id` (a refused `?topic=`, a token
+    /// the hub turned down), the hub's `disconnect`, and frames of custom types the hub's
+    /// application sends, as ``ServerFrame/custom(type:fields:)``.
     public func notices() -> AsyncStream<ServerFrame> {
         let (stream, continuation) = AsyncStream.makeStream(of: ServerFrame.self)
         let id = self.newStreamID()
