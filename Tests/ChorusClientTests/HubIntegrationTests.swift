@@ -165,7 +165,10 @@ import Testing
         await client.connect()
         let messages = try await client.channel("chat:tokens").subscribe()
         #expect(await client.session?.user == "alice")
-        try await Task.sleep(for: .seconds(4))
+        // The hub closes the connection with `token_expired` within a sweep of the expiry; the
+        // client asks the provider again and comes back.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while calls.withLock({ $0 }) < 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
         try await client.waitUntilConnected()
         #expect(calls.withLock { $0 } >= 2)
         _ = try await client.publish(topic: "chat:tokens", data: ["n": 7])
@@ -191,7 +194,8 @@ import Testing
         await slow.pauseReading(true)
         let padding = String(repeating: "x", count: 4000)
         struct Padded: Encodable, Sendable { var n: Int; var pad: String }
-        let total = 2000
+        // 16 MB against a 64 KiB backlog: more than the loopback socket buffers absorb.
+        let total = 4000
         for n in 1...total { try await publisher.enqueue(QueuedPublish(topic: "chat:slow", event: "n", data: #"{"n":\#(n),"pad":"\#(padding)"}"#)) }
         while await publisher.stats.queued > 0 { try await Task.sleep(for: .milliseconds(20)) }
         await slow.pauseReading(false)
