@@ -44,7 +44,7 @@ struct ClientFigures {
         }
         while await publisher.stats.queued > 0 { try await Task.sleep(for: .milliseconds(5)) }
         let published = ContinuousClock.now - start
-        let receiving = try await received.value
+        let receiving = await received.value
         Self.report("publish: \(count) acknowledged publishes in \(published): \(Int(Double(count) / (published / .seconds(1))))/s")
         Self.report("receive: \(count) messages in \(receiving): \(Int(Double(count) / (receiving / .seconds(1))))/s")
         await subscriber.close()

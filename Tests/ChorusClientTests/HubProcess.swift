@@ -44,7 +44,7 @@ final class HubProcess: Sendable {
         process.environment = environment
         // Standard error goes to a file the test polls: no pipe to fill up, no handler threads.
         let log = self.directory.appendingPathComponent("hub-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         process.standardError = try FileHandle(forWritingTo: log)
         process.standardOutput = FileHandle.nullDevice
         try process.run()
