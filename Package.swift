@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "ChorusSQLite", targets: ["ChorusSQLite"]),
         .library(name: "ChorusServer", targets: ["ChorusServer"]),
         .executable(name: "chorus", targets: ["chorus"]),
+        // The Swift client SDK (docs/clients.md, "Swift").
+        .library(name: "ChorusClient", targets: ["ChorusClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
@@ -29,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        // TLS for ChorusClient's wss:// connections (already in the graph through Hummingbird).
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.2"),
     ],
     targets: [
         .target(
@@ -115,6 +119,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                "ChorusClient",  // chorus pub / chorus sub
             ],
             swiftSettings: strictSettings
         ),
@@ -218,6 +223,30 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The Swift client SDK: async/await over SwiftNIO, sharing frame types with the hub.
+        .target(
+            name: "ChorusClient",
+            dependencies: [
+                "ChorusCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ChorusClientTests",
+            dependencies: [
+                "ChorusClient",
+                "ChorusCore",
+                "ChorusJWT",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

@@ -2,7 +2,7 @@ import ChorusBench
 import ChorusServer
 
 
-/// `chorus serve | token | config | bench | pwa | help`
+/// `chorus serve | token | config | bench | pwa | sub | pub | help`
 let arguments = Array(CommandLine.arguments.dropFirst())
 let command = arguments.first ?? "help"
 let rest = Array(arguments.dropFirst())
@@ -19,6 +19,10 @@ do {
         try PWACommand.run(rest)
     case "bench":
         try await BenchDispatch.run(rest)
+    case "sub":
+        try await SubCommand.run(rest)
+    case "pub":
+        try await PubCommand.run(rest)
     case "help", "--help", "-h":
         print(Help.overview)
     default:
