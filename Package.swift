@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "ChorusSQLite", targets: ["ChorusSQLite"]),
         .library(name: "ChorusServer", targets: ["ChorusServer"]),
         .executable(name: "chorus", targets: ["chorus"]),
+        // The shared durable store of a cluster (PostgreSQL): pool, migrations, health.
+        .library(name: "ChorusPostgres", targets: ["ChorusPostgres"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
@@ -29,6 +31,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        // ChorusPostgres: PostgreSQL client with a connection pool.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.25.0"),
     ],
     targets: [
         .target(
@@ -66,6 +71,7 @@ let package = Package(
                 "ChorusCore",
                 "ChorusJWT",
                 "ChorusSQLite",
+                "ChorusPostgres",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -218,6 +224,33 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The shared durable store of a cluster: configuration from postgres_url, migrations
+        // under an advisory lock, a health check for /ready (docs/architecture.md, "ChorusPostgres").
+        .target(
+            name: "ChorusPostgres",
+            dependencies: [
+                "ChorusCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Integration tests of ChorusPostgres against a real PostgreSQL (PostgresTestServer).
+        .testTarget(
+            name: "ChorusPostgresTests",
+            dependencies: [
+                "ChorusPostgres",
+                "ChorusTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

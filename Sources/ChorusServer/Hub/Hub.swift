@@ -27,6 +27,8 @@ public final class Hub: Sendable {
     let broker: any Broker
     /// The receipts of publishes made with an `idempotency_key`, for `idempotency_window`.
     let idempotency: any IdempotencyStore
+    /// The dependencies `GET /ready` reports; register an engine's check here.
+    public let readiness = Readiness()
 
     /// What a publish returns: the message id, and its place in history once history is on.
     public struct Receipt: Sendable, Equatable {
