@@ -197,7 +197,7 @@ extension ConfigurationOption {
         },
         .init(
             key: "postgres_url",
-            help: "PostgreSQL for what a cluster shares (postgres://user:password@host:port/database?sslmode=disable|prefer|require|verify-full); migrated at start, reported by /ready.",
+            help: "PostgreSQL for what a cluster shares: postgres://user:password@host:port/database?sslmode=MODE (disable, prefer, require or verify-full). Migrated at start; reported by /ready.",
             defaultText: { $0.postgresURL.map { (try? PostgresConfiguration(url: $0).redactedURL) ?? "(set)" } ?? "(none)" }
         ) { configuration, text throws(ConfigurationError) in
             if !text.isEmpty {
