@@ -13,6 +13,7 @@ public struct Migration: Sendable, Equatable {
     /// SQL statements, one each (the extended query protocol runs one statement at a time).
     public let statements: [String]
 
+    /// A migration; ``all`` lists the shipped ones.
     public init(version: Int, name: String, statements: [String]) {
         self.version = version
         self.name = name
@@ -35,10 +36,14 @@ public struct Migration: Sendable, Equatable {
 
 /// A migration recorded in the database's `chorus_migrations` table.
 public struct AppliedMigration: Sendable, Equatable {
+    /// The migration's version.
     public let version: Int
+    /// Its name when it was applied.
     public let name: String
+    /// The ``Migration/checksum`` of its statements when it was applied.
     public let checksum: String
 
+    /// A row of `chorus_migrations`.
     public init(version: Int, name: String, checksum: String) {
         self.version = version
         self.name = name

@@ -13,6 +13,7 @@ public struct MigrationError: Error, Sendable, CustomStringConvertible {
         public static let invalidList = Code("invalidList")
     }
 
+    /// What kind of problem it is.
     public let code: Code
     /// What is wrong and what to do about it.
     public let message: String
@@ -22,5 +23,6 @@ public struct MigrationError: Error, Sendable, CustomStringConvertible {
         self.message = message
     }
 
+    /// The message.
     public var description: String { self.message }
 }

@@ -2,6 +2,7 @@
 /// feature (event bus, sync collections, push subscriptions, …) appends its migration with the
 /// next version, and never edits one that has shipped (docs/deployment.md, "PostgreSQL").
 extension Migration {
+    /// Every migration of the shared store, in version order.
     public static let all: [Migration] = [
         // The cluster's identity, made once by whichever node migrates first (`/api/nodes` can
         // show it): one row, enforced by a primary key that can only be true.

@@ -17,12 +17,17 @@ public struct PostgresConfiguration: Sendable, Equatable {
         case verifyFull = "verify-full"
     }
 
+    /// The server's host name or address.
     public var host: String
+    /// The server's port (5432 when the URL names none).
     public var port: Int
+    /// Who the hub connects as.
     public var username: String
+    /// The user's password; nil when the URL has none.
     public var password: String?
     /// The database; the username when the URL names none (as libpq does).
     public var database: String
+    /// Whether and how connections use TLS (`sslmode`, `prefer` when the URL names none).
     public var tls: TLSMode
     /// The most connections the pool opens (`postgres_pool_size`).
     public var poolSize = 10

@@ -14,15 +14,19 @@ import Synchronization
 /// clear error otherwise), then serves the pool until graceful shutdown. Later outages do not
 /// stop it: queries fail meanwhile, the pool reconnects when the server is back.
 public final class PostgresService: Service, ReadinessCheck {
+    /// Where the store is and the pool's size and timeouts.
     public let configuration: PostgresConfiguration
     /// The pool: stores built on PostgreSQL run their queries through it.
     public let client: PostgresClient
+    /// Its key in `/ready`'s checks.
     public let name = "postgres"
     private let migrations: [Migration]
     private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
     private let migrated = Atomic(false)
 
+    /// A client for `configuration`; nothing connects before ``run()``.
+    /// - Parameter migrations: the schema to migrate to (``Migration/all``; tests pass others).
     public init(
         configuration: PostgresConfiguration,
         migrations: [Migration] = Migration.all,
@@ -110,6 +114,7 @@ public final class PostgresService: Service, ReadinessCheck {
 public struct ClusterRecord: Sendable, Equatable {
     /// A UUID chosen when the first node migrated the database.
     public let id: String
+    /// When that was.
     public let createdAt: Date
 }
 

@@ -11,6 +11,7 @@ public struct PostgresUnavailable: Error, Sendable, CustomStringConvertible {
 
     init(_ message: String) { self.message = message }
 
+    /// The message.
     public var description: String { self.message }
 
     /// `error` described for an operator, at `server` (a redacted URL).

@@ -936,6 +936,11 @@ class PostgresServer:
         os.kill(pid, signal.SIGKILL)
         for child in [pid, *children]:
             self._wait_gone(child, 10)
+        # Lock files left behind by the crash name its pid, which an unreaped (zombie) postmaster
+        # keeps alive in PostgreSQL's eyes: remove them so start() works.
+        for stale in (os.path.join(self.data, "postmaster.pid"), os.path.join(self.dir, f".s.PGSQL.{self.port}.lock")):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(stale)
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         """Runs SQL with psql; its unaligned, tuples-only output, stripped."""
