@@ -1,4 +1,6 @@
+import Foundation
 import NIOCore
+import NIOPosix
 import PostgresNIO
 import _ConnectionPoolModule
 
@@ -26,7 +28,7 @@ public struct PostgresUnavailable: Error, Sendable, CustomStringConvertible {
                 let state = error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? ""
                 self.init("PostgreSQL at \(server) refused: \(message)\(state)")
             } else if let underlying = error.underlying {
-                self.init("cannot reach PostgreSQL at \(server): \(underlying)")
+                self.init("cannot reach PostgreSQL at \(server): \(Self.reason(underlying))")
             } else {
                 self.init("PostgreSQL at \(server) failed: \(error.code)")
             }
@@ -36,6 +38,20 @@ public struct PostgresUnavailable: Error, Sendable, CustomStringConvertible {
             self.init("the PostgreSQL client is not running (shutting down)")
         default:
             self.init("PostgreSQL at \(server) failed: \(String(reflecting: error))")
+        }
+    }
+
+    /// A socket error as the system says it ("Connection refused"), not NIO's nested dump.
+    private static func reason(_ error: any Error) -> String {
+        switch error {
+        case let error as NIOConnectionError:
+            if let failure = error.connectionErrors.first { return Self.reason(failure.error) }
+            if let dns = error.dnsAError ?? error.dnsAAAAError { return "cannot resolve \(error.host): \(dns)" }
+            return "\(error)"
+        case let error as IOError:
+            return String(cString: strerror(error.errnoCode))
+        default:
+            return "\(error)"
         }
     }
 

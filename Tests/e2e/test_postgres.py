@@ -84,7 +84,7 @@ async def test_an_outage_fails_ready_only_and_heals_by_itself(postgres_server, h
 
 def test_a_bad_postgres_url_exits_with_a_clear_message():
     done = run_cli("serve", "--port", "0", "--postgres-url", f"mysql://u:{PASSWORD}@127.0.0.1/db")
-    assert done.returncode != 0
+    assert done.returncode == 2
     assert "postgres_url has the scheme 'mysql'; expected postgres:// or postgresql://" in done.stderr, done.stderr
     assert PASSWORD not in done.stderr
     done = run_cli("serve", "--port", "0", env={"CHORUS_POSTGRES_URL": "postgres://u@h/db?sslmode=sometimes"})
@@ -96,9 +96,9 @@ def test_an_unreachable_postgres_stops_start_up_with_the_reason():
     port = free_port()
     started = time.monotonic()
     done = run_cli("serve", "--port", "0", "--postgres-url", f"postgres://chorus:{PASSWORD}@127.0.0.1:{port}/chorus?sslmode=disable")
-    assert done.returncode != 0
+    assert done.returncode == 2
     assert f"cannot reach PostgreSQL at postgres://chorus@127.0.0.1:{port}/chorus?sslmode=disable" in done.stderr, done.stderr
-    assert "refused" in done.stderr.lower(), done.stderr
+    assert done.stderr.rstrip().endswith(": Connection refused"), done.stderr
     assert PASSWORD not in done.stderr
     assert time.monotonic() - started < 15
 
@@ -106,3 +106,10 @@ def test_an_unreachable_postgres_stops_start_up_with_the_reason():
 async def _is_ready(hub: Hub) -> bool:
     status, _ = await ready(hub)
     return status == 200
+
+
+def test_a_refusing_server_stops_start_up_with_its_reason(postgres_server):
+    done = run_cli("serve", "--port", "0", "--postgres-url", postgres_server.url("nosuchdb"))
+    assert done.returncode == 2
+    assert (f"chorus: PostgreSQL at postgres://postgres@127.0.0.1:{postgres_server.port}/nosuchdb?sslmode=disable refused: "
+            'database "nosuchdb" does not exist (SQLSTATE 3D000)') in done.stderr, done.stderr
