@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
+
+import jsonschema
+import yaml
 
 from conftest import Hub, PostgresServer, free_port, http_publish, recv_type, run_cli, subscribe, wait_for, ws_connect
 
@@ -19,9 +23,14 @@ def postgres_env(server: PostgresServer, database: str) -> dict[str, str]:
 
 
 async def ready(hub: Hub) -> tuple[int, dict]:
+    """`/ready`'s status and body, checked against docs/openapi.yaml."""
     async with hub.http(timeout=15.0) as c:
         r = await c.get("/ready")
-        return r.status_code, r.json()
+    spec = yaml.safe_load((Path(__file__).resolve().parents[2] / "docs/openapi.yaml").read_text())
+    schema = spec["paths"]["/ready"]["get"]["responses"][str(r.status_code)]["content"]["application/json"]["schema"]
+    # The document's components beside the schema, so its '#/components/…' references resolve.
+    jsonschema.validate(r.json(), {**schema, "components": spec["components"]})
+    return r.status_code, r.json()
 
 
 async def test_ready_reports_postgres_once_migrated(postgres_server, hub_factory):
