@@ -60,15 +60,16 @@ public final class PostgresService: Service, ReadinessCheck {
         }
     }
 
-    /// Opens one connection of its own (not from the pool) and runs `SELECT 1`, within the
-    /// connect timeout: the pool waits and retries quietly, this says why it cannot connect.
-    public func probe() async throws {
+    /// Opens one connection of its own (not from the pool) and runs `SELECT 1`, within
+    /// `timeout` (the connect timeout by default): the pool waits and retries quietly, this says
+    /// why it cannot connect.
+    public func probe(within timeout: Duration? = nil) async throws {
         let configuration = try self.configuration.connectionConfiguration()
         let server = self.configuration.redactedURL
         let logger = self.logger
         let group = self.eventLoopGroup
         do {
-            try await PostgresUnavailable.withTimeout(self.configuration.connectTimeout, "PostgreSQL at \(server)") {
+            try await PostgresUnavailable.withTimeout(timeout ?? self.configuration.connectTimeout, "PostgreSQL at \(server)") {
                 let connection = try await PostgresConnection.connect(on: group.next(), configuration: configuration, id: 0, logger: logger)
                 do {
                     try await connection.query("SELECT 1", logger: logger)
@@ -84,7 +85,8 @@ public final class PostgresService: Service, ReadinessCheck {
     }
 
     /// Ready once migrated and while the pool answers `SELECT 1` within the health timeout;
-    /// when it does not, the error says why (from a probe of its own).
+    /// when it does not, the error says why (from a probe of its own, within the health timeout
+    /// too, so `/ready` answers within twice that).
     public func checkReady() async throws {
         guard self.migrated.load(ordering: .acquiring) else {
             throw PostgresUnavailable("PostgreSQL at \(self.configuration.redactedURL): migrations not applied yet")
@@ -95,8 +97,9 @@ public final class PostgresService: Service, ReadinessCheck {
             }
         } catch {
             // The pool only says it is waiting: a connection of our own says why.
-            try await self.probe()
-            throw PostgresUnavailable(describing: error, server: self.configuration.redactedURL)
+            try await self.probe(within: self.configuration.healthTimeout)
+            let reason = PostgresUnavailable(describing: error, server: self.configuration.redactedURL)
+            throw PostgresUnavailable("\(reason.message) (PostgreSQL answers again: the pool is reconnecting)")
         }
     }
 
