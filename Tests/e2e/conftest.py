@@ -889,7 +889,12 @@ class PostgresServer:
         except (FileNotFoundError, ValueError):
             return None
 
-    def url(self, database: str = "postgres") -> str:
+    @property
+    def url(self) -> str:
+        """The ``postgres_url`` of its default database (``postgres``)."""
+        return self.database_url("postgres")
+
+    def database_url(self, database: str) -> str:
         return f"postgres://{self.user}@127.0.0.1:{self.port}/{database}?sslmode=disable"
 
     def _as_owner(self, tool: str, *args: str) -> None:
@@ -954,7 +959,7 @@ class PostgresServer:
     def create_database(self, name: str) -> str:
         """An empty database; returns its URL."""
         self.psql(f"CREATE DATABASE {name}")
-        return self.url(name)
+        return self.database_url(name)
 
     def close(self) -> None:
         self.stop()
@@ -1036,7 +1041,7 @@ class RedisServer:
 
 @pytest.fixture
 def postgres_server() -> Iterable[PostgresServer]:
-    """A started PostgreSQL (``url()``, ``port``, ``stop()``, ``start()``, ``kill()``, ``psql()``,
+    """A started PostgreSQL (``url``, ``database_url()``, ``port``, ``pid``, ``stop()``, ``start()``, ``kill()``, ``psql()``,
     ``create_database()``), stopped by pid and removed after the test."""
     server = PostgresServer()
     try:

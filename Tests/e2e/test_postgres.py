@@ -118,7 +118,7 @@ async def _is_ready(hub: Hub) -> bool:
 
 
 def test_a_refusing_server_stops_start_up_with_its_reason(postgres_server):
-    done = run_cli("serve", "--port", "0", "--postgres-url", postgres_server.url("nosuchdb"))
+    done = run_cli("serve", "--port", "0", "--postgres-url", postgres_server.database_url("nosuchdb"))
     assert done.returncode == 2
     assert (f"chorus: PostgreSQL at postgres://postgres@127.0.0.1:{postgres_server.port}/nosuchdb?sslmode=disable refused: "
             'database "nosuchdb" does not exist (SQLSTATE 3D000)') in done.stderr, done.stderr
