@@ -41,20 +41,26 @@ public final class PostgresService: Service, ReadinessCheck {
     }
 
     /// Checks the server answers, migrates, then runs the pool until graceful shutdown.
+    /// A graceful shutdown during start-up stops the check and the migration (their
+    /// transaction rolls back) and returns without an error.
     /// - Throws: ``PostgresUnavailable`` when the server cannot be reached or refuses at start,
     ///   or its migrations cannot be applied (``MigrationError``'s message).
     public func run() async throws {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await self.client.run() }
             do {
-                try await self.probe()
-                let applied = try await Migrator(migrations: self.migrations, logger: self.logger).apply(on: self.client)
-                self.migrated.store(true, ordering: .releasing)
-                self.logger.info(
-                    "PostgreSQL ready",
-                    metadata: ["server": "\(self.configuration.redactedURL)", "schema_version": "\(self.migrations.count)", "applied_now": "\(applied.count)"]
-                )
+                try await cancelWhenGracefulShutdown {
+                    try await self.probe()
+                    let applied = try await Migrator(migrations: self.migrations, logger: self.logger).apply(on: self.client)
+                    self.migrated.store(true, ordering: .releasing)
+                    self.logger.info(
+                        "PostgreSQL ready",
+                        metadata: ["server": "\(self.configuration.redactedURL)", "schema_version": "\(self.migrations.count)", "applied_now": "\(applied.count)"]
+                    )
+                }
             } catch {
+                // Stopped before it was ready: nothing failed.
+                guard !Task.isShuttingDownGracefully else { return }
                 throw PostgresUnavailable(describing: error, server: self.configuration.redactedURL)
             }
         }

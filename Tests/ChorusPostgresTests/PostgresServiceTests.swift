@@ -1,6 +1,9 @@
 import ChorusTestSupport
+import Dispatch
+import Glibc
 import Logging
 import PostgresNIO
+import ServiceLifecycle
 import Testing
 
 @testable import ChorusPostgres
@@ -152,5 +155,38 @@ import Testing
             let message = "\(error)"
             return message.contains("cannot reach PostgreSQL at postgres://postgres@127.0.0.1:\(port)/none") && message.contains("refused")
         }
+    }
+
+    /// A server that accepts connections and never answers: start-up waits for it until the
+    /// connect timeout, unless the group shuts down first, which is then no failure.
+    @Test func aGracefulShutdownDuringStartUpIsNoFailure() async throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let listening = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && listen(fd, 8) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        try #require(listening)
+        var configuration = try PostgresConfiguration(url: "postgres://u@127.0.0.1:\(UInt16(bigEndian: address.sin_port))/d?sslmode=disable")
+        configuration.connectTimeout = .seconds(60)
+        let service = PostgresService(configuration: configuration, logger: Self.logger)
+        let group = ServiceGroup(configuration: .init(services: [service], logger: Self.logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            // Once the probe's connection waits in the listen queue, it is start-up under way.
+            let connecting = await withCheckedContinuation { continuation in
+                DispatchQueue.global().async {
+                    var pending = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                    continuation.resume(returning: poll(&pending, 1, 30_000) == 1)
+                }
+            }
+            #expect(connecting)
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        await #expect(throws: PostgresUnavailable.self) { try await service.checkReady() }
     }
 }
