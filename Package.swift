@@ -18,6 +18,8 @@ let package = Package(
         .executable(name: "chorus", targets: ["chorus"]),
         // The Swift client SDK (docs/clients.md, "Swift").
         .library(name: "ChorusClient", targets: ["ChorusClient"]),
+        // The shared durable store of a cluster (PostgreSQL): pool, migrations, health.
+        .library(name: "ChorusPostgres", targets: ["ChorusPostgres"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
@@ -31,8 +33,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
-        // TLS for ChorusClient's wss:// connections (already in the graph through Hummingbird).
-        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.2"),
+        // TLS: ChorusClient's wss://, ChorusPostgres's sslmode (already in the graph through Hummingbird).
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        // ChorusPostgres: PostgreSQL client with a connection pool.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .target(
@@ -70,6 +74,7 @@ let package = Package(
                 "ChorusCore",
                 "ChorusJWT",
                 "ChorusSQLite",
+                "ChorusPostgres",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -247,6 +252,31 @@ let package = Package(
                 "ChorusJWT",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+        // The shared durable store of a cluster: configuration from postgres_url, migrations
+        // under an advisory lock, a health check for /ready (docs/architecture.md, "ChorusPostgres").
+        .target(
+            name: "ChorusPostgres",
+            dependencies: [
+                "ChorusCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Integration tests of ChorusPostgres against a real PostgreSQL (PostgresTestServer).
+        .testTarget(
+            name: "ChorusPostgresTests",
+            dependencies: [
+                "ChorusPostgres",
+                "ChorusTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

@@ -827,3 +827,235 @@ def restartable_hub() -> Iterable:
     yield make
     for r in made:
         r.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Throwaway PostgreSQL and Redis (cluster tests)
+# --------------------------------------------------------------------------------------------
+
+def _postgres_bin() -> Path:
+    """``CHORUS_PG_BIN``, else the newest /usr/lib/postgresql/N/bin (Debian keeps the server tools
+    off PATH), else the PATH entry with ``pg_ctl``."""
+    if os.environ.get("CHORUS_PG_BIN"):
+        return Path(os.environ["CHORUS_PG_BIN"])
+    versions = sorted((p for p in Path("/usr/lib/postgresql").glob("*/bin") if p.parent.name.isdigit()),
+                      key=lambda p: int(p.parent.name), reverse=True)
+    for candidate in versions:
+        if (candidate / "pg_ctl").exists():
+            return candidate
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).parent
+    raise RuntimeError("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/pg_ctl, no pg_ctl on PATH): "
+                       "scripts/test installs it")
+
+
+def _gone(pid: int) -> bool:
+    """Whether ``pid`` has exited (a zombie nobody reaped yet counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+class PostgresServer:
+    """A PostgreSQL cluster in a temporary directory, on a free loopback port, run as ``nobody``
+    when the tests run as root (PostgreSQL refuses root). ``stop()``/``start()`` for outages,
+    ``kill()`` for a crash; ``close()`` stops it by pid and removes the directory."""
+
+    user = "postgres"
+
+    def __init__(self) -> None:
+        self.bin = _postgres_bin()
+        self.dir = tempfile.mkdtemp(prefix="chorus-pg-")
+        self.port = free_port()
+        if os.geteuid() == 0:
+            import pwd
+            nobody = pwd.getpwnam("nobody")
+            os.chown(self.dir, nobody.pw_uid, nobody.pw_gid)
+        self._as_owner("initdb", "-D", self.data, "-U", self.user, "-A", "trust", "--no-sync", "-E", "UTF8")
+
+    @property
+    def data(self) -> str:
+        return os.path.join(self.dir, "data")
+
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's pid while it runs."""
+        try:
+            with open(os.path.join(self.data, "postmaster.pid")) as f:
+                return int(f.readline())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    @property
+    def url(self) -> str:
+        """The ``postgres_url`` of its default database (``postgres``)."""
+        return self.database_url("postgres")
+
+    def database_url(self, database: str) -> str:
+        return f"postgres://{self.user}@127.0.0.1:{self.port}/{database}?sslmode=disable"
+
+    def _as_owner(self, tool: str, *args: str) -> None:
+        argv = [str(self.bin / tool), *args]
+        if os.geteuid() == 0:
+            argv = ["runuser", "-u", "nobody", "--", *argv]
+        # Output to a file: the postmaster pg_ctl leaves running must not hold a pipe open.
+        with tempfile.TemporaryFile() as out:
+            done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, timeout=90)
+            out.seek(0)
+            if done.returncode != 0:
+                raise RuntimeError(f"{' '.join(argv)} failed ({done.returncode}): {out.read().decode(errors='replace')}")
+
+    def start(self) -> "PostgresServer":
+        """Starts it (again) on the same port and data; returns once it accepts connections."""
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+        self._as_owner("pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "log"), "-w", "-t", "60", "-o", options, "start")
+        return self
+
+    def _wait_gone(self, pid: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if _gone(pid):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self) -> None:
+        """Fast shutdown (open connections are closed) by the postmaster's pid; waits until it is gone."""
+        pid = self.pid
+        if pid is None or _gone(pid):
+            return
+        os.kill(pid, signal.SIGINT)
+        if not self._wait_gone(pid, 30):
+            os.kill(pid, signal.SIGKILL)
+            self._wait_gone(pid, 5)
+
+    def kill(self) -> None:
+        """SIGKILL the postmaster (a crash); waits until it and its backends are gone."""
+        pid = self.pid
+        if pid is None or _gone(pid):
+            return
+        children = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _parent(int(p.name)) == pid]
+        os.kill(pid, signal.SIGKILL)
+        for child in [pid, *children]:
+            self._wait_gone(child, 10)
+        # Lock files left behind by the crash name its pid, which an unreaped (zombie) postmaster
+        # keeps alive in PostgreSQL's eyes: remove them so start() works.
+        for stale in (os.path.join(self.data, "postmaster.pid"), os.path.join(self.dir, f".s.PGSQL.{self.port}.lock")):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(stale)
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        """Runs SQL with psql; its unaligned, tuples-only output, stripped."""
+        done = subprocess.run([str(self.bin / "psql"), "-X", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
+                               "-d", database, "-v", "ON_ERROR_STOP=1", "-A", "-t", "-c", sql],
+                              capture_output=True, text=True, timeout=30)
+        if done.returncode != 0:
+            raise RuntimeError(f"psql failed: {done.stderr}")
+        return done.stdout.strip()
+
+    def create_database(self, name: str) -> str:
+        """An empty database; returns its URL."""
+        self.psql(f"CREATE DATABASE {name}")
+        return self.database_url(name)
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (FileNotFoundError, ValueError, IndexError):
+        return None
+
+
+class RedisServer:
+    """``redis-server`` in a temporary directory on a free loopback port, a child of the test
+    (stopped by pid). ``args`` add to the command line, e.g. ``["--appendonly", "yes"]``;
+    without them nothing is persisted. ``stop()``/``start()`` keep the port and directory."""
+
+    def __init__(self, args: Sequence[str] = ()) -> None:
+        self.binary = shutil.which("redis-server")
+        if self.binary is None:
+            raise RuntimeError("redis-server is not installed: scripts/test installs it")
+        self.args = list(args)
+        self.dir = tempfile.mkdtemp(prefix="chorus-redis-")
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc and self.proc.poll() is None else None
+
+    def start(self) -> "RedisServer":
+        """Starts it (again); returns once it answers PING."""
+        argv = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
+                "--save", "", "--appendonly", "no", "--daemonize", "no", *self.args]
+        self.log = open(os.path.join(self.dir, "log"), "ab")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.proc.returncode}: "
+                                   f"{Path(self.dir, 'log').read_text(errors='replace')[-2000:]}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(64).startswith(b"+PONG"):
+                    return self
+            time.sleep(0.05)
+        self.kill()
+        raise RuntimeError("redis-server did not answer PING within 20s")
+
+    def _end(self, sig: int) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.proc and getattr(self, "log", None):
+            self.log.close()
+
+    def stop(self) -> None:
+        """SIGTERM (Redis saves first when persistence is on) and wait."""
+        self._end(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILL: nothing is saved."""
+        self._end(signal.SIGKILL)
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_server() -> Iterable[PostgresServer]:
+    """A started PostgreSQL (``url``, ``database_url()``, ``port``, ``pid``, ``stop()``, ``start()``, ``kill()``, ``psql()``,
+    ``create_database()``), stopped by pid and removed after the test."""
+    server = PostgresServer()
+    try:
+        yield server.start()
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def redis_server() -> Iterable[RedisServer]:
+    """A started Redis without persistence (``url``, ``port``, ``stop()``, ``start()``, ``kill()``);
+    for other settings make a ``RedisServer(args)`` and ``close()`` it."""
+    server = RedisServer()
+    try:
+        yield server.start()
+    finally:
+        server.close()

@@ -1,4 +1,5 @@
 public import ChorusCore
+public import ChorusPostgres
 import ChorusSQLite
 public import CoreMetrics
 import Hummingbird
@@ -26,6 +27,9 @@ public struct ChorusServer: Service {
     public let hub: Hub
     /// The configuration the server was made with.
     public let configuration: HubConfiguration
+    /// The shared durable store, when `postgres_url` is set: ``run()`` runs it before the hub
+    /// (migrating at start), and `/ready` reports it.
+    public let postgres: PostgresService?
     private let eventLoopGroup: MultiThreadedEventLoopGroup
     private let logger: Logger
     private let metricsExposition: MetricsExposition?
@@ -68,6 +72,8 @@ public struct ChorusServer: Service {
             metricsFactory: metricsFactory,
             logger: logger
         )
+        self.postgres = try Self.openPostgres(configuration, eventLoopGroup: self.eventLoopGroup, logger: logger)
+        if let postgres = self.postgres { self.hub.readiness.register(postgres) }
         self.configuration = configuration
         self.metricsExposition = metricsExposition
         self.logger = logger
@@ -91,6 +97,21 @@ public struct ChorusServer: Service {
         return try GroupCommitStore(backend: backend, ttls: ttls, logger: logger)
     }
 
+    /// The PostgreSQL client `postgres_url` names, with the pool size and timeout configured;
+    /// nil when none is set.
+    static func openPostgres(_ configuration: HubConfiguration, eventLoopGroup: any EventLoopGroup, logger: Logger) throws -> PostgresService? {
+        guard let url = configuration.postgresURL else { return nil }
+        var postgres: PostgresConfiguration
+        do throws(PostgresConfigurationError) {
+            postgres = try PostgresConfiguration(url: url)
+        } catch {
+            throw ConfigurationError(error.message)
+        }
+        postgres.poolSize = configuration.postgresPoolSize
+        postgres.connectTimeout = configuration.postgresConnectTimeout
+        return PostgresService(configuration: postgres, eventLoopGroup: eventLoopGroup, logger: logger)
+    }
+
     static func isLoopback(_ host: String) -> Bool {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
@@ -99,8 +120,10 @@ public struct ChorusServer: Service {
     /// shuts down: stops accepting, sends every client `disconnect` and close 1001, waits for
     /// them (at most `shutdown_timeout` in all), stops the hub, returns.
     ///
-    /// Runs the history store, the hub and its listener as a group of their own, in that order,
-    /// so the listener stops first, then the hub, and the store last.
+    /// Runs PostgreSQL's client (when configured), the history store, the hub and its listener
+    /// as a group of their own, in that order, so the listener stops first, then the hub, the
+    /// store, and PostgreSQL last. PostgreSQL unreachable at start, or its migrations refused,
+    /// stops the group with an error that says why.
     public func run() async throws {
         let hub = self.hub
         let logger = self.logger
@@ -126,6 +149,7 @@ public struct ChorusServer: Service {
         // is committed).
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: hub), .init(service: listener)]
         if let store = hub.history { services.insert(.init(service: store), at: 0) }
+        if let postgres = self.postgres { services.insert(.init(service: postgres), at: 0) }
         var groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout
         groupConfiguration.maximumCancellationDuration = .seconds(1)

@@ -1,3 +1,4 @@
+import ChorusPostgres
 import Foundation
 
 /// One configuration option: its names in each source, its default and how to parse it.
@@ -195,6 +196,30 @@ extension ConfigurationOption {
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
             guard levels.contains(text) else { throw ConfigurationError("'\(text)' is not one of \(levels.joined(separator: ", "))") }
             configuration.logLevel = text
+        },
+        .init(
+            key: "postgres_url",
+            help: "PostgreSQL for what a cluster shares: postgres://user:password@host:port/database?sslmode=MODE (disable, prefer, require or verify-full). Migrated at start; reported by /ready.",
+            defaultText: { $0.postgresURL.map { (try? PostgresConfiguration(url: $0).redactedURL) ?? "(set)" } ?? "(none)" }
+        ) { configuration, text throws(ConfigurationError) in
+            if !text.isEmpty {
+                do throws(PostgresConfigurationError) {
+                    _ = try PostgresConfiguration(url: text)
+                } catch {
+                    throw ConfigurationError(error.message)
+                }
+            }
+            configuration.postgresURL = text.isEmpty ? nil : text
+        },
+        .integer("postgres_pool_size", \.postgresPoolSize, range: 1...1000, help: "Most connections the hub opens to PostgreSQL."),
+        .init(
+            key: "postgres_connect_timeout",
+            help: "How long opening a PostgreSQL connection may take; start-up fails when PostgreSQL does not answer within it.",
+            defaultText: { ValueParsing.formatDuration($0.postgresConnectTimeout) }
+        ) { configuration, text throws(ConfigurationError) in
+            let timeout = try ValueParsing.duration(text)
+            guard timeout > .zero else { throw ConfigurationError("postgres_connect_timeout must be longer than 0") }
+            configuration.postgresConnectTimeout = timeout
         },
     ]
 }

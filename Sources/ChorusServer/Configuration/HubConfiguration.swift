@@ -95,6 +95,13 @@ public struct HubConfiguration: Sendable {
     public var logLevel = "info"
     /// Serve `/echo`, a WebSocket endpoint that echoes every message (for conformance suites).
     public var echoEndpoint = false
+    /// The shared durable store of a cluster (`postgres://user:password@host:port/db?sslmode=…`);
+    /// nil: none (one node keeps its history in SQLite or memory).
+    public var postgresURL: String?
+    /// The most connections the hub opens to PostgreSQL.
+    public var postgresPoolSize = 10
+    /// How long opening one PostgreSQL connection may take.
+    public var postgresConnectTimeout: Duration = .seconds(5)
 
     /// Every option at its default.
     public init() {}

@@ -12,7 +12,7 @@ struct APIRoutes: Sendable {
 
     func register<Context: RemoteAddressRequestContext>(on router: some RouterMethods<Context>) {
         router.get("/health") { _, _ in Self.json(["status": "ok"]) }
-        router.get("/ready") { _, _ in Self.json(["status": "ready"]) }
+        router.get("/ready") { _, _ in await self.ready() }
         if let exposition = self.metricsExposition {
             router.get("/metrics") { _, _ in
                 try await self.hub.updateCountedGauges()
@@ -203,6 +203,31 @@ struct APIRoutes: Sendable {
             throw ProtocolError(.badRequest, "'\(name)' must be a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
         return number
+    }
+
+    // MARK: Readiness
+
+    /// `GET /ready`: 200 when every dependency the hub has answers (`checks` lists them, when it
+    /// has any); 503 with an `unavailable` error naming the failing ones otherwise.
+    private func ready() async -> Response {
+        guard !self.hub.readiness.isEmpty else { return Self.json(["status": "ready"]) }
+        let results = await self.hub.readiness.run()
+        var checks: [String: Any] = [:]
+        for result in results {
+            checks[result.name] = result.failure.map { ["status": "failing", "error": $0] } ?? ["status": "ok"]
+        }
+        let failures = results.compactMap { result in result.failure.map { "\(result.name): \($0)" } }
+        guard failures.isEmpty else {
+            return Self.json(
+                [
+                    "status": "not_ready",
+                    "checks": checks,
+                    "error": ["code": ErrorCode.unavailable.rawValue, "message": failures.joined(separator: "; ")],
+                ],
+                status: .serviceUnavailable
+            )
+        }
+        return Self.json(["status": "ready", "checks": checks])
     }
 
     // MARK: Introspection

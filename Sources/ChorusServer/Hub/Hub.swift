@@ -31,6 +31,8 @@ public final class Hub: Sendable {
     public let node: LocalNode
     /// Every node of the cluster (nil: this process alone).
     let nodeDirectory: (any NodeDirectory)?
+    /// The dependencies `GET /ready` reports; register an engine's check here.
+    public let readiness = Readiness()
 
     /// What a publish returns: the message id, and its place in history once history is on.
     public struct Receipt: Sendable, Equatable {
