@@ -252,6 +252,9 @@ let package = Package(
                 "ChorusJWT",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The shared durable store of a cluster: configuration from postgres_url, migrations
         // under an advisory lock, a health check for /ready (docs/architecture.md, "ChorusPostgres").
         .target(

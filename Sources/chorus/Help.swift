@@ -36,6 +36,10 @@ enum Help {
         for option in ConfigurationOption.all {
             lines.append("  \(option.flag) VALUE  (\(option.environmentVariable))")
             lines.append("      \(option.help) Default: \(option.defaultValue(in: .serveDefaults))")
+            // An application embedding the hub starts from HubConfiguration(), not from `chorus serve`'s.
+            if option.defaultValue != option.defaultValue(in: .serveDefaults) {
+                lines.append("      (Embedded, HubConfiguration(): \(option.defaultValue).)")
+            }
         }
         return lines.joined(separator: "\n")
     }
