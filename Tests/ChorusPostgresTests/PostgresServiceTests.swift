@@ -52,7 +52,7 @@ import Testing
 
     @Test func threeConcurrentMigratorsApplyEachMigrationOnce() async throws {
         try await PostgresTestServer.with { server in
-            let url = try server.createDatabase("concurrent")
+            let url = try await server.createDatabase("concurrent")
             let services = try (0..<3).map { _ in try Self.service(url) }
             let applied = try await withThrowingTaskGroup(of: Int.self) { group in
                 for service in services {
@@ -68,30 +68,30 @@ import Testing
                 return try await group.reduce(0, +)
             }
             #expect(applied == Self.slowList.count)
-            #expect(try server.psql("SELECT string_agg(version || ':' || name, ',' ORDER BY version) FROM chorus_migrations", database: "concurrent") == "1:cluster,2:slow")
-            #expect(try server.psql("SELECT count(*) FROM chorus_cluster", database: "concurrent") == "1")
+            #expect(try await server.psql("SELECT string_agg(version || ':' || name, ',' ORDER BY version) FROM chorus_migrations", database: "concurrent") == "1:cluster,2:slow")
+            #expect(try await server.psql("SELECT count(*) FROM chorus_cluster", database: "concurrent") == "1")
         }
     }
 
     @Test func aSecondStartAppliesNothingAndKeepsTheCluster() async throws {
         try await PostgresTestServer.with { server in
-            let url = try server.createDatabase("rerun")
+            let url = try await server.createDatabase("rerun")
             let first = try Self.service(url)
             let cluster = try await Self.whileRunning(first) { try await first.cluster() }
-            let appliedAt = try server.psql("SELECT applied_at FROM chorus_migrations WHERE version = 1", database: "rerun")
+            let appliedAt = try await server.psql("SELECT applied_at FROM chorus_migrations WHERE version = 1", database: "rerun")
             let second = try Self.service(url)
             let again = try await Self.whileRunning(second) {
                 #expect(try await Migrator(migrations: Migration.all, logger: Self.logger).apply(on: second.client).isEmpty)
                 return try await second.cluster()
             }
             #expect(again == cluster)
-            #expect(try server.psql("SELECT applied_at FROM chorus_migrations WHERE version = 1", database: "rerun") == appliedAt)
+            #expect(try await server.psql("SELECT applied_at FROM chorus_migrations WHERE version = 1", database: "rerun") == appliedAt)
         }
     }
 
     @Test func aChangedOrUnknownMigrationStopsStartUp() async throws {
         try await PostgresTestServer.with { server in
-            let url = try server.createDatabase("refusals")
+            let url = try await server.createDatabase("refusals")
             try await Self.whileRunning(try Self.service(url, migrations: Self.slowList)) {}
             // This binary's migration 2 is not the applied one.
             var edited = Self.slowList
@@ -107,13 +107,13 @@ import Testing
             } throws: { error in
                 "\(error)".contains("a newer chorus migrated it")
             }
-            #expect(try server.psql("SELECT count(*) FROM chorus_migrations", database: "refusals") == "2")
+            #expect(try await server.psql("SELECT count(*) FROM chorus_migrations", database: "refusals") == "2")
         }
     }
 
     @Test func thePoolOpensNoMoreConnectionsThanItsSize() async throws {
         try await PostgresTestServer.with { server in
-            let url = try server.createDatabase("pool")
+            let url = try await server.createDatabase("pool")
             let service = try Self.service(url, poolSize: 3)
             try await Self.whileRunning(service) {
                 try await withThrowingTaskGroup(of: Void.self) { group in
@@ -123,7 +123,7 @@ import Testing
                     try await group.waitForAll()
                 }
                 // Connections stay open (idle) after the burst: exactly the pool's size.
-                let count = try server.psql("SELECT count(*) FROM pg_stat_activity WHERE datname = 'pool' AND application_name = 'chorus'")
+                let count = try await server.psql("SELECT count(*) FROM pg_stat_activity WHERE datname = 'pool' AND application_name = 'chorus'")
                 #expect(count == "3")
             }
         }
@@ -131,16 +131,16 @@ import Testing
 
     @Test func readinessFailsWhileTheServerIsStoppedAndRecoversByItself() async throws {
         try await PostgresTestServer.with { server in
-            let url = try server.createDatabase("outage")
+            let url = try await server.createDatabase("outage")
             let service = try Self.service(url)
             try await Self.whileRunning(service) {
-                try server.stop()
+                try await server.stop()
                 await #expect {
                     try await service.checkReady()
                 } throws: { error in
                     "\(error)".contains("cannot reach PostgreSQL at postgres://postgres@127.0.0.1:\(server.port)/outage")
                 }
-                try server.start()
+                try await server.start()
                 try await Self.waitUntilReady(service)
                 #expect(try await service.cluster().id.count == 36)
             }

@@ -7,9 +7,13 @@ import Glibc
 /// loopback port, as `nobody` when the tests run as root (PostgreSQL refuses root). Stop and
 /// start it again to test outages; ``shutdown()`` stops it by pid and removes the directory.
 ///
+/// Everything that waits (a child process, the server's start or stop) runs on a thread of its
+/// own: on a test's task it would hold one of the few threads that all tests share, and hubs
+/// other tests started would miss their deadlines.
+///
 /// ```swift
 /// try await PostgresTestServer.with { server in
-///     let url = try server.createDatabase("t1")
+///     let url = try await server.createDatabase("t1")
 ///     ...
 /// }
 /// ```
@@ -22,7 +26,7 @@ public final class PostgresTestServer: Sendable {
     private let binaries: URL
 
     /// `initdb` and start; returns once it accepts connections.
-    public init() throws {
+    private init() throws {
         self.binaries = try Self.findBinaries()
         self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-pg-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
@@ -33,7 +37,7 @@ public final class PostgresTestServer: Sendable {
         }
         do {
             try self.runAsOwner("initdb", ["-D", self.dataDirectory, "-U", self.user, "-A", "trust", "--no-sync", "-E", "UTF8"])
-            try self.start()
+            try self.startBlocking()
         } catch {
             try? FileManager.default.removeItem(at: self.directory)
             throw error
@@ -42,13 +46,13 @@ public final class PostgresTestServer: Sendable {
 
     /// Runs `body` with a new server, and shuts it down afterwards whatever happens.
     public static func with<Result>(_ body: (PostgresTestServer) async throws -> Result) async throws -> Result {
-        let server = try PostgresTestServer()
+        let server = try await Self.offload { try PostgresTestServer() }
         do {
             let result = try await body(server)
-            server.shutdown()
+            await server.shutdown()
             return result
         } catch {
-            server.shutdown()
+            await server.shutdown()
             throw error
         }
     }
@@ -59,30 +63,37 @@ public final class PostgresTestServer: Sendable {
     }
 
     /// Creates an empty database and returns its URL, so tests sharing a server do not meet.
-    public func createDatabase(_ name: String) throws -> String {
-        try self.psql("CREATE DATABASE \(name)")
+    public func createDatabase(_ name: String) async throws -> String {
+        try await self.psql("CREATE DATABASE \(name)")
         return self.url(database: name)
     }
 
     /// Runs SQL with `psql` and returns its unaligned, tuples-only output, trimmed.
     @discardableResult
-    public func psql(_ sql: String, database: String = "postgres") throws -> String {
-        let output = try Self.run(
-            self.binaries.appendingPathComponent("psql").path,
-            ["-X", "-h", "127.0.0.1", "-p", String(self.port), "-U", self.user, "-d", database, "-v", "ON_ERROR_STOP=1", "-A", "-t", "-c", sql]
-        )
+    public func psql(_ sql: String, database: String = "postgres") async throws -> String {
+        let psql = self.binaries.appendingPathComponent("psql").path
+        let arguments = ["-X", "-h", "127.0.0.1", "-p", String(self.port), "-U", self.user, "-d", database, "-v", "ON_ERROR_STOP=1", "-A", "-t", "-c", sql]
+        let output = try await Self.offload { try Self.run(psql, arguments) }
         return output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Starts it (again), on the same port and data; returns once it accepts connections.
-    public func start() throws {
+    public func start() async throws {
+        try await Self.offload { try self.startBlocking() }
+    }
+
+    private func startBlocking() throws {
         let options = "-p \(self.port) -k \(self.directory.path) -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
         try self.runAsOwner("pg_ctl", ["-D", self.dataDirectory, "-l", self.directory.appendingPathComponent("log").path, "-w", "-t", "60", "-o", options, "start"])
     }
 
     /// Stops it (fast shutdown: open connections are closed) by the postmaster's pid, and waits
     /// until it is gone.
-    public func stop() throws {
+    public func stop() async throws {
+        try await Self.offload { try self.stopBlocking() }
+    }
+
+    private func stopBlocking() throws {
         guard let pid = self.pid else { return }
         kill(pid, SIGINT)
         // The postmaster is not our child: its pid file going away says it is done.
@@ -96,9 +107,16 @@ public final class PostgresTestServer: Sendable {
     }
 
     /// Stops it and removes its directory.
-    public func shutdown() {
-        try? self.stop()
+    public func shutdown() async {
+        try? await self.stop()
         try? FileManager.default.removeItem(at: self.directory)
+    }
+
+    /// Runs blocking `work` on a thread of its own and waits for it without holding this task's thread.
+    private static func offload<Value: Sendable>(_ work: @escaping @Sendable () throws -> Value) async throws -> Value {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result(catching: work)) }.start()
+        }
     }
 
     /// The postmaster's pid while it runs.
