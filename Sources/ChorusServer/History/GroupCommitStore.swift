@@ -153,14 +153,17 @@ public final class GroupCommitStore: HistoryStore {
         }
     }
 
+    /// A topic's page after `offset`, read on the readers' threads.
     public func messages(topic: String, after offset: UInt64, limit: Int, maxBytes: Int, on loop: any EventLoop) -> EventLoopFuture<[StoredMessage]> {
         self.read(on: loop) { try $0.messages(topic: topic, after: offset, limit: limit, maxBytes: maxBytes) }
     }
 
+    /// A topic's page before `offset`, newest first, read on the readers' threads.
     public func messages(topic: String, before offset: UInt64, limit: Int, maxBytes: Int, on loop: any EventLoop) -> EventLoopFuture<[StoredMessage]> {
         self.read(on: loop) { try $0.messages(topic: topic, before: offset, limit: limit, maxBytes: maxBytes) }
     }
 
+    /// A pattern replay page, read on the readers' threads.
     public func messages(
         matching patterns: [TopicPattern], afterSequence sequence: UInt64, through last: UInt64, newerThan timestamp: Int64?, limit: Int, maxBytes: Int,
         on loop: any EventLoop
@@ -170,6 +173,7 @@ public final class GroupCommitStore: HistoryStore {
         }
     }
 
+    /// Whether trimming may have taken what a pattern replay needs, read on the readers' threads.
     public func mayHaveTrimmed(matching patterns: [TopicPattern], newerThan timestamp: Int64, on loop: any EventLoop) -> EventLoopFuture<Bool> {
         self.read(on: loop) { try $0.mayHaveTrimmed(matching: patterns, newerThan: timestamp) }
     }
