@@ -152,6 +152,22 @@ import Testing
         try await nodes.close()
     }
 
+    @Test func theHistoryAPIOfOneNodeReadsWhatAnotherPublished() async throws {
+        var delays = LoopbackCluster.Delays()
+        delays.position = .milliseconds(5)
+        let nodes = try Cluster(delays: delays)
+        for index in 1...6 {
+            _ = try await nodes.publish("demo:a", String(index), on: index % 3)
+        }
+        let after = try await nodes.hubs[1].history(of: Topic("demo:a"), after: 2, limit: 3)
+        #expect(after.state?.lastOffset == 6)
+        #expect(after.messages.map(\.offset) == [3, 4, 5])
+        let newest = try await nodes.hubs[2].history(of: Topic("demo:a"), before: nil, limit: 2)
+        #expect(newest.messages.map(\.offset) == [6, 5])
+        #expect(newest.messages.map(\.sequence) == [6, 5])
+        try await nodes.close()
+    }
+
     @Test func aPatternSubscribeWithATimeSpansNodes() async throws {
         var delays = LoopbackCluster.Delays()
         delays.position = .milliseconds(10)
