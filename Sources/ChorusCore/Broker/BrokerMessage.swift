@@ -7,6 +7,10 @@ public struct BrokerMessage: Sendable {
         case topic(Topic)
         /// Every connection of a user (the `direct` topic).
         case user(String)
+        /// Closes every connection of a user, after a `disconnect` frame saying `reason`: a
+        /// control message, in order with the user's `direct` messages. Its envelope only names
+        /// it (message id, time); nothing of it is delivered.
+        case disconnect(user: String, reason: String, reconnect: Bool)
     }
 
     /// The message; on a topic that keeps history, with its `offset` and `epoch`.

@@ -8,7 +8,10 @@ public import ServiceLifecycle
 /// once they are durable. Its background work (committer, readers, trimming) runs while it runs
 /// as a `Service`; graceful shutdown commits what it accepted, and later appends fail.
 ///
-/// `GroupCommitStore` (ChorusServer) implements it over a synchronous ``MessageStore`` (SQLite, memory).
+/// Everything a hub asks of it answers with a future, so the store may live across the network
+/// (a cluster's): positions and pages complete on the loop given. `GroupCommitStore`
+/// (ChorusServer) implements it over a synchronous ``MessageStore`` (SQLite, memory): positions
+/// at once, pages on its reader threads.
 public protocol HistoryStore: Service {
     /// Queues `message` for the next commit and returns at once. Its completion is called once
     /// the batch holding it is committed (or failed); completions of a batch are called in
@@ -19,23 +22,58 @@ public protocol HistoryStore: Service {
     /// its broker. The hub using the store sets it, once, before it runs.
     func onCommit(_ handler: @escaping @Sendable (HistoryCommit) -> Void)
 
-    /// Where `topic` stands and the newest committed sequence, read together and without
-    /// blocking: the topic's messages up to its offset are exactly its messages up to that
-    /// sequence.
-    func committedPosition(of topic: String) -> (state: TopicHistoryState?, sequence: UInt64)
+    /// True when the store hands what it commits to the broker itself, as part of the commit (a
+    /// cluster store whose commit also publishes, so every node delivers in one order): the hub
+    /// then only counts and logs commits, and never publishes them again.
+    var publishesCommits: Bool { get }
 
-    /// The sequence of the newest committed message, across all topics, without blocking.
-    func committedSequence() -> UInt64
+    /// Where `topic` stands and the newest committed sequence, read together: the topic's
+    /// messages up to its offset are exactly its messages up to that sequence.
+    func committedPosition(of topic: String, on loop: any EventLoop) -> EventLoopFuture<HistoryPosition>
 
-    /// Runs a blocking read off the event loops; the future completes on `loop` (and fails when
-    /// the store is not running).
-    func read<Value: Sendable>(on loop: any EventLoop, _ body: @escaping @Sendable (any MessageStore) throws -> Value) -> EventLoopFuture<Value>
+    /// The sequence of the newest committed message, across all topics.
+    func committedSequence(on loop: any EventLoop) -> EventLoopFuture<UInt64>
+
+    /// Messages of `topic` with offset greater than `offset`, oldest first: at most `limit`,
+    /// and none after the one that brings their data to `maxBytes` (`Int.max`: count only).
+    func messages(topic: String, after offset: UInt64, limit: Int, maxBytes: Int, on loop: any EventLoop) -> EventLoopFuture<[StoredMessage]>
+
+    /// Messages of `topic` with offset less than `offset`, newest first, bounded as
+    /// ``messages(topic:after:limit:maxBytes:on:)``.
+    func messages(topic: String, before offset: UInt64, limit: Int, maxBytes: Int, on loop: any EventLoop) -> EventLoopFuture<[StoredMessage]>
+
+    /// One page of a pattern replay, as ``MessageStore/messages(matching:afterSequence:through:newerThan:limit:maxBytes:)``.
+    func messages(
+        matching patterns: [TopicPattern],
+        afterSequence sequence: UInt64,
+        through last: UInt64,
+        newerThan timestamp: Int64?,
+        limit: Int,
+        maxBytes: Int,
+        on loop: any EventLoop
+    ) -> EventLoopFuture<[StoredMessage]>
+
+    /// Whether a replay of `patterns` since `timestamp` may be incomplete, as
+    /// ``MessageStore/mayHaveTrimmed(matching:newerThan:)``.
+    func mayHaveTrimmed(matching patterns: [TopicPattern], newerThan timestamp: Int64, on loop: any EventLoop) -> EventLoopFuture<Bool>
 }
 
 extension HistoryStore {
-    /// Where `topic` stands now, as far as committed messages go.
-    public func committedState(of topic: String) -> TopicHistoryState? {
-        self.committedPosition(of: topic).state
+    /// The hub publishes what the store commits.
+    public var publishesCommits: Bool { false }
+}
+
+/// Where a topic stands in a store, and the store's newest committed sequence, read together.
+public struct HistoryPosition: Sendable, Equatable {
+    /// The topic's epoch and newest offset; nil when it has no history.
+    public var state: TopicHistoryState?
+    /// The newest committed sequence, across all topics: a subscriber's recovery floor.
+    public var sequence: UInt64
+
+    /// `state` at `sequence`.
+    public init(state: TopicHistoryState?, sequence: UInt64) {
+        self.state = state
+        self.sequence = sequence
     }
 }
 

@@ -1,3 +1,5 @@
+import NIOCore
+
 /// Durable (or not) message history, synchronously: the backend of a `GroupCommitStore` (ChorusServer), and
 /// what `subscribe` with `since` and the history API read.
 ///
@@ -106,4 +108,38 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
 
     /// The message.
     public var description: String { self.message }
+}
+
+extension MessageStore {
+    /// Messages of `topic` after `offset`, oldest first: at most `limit`, and none after the one
+    /// that brings their data to `maxBytes` (`Int.max`: count only, one read).
+    public func messages(topic: String, after offset: UInt64, limit: Int, maxBytes: Int) throws -> [StoredMessage] {
+        try Self.page(from: offset, limit: limit, maxBytes: maxBytes) { try self.messages(topic: topic, after: $0, limit: $1) }
+    }
+
+    /// Messages of `topic` before `offset`, newest first, bounded as ``messages(topic:after:limit:maxBytes:)``.
+    public func messages(topic: String, before offset: UInt64, limit: Int, maxBytes: Int) throws -> [StoredMessage] {
+        try Self.page(from: offset, limit: limit, maxBytes: maxBytes) { try self.messages(topic: topic, before: $0, limit: $1) }
+    }
+
+    /// Reads a page in small chunks from `start`, each continuing from the last offset read, so
+    /// a page of large messages stops at `maxBytes` without reading the rest.
+    private static func page(
+        from start: UInt64, limit: Int, maxBytes: Int, chunk read: (_ cursor: UInt64, _ count: Int) throws -> [StoredMessage]
+    ) throws -> [StoredMessage] {
+        var page: [StoredMessage] = []
+        var bytes = 0
+        var cursor = start
+        while page.count < limit, bytes < maxBytes {
+            let wanted = maxBytes == .max ? limit - page.count : min(32, limit - page.count)
+            let chunk = try read(cursor, wanted)
+            for message in chunk where bytes < maxBytes {
+                page.append(message)
+                bytes += message.envelope.data.readableBytes
+            }
+            guard chunk.count == wanted, let last = chunk.last else { break }
+            cursor = last.offset
+        }
+        return page
+    }
 }

@@ -1,14 +1,29 @@
 import ChorusCore
 import NIOCore
 
-/// Runs a connection's replays (WebSocket and SSE alike) through its ``RecoveryGate``: reads
-/// pages on the history readers' pool and writes them on the connection's loop.
+/// Runs a connection's replays (WebSocket and SSE alike) through its ``RecoveryGate``: asks the
+/// store for pages and writes them on the connection's loop.
 extension ClientConnectionHandler {
-    /// Starts (or replaces) the replay `key` and reads its first page; without a `replay`, only
-    /// the floor acts (live messages the subscription already covers are dropped).
-    func startReplay(key: String, scope: RecoveryGate<Replay>.Scope, floor: UInt64, replay: Replay?) {
-        self.gate.start(key: key, scope: scope, floor: floor, cursor: replay?.initialCursor ?? 0, source: replay)
-        self.advanceReplay(key)
+    /// Gates `scope` under `key` (replacing what `key` had) from now on, the live subscription
+    /// being in place: its live history messages are held until `position` answers. `begin`
+    /// then writes what must come first (a `subscribed`) and gives the floor and the replay to
+    /// start: without a `replay`, only the floor acts (live messages the subscription already
+    /// covers are dropped). Nothing happens once `key` was cancelled or replaced meanwhile.
+    func startReplay<Position: Sendable>(
+        key: String,
+        scope: RecoveryGate<Replay>.Scope,
+        once position: EventLoopFuture<Position>,
+        _ begin: @escaping (Result<Position, any Error>) -> (floor: UInt64, replay: Replay?)
+    ) {
+        let generation = self.gate.hold(key: key, scope: scope)
+        // At once when the position is known already (one node): no hop.
+        position.hop(to: self.shard.eventLoop).assumeIsolated().whenComplete { result in
+            guard !self.closing, self.gate.awaitsFloor(key: key, generation: generation) else { return }
+            let (floor, replay) = begin(result)
+            self.gate.start(key: key, scope: scope, floor: floor, cursor: replay?.initialCursor ?? 0, source: replay)
+            self.advanceReplay(key)
+            self.output.flush()
+        }
     }
 
     /// Does what replay `key` needs next: read a page (only while the client is writable),
@@ -23,7 +38,7 @@ extension ClientConnectionHandler {
         case .read(let generation, let cursor, let replay):
             let read = replay.read
             let first = cursor == replay.initialCursor
-            history.read(on: self.shard.eventLoop) { store in try read(store, cursor, first) }.assumeIsolated().whenComplete { result in
+            read(history, cursor, first, self.shard.eventLoop).hop(to: self.shard.eventLoop).assumeIsolated().whenComplete { result in
                 self.replayPageRead(key: key, generation: generation, replay: replay, first: first, result: result)
             }
         }

@@ -120,9 +120,25 @@ public final class GroupCommitStore: HistoryStore {
         self.state.withLock { ($0.topics[topic], $0.lastSequence) }
     }
 
+    /// Where `topic` stands now, as far as committed messages go.
+    public func committedState(of topic: String) -> TopicHistoryState? {
+        self.committedPosition(of: topic).state
+    }
+
     /// The sequence of the newest committed message, across all topics.
     public func committedSequence() -> UInt64 {
         self.state.withLock { $0.lastSequence }
+    }
+
+    /// ``committedPosition(of:)``, as a future already complete: no hop.
+    public func committedPosition(of topic: String, on loop: any EventLoop) -> EventLoopFuture<HistoryPosition> {
+        let (state, sequence) = self.committedPosition(of: topic)
+        return loop.makeSucceededFuture(HistoryPosition(state: state, sequence: sequence))
+    }
+
+    /// ``committedSequence()``, as a future already complete: no hop.
+    public func committedSequence(on loop: any EventLoop) -> EventLoopFuture<UInt64> {
+        loop.makeSucceededFuture(self.committedSequence())
     }
 
     /// Queues `message` for the next group commit; once the store is shut down, it fails at once.
@@ -137,8 +153,34 @@ public final class GroupCommitStore: HistoryStore {
         }
     }
 
-    /// Runs a blocking read of the backend on the readers' threads; the future completes on `loop`.
-    public func read<Value: Sendable>(on loop: any EventLoop, _ body: @escaping @Sendable (any MessageStore) throws -> Value) -> EventLoopFuture<Value> {
+    /// A topic's page after `offset`, read on the readers' threads.
+    public func messages(topic: String, after offset: UInt64, limit: Int, maxBytes: Int, on loop: any EventLoop) -> EventLoopFuture<[StoredMessage]> {
+        self.read(on: loop) { try $0.messages(topic: topic, after: offset, limit: limit, maxBytes: maxBytes) }
+    }
+
+    /// A topic's page before `offset`, newest first, read on the readers' threads.
+    public func messages(topic: String, before offset: UInt64, limit: Int, maxBytes: Int, on loop: any EventLoop) -> EventLoopFuture<[StoredMessage]> {
+        self.read(on: loop) { try $0.messages(topic: topic, before: offset, limit: limit, maxBytes: maxBytes) }
+    }
+
+    /// A pattern replay page, read on the readers' threads.
+    public func messages(
+        matching patterns: [TopicPattern], afterSequence sequence: UInt64, through last: UInt64, newerThan timestamp: Int64?, limit: Int, maxBytes: Int,
+        on loop: any EventLoop
+    ) -> EventLoopFuture<[StoredMessage]> {
+        self.read(on: loop) {
+            try $0.messages(matching: patterns, afterSequence: sequence, through: last, newerThan: timestamp, limit: limit, maxBytes: maxBytes)
+        }
+    }
+
+    /// Whether trimming may have taken what a pattern replay needs, read on the readers' threads.
+    public func mayHaveTrimmed(matching patterns: [TopicPattern], newerThan timestamp: Int64, on loop: any EventLoop) -> EventLoopFuture<Bool> {
+        self.read(on: loop) { try $0.mayHaveTrimmed(matching: patterns, newerThan: timestamp) }
+    }
+
+    /// Runs a blocking read of the backend on the readers' threads; the future completes on
+    /// `loop` (and fails when the store is not running).
+    private func read<Value: Sendable>(on loop: any EventLoop, _ body: @escaping @Sendable (any MessageStore) throws -> Value) -> EventLoopFuture<Value> {
         let backend = self.backend
         return self.readers.runIfActive(eventLoop: loop) { try body(backend) }
     }

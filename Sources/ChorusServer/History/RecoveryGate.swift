@@ -7,7 +7,9 @@ import NIOCore
 /// Each replay has a key (its topic's name, its pattern, or the SSE stream's one resume) and a floor,
 /// the store sequence committed when it started: live messages at or below the floor were
 /// replayed (or precede the subscription) and are dropped; newer ones are held until the replay
-/// is over, then released. A replay reads one bounded page at a time, and only while the
+/// is over, then released. A store across the network answers the floor later: from the moment
+/// the live subscription exists, ``hold(key:scope:)`` holds every live message of the scope, and
+/// ``start(key:scope:floor:cursor:source:)`` then drops those at or below the floor it brings. A replay reads one bounded page at a time, and only while the
 /// connection is writable; a new replay of the same key replaces a pending one (its reads in
 /// flight are recognized by their generation and ignored), and cancelling drops it. The first
 /// page says whether the recovery is complete; one that is not ends there, having sent nothing,
@@ -31,6 +33,8 @@ struct RecoveryGate<Source> {
     }
 
     enum Phase: Equatable {
+        /// The floor is not known yet: every live message of the scope is held, with its sequence.
+        case awaitingFloor
         /// A page read is in flight.
         case reading
         /// A page was written; the next step depends on writability.
@@ -49,6 +53,8 @@ struct RecoveryGate<Source> {
         var phase: Phase
         var exhausted = false
         var held: [ByteBuffer] = []
+        /// While the floor is not known: the live messages held, with their sequences.
+        var early: [(sequence: UInt64, bytes: ByteBuffer)] = []
         /// Nil once released (or for a gate that replays nothing).
         var source: Source?
     }
@@ -78,21 +84,44 @@ struct RecoveryGate<Source> {
 
     var isEmpty: Bool { self.replays.isEmpty }
 
-    /// Starts gating `scope` at `floor`, replacing whatever `key` had. With a `source`, pages are
-    /// to be read from `cursor` on (call ``next(key:writable:)``); without, only the floor acts.
-    @discardableResult
-    mutating func start(key: String, scope: Scope, floor: UInt64, cursor: UInt64, source: Source?) -> UInt64 {
+    /// Starts holding every live message of `scope` under `key`, replacing whatever `key` had,
+    /// until ``start(key:scope:floor:cursor:source:)`` brings the floor; returns the generation
+    /// to check with ``awaitsFloor(key:generation:)`` when the floor arrives.
+    mutating func hold(key: String, scope: Scope) -> UInt64 {
         self.cancel(key: key)
         if case .patterns = scope { self.patternKeys.append(key) }
         self.lastGeneration += 1
-        self.replays[key] = Replay(generation: self.lastGeneration, scope: scope, floor: floor, cursor: cursor, phase: source == nil ? .released : .ready, source: source)
+        self.replays[key] = Replay(generation: self.lastGeneration, scope: scope, floor: 0, cursor: 0, phase: .awaitingFloor, source: nil)
         return self.lastGeneration
+    }
+
+    /// Whether `key` still holds for the floor of the ``hold(key:scope:)`` that returned `generation`
+    /// (not cancelled nor replaced since).
+    func awaitsFloor(key: String, generation: UInt64) -> Bool {
+        guard let replay = self.replays[key] else { return false }
+        return replay.generation == generation && replay.phase == .awaitingFloor
+    }
+
+    /// Starts gating `scope` at `floor`. A ``hold(key:scope:)`` of `key` waiting for this floor
+    /// keeps what it held past the floor (to release after the replay); anything else `key` had
+    /// is replaced. With a `source`, pages are to be read from `cursor` on (call
+    /// ``next(key:writable:)``); without, only the floor acts, once held messages are released.
+    @discardableResult
+    mutating func start(key: String, scope: Scope, floor: UInt64, cursor: UInt64, source: Source?) -> UInt64 {
+        var early: [(sequence: UInt64, bytes: ByteBuffer)] = []
+        if let replay = self.replays[key], replay.phase == .awaitingFloor { early = replay.early }
+        let generation = self.hold(key: key, scope: scope)
+        let held = early.filter { $0.sequence > floor }.map(\.bytes)
+        self.heldBytes += held.reduce(0) { $0 + $1.readableBytes }
+        let phase: Phase = source == nil && held.isEmpty ? .released : .ready
+        self.replays[key] = Replay(generation: generation, scope: scope, floor: floor, cursor: cursor, phase: phase, held: held, source: source)
+        return generation
     }
 
     /// Drops `key`'s replay and what it held (unsubscribe; or replaced by a new one).
     mutating func cancel(key: String) {
         guard let old = self.replays.removeValue(forKey: key) else { return }
-        self.heldBytes -= old.held.reduce(0) { $0 + $1.readableBytes }
+        self.heldBytes -= old.held.reduce(0) { $0 + $1.readableBytes } + old.early.reduce(0) { $0 + $1.bytes.readableBytes }
         if case .patterns = old.scope { self.patternKeys.removeAll { $0 == key } }
     }
 
@@ -160,6 +189,10 @@ struct RecoveryGate<Source> {
         var holder: String?
         for key in CollectionOfOne(topic) + self.patternKeys {
             guard let replay = self.replays[key], replay.scope.covers(topic) else { continue }
+            if replay.phase == .awaitingFloor {
+                if holder == nil { holder = key }
+                continue
+            }
             if sequence <= replay.floor { return .drop }
             if replay.phase == .released {
                 // Past the seam: sequences only grow from here on.
@@ -169,7 +202,11 @@ struct RecoveryGate<Source> {
             }
         }
         guard let holder else { return .deliver }
-        self.replays[holder]!.held.append(bytes)
+        if self.replays[holder]!.phase == .awaitingFloor {
+            self.replays[holder]!.early.append((sequence, bytes))
+        } else {
+            self.replays[holder]!.held.append(bytes)
+        }
         self.heldBytes += bytes.readableBytes
         return .hold
     }

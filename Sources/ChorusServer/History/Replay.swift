@@ -3,9 +3,9 @@ import NIOCore
 
 /// One replay of history to a connection, as its ``RecoveryGate`` keeps it between pages.
 struct Replay {
-    /// Reads the page after a cursor, on the history readers' pool; the first page also tells
-    /// whether the replay is complete.
-    let read: @Sendable (_ store: any MessageStore, _ cursor: UInt64, _ first: Bool) throws -> ReplayPage
+    /// Reads the page after a cursor from the store, answering on the loop given; the first page
+    /// also tells whether the replay is complete.
+    let read: (_ history: any HistoryStore, _ cursor: UInt64, _ first: Bool, _ loop: any EventLoop) -> EventLoopFuture<ReplayPage>
     let initialCursor: UInt64
     /// The `sub` of a replayed message, from its topic.
     let sub: (String) -> String?
@@ -16,7 +16,7 @@ struct Replay {
     let sendsPartial: Bool
 }
 
-/// One page of a replay, read on the history readers' pool.
+/// One page of a replay, as read from the store.
 struct ReplayPage: Sendable {
     var messages: [StoredMessage]
     /// Where the next page starts (an offset for a topic, a store sequence for patterns).
@@ -44,10 +44,14 @@ extension Replay {
         answer: ((_ recovered: Bool) -> ByteBuffer)?
     ) -> Replay {
         Replay(
-            read: { store, cursor, first in
-                var page = try hub.replayPage(store, matching: patterns, access: access, after: cursor, through: floor, newerThan: milliseconds)
-                if first, let milliseconds { page.complete = try !store.mayHaveTrimmed(matching: patterns, newerThan: milliseconds) }
-                return page
+            read: { history, cursor, first, loop in
+                let page = hub.replayPage(history, matching: patterns, access: access, after: cursor, through: floor, newerThan: milliseconds, on: loop)
+                guard first, let milliseconds else { return page }
+                return page.and(history.mayHaveTrimmed(matching: patterns, newerThan: milliseconds, on: loop)).map { page, trimmed in
+                    var page = page
+                    page.complete = !trimmed
+                    return page
+                }
             },
             initialCursor: sequence,
             sub: { topicName in

@@ -25,6 +25,8 @@ public final class Hub: Sendable {
     let history: (any HistoryStore)?
     /// Every publish goes through it to the subscribers (committed first, on a history topic).
     let broker: any Broker
+    /// What this node's clients need from the broker, over every event loop.
+    let interests = InterestRegistry()
     /// The receipts of publishes made with an `idempotency_key`, for `idempotency_window`.
     let idempotency: any IdempotencyStore
     /// This process as a node of the cluster.
@@ -76,19 +78,22 @@ public final class Hub: Sendable {
         self.features = .standard(customHandlers: customHandlers)
         var shards: [LoopShard] = []
         for loop in eventLoopGroup.makeIterator() {
-            shards.append(LoopShard(eventLoop: loop, metrics: self.metrics))
+            shards.append(LoopShard(eventLoop: loop, metrics: self.metrics, interests: self.interests))
         }
         self.shards = shards
         self.shardsByLoop = Dictionary(uniqueKeysWithValues: shards.map { (ObjectIdentifier($0.eventLoop), $0) })
         let broker = makeBroker(ShardDelivery(shards: shards))
         self.broker = broker
+        self.interests.attach(broker)
         self.history = historyStore
+        // A store that publishes as it commits has done the broker's part already.
+        let publishesCommits = historyStore?.publishesCommits ?? false
         historyStore?.onCommit { commit in
             switch commit {
             case .committed(let messages):
                 metrics.committed(batchSize: messages.count)
                 // The whole commit as one batch: one hop per loop, not per message.
-                broker.publish(contentsOf: messages)
+                if !publishesCommits { broker.publish(contentsOf: messages) }
             case .failed(let error, let count):
                 metrics.storeFailed()
                 logger.error("history store write failed", metadata: ["error": "\(error)", "messages": "\(count)"])
@@ -225,12 +230,11 @@ public final class Hub: Sendable {
         return Receipt(messageID: envelope.messageID)
     }
 
-    /// Closes every connection of `user`, after a `disconnect` frame with `reason` (v1.1: its
-    /// `message`; its `reason` is `kicked`).
+    /// Closes every connection of `user`, on every node the broker reaches, after a
+    /// `disconnect` frame with `reason` (v1.1: its `message`; its `reason` is `kicked`).
     public func disconnect(user: String, reason: String, reconnect: Bool) {
-        for shard in self.shards {
-            shard.enqueue(.disconnectUser(user, message: reason, reconnect: reconnect))
-        }
+        let envelope = self.makeEnvelope(topic: "direct", event: "disconnect", data: ByteBuffer(), from: nil)
+        self.broker.publish(BrokerMessage(envelope: envelope, target: .disconnect(user: user, reason: reason, reconnect: reconnect)))
     }
 
     /// Tells every client the hub is going away and closes it (1001), as shutdown does.
@@ -263,50 +267,26 @@ public final class Hub: Sendable {
     /// most `limit`, and no more once their data reaches `maxBytes` (one message at least), so
     /// what a page holds in memory is bounded however large its messages are.
     public func history(of topic: Topic, after offset: UInt64, limit: Int, maxBytes: Int = Hub.historyPageBytes) async throws -> (state: TopicHistoryState?, messages: [StoredMessage]) {
-        try await self.historyPage(of: topic, from: offset, limit: limit, maxBytes: maxBytes) { store, cursor, count in
-            try store.messages(topic: topic.name, after: cursor, limit: count)
-        }
+        let (history, loop) = try self.historyStore(of: topic)
+        let state = try await history.committedPosition(of: topic.name, on: loop).get().state
+        return (state, try await history.messages(topic: topic.name, after: offset, limit: limit, maxBytes: maxBytes, on: loop).get())
     }
 
     /// A page of `topic`'s history read from its newest end: messages with offset less than
     /// `before` (nil: all of them), newest first, at most `limit` and no more once their data
     /// reaches `maxBytes` (one message at least). "The last 50" is one call.
     public func history(of topic: Topic, before offset: UInt64?, limit: Int, maxBytes: Int = Hub.historyPageBytes) async throws -> (state: TopicHistoryState?, messages: [StoredMessage]) {
-        try await self.historyPage(of: topic, from: offset ?? .max, limit: limit, maxBytes: maxBytes) { store, cursor, count in
-            try store.messages(topic: topic.name, before: cursor, limit: count)
-        }
+        let (history, loop) = try self.historyStore(of: topic)
+        let state = try await history.committedPosition(of: topic.name, on: loop).get().state
+        return (state, try await history.messages(topic: topic.name, before: offset ?? .max, limit: limit, maxBytes: maxBytes, on: loop).get())
     }
 
-    /// Reads a page in small chunks from `start`, each chunk continuing from the last offset
-    /// read, so a page of large messages stops at `maxBytes` without reading the rest.
-    private func historyPage(
-        of topic: Topic,
-        from start: UInt64,
-        limit: Int,
-        maxBytes: Int,
-        chunk read: @escaping @Sendable (any MessageStore, UInt64, Int) throws -> [StoredMessage]
-    ) async throws -> (state: TopicHistoryState?, messages: [StoredMessage]) {
+    /// The store that keeps `topic`'s history, and a loop for its answers; `notFound` when none does.
+    private func historyStore(of topic: Topic) throws(ProtocolError) -> (any HistoryStore, any EventLoop) {
         guard let history = self.history, self.historySize(of: topic) != nil else {
             throw ProtocolError(.notFound, "topic '\(topic.name)' has no history: namespace '\(topic.namespace)' keeps none")
         }
-        let state = history.committedState(of: topic.name)
-        let messages = try await history.read(on: self.shards[0].eventLoop) { store in
-            var page: [StoredMessage] = []
-            var bytes = 0
-            var cursor = start
-            while page.count < limit, bytes < maxBytes {
-                let wanted = min(32, limit - page.count)
-                let chunk = try read(store, cursor, wanted)
-                for message in chunk where bytes < maxBytes {
-                    page.append(message)
-                    bytes += message.envelope.data.readableBytes
-                }
-                guard chunk.count == wanted, let last = chunk.last else { break }
-                cursor = last.offset
-            }
-            return page
-        }.get()
-        return (state, messages)
+        return (history, self.shards[0].eventLoop)
     }
 
     /// The most message data one history page holds (1 MiB).

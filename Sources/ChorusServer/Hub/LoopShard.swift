@@ -21,12 +21,16 @@ final class LoopShard: @unchecked Sendable {
 
     let eventLoop: any EventLoop
     let metrics: HubMetrics
+    /// Hears when an interest starts or ends on this loop.
+    let interests: InterestRegistry
     private let inbox = NIOLockedValueBox(Inbox())
 
     // Loop-confined state.
     private var connections: [UInt64: any HubConnection] = [:]
     private var trie = TopicTrie<ConnectionKey>()
     private var users: [String: Set<ConnectionKey>] = [:]
+    /// The broker interests of this loop's subscriptions (users count in `users`).
+    private var subscriptionInterests = InterestCounter<BrokerInterest>()
     private var dirty: [any HubConnection] = []
     /// True while ``drain()`` walks the trie. A write can close its channel at once (a reset
     /// connection, a slow consumer cut off), and the channel's close unregisters it: such
@@ -41,9 +45,10 @@ final class LoopShard: @unchecked Sendable {
         var scheduled = false
     }
 
-    init(eventLoop: any EventLoop, metrics: HubMetrics) {
+    init(eventLoop: any EventLoop, metrics: HubMetrics, interests: InterestRegistry) {
         self.eventLoop = eventLoop
         self.metrics = metrics
+        self.interests = interests
     }
 
     // MARK: From any thread
@@ -91,7 +96,7 @@ final class LoopShard: @unchecked Sendable {
         self.eventLoop.assertInEventLoop()
         self.connections[connection.info.id] = connection
         if let user = connection.info.user {
-            self.users[user, default: []].insert(ConnectionKey(connection: connection))
+            self.addUser(user, of: connection)
         }
         self.metrics.connectionOpened(connection.transport)
     }
@@ -111,7 +116,10 @@ final class LoopShard: @unchecked Sendable {
         connection.subscriptions.removeAll()
         if let user = connection.info.user {
             self.users[user]?.remove(key)
-            if self.users[user]?.isEmpty == true { self.users[user] = nil }
+            if self.users[user]?.isEmpty == true {
+                self.users[user] = nil
+                self.interests.ended(.user(user))
+            }
         }
         self.metrics.connectionClosed(connection.transport)
     }
@@ -119,6 +127,11 @@ final class LoopShard: @unchecked Sendable {
     /// Records the user of a connection that authenticated after connecting.
     func setUser(_ user: String, of connection: any HubConnection) {
         self.eventLoop.assertInEventLoop()
+        self.addUser(user, of: connection)
+    }
+
+    private func addUser(_ user: String, of connection: any HubConnection) {
+        if self.users[user] == nil { self.interests.started(.user(user), on: self.eventLoop) }
         self.users[user, default: []].insert(ConnectionKey(connection: connection))
     }
 
@@ -129,6 +142,8 @@ final class LoopShard: @unchecked Sendable {
         if filtered { connection.filteredPatterns.insert(pattern) }
         guard connection.subscriptions.insert(pattern) else { return false }
         self.trie.insert(ConnectionKey(connection: connection), for: pattern)
+        let interest = BrokerInterest(pattern)
+        if self.subscriptionInterests.retain(interest) { self.interests.started(interest, on: self.eventLoop) }
         self.metrics.subscriptionAdded()
         return true
     }
@@ -144,6 +159,8 @@ final class LoopShard: @unchecked Sendable {
 
     private func removeSubscription(_ key: ConnectionKey, _ pattern: TopicPattern) {
         self.trie.remove(key, for: pattern)
+        let interest = BrokerInterest(pattern)
+        if self.subscriptionInterests.release(interest) { self.interests.ended(interest) }
         self.metrics.subscriptionRemoved()
     }
 

@@ -30,6 +30,8 @@ struct ShardDelivery: BrokerDelivery {
             .topic(self.outbound(message, topic: topic))
         case .user(let user):
             .user(user, self.outbound(message, topic: nil))
+        case .disconnect(let user, let reason, let reconnect):
+            .disconnectUser(user, message: reason, reconnect: reconnect)
         }
     }
 
