@@ -281,3 +281,10 @@ public struct RESPParser: Sendable {
         return value
     }
 }
+
+extension RESPParser {
+    /// True between replies: no partial aggregate kept, no line half searched.
+    var isIdle: Bool {
+        self.stack.isEmpty && self.searched == 0
+    }
+}

@@ -27,13 +27,21 @@ final class RedisConnectionManager: Sendable {
     let connector: RedisConnector
     private let logger: Logger
     private let pushes: RedisCommandHandler.PushRouter?
+    private let messages: RedisSubscriber.MessageHandler?
     private let prepare: Prepare
     private let state = Mutex(State())
 
-    init(connector: RedisConnector, logger: Logger, pushes: RedisCommandHandler.PushRouter? = nil, prepare: @escaping Prepare = { _, _ in }) {
+    init(
+        connector: RedisConnector,
+        logger: Logger,
+        pushes: RedisCommandHandler.PushRouter? = nil,
+        messages: RedisSubscriber.MessageHandler? = nil,
+        prepare: @escaping Prepare = { _, _ in }
+    ) {
         self.connector = connector
         self.logger = logger
         self.pushes = pushes
+        self.messages = messages
         self.prepare = prepare
     }
 
@@ -88,7 +96,7 @@ final class RedisConnectionManager: Sendable {
         var isFirst = true
         while !self.state.withLock({ $0.stopping }) {
             do {
-                let channel = try await self.connector.connect(pushes: self.pushes)
+                let channel = try await self.connector.connect(pushes: self.pushes, messages: self.messages)
                 do {
                     try await self.prepare(channel, isFirst)
                 } catch {

@@ -10,8 +10,9 @@ struct RedisConnector: Sendable {
     let eventLoop: any EventLoop
 
     /// A connection that has authenticated and selected its database; `pushes` takes the
-    /// replies that are not answers (the subscriber's messages).
-    func connect(pushes: RedisCommandHandler.PushRouter? = nil) async throws -> any Channel {
+    /// replies that are not answers (the subscriber's confirmations and messages), and
+    /// `messages` the messages the decoder reads directly.
+    func connect(pushes: RedisCommandHandler.PushRouter? = nil, messages: RedisSubscriber.MessageHandler? = nil) async throws -> any Channel {
         let sslContext = try self.configuration.tls.map(Self.sslContext)
         let configuration = self.configuration
         var serverHostname: String?
@@ -26,7 +27,7 @@ struct RedisConnector: Sendable {
                     if let sslContext {
                         try sync.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: serverHostname))
                     }
-                    try sync.addHandler(ByteToMessageHandler(RESPDecoder(limits: configuration.parserLimits)))
+                    try sync.addHandler(ByteToMessageHandler(RESPDecoder(limits: configuration.parserLimits, messages: messages)))
                     try sync.addHandler(RedisCommandHandler(timeout: configuration.commandTimeout, pushes: pushes))
                 }
             }

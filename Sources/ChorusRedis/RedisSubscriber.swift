@@ -33,6 +33,7 @@ public final class RedisSubscriber: Service, Sendable {
             connector: RedisConnector(configuration: configuration, eventLoop: eventLoopGroup.next()),
             logger: logger,
             pushes: { subscriptions.route($0) },
+            messages: onMessage,
             prepare: { channel, isFirst in
                 _ = try await subscriptions.resubscribe(on: channel).get()
                 if !isFirst {

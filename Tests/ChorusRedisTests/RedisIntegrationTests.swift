@@ -162,17 +162,22 @@ import Testing
     @Test func gracefulShutdownLetsCommandsInFlightFinish() async throws {
         let server = try RedisTestServer()
         let client = RedisClient(configuration: try testConfiguration(server.url), logger: testLogger)
+        let other = RedisClient(configuration: try testConfiguration(server.url), logger: testLogger)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [client], logger: testLogger))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            try await waitUntil(client.connectionStates(), is: true)
-            // A blocking pop that times out on the server after 300 ms with a null reply.
-            let slow: EventLoopFuture<RESPValue> = client.send(RESPCommand("BLPOP", "empty", "0.3"))
-            _ = try await client.send(RESPCommand("PING"))
-            await group.triggerGracefulShutdown()
-            #expect(try await slow.get() == .null)
-            await #expect { try await client.send(RESPCommand("PING")) } throws: { ($0 as? RedisError)?.code == .shuttingDown }
-            try await tasks.waitForAll()
+        try await withRunning([other]) {
+            try await waitUntil(other.connectionStates(), is: true)
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                try await waitUntil(client.connectionStates(), is: true)
+                // A pop that blocks until the other client pushes.
+                let blocked: EventLoopFuture<RESPValue> = client.send(RESPCommand("BLPOP", "queue", 0))
+                await group.triggerGracefulShutdown()
+                try await waitUntil(client.connectionStates(), is: false)
+                await #expect { try await client.send(RESPCommand("PING")) } throws: { ($0 as? RedisError)?.code == .shuttingDown }
+                _ = try await other.send(RESPCommand("LPUSH", "queue", "job"))
+                #expect(try await blocked.get().array?.compactMap(\.string) == ["queue", "job"])
+                try await tasks.waitForAll()
+            }
         }
     }
 
