@@ -37,10 +37,7 @@ public final class RedisClient: Service, Sendable {
 
     /// The connection state now, then each change (true: connected).
     public func connectionStates() -> AsyncStream<Bool> {
-        AsyncStream { continuation in
-            let token = self.manager.addObserver { continuation.yield($0) }
-            continuation.onTermination = { _ in self.manager.removeObserver(token) }
-        }
+        self.manager.states()
     }
 
     /// Calls `observer` with the connection state now, then on each change, on the thread

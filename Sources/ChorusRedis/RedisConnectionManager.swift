@@ -78,6 +78,14 @@ final class RedisConnectionManager: Sendable {
         _ = self.state.withLock { $0.observers.removeValue(forKey: token) }
     }
 
+    /// The state now, then each change, until the stream's consumer goes away.
+    func states() -> AsyncStream<Bool> {
+        AsyncStream { continuation in
+            let token = self.addObserver { continuation.yield($0) }
+            continuation.onTermination = { _ in self.removeObserver(token) }
+        }
+    }
+
     /// Connects and reconnects until graceful shutdown or cancellation.
     func run() async {
         await withTaskCancellationHandler {

@@ -55,10 +55,7 @@ public final class RedisSubscriber: Service, Sendable {
 
     /// The connection state now, then each change (true: connected and subscribed).
     public func connectionStates() -> AsyncStream<Bool> {
-        AsyncStream { continuation in
-            let token = self.manager.addObserver { continuation.yield($0) }
-            continuation.onTermination = { _ in self.manager.removeObserver(token) }
-        }
+        self.manager.states()
     }
 
     /// Subscribes to `channels` (`SUBSCRIBE`).
