@@ -37,7 +37,8 @@ public struct RedisConfiguration: Sendable, Hashable {
     /// TLS, or nil for plain TCP.
     public var tls: TLS?
     /// How long a command may wait for its reply before it fails and the connection is reset
-    /// (later replies would be matched to the wrong commands). Default 5 s.
+    /// (later replies would be matched to the wrong commands). Default 5 s; a blocking
+    /// command (`BLPOP`, `XREAD BLOCK`) needs its own wait to be shorter.
     public var commandTimeout: TimeAmount
     /// How long a connection attempt (TCP, TLS and the `AUTH`/`SELECT` handshake) may take.
     /// Default 5 s.
