@@ -7,6 +7,7 @@ import Testing
 @Suite(.serialized) struct RedisConnectorTests {
     @Test func refusesAServerCertificateNoTrustedCASigned() async throws {
         let server = try RedisTestServer(tls: true)
+        defer { server.stop() }  // keeps it alive to the end
         let tlsPort = try #require(server.tlsPort)
         let connector = RedisConnector(configuration: try RedisConfiguration(url: "rediss://127.0.0.1:\(tlsPort)"), eventLoop: MultiThreadedEventLoopGroup.singleton.next())
         await #expect(throws: (any Error).self) { try await connector.connect() }
@@ -18,10 +19,9 @@ import Testing
     }
 
     @Test func connectsOverAUnixSocket() async throws {
-        let socket = "/tmp/chorus-redis-\(UInt32.random(in: 0...UInt32.max)).sock"
-        let server = try RedisTestServer(arguments: ["--unixsocket", socket])
-        _ = server
-        let connector = RedisConnector(configuration: try RedisConfiguration(url: "redis+unix://\(socket)?db=1"), eventLoop: MultiThreadedEventLoopGroup.singleton.next())
+        let server = try RedisTestServer(unixSocket: true)
+        defer { server.stop() }  // keeps it alive to the end
+        let connector = RedisConnector(configuration: try RedisConfiguration(url: "redis+unix://\(server.unixSocketPath)?db=1"), eventLoop: MultiThreadedEventLoopGroup.singleton.next())
         let channel = try await connector.connect()
         #expect(try await channel.send(RESPCommand("CLIENT", "INFO")).get().string?.contains("db=1") == true)
         try await channel.close()

@@ -10,6 +10,7 @@ import Testing
 @Suite(.serialized) struct RedisIntegrationTests {
     @Test func pipelinesTenThousandCommands() async throws {
         let server = try RedisTestServer()
+        defer { server.stop() }  // keeps it alive to the end
         let client = RedisClient(configuration: try testConfiguration(server.url), logger: testLogger)
         try await withRunning([client]) {
             try await waitUntil(client.connectionStates(), is: true)
@@ -28,6 +29,7 @@ import Testing
 
     @Test func serverErrorsFailTheCommand() async throws {
         let server = try RedisTestServer()
+        defer { server.stop() }  // keeps it alive to the end
         let client = RedisClient(configuration: try testConfiguration(server.url), logger: testLogger)
         try await withRunning([client]) {
             try await waitUntil(client.connectionStates(), is: true)
@@ -40,6 +42,7 @@ import Testing
 
     @Test func authenticatesWithAPasswordAndAsAnACLUser() async throws {
         let server = try RedisTestServer(arguments: ["--requirepass", "s3cret"])
+        defer { server.stop() }  // keeps it alive to the end
         let admin = RedisClient(configuration: try testConfiguration("redis://:s3cret@127.0.0.1:\(server.port)"), logger: testLogger)
         let hub = RedisClient(configuration: try testConfiguration("redis://hub:hub%20pw@127.0.0.1:\(server.port)"), logger: testLogger)
         let wrong = RedisClient(configuration: try testConfiguration("redis://:wrong@127.0.0.1:\(server.port)"), logger: Logger(label: "quiet", factory: { _ in SwiftLogNoOpLogHandler() }))
@@ -59,6 +62,7 @@ import Testing
 
     @Test func selectsTheDatabaseOfTheURL() async throws {
         let server = try RedisTestServer()
+        defer { server.stop() }  // keeps it alive to the end
         let five = RedisClient(configuration: try testConfiguration(server.url + "/5"), logger: testLogger)
         let zero = RedisClient(configuration: try testConfiguration(server.url), logger: testLogger)
         try await withRunning([five, zero]) {
@@ -73,6 +77,7 @@ import Testing
 
     @Test func scriptsRunByEVALSHAAndFallBackToEVALAfterAFlush() async throws {
         let server = try RedisTestServer()
+        defer { server.stop() }  // keeps it alive to the end
         let client = RedisClient(configuration: try testConfiguration(server.url), logger: testLogger)
         let script = RedisScript("return redis.call('INCRBY', KEYS[1], ARGV[1])")
         try await withRunning([client]) {
@@ -91,6 +96,7 @@ import Testing
 
     @Test func subscribesToChannelsPatternsAndShardChannels() async throws {
         let server = try RedisTestServer()
+        defer { server.stop() }  // keeps it alive to the end
         let client = RedisClient(configuration: try testConfiguration(server.url), logger: testLogger)
         let (messages, sink) = AsyncStream.makeStream(of: String.self)
         let subscriber = RedisSubscriber(configuration: try testConfiguration(server.url), logger: testLogger) { channel, payload in
@@ -122,6 +128,7 @@ import Testing
 
     @Test func clientAndSubscriberRecoverWhenTheServerRestarts() async throws {
         let server = try RedisTestServer()
+        defer { server.stop() }  // keeps it alive to the end
         let client = RedisClient(configuration: try testConfiguration(server.url), logger: Logger(label: "quiet", factory: { _ in SwiftLogNoOpLogHandler() }))
         let (messages, sink) = AsyncStream.makeStream(of: String.self)
         let (resubscribed, resubscribedSink) = AsyncStream.makeStream(of: Void.self)
@@ -161,6 +168,7 @@ import Testing
 
     @Test func gracefulShutdownLetsCommandsInFlightFinish() async throws {
         let server = try RedisTestServer()
+        defer { server.stop() }  // keeps it alive to the end
         let client = RedisClient(configuration: try testConfiguration(server.url), logger: testLogger)
         let other = RedisClient(configuration: try testConfiguration(server.url), logger: testLogger)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [client], logger: testLogger))
@@ -183,6 +191,7 @@ import Testing
 
     @Test func connectsOverTLSVerifyingTheServer() async throws {
         let server = try RedisTestServer(tls: true)
+        defer { server.stop() }  // keeps it alive to the end
         let tlsPort = try #require(server.tlsPort)
         let verified = RedisClient(configuration: try testConfiguration("rediss://127.0.0.1:\(tlsPort)/2?ca=\(server.caFile)"), logger: testLogger)
         let insecure = RedisClient(configuration: try testConfiguration("rediss://localhost:\(tlsPort)?insecure=true"), logger: testLogger)

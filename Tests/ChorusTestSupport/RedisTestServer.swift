@@ -26,14 +26,20 @@ public final class RedisTestServer: Sendable {
         self.directory.appendingPathComponent("ca.crt").path
     }
 
+    /// The Unix socket the server also listens on, with `unixSocket`.
+    public var unixSocketPath: String {
+        self.directory.appendingPathComponent("redis.sock").path
+    }
+
     /// `redis://127.0.0.1:<port>`.
     public var url: String {
         "redis://127.0.0.1:\(self.port)"
     }
 
-    /// Starts a server with `arguments` added to its command line (`--requirepass`, …), and a
-    /// TLS port too when `tls`; returns once it answers.
-    public init(arguments: [String] = [], tls: Bool = false) throws {
+    /// Starts a server with `arguments` added to its command line (`--requirepass`, …), a
+    /// TLS port too when `tls`, and a Unix socket (``unixSocketPath``) when `unixSocket`;
+    /// returns once it answers.
+    public init(arguments: [String] = [], tls: Bool = false, unixSocket: Bool = false) throws {
         guard let executable = Self.find("redis-server") else {
             throw TestServerError("redis-server is not installed (apt-get install redis-server; scripts/test installs it)")
         }
@@ -41,6 +47,9 @@ public final class RedisTestServer: Sendable {
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
         self.port = try Self.freePort()
         var all = [executable, "--port", "\(self.port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", self.directory.path, "--logfile", "redis.log"]
+        if unixSocket {
+            all += ["--unixsocket", "redis.sock"]
+        }
         if tls {
             let tlsPort = try Self.freePort()
             try Self.makeCertificates(in: self.directory)
