@@ -19,7 +19,8 @@ public final class RedisTestServer: Sendable {
     /// The server's directory: its log, and the TLS files.
     public let directory: URL
     private let arguments: [String]
-    private let process = Mutex<Process?>(nil)
+    /// The running server's pid.
+    private let pid = Mutex<pid_t?>(nil)
 
     /// The CA certificate that signed the TLS certificate (with `tls`).
     public var caFile: String {
@@ -46,16 +47,17 @@ public final class RedisTestServer: Sendable {
         self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-redis-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
         self.port = try Self.freePort()
-        var all = [executable, "--port", "\(self.port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", self.directory.path, "--logfile", "redis.log"]
+        var all = [executable, "--port", "\(self.port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", self.directory.path, "--logfile", self.directory.appendingPathComponent("redis.log").path]
         if unixSocket {
-            all += ["--unixsocket", "redis.sock"]
+            all += ["--unixsocket", self.directory.appendingPathComponent("redis.sock").path]
         }
         if tls {
             let tlsPort = try Self.freePort()
             try Self.makeCertificates(in: self.directory)
             all += [
-                "--tls-port", "\(tlsPort)", "--tls-cert-file", "server.crt", "--tls-key-file", "server.key",
-                "--tls-ca-cert-file", "ca.crt", "--tls-auth-clients", "no",
+                "--tls-port", "\(tlsPort)", "--tls-cert-file", self.directory.appendingPathComponent("server.crt").path,
+                "--tls-key-file", self.directory.appendingPathComponent("server.key").path, "--tls-ca-cert-file", self.directory.appendingPathComponent("ca.crt").path,
+                "--tls-auth-clients", "no",
             ]
             self.tlsPort = tlsPort
         } else {
@@ -73,15 +75,13 @@ public final class RedisTestServer: Sendable {
     /// Starts the server (again, after ``kill()`` or ``stop()``) on the same ports; returns
     /// once it answers `PING`.
     public func start() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: self.arguments[0])
-        process.arguments = Array(self.arguments.dropFirst())
-        process.currentDirectoryURL = self.directory
-        try process.run()
-        self.process.withLock { $0 = process }
+        let pid = try Self.spawn(self.arguments)
+        self.pid.withLock { $0 = pid }
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
-            guard process.isRunning else {
+            var status: Int32 = 0
+            guard waitpid(pid, &status, WNOHANG) == 0 else {
+                self.pid.withLock { $0 = nil }
                 throw TestServerError("redis-server exited at start: \(self.log.suffix(1000))")
             }
             if Self.answersPing(port: self.port) {
@@ -91,6 +91,27 @@ public final class RedisTestServer: Sendable {
         }
         self.kill()
         throw TestServerError("redis-server did not answer on port \(self.port) within 10 s: \(self.log.suffix(1000))")
+    }
+
+    /// Starts `arguments` with no signal blocked or ignored: a child inherits its parent
+    /// thread's mask, and Foundation's `Process` starts it from a thread that blocks SIGTERM.
+    private static func spawn(_ arguments: [String]) throws -> pid_t {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid = pid_t()
+        let result = posix_spawn(&pid, arguments[0], nil, &attributes, argv, environ)
+        guard result == 0 else { throw TestServerError("cannot start \(arguments[0]): error \(result)") }
+        return pid
     }
 
     /// Kills the server (SIGKILL, as a crash) and waits until it is gone.
@@ -109,11 +130,10 @@ public final class RedisTestServer: Sendable {
     }
 
     private func signal(_ signal: Int32) {
-        guard let process = self.process.withLock({ process in defer { process = nil }; return process }) else { return }
-        if process.isRunning {
-            sendSignal(signal, to: process.processIdentifier)
-        }
-        process.waitUntilExit()
+        guard let pid = self.pid.withLock({ pid in defer { pid = nil }; return pid }) else { return }
+        sendSignal(signal, to: pid)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
     }
 
     private static func find(_ name: String) -> String? {
