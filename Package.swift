@@ -20,6 +20,8 @@ let package = Package(
         .library(name: "ChorusClient", targets: ["ChorusClient"]),
         // The shared durable store of a cluster (PostgreSQL): pool, migrations, health.
         .library(name: "ChorusPostgres", targets: ["ChorusPostgres"]),
+        // The RESP client for clusters (docs/architecture.md, "ChorusRedis").
+        .library(name: "ChorusRedis", targets: ["ChorusRedis"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
@@ -33,7 +35,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
-        // TLS: ChorusClient's wss://, ChorusPostgres's sslmode (already in the graph through Hummingbird).
+        // TLS: ChorusClient's wss://, ChorusPostgres's sslmode, ChorusRedis's rediss:// (already in the graph through Hummingbird).
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         // ChorusPostgres: PostgreSQL client with a connection pool.
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
@@ -159,6 +161,7 @@ let package = Package(
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                "ChorusRedis",
             ],
             path: "Fuzz/Sources/ChorusFuzzTargets",
             swiftSettings: strictSettings
@@ -279,6 +282,32 @@ let package = Package(
                 "ChorusPostgres",
                 "ChorusTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The RESP client on SwiftNIO: parser, pipelined client, pub/sub, scripts, URLs, TLS.
+        .target(
+            name: "ChorusRedis",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ChorusRedisTests",
+            dependencies: [
+                "ChorusRedis",
+                "ChorusTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

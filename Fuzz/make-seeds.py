@@ -235,6 +235,41 @@ def router_seeds():
     }
 
 
+def resp_seeds():
+    # RESPHarness: a byte with the number of extra pieces, their lengths, then the replies.
+    def seed(wire, cuts=()):
+        return bytes([len(cuts), *cuts]) + wire
+
+    every_type = (
+        b"+OK\r\n-ERR unknown command\r\n!21\r\nSYNTAX invalid syntax\r\n:-42\r\n$5\r\nhe\r\no\r\n"
+        b"$-1\r\n*-1\r\n_\r\n,3.25\r\n,-inf\r\n,nan\r\n#t\r\n#f\r\n(-3492890328409238509324850943850943825024385\r\n"
+        b"=15\r\ntxt:Some string\r\n"
+    )
+    aggregates = (
+        b"*2\r\n:1\r\n*1\r\n+a\r\n%2\r\n+a\r\n:1\r\n+b\r\n:2\r\n~2\r\n:1\r\n:2\r\n"
+        b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$1\r\nx\r\n|1\r\n+ttl\r\n:3600\r\n:7\r\n*0\r\n"
+    )
+    pubsub = (
+        b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n"
+        b"*4\r\n$8\r\npmessage\r\n$3\r\nn.*\r\n$3\r\nn.a\r\n$0\r\n\r\n*2\r\n$4\r\npong\r\n$0\r\n\r\n"
+    )
+    xread = b"*1\r\n*2\r\n$6\r\nstream\r\n*1\r\n*2\r\n$3\r\n1-0\r\n*2\r\n$1\r\nd\r\n$2\r\nhi\r\n"
+    return {
+        "every-type": seed(every_type),
+        "every-type-split": seed(every_type, (1, 3, 7, 20, 2, 40, 5)),
+        "aggregates": seed(aggregates),
+        "aggregates-split": seed(aggregates, (5, 1, 1, 9)),
+        "pubsub": seed(pubsub, (17,)),
+        "xread": seed(xread, (2, 30)),
+        "too-deep": seed(b"*1\r\n" * 9 + b":1\r\n"),
+        "bulk-too-long": seed(b"$513\r\n"),
+        "line-too-long": seed(b"+" + b"a" * 130 + b"\r\n", (64,)),
+        "cr-without-lf": seed(b"+a\rb\r\n"),
+        "int-overflow": seed(b":9223372036854775808\r\n"),
+        "empty": seed(b""),
+    }
+
+
 def main(targets):
     corpus = FUZZ / "corpus"
     for target, make in {
@@ -243,6 +278,7 @@ def main(targets):
         "jwt": jwt_seeds,
         "websocket": websocket_seeds,
         "router": router_seeds,
+        "resp": resp_seeds,
     }.items():
         if targets and target not in targets:
             continue

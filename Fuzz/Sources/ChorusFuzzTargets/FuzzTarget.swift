@@ -7,6 +7,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case jwt
     case webSocket = "websocket"
     case router
+    case resp
 
     /// Runs one input; a bug shows as a trap (a failed precondition or a crash in the code under test).
     public func run(_ input: UnsafeRawBufferPointer) {
@@ -16,6 +17,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .jwt: JWTHarness.run(input)
         case .webSocket: WebSocketHarness.run(input)
         case .router: RouterHarness.run(input)
+        case .resp: RESPHarness.run(input)
         }
     }
 
