@@ -49,8 +49,10 @@ final class HubProcess: Sendable {
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         self.state.withLock { $0.process = process }
+        // The log is read once more after the deadline: a task that waited long for a thread
+        // (CPU-bound tests running beside it) must not take a hub that started for one that did not.
         let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline, process.isRunning {
+        while true {
             let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
             if let range = text.range(of: #"listening on \S+:(\d+)"#, options: .regularExpression),
                 let found = Int(text[range].split(separator: ":").last!)
@@ -58,6 +60,7 @@ final class HubProcess: Sendable {
                 self.state.withLock { $0.port = found }
                 return self
             }
+            guard ContinuousClock.now < deadline, process.isRunning else { break }
             try await Task.sleep(for: .milliseconds(20))
         }
         throw HubError("the hub did not start: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
