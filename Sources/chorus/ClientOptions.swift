@@ -12,11 +12,13 @@ struct ClientOptions {
     var urls: [String] = []
     var token: String?
 
-    /// Takes `--url` and `--token` (and `value`) when `argument` is one of them.
-    mutating func take(_ argument: String, _ value: String?) throws -> Bool {
-        guard argument == "--url" || argument == "--token" else { return false }
-        guard let value else { throw CommandError("\(argument) needs a value") }
-        if argument == "--url" { self.urls.append(value) } else { self.token = value }
+    /// Takes `--url` or `--token` and its value when `argument` is one of them.
+    mutating func take(_ argument: String, from scanner: inout ArgumentScanner) throws -> Bool {
+        switch argument {
+        case "--url": self.urls.append(try scanner.value(of: argument))
+        case "--token": self.token = try scanner.value(of: argument)
+        default: return false
+        }
         return true
     }
 

@@ -26,26 +26,14 @@ enum PubCommand {
         var key: String?
         var http = false
         var apiKey = Console.environment()["CHORUS_API_KEY"]
-        var index = arguments.startIndex
-        while index < arguments.endIndex {
-            let argument = arguments[index]
-            let value = index + 1 < arguments.endIndex ? arguments[index + 1] : nil
-            if try options.take(argument, value) {
-                index += 2
-                continue
-            }
+        var scanner = ArgumentScanner(arguments, usage: Self.usage)
+        while let argument = scanner.next() {
+            if try options.take(argument, from: &scanner) { continue }
             switch argument {
-            case "--event", "--key", "--api-key":
-                guard let value else { throw CommandError("\(argument) needs a value\n\n\(Self.usage)") }
-                switch argument {
-                case "--event": event = value
-                case "--key": key = value
-                default: apiKey = value
-                }
-                index += 2
-            case "--http":
-                http = true
-                index += 1
+            case "--event": event = try scanner.value(of: argument)
+            case "--key": key = try scanner.value(of: argument)
+            case "--api-key": apiKey = try scanner.value(of: argument)
+            case "--http": http = true
             case "--help", "-h":
                 print(Self.usage)
                 return
@@ -54,7 +42,6 @@ enum PubCommand {
                     throw CommandError("unknown option '\(argument)'\n\n\(Self.usage)")
                 }
                 positional.append(argument)
-                index += 1
             }
         }
         guard positional.count == 2 else { throw CommandError("give a TOPIC and DATA\n\n\(Self.usage)") }

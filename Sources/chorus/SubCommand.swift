@@ -22,30 +22,20 @@ enum SubCommand {
         var topics: [String] = []
         var since: RecoveryPosition?
         var count: Int?
-        var index = arguments.startIndex
-        while index < arguments.endIndex {
-            let argument = arguments[index]
-            let value = index + 1 < arguments.endIndex ? arguments[index + 1] : nil
-            if try options.take(argument, value) {
-                index += 2
-                continue
-            }
+        var scanner = ArgumentScanner(arguments, usage: Self.usage)
+        while let argument = scanner.next() {
+            if try options.take(argument, from: &scanner) { continue }
             switch argument {
-            case "--since":
-                guard let value else { throw CommandError("--since needs a value\n\n\(Self.usage)") }
-                since = try Self.since(value)
-                index += 2
+            case "--since": since = try Self.since(try scanner.value(of: argument))
             case "--count":
-                guard let value, let number = Int(value), number > 0 else { throw CommandError("--count needs a positive number") }
+                guard let number = Int(try scanner.value(of: argument)), number > 0 else { throw CommandError("--count needs a positive number") }
                 count = number
-                index += 2
             case "--help", "-h":
                 print(Self.usage)
                 return
             default:
                 guard !argument.hasPrefix("-") else { throw CommandError("unknown option '\(argument)'\n\n\(Self.usage)") }
                 topics.append(argument)
-                index += 1
             }
         }
         guard !topics.isEmpty else { throw CommandError("name at least one topic\n\n\(Self.usage)") }

@@ -31,40 +31,31 @@ enum TokenCommand {
         var publish: [String] = []
         var claims: [(name: String, json: String)] = []
         var configurationArguments: [String] = []
-        var index = arguments.startIndex
-        while index < arguments.endIndex {
-            let argument = arguments[index]
-            let value = index + 1 < arguments.endIndex ? arguments[index + 1] : nil
+        var scanner = ArgumentScanner(arguments, usage: Self.usage)
+        while let argument = scanner.next() {
             switch argument {
-            case "--user", "--ttl", "--subscribe", "--publish", "--claim":
-                guard let value else { throw CommandError("\(argument) needs a value\n\n\(Self.usage)") }
-                switch argument {
-                case "--user": user = value
-                case "--ttl":
-                    do {
-                        let parsed = try HubConfiguration.parseDuration(value)
-                        ttl = parsed == .zero ? nil : parsed
-                    } catch {
-                        throw CommandError("--ttl: \(error.message)")
-                    }
-                case "--subscribe": subscribe.append(try Self.pattern(value, option: argument))
-                case "--publish": publish.append(try Self.pattern(value, option: argument))
-                default: claims.append(try Self.claim(value))
+            case "--user": user = try scanner.value(of: argument)
+            case "--ttl":
+                do {
+                    let parsed = try HubConfiguration.parseDuration(try scanner.value(of: argument))
+                    ttl = parsed == .zero ? nil : parsed
+                } catch let error as ConfigurationError {
+                    throw CommandError("--ttl: \(error.message)")
                 }
-                index += 2
+            case "--subscribe": subscribe.append(try Self.pattern(try scanner.value(of: argument), option: argument))
+            case "--publish": publish.append(try Self.pattern(try scanner.value(of: argument), option: argument))
+            case "--claim": claims.append(try Self.claim(try scanner.value(of: argument)))
             case "--help", "-h":
                 print(Self.usage)
                 return
             case "--jwt-secret", "--config":
                 configurationArguments.append(argument)
-                if let value { configurationArguments.append(value) }
-                index += 2
+                if let value = scanner.next() { configurationArguments.append(value) }
             default:
                 guard argument.hasPrefix("--jwt-secret=") || argument.hasPrefix("--config=") else {
                     throw CommandError("token: unknown option '\(argument)'\n\n\(Self.usage)")
                 }
                 configurationArguments.append(argument)
-                index += 1
             }
         }
         guard let user, !user.isEmpty else { throw CommandError("--user is required\n\n\(Self.usage)") }
