@@ -58,6 +58,7 @@ final class RecordingDelivery: BrokerDelivery {
 
         /// Runs the client and both brokers while `body` runs.
         func run(_ body: () async throws -> Void) async throws {
+            defer { self.server.stop() }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await self.client.run() }
                 for broker in self.brokers { group.addTask { try await broker.run() } }

@@ -50,6 +50,7 @@ import Testing
 
         /// Runs the Redis connections while `body` runs.
         func run(_ body: () async throws -> Void) async throws {
+            defer { self.server.stop() }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await self.client.run() }
                 for broker in self.brokers { group.addTask { try await broker.run() } }
