@@ -29,11 +29,13 @@ import Testing
             hubConfiguration.jwtSecret = AuthenticatorTests.secret
             hubConfiguration.allowAnonymous = true
             hubConfiguration.deliverToPublisher = deliverToPublisher
+            hubConfiguration.namespaces = ["demo": NamespaceOptions(historySize: 1000)]
             let made = Mutex<[RedisBroker]>([])
             let loops = self.loops
             self.hubs = try loops.indices.map { node in
                 try Hub(
                     configuration: hubConfiguration, eventLoopGroup: loops[node], authenticator: Authenticator(configuration: hubConfiguration),
+                    historyStore: RedisHistoryStore(node: "node-\(node)", client: client),
                     broker: { local in
                         let broker = RedisBroker(
                             node: "node-\(node)", client: client, configuration: configuration, local: local, eventLoopGroup: MultiThreadedEventLoopGroup.singleton
@@ -59,6 +61,15 @@ import Testing
                 }
                 try await body()
                 group.cancelAll()
+            }
+        }
+
+        /// Waits until Redis answers `command` with the integer `value` (the last element of an array reply).
+        func waitUntil(_ command: RESPCommand, is value: Int) async throws {
+            while true {
+                let reply = try await self.client.send(command)
+                if (reply.array?.last ?? reply).int == value { return }
+                try await Task.sleep(for: .milliseconds(5))
             }
         }
 
@@ -89,6 +100,9 @@ import Testing
             try await onC.send(#"{"type":"subscribe","topic":"news:*","id":2}"#)
             _ = try await onB.texts(2)
             _ = try await onC.texts(2)
+            // An ephemeral subscribe is answered before Redis has it: wait until it does.
+            try await nodes.waitUntil(RESPCommand("PUBSUB", ["NUMSUB", "chorus:t:chat:room"]), is: 2)
+            try await nodes.waitUntil(RESPCommand("PUBSUB", ["NUMPAT"]), is: 1)
             for index in 1...40 {
                 _ = try await nodes.hubs[0].publishAndWait(topic: Topic(index % 2 == 0 ? "chat:room" : "news:a"), event: nil, data: ByteBuffer(string: String(index)))
             }
@@ -97,6 +111,33 @@ import Testing
             // Node A has no subscriber: it subscribed to nothing in Redis.
             let channels = try await nodes.client.send(RESPCommand("PUBSUB", ["NUMSUB", "chorus:t:chat:room"]))
             #expect(channels.array?.last?.int == 2)
+            #expect(try await nodes.client.send(RESPCommand("PUBSUB", ["NUMPAT"])).int == 1)
+        }
+    }
+
+    @Test func aSubscribeWithSinceRecoversWhatOtherNodesPublishedWhilePublishesRace() async throws {
+        let nodes = try Cluster()
+        try await nodes.run {
+            var epoch = ""
+            for index in 1...20 {
+                epoch = try await nodes.hubs[0].publishAndWait(topic: Topic("demo:a"), event: nil, data: ByteBuffer(string: String(index))).epoch ?? ""
+            }
+            var client = try await nodes.connect(to: 1)
+            let racing = Task {
+                for index in 21...80 {
+                    _ = try await nodes.hubs[index % 2 == 0 ? 0 : 2].publishAndWait(topic: Topic("demo:a"), event: nil, data: ByteBuffer(string: String(index)))
+                }
+            }
+            try await client.send(#"{"type":"subscribe","topic":"demo:a","id":1,"since":{"offset":5,"epoch":"\#(epoch)"}}"#)
+            let answer = try await client.texts(1)[0]
+            #expect(answer.contains(#""type":"subscribed""#) && answer.hasSuffix(#""recovered":true}"#))
+            try await racing.value
+            // Replayed and live, from right after `since` to the last publish: no gap, no duplicate.
+            #expect(ClusterSeamsTests.data(try await client.texts(75)) == Array(6...80))
+            // A wrong epoch: told, never a silent gap.
+            var late = try await nodes.connect(to: 2)
+            try await late.send(#"{"type":"subscribe","topic":"demo:a","id":1,"since":{"offset":5,"epoch":"gone"}}"#)
+            #expect(try await late.texts(1)[0].hasSuffix(#""recovered":false}"#))
         }
     }
 
@@ -105,6 +146,7 @@ import Testing
         try await nodes.run {
             var cal = try await nodes.connect(to: 2, user: "cal")
             #expect(try await cal.texts(1)[0].contains("cal"))
+            try await nodes.waitUntil(RESPCommand("PUBSUB", ["NUMSUB", "chorus:u:cal"]), is: 1)
             let receipt = try nodes.hubs[0].send(toUser: "cal", event: nil, data: ByteBuffer(string: "7"))
             let direct = try await cal.texts(1)[0]
             #expect(direct.contains(#""topic":"direct""#) && direct.contains(receipt.messageID))
@@ -125,6 +167,7 @@ import Testing
             }
             _ = try await ann.texts(1)
             _ = try await bob.texts(1)
+            try await nodes.waitUntil(RESPCommand("PUBSUB", ["NUMSUB", "chorus:t:chat:room"]), is: 2)
             try await ann.send(#"{"type":"publish","topic":"chat:room","data":1,"id":2}"#)
             #expect(ClusterSeamsTests.data(try await bob.texts(1)) == [1])
             try await bob.send(#"{"type":"publish","topic":"chat:room","data":2,"id":2}"#)
