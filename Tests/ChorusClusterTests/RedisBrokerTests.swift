@@ -146,3 +146,20 @@ final class RecordingDelivery: BrokerDelivery {
         }
     }
 }
+
+@Suite(.timeLimit(.minutes(1))) struct RedisReadinessTests {
+    @Test func readyWhileRedisAnswersAndNotWhileItIsDown() async throws {
+        let nodes = try RedisBrokerTests.Nodes()
+        try await nodes.run {
+            let check = RedisReadiness(client: nodes.client, broker: nodes.brokers[0])
+            #expect(check.name == "redis")
+            try await check.checkReady()
+            nodes.server.kill()
+            while nodes.client.isConnected { try await Task.sleep(for: .milliseconds(10)) }
+            await #expect { try await check.checkReady() } throws: { "\($0)".contains("unreachable") }
+            try nodes.server.start()
+            while !(nodes.client.isConnected && nodes.brokers[0].isConnected) { try await Task.sleep(for: .milliseconds(20)) }
+            try await check.checkReady()
+        }
+    }
+}

@@ -141,7 +141,10 @@ import Testing
             setup.server.kill()
             while setup.client.isConnected { try await Task.sleep(for: .milliseconds(10)) }
             await #expect(throws: StoreError.self) { try await setup.append("demo:a", 1) }
-            #expect(setup.commits.withLock { $0 }.contains { if case .failed(_, 1) = $0 { true } else { false } })
+            // The commit handler hears of it right after the completion.
+            let failed = { setup.commits.withLock { $0 }.contains { if case .failed(_, 1) = $0 { true } else { false } } }
+            for _ in 0..<500 where !failed() { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(failed())
         }
     }
 }
