@@ -90,7 +90,8 @@ public final class RedisHistoryStore: HistoryStore {
     private func arguments(for append: HistoryAppend) -> (keys: [RESPArgument], arguments: [RESPArgument]) {
         let message = append.message
         let topic = message.envelope.topic
-        let namespace = String(try! Topic(topic).namespace)  // history appends are topic messages
+        // A history append's target is its topic; its namespace names the log.
+        let namespace = if case .topic(let target) = message.target { String(target.namespace) } else { topic }
         return (
             [.string(self.keys.meta(topic)), .string(self.keys.stream(topic)), .string(self.keys.sequence), .string(self.keys.log(namespace)),
              .string(self.keys.namespaces), .string(self.keys.trimmed)],
