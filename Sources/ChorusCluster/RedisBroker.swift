@@ -54,15 +54,18 @@ public final class RedisBroker: Broker, Service {
         self.subscriber.isConnected
     }
 
+    /// Publishes `message` to its channel (one `PUBLISH`); every node, this one included, delivers it from its subscription.
     public func publish(_ message: BrokerMessage) {
         self.client.send(self.command(for: message)).whenFailure { self.failed($0, count: 1) }
     }
 
+    /// Publishes `messages` in order, as one pipelined write.
     public func publish(contentsOf messages: [BrokerMessage]) {
         guard !messages.isEmpty else { return }
         self.client.send(messages.map(self.command(for:))).whenFailure { self.failed($0, count: messages.count) }
     }
 
+    /// Subscribes to `interest`'s channels or patterns; completes on `loop` once Redis has them.
     public func subscribe(to interest: BrokerInterest, on loop: any EventLoop) -> EventLoopFuture<Void> {
         let confirmations = self.channels.subscriptions(for: interest).map { subscription in
             switch subscription {
@@ -73,6 +76,7 @@ public final class RedisBroker: Broker, Service {
         return EventLoopFuture.andAllSucceed(confirmations, on: loop)
     }
 
+    /// Unsubscribes from `interest`'s channels or patterns.
     public func unsubscribe(from interest: BrokerInterest) {
         for subscription in self.channels.subscriptions(for: interest) {
             switch subscription {

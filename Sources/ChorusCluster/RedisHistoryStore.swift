@@ -47,12 +47,15 @@ public final class RedisHistoryStore: HistoryStore {
         }
     }
 
+    /// True: the publish script publishes each message as it commits it.
     public var publishesCommits: Bool { true }
 
+    /// Sets what gets every batch once committed (or failed), in commit order.
     public func onCommit(_ handler: @escaping @Sendable (HistoryCommit) -> Void) {
         self.state.withLock { $0.onCommit = handler }
     }
 
+    /// Queues `message` for the next batch (this event-loop tick's appends) and returns at once.
     public func append(_ message: HistoryAppend) {
         let start: Bool? = self.state.withLock { state in
             guard !state.closed else { return nil }
@@ -157,6 +160,7 @@ public final class RedisHistoryStore: HistoryStore {
 
     // MARK: Reading
 
+    /// `topic`'s offset and epoch and the cluster sequence, read atomically by a script.
     public func committedPosition(of topic: String, on loop: any EventLoop) -> EventLoopFuture<HistoryPosition> {
         self.client.evaluate(RedisHistoryScripts.position, keys: [.string(self.keys.meta(topic)), .string(self.keys.sequence)]).flatMapThrowing { reply in
             guard let parts = reply.array, parts.count == 3 else { throw RedisError(.protocolError, "unexpected reply \(reply)") }
@@ -165,14 +169,17 @@ public final class RedisHistoryStore: HistoryStore {
         }.hop(to: loop)
     }
 
+    /// The cluster sequence (`GET`).
     public func committedSequence(on loop: any EventLoop) -> EventLoopFuture<UInt64> {
         self.client.send(RESPCommand("GET", [.string(self.keys.sequence)])).map { UInt64($0.int ?? 0) }.hop(to: loop)
     }
 
+    /// Messages of `topic` after `offset`, by `XRANGE`, with its epoch.
     public func messages(topic: String, after offset: UInt64, limit: Int, maxBytes: Int, on loop: any EventLoop) -> EventLoopFuture<[StoredMessage]> {
         self.page(topic: topic, RESPCommand("XRANGE", [.string(self.keys.stream(topic)), .string("\(offset + 1)-0"), "+", "COUNT", .integer(limit)]), maxBytes: maxBytes, on: loop)
     }
 
+    /// Messages of `topic` before `offset`, newest first, by `XREVRANGE`.
     public func messages(topic: String, before offset: UInt64, limit: Int, maxBytes: Int, on loop: any EventLoop) -> EventLoopFuture<[StoredMessage]> {
         guard offset > 1, limit > 0 else { return loop.makeSucceededFuture([]) }
         return self.page(topic: topic, RESPCommand("XREVRANGE", [.string(self.keys.stream(topic)), .string("\(offset - 1)-1"), "-", "COUNT", .integer(limit)]), maxBytes: maxBytes, on: loop)
@@ -214,6 +221,7 @@ public final class RedisHistoryStore: HistoryStore {
         return result
     }
 
+    /// One page of a pattern replay, from the namespace logs (``RedisPatternReplay``).
     public func messages(
         matching patterns: [TopicPattern], afterSequence sequence: UInt64, through last: UInt64, newerThan timestamp: Int64?, limit: Int, maxBytes: Int,
         on loop: any EventLoop
@@ -224,6 +232,7 @@ public final class RedisHistoryStore: HistoryStore {
             .hop(to: loop)
     }
 
+    /// Whether trimming in a namespace of `patterns` dropped a message newer than `timestamp` (an upper bound per namespace: never false wrongly).
     public func mayHaveTrimmed(matching patterns: [TopicPattern], newerThan timestamp: Int64, on loop: any EventLoop) -> EventLoopFuture<Bool> {
         self.client.send(RESPCommand("HGETALL", [.string(self.keys.trimmed)])).map { reply in
             let pairs = reply.array ?? []

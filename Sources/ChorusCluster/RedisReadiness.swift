@@ -14,8 +14,10 @@ public struct RedisReadiness: ReadinessCheck {
         self.broker = broker
     }
 
+    /// `redis`.
     public var name: String { "redis" }
 
+    /// Returns when Redis answers and the subscription is up; throws saying which is not.
     public func checkReady() async throws {
         guard self.client.isConnected else { throw RedisUnavailable("Redis is unreachable; reconnecting") }
         do {
