@@ -22,6 +22,8 @@ let package = Package(
         .library(name: "ChorusPostgres", targets: ["ChorusPostgres"]),
         // The RESP client for clusters (docs/architecture.md, "ChorusRedis").
         .library(name: "ChorusRedis", targets: ["ChorusRedis"]),
+        // The cluster on Redis: broker, ordered history, node directory (docs/architecture.md, "Cluster").
+        .library(name: "ChorusCluster", targets: ["ChorusCluster"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
@@ -228,6 +230,7 @@ let package = Package(
                 "ChorusSQLite",
                 "ChorusTestSupport",
                 "ChorusFuzzTargets",
+                "ChorusCluster",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -306,6 +309,31 @@ let package = Package(
                 "ChorusTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The cluster on Redis: RedisBroker, RedisHistoryStore, RedisNodeDirectory (ChorusServer wires them).
+        .target(
+            name: "ChorusCluster",
+            dependencies: [
+                "ChorusCore",
+                "ChorusRedis",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ChorusClusterTests",
+            dependencies: [
+                "ChorusCluster",
+                "ChorusRedis",
+                "ChorusTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

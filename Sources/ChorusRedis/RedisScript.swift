@@ -18,8 +18,9 @@ public struct RedisScript: Sendable, Hashable {
         }.joined()
     }
 
-    /// `EVALSHA` (or `EVAL` with the source when `bySource`) of the script with `keys` and `arguments`.
-    func command(bySource: Bool, keys: [RESPArgument], arguments: [RESPArgument]) -> RESPCommand {
+    /// `EVALSHA` (or `EVAL` with the source when `bySource`) of the script with `keys` and `arguments`: to pipeline
+    /// script calls in a batch (``RedisClient/evaluate(_:keys:arguments:)`` sends one).
+    public func command(bySource: Bool, keys: [RESPArgument], arguments: [RESPArgument]) -> RESPCommand {
         RESPCommand(
             bySource ? "EVAL" : "EVALSHA",
             [.string(bySource ? self.source : self.sha1), .integer(keys.count)] + keys + arguments

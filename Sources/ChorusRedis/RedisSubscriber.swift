@@ -63,6 +63,22 @@ public final class RedisSubscriber: Service, Sendable {
         self.subscriptions.change(.channel, channels, subscribing: true)
     }
 
+    /// Subscribes to `channels` (`SUBSCRIBE`); the future (on `loop`) completes once the
+    /// server has the subscription, or fails with ``RedisError/Code/notConnected`` while the
+    /// connection is down (the subscription is made on the next connection all the same).
+    public func subscribe(_ channels: [String], confirmedOn loop: any EventLoop) -> EventLoopFuture<Void> {
+        let promise = loop.makePromise(of: Void.self)
+        self.subscriptions.change(.channel, channels, subscribing: true, confirmed: promise)
+        return promise.futureResult
+    }
+
+    /// Subscribes to the glob-style `patterns` (`PSUBSCRIBE`), confirmed as ``subscribe(_:confirmedOn:)``.
+    public func psubscribe(_ patterns: [String], confirmedOn loop: any EventLoop) -> EventLoopFuture<Void> {
+        let promise = loop.makePromise(of: Void.self)
+        self.subscriptions.change(.pattern, patterns, subscribing: true, confirmed: promise)
+        return promise.futureResult
+    }
+
     /// Unsubscribes from `channels` (`UNSUBSCRIBE`).
     public func unsubscribe(_ channels: [String]) {
         self.subscriptions.change(.channel, channels, subscribing: false)

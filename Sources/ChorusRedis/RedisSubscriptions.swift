@@ -40,15 +40,30 @@ final class RedisSubscriptions: Sendable {
         self.onMessage = onMessage
     }
 
-    /// Adds (or removes) `names`; tells the server about those that changed.
-    func change(_ kind: Kind, _ names: [String], subscribing: Bool) {
+    /// Adds (or removes) `names`; tells the server about those that changed. `confirmed`, when
+    /// given, completes once the server has the change (a `PING` answered after it), or fails
+    /// with ``RedisError/Code/notConnected`` while no connection is up (the change is kept,
+    /// and made on the next connection).
+    func change(_ kind: Kind, _ names: [String], subscribing: Bool, confirmed: EventLoopPromise<Void>? = nil) {
         self.state.withLock { state in
             let changed = names.filter { name in
                 subscribing ? state.names[kind, default: []].insert(name).inserted : state.names[kind]?.remove(name) != nil
             }
-            guard !changed.isEmpty, let channel = state.channel else { return }
-            let command = RESPCommand(subscribing ? kind.subscribe : kind.unsubscribe, changed.map { .string($0) })
-            channel.eventLoop.execute { channel.send(.command(command, nil)) }
+            guard let channel = state.channel, channel.isActive else {
+                confirmed?.fail(RedisError(.notConnected, "not connected to Redis"))
+                return
+            }
+            let command = changed.isEmpty ? nil : RESPCommand(subscribing ? kind.subscribe : kind.unsubscribe, changed.map { .string($0) })
+            let ping = confirmed.map { confirmed in
+                let ping = channel.eventLoop.makePromise(of: RESPValue.self)
+                ping.futureResult.whenComplete { confirmed.completeWith($0.map { _ in () }) }
+                return ping
+            }
+            guard command != nil || ping != nil else { return }
+            channel.eventLoop.execute {
+                if let command { channel.send(.command(command, nil)) }
+                if let ping { channel.send(.command(RESPCommand("PING"), ping)) }
+            }
         }
     }
 
