@@ -79,6 +79,8 @@ let package = Package(
                 "ChorusJWT",
                 "ChorusSQLite",
                 "ChorusPostgres",
+                "ChorusRedis",
+                "ChorusCluster",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -54,6 +54,12 @@ public final class RedisBroker: Broker, Service {
         self.subscriber.isConnected
     }
 
+    /// Whether publishes can reach Redis: the command connection is up (while it is down a
+    /// publish would be dropped, so the hub refuses it with `unavailable`).
+    public var isAvailable: Bool {
+        self.client.isConnected
+    }
+
     /// Publishes `message` to its channel (one `PUBLISH`); every node, this one included, delivers it from its subscription.
     public func publish(_ message: BrokerMessage) {
         self.client.send(self.command(for: message)).whenFailure { self.failed($0, count: 1) }

@@ -11,15 +11,22 @@ enum RedisHistoryScripts {
     /// newest time trimming reached per namespace, then `PUBLISH` of the offset, epoch and
     /// sequence before the body the node encoded (``BrokerWireFormat``).
     ///
+    /// A topic given a new epoch starts a new stream (what is left of the old one, after its
+    /// meta hash was evicted, say, would clash with the new offsets). With a TTL, entries older
+    /// than it are dropped from the front of the stream (a few per call: each goes once), and
+    /// the meta hash, stream and log expire the TTL after the last publish, as one topic left
+    /// empty on a single node starts a new epoch.
+    ///
     /// KEYS: meta hash, stream, sequence, namespace log, namespaces set, trimmed hash.
     /// ARGV: channel, body, keep, epoch if new, sequence seed, log length, topic, namespace,
-    /// timestamp (ms). Returns {offset, epoch, sequence}.
+    /// timestamp (ms), TTL (ms, 0: none). Returns {offset, epoch, sequence}.
     static let publish = RedisScript(
         """
         local epoch = redis.call('HGET', KEYS[1], 'epoch')
         if not epoch then
           epoch = ARGV[4]
           redis.call('HSET', KEYS[1], 'epoch', epoch)
+          redis.call('DEL', KEYS[2])
         end
         local offset = redis.call('HINCRBY', KEYS[1], 'offset', 1)
         if redis.call('EXISTS', KEYS[3]) == 0 then redis.call('SET', KEYS[3], ARGV[5]) end
@@ -28,9 +35,22 @@ enum RedisHistoryScripts {
         if redis.call('XLEN', KEYS[2]) >= tonumber(ARGV[3]) or redis.call('XLEN', KEYS[4]) >= tonumber(ARGV[6]) then
           redis.call('HSET', KEYS[6], ARGV[8], ARGV[9])
         end
-        redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], offset .. '-1', 'q', seq, 'd', ARGV[2])
+        redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], offset .. '-1', 'q', seq, 'd', ARGV[2], 'm', ARGV[9])
         redis.call('XADD', KEYS[4], 'MAXLEN', ARGV[6], seq .. '-1', 't', ARGV[7], 'o', offset, 'm', ARGV[9])
         redis.call('SADD', KEYS[5], ARGV[8])
+        local ttl = tonumber(ARGV[10])
+        if ttl > 0 then
+          local cutoff = tonumber(ARGV[9]) - ttl
+          for _, entry in ipairs(redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 8)) do
+            local time = tonumber(entry[2][6])
+            if time >= cutoff then break end
+            redis.call('XDEL', KEYS[2], entry[1])
+            redis.call('HSET', KEYS[6], ARGV[8], ARGV[9])
+          end
+          redis.call('PEXPIRE', KEYS[1], ttl)
+          redis.call('PEXPIRE', KEYS[2], ttl)
+          redis.call('PEXPIRE', KEYS[4], ttl)
+        end
         local function field(value) value = tostring(value) return #value .. ':' .. value end
         redis.call('PUBLISH', ARGV[1], field(offset) .. field(epoch) .. field(seq) .. ARGV[2])
         return {offset, epoch, tonumber(seq)}

@@ -24,13 +24,19 @@ public final class RedisHistoryStore: HistoryStore {
     private let channels: RedisChannels
     private let keys: RedisHistoryKeys
     private let logLength: Int
+    private let ttls: [String: Int64]
     private let logger: Logger
     private let state = Mutex(State())
 
     /// A store on `client` for node `node`; each namespace's log for pattern replays keeps
-    /// `logLength` entries.
-    public init(node: String, client: RedisClient, channels: RedisChannels = RedisChannels(), logLength: Int = 100_000, logger: Logger = Logger(label: "chorus.cluster")) {
+    /// `logLength` entries; `ttls` says, per namespace, how long its messages are kept (none:
+    /// as many as its history size).
+    public init(
+        node: String, client: RedisClient, channels: RedisChannels = RedisChannels(), logLength: Int = 100_000, ttls: [String: Duration] = [:],
+        logger: Logger = Logger(label: "chorus.cluster")
+    ) {
         self.client = client
+        self.ttls = ttls.mapValues { $0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000 }
         self.node = node
         self.channels = channels
         self.keys = RedisHistoryKeys(prefix: channels.prefix)
@@ -100,7 +106,7 @@ public final class RedisHistoryStore: HistoryStore {
              .string(self.keys.namespaces), .string(self.keys.trimmed)],
             [.string(self.channels.topicChannel(topic)), .bytes(BrokerWireFormat.body(of: message, origin: self.node)), .integer(max(append.keep, 1)),
              .string(String(UInt64.random(in: 1...UInt64.max), radix: 36)), .integer(Int(WallClock.milliseconds()) * 1000), .integer(self.logLength),
-             .string(topic), .string(namespace), .integer(Int(message.envelope.timestamp))]
+             .string(topic), .string(namespace), .integer(Int(message.envelope.timestamp)), .integer(Int(self.ttls[namespace] ?? 0))]
         )
     }
 
@@ -195,10 +201,10 @@ public final class RedisHistoryStore: HistoryStore {
         }.hop(to: loop)
     }
 
-    /// A stream entry (`[<offset>-1, [q, <sequence>, d, <body>]]`) as a stored message.
+    /// A stream entry (`[<offset>-1, [q, <sequence>, d, <body>, m, <ms>]]`) as a stored message.
     private func stored(_ entry: RESPValue, epoch: String) throws -> StoredMessage {
         guard let parts = entry.array, parts.count == 2, let id = parts[0].string, let offset = id.split(separator: "-").first.flatMap({ UInt64($0) }),
-            let fields = parts[1].array, fields.count == 4, let sequence = fields[1].int, var body = fields[3].buffer
+            let fields = parts[1].array, fields.count >= 4, let sequence = fields[1].int, var body = fields[3].buffer
         else { throw RedisError(.protocolError, "unexpected stream entry \(entry)") }
         var payload = ByteBufferAllocator().buffer(capacity: body.readableBytes + 48)
         for field in [String(offset), epoch, String(sequence)] {
@@ -233,8 +239,14 @@ public final class RedisHistoryStore: HistoryStore {
     }
 
     /// Whether trimming in a namespace of `patterns` dropped a message newer than `timestamp` (an upper bound per namespace: never false wrongly).
+    /// A namespace with a TTL may have lost anything older than the TTL without a mark (its keys expire whole).
     public func mayHaveTrimmed(matching patterns: [TopicPattern], newerThan timestamp: Int64, on loop: any EventLoop) -> EventLoopFuture<Bool> {
-        self.client.send(RESPCommand("HGETALL", [.string(self.keys.trimmed)])).map { reply in
+        let now = WallClock.milliseconds()
+        let expired = self.ttls.contains { namespace, ttl in
+            timestamp < now - ttl && patterns.contains { $0.namespace.map { String($0) == namespace } ?? true }
+        }
+        guard !expired else { return loop.makeSucceededFuture(true) }
+        return self.client.send(RESPCommand("HGETALL", [.string(self.keys.trimmed)])).map { reply in
             let pairs = reply.array ?? []
             return stride(from: 0, to: pairs.count - 1, by: 2).contains { index in
                 guard let namespace = pairs[index].string, let trimmedAt = pairs[index + 1].int, trimmedAt > timestamp else { return false }

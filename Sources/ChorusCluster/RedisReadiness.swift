@@ -36,7 +36,8 @@ public struct RedisUnavailable: Error, CustomStringConvertible {
     /// What is wrong.
     public let description: String
 
-    init(_ description: String) {
+    /// An error that says `description`.
+    public init(_ description: String) {
         self.description = description
     }
 }

@@ -152,6 +152,11 @@ extension RedisConfiguration {
     }
 
     /// The URL without its password, for error messages.
+    /// `url` without its credentials (`…@host:port/db`), for logs and messages.
+    public static func redactedURL(_ url: String) -> String {
+        Self.redacted(url)
+    }
+
     private static func redacted(_ url: String) -> String {
         guard let at = url.lastIndex(of: "@") else { return url }
         return "…" + url[at...]

@@ -332,7 +332,8 @@ export type ClientEvents = {
   auth: (frame: AuthSuccessFrame | ConnectedFrame) => void;
   disconnect: (frame: DisconnectFrame) => void;
   /** A reconnection attempt was scheduled. */
-  reconnect: (info: { attempt: number; delay: number }) => void;
+  /** `url`: the hub URL the next attempt uses (the next of `urls`). */
+  reconnect: (info: { attempt: number; delay: number; url: string }) => void;
   error: (error: Error) => void;
 };
 
@@ -340,8 +341,12 @@ export type ClientEvents = {
 export declare function closePolicy(code: number, disconnect: DisconnectFrame | null | undefined): 'reconnect' | 'refresh' | 'stop';
 
 export declare class ChorusClient extends EventEmitter<ClientEvents> {
-  constructor(url: string, options?: ClientOptions);
+  /** `url`: one hub URL, or a cluster's URLs, tried in turn after each failed or lost connection. */
+  constructor(url: string | readonly string[], options?: ClientOptions);
+  /** The hub URL in use. */
   readonly url: string;
+  /** Every hub URL given, in the order they are tried. */
+  readonly urls: string[];
   readonly state: ConnectionState;
   /** Whether close() was called (and connect() not since). */
   readonly closed: boolean;
@@ -424,7 +429,7 @@ export declare class Channel extends EventEmitter<ChannelEvents, MessageListener
 }
 
 /** The page's shared client for `url` (a new one with `shared: false`). */
-export declare function getClient(url: string, options?: ClientOptions): ChorusClient;
+export declare function getClient(url: string | readonly string[], options?: ClientOptions): ChorusClient;
 
 // ---------------------------------------------------------------------------------------------
 // Server-Sent Events

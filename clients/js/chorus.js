@@ -392,7 +392,8 @@ export class Channel extends EventEmitter {
  * reconnect, error.
  */
 export class ChorusClient extends EventEmitter {
-  #url;
+  #urls; // every hub URL given, tried in turn
+  #urlIndex = 0; // the one in use
   #options;
   #WebSocket;
   #state = 'disconnected';
@@ -428,7 +429,9 @@ export class ChorusClient extends EventEmitter {
       throw new TypeError('chorus: no WebSocket implementation; pass options.WebSocket');
     }
     // Validate now: a bad URL is a programming error, not something to retry.
-    this.#url = new URL(url, globalThis.location?.href).toString();
+    const urls = Array.isArray(url) ? url : [url];
+    if (urls.length === 0) throw new TypeError('chorus: no hub URL given');
+    this.#urls = urls.map((each) => new URL(each, globalThis.location?.href).toString());
     this.#token = options.token;
     this.#queue = new OfflineQueue(options.offlineQueue);
     this.#channelLink = {
@@ -439,8 +442,14 @@ export class ChorusClient extends EventEmitter {
     if (options.autoConnect !== false) this.connect();
   }
 
+  /** The hub URL in use (the next one of `urls` after each failed or lost connection). */
   get url() {
-    return this.#url;
+    return this.#urls[this.#urlIndex];
+  }
+
+  /** Every hub URL the client was given, in the order it tries them. */
+  get urls() {
+    return [...this.#urls];
   }
 
   get state() {
@@ -546,7 +555,7 @@ export class ChorusClient extends EventEmitter {
    * with a ChorusError carrying the hub's code (and reason).
    */
   async history(topic, { limit = 50, before, since, order = 'desc' } = {}) {
-    const url = new URL(this.#url);
+    const url = new URL(this.url);
     url.protocol = url.protocol === 'wss:' || url.protocol === 'https:' ? 'https:' : 'http:';
     // The API sits beside the WebSocket endpoint (`…/ws` → `…/api/…`), behind a proxy's prefix too.
     url.pathname = `${url.pathname.replace(/\/ws\/?$/, '')}/api/topics/${encodeURIComponent(topic)}/history`;
@@ -615,7 +624,7 @@ export class ChorusClient extends EventEmitter {
   }
 
   #connectURL(token) {
-    const url = new URL(this.#url);
+    const url = new URL(this.url);
     if (url.protocol === 'http:') url.protocol = 'ws:';
     else if (url.protocol === 'https:') url.protocol = 'wss:';
     if (token) url.searchParams.set('token', token);
@@ -766,8 +775,10 @@ export class ChorusClient extends EventEmitter {
     }
     const delay = backoffDelay(this.#attempts, this.#options.backoff);
     this.#attempts++;
+    // The next node of a cluster: the one just lost may be the one that is down.
+    this.#urlIndex = (this.#urlIndex + 1) % this.#urls.length;
     this.#setState('reconnecting');
-    this.emit('reconnect', { attempt: this.#attempts, delay });
+    this.emit('reconnect', { attempt: this.#attempts, delay, url: this.url });
     this.#reconnectTimer = setTimeout(() => this.#open('reconnecting'), delay);
   }
 
@@ -876,15 +887,16 @@ export class ChorusClient extends EventEmitter {
 const sharedClients = new Map();
 
 /**
- * The page's client for `url`: every caller shares one connection (and its channels) unless
+ * The page's client for `url` (one hub URL, or a cluster's list): every caller shares one connection (and its channels) unless
  * `options.shared === false`. Options only count on the call that creates the client.
  */
 export function getClient(url, options = {}) {
   if (options.shared === false) return new ChorusClient(url, options);
-  const existing = sharedClients.get(url);
+  const key = Array.isArray(url) ? url.join(' ') : url;
+  const existing = sharedClients.get(key);
   if (existing && !existing.closed) return existing;
   const client = new ChorusClient(url, options);
-  sharedClients.set(url, client);
+  sharedClients.set(key, client);
   return client;
 }
 

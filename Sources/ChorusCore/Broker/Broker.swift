@@ -21,6 +21,9 @@ public protocol Broker: Sendable {
     func subscribe(to interest: BrokerInterest, on loop: any EventLoop) -> EventLoopFuture<Void>
     /// This node no longer needs `interest`'s messages.
     func unsubscribe(from interest: BrokerInterest)
+    /// Whether a publish can go out now: false while a cluster's broker has lost its server,
+    /// so that publishers are told instead of having their messages dropped.
+    var isAvailable: Bool { get }
 }
 
 extension Broker {
@@ -31,6 +34,9 @@ extension Broker {
 
     /// A broker of one process delivers everything here: nothing to unsubscribe from.
     public func unsubscribe(from interest: BrokerInterest) {}
+
+    /// A broker of one process is always available.
+    public var isAvailable: Bool { true }
 }
 
 /// This process's subscribers, as a broker reaches them: the hub encodes each message once and

@@ -26,6 +26,9 @@ public struct ReasonCode: RawRepresentable, Hashable, Sendable {
     public static let rateLimited = ReasonCode(rawValue: "rate_limited")
     /// The user already has `max_connections_per_user` connections: try again later.
     public static let tooManyConnections = ReasonCode(rawValue: "too_many_connections")
+    /// The node lost its cluster connection (Redis) for a while and may have missed messages:
+    /// reconnect (to any node) with `since` to recover them.
+    public static let resync = ReasonCode(rawValue: "resync")
     /// Closed by `POST /api/users/{user}/disconnect`; the `message` is the caller's.
     public static let kicked = ReasonCode(rawValue: "kicked")
     /// The client broke RFC 6455 (1002) or sent text that is not UTF-8 (1007).

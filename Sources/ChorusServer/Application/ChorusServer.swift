@@ -1,6 +1,7 @@
 public import ChorusCore
 public import ChorusPostgres
 import ChorusSQLite
+import ChorusCluster
 public import CoreMetrics
 import Hummingbird
 import HummingbirdCore
@@ -30,6 +31,8 @@ public struct ChorusServer: Service {
     /// The shared durable store, when `postgres_url` is set: ``run()`` runs it before the hub
     /// (migrating at start), and `/ready` reports it.
     public let postgres: PostgresService?
+    /// This node's part of a Redis cluster, when `broker` is `redis`.
+    private let cluster: RedisClusterNode?
     private let eventLoopGroup: MultiThreadedEventLoopGroup
     private let logger: Logger
     private let metricsExposition: MetricsExposition?
@@ -37,8 +40,9 @@ public struct ChorusServer: Service {
 
     /// - Parameters:
     ///   - store: where namespaces that keep history keep it (a `GroupCommitStore` over the
-    ///     application's `MessageStore`, say); nil: the store `configuration.store` names
-    ///     (memory unless configured otherwise), opened when some namespace keeps history.
+    ///     application's `MessageStore`, say); nil: Redis with `broker: redis`, else the store
+    ///     `configuration.store` names (memory unless configured otherwise), opened when some
+    ///     namespace keeps history.
     ///     ``run()`` runs it, before the hub.
     ///   - customHandlers: handlers for application frame types, by `type`.
     ///   - metricsFactory: the swift-metrics backend the hub's metrics go to.
@@ -60,18 +64,27 @@ public struct ChorusServer: Service {
                     + "Set CHORUS_JWT_SECRET (or a public key / JWKS) and CHORUS_API_KEY, or listen on 127.0.0.1."
             )
         }
+        var configuration = configuration
+        // A cluster's shared state names this node: its id is fixed before anything uses it.
+        if configuration.nodeID == nil { configuration.nodeID = LocalNode.generatedID() }
+        let node = configuration.nodeID ?? ""
         let threads = configuration.threads == 0 ? System.coreCount : configuration.threads
         self.eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let authenticator = try Authenticator(configuration: configuration)
+        let cluster = try RedisClusterNode(configuration: configuration, eventLoopGroup: self.eventLoopGroup, logger: logger)
         self.hub = try Hub(
             configuration: configuration,
             eventLoopGroup: self.eventLoopGroup,
             authenticator: authenticator,
-            historyStore: try store ?? Self.openStore(configuration, logger: logger),
+            historyStore: try store ?? cluster?.historyStore(configuration, node: node) ?? Self.openStore(configuration, logger: logger),
+            broker: { local in cluster?.makeBroker(node: node, local: local) ?? MemoryBroker(local: local) },
             customHandlers: customHandlers,
+            nodeDirectory: cluster?.directory,
             metricsFactory: metricsFactory,
             logger: logger
         )
+        self.cluster = cluster
+        cluster?.attach(self.hub)
         self.postgres = try Self.openPostgres(configuration, eventLoopGroup: self.eventLoopGroup, logger: logger)
         if let postgres = self.postgres { self.hub.readiness.register(postgres) }
         self.configuration = configuration
@@ -120,10 +133,11 @@ public struct ChorusServer: Service {
     /// shuts down: stops accepting, sends every client `disconnect` and close 1001, waits for
     /// them (at most `shutdown_timeout` in all), stops the hub, returns.
     ///
-    /// Runs PostgreSQL's client (when configured), the history store, the hub and its listener
-    /// as a group of their own, in that order, so the listener stops first, then the hub, the
-    /// store, and PostgreSQL last. PostgreSQL unreachable at start, or its migrations refused,
-    /// stops the group with an error that says why.
+    /// Runs PostgreSQL's client (when configured), the Redis connections and heartbeat (with
+    /// `broker: redis`), the history store, the hub and its listener as a group of their own,
+    /// in that order, so the listener stops first, then the hub, the store, Redis, and
+    /// PostgreSQL last. PostgreSQL or Redis unreachable at start, or PostgreSQL's migrations
+    /// refused, stops the group with an error that says why.
     public func run() async throws {
         let hub = self.hub
         let logger = self.logger
@@ -149,6 +163,7 @@ public struct ChorusServer: Service {
         // is committed).
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: hub), .init(service: listener)]
         if let store = hub.history { services.insert(.init(service: store), at: 0) }
+        if let cluster = self.cluster { services.insert(contentsOf: cluster.services.map { .init(service: $0) }, at: 0) }
         if let postgres = self.postgres { services.insert(.init(service: postgres), at: 0) }
         var groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout

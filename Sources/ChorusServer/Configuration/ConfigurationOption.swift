@@ -1,4 +1,5 @@
 import ChorusPostgres
+import ChorusRedis
 import Foundation
 
 /// One configuration option: its names in each source, its default and how to parse it.
@@ -220,6 +221,31 @@ extension ConfigurationOption {
             let timeout = try ValueParsing.duration(text)
             guard timeout > .zero else { throw ConfigurationError("postgres_connect_timeout must be longer than 0") }
             configuration.postgresConnectTimeout = timeout
+        },
+        .choice("broker", \.broker, help: "memory: this process only; redis: a cluster of nodes sharing redis_url (history in Redis streams, recovery from any node)."),
+        .init(
+            key: "redis_url",
+            help: "Redis of a cluster: redis://[user:password@]host:port/db, rediss://… (TLS; ?ca=FILE), or redis+unix:///path. Needed with broker redis; reported by /ready.",
+            defaultText: { $0.redisURL.map { RedisConfiguration.redactedURL($0) } ?? "(none)" }
+        ) { configuration, text throws(ConfigurationError) in
+            if !text.isEmpty {
+                do throws(RedisError) {
+                    _ = try RedisConfiguration(url: text)
+                } catch {
+                    throw ConfigurationError(error.message)
+                }
+            }
+            configuration.redisURL = text.isEmpty ? nil : text
+        },
+        .init(
+            key: "redis_prefix",
+            help: "What the cluster's Redis keys and channels start with; clusters sharing one Redis need different prefixes.",
+            defaultText: { $0.redisPrefix }
+        ) { configuration, text throws(ConfigurationError) in
+            guard !text.isEmpty, text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) else {
+                throw ConfigurationError("redis_prefix must be letters, digits, '-', '_' or '.'")
+            }
+            configuration.redisPrefix = text
         },
     ]
 }

@@ -102,6 +102,14 @@ public struct HubConfiguration: Sendable {
     public var postgresPoolSize = 10
     /// How long opening one PostgreSQL connection may take.
     public var postgresConnectTimeout: Duration = .seconds(5)
+    /// What carries publishes to subscribers: this process only, or every node of a cluster
+    /// through Redis (`redis_url`).
+    public var broker = BrokerKind.memory
+    /// The Redis of a cluster (`redis://[user:password@]host:port/db`, `rediss://…`,
+    /// `redis+unix:///path`); needed when `broker` is `redis`.
+    public var redisURL: String?
+    /// What the cluster's Redis keys and channels start with, so several clusters can share one Redis.
+    public var redisPrefix = "chorus"
 
     /// Every option at its default.
     public init() {}
@@ -112,6 +120,15 @@ public struct HubConfiguration: Sendable {
         case sqlite
         /// Memory only: history is lost on restart (topics get new epochs). The library's default.
         case memory
+    }
+
+    /// What carries publishes between nodes (`broker`).
+    public enum BrokerKind: String, Sendable, CaseIterable {
+        /// This process only (one node).
+        case memory
+        /// Redis pub/sub, with history in Redis streams: every node of a cluster delivers
+        /// every topic's messages in one order, and recovers from any node.
+        case redis
     }
 
     /// Who may send `direct` messages to a user (`direct_messages`).

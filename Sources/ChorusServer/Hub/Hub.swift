@@ -145,6 +145,8 @@ public final class Hub: Sendable {
         completion: (@Sendable (Result<Receipt, ProtocolError>) -> Void)? = nil
     ) throws(ProtocolError) -> String {
         try self.checkPublishSize(data)
+        // In a cluster the store and the broker share Redis: both are down together.
+        guard self.broker.isAvailable else { throw Self.brokerUnavailable }
         self.metrics.messagePublished()
         let envelope = self.makeEnvelope(topic: topic.name, event: event, data: data, from: sender)
         let message = BrokerMessage(envelope: envelope, target: .topic(topic), excludedConnection: excludingConnection)
@@ -224,6 +226,7 @@ public final class Hub: Sendable {
     /// Sends a `message` with topic `direct` to every connection of `user`, on any loop.
     public func send(toUser user: String, event: String?, data: ByteBuffer, from sender: MessageSender? = nil) throws(ProtocolError) -> Receipt {
         try self.checkPublishSize(data)
+        guard self.broker.isAvailable else { throw Self.brokerUnavailable }
         let envelope = self.makeEnvelope(topic: "direct", event: event, data: data, from: sender)
         self.broker.publish(BrokerMessage(envelope: envelope, target: .user(user)))
         self.metrics.messagePublished()
@@ -243,6 +246,9 @@ public final class Hub: Sendable {
             shard.enqueue(.disconnectAll(code: .goingAway, reason: .shutdown, message: reason, reconnect: true))
         }
     }
+
+    /// What a publish gets while the cluster's broker cannot carry it.
+    private static let brokerUnavailable = ProtocolError(.unavailable, "the cluster's broker (Redis) is unreachable; publish again shortly")
 
     private func checkPublishSize(_ data: ByteBuffer) throws(ProtocolError) {
         guard data.readableBytes <= self.configuration.maxPublishSize else {

@@ -1,4 +1,5 @@
 import ChorusCore
+import NIOCore
 
 /// `subscribe`, `unsubscribe` and `publish`: the connection's topics and patterns in its loop's
 /// trie, within the client's rights and the hub's limits, and publishes answered with an `ack`
@@ -31,7 +32,12 @@ struct PubSubFeature: ConnectionFeature {
         }
         guard !hub.features.subscribed(to: pattern, since: since, id: id, on: connection) else { return }
         // Nothing here keeps history: a position asked for cannot be recovered.
-        connection.reply(.subscribed(topic: pattern.text, offset: nil, epoch: nil, recovered: since == nil ? nil : false), id: id)
+        let subscribed = ServerFrame.subscribed(topic: pattern.text, offset: nil, epoch: nil, recovered: since == nil ? nil : false)
+        let ready = hub.interests.ready(BrokerInterest(pattern), on: connection.shard.eventLoop)
+        // A cluster's broker may still be subscribing: `subscribed` promises every later message.
+        // (At once with one process; after a failure too, as the broker subscribes again on reconnect.)
+        let answer = connection.answerLater(id: id)
+        ready.whenComplete { _ in answer(.success(subscribed)) }
     }
 
     private func unsubscribe(_ connection: WebSocketConnection, from pattern: TopicPattern, id: RawJSON?) {

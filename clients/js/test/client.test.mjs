@@ -96,6 +96,29 @@ test('a hub that cannot be reached is retried with growing delays', async (t) =>
   assert.equal(client.state, 'reconnecting');
 });
 
+test("a cluster's URLs are tried in turn: each failed or lost connection moves to the next, wrapping around", async (t) => {
+  const urls = ['ws://a.test/ws', 'ws://b.test/ws', 'ws://c.test/ws'];
+  const client = new ChorusClient(urls, { WebSocket: FakeWebSocket, heartbeatInterval: 0, backoff: { base: 1, cap: 1 } });
+  t.after(() => client.close());
+  assert.deepEqual(client.urls, urls);
+  const announced = [];
+  client.on('reconnect', ({ url }) => announced.push(url));
+  const hosts = [];
+  for (let n = 1; n <= 4; n++) {
+    const socket = await FakeWebSocket.nth(n);
+    hosts.push(new globalThis.URL(socket.url).host);
+    if (n === 2) {
+      socket.open(); // b answers, then is lost: the next attempt goes to c
+      await stateReached(client, 'connected');
+      assert.equal(client.url, 'ws://b.test/ws');
+    }
+    socket.drop(1006);
+  }
+  assert.deepEqual(hosts, ['a.test', 'b.test', 'c.test', 'a.test']);
+  assert.deepEqual(announced.slice(0, 4), ['ws://b.test/ws', 'ws://c.test/ws', 'ws://a.test/ws', 'ws://b.test/ws']);
+  assert.throws(() => new ChorusClient([], { WebSocket: FakeWebSocket }), /no hub URL/);
+});
+
 test('a disconnect frame with reconnect:false ends in disconnected, with no retry', async (t) => {
   const { client, socket } = await connected(t);
   let retries = 0;

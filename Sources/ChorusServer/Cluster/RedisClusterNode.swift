@@ -1,0 +1,104 @@
+import ChorusCluster
+import ChorusCore
+import ChorusRedis
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+/// This process's part of a cluster on Redis (`broker: redis`): one command connection, shared
+/// by the broker's publishes, the history store and the heartbeat; the broker with its pub/sub
+/// connection; the history store; the node directory; `/ready`'s `redis` check.
+final class RedisClusterNode: Sendable {
+    let client: RedisClient
+    let directory: RedisNodeDirectory
+    private let redis: RedisConfiguration
+    private let redactedURL: String
+    private let channels: RedisChannels
+    private let eventLoopGroup: any EventLoopGroup
+    private let logger: Logger
+    private let broker = Mutex<RedisBroker?>(nil)
+    /// The hub, once made: the heartbeat reports its connections.
+    private let hub = HubSlot()
+
+    /// The node `configuration` describes, when its broker is Redis; nil for one process.
+    /// - Throws: `ConfigurationError` when `redis_url` is missing or not a Redis URL.
+    init?(configuration: HubConfiguration, eventLoopGroup: any EventLoopGroup, logger: Logger) throws {
+        guard configuration.broker == .redis else { return nil }
+        guard let url = configuration.redisURL else { throw ConfigurationError("broker is redis but redis_url is not set") }
+        do throws(RedisError) {
+            self.redis = try RedisConfiguration(url: url)
+        } catch {
+            throw ConfigurationError(error.message)
+        }
+        self.redactedURL = RedisConfiguration.redactedURL(url)
+        self.channels = RedisChannels(prefix: configuration.redisPrefix)
+        self.eventLoopGroup = eventLoopGroup
+        self.logger = logger
+        self.client = RedisClient(configuration: self.redis, eventLoopGroup: eventLoopGroup, logger: logger)
+        let hub = self.hub
+        let fallback = NodeInfo(id: configuration.nodeID ?? "", address: configuration.nodeAddress, connections: 0, startedAt: WallClock.milliseconds())
+        self.directory = RedisNodeDirectory(client: self.client, channels: self.channels) {
+            hub.value.withLock { $0 }?.localNodeInfo() ?? fallback
+        }
+    }
+
+    /// The history store of the namespaces that keep history (nil when none does), with their TTLs.
+    func historyStore(_ configuration: HubConfiguration, node: String) -> RedisHistoryStore? {
+        guard configuration.namespaces.values.contains(where: \.keepsHistory) else { return nil }
+        let ttls = configuration.namespaces.compactMapValues { $0.keepsHistory ? $0.historyTTL : nil }
+        return RedisHistoryStore(node: node, client: self.client, channels: self.channels, ttls: ttls, logger: self.logger)
+    }
+
+    /// The broker of node `node`, delivering to `local` (the hub's subscribers).
+    func makeBroker(node: String, local: any BrokerDelivery) -> any Broker {
+        let hub = self.hub
+        let broker = RedisBroker(
+            node: node, client: self.client, configuration: self.redis, local: local, channels: self.channels, eventLoopGroup: self.eventLoopGroup,
+            logger: self.logger, onResubscribed: { hub.value.withLock { $0 }?.resynchronizeClients() }
+        )
+        self.broker.withLock { $0 = broker }
+        return broker
+    }
+
+    /// Ties the node to `hub`: its heartbeat reports the hub's connections, and `/ready` checks Redis.
+    func attach(_ hub: Hub) {
+        self.hub.value.withLock { $0 = hub }
+        hub.readiness.register(RedisReadiness(client: self.client, broker: self.broker.withLock { $0 }))
+    }
+
+    /// What runs, in start order (stopped in reverse, the command connection last): the
+    /// command connection, the start-up check, the broker's subscription, the heartbeat.
+    var services: [any Service] {
+        var services: [any Service] = [self.client, RedisStartupCheck(client: self.client, url: self.redactedURL, timeout: self.redis.connectTimeout)]
+        if let broker = self.broker.withLock({ $0 }) { services.append(broker) }
+        services.append(self.directory)
+        return services
+    }
+}
+
+/// Where the heartbeat finds the hub, which is made after the directory.
+private final class HubSlot: Sendable {
+    let value = Mutex<Hub?>(nil)
+}
+
+/// Stops the hub at start, with the reason, when Redis cannot be reached within the connect
+/// timeout (as an unreachable PostgreSQL does); once connected, waits for shutdown. Later
+/// outages only make `/ready` fail while the client reconnects.
+struct RedisStartupCheck: Service {
+    let client: RedisClient
+    let url: String
+    let timeout: TimeAmount
+
+    func run() async throws {
+        let deadline = ContinuousClock.now + .nanoseconds(self.timeout.nanoseconds)
+        while !self.client.isConnected {
+            guard !Task.isShuttingDownGracefully else { return }
+            guard ContinuousClock.now < deadline else {
+                throw RedisUnavailable("Redis at \(self.url) is unreachable: no connection within \(self.timeout.nanoseconds / 1_000_000) ms")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try? await gracefulShutdown()
+    }
+}

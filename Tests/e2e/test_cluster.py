@@ -1,0 +1,263 @@
+"""A cluster of three hub processes on one Redis (``broker: redis``), each test with its own
+Redis and hubs on loopback, started and stopped by pid: publishes reach every node in one
+order exactly once, a client recovers on another node, a node killed with SIGKILL loses no
+acknowledged message, Redis restarts (with and without persistence) are survived, and
+PostgreSQL outages only affect what needs PostgreSQL."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import (RedisServer, http_publish, recv_frame, recv_type, send, subscribe, wait_for,
+                      ws_connect)
+
+NAMESPACES = json.dumps({"chat": {"history_size": 10000}})
+SUBSCRIBER = Path(__file__).parent / "js" / "cluster-subscriber.mjs"
+
+
+def start_cluster(hub_factory, redis: RedisServer, count: int = 3, extra: list[str] | None = None):
+    """``count`` hubs on ``redis``, named n0, n1, …"""
+    return [hub_factory(["--broker", "redis", "--redis-url", redis.url, "--node-id", f"n{i}",
+                         "--namespaces", NAMESPACES, *(extra or [])]) for i in range(count)]
+
+
+async def publish_ws(ws, topic: str, data, id_) -> dict:
+    await send(ws, {"type": "publish", "topic": topic, "event": "e", "data": data, "id": id_})
+    return await recv_type(ws, "ack")
+
+
+async def messages(ws, topics: str | tuple[str, ...], count: int, timeout: float = 10.0) -> list[dict]:
+    """The next ``count`` messages on ``ws``, which must all be of ``topics`` (acks are skipped)."""
+    topics = (topics,) if isinstance(topics, str) else topics
+    got = []
+    while len(got) < count:
+        frame = await recv_frame(ws, timeout)
+        if frame["type"] == "ack":
+            continue
+        assert frame["type"] == "message" and frame["topic"] in topics, frame
+        got.append(frame)
+    return got
+
+
+def ready(hub) -> int:
+    return httpx.get(f"{hub.url}/ready", timeout=5).status_code
+
+
+async def test_a_publish_on_one_node_reaches_every_node_in_order_exactly_once(hub_factory, redis_server):
+    a, b, c = start_cluster(hub_factory, redis_server)
+    await wait_for(lambda: len(httpx.get(f"{b.url}/api/nodes").json()["nodes"]) == 3, what="three nodes registered")
+    nodes = httpx.get(f"{b.url}/api/nodes").json()["nodes"]
+    assert [n["id"] for n in nodes] == ["n0", "n1", "n2"] and [n["local"] for n in nodes] == [False, True, False]
+    assert httpx.get(f"{a.url}/ready").json()["checks"]["redis"]["status"] == "ok"
+    subscribers = [await ws_connect(h.ws_url) for h in (a, b, c, c)]
+    for ws in subscribers:
+        await subscribe(ws, "chat:room")
+        await subscribe(ws, "live.feed")  # no history: published without the stream
+    publisher = await ws_connect(a.ws_url)
+    other = await ws_connect(b.ws_url)
+    count = 100
+    for i in range(count):
+        ack = await publish_ws(publisher if i % 2 == 0 else other, "chat:room", {"i": i}, i)
+        assert ack["offset"] == i + 1, ack
+        await publish_ws(publisher, "live.feed", {"i": i}, f"f{i}")
+    for ws in subscribers:
+        received = await messages(ws, ("chat:room", "live.feed"), 2 * count)
+        room = [m for m in received if m["topic"] == "chat:room"]
+        assert [m["data"]["i"] for m in room] == list(range(count))
+        assert [m["offset"] for m in room] == list(range(1, count + 1))
+        assert len({m["epoch"] for m in room}) == 1
+        feed = [m for m in received if m["topic"] == "live.feed"]
+        assert [m["data"]["i"] for m in feed] == list(range(count))
+    for ws in subscribers:
+        # Exactly once: nothing more arrives after the last message.
+        with pytest.raises(asyncio.TimeoutError):
+            extra = await asyncio.wait_for(ws.recv(), 0.5)
+            pytest.fail(f"a frame after the last message: {extra}")
+    for ws in [*subscribers, publisher, other]:
+        await ws.close()
+
+
+async def test_a_plain_subscribe_answers_once_redis_has_the_subscription(hub_factory, redis_server):
+    a, b = start_cluster(hub_factory, redis_server, count=2)
+    ws = await ws_connect(b.ws_url)
+    for n in range(20):
+        # No wait between subscribing on B and publishing on A: `subscribed` promises delivery.
+        await subscribe(ws, f"live.t{n}")
+        await http_publish(a, f"live.t{n}", n)
+        assert (await recv_type(ws, "message"))["data"] == n
+    await ws.close()
+
+
+async def test_a_client_recovers_on_another_node_with_since(hub_factory, redis_server):
+    a, b, c = start_cluster(hub_factory, redis_server)
+    ws = await ws_connect(a.ws_url)
+    await subscribe(ws, "chat:r")
+    for i in range(5):
+        await http_publish(b, "chat:r", i)
+    seen = await messages(ws, "chat:r", 5)
+    last = seen[-1]
+    await ws.close()
+    for i in range(5, 40):
+        await http_publish(b, "chat:r", i)
+    ws = await ws_connect(c.ws_url)
+    await send(ws, {"type": "subscribe", "topic": "chat:r", "since": {"offset": last["offset"], "epoch": last["epoch"]}})
+    reply = await recv_frame(ws)
+    assert reply["type"] == "subscribed" and reply["recovered"] is True and reply["offset"] == 40, reply
+    # Then the missed messages, in order, none twice.
+    replayed = await messages(ws, "chat:r", 35)
+    assert [m["data"] for m in replayed] == list(range(5, 40))
+    await http_publish(a, "chat:r", 40)
+    assert (await recv_type(ws, "message"))["data"] == 40
+    # A wrong epoch is never recovered silently.
+    await send(ws, {"type": "subscribe", "topic": "chat:r", "since": {"offset": 3, "epoch": "nope"}, "id": "x"})
+    assert (await recv_type(ws, "subscribed"))["recovered"] is False
+    await ws.close()
+
+
+def node_subscriber(topic: str, urls: list[str]):
+    """chorus.js (js/cluster-subscriber.mjs) subscribed through ``urls``; returns the process
+    and the list its output lines are parsed into."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is not installed: scripts/test installs it")
+    env = {**os.environ, "NODE_PATH": "/usr/share/nodejs"}
+    proc = subprocess.Popen([node, str(SUBSCRIBER), topic, *urls], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    events: list[dict] = []
+
+    def pump():
+        for line in proc.stdout:
+            events.append(json.loads(line))
+    threading.Thread(target=pump, daemon=True).start()
+    return proc, events
+
+
+async def test_kill_9_of_a_node_under_load_loses_no_acknowledged_message(hub_factory, redis_server):
+    hubs = start_cluster(hub_factory, redis_server)
+    a, b, c = hubs
+    # Something in history first, so every client has a position to recover from.
+    await http_publish(b, "chat:load", "seed")
+    urls = [h.ws_url for h in hubs]
+    # Each client starts on its own node and rotates through the others.
+    clients = [node_subscriber("chat:load", urls[i:] + urls[:i]) for i in range(3) for _ in range(2)]
+    try:
+        await wait_for(lambda: all(any(e["kind"] == "subscribed" for e in events) for _, events in clients),
+                       timeout=15, what="every chorus.js client subscribed")
+        acked: list[int] = []
+        stop = asyncio.Event()
+
+        async def publisher(hub, label):
+            async with hub.http(timeout=5) as http:
+                n = 0
+                while not stop.is_set():
+                    try:
+                        r = await http.post("/api/publish", json={"topic": "chat:load", "data": f"{label}{n}"})
+                    except httpx.HTTPError:
+                        if hub is a:
+                            return  # its node is gone: the unanswered publish is not acknowledged
+                        raise
+                    if r.status_code == 200:
+                        acked.append(r.json()["offset"])
+                    n += 1
+
+        tasks = [asyncio.create_task(publisher(h, label)) for h, label in ((a, "a"), (b, "b"), (c, "c"))]
+        await asyncio.sleep(1.0)
+        a.kill()  # SIGKILL
+        await asyncio.sleep(2.0)
+        stop.set()
+        await asyncio.gather(*tasks)
+        top = max(acked)
+        assert len(acked) > 50, f"too little load: {len(acked)} acknowledged publishes"
+
+        def caught_up():
+            return all(any(e["kind"] == "message" and e["offset"] >= top for e in events) for _, events in clients)
+        await wait_for(caught_up, timeout=20, what=f"every client reaching offset {top}")
+        for proc, events in clients:
+            offsets = [e["offset"] for e in events if e["kind"] == "message"]
+            # Every message after the seed, in order, none twice (acknowledged ones included).
+            assert offsets == list(range(2, len(offsets) + 2)), offsets[:20]
+            assert set(acked) <= set(offsets)
+            assert not [e for e in events if e["kind"] in ("recovery_failed", "error")], events
+        moved = [events for _, events in clients[:2]]
+        for events in moved:
+            # The clients of the killed node came back on another one, and recovered.
+            back = [e for e in events if e["kind"] == "subscribed"][-1]
+            assert back["url"] != a.ws_url and back["recovered"] is True, back
+    finally:
+        for proc, _ in clients:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(5)
+
+
+@pytest.mark.parametrize("persistence", ["none", "aof"])
+async def test_a_redis_restart_is_survived(hub_factory, persistence):
+    args = ["--appendonly", "yes", "--appendfsync", "always"] if persistence == "aof" else []
+    redis = RedisServer(args).start()
+    try:
+        a, b, c = start_cluster(hub_factory, redis)
+        ws = await ws_connect(b.ws_url)
+        await subscribe(ws, "chat:x")
+        await subscribe(ws, "live.x")
+        for i in range(5):
+            await http_publish(a, "chat:x", i)
+        before = await messages(ws, "chat:x", 5)
+        redis.kill()
+        await wait_for(lambda: all(ready(h) == 503 for h in (a, b, c)), timeout=10, what="/ready 503 on every node")
+        body = httpx.get(f"{a.url}/ready").json()
+        assert body["error"]["code"] == "unavailable" and "redis" in body["error"]["message"].lower(), body
+        async with a.http() as http:
+            r = await http.post("/api/publish", json={"topic": "chat:x", "data": "lost?"})
+            assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable", r.text
+            r = await http.post("/api/publish", json={"topic": "live.x", "data": "lost?"})
+            assert r.status_code == 503, r.text
+        redis.start()
+        await wait_for(lambda: all(ready(h) == 200 for h in (a, b, c)), timeout=20, what="/ready 200 again")
+        # The node's clients are told to resynchronise, and come back with `since`.
+        frame = await recv_type(ws, "disconnect", timeout=10)
+        assert frame["reconnect"] is True and frame["code"] == 1001 and "cluster connection" in frame["reason"], frame
+        await ws.close()
+        last = before[-1]
+        ws = await ws_connect(c.ws_url)
+        await send(ws, {"type": "subscribe", "topic": "chat:x", "since": {"offset": last["offset"], "epoch": last["epoch"]}})
+        reply = await recv_type(ws, "subscribed")
+        await subscribe(ws, "live.x")
+        if persistence == "aof":
+            assert reply["recovered"] is True and reply["epoch"] == last["epoch"] and reply["offset"] == 5, reply
+        else:
+            # The stream was lost with Redis: the client is told, never given a silent gap.
+            assert reply["recovered"] is False, reply
+        await http_publish(a, "chat:x", "after")
+        await http_publish(b, "live.x", "after")
+        got = {(m["topic"], m["data"]) for m in [await recv_type(ws, "message"), await recv_type(ws, "message")]}
+        assert got == {("chat:x", "after"), ("live.x", "after")}
+        for h in (a, b, c):
+            assert h.running, h.stderr[-2000:]
+        await ws.close()
+    finally:
+        redis.close()
+
+
+async def test_postgres_outage_only_affects_readiness(hub_factory, redis_server, postgres_server):
+    hubs = start_cluster(hub_factory, redis_server, count=2, extra=["--postgres-url", postgres_server.url])
+    a, b = hubs
+    await wait_for(lambda: all(ready(h) == 200 for h in hubs), timeout=20, what="ready with PostgreSQL")
+    postgres_server.stop()
+    await wait_for(lambda: all(ready(h) == 503 for h in hubs), timeout=20, what="/ready 503 without PostgreSQL")
+    assert "postgres" in httpx.get(f"{a.url}/ready").json()["error"]["message"].lower()
+    # Publishing and delivery across nodes do not need PostgreSQL.
+    ws = await ws_connect(b.ws_url)
+    await subscribe(ws, "chat:pg")
+    await http_publish(a, "chat:pg", "still")
+    assert (await recv_type(ws, "message"))["data"] == "still"
+    postgres_server.start()
+    await wait_for(lambda: all(ready(h) == 200 for h in hubs), timeout=30, what="/ready 200 after PostgreSQL is back")
+    await ws.close()
