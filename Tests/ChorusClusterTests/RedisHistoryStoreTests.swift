@@ -1,4 +1,5 @@
 import ChorusCluster
+import Foundation
 import ChorusCore
 import ChorusRedis
 import ChorusTestSupport
@@ -16,10 +17,10 @@ import Testing
         let commits = Mutex<[HistoryCommit]>([])
         let loop = MultiThreadedEventLoopGroup.singleton.next()
 
-        init() throws {
+        init(ttls: [String: Duration] = [:]) throws {
             self.server = try RedisTestServer()
             self.client = RedisClient(configuration: try RedisConfiguration(url: self.server.url))
-            self.store = RedisHistoryStore(node: "node-a", client: self.client, logLength: 50)
+            self.store = RedisHistoryStore(node: "node-a", client: self.client, logLength: 50, ttls: ttls)
             self.store.onCommit { [self] commit in self.commits.withLock { $0.append(commit) } }
         }
 
@@ -72,6 +73,43 @@ import Testing
                 if case .committed(let messages) = commit { messages } else { [] }
             }
             #expect(committed.count == 6 && committed.allSatisfy { $0.storeSequence != nil && $0.envelope.offset != nil })
+        }
+    }
+
+    @Test func aTTLDropsOlderMessagesAndLetsTheTopicExpireWhole() async throws {
+        let setup = try Setup(ttls: ["demo": .seconds(60)])
+        try await setup.run {
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            _ = try await setup.append("demo:t", 1, timestamp: now - 120_000)
+            _ = try await setup.append("demo:t", 2, timestamp: now - 90_000)
+            let fresh = try await setup.append("demo:t", 3, timestamp: now)
+            #expect(fresh.offset == 3)
+            let kept = try await setup.store.messages(topic: "demo:t", after: 0, limit: 10, maxBytes: 1 << 20, on: setup.loop).get()
+            #expect(Self.data(kept) == [3])
+            // The topic's keys expire the TTL after its last publish (then a new epoch starts).
+            for key in ["chorus:h:demo:t", "chorus:s:demo:t"] {
+                let ttl = try await setup.client.send(RESPCommand("PTTL", [.string(key)])).int ?? -1
+                #expect(ttl > 0 && ttl <= 60_000, "\(key) PTTL \(ttl)")
+            }
+            let pattern = try TopicPattern("demo:*")
+            #expect(try await setup.store.mayHaveTrimmed(matching: [pattern], newerThan: now - 100_000, on: setup.loop).get())
+            // Without a TTL the keys stay.
+            _ = try await setup.append("other:t", 1)
+            #expect(try await setup.client.send(RESPCommand("PTTL", ["chorus:s:other:t"])).int == -1)
+        }
+    }
+
+    @Test func aTopicWhoseMetaWasLostStartsANewEpochAndANewStream() async throws {
+        let setup = try Setup()
+        try await setup.run {
+            var first: StoredMessage?
+            for index in 1...3 { first = try await setup.append("demo:e", index) }
+            // As an eviction would: the offset and epoch are gone, the stream is not.
+            _ = try await setup.client.send(RESPCommand("DEL", ["chorus:h:demo:e"]))
+            let next = try await setup.append("demo:e", 4)
+            #expect(next.offset == 1 && next.envelope.epoch != first?.envelope.epoch)
+            let page = try await setup.store.messages(topic: "demo:e", after: 0, limit: 10, maxBytes: 1 << 20, on: setup.loop).get()
+            #expect(Self.data(page) == [4] && page.first?.envelope.epoch == next.envelope.epoch)
         }
     }
 
