@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import (RedisServer, http_publish, recv_frame, recv_type, send, subscribe, wait_for,
+from conftest import (RedisServer, free_port, http_publish, recv_frame, recv_type, send, subscribe, wait_for,
                       ws_connect)
 
 NAMESPACES = json.dumps({"chat": {"history_size": 10000}})
@@ -261,3 +261,75 @@ async def test_postgres_outage_only_affects_readiness(hub_factory, redis_server,
     postgres_server.start()
     await wait_for(lambda: all(ready(h) == 200 for h in hubs), timeout=30, what="/ready 200 after PostgreSQL is back")
     await ws.close()
+
+
+def documented_nginx_config() -> str:
+    """The nginx configuration docs/deployment.md shows for a cluster."""
+    text = (Path(__file__).parents[2] / "docs" / "deployment.md").read_text()
+    section = text.split("## A cluster of nodes (Redis)", 1)[1]
+    return section.split("```nginx\n", 1)[1].split("```", 1)[0]
+
+
+async def test_the_documented_nginx_config_balances_and_moves_clients_off_a_dead_node(hub_factory, redis_server, tmp_path):
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+    if nginx is None:
+        pytest.fail("nginx is not installed: scripts/test installs it")
+    hubs = start_cluster(hub_factory, redis_server)
+    port = free_port()
+    config = documented_nginx_config().replace("listen 8080;", f"listen 127.0.0.1:{port};")
+    for documented, hub in zip((8081, 8082, 8083), hubs):
+        config = config.replace(f"127.0.0.1:{documented} ", f"127.0.0.1:{hub.port} ")
+    (tmp_path / "nginx.conf").write_text(
+        f"error_log {tmp_path}/error.log;\npid {tmp_path}/nginx.pid;\nevents {{}}\n"
+        f"http {{\naccess_log off;\nclient_body_temp_path {tmp_path}/body;\nproxy_temp_path {tmp_path}/proxy;\n{config}\n}}\n")
+    proc = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off; master_process off;"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        front = f"http://127.0.0.1:{port}"
+        await wait_for(lambda: httpx.get(f"{front}/health", timeout=2).status_code == 200 if proc.poll() is None else pytest.fail(
+            f"nginx exited: {proc.stderr.read().decode()}"), timeout=10, what="nginx answering")
+        await wait_for(lambda: len(httpx.get(f"{hubs[0].url}/api/nodes").json()["nodes"]) == 3, what="three nodes registered")
+        # least_conn spreads three clients over the three nodes.
+        clients = [await ws_connect(f"ws://127.0.0.1:{port}/ws") for _ in range(3)]
+        for ws in clients:
+            await subscribe(ws, "chat:lb")
+        counts = [httpx.get(f"{h.url}/api/nodes").json()["nodes"][i]["connections"] for i, h in enumerate(hubs)]
+        assert counts == [1, 1, 1], counts
+        async with httpx.AsyncClient(base_url=front, timeout=5) as http:
+            r = await http.post("/api/publish", json={"topic": "chat:lb", "data": 1})
+            assert r.status_code == 200, r.text
+            last = r.json()
+        for ws in clients:
+            assert (await recv_type(ws, "message"))["data"] == 1
+        # SSE through the proxy is not buffered: a message arrives at once.
+        async with httpx.AsyncClient(timeout=10) as http, http.stream("GET", f"{front}/sse?topic=live.lb") as stream:
+            lines = stream.aiter_lines()
+            await wait_for(lambda: sum(httpx.get(f"{h.url}/api/nodes").json()["nodes"][i]["connections"] for i, h in enumerate(hubs)) == 4,
+                           what="the SSE stream open")
+            await http_publish(hubs[1], "live.lb", "sse")
+            async def data_line():
+                async for line in lines:
+                    if line.startswith("data:") and "sse" in line:
+                        return line
+            assert await asyncio.wait_for(data_line(), 5)
+        # Kill the node of the first client: it reconnects through nginx to another node and recovers.
+        for ws in clients[1:]:
+            await ws.close()
+        # Each node counts its own connections at once (the others' heartbeats lag).
+        await wait_for(lambda: sum(httpx.get(f"{h.url}/api/nodes").json()["nodes"][i]["connections"] for i, h in enumerate(hubs)) == 1,
+                       what="one connection left")
+        busy = next(i for i, h in enumerate(hubs) if httpx.get(f"{h.url}/api/nodes").json()["nodes"][i]["connections"] == 1)
+        hubs[busy].kill()
+        survivor = hubs[(busy + 1) % 3]
+        for i in range(2, 6):
+            await http_publish(survivor, "chat:lb", i)
+        ws = await ws_connect(f"ws://127.0.0.1:{port}/ws")
+        await send(ws, {"type": "subscribe", "topic": "chat:lb", "since": {"offset": last["offset"], "epoch": last["epoch"]}})
+        reply = await recv_type(ws, "subscribed")
+        assert reply["recovered"] is True, reply
+        assert [m["data"] for m in await messages(ws, "chat:lb", 4)] == [2, 3, 4, 5]
+        await ws.close()
+        await clients[0].close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
