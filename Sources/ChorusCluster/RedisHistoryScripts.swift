@@ -15,7 +15,8 @@ enum RedisHistoryScripts {
     /// meta hash was evicted, say, would clash with the new offsets). With a TTL, entries older
     /// than it are dropped from the front of the stream (a few per call: each goes once), and
     /// the meta hash, stream and log expire the TTL after the last publish, as one topic left
-    /// empty on a single node starts a new epoch.
+    /// empty on a single node starts a new epoch. Without a TTL, the first message makes the
+    /// meta hash permanent (``subscriberPosition`` may have created it with a lifetime).
     ///
     /// KEYS: meta hash, stream, sequence, namespace log, namespaces set, trimmed hash.
     /// ARGV: channel, body, keep, epoch if new, sequence seed, log length, topic, namespace,
@@ -50,10 +51,28 @@ enum RedisHistoryScripts {
           redis.call('PEXPIRE', KEYS[1], ttl)
           redis.call('PEXPIRE', KEYS[2], ttl)
           redis.call('PEXPIRE', KEYS[4], ttl)
+        elseif offset == 1 then
+          redis.call('PERSIST', KEYS[1]) -- an epoch given to a subscriber before the first message
         end
         local function field(value) value = tostring(value) return #value .. ':' .. value end
         redis.call('PUBLISH', ARGV[1], field(offset) .. field(epoch) .. field(seq) .. ARGV[2])
         return {offset, epoch, tonumber(seq)}
+        """
+    )
+
+    /// A topic's offset and epoch and the cluster sequence, read together for a subscriber: a
+    /// topic with no meta hash gets its epoch (offset 0) now, expiring after the given lifetime
+    /// unless a message comes first (the publish script then keeps it).
+    /// KEYS: meta hash, sequence. ARGV: epoch if new, lifetime (ms).
+    /// Returns {offset, epoch, sequence or nil}.
+    static let subscriberPosition = RedisScript(
+        """
+        if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1]) == 1 then
+          redis.call('HSET', KEYS[1], 'offset', 0)
+          redis.call('PEXPIRE', KEYS[1], ARGV[2])
+        end
+        local meta = redis.call('HMGET', KEYS[1], 'offset', 'epoch')
+        return {meta[1], meta[2], redis.call('GET', KEYS[2])}
         """
     )
 

@@ -168,11 +168,31 @@ public final class RedisHistoryStore: HistoryStore {
 
     /// `topic`'s offset and epoch and the cluster sequence, read atomically by a script.
     public func committedPosition(of topic: String, on loop: any EventLoop) -> EventLoopFuture<HistoryPosition> {
-        self.client.evaluate(RedisHistoryScripts.position, keys: [.string(self.keys.meta(topic)), .string(self.keys.sequence)]).flatMapThrowing { reply in
+        self.position(self.client.evaluate(RedisHistoryScripts.position, keys: [.string(self.keys.meta(topic)), .string(self.keys.sequence)]), on: loop)
+    }
+
+    /// The position a position script answered (`{offset, epoch, sequence}`), on `loop`.
+    private func position(_ reply: EventLoopFuture<RESPValue>, on loop: any EventLoop) -> EventLoopFuture<HistoryPosition> {
+        reply.flatMapThrowing { reply in
             guard let parts = reply.array, parts.count == 3 else { throw RedisError(.protocolError, "unexpected reply \(reply)") }
             let state = parts[0].int.flatMap { offset in parts[1].string.map { TopicHistoryState(epoch: $0, lastOffset: UInt64(offset)) } }
             return HistoryPosition(state: state, sequence: UInt64(parts[2].int ?? 0))
         }.hop(to: loop)
+    }
+
+    /// ``committedPosition(of:on:)``, except that a topic with no message yet gets its epoch
+    /// in Redis now, kept for its namespace's TTL (a day without one) unless a message comes.
+    public func subscriberPosition(of topic: String, on loop: any EventLoop) -> EventLoopFuture<HistoryPosition> {
+        let namespace = (try? Topic(topic)).map { String($0.namespace) } ?? topic
+        let lifetime = self.ttls[namespace] ?? 86_400_000
+        let epoch = String(UInt64.random(in: 1...UInt64.max), radix: 36)
+        return self.position(
+            self.client.evaluate(
+                RedisHistoryScripts.subscriberPosition, keys: [.string(self.keys.meta(topic)), .string(self.keys.sequence)],
+                arguments: [.string(epoch), .integer(Int(lifetime))]
+            ),
+            on: loop
+        )
     }
 
     /// The cluster sequence (`GET`).

@@ -198,13 +198,31 @@ async def test_history_size_zero_keeps_none_and_one_keeps_one(hub_factory, tmp_p
     assert [(m["offset"], m["data"]) for m in body["messages"]] == [(3, 2)] and body["last_offset"] == 3, body
 
 
+async def test_a_subscriber_of_an_empty_topic_recovers_its_first_messages(hhub):
+    """An empty topic's epoch is given at subscribe, so a client that subscribed before the
+    first message and lost its connection resumes from offset 0 and misses nothing."""
+    topic = f"chat:{uid()}"
+    async with await ws_connect(hhub.ws_url) as client:
+        sub = await subscribe_since(client, topic)
+    assert sub["offset"] == 0 and sub["epoch"], sub
+    async with await ws_connect(hhub.ws_url) as pub:
+        acks = [await publish(pub, topic, i, id_=i) for i in range(3)]
+    async with await ws_connect(hhub.ws_url) as client:
+        back = await subscribe_since(client, topic, {"offset": 0, "epoch": sub["epoch"]})
+        assert back["recovered"] is True and back["offset"] == 3, back
+        replayed = await messages(client, 3)
+        assert [m["data"] for m in replayed] == [0, 1, 2] and [m["message_id"] for m in replayed] == [a["message_id"] for a in acks]
+
+
 async def test_subscribe_reports_last_offset_then_live_messages_above_it(hhub):
     topic = f"chat:{uid()}"
     async with await ws_connect(hhub.ws_url) as first, await ws_connect(hhub.ws_url) as pub:
         sub = await subscribe_since(first, topic)
-        assert sub.get("offset") == 0 and "epoch" not in sub, sub   # nothing published yet
+        # Nothing published yet: offset 0, and the epoch the first message will have.
+        assert sub.get("offset") == 0 and sub.get("epoch"), sub
         acks = [await publish(pub, topic, i, id_=i) for i in range(3)]
         assert offsets(await messages(first, 3)) == [1, 2, 3]
+        assert {a["epoch"] for a in acks} == {sub["epoch"]}, acks
 
         async with await ws_connect(hhub.ws_url) as second:
             sub = await subscribe_since(second, topic)

@@ -31,6 +31,13 @@ public protocol HistoryStore: Service {
     /// messages up to its offset are exactly its messages up to that sequence.
     func committedPosition(of topic: String, on loop: any EventLoop) -> EventLoopFuture<HistoryPosition>
 
+    /// Where `topic` stands for a new subscriber: its committed position, except that a topic
+    /// with no message yet is given its epoch now (at offset 0), so the subscriber can resume
+    /// from there and recover the topic's first messages. The store holds that epoch until the
+    /// first message; forgetting it before is safe (a client resuming from it is then told
+    /// `recovered: false`).
+    func subscriberPosition(of topic: String, on loop: any EventLoop) -> EventLoopFuture<HistoryPosition>
+
     /// The sequence of the newest committed message, across all topics.
     func committedSequence(on loop: any EventLoop) -> EventLoopFuture<UInt64>
 
@@ -61,6 +68,12 @@ public protocol HistoryStore: Service {
 extension HistoryStore {
     /// The hub publishes what the store commits.
     public var publishesCommits: Bool { false }
+
+    /// A store that cannot hold an epoch for an empty topic answers its committed position: a
+    /// subscriber to an empty topic then has nothing to resume from.
+    public func subscriberPosition(of topic: String, on loop: any EventLoop) -> EventLoopFuture<HistoryPosition> {
+        self.committedPosition(of: topic, on: loop)
+    }
 }
 
 /// Where a topic stands in a store, and the store's newest committed sequence, read together.

@@ -28,8 +28,11 @@ public final class GroupCommitStore: HistoryStore {
         /// Expired messages are due to be trimmed, between two commits.
         var trimDue = false
         var committing = false
-        /// Committed positions: what readers may rely on.
+        /// Committed positions: what readers may rely on. A topic at offset 0 has no message
+        /// yet: its epoch was given to a subscriber, and its first commit creates it.
         var topics: [String: TopicHistoryState]
+        /// Topics at offset 0, at most ``maxEmptyTopics``.
+        var emptyTopics = 0
         var lastSequence: UInt64
         var onCommit: (@Sendable (HistoryCommit) -> Void)?
         /// Who waits for the committer to go idle (shutdown).
@@ -128,6 +131,23 @@ public final class GroupCommitStore: HistoryStore {
     /// The sequence of the newest committed message, across all topics.
     public func committedSequence() -> UInt64 {
         self.state.withLock { $0.lastSequence }
+    }
+
+    /// How many empty topics may hold an epoch given to their subscribers; past it, subscribers
+    /// of further empty topics get none (and cannot resume before the first message).
+    static let maxEmptyTopics = 100_000
+
+    /// ``committedPosition(of:)``, except that a topic with no message yet gets its epoch now
+    /// (held in memory until its first commit; lost with a restart, which is safe).
+    public func subscriberPosition(of topic: String, on loop: any EventLoop) -> EventLoopFuture<HistoryPosition> {
+        let position = self.state.withLock { state in
+            if state.topics[topic] == nil, state.emptyTopics < Self.maxEmptyTopics {
+                state.topics[topic] = TopicHistoryState(epoch: Self.makeEpoch(), lastOffset: 0)
+                state.emptyTopics += 1
+            }
+            return HistoryPosition(state: state.topics[topic], sequence: state.lastSequence)
+        }
+        return loop.makeSucceededFuture(position)
     }
 
     /// ``committedPosition(of:)``, as a future already complete: no hop.
@@ -236,11 +256,9 @@ public final class GroupCommitStore: HistoryStore {
         stored.reserveCapacity(batch.count)
         for append in batch {
             let name = append.message.envelope.topic
-            var position = positions[name] ?? committed[name] ?? {
-                let epoch = Self.makeEpoch()
-                newTopics[name] = epoch
-                return TopicHistoryState(epoch: epoch, lastOffset: 0)
-            }()
+            var position = positions[name] ?? committed[name] ?? TopicHistoryState(epoch: Self.makeEpoch(), lastOffset: 0)
+            // A new topic, or an empty one whose epoch a subscriber already has.
+            if position.lastOffset == 0 { newTopics[name] = position.epoch }
             position.lastOffset += 1
             positions[name] = position
             keep[name] = append.keep
@@ -268,7 +286,10 @@ public final class GroupCommitStore: HistoryStore {
         }
         let onCommit = self.state.withLock { state in
             if case .committed = outcome {
-                for (name, position) in positions { state.topics[name] = position }
+                for (name, position) in positions {
+                    if state.topics[name]?.lastOffset == 0 { state.emptyTopics -= 1 }
+                    state.topics[name] = position
+                }
                 state.lastSequence = sequence
             }
             return state.onCommit

@@ -47,7 +47,7 @@ struct HistoryFeature: ConnectionFeature {
     /// allows it, page by page: complete (right after `since`, through the position at
     /// subscribe) or nothing. The live subscription is already in place.
     private static func subscribe(_ connection: WebSocketConnection, to topic: Topic, history: any HistoryStore, since: RecoveryPosition?, id: RawJSON?) {
-        let position = connection.hub.committedPosition(of: topic, in: history, on: connection.shard.eventLoop)
+        let position = connection.hub.subscriberPosition(of: topic, in: history, on: connection.shard.eventLoop)
         connection.startReplay(key: topic.name, scope: .topic(topic.name), once: position) { result in
             guard let position = try? result.get() else {
                 // The store could not say where the topic stands: nothing can be recovered.

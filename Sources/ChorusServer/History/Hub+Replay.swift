@@ -48,11 +48,12 @@ extension Hub {
         }
     }
 
-    /// `topic`'s position in `history`, read once the broker brings this node its messages: a
-    /// message committed later arrives live, past the position's sequence.
-    func committedPosition(of topic: Topic, in history: any HistoryStore, on loop: any EventLoop) -> EventLoopFuture<HistoryPosition> {
+    /// `topic`'s position in `history` for a subscriber (an empty topic gets its epoch), read
+    /// once the broker brings this node its messages: a message committed later arrives live,
+    /// past the position's sequence.
+    func subscriberPosition(of topic: Topic, in history: any HistoryStore, on loop: any EventLoop) -> EventLoopFuture<HistoryPosition> {
         self.interests.ready(BrokerInterest(TopicPattern(topic)), on: loop).flatMap {
-            history.committedPosition(of: topic.name, on: loop)
+            history.subscriberPosition(of: topic.name, on: loop)
         }
     }
 
