@@ -22,6 +22,8 @@ let package = Package(
         .library(name: "ChorusPostgres", targets: ["ChorusPostgres"]),
         // The RESP client for clusters (docs/architecture.md, "ChorusRedis").
         .library(name: "ChorusRedis", targets: ["ChorusRedis"]),
+        // Web Push: RFC 8291 encryption and RFC 8292 VAPID (docs/pwa.md, "Web Push").
+        .library(name: "ChorusPush", targets: ["ChorusPush"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
@@ -39,6 +41,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         // ChorusPostgres: PostgreSQL client with a connection pool.
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // Web Push delivery to push services (ChorusServer/Push).
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         .target(
@@ -309,6 +313,27 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Web Push message encryption (RFC 8291) and VAPID tokens (RFC 8292): pure, no I/O.
+        .target(
+            name: "ChorusPush",
+            dependencies: [
+                "ChorusCore",
+                "ChorusJWT",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ChorusPushTests",
+            dependencies: [
+                "ChorusPush",
+                "ChorusJWT",
+                "ChorusCore",
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings
         ),
