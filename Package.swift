@@ -96,6 +96,9 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                // Web Push: encryption and VAPID, and the HTTP client that delivers to push services.
+                "ChorusPush",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strictSettings,
             plugins: ["EmbedWebAssets"]
@@ -131,6 +134,7 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 "ChorusClient",  // chorus pub / chorus sub
+                "ChorusPush",  // chorus push keys
             ],
             swiftSettings: strictSettings
         ),

@@ -70,7 +70,10 @@ public struct ChorusServer: Service {
             historyStore: try store ?? Self.openStore(configuration, logger: logger),
             customHandlers: customHandlers,
             metricsFactory: metricsFactory,
-            logger: logger
+            logger: logger,
+            push: { [eventLoopGroup] metrics in
+                try PushService.make(configuration: configuration, eventLoopGroup: eventLoopGroup, metrics: metrics, logger: logger)
+            }
         )
         self.postgres = try Self.openPostgres(configuration, eventLoopGroup: self.eventLoopGroup, logger: logger)
         if let postgres = self.postgres { self.hub.readiness.register(postgres) }
@@ -149,6 +152,8 @@ public struct ChorusServer: Service {
         // is committed).
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: hub), .init(service: listener)]
         if let store = hub.history { services.insert(.init(service: store), at: 0) }
+        // Stops after the hub: a publish accepted while it drains still gets its pushes queued.
+        if let push = hub.push { services.insert(.init(service: push), at: 0) }
         if let postgres = self.postgres { services.insert(.init(service: postgres), at: 0) }
         var groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout
