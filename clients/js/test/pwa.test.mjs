@@ -205,3 +205,12 @@ test('the outbox: publishes go to the controlling worker, whose reports become e
   assert.equal(uncontrolled.controlled, false);
   assert.equal(await uncontrolled.queuePublish(publish), false);
 });
+
+test('the push subscription id is the one the hub derives from the endpoint', async () => {
+  const { pushSubscriptionID, base64URLToBytes } = await import('../chorus-pwa.js');
+  // SHA-256("https://push.example.net/abc"), first 16 bytes, base64url (the hub's APIRoutes.subscriptionID).
+  const { createHash } = await import('node:crypto');
+  const expected = createHash('sha256').update('https://push.example.net/abc').digest().subarray(0, 16).toString('base64url');
+  assert.equal(await pushSubscriptionID('https://push.example.net/abc'), expected);
+  assert.deepEqual([...base64URLToBytes('BAEC_-8')], [4, 1, 2, 255, 239]);
+});
