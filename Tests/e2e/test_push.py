@@ -95,7 +95,8 @@ def test_a_push_namespace_without_keys_stops_the_start():
 def test_subscribe_send_and_the_push_service_decrypts_it(hub_factory, stand_in):
     hub = hub_factory(env=push_env())
     alice = bearer(hs256(SECRET, user="alice"))
-    assert httpx.get(hub.url + "/api/push/key").json()["public_key"] == hub.env["CHORUS_PUSH_VAPID_PUBLIC_KEY"]
+    assert httpx.get(hub.url + "/api/push/key").status_code == 401
+    assert httpx.get(hub.url + "/api/push/key", headers=alice).json()["public_key"] == hub.env["CHORUS_PUSH_VAPID_PUBLIC_KEY"]
 
     created = httpx.post(hub.url + "/api/push/subscriptions", headers=alice, json=stand_in.subscription("a1"))
     assert created.status_code == 201, created.text

@@ -41,7 +41,17 @@ struct APIRoutes: Sendable {
         api.get("/connections") { request, _ in try await self.connections(request) }
         api.get("/stats") { request, _ in try await self.stats(request) }
         api.get("/nodes") { request, _ in try await self.nodes(request) }
-        self.registerPush(on: api)
+        // Web Push (Push/APIRoutes+Push.swift); 409 while no VAPID key is configured.
+        api.get("/push/key") { request, _ in
+            _ = try self.caller(request)
+            return Self.json(["public_key": try self.pushService().publicKey])
+        }
+        api.post("/push/subscriptions") { request, _ in try await self.addPushSubscription(request) }
+        api.get("/push/subscriptions") { request, _ in try await self.pushSubscriptions(request) }
+        api.delete("/push/subscriptions/:id") { request, context in
+            try await self.removePushSubscription(request, id: try Self.pathParameter("id", of: context))
+        }
+        api.post("/push/send") { request, _ in try await self.sendPush(request) }
     }
 
     // MARK: Publishing

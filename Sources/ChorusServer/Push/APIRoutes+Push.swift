@@ -5,28 +5,15 @@ import Foundation
 import Hummingbird
 import NIOCore
 
-/// `/api/push/…`: a user's push subscriptions (their client token, or the API key naming the
+/// The handlers of `/api/push/…` (registered in APIRoutes): a user's push subscriptions (their client token, or the API key naming the
 /// user) and sending (the API key, or a client token that may publish to the topic).
 extension APIRoutes {
     /// Topics one subscription may opt in.
     static let maxPushTopics = 64
 
-    func registerPush<Context: RemoteAddressRequestContext>(on api: RouterGroup<Context>) {
-        api.get("/push/key") { _, _ in
-            let push = try self.pushService()
-            return Self.json(["public_key": push.publicKey])
-        }
-        api.post("/push/subscriptions") { request, _ in try await self.addPushSubscription(request) }
-        api.get("/push/subscriptions") { request, _ in try await self.pushSubscriptions(request) }
-        api.delete("/push/subscriptions/:id") { request, context in
-            try await self.removePushSubscription(request, id: try Self.pathParameter("id", of: context))
-        }
-        api.post("/push/send") { request, _ in try await self.sendPush(request) }
-    }
-
     /// 409 `unavailable` while no VAPID key is configured: the request is fine, the hub is not
     /// set up for it (a 5xx would say the hub failed).
-    private func pushService() throws(HTTPError) -> PushService {
+    func pushService() throws(HTTPError) -> PushService {
         guard let push = self.hub.push else {
             throw HTTPError(.conflict, message: "Web Push is not configured on this hub: set push_vapid_private_key and push_vapid_subject (chorus push keys)")
         }
@@ -47,9 +34,9 @@ extension APIRoutes {
         }
     }
 
-    private func addPushSubscription(_ request: Request) async throws -> Response {
-        let push = try self.pushService()
+    func addPushSubscription(_ request: Request) async throws -> Response {
         let caller = try self.caller(request)
+        let push = try self.pushService()
         let body = try await self.jsonBody(request)
         let user = try self.pushUser(caller, named: try body.optionalString("user", allowingNull: false))
         let endpoint = try body.requiredString("endpoint")
@@ -99,17 +86,19 @@ extension APIRoutes {
         return topics
     }
 
-    private func pushSubscriptions(_ request: Request) async throws -> Response {
+    func pushSubscriptions(_ request: Request) async throws -> Response {
+        let caller = try self.caller(request)
         let push = try self.pushService()
-        let user = try self.pushUser(try self.caller(request), named: request.uri.queryParameters.get("user"))
+        let user = try self.pushUser(caller, named: request.uri.queryParameters.get("user"))
         let subscriptions = try await push.store.subscriptions(ofUser: user)
         return Self.json(["subscriptions": subscriptions.map(Self.describe)])
     }
 
-    private func removePushSubscription(_ request: Request, id: String) async throws -> Response {
+    func removePushSubscription(_ request: Request, id: String) async throws -> Response {
+        let caller = try self.caller(request)
         let push = try self.pushService()
         let owner: String?
-        switch try self.caller(request) {
+        switch caller {
         case .admin: owner = nil
         case .publisher(let identity): owner = try self.pushUser(.publisher(identity), named: nil)
         }
@@ -122,9 +111,9 @@ extension APIRoutes {
     /// `POST /api/push/send`: to every subscription of `user`, or of `topic`'s opted-in users
     /// (only those without an open connection here unless `offline_only` is false). Queued:
     /// 202 with how many subscriptions it was queued for.
-    private func sendPush(_ request: Request) async throws -> Response {
-        let push = try self.pushService()
+    func sendPush(_ request: Request) async throws -> Response {
         let caller = try self.caller(request)
+        let push = try self.pushService()
         let body = try await self.jsonBody(request)
         let user = try body.optionalString("user", allowingNull: false)
         let topicName = try body.optionalString("topic", allowingNull: false)
