@@ -2,14 +2,19 @@
 public struct PushOptions: Sendable, Equatable {
     /// How urgent the message is (`Urgency`): a push service may hold low ones back to save battery.
     public enum Urgency: String, Sendable, CaseIterable {
+        /// Only on power and Wi-Fi (RFC 8030 §5.3).
         case veryLow = "very-low"
+        /// On power, or on Wi-Fi.
         case low
+        /// Unless the battery is low.
         case normal
+        /// Even on a low battery.
         case high
     }
 
     /// Seconds the push service keeps the message while the browser is unreachable (`TTL`).
     public var ttl: Int
+    /// How urgent (`Urgency`).
     public var urgency: Urgency
     /// A message with the same `Topic` replaces an undelivered earlier one (at most 32
     /// base64url characters, RFC 8030 §5.4).

@@ -5,6 +5,7 @@ public import Crypto
 /// as `applicationServerKey` (65 bytes uncompressed, base64url), the private key as its 32-byte
 /// scalar in base64url: the forms `chorus push keys` prints and the configuration holds.
 public struct VAPIDKeys: Sendable {
+    /// The signing key; its public half is what browsers subscribe with.
     public let privateKey: P256.Signing.PrivateKey
 
     /// A new random key pair.

@@ -11,12 +11,14 @@ public struct VAPIDSigner: Sendable {
     /// The longest a token may live (RFC 8292 §2).
     public static let maxLifetime: Int64 = 24 * 3600
 
+    /// The key pair tokens are signed with.
     public let keys: VAPIDKeys
     /// `mailto:` or `https:` contact for the push service's operator.
     public let subject: String
 
     private static let encodedHeader = Base64URL.encode(#"{"typ":"JWT","alg":"ES256"}"#.utf8)
 
+    /// A signer for `keys`; `subject` must be a `mailto:` or `https:` URI.
     public init(keys: VAPIDKeys, subject: String) throws(WebPushError) {
         guard subject.hasPrefix("mailto:") || subject.hasPrefix("https://") else {
             throw WebPushError("push_vapid_subject must be a mailto: or https: URI (RFC 8292 §2.1), not '\(subject)'")

@@ -4,9 +4,11 @@ public import Crypto
 /// A browser subscription's keys (`PushSubscription.getKey`): the P-256 public key it decrypts
 /// with (`p256dh`, 65 bytes uncompressed) and its 16-byte authentication secret (`auth`).
 public struct WebPushSubscriberKeys: Sendable {
+    /// The browser's key-agreement key.
     public let publicKey: P256.KeyAgreement.PublicKey
     /// `publicKey` as the browser gave it (uncompressed point).
     public let publicKeyBytes: [UInt8]
+    /// The 16-byte authentication secret.
     public let authSecret: [UInt8]
 
     /// The keys from a subscription's JSON (`keys.p256dh`, `keys.auth`, base64url); an error
