@@ -246,3 +246,32 @@ async def test_a_push_namespace_pushes_to_opted_in_users_without_a_connection(hu
     later = stand_in.wait_for(2, "alice")[1]
     assert later.payload["body"] == "back offline" and later.payload["title"] == "alerts:news"
     assert not stand_in.failures, stand_in.failures
+
+
+async def test_send_to_a_topic_reaches_opted_in_users_offline_only_by_default(hub_factory, stand_in):
+    hub = hub_factory(env=push_env({"CHORUS_NAMESPACES": json.dumps({"news": {"publish": "server"}})}))
+    url = hub.url + "/api/push/subscriptions"
+    for user in ("alice", "bob"):
+        headers = bearer(hs256(SECRET, user=user))
+        assert httpx.post(url, headers=headers, json=stand_in.subscription(user, topics=["news:today"])).status_code == 201
+    ws = await ws_connect(hub.ws(token=hs256(SECRET, user="bob")))
+    try:
+        await asyncio.sleep(0.3)
+        sent = httpx.post(hub.url + "/api/push/send", headers=ADMIN, json={"topic": "news:today", "title": "Today"})
+        assert sent.json() == {"queued": 1}, "bob is connected: only alice"
+        assert stand_in.wait_for(1, "alice")[0].payload == {"title": "Today"}
+        everyone = httpx.post(hub.url + "/api/push/send", headers=ADMIN, json={"topic": "news:today", "title": "All", "offline_only": False})
+        assert everyone.json() == {"queued": 2}
+        stand_in.wait_for(1, "bob")
+    finally:
+        await ws.close()
+    # A client token needs the right to publish to the topic (here: server only).
+    refused = httpx.post(hub.url + "/api/push/send", headers=bearer(hs256(SECRET, user="alice")), json={"topic": "news:today", "title": "x"})
+    assert refused.status_code == 403
+    for body, message in [({"title": "x"}, "either 'user' or 'topic'"), ({"user": "a", "topic": "news:x"}, "either"),
+                          ({"user": "a", "ttl": -1}, "ttl"), ({"user": "a", "urgency": "now"}, "urgency"),
+                          ({"user": "a", "push_topic": "has space"}, "push_topic")]:
+        response = httpx.post(hub.url + "/api/push/send", headers=ADMIN, json=body)
+        assert response.status_code == 400 and message in response.json()["error"]["message"], (body, response.text)
+    too_big = httpx.post(hub.url + "/api/push/send", headers=ADMIN, json={"user": "alice", "body": "x" * 4000})
+    assert too_big.status_code == 413
