@@ -18,6 +18,8 @@ public import ServiceLifecycle
 public final class PushService: Service, Sendable {
     /// Deliveries in flight at once.
     static let concurrency = 16
+    /// Messages waiting for delivery; past it new ones are dropped (counted as failed).
+    static let queueLimit = 10_000
     /// How long one request to a push service may take.
     static let requestTimeout: TimeAmount = .seconds(30)
     /// How long a VAPID token lives (RFC 8292 allows at most 24 hours).
@@ -31,7 +33,7 @@ public final class PushService: Service, Sendable {
     let policy: PushRetryPolicy
     let allowLoopbackHTTP: Bool
     let maxSubscriptionsPerUser: Int
-    private let client: HTTPClient
+    private let eventLoopGroup: any EventLoopGroup
     private let work: AsyncStream<Work>
     private let queue: AsyncStream<Work>.Continuation
     private let metrics: HubMetrics
@@ -119,11 +121,8 @@ public final class PushService: Service, Sendable {
         self.allowLoopbackHTTP = allowLoopbackHTTP
         self.maxSubscriptionsPerUser = maxSubscriptionsPerUser
         self.logger = logger
-        var configuration = HTTPClient.Configuration()
-        configuration.redirectConfiguration = .disallow
-        configuration.timeout = .init(connect: .seconds(10), read: Self.requestTimeout)
-        self.client = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: configuration)
-        (self.work, self.queue) = AsyncStream.makeStream(of: Work.self)
+        self.eventLoopGroup = eventLoopGroup
+        (self.work, self.queue) = AsyncStream.makeStream(of: Work.self, bufferingPolicy: .bufferingOldest(Self.queueLimit))
         self.metrics = metrics
     }
 
@@ -131,15 +130,22 @@ public final class PushService: Service, Sendable {
     @discardableResult
     func enqueue(_ payload: [UInt8], to subscriptions: [PushSubscription], options: PushOptions) -> Int {
         for subscription in subscriptions {
-            self.queue.yield(.deliver(Job(subscription: subscription, payload: payload, options: options)))
+            self.yield(.deliver(Job(subscription: subscription, payload: payload, options: options)))
         }
         return subscriptions.count
+    }
+
+    private func yield(_ work: Work) {
+        if case .dropped = self.queue.yield(work) {
+            self.metrics.pushDelivery(.failed)
+            self.logger.warning("push queue full: a message was dropped", metadata: ["limit": "\(Self.queueLimit)"])
+        }
     }
 
     /// Queues a message of a `push: true` namespace; `onlineUsers` says who is connected when
     /// its turn comes.
     func enqueue(message envelope: MessageEnvelope, onlineUsers: @escaping @Sendable () async throws -> Set<String>) {
-        self.queue.yield(.fanOut(envelope, onlineUsers: onlineUsers))
+        self.yield(.fanOut(envelope, onlineUsers: onlineUsers))
     }
 
     /// The subscriptions of the users not online that opted `envelope`'s topic in.
@@ -159,6 +165,11 @@ public final class PushService: Service, Sendable {
     /// Delivers queued messages until graceful shutdown; what is still queued then is dropped
     /// (push services keep nothing for the hub either: a notification is best effort).
     public func run() async throws {
+        // Made here, not in init: a client must be shut down, and only a running service can.
+        var configuration = HTTPClient.Configuration()
+        configuration.redirectConfiguration = .disallow
+        configuration.timeout = .init(connect: .seconds(10), read: Self.requestTimeout)
+        let client = HTTPClient(eventLoopGroup: self.eventLoopGroup, configuration: configuration)
         await withTaskGroup(of: Void.self) { group in
             var inFlight = 0
             for await work in self.work.cancelOnGracefulShutdown() {
@@ -167,18 +178,18 @@ public final class PushService: Service, Sendable {
                     inFlight -= 1
                 }
                 switch work {
-                case .deliver(let job): group.addTask { await self.deliver(job) }
+                case .deliver(let job): group.addTask { await self.deliver(job, with: client) }
                 case .fanOut(let envelope, let onlineUsers): group.addTask { await self.fanOut(envelope, onlineUsers: onlineUsers) }
                 }
                 inFlight += 1
             }
             group.cancelAll()
         }
-        try await self.client.shutdown()
+        try await client.shutdown()
     }
 
     /// Hands one message to its push service, with the policy's retries.
-    func deliver(_ job: Job) async {
+    func deliver(_ job: Job, with client: HTTPClient) async {
         let subscription = job.subscription
         let body: [UInt8]
         let audience: String
@@ -201,7 +212,7 @@ public final class PushService: Service, Sendable {
                 for header in job.options.headers { request.headers.add(name: header.name, value: header.value) }
                 request.headers.add(name: "Authorization", value: try self.signer.authorization(audience: audience, expiresAt: expiry))
                 request.body = .bytes(ByteBuffer(bytes: body))
-                let response = try await self.client.execute(request, timeout: Self.requestTimeout)
+                let response = try await client.execute(request, timeout: Self.requestTimeout)
                 status = Int(response.status.code)
                 retryAfter = response.headers.first(name: "Retry-After").flatMap(Self.retryAfterSeconds)
                 _ = try? await response.body.collect(upTo: 64 << 10)
