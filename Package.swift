@@ -24,6 +24,8 @@ let package = Package(
         .library(name: "ChorusRedis", targets: ["ChorusRedis"]),
         // The cluster on Redis: broker, ordered history, node directory (docs/architecture.md, "Cluster").
         .library(name: "ChorusCluster", targets: ["ChorusCluster"]),
+        // Web Push: RFC 8291 encryption and RFC 8292 VAPID (docs/pwa.md, "Web Push").
+        .library(name: "ChorusPush", targets: ["ChorusPush"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
@@ -41,6 +43,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         // ChorusPostgres: PostgreSQL client with a connection pool.
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // Web Push delivery to push services (ChorusServer/Push).
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         .target(
@@ -96,6 +100,9 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                // Web Push: encryption and VAPID, and the HTTP client that delivers to push services.
+                "ChorusPush",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strictSettings,
             plugins: ["EmbedWebAssets"]
@@ -131,6 +138,7 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 "ChorusClient",  // chorus pub / chorus sub
+                "ChorusPush",  // chorus push keys
             ],
             swiftSettings: strictSettings
         ),
@@ -329,6 +337,17 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Web Push message encryption (RFC 8291) and VAPID tokens (RFC 8292): pure, no I/O.
+        .target(
+            name: "ChorusPush",
+            dependencies: [
+                "ChorusCore",
+                "ChorusJWT",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "ChorusClusterTests",
             dependencies: [
@@ -339,6 +358,16 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ChorusPushTests",
+            dependencies: [
+                "ChorusPush",
+                "ChorusJWT",
+                "ChorusCore",
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings
         ),

@@ -19,6 +19,7 @@ enum Help {
                                                publish one message and print the receipt (see 'chorus pub --help')
           chorus pwa generate --config PATH [--root DIR]
                                                print a self-contained service worker (docs/pwa.md)
+          chorus push keys                     print a new VAPID key pair for Web Push (docs/pwa.md)
           chorus help                          this text
         """
 

@@ -2,7 +2,7 @@ import ChorusBench
 import ChorusServer
 
 
-/// `chorus serve | token | config | bench | pwa | sub | pub | help`
+/// `chorus serve | token | config | bench | pwa | push | sub | pub | help`
 let arguments = Array(CommandLine.arguments.dropFirst())
 let command = arguments.first ?? "help"
 let rest = Array(arguments.dropFirst())
@@ -17,6 +17,8 @@ do {
         try ConfigCommand.run(rest)
     case "pwa":
         try PWACommand.run(rest)
+    case "push":
+        try PushCommand.run(rest)
     case "bench":
         try await BenchDispatch.run(rest)
     case "sub":

@@ -15,6 +15,29 @@ export interface ChorusPWAOptions {
   navigator?: Navigator;
   window?: Pick<Window, 'addEventListener' | 'location'>;
   caches?: CacheStorage;
+  /** Injectable for tests; default the global fetch (push subscription calls to the hub). */
+  fetch?: typeof fetch;
+}
+
+/** Where and as whom a push subscription is registered with the hub. */
+export interface PushRegistrationOptions {
+  /** The hub's origin; default this page's. */
+  hub?: string;
+  /** The user's client token. */
+  token?: string;
+  /** The user, with the API key or in development mode. */
+  user?: string;
+  /** Topics of `push: true` namespaces to be notified of while offline. */
+  topics?: string[];
+}
+
+/** The hub's record of a push subscription (POST /api/push/subscriptions). */
+export interface HubPushSubscription {
+  id: string;
+  user: string;
+  endpoint: string;
+  topics: string[];
+  created_at: number;
 }
 
 export interface AvailableUpdate {
@@ -78,6 +101,13 @@ export declare class ChorusPWA extends EventEmitter<PWAEvents> {
   readonly controlled: boolean;
   queuePublish(publish: QueuedPublish, options?: { token?: string }): Promise<boolean>;
   flushOutbox(): Promise<OutboxFlush | null>;
+  /** Subscribes to Web Push with the hub's VAPID public key and registers it with the hub. */
+  subscribePush(vapidPublicKey: string, options?: PushRegistrationOptions): Promise<HubPushSubscription>;
+  /** Removes the subscription from the hub and the browser; false when there was none. */
+  unsubscribePush(options?: Pick<PushRegistrationOptions, 'hub' | 'token'>): Promise<boolean>;
 }
+
+export declare function base64URLToBytes(text: string): Uint8Array;
+export declare function pushSubscriptionID(endpoint: string): Promise<string>;
 
 export declare function registerServiceWorker(options?: ChorusPWAOptions): ChorusPWA;

@@ -172,6 +172,58 @@ export class ChorusPWA extends EventEmitter {
     return value;
   }
 
+  /**
+   * Subscribes this browser to Web Push with the hub's VAPID public key (base64url, as
+   * `GET /api/push/key` gives it), asking for notification permission first, and registers the
+   * subscription with the hub (`POST /api/push/subscriptions`). Resolves to the hub's record.
+   * Options: `hub` (the hub's origin; default this page's), `token` (the user's client token),
+   * `user` (with the API key or in development mode), `topics` (topics of `push: true`
+   * namespaces to be notified of while offline).
+   */
+  async subscribePush(vapidPublicKey, { hub = '', token, user, topics } = {}) {
+    const registration = await this.register();
+    if (!registration?.pushManager) throw new Error('Web Push is not supported in this browser');
+    const Notification = this.#options.window?.Notification ?? globalThis.Notification;
+    if (Notification && Notification.permission !== 'granted' && await Notification.requestPermission() !== 'granted') {
+      throw new Error('notifications are not allowed for this page');
+    }
+    const subscription = await registration.pushManager.getSubscription() ?? await registration.pushManager.subscribe({
+      userVisibleOnly: true,
+      applicationServerKey: base64URLToBytes(vapidPublicKey),
+    });
+    const { endpoint, keys } = subscription.toJSON();
+    const response = await this.#fetch(`${hub}/api/push/subscriptions`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ endpoint, keys, ...(user ? { user } : {}), ...(topics ? { topics } : {}) }),
+    });
+    if (!response.ok) throw new Error(`the hub refused the push subscription: ${await response.text()}`);
+    return response.json();
+  }
+
+  /**
+   * Removes this browser's push subscription from the hub (`DELETE
+   * /api/push/subscriptions/{id}`, the id derived from the endpoint) and from the browser.
+   * Resolves to false when there was none. Options: `hub`, `token`, as for subscribePush.
+   */
+  async unsubscribePush({ hub = '', token } = {}) {
+    const registration = await this.register();
+    const subscription = await registration?.pushManager?.getSubscription();
+    if (!subscription) return false;
+    const id = await pushSubscriptionID(subscription.endpoint);
+    const response = await this.#fetch(`${hub}/api/push/subscriptions/${id}`, {
+      method: 'DELETE',
+      headers: token ? { Authorization: `Bearer ${token}` } : {},
+    });
+    if (!response.ok && response.status !== 404) throw new Error(`the hub refused to remove the push subscription: ${await response.text()}`);
+    await subscription.unsubscribe();
+    return true;
+  }
+
+  #fetch(url, init) {
+    return (this.#options.fetch ?? globalThis.fetch)(url, init);
+  }
+
   /** Registers a one-off Background Sync; resolves to false where the browser lacks it. */
   async requestBackgroundSync(tag) {
     const container = this.#options.navigator?.serviceWorker;
@@ -181,6 +233,18 @@ export class ChorusPWA extends EventEmitter {
     await registration.sync.register(tag);
     return true;
   }
+}
+
+/** The bytes of unpadded base64url text (a VAPID key). */
+export function base64URLToBytes(text) {
+  const base64 = text.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (text.length % 4)) % 4);
+  return Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+}
+
+/** The hub's id of a push subscription: the first 16 bytes of SHA-256(endpoint), base64url. */
+export async function pushSubscriptionID(endpoint) {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(endpoint)));
+  return btoa(String.fromCharCode(...digest.slice(0, 16))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
 /** Registers the worker with these options and returns the ChorusPWA (its events are live). */

@@ -52,7 +52,46 @@
         tag: config.backgroundSync?.tag ?? 'chorus-publish',
         url: config.backgroundSync?.url ?? '/api/publish',
       },
+      // Web Push: what a notification shows when the message does not say.
+      push: {
+        title: config.push?.title ?? 'Chorus',
+        icon: config.push?.icon ?? null,
+        url: config.push?.url ?? './',
+      },
     };
+  }
+
+  /**
+   * The notification a push message shows: the hub's payload (docs/pwa.md, "Web Push") is JSON
+   * with title, body, url, icon, tag and data; anything else is shown as the body text. The URL
+   * (resolved against the worker's scope) rides in the notification's data for the click.
+   */
+  function notificationFromPush(payload, push, base) {
+    const message = payload !== null && typeof payload === 'object' && !Array.isArray(payload)
+      ? payload
+      : { body: payload === null || payload === undefined ? '' : String(payload) };
+    const options = {
+      body: typeof message.body === 'string' ? message.body : '',
+      data: { url: new URL(typeof message.url === 'string' ? message.url : push.url, base).href, payload: message.data ?? null },
+    };
+    const icon = typeof message.icon === 'string' ? message.icon : push.icon;
+    if (icon) options.icon = new URL(icon, base).href;
+    // A tag replaces the earlier notification of the same topic instead of stacking them.
+    if (typeof message.tag === 'string') { options.tag = message.tag; options.renotify = true; }
+    return { title: typeof message.title === 'string' && message.title ? message.title : push.title, options };
+  }
+
+  /** A push event's data: parsed JSON when it is JSON, its text otherwise, null when empty. */
+  function readPushData(data) {
+    if (!data) return null;
+    try { return data.json(); } catch { return data.text(); }
+  }
+
+  /** The open window to focus for a clicked notification's URL (same URL, fragment aside), or null. */
+  function windowForURL(windows, href) {
+    const strip = (url) => { const u = new URL(url); u.hash = ''; return u.href; };
+    const target = strip(href);
+    return windows.find((client) => client.url === href) ?? windows.find((client) => strip(client.url) === target) ?? null;
   }
 
   /** `*` matches within one path segment, `**` across segments; everything else literally. */
@@ -444,6 +483,26 @@
       }));
     });
 
+    sw.addEventListener('push', (event) => {
+      const { title, options } = notificationFromPush(readPushData(event.data), config.push, base);
+      event.waitUntil(sw.registration.showNotification(title, options));
+    });
+
+    sw.addEventListener('notificationclick', (event) => {
+      event.notification.close();
+      const url = event.notification.data?.url ?? new URL(config.push.url, base).href;
+      event.waitUntil((async () => {
+        const windows = await sw.clients.matchAll({ type: 'window', includeUncontrolled: true });
+        const open = windowForURL(windows, url);
+        if (open) {
+          // Same page, other fragment: take it there.
+          if (open.url !== url && 'navigate' in open) await open.navigate(url).catch(() => {});
+          return open.focus();
+        }
+        return sw.clients.openWindow(url);
+      })());
+    });
+
     sw.addEventListener('fetch', (event) => {
       const request = event.request;
       if (request.method !== 'GET' && request.method !== 'HEAD' && !config.routes.some((r) => r.method === request.method)) return;
@@ -481,7 +540,7 @@
   const api = {
     STRATEGIES, normalizeConfig, globToRegExp, cacheNames, staleCaches, precacheKey, precacheIndex,
     precacheLookup, precachePlan, matchRoute, cacheable, isFresh, expirationPlan, isQuotaError, respond,
-    publishOutcome, flushOutbox, start,
+    publishOutcome, flushOutbox, notificationFromPush, readPushData, windowForURL, start,
   };
   scope.ChorusSW = api;
   if (typeof ServiceWorkerGlobalScope !== 'undefined' && scope instanceof ServiceWorkerGlobalScope) {

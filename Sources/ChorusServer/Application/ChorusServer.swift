@@ -81,7 +81,10 @@ public struct ChorusServer: Service {
             customHandlers: customHandlers,
             nodeDirectory: cluster?.directory,
             metricsFactory: metricsFactory,
-            logger: logger
+            logger: logger,
+            push: { [eventLoopGroup] metrics in
+                try PushService.make(configuration: configuration, eventLoopGroup: eventLoopGroup, metrics: metrics, logger: logger)
+            }
         )
         self.cluster = cluster
         cluster?.attach(self.hub)
@@ -164,6 +167,8 @@ public struct ChorusServer: Service {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: hub), .init(service: listener)]
         if let store = hub.history { services.insert(.init(service: store), at: 0) }
         if let cluster = self.cluster { services.insert(contentsOf: cluster.services.map { .init(service: $0) }, at: 0) }
+        // Stops after the hub: a publish accepted while it drains still gets its pushes queued.
+        if let push = hub.push { services.insert(.init(service: push), at: 0) }
         if let postgres = self.postgres { services.insert(.init(service: postgres), at: 0) }
         var groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout

@@ -247,5 +247,17 @@ extension ConfigurationOption {
             }
             configuration.redisPrefix = text
         },
+        .optionalString("push_vapid_public_key", \.pushVAPIDPublicKey, help: "Web Push: the VAPID public key (base64url) browsers subscribe with as applicationServerKey; checked against the private key (chorus push keys)."),
+        .init(
+            key: "push_vapid_private_key",
+            help: "Web Push: the VAPID private key (base64url, 32 bytes) the hub signs push requests with; without it the push API answers 409 (chorus push keys).",
+            defaultText: { $0.pushVAPIDPrivateKey == nil ? "(none)" : "(set)" }
+        ) { configuration, text throws(ConfigurationError) in
+            configuration.pushVAPIDPrivateKey = text.isEmpty ? nil : text
+        },
+        .optionalString("push_vapid_subject", \.pushVAPIDSubject, help: "Web Push: the contact push services see in VAPID tokens, mailto: or https: (required with a private key)."),
+        .boolean("push_allow_loopback_http", \.pushAllowLoopbackHTTP, help: "Web Push: accept http:// push endpoints on a loopback address (a local push-service stand-in for tests); otherwise endpoints must be https:// on a host name."),
+        .integer("push_max_subscriptions_per_user", \.pushMaxSubscriptionsPerUser, range: 1...1000, help: "Web Push: subscriptions one user may register; more is refused with 413."),
+        .integer("push_max_attempts", \.pushMaxAttempts, range: 1...20, help: "Web Push: attempts to hand one message to a push service; 429, 5xx and no answer are retried with backoff (Retry-After honoured)."),
     ]
 }

@@ -110,6 +110,6 @@ extension HubConfiguration {
     }
 
     private static func isBooleanFlag(_ flag: String) -> Bool {
-        flag == "--allow-anonymous" || flag == "--deliver-to-publisher" || flag == "--echo-endpoint"
+        flag == "--allow-anonymous" || flag == "--deliver-to-publisher" || flag == "--echo-endpoint" || flag == "--push-allow-loopback-http"
     }
 }

@@ -110,6 +110,20 @@ public struct HubConfiguration: Sendable {
     public var redisURL: String?
     /// What the cluster's Redis keys and channels start with, so several clusters can share one Redis.
     public var redisPrefix = "chorus"
+    /// Web Push (docs/pwa.md, "Web Push"): the VAPID public key browsers subscribe with
+    /// (base64url, 65 bytes); nil: derived from the private key.
+    public var pushVAPIDPublicKey: String?
+    /// The VAPID private key (base64url, 32 bytes); nil: Web Push is off.
+    public var pushVAPIDPrivateKey: String?
+    /// The contact push services see in VAPID tokens (`mailto:` or `https:`).
+    public var pushVAPIDSubject: String?
+    /// Accept `http://` push endpoints on a loopback address (a local push-service stand-in in
+    /// tests); push endpoints are otherwise `https://` on a host name.
+    public var pushAllowLoopbackHTTP = false
+    /// Push subscriptions one user may register.
+    public var pushMaxSubscriptionsPerUser = 10
+    /// Attempts to hand one message to a push service (retries on 429, 5xx, no answer).
+    public var pushMaxAttempts = 5
 
     /// Every option at its default.
     public init() {}

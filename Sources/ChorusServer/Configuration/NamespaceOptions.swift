@@ -14,6 +14,10 @@ public struct NamespaceOptions: Sendable, Equatable {
     /// Whether each topic belongs to one user, named right after the namespace
     /// (`user:alice`, `user:alice.inbox`, `inbox.alice`): only that user subscribes or publishes.
     public var userScoped = false
+    /// Whether a message published to one of the namespace's topics is sent as a Web Push
+    /// notification to the users whose push subscriptions opted that topic in and who have no
+    /// open connection on this hub.
+    public var push = false
 
     /// Who may publish to a namespace's topics (the HTTP API with the API key always may).
     public enum PublishPolicy: String, Sendable, CaseIterable {
@@ -31,13 +35,15 @@ public struct NamespaceOptions: Sendable, Equatable {
         historyTTL: Duration? = nil,
         publish: PublishPolicy = .clients,
         anonymousSubscribe: Bool = true,
-        userScoped: Bool = false
+        userScoped: Bool = false,
+        push: Bool = false
     ) {
         self.historySize = historySize
         self.historyTTL = historyTTL
         self.publish = publish
         self.anonymousSubscribe = anonymousSubscribe
         self.userScoped = userScoped
+        self.push = push
     }
 
     /// Whether the namespace's topics keep history.
@@ -94,6 +100,8 @@ public struct NamespaceOptions: Sendable, Equatable {
                 self.anonymousSubscribe = try Self.flag(value, "anonymous_subscribe", of: name)
             case "user_scoped":
                 self.userScoped = try Self.flag(value, "user_scoped", of: name)
+            case "push":
+                self.push = try Self.flag(value, "push", of: name)
             default:
                 throw ConfigurationError("namespace '\(name)': unknown option '\(key)'")
             }
@@ -115,6 +123,7 @@ public struct NamespaceOptions: Sendable, Equatable {
             if options.publish != .clients { fields.append("\"publish\": \"\(options.publish.rawValue)\"") }
             if !options.anonymousSubscribe { fields.append("\"anonymous_subscribe\": false") }
             if options.userScoped { fields.append("\"user_scoped\": true") }
+            if options.push { fields.append("\"push\": true") }
             return "\"\(name)\": {\(fields.joined(separator: ", "))}"
         }
         return "{" + parts.joined(separator: ", ") + "}"

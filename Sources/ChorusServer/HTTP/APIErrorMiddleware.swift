@@ -33,6 +33,8 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 case .unauthorized: .unauthorized
                 case .forbidden: .forbidden
                 case .tooManyRequests: .rateLimited
+                // A feature the hub is not configured for (Web Push without keys).
+                case .conflict: .unavailable
                 case .methodNotAllowed, .badRequest: .badRequest
                 default: error.status.code >= 500 ? .internal : .badRequest
                 }

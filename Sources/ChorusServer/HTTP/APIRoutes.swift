@@ -41,6 +41,17 @@ struct APIRoutes: Sendable {
         api.get("/connections") { request, _ in try await self.connections(request) }
         api.get("/stats") { request, _ in try await self.stats(request) }
         api.get("/nodes") { request, _ in try await self.nodes(request) }
+        // Web Push (Push/APIRoutes+Push.swift); 409 while no VAPID key is configured.
+        api.get("/push/key") { request, _ in
+            _ = try self.caller(request)
+            return Self.json(["public_key": try self.pushService().publicKey])
+        }
+        api.post("/push/subscriptions") { request, _ in try await self.addPushSubscription(request) }
+        api.get("/push/subscriptions") { request, _ in try await self.pushSubscriptions(request) }
+        api.delete("/push/subscriptions/:id") { request, context in
+            try await self.removePushSubscription(request, id: try Self.pathParameter("id", of: context))
+        }
+        api.post("/push/send") { request, _ in try await self.sendPush(request) }
     }
 
     // MARK: Publishing
@@ -197,7 +208,7 @@ struct APIRoutes: Sendable {
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
     }
 
-    private static func integer(_ text: String?, name: String, default value: UInt64, range: ClosedRange<UInt64>) throws -> UInt64 {
+    static func integer(_ text: String?, name: String, default value: UInt64, range: ClosedRange<UInt64>) throws -> UInt64 {
         guard let text else { return value }
         guard let number = UInt64(text), range.contains(number) else {
             throw ProtocolError(.badRequest, "'\(name)' must be a whole number from \(range.lowerBound) to \(range.upperBound)")
@@ -315,7 +326,7 @@ struct APIRoutes: Sendable {
     // MARK: Helpers
 
     /// A path segment, percent-decoded (user ids and topics may hold `@`, `:`, spaces, `/`, …).
-    private static func pathParameter(_ name: String, of context: some RequestContext) throws -> String {
+    static func pathParameter(_ name: String, of context: some RequestContext) throws -> String {
         let raw = try context.parameters.require(name)
         guard let value = raw.removingPercentEncoding, !value.isEmpty else {
             throw ProtocolError(.badRequest, "invalid \(name) in path: \(ProtocolError.quoted(raw))")
@@ -334,18 +345,18 @@ struct APIRoutes: Sendable {
     }
 
     /// Who calls an endpoint that client tokens may use too.
-    private func caller(_ request: Request) throws -> Authenticator.APIAccess {
+    func caller(_ request: Request) throws -> Authenticator.APIAccess {
         try self.hub.authenticator.authorizeAPI(authorization: request.headers[.authorization], allowClientToken: true)
     }
 
-    private func access(of caller: Authenticator.APIAccess) -> TopicAccess? {
+    func access(of caller: Authenticator.APIAccess) -> TopicAccess? {
         switch caller {
         case .admin: nil
         case .publisher(let identity): TopicAccess.make(for: identity, configuration: self.hub.configuration)
         }
     }
 
-    private func jsonBody(_ request: Request) async throws -> JSONObject {
+    func jsonBody(_ request: Request) async throws -> JSONObject {
         guard let body = try await self.optionalJSONBody(request) else {
             throw ProtocolError(.badRequest, "the request needs a JSON object body")
         }

@@ -35,6 +35,10 @@ public final class Hub: Sendable {
     let nodeDirectory: (any NodeDirectory)?
     /// The dependencies `GET /ready` reports; register an engine's check here.
     public let readiness = Readiness()
+    /// Web Push (nil: no VAPID key configured): subscriptions, sending, `push: true` namespaces.
+    public let push: PushService?
+    /// Whether some namespace has `push: true`: publishes look at their namespace only then.
+    private let pushesNamespaces: Bool
 
     /// What a publish returns: the message id, and its place in history once history is on.
     public struct Receipt: Sendable, Equatable {
@@ -64,7 +68,8 @@ public final class Hub: Sendable {
         customHandlers: [String: CustomFrameHandler] = [:],
         nodeDirectory: (any NodeDirectory)? = nil,
         metricsFactory: any MetricsFactory = MetricsSystem.factory,
-        logger: Logger = Logger(label: "chorus")
+        logger: Logger = Logger(label: "chorus"),
+        push makePush: (HubMetrics) throws -> PushService? = { _ in nil }
     ) throws {
         self.configuration = configuration
         self.node = LocalNode(configuration: configuration)
@@ -86,6 +91,8 @@ public final class Hub: Sendable {
         self.broker = broker
         self.interests.attach(broker)
         self.history = historyStore
+        self.push = try makePush(metrics)
+        self.pushesNamespaces = self.push != nil && configuration.namespaces.values.contains(where: \.push)
         // A store that publishes as it commits has done the broker's part already.
         let publishesCommits = historyStore?.publishesCommits ?? false
         historyStore?.onCommit { commit in
@@ -152,6 +159,7 @@ public final class Hub: Sendable {
         let message = BrokerMessage(envelope: envelope, target: .topic(topic), excludedConnection: excludingConnection)
         if let history = self.history, let keep = self.historySize(of: topic) {
             history.append(HistoryAppend(message: message, keep: keep) { result in
+                if self.pushesNamespaces, case .success = result { self.pushToOfflineUsers(envelope, topic: topic) }
                 completion?(
                     result.map { Receipt(messageID: $0.envelope.messageID, offset: $0.offset, epoch: $0.envelope.epoch) }
                         .mapError { ProtocolError(.internal, "the message could not be stored: \($0)") }
@@ -159,9 +167,20 @@ public final class Hub: Sendable {
             })
         } else {
             self.broker.publish(message)
+            if self.pushesNamespaces { self.pushToOfflineUsers(envelope, topic: topic) }
             completion?(.success(Receipt(messageID: envelope.messageID)))
         }
         return envelope.messageID
+    }
+
+    /// Queues the Web Push of a message to a `push: true` namespace for the users who opted its
+    /// topic in and have no connection open here.
+    private func pushToOfflineUsers(_ envelope: MessageEnvelope, topic: Topic) {
+        guard let push = self.push, self.configuration.namespace(of: topic)?.push == true else { return }
+        push.enqueue(message: envelope) { [weak self] in
+            guard let self else { return [] }
+            return Set(try await self.snapshot().connections.compactMap(\.user))
+        }
     }
 
     /// ``publish(topic:event:data:from:excludingConnection:completion:)``, once per idempotency

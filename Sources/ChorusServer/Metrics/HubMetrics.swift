@@ -28,6 +28,7 @@ public final class HubMetrics: Sendable {
     private let commitBatch: Recorder
     private let idempotencyKeys: Meter
     private let duplicatePublishes: Counter
+    private let pushDeliveries: [PushService.Outcome: Counter]
     private let openConnections = Atomic<Int>(0)
     private let publishedTotal = Atomic<Int>(0)
     private let deliveredTotal = Atomic<Int>(0)
@@ -66,6 +67,9 @@ public final class HubMetrics: Sendable {
         self.commitBatch = Recorder(label: HubMetricName.storeCommitBatchSize.rawValue, aggregate: true, factory: factory)
         self.idempotencyKeys = meter(.idempotencyKeys)
         self.duplicatePublishes = counter(.duplicatePublishes)
+        self.pushDeliveries = Dictionary(uniqueKeysWithValues: PushService.Outcome.allCases.map {
+            ($0, counter(.pushDeliveries, [("outcome", $0.rawValue)]))
+        })
         self.deliveryLatency = CoreMetrics.Timer(label: HubMetricName.deliveryLatency.rawValue, factory: factory)
     }
 
@@ -105,6 +109,11 @@ public final class HubMetrics: Sendable {
 
     func duplicatePublishAnswered() {
         self.duplicatePublishes.increment()
+    }
+
+    /// One Web Push attempt's or message's outcome (retried counts attempts, the rest messages).
+    func pushDelivery(_ outcome: PushService.Outcome) {
+        self.pushDeliveries[outcome]?.increment()
     }
 
     func messagePublished() {

@@ -205,3 +205,64 @@ test('the outbox: publishes go to the controlling worker, whose reports become e
   assert.equal(uncontrolled.controlled, false);
   assert.equal(await uncontrolled.queuePublish(publish), false);
 });
+
+test('the push subscription id is the one the hub derives from the endpoint', async () => {
+  const { pushSubscriptionID, base64URLToBytes } = await import('../chorus-pwa.js');
+  // SHA-256("https://push.example.net/abc"), first 16 bytes, base64url (the hub's APIRoutes.subscriptionID).
+  const { createHash } = await import('node:crypto');
+  const expected = createHash('sha256').update('https://push.example.net/abc').digest().subarray(0, 16).toString('base64url');
+  assert.equal(await pushSubscriptionID('https://push.example.net/abc'), expected);
+  assert.deepEqual([...base64URLToBytes('BAEC_-8')], [4, 1, 2, 255, 239]);
+});
+
+test('subscribePush asks permission, subscribes with the key and registers with the hub; unsubscribePush undoes both', async () => {
+  const { pushSubscriptionID } = await import('../chorus-pwa.js');
+  const b = browser();
+  const endpoint = 'https://push.example.net/e1';
+  let current = null;
+  b.registration.pushManager = {
+    getSubscription: async () => current,
+    subscribe: async (options) => {
+      current = {
+        options, endpoint, unsubscribed: false,
+        toJSON: () => ({ endpoint, expirationTime: null, keys: { p256dh: 'P', auth: 'A' } }),
+        unsubscribe: async () => { current.unsubscribed = true; const was = current; current = null; return was; },
+      };
+      return current;
+    },
+  };
+  const asked = [];
+  b.window.Notification = { permission: 'default', requestPermission: async () => { asked.push(1); return 'granted'; } };
+  const calls = [];
+  const fetch = async (url, init) => {
+    calls.push([url, init]);
+    return new Response(init.method === 'POST' ? JSON.stringify({ id: 'x', user: 'ann', endpoint, topics: ['demo:lobby'], created_at: 1 }) : null,
+      { status: init.method === 'POST' ? 201 : 204 });
+  };
+  const { instance } = pwa(b, { fetch });
+
+  const record = await instance.subscribePush('BAEC', { hub: 'https://hub.example', token: 'jwt', topics: ['demo:lobby'] });
+  assert.equal(record.user, 'ann');
+  assert.equal(asked.length, 1);
+  assert.deepEqual([...current.options.applicationServerKey], [4, 1, 2]);
+  assert.equal(current.options.userVisibleOnly, true);
+  assert.deepEqual(calls[0], ['https://hub.example/api/push/subscriptions', {
+    method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: 'Bearer jwt' },
+    body: JSON.stringify({ endpoint, keys: { p256dh: 'P', auth: 'A' }, topics: ['demo:lobby'] }),
+  }]);
+
+  const subscription = current;
+  assert.equal(await instance.unsubscribePush({ hub: 'https://hub.example', token: 'jwt' }), true);
+  assert.deepEqual(calls[1], [`https://hub.example/api/push/subscriptions/${await pushSubscriptionID(endpoint)}`,
+    { method: 'DELETE', headers: { Authorization: 'Bearer jwt' } }]);
+  assert.equal(subscription.unsubscribed, true);
+  assert.equal(await instance.unsubscribePush(), false, 'nothing left to remove');
+
+  // Permission refused: nothing is subscribed or sent.
+  const denied = browser();
+  denied.registration.pushManager = b.registration.pushManager;
+  denied.window.Notification = { permission: 'default', requestPermission: async () => 'denied' };
+  await assert.rejects(pwa(denied, { fetch }).instance.subscribePush('BAEC'), /not allowed/);
+  assert.equal(current, null);
+  assert.equal(calls.length, 2);
+});

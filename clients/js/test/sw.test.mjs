@@ -275,3 +275,45 @@ test('outbox: a flush sends in order, drops what is settled, and stops at the fi
   const back = await SW.flushOutbox(outbox, async () => new Response('{}', { status: 200 }));
   assert.deepEqual([back.delivered.length, back.pending, outbox.entries.length], [2, 0, 0]);
 });
+
+// ---- Web Push: what a push shows, and which window a click focuses ----
+
+const PUSH = SW.normalizeConfig({ push: { title: 'App', icon: '/icon.svg' } }).push;
+const SCOPE = `${ORIGIN}/`;
+
+test('a push payload from the hub becomes a notification with its URL in the data', () => {
+  const { title, options } = SW.notificationFromPush(
+    { title: 'Storm', body: 'Wind at 90 km/h', url: '/demo#alerts', tag: 'alerts:news', data: { level: 3 } }, PUSH, SCOPE);
+  assert.equal(title, 'Storm');
+  assert.deepEqual(options, {
+    body: 'Wind at 90 km/h', icon: `${ORIGIN}/icon.svg`, tag: 'alerts:news', renotify: true,
+    data: { url: `${ORIGIN}/demo#alerts`, payload: { level: 3 } },
+  });
+});
+
+test('a push without a title, url or JSON falls back to the configured ones', () => {
+  assert.deepEqual(SW.notificationFromPush('plain text', PUSH, SCOPE),
+    { title: 'App', options: { body: 'plain text', icon: `${ORIGIN}/icon.svg`, data: { url: SCOPE, payload: null } } });
+  assert.deepEqual(SW.notificationFromPush(null, SW.normalizeConfig({}).push, SCOPE),
+    { title: 'Chorus', options: { body: '', data: { url: SCOPE, payload: null } } });
+  // Fields of the wrong type are ignored, not shown as "[object Object]".
+  const odd = SW.notificationFromPush({ title: 7, body: { x: 1 }, url: ['/x'] }, PUSH, SCOPE);
+  assert.equal(odd.title, 'App');
+  assert.equal(odd.options.body, '');
+  assert.equal(odd.options.data.url, SCOPE);
+});
+
+test('push data is read as JSON when it is JSON, as text otherwise', () => {
+  const data = (text) => ({ json: () => JSON.parse(text), text: () => text });
+  assert.deepEqual(SW.readPushData(data('{"title":"t"}')), { title: 't' });
+  assert.equal(SW.readPushData(data('not json')), 'not json');
+  assert.equal(SW.readPushData(null), null);
+});
+
+test('a notification click focuses the window showing its URL, else one on the same page, else none', () => {
+  const windows = [{ url: `${ORIGIN}/dashboard` }, { url: `${ORIGIN}/demo#lobby` }, { url: `${ORIGIN}/demo#alerts` }];
+  assert.equal(SW.windowForURL(windows, `${ORIGIN}/demo#alerts`), windows[2]);
+  assert.equal(SW.windowForURL(windows, `${ORIGIN}/demo#other`), windows[1]);
+  assert.equal(SW.windowForURL(windows, `${ORIGIN}/demo?x=1`), null);
+  assert.equal(SW.windowForURL([], `${ORIGIN}/demo`), null);
+});

@@ -1,0 +1,128 @@
+"""Web Push in a real headless Chromium (docs/pwa.md, "Web Push"): the demo offers "Notify me"
+when the hub has VAPID keys; a push delivered to its service worker through the DevTools protocol
+(`ServiceWorker.deliverPushMessage`, as a push service would wake it) shows the notification the
+payload describes (`registration.getNotifications()`), and the click handler's choice among the
+browser's real window clients is the demo page the notification's URL names.
+
+Chromium's headless mode has no push service to subscribe with (pushManager.subscribe needs
+FCM) and nothing to click a notification with, so the subscription side runs against the
+stand-in in test_push.py and the click's window choice is asked of the worker directly."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any
+
+import httpx
+import pytest
+from selenium.webdriver.common.by import By
+from websockets.sync.client import connect
+
+from test_browser import DemoPage, start_chromium, wait_until
+from test_push import keys
+
+
+class DevTools:
+    """A raw DevTools protocol connection to the browser Selenium drives, for what
+    ``execute_cdp_cmd`` cannot do: read events, and talk to the service worker's own target."""
+
+    def __init__(self, driver) -> None:
+        address = driver.capabilities["goog:chromeOptions"]["debuggerAddress"]
+        url = httpx.get(f"http://{address}/json/version").json()["webSocketDebuggerUrl"]
+        self.ws = connect(url, max_size=None, open_timeout=10)
+        self.ids = itertools.count(1)
+        self.events: list[dict[str, Any]] = []
+
+    def send(self, method: str, params: dict[str, Any] | None = None, session: str | None = None) -> dict[str, Any]:
+        message_id = next(self.ids)
+        message: dict[str, Any] = {"id": message_id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = session
+        self.ws.send(json.dumps(message))
+        while True:
+            answer = json.loads(self.ws.recv(timeout=20))
+            if answer.get("id") == message_id:
+                assert "error" not in answer, (method, answer)
+                return answer["result"]
+            self.events.append(answer)
+
+    def wait_event(self, method: str, predicate=lambda params: True) -> dict[str, Any]:
+        while True:
+            for event in self.events:
+                if event.get("method") == method and predicate(event["params"]):
+                    return event["params"]
+            self.events.append(json.loads(self.ws.recv(timeout=20)))
+
+    def attach(self, predicate) -> str:
+        targets = self.send("Target.getTargets")["targetInfos"]
+        target = next(t for t in targets if predicate(t))
+        return self.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})["sessionId"]
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+@pytest.fixture
+def browser():
+    driver = start_chromium()
+    yield driver
+    driver.quit()
+
+
+NOTIFICATIONS_JS = """
+const done = arguments[arguments.length - 1];
+navigator.serviceWorker.ready.then((r) => r.getNotifications())
+  .then((list) => done(list.map((n) => ({ title: n.title, body: n.body, icon: n.icon, tag: n.tag, data: n.data }))))
+  .catch((error) => done({ error: String(error) }));
+"""
+
+
+def test_a_pushed_message_shows_its_notification_and_its_url_picks_the_demo_window(hub_factory, browser):
+    hub = hub_factory(env={**keys(), "CHORUS_PUSH_VAPID_SUBJECT": "mailto:ops@example.com"})
+    page = DemoPage(browser, "Alice").open(hub, "Alice")
+    # The hub has keys: the demo offers notifications.
+    page.wait(lambda: browser.find_element(By.ID, "notify").is_displayed(), "no 'Notify me' button")
+    wait_until(browser, lambda: browser.execute_script("return !!navigator.serviceWorker.controller")
+               or browser.refresh() or False, "the worker never controlled the page")
+    browser.execute_cdp_cmd("Browser.grantPermissions", {"permissions": ["notifications"], "origin": hub.url})
+
+    devtools = DevTools(browser)
+    try:
+        page_session = devtools.attach(lambda t: t["type"] == "page" and t["url"].startswith(f"{hub.url}/demo"))
+        devtools.send("ServiceWorker.enable", session=page_session)
+        registration = devtools.wait_event(
+            "ServiceWorker.workerRegistrationUpdated",
+            lambda params: any(r["scopeURL"] == f"{hub.url}/" for r in params["registrations"]))
+        registration_id = next(r["registrationId"] for r in registration["registrations"] if r["scopeURL"] == f"{hub.url}/")
+        payload = {"title": "Storm warning", "body": "Wind at 90 km/h", "url": "/demo#alerts", "tag": "alerts:news",
+                   "topic": "alerts:news", "data": {"level": 3}}
+        devtools.send("ServiceWorker.deliverPushMessage",
+                      {"origin": hub.url, "registrationId": registration_id, "data": json.dumps(payload)}, session=page_session)
+
+        shown = wait_until(browser, lambda: (n := browser.execute_async_script(NOTIFICATIONS_JS)) and n,
+                           "the pushed message showed no notification")
+        assert "error" not in shown, shown
+        assert shown == [{"title": "Storm warning", "body": "Wind at 90 km/h", "icon": f"{hub.url}/icon.svg",
+                          "tag": "alerts:news", "data": {"url": f"{hub.url}/demo#alerts", "payload": {"level": 3}}}]
+
+        # A push that is plain text: the worker's configured title (web/pwa.json) and the text.
+        devtools.send("ServiceWorker.deliverPushMessage",
+                      {"origin": hub.url, "registrationId": registration_id, "data": "just text"}, session=page_session)
+        titles = wait_until(browser, lambda: len(n := browser.execute_async_script(NOTIFICATIONS_JS)) == 2 and n,
+                            "the text push showed no notification")
+        assert {(n["title"], n["body"], n["data"]["url"]) for n in titles} >= {("Chorus demo", "just text", f"{hub.url}/demo")}
+
+        # The click handler's choice, asked of the worker among the browser's real window clients:
+        # the open demo page (same page, other fragment), which it would navigate and focus.
+        worker_session = devtools.attach(lambda t: t["type"] == "service_worker" and t["url"].startswith(hub.url))
+        answer = devtools.send("Runtime.evaluate", {
+            "expression": """(async () => {
+                const [notification] = (await self.registration.getNotifications()).filter((n) => n.tag === 'alerts:news');
+                const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+                return { urls: windows.map((w) => w.url), chosen: ChorusSW.windowForURL(windows, notification.data.url)?.url ?? null };
+            })()""",
+            "awaitPromise": True, "returnByValue": True}, session=worker_session)["result"]["value"]
+        assert answer["chosen"] in answer["urls"] and answer["chosen"].startswith(f"{hub.url}/demo"), answer
+    finally:
+        devtools.close()
