@@ -226,6 +226,24 @@ def test_the_pool_runs_four_tasks_side_by_side(site, browser):
     assert page_errors(browser) == []
 
 
+def test_a_page_on_another_origin_runs_the_hubs_loader_and_pool(site, browser):
+    served, hub = site
+    browser.get(f"{served.url}/index.html")
+    outcome = browser.execute_async_script("""
+const done = arguments[arguments.length - 1];
+import(arguments[0]).then(async (w) => {
+  const pool = new w.WorkerPool({ size: 2 });
+  const results = await Promise.all(['aGVsbG8=', 'd29ybGQ='].map((text) =>
+    pool.run({ module: '/kernels.wasm', export: 'base64_decode', input: text, output: true })));
+  return results.map((result) => new TextDecoder().decode(result.output));
+}).then((value) => done({ value }), (error) => done({ error: String(error) }));
+""", f"{hub.url}/js/chorus-wasm.js")
+    assert outcome == {"value": ["hello", "world"]}, outcome
+    assert served.requests["/kernels.wasm"] == 1, "the module came from the page's origin"
+    assert served.requests["/chorus-wasm-worker.js"] == 0, "the workers ran the hub's script"
+    assert page_errors(browser) == []
+
+
 FEATURE_KEYS = {"webAssembly", "streaming", "simd", "threads", "sharedArrayBuffer", "crossOriginIsolated",
                 "bulkMemory", "referenceTypes", "tailCalls"}
 

@@ -238,7 +238,14 @@ const retiredPoolTotals = { tasksRun: 0, tasksFailed: 0, taskMs: 0 };
 
 /** A browser module worker, or a worker_threads one in Node (both speak postMessage). */
 async function createDefaultWorker(url) {
-  if (typeof globalThis.Worker === 'function') return new Worker(url, { type: 'module' });
+  if (typeof globalThis.Worker === 'function') {
+    // A worker's script must be same-origin. When the page imported this module from its hub,
+    // a same-origin blob: script imports the worker from there (under CORS, as this module was).
+    // The blob: URL is not revoked: the worker may not have read it yet.
+    const crossOrigin = globalThis.location && new URL(url).origin !== globalThis.location.origin;
+    const script = crossOrigin ? URL.createObjectURL(new Blob([`import ${JSON.stringify(url)};`], { type: 'text/javascript' })) : url;
+    return new Worker(script, { type: 'module' });
+  }
   const { Worker: NodeWorker } = await import('node:worker_threads');
   return new NodeWorker(new URL(url));
 }
