@@ -307,12 +307,14 @@ def test_a_channel_decodes_a_real_hubs_messages_in_the_worker_pool(site, browser
 
 def test_the_benchmark_helper_times_the_example_kernels_against_javascript(site, browser):
     """A smoke run by default; the figure in docs/performance.md comes from
-    WASM_BENCH_ITERATIONS=60 (the result is written to test-artifacts/wasm-browser-benchmark.json)."""
+    WASM_BENCH_ITERATIONS=60 WASM_BENCH_WARMUP=20 (the result is written to
+    test-artifacts/wasm-browser-benchmark.json)."""
     served, _ = site
     iterations = int(os.environ.get("WASM_BENCH_ITERATIONS", "5"))
+    warmup = int(os.environ.get("WASM_BENCH_WARMUP", "2"))
     size = int(os.environ.get("WASM_BENCH_SIZE", str(1 << 20)))
     browser.set_script_timeout(300)
-    browser.get(f"{served.url}/bench.html?iterations={iterations}&warmup={max(2, iterations // 6)}&size={size}")
+    browser.get(f"{served.url}/bench.html?iterations={iterations}&warmup={warmup}&size={size}")
     result = wait_until(browser, lambda: browser.execute_script("return window.benchResult"),
                         "the benchmark did not finish", timeout=300)
     assert "error" not in result, result

@@ -534,21 +534,28 @@ export function summarize(samples) {
   return { median, mean, min: sorted[0], max: sorted[sorted.length - 1] };
 }
 
+const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
+
 /**
  * Times `wasm` (and `js`, the same work in JavaScript) over `iterations` runs after `warmup`
  * untimed ones, each awaited. `speedup` is the JavaScript median over the wasm median (above 1:
- * wasm is faster). Runs should take well over the timer's resolution (0.1 ms in a page that is
- * not cross-origin isolated): give them enough work.
+ * wasm is faster). Between runs, untimed, it yields to the event loop, so that the page stays
+ * responsive. Runs should take well over the timer's resolution (0.1 ms in a page that is not
+ * cross-origin isolated): give them enough work.
  */
 export async function benchmark({ wasm, js, warmup = 5, iterations = 30, now = monotonicNow }) {
   if (!(iterations >= 1)) throw new TypeError('iterations must be at least 1');
   const measure = async (fn) => {
-    for (let i = 0; i < warmup; i++) await fn();
+    for (let i = 0; i < warmup; i++) {
+      await fn();
+      await nextTask();
+    }
     const samples = [];
     for (let i = 0; i < iterations; i++) {
       const started = now();
       await fn();
       samples.push(now() - started);
+      await nextTask();
     }
     return summarize(samples);
   };
