@@ -86,10 +86,14 @@ test('a module is fetched and compiled once; later loads hit memory, and a new p
   const first = await page.load(URL_A);
   assert.ok(first instanceof WebAssembly.Module);
   assert.equal(await page.load(URL_A), first, 'the same compiled module from memory');
+  const other = 'https://app.test/wasm/other.wasm';
+  const [one, two] = await Promise.all([page.load(other), page.load(other)]);
+  assert.equal(one, two, 'loads at the same time share one fetch and one compilation');
+  w.requests.pop();
   assert.deepEqual(w.requests, [URL_A]);
   assert.deepEqual(page.stats, {
-    modulesLoaded: 2, compiled: 1, compiledStreaming: 1, memoryHits: 1, persistentHits: 0,
-    expired: 0, fetched: 1, cacheWriteErrors: 0, cacheHits: 1,
+    modulesLoaded: 4, compiled: 2, compiledStreaming: 2, memoryHits: 2, persistentHits: 0,
+    expired: 0, fetched: 2, cacheWriteErrors: 0, cacheHits: 2,
   });
   const stored = w.stores.get('chorus-wasm-v1').get(URL_A);
   assert.equal(stored.headers.get('x-chorus-wasm-cached-at'), String(w.now));
