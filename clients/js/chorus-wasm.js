@@ -276,9 +276,10 @@ export class WorkerPool {
   #memory;
   #loader;
   #createWorker;
-  #workers = []; // { worker: Promise<Worker>, task, modules: Set<id> }
+  #workers = []; // { worker: Promise<Worker>, job (the task it runs, or null), modules: Set<id>, index }
   #queue = [];
   #nextTaskId = 0;
+  #nextWorkerIndex = 0; // a replaced worker's successor gets a new index
   #terminated = false;
   #stats = { tasksRun: 0, tasksFailed: 0, taskMs: 0 };
 
@@ -326,6 +327,7 @@ export class WorkerPool {
     for (const entry of this.#queue.splice(0)) entry.reject(error);
     for (const slot of this.#workers.splice(0)) {
       slot.job?.reject(error);
+      slot.job = null; // a dispatch still loading its module sees it is over
       slot.worker.then((worker) => worker.terminate(), () => {});
     }
     pools.delete(this);
@@ -343,7 +345,7 @@ export class WorkerPool {
   }
 
   #spawn() {
-    const slot = { worker: null, job: null, modules: new Set(), index: this.#workers.length };
+    const slot = { worker: null, job: null, modules: new Set(), index: this.#nextWorkerIndex++ };
     slot.worker = Promise.resolve(this.#createWorker(this.#workerURL)).then((worker) => {
       listen(worker, (reply) => this.#replied(slot, reply), (error) => this.#failed(slot, error));
       return worker;
@@ -367,7 +369,7 @@ export class WorkerPool {
       if (!slot.modules.has(id)) message.setup = { module, importsURL: this.#importsURL, memory: this.#memory };
       job.id = message.id;
       const worker = await slot.worker;
-      if (slot.job !== job) return; // terminated meanwhile
+      if (slot.job !== job) return; // terminated, or the worker failed, meanwhile
       worker.postMessage(message, task.transfer ?? []);
       slot.modules.add(id);
     } catch (error) {

@@ -323,8 +323,24 @@ test('a worker that dies rejects its task and is replaced', async (t) => {
   });
   t.after(() => pool.terminate());
   await assert.rejects(pool.run({ module: kernels, export: 'adler32', input: 'a' }), { code: 'wasm_worker_failed', message: 'worker script failed' });
-  assert.equal((await pool.run({ module: kernels, export: 'adler32', input: 'a' })).value, adler32([97]));
+  const next = await pool.run({ module: kernels, export: 'adler32', input: 'a' });
+  assert.equal(next.value, adler32([97]));
+  assert.equal(next.worker, 1, 'the replacement is a new worker');
   assert.equal(made, 2);
+});
+
+test('terminate while a task\'s module is still loading: the task rejects and nothing is sent', async () => {
+  let release;
+  const loader = { load: () => new Promise((resolve) => { release = resolve; }) };
+  const posted = [];
+  const pool = new WorkerPool({ size: 1, loader, createWorker: () => ({ postMessage: (message) => posted.push(message), terminate() {}, on() {} }) });
+  const task = pool.run({ module: URL_A, export: 'adler32', input: 'a' });
+  pool.terminate();
+  await assert.rejects(task, { code: 'pool_terminated' });
+  release(kernels);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(posted, []);
+  assert.equal(pool.stats.tasksFailed, 0);
 });
 
 test('terminate rejects running and queued tasks, and later runs', async () => {
