@@ -1,4 +1,5 @@
 // Type declarations for chorus.js, the Chorus browser client (protocol v1.1, docs/protocol.md).
+import type { WasmDecodeOptions } from './chorus-wasm.js';
 
 // ---------------------------------------------------------------------------------------------
 // Frames
@@ -37,6 +38,19 @@ export type ChorusErrorCode =
   | 'sse_error'
   | 'invalid_frame'
   | 'unsubscribed'
+  /** A channel's `decode` failed for a message (the error's `frame` is that message). */
+  | 'decode_failed'
+  /** chorus-wasm.js: fetching, compiling, instantiating or calling a module. */
+  | 'wasm_fetch_failed'
+  | 'wasm_compile_failed'
+  | 'wasm_instantiate_failed'
+  | 'wasm_no_memory_import'
+  | 'wasm_no_export'
+  | 'wasm_abi'
+  | 'wasm_kernel_error'
+  | 'wasm_task_failed'
+  | 'wasm_worker_failed'
+  | 'pool_terminated'
   | (string & {});
 
 /** Why the hub refused something or ended the connection (v1.1; docs/protocol.md, "Reasons"). */
@@ -74,6 +88,8 @@ export interface MessageFrame<Data = any> {
   from?: { user: string | null; client: string };
   /** The pattern that matched, for pattern subscriptions. */
   sub?: string;
+  /** On a channel with `decode`: the data as it arrived (`data` is the decoded value). */
+  encoded?: unknown;
 }
 
 export interface SubscribedFrame {
@@ -355,8 +371,8 @@ export declare class ChorusClient extends EventEmitter<ClientEvents> {
   readonly session: Session | null;
   connect(): this;
   close(): void;
-  /** The channel for a topic or pattern; the same object for the same name. */
-  channel(name: string): Channel;
+  /** The channel for a topic or pattern; the same object for the same name (options count on the first call). */
+  channel(name: string, options?: ChannelOptions): Channel;
   /** Publishes (queued while offline); resolves with the hub's ack. */
   publish(topic: string, event: string | undefined, data: unknown, options?: PublishOptions): Promise<AckFrame>;
   /** Sends to every connection of `user`. */
@@ -415,6 +431,14 @@ export type ChannelEvents = {
   recovery_failed: (failure: RecoveryFailure) => void;
   error: (error: Error) => void;
 };
+
+export interface ChannelOptions {
+  /**
+   * Decodes each message's data before the channel emits it, in arrival order: a function, or a
+   * WebAssembly export run in a worker pool (chorus-wasm.js, loaded only when this is used).
+   */
+  decode?: ((data: any, message: MessageFrame) => unknown) | WasmDecodeOptions;
+}
 
 export declare class Channel extends EventEmitter<ChannelEvents, MessageListener> {
   private constructor();

@@ -210,6 +210,10 @@ const DELIVER = Symbol('deliver');
  *
  * Events: each message's `event` name (listener gets `data, message`), `message` (every
  * message), `subscribed`, `recovery_failed`, `unsubscribed`, `error`.
+ *
+ * With a `decode` option, each message's data goes through it before the channel emits the
+ * message (its original data kept as `encoded`), in arrival order; a decoding that fails emits
+ * `error` (code `decode_failed`) instead of that message.
  */
 export class Channel extends EventEmitter {
   #client;
@@ -224,13 +228,20 @@ export class Channel extends EventEmitter {
   #confirmation = null;
   #positions = new Map(); // topic → {offset, epoch} of the last message seen
   #lastTs; // newest `ts` seen, to resume a pattern subscription
+  #decodeOption;
+  #decoder = null; // Promise of the decode function, made on the first message
+  #decoded = Promise.resolve(); // the last decoded message's emission: the next waits for it
 
-  /** @internal Use client.channel(name). */
-  constructor(client, name, link) {
+  /** @internal Use client.channel(name, options). */
+  constructor(client, name, link, { decode } = {}) {
     super();
     this.#client = client;
     this.#name = name;
     this.#link = link;
+    if (decode !== undefined && typeof decode !== 'function' && typeof decode?.export !== 'string') {
+      throw new TypeError('chorus: decode must be a function or { module, export }');
+    }
+    this.#decodeOption = decode;
   }
 
   get name() {
@@ -376,10 +387,35 @@ export class Channel extends EventEmitter {
       this.#positions.set(message.topic, { offset: message.offset, epoch: message.epoch });
     }
     if (typeof message.ts === 'number' && !(message.ts <= this.#lastTs)) this.#lastTs = message.ts;
+    if (this.#decodeOption === undefined) this.#emitMessage(message);
+    else this.#decodeThenEmit(message);
+  }
+
+  #emitMessage(message) {
     this.emit('message', message);
     if (typeof message.event === 'string' && !CHANNEL_EVENTS.has(message.event)) {
       this.emit(message.event, message.data, message);
     }
+  }
+
+  /** Decodings run side by side (in a worker pool for wasm); emissions keep arrival order. */
+  #decodeThenEmit(message) {
+    const decoding = this.#decodeFunction().then((decode) => decode(message.data, message));
+    decoding.catch(() => {}); // reported in turn below, not as an unhandled rejection meanwhile
+    this.#decoded = this.#decoded.then(() => decoding).then(
+      (data) => this.#wanted && this.#emitMessage({ ...message, data, encoded: message.data }),
+      (error) => this.#wanted && this.emit('error', new ChorusError('decode_failed',
+        `could not decode a message on '${message.topic}': ${error?.message ?? error}`, message)),
+    );
+  }
+
+  /** A wasm decoder comes from chorus-wasm.js, imported only by a channel that asks for one. */
+  #decodeFunction() {
+    const option = this.#decodeOption;
+    this.#decoder ??= typeof option === 'function'
+      ? Promise.resolve(option)
+      : import('./chorus-wasm.js').then((wasm) => wasm.wasmDecoder(option));
+    return this.#decoder;
   }
 }
 
@@ -491,11 +527,16 @@ export class ChorusClient extends EventEmitter {
     this.#stop('disconnected', new ChorusError('closed', 'the client was closed'));
   }
 
-  /** The channel for a topic or pattern; the same object for the same name. */
-  channel(name) {
+  /**
+   * The channel for a topic or pattern; the same object for the same name (options only count
+   * on the call that creates it). `options.decode`: a function (data, message) → data or its
+   * promise, or `{ module, export, as, pool }` to decode in a WebAssembly worker pool
+   * (chorus-wasm.js).
+   */
+  channel(name, options) {
     let channel = this.#channels.get(name);
     if (!channel) {
-      channel = new Channel(this, name, this.#channelLink);
+      channel = new Channel(this, name, this.#channelLink, options);
       this.#channels.set(name, channel);
     }
     return channel;

@@ -17,6 +17,18 @@ import {
   type SubscribedFrame,
 } from '../chorus.js';
 import { ChorusPWA, UPDATE_STRATEGIES, registerServiceWorker } from '../chorus-pwa.js';
+import {
+  WasmLoader,
+  WorkerPool,
+  benchmark,
+  cacheDecision,
+  detectFeatures,
+  instantiate,
+  load,
+  stats,
+  type Features,
+  type TaskResult,
+} from '../chorus-wasm.js';
 import { ConnectionStatus, RealtimeIndicator, useChorus, useRealtimeChannel, useWebSocket } from '../react.js';
 
 // The browser's own WebSocket and EventSource satisfy the injectable interfaces.
@@ -115,3 +127,29 @@ void pwa.queuePublish({ topic: 'chat:a', data: 1 });
 new ChorusPWA({ updateStrategy: 'later' });
 // @ts-expect-error: not an event of ChorusPWA
 pwa.on('message', () => {});
+
+// The WebAssembly loader, its pool, and a channel decoding through it.
+async function wasm(): Promise<void> {
+  const loader = new WasmLoader({ maxAge: 60_000, caches });
+  const module: WebAssembly.Module = await loader.load('/wasm/kernels.wasm', { persist: false });
+  const kernels = await instantiate(module, { imports: {}, memory: { initial: 2, maximum: 16 } });
+  const checksum = kernels.call('adler32', { input: new Uint8Array(8) }).value;
+  const decoded = kernels.call('base64_decode', { input: 'aGk=', output: true }).output?.byteLength;
+  const pool = new WorkerPool({ size: 2, importsURL: '/wasm/busy-imports.js' });
+  const result: TaskResult = await pool.run({ module: '/wasm/busy.wasm', export: 'busy', args: [5] });
+  const bytes = new Uint8Array(1024);
+  await pool.run({ module, export: 'adler32', input: bytes, transfer: [bytes.buffer] });
+  const features: Features = detectFeatures();
+  const figure = await benchmark({ wasm: () => kernels.call('adler32', { input: bytes }), js: () => bytes.reduce((a, b) => a + b, 0), iterations: 10 });
+  console.log(checksum, decoded, result.ended - result.started, features.simd, figure.speedup, pool.stats.averageTaskMs, stats().cacheHits);
+  console.log(cacheDecision(0, 1, 2) === 'hit', (await load('/wasm/kernels.wasm')) instanceof WebAssembly.Module, loader.stats.persistentHits);
+  pool.terminate();
+  const packets = client.channel('sensors:1', { decode: { module: '/wasm/kernels.wasm', export: 'base64_decode', as: 'json', pool } });
+  packets.on('reading', (data, message) => console.log(data, message.encoded));
+  client.channel('sensors:2', { decode: (data: string) => JSON.parse(atob(data)) });
+  // @ts-expect-error: not a way to decode
+  client.channel('sensors:3', { decode: { module: '/wasm/kernels.wasm', export: 'base64_decode', as: 'xml' } });
+  // @ts-expect-error: a task names the export it runs
+  void pool.run({ module });
+}
+void wasm();
