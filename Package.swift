@@ -39,6 +39,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         // ChorusPostgres: PostgreSQL client with a connection pool.
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // ChorusWasm: sandboxed per-namespace message transforms (WasmKit runtime and WAT parser).
+        .package(url: "https://github.com/swiftwasm/WasmKit", from: "0.4.2"),
     ],
     targets: [
         .target(
@@ -92,6 +94,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                "ChorusWasm",  // per-namespace WebAssembly transforms
             ],
             swiftSettings: strictSettings,
             plugins: ["EmbedWebAssets"]
@@ -310,6 +313,20 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strictSettings
+        ),
+        // WebAssembly message transforms (docs/wasm.md): the ABI, limits and per-loop instances on WasmKit.
+        .target(
+            name: "ChorusWasm",
+            dependencies: [
+                .product(name: "WasmKit", package: "WasmKit"),
+                .product(name: "WAT", package: "WasmKit"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ChorusWasmTests",
+            dependencies: ["ChorusWasm"],
             swiftSettings: strictSettings
         ),
     ]
