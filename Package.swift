@@ -130,6 +130,7 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 "ChorusClient",  // chorus pub / chorus sub
+                "ChorusWasm",  // chorus wasm check
             ],
             swiftSettings: strictSettings
         ),
@@ -234,6 +235,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                "ChorusWasm",  // TransformVerdictTests
             ],
             swiftSettings: strictSettings
         ),

@@ -26,11 +26,10 @@ public final class TransformSlot: @unchecked Sendable {
         self.state = State(module: module, instance: nil)
     }
 
-    /// Runs the current version on one message; `source` names the module that ran it.
-    public func run(topic: String, event: String, data: UnsafeRawBufferPointer) -> (result: Result<TransformOutcome, TransformFailure>, source: String) {
+    /// Runs the current version on one message.
+    public func run(topic: String, event: String, data: UnsafeRawBufferPointer) -> Result<TransformOutcome, TransformFailure> {
         self.lock.withLock { _ in
             let state = self.state
-            let source = state.module.source
             do throws(TransformFailure) {
                 let instance: TransformInstance
                 if let current = state.instance {
@@ -44,13 +43,13 @@ public final class TransformSlot: @unchecked Sendable {
                     state.instance = instance
                 }
                 do throws(TransformFailure) {
-                    return (.success(try instance.run(topic: topic, event: event, data: data)), source)
+                    return .success(try instance.run(topic: topic, event: event, data: data))
                 } catch {
                     state.instance = nil
                     throw error
                 }
             } catch {
-                return (.failure(error), source)
+                return .failure(error)
             }
         }
     }

@@ -17,6 +17,8 @@ enum Help {
                                                print a running hub's messages as JSON lines (see 'chorus sub --help')
           chorus pub TOPIC DATA [--event E] [--http] [--url URL] [--token JWT]
                                                publish one message and print the receipt (see 'chorus pub --help')
+          chorus wasm check MODULE [--topic T] [--event E] [--data JSON]
+                                               check a transform module's ABI and run it on a sample (docs/wasm.md)
           chorus pwa generate --config PATH [--root DIR]
                                                print a self-contained service worker (docs/pwa.md)
           chorus help                          this text

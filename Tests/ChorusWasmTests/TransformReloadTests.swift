@@ -7,7 +7,7 @@ import Testing
 @Suite struct TransformReloadTests {
     private func run(_ slot: TransformSlot, _ data: String) -> Result<TransformOutcome, TransformFailure> {
         var data = data
-        return data.withUTF8 { slot.run(topic: "chat:room", event: "message", data: UnsafeRawBufferPointer($0)).result }
+        return data.withUTF8 { slot.run(topic: "chat:room", event: "message", data: UnsafeRawBufferPointer($0)) }
     }
 
     @Test func aSlotStartsAFreshInstanceAfterAFailedCall() throws {

@@ -1,4 +1,5 @@
 public import ChorusCore
+public import ChorusWasm
 import NIOCore
 
 /// Options for one topic namespace (`chat` for `chat:general`), from the `namespaces` object.
@@ -14,6 +15,11 @@ public struct NamespaceOptions: Sendable, Equatable {
     /// Whether each topic belongs to one user, named right after the namespace
     /// (`user:alice`, `user:alice.inbox`, `inbox.alice`): only that user subscribes or publishes.
     public var userScoped = false
+    /// A WebAssembly module (`.wasm`, or WebAssembly text in a `.wat` file) every publish to the
+    /// namespace goes through (docs/wasm.md); nil: none.
+    public var transform: String?
+    /// What one call of `transform` may use.
+    public var transformLimits = TransformLimits()
 
     /// Who may publish to a namespace's topics (the HTTP API with the API key always may).
     public enum PublishPolicy: String, Sendable, CaseIterable {
@@ -31,13 +37,17 @@ public struct NamespaceOptions: Sendable, Equatable {
         historyTTL: Duration? = nil,
         publish: PublishPolicy = .clients,
         anonymousSubscribe: Bool = true,
-        userScoped: Bool = false
+        userScoped: Bool = false,
+        transform: String? = nil,
+        transformLimits: TransformLimits = TransformLimits()
     ) {
         self.historySize = historySize
         self.historyTTL = historyTTL
         self.publish = publish
         self.anonymousSubscribe = anonymousSubscribe
         self.userScoped = userScoped
+        self.transform = transform
+        self.transformLimits = transformLimits
     }
 
     /// Whether the namespace's topics keep history.
@@ -94,10 +104,28 @@ public struct NamespaceOptions: Sendable, Equatable {
                 self.anonymousSubscribe = try Self.flag(value, "anonymous_subscribe", of: name)
             case "user_scoped":
                 self.userScoped = try Self.flag(value, "user_scoped", of: name)
+            case "transform":
+                guard let path = value.string, !path.isEmpty else {
+                    throw ConfigurationError("namespace '\(name)': transform must be the path of a .wasm or .wat file")
+                }
+                self.transform = path
+            case "transform_fuel":
+                self.transformLimits.fuel = UInt64(try Self.whole(value, "transform_fuel", of: name, in: 1...Int.max))
+            case "transform_max_pages":
+                self.transformLimits.maxMemoryPages = try Self.whole(value, "transform_max_pages", of: name, in: 1...65536)
+            case "transform_max_output":
+                self.transformLimits.maxOutputBytes = try Self.whole(value, "transform_max_output", of: name, in: 1...Int(Int32.max))
             default:
                 throw ConfigurationError("namespace '\(name)': unknown option '\(key)'")
             }
         }
+    }
+
+    private static func whole(_ value: RawJSON, _ option: String, of name: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        guard value.kind == .number, let number = value.int64, range.contains(Int(clamping: number)) else {
+            throw ConfigurationError("namespace '\(name)': \(option) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return Int(number)
     }
 
     private static func flag(_ value: RawJSON, _ option: String, of name: String) throws(ConfigurationError) -> Bool {
@@ -115,6 +143,15 @@ public struct NamespaceOptions: Sendable, Equatable {
             if options.publish != .clients { fields.append("\"publish\": \"\(options.publish.rawValue)\"") }
             if !options.anonymousSubscribe { fields.append("\"anonymous_subscribe\": false") }
             if options.userScoped { fields.append("\"user_scoped\": true") }
+            if let transform = options.transform {
+                var quoted = ByteBuffer()
+                quoted.writeJSONString(transform)
+                fields.append("\"transform\": \(String(buffer: quoted))")
+            }
+            let limits = options.transformLimits, defaults = TransformLimits()
+            if limits.fuel != defaults.fuel { fields.append("\"transform_fuel\": \(limits.fuel)") }
+            if limits.maxMemoryPages != defaults.maxMemoryPages { fields.append("\"transform_max_pages\": \(limits.maxMemoryPages)") }
+            if limits.maxOutputBytes != defaults.maxOutputBytes { fields.append("\"transform_max_output\": \(limits.maxOutputBytes)") }
             return "\"\(name)\": {\(fields.joined(separator: ", "))}"
         }
         return "{" + parts.joined(separator: ", ") + "}"

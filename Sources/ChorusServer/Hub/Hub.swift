@@ -35,6 +35,8 @@ public final class Hub: Sendable {
     let nodeDirectory: (any NodeDirectory)?
     /// The dependencies `GET /ready` reports; register an engine's check here.
     public let readiness = Readiness()
+    /// The namespaces' WebAssembly transforms; nil when no namespace has one.
+    let transforms: HubTransforms?
 
     /// What a publish returns: the message id, and its place in history once history is on.
     public struct Receipt: Sendable, Equatable {
@@ -44,6 +46,9 @@ public final class Hub: Sendable {
         public var offset: UInt64?
         /// The epoch of that history; nil when the topic keeps none.
         public var epoch: String?
+        /// The namespace's transform dropped the message: nothing was stored or delivered, and
+        /// `messageID` names it in logs only.
+        public var dropped = false
     }
 
     /// - Parameters:
@@ -82,6 +87,7 @@ public final class Hub: Sendable {
         }
         self.shards = shards
         self.shardsByLoop = Dictionary(uniqueKeysWithValues: shards.map { (ObjectIdentifier($0.eventLoop), $0) })
+        self.transforms = try HubTransforms.load(configuration.namespaces, loops: shards.map(\.eventLoop), metricsFactory: metricsFactory, logger: logger)
         let broker = makeBroker(ShardDelivery(shards: shards))
         self.broker = broker
         self.interests.attach(broker)
@@ -129,7 +135,8 @@ public final class Hub: Sendable {
 
     /// Publishes `data` (JSON text, already validated) to every subscriber of `topic`.
     ///
-    /// Bad input throws at once. A topic whose namespace keeps history is first committed to the
+    /// Bad input throws at once, and so does a refusal of the namespace's transform
+    /// (`transform_failed`); data the transform replaced is what is stored and delivered. A topic whose namespace keeps history is first committed to the
     /// store: `completion` then gets its offset and epoch, or `internal` if the store failed,
     /// and subscribers get the message only once it is stored. Other topics complete at once.
     ///
@@ -145,6 +152,19 @@ public final class Hub: Sendable {
         completion: (@Sendable (Result<Receipt, ProtocolError>) -> Void)? = nil
     ) throws(ProtocolError) -> String {
         try self.checkPublishSize(data)
+        var data = data
+        if let transforms = self.transforms {
+            switch try transforms.apply(topic: topic, event: event ?? "message", data: data, maxSize: self.configuration.maxPublishSize) {
+            case .deliver(let transformed)?:
+                data = transformed
+            case .drop?:
+                let messageID = self.messageIDs.next().text
+                completion?(.success(Receipt(messageID: messageID, dropped: true)))
+                return messageID
+            case nil:
+                break
+            }
+        }
         self.metrics.messagePublished()
         let envelope = self.makeEnvelope(topic: topic.name, event: event, data: data, from: sender)
         let message = BrokerMessage(envelope: envelope, target: .topic(topic), excludedConnection: excludingConnection)
