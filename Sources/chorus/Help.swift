@@ -13,6 +13,8 @@ enum Help {
           chorus bench connections|fanout|echo|churn [options]
                                                load generator for a running hub (or Nchan); see 'chorus bench --help'
           chorus bench history [options]       durable publishes/s through the commit path, in process
+          chorus bench transform MODULE [options]
+                                               what a WebAssembly transform adds to a publish (p50/p99), in process
           chorus sub TOPIC... [--since OFFSET:EPOCH|MS] [--url URL] [--token JWT]
                                                print a running hub's messages as JSON lines (see 'chorus sub --help')
           chorus pub TOPIC DATA [--event E] [--http] [--url URL] [--token JWT]
