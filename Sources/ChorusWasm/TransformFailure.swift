@@ -2,7 +2,9 @@
 public struct TransformFailure: Error, Sendable, Equatable, CustomStringConvertible {
     /// Why the call failed, as a metric label: the kinds are fixed.
     public struct Kind: RawRepresentable, Hashable, Sendable {
+        /// The label (`trap`, `fuel`, `memory`, `bad_output`).
         public let rawValue: String
+        /// A kind by its label.
         public init(rawValue: String) { self.rawValue = rawValue }
 
         /// The module trapped (unreachable, out-of-bounds access, division by zero, …).
@@ -21,11 +23,13 @@ public struct TransformFailure: Error, Sendable, Equatable, CustomStringConverti
     /// A short, human-readable reason.
     public var reason: String
 
+    /// A failure of `kind`, saying `reason`.
     public init(_ kind: Kind, _ reason: String) {
         self.kind = kind
         self.reason = reason
     }
 
+    /// The reason.
     public var description: String { self.reason }
 }
 
@@ -34,7 +38,9 @@ public struct TransformLoadError: Error, Sendable, Equatable, CustomStringConver
     /// What is wrong, naming the export or limit at fault.
     public var message: String
 
+    /// An error saying `message`.
     public init(_ message: String) { self.message = message }
 
+    /// The message.
     public var description: String { self.message }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import WAT
-public import WasmKit
+import WasmKit
 
 /// A transform module compiled once and checked against the ABI: what every event loop's
 /// instance is made from. Parsing, validation and the ABI check happen here, off the event loops.
