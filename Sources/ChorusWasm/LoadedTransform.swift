@@ -49,6 +49,17 @@ public final class LoadedTransform: Sendable {
         self.slots[index ?? self.slots.count - 1]
     }
 
+    /// Runs the transform on one message: on event loop `loop`'s own slot, or, for a caller on
+    /// no event loop of the hub (an HTTP handler's task), on the first free slot, the shared one
+    /// first, waiting for the shared one only when every slot is busy.
+    public func run(onLoop loop: Int?, topic: String, event: String, data: UnsafeRawBufferPointer) -> Result<TransformOutcome, TransformFailure> {
+        if let loop { return self.slots[loop].run(topic: topic, event: event, data: data) }
+        for slot in self.slots.reversed() {
+            if let result = slot.runIfFree(topic: topic, event: event, data: data) { return result }
+        }
+        return self.slot(nil).run(topic: topic, event: event, data: data)
+    }
+
     /// The module every slot runs now.
     public var module: TransformModule { self.slots[0].module }
 

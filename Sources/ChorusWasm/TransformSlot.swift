@@ -28,29 +28,37 @@ public final class TransformSlot: @unchecked Sendable {
 
     /// Runs the current version on one message.
     public func run(topic: String, event: String, data: UnsafeRawBufferPointer) -> Result<TransformOutcome, TransformFailure> {
-        self.lock.withLock { _ in
-            let state = self.state
-            do throws(TransformFailure) {
-                let instance: TransformInstance
-                if let current = state.instance {
-                    instance = current
-                } else {
-                    do throws(TransformLoadError) {
-                        instance = try state.module.instantiate()
-                    } catch {
-                        throw TransformFailure(.trap, "cannot instantiate: \(error.message)")
-                    }
-                    state.instance = instance
-                }
-                do throws(TransformFailure) {
-                    return .success(try instance.run(topic: topic, event: event, data: data))
+        self.lock.withLock { _ in self.runLocked(topic: topic, event: event, data: data) }
+    }
+
+    /// ``run(topic:event:data:)`` when no other call holds the slot; nil when one does.
+    public func runIfFree(topic: String, event: String, data: UnsafeRawBufferPointer) -> Result<TransformOutcome, TransformFailure>? {
+        self.lock.withLockIfAvailable { _ in self.runLocked(topic: topic, event: event, data: data) }
+    }
+
+    /// The call itself; the caller holds `lock`.
+    private func runLocked(topic: String, event: String, data: UnsafeRawBufferPointer) -> Result<TransformOutcome, TransformFailure> {
+        let state = self.state
+        do throws(TransformFailure) {
+            let instance: TransformInstance
+            if let current = state.instance {
+                instance = current
+            } else {
+                do throws(TransformLoadError) {
+                    instance = try state.module.instantiate()
                 } catch {
-                    state.instance = nil
-                    throw error
+                    throw TransformFailure(.trap, "cannot instantiate: \(error.message)")
                 }
-            } catch {
-                return .failure(error)
+                state.instance = instance
             }
+            do throws(TransformFailure) {
+                return .success(try instance.run(topic: topic, event: event, data: data))
+            } catch {
+                state.instance = nil
+                throw error
+            }
+        } catch {
+            return .failure(error)
         }
     }
 

@@ -36,9 +36,9 @@ enum BenchTransformCommand {
         let hub = try Hub(configuration: configuration, eventLoopGroup: group, authenticator: try Authenticator(configuration: configuration))
         let payload = ByteBuffer(string: data)
         let loop = group.next()
-        let (messages, warmup) = (messages, warmup)
-        let with = try await loop.submit { try Self.measure(hub, topic: Topic("bench:t"), data: payload, messages: messages, warmup: warmup) }.get()
-        let without = try await loop.submit { try Self.measure(hub, topic: Topic("plain:t"), data: payload, messages: messages, warmup: warmup) }.get()
+        let (count, unmeasured) = (messages, warmup)
+        let with = try await loop.submit { try Self.measure(hub, topic: Topic("bench:t"), data: payload, messages: count, warmup: unmeasured) }.get()
+        let without = try await loop.submit { try Self.measure(hub, topic: Topic("plain:t"), data: payload, messages: count, warmup: unmeasured) }.get()
         func percentile(_ sorted: [Int64], _ p: Double) -> Double {
             Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) / 1000
         }

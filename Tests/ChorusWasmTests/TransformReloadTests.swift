@@ -33,6 +33,10 @@ import Testing
         for index in [0, 1, nil] { #expect(try run(transform.slot(index), "1").get().replacementText == "\"old\"") }
         try transform.reload(new)
         for index in [0, 1, nil] { #expect(try run(transform.slot(index), "1").get().replacementText == "\"new\"") }
+        // A caller on no event loop takes a free slot.
+        var data = "1"
+        let offLoop = data.withUTF8 { transform.run(onLoop: nil, topic: "chat:room", event: "message", data: UnsafeRawBufferPointer($0)) }
+        #expect(try offLoop.get().replacementText == "\"new\"")
     }
 
     @Test func aChangedFileIsReloadedAndABrokenOneKeepsTheOldModule() throws {

@@ -68,7 +68,7 @@ final class HubTransforms: Sendable {
         guard let transform = self.transforms[String(topic.namespace)] else { return nil }
         let loop = MultiThreadedEventLoopGroup.currentEventLoop.flatMap { self.loopIndices[ObjectIdentifier($0)] }
         let result = data.withUnsafeReadableBytes { bytes in
-            transform.loaded.slot(loop).run(topic: topic.name, event: event, data: bytes)
+            transform.loaded.run(onLoop: loop, topic: topic.name, event: event, data: bytes)
         }
         let verdict = TransformVerdict(result, data: data, maxSize: maxSize)
         transform.outcomes[verdict.outcome]?.increment()
