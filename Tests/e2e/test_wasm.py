@@ -272,3 +272,13 @@ def test_wasm_check_reports_bad_modules_and_failures(tmp_path):
     assert "outcome: fuel" in result.stdout and "transform_failed: the transform failed: out of fuel" in result.stdout
     result = run_cli("wasm", "check", str(tmp_path / "missing.wasm"))
     assert result.returncode == 2 and "cannot read the file" in result.stderr
+
+
+def test_bench_transform_reports_the_cost_per_message():
+    result = run_cli("bench", "transform", str(EXAMPLES / "enrich.wat"), "--messages", "200", "--warmup", "10")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["mode"] == "transform" and report["messages"] == 200
+    for key in ("with_transform_us", "without_transform_us", "transform_cost_us"):
+        assert set(report[key]) == {"p50", "p99"}, report
+    assert report["with_transform_us"]["p50"] > 0

@@ -136,9 +136,11 @@ public final class Hub: Sendable {
     /// Publishes `data` (JSON text, already validated) to every subscriber of `topic`.
     ///
     /// Bad input throws at once, and so does a refusal of the namespace's transform
-    /// (`transform_failed`); data the transform replaced is what is stored and delivered. A topic whose namespace keeps history is first committed to the
-    /// store: `completion` then gets its offset and epoch, or `internal` if the store failed,
-    /// and subscribers get the message only once it is stored. Other topics complete at once.
+    /// (`transform_failed`); data the transform replaced is what is stored and delivered, and a
+    /// message it dropped completes with a `dropped` receipt. A topic whose namespace keeps
+    /// history is first committed to the store: `completion` then gets its offset and epoch, or
+    /// `internal` if the store failed, and subscribers get the message only once it is stored.
+    /// Other topics complete at once.
     ///
     /// - Parameter excludingConnection: the publishing connection, when it must not get its own message.
     /// - Returns: the message id.
