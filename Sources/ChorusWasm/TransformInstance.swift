@@ -20,6 +20,8 @@ public final class TransformInstance {
         // `resourceLimiter` is SPI in WasmKit 0.4.2, and the only way to bound `memory.grow`
         // below the module's own declared maximum.
         store.resourceLimiter = limiter
+        // A start function runs during instantiation: bound it like a call.
+        store.fuel = Fuel(remaining: module.limits.fuel)
         let instance: Instance
         do {
             instance = try module.module.instantiate(store: store)
@@ -27,7 +29,7 @@ public final class TransformInstance {
             if let pages = limiter.denied {
                 throw TransformLoadError("\(source): its memory starts at \(pages) pages; the limit is \(module.limits.maxMemoryPages)")
             }
-            throw TransformLoadError("\(source): cannot instantiate: \(error)")
+            throw TransformLoadError("\(source): cannot instantiate: \(Self.reason(error))")
         }
         guard let memory = instance.exports[memory: TransformABI.memoryExport] else {
             throw TransformLoadError("\(source): does not export its memory as 'memory'")
@@ -60,7 +62,7 @@ public final class TransformInstance {
         do {
             version = try functions[TransformABI.versionExport]!.invoke([], on: &self.stack)
         } catch {
-            throw TransformLoadError("\(source): chorus_abi_version failed: \(error)")
+            throw TransformLoadError("\(source): chorus_abi_version failed: \(Self.reason(error))")
         }
         guard version.first == .i32(UInt32(bitPattern: TransformABI.version)) else {
             throw TransformLoadError("\(source): chorus_abi_version returned \(version.first.map { "\($0)" } ?? "nothing"); this hub speaks ABI version \(TransformABI.version)")

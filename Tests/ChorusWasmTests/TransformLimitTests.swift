@@ -9,6 +9,13 @@ import Testing
         #expect(failure == TransformFailure(.fuel, "out of fuel (the limit is 100000)"))
     }
 
+    @Test func aStartFunctionThatNeverEndsStopsOnFuelAtLoad() {
+        let wat = TransformFixtures.wat(body: "(i32.const 0)", extra: "(func $spin (loop $l (br $l))) (start $spin)")
+        #expect(throws: TransformLoadError("<wat>: cannot instantiate: out of fuel")) {
+            try TransformModule(wat: wat, limits: TransformLimits(fuel: 1000))
+        }
+    }
+
     @Test func aMemoryGrabStopsOnPages() throws {
         // Grows one page at a time, forever, ignoring failures.
         let module = try TransformFixtures.module(
