@@ -45,6 +45,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         // Web Push delivery to push services (ChorusServer/Push).
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // ChorusWasm: sandboxed per-namespace message transforms (WasmKit runtime and WAT parser).
+        .package(url: "https://github.com/swiftwasm/WasmKit", from: "0.4.2"),
     ],
     targets: [
         .target(
@@ -103,6 +105,7 @@ let package = Package(
                 // Web Push: encryption and VAPID, and the HTTP client that delivers to push services.
                 "ChorusPush",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "ChorusWasm",  // per-namespace WebAssembly transforms
             ],
             swiftSettings: strictSettings,
             plugins: ["EmbedWebAssets"]
@@ -139,6 +142,7 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 "ChorusClient",  // chorus pub / chorus sub
                 "ChorusPush",  // chorus push keys
+                "ChorusWasm",  // chorus wasm check
             ],
             swiftSettings: strictSettings
         ),
@@ -244,6 +248,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                "ChorusWasm",  // TransformVerdictTests
             ],
             swiftSettings: strictSettings
         ),
@@ -348,6 +353,15 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // WebAssembly message transforms (docs/wasm.md): the ABI, limits and per-loop instances on WasmKit.
+        .target(
+            name: "ChorusWasm",
+            dependencies: [
+                .product(name: "WasmKit", package: "WasmKit"),
+                .product(name: "WAT", package: "WasmKit"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "ChorusClusterTests",
             dependencies: [
@@ -369,6 +383,11 @@ let package = Package(
                 "ChorusCore",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ChorusWasmTests",
+            dependencies: ["ChorusWasm"],
             swiftSettings: strictSettings
         ),
     ]

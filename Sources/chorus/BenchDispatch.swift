@@ -1,6 +1,7 @@
 import ChorusBench
 
-/// `chorus bench history` (in process, against the hub's own commit path) and the network
+/// `chorus bench history` (in process, against the hub's own commit path), `chorus bench
+/// transform` (in process, a namespace's WebAssembly transform on the publish path) and the network
 /// modes of ChorusBench; `chorus bench worker SPEC` is how a network mode's parent process
 /// runs a share of its subscribers in a child.
 enum BenchDispatch {
@@ -8,6 +9,8 @@ enum BenchDispatch {
         switch arguments.first {
         case "history":
             try await BenchHistoryCommand.run(Array(arguments.dropFirst()))
+        case "transform":
+            try await BenchTransformCommand.run(Array(arguments.dropFirst()))
         case "worker":
             guard arguments.count == 2 else { throw CommandError("chorus bench worker is started by chorus bench itself") }
             try await WorkerMain.run(specJSON: arguments[1])

@@ -13,10 +13,14 @@ enum Help {
           chorus bench connections|fanout|echo|churn [options]
                                                load generator for a running hub (or Nchan); see 'chorus bench --help'
           chorus bench history [options]       durable publishes/s through the commit path, in process
+          chorus bench transform MODULE [options]
+                                               what a WebAssembly transform adds to a publish (p50/p99), in process
           chorus sub TOPIC... [--since OFFSET:EPOCH|MS] [--url URL] [--token JWT]
                                                print a running hub's messages as JSON lines (see 'chorus sub --help')
           chorus pub TOPIC DATA [--event E] [--http] [--url URL] [--token JWT]
                                                publish one message and print the receipt (see 'chorus pub --help')
+          chorus wasm check MODULE [--topic T] [--event E] [--data JSON]
+                                               check a transform module's ABI and run it on a sample (docs/wasm.md)
           chorus pwa generate --config PATH [--root DIR]
                                                print a self-contained service worker (docs/pwa.md)
           chorus push keys                     print a new VAPID key pair for Web Push (docs/pwa.md)

@@ -2,7 +2,7 @@ import ChorusBench
 import ChorusServer
 
 
-/// `chorus serve | token | config | bench | pwa | push | sub | pub | help`
+/// `chorus serve | token | config | bench | pwa | push | sub | pub | wasm | help`
 let arguments = Array(CommandLine.arguments.dropFirst())
 let command = arguments.first ?? "help"
 let rest = Array(arguments.dropFirst())
@@ -25,6 +25,8 @@ do {
         try await SubCommand.run(rest)
     case "pub":
         try await PubCommand.run(rest)
+    case "wasm":
+        try WasmCommand.run(rest)
     case "help", "--help", "-h":
         print(Help.overview)
     default:

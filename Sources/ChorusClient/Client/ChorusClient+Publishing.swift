@@ -17,7 +17,7 @@ public struct PublishAck: Sendable, Hashable {
     }
 
     init(_ reply: ServerFrame) throws {
-        guard case .ack(let messageID, let offset, let epoch) = reply else {
+        guard case .ack(let messageID, let offset, let epoch, _) = reply else {
             throw ChorusClientError(.invalidJSON, "expected an ack")
         }
         self.init(messageID: messageID, offset: offset, epoch: epoch)

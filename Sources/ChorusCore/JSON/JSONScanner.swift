@@ -35,6 +35,21 @@ struct JSONScanner {
         return try scanner.scanTopLevel(isObject: false)
     }
 
+    /// Validates that `bytes` hold exactly one JSON value of any kind, surrounding whitespace
+    /// allowed, and returns its kind and where it lies. A container at the top is at depth 1.
+    static func scanValue(_ bytes: UnsafeRawBufferPointer, maxDepth: Int) throws(JSONError) -> Member {
+        var scanner = JSONScanner(bytes: bytes, maxDepth: maxDepth)
+        scanner.skipWhitespace()
+        let start = scanner.offset
+        let kind = try scanner.scanValue(depth: 1)
+        let end = scanner.offset
+        scanner.skipWhitespace()
+        guard scanner.offset == bytes.count else {
+            throw scanner.syntaxError("unexpected data after the value")
+        }
+        return Member(key: "", kind: kind, valueRange: start..<end)
+    }
+
     /// Decodes the contents (without quotes) of a string this scanner has validated.
     static func decodeString(_ contents: UnsafeRawBufferPointer, hasEscapes: Bool) -> String {
         guard hasEscapes else {

@@ -28,6 +28,9 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable {
     public static let unavailable = ErrorCode(rawValue: "unavailable")
     /// An HTTP API body that is not JSON (`Content-Type` other than `application/json`).
     public static let unsupportedMediaType = ErrorCode(rawValue: "unsupported_media_type")
+    /// The namespace's WebAssembly transform refused the publish, trapped, ran out of fuel or
+    /// memory, or handed back data that is not JSON; the message says which (docs/wasm.md).
+    public static let transformFailed = ErrorCode(rawValue: "transform_failed")
 
     /// The HTTP status the HTTP API answers with for this code; 500 for a code it does not know.
     public var httpStatus: Int {
@@ -38,6 +41,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable {
         case .notFound: 404
         case .tooLarge: 413
         case .unsupportedMediaType: 415
+        case .transformFailed: 422
         case .rateLimited: 429
         case .unavailable: 503
         default: 500
@@ -49,6 +53,6 @@ extension ErrorCode: CaseIterable {
     /// The codes this version of the hub sends (metrics count each of them from zero).
     public static let allCases: [ErrorCode] = [
         .badRequest, .unauthorized, .forbidden, .notFound, .tooLarge, .rateLimited, .unknownType, .internal, .unavailable,
-        .unsupportedMediaType,
+        .unsupportedMediaType, .transformFailed,
     ]
 }

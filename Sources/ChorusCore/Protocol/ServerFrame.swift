@@ -12,8 +12,9 @@ public enum ServerFrame: Sendable {
     case subscribed(topic: String, offset: UInt64?, epoch: String?, recovered: Bool?)
     /// `unsubscribed`.
     case unsubscribed(topic: String)
-    /// `ack` of a publish: the message id and, for topics with history, offset and epoch.
-    case ack(messageID: String?, offset: UInt64?, epoch: String?)
+    /// `ack` of a publish: the message id and, for topics with history, offset and epoch;
+    /// `dropped` when the namespace's transform dropped the message (nothing stored or delivered).
+    case ack(messageID: String?, offset: UInt64?, epoch: String?, dropped: Bool = false)
     /// `pong`, echoing the `ping`'s timestamp.
     case pong(timestamp: RawJSON?)
     /// `error`: a refused request.
@@ -60,7 +61,7 @@ public enum ServerFrame: Sendable {
             Self.writeID(id, into: &buffer)
             buffer.writeStaticString(#","topic":"#)
             buffer.writeJSONString(topic)
-        case .ack(let messageID, let offset, let epoch):
+        case .ack(let messageID, let offset, let epoch, let dropped):
             buffer.writeStaticString(#""ack""#)
             Self.writeID(id, into: &buffer)
             if let messageID {
@@ -68,6 +69,7 @@ public enum ServerFrame: Sendable {
                 buffer.writeJSONString(messageID)
             }
             Self.writePosition(offset: offset, epoch: epoch, into: &buffer)
+            if dropped { buffer.writeStaticString(#","dropped":true"#) }
         case .pong(let timestamp):
             buffer.writeStaticString(#""pong""#)
             Self.writeID(id, into: &buffer)

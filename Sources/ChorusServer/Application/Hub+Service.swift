@@ -17,7 +17,9 @@ extension Hub: Service {
     /// `shutdown_timeout` for connections still finishing their close handshake and stops.
     public func run() async throws {
         self.startWork()
+        let watching = self.transforms.map { transforms in Task { await transforms.watch(every: .seconds(1)) } }
         try? await gracefulShutdown()
+        watching?.cancel()
         await self.waitForConnectionsToClose()
         await self.stopWork()
     }

@@ -1,4 +1,5 @@
 public import ChorusCore
+public import ChorusWasm
 import NIOCore
 
 /// Options for one topic namespace (`chat` for `chat:general`), from the `namespaces` object.
@@ -18,6 +19,11 @@ public struct NamespaceOptions: Sendable, Equatable {
     /// notification to the users whose push subscriptions opted that topic in and who have no
     /// open connection on this hub.
     public var push = false
+    /// A WebAssembly module (`.wasm`, or WebAssembly text in a `.wat` file) every publish to the
+    /// namespace goes through (docs/wasm.md); nil: none.
+    public var transform: String?
+    /// What one call of `transform` may use.
+    public var transformLimits = TransformLimits()
 
     /// Who may publish to a namespace's topics (the HTTP API with the API key always may).
     public enum PublishPolicy: String, Sendable, CaseIterable {
@@ -36,7 +42,9 @@ public struct NamespaceOptions: Sendable, Equatable {
         publish: PublishPolicy = .clients,
         anonymousSubscribe: Bool = true,
         userScoped: Bool = false,
-        push: Bool = false
+        push: Bool = false,
+        transform: String? = nil,
+        transformLimits: TransformLimits = TransformLimits()
     ) {
         self.historySize = historySize
         self.historyTTL = historyTTL
@@ -44,6 +52,8 @@ public struct NamespaceOptions: Sendable, Equatable {
         self.anonymousSubscribe = anonymousSubscribe
         self.userScoped = userScoped
         self.push = push
+        self.transform = transform
+        self.transformLimits = transformLimits
     }
 
     /// Whether the namespace's topics keep history.
@@ -102,10 +112,28 @@ public struct NamespaceOptions: Sendable, Equatable {
                 self.userScoped = try Self.flag(value, "user_scoped", of: name)
             case "push":
                 self.push = try Self.flag(value, "push", of: name)
+            case "transform":
+                guard let path = value.string, !path.isEmpty else {
+                    throw ConfigurationError("namespace '\(name)': transform must be the path of a .wasm or .wat file")
+                }
+                self.transform = path
+            case "transform_fuel":
+                self.transformLimits.fuel = UInt64(try Self.whole(value, "transform_fuel", of: name, in: 1...Int.max))
+            case "transform_max_pages":
+                self.transformLimits.maxMemoryPages = try Self.whole(value, "transform_max_pages", of: name, in: 1...65536)
+            case "transform_max_output":
+                self.transformLimits.maxOutputBytes = try Self.whole(value, "transform_max_output", of: name, in: 1...Int(Int32.max))
             default:
                 throw ConfigurationError("namespace '\(name)': unknown option '\(key)'")
             }
         }
+    }
+
+    private static func whole(_ value: RawJSON, _ option: String, of name: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        guard value.kind == .number, let number = value.int64, range.contains(Int(clamping: number)) else {
+            throw ConfigurationError("namespace '\(name)': \(option) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return Int(number)
     }
 
     private static func flag(_ value: RawJSON, _ option: String, of name: String) throws(ConfigurationError) -> Bool {
@@ -124,6 +152,15 @@ public struct NamespaceOptions: Sendable, Equatable {
             if !options.anonymousSubscribe { fields.append("\"anonymous_subscribe\": false") }
             if options.userScoped { fields.append("\"user_scoped\": true") }
             if options.push { fields.append("\"push\": true") }
+            if let transform = options.transform {
+                var quoted = ByteBuffer()
+                quoted.writeJSONString(transform)
+                fields.append("\"transform\": \(String(buffer: quoted))")
+            }
+            let limits = options.transformLimits, defaults = TransformLimits()
+            if limits.fuel != defaults.fuel { fields.append("\"transform_fuel\": \(limits.fuel)") }
+            if limits.maxMemoryPages != defaults.maxMemoryPages { fields.append("\"transform_max_pages\": \(limits.maxMemoryPages)") }
+            if limits.maxOutputBytes != defaults.maxOutputBytes { fields.append("\"transform_max_output\": \(limits.maxOutputBytes)") }
             return "\"\(name)\": {\(fields.joined(separator: ", "))}"
         }
         return "{" + parts.joined(separator: ", ") + "}"

@@ -111,10 +111,7 @@ struct APIRoutes: Sendable {
             return receipts.sorted { $0.0 < $1.0 }.map(\.1)
         }
         let results = zip(topics, receipts).map { topic, receipt -> [String: Any] in
-            var result: [String: Any] = ["topic": topic.name, "message_id": receipt.messageID]
-            if let offset = receipt.offset { result["offset"] = offset }
-            if let epoch = receipt.epoch { result["epoch"] = epoch }
-            return result
+            Self.receiptFields(receipt).merging(["topic": topic.name]) { $1 }
         }
         return Self.json(["results": results])
     }
@@ -380,10 +377,15 @@ struct APIRoutes: Sendable {
     }
 
     private static func receipt(_ receipt: Hub.Receipt) -> Response {
+        Self.json(Self.receiptFields(receipt))
+    }
+
+    private static func receiptFields(_ receipt: Hub.Receipt) -> [String: Any] {
         var body: [String: Any] = ["message_id": receipt.messageID]
         if let offset = receipt.offset { body["offset"] = offset }
         if let epoch = receipt.epoch { body["epoch"] = epoch }
-        return Self.json(body)
+        if receipt.dropped { body["dropped"] = true }
+        return body
     }
 
     static func json(_ object: [String: Any], status: HTTPResponse.Status = .ok) -> Response {

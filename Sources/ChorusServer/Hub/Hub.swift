@@ -39,6 +39,8 @@ public final class Hub: Sendable {
     public let push: PushService?
     /// Whether some namespace has `push: true`: publishes look at their namespace only then.
     private let pushesNamespaces: Bool
+    /// The namespaces' WebAssembly transforms; nil when no namespace has one.
+    let transforms: HubTransforms?
 
     /// What a publish returns: the message id, and its place in history once history is on.
     public struct Receipt: Sendable, Equatable {
@@ -48,6 +50,9 @@ public final class Hub: Sendable {
         public var offset: UInt64?
         /// The epoch of that history; nil when the topic keeps none.
         public var epoch: String?
+        /// The namespace's transform dropped the message: nothing was stored or delivered, and
+        /// `messageID` names it in logs only.
+        public var dropped = false
     }
 
     /// - Parameters:
@@ -87,6 +92,7 @@ public final class Hub: Sendable {
         }
         self.shards = shards
         self.shardsByLoop = Dictionary(uniqueKeysWithValues: shards.map { (ObjectIdentifier($0.eventLoop), $0) })
+        self.transforms = try HubTransforms.load(configuration.namespaces, loops: shards.map(\.eventLoop), metricsFactory: metricsFactory, logger: logger)
         let broker = makeBroker(ShardDelivery(shards: shards))
         self.broker = broker
         self.interests.attach(broker)
@@ -136,9 +142,12 @@ public final class Hub: Sendable {
 
     /// Publishes `data` (JSON text, already validated) to every subscriber of `topic`.
     ///
-    /// Bad input throws at once. A topic whose namespace keeps history is first committed to the
-    /// store: `completion` then gets its offset and epoch, or `internal` if the store failed,
-    /// and subscribers get the message only once it is stored. Other topics complete at once.
+    /// Bad input throws at once, and so does a refusal of the namespace's transform
+    /// (`transform_failed`); data the transform replaced is what is stored and delivered, and a
+    /// message it dropped completes with a `dropped` receipt. A topic whose namespace keeps
+    /// history is first committed to the store: `completion` then gets its offset and epoch, or
+    /// `internal` if the store failed, and subscribers get the message only once it is stored.
+    /// Other topics complete at once.
     ///
     /// - Parameter excludingConnection: the publishing connection, when it must not get its own message.
     /// - Returns: the message id.
@@ -154,6 +163,19 @@ public final class Hub: Sendable {
         try self.checkPublishSize(data)
         // In a cluster the store and the broker share Redis: both are down together.
         guard self.broker.isAvailable else { throw Self.brokerUnavailable }
+        var data = data
+        if let transforms = self.transforms {
+            switch try transforms.apply(topic: topic, event: event ?? "message", data: data, maxSize: self.configuration.maxPublishSize) {
+            case .deliver(let transformed)?:
+                data = transformed
+            case .drop?:
+                let messageID = self.messageIDs.next().text
+                completion?(.success(Receipt(messageID: messageID, dropped: true)))
+                return messageID
+            case nil:
+                break
+            }
+        }
         self.metrics.messagePublished()
         let envelope = self.makeEnvelope(topic: topic.name, event: event, data: data, from: sender)
         let message = BrokerMessage(envelope: envelope, target: .topic(topic), excludedConnection: excludingConnection)

@@ -67,7 +67,7 @@ struct PubSubFeature: ConnectionFeature {
                 idempotencyKey: publish.idempotencyKey.map { IdempotencyKey(publisher: connection.publisher, topic: publish.topic.name, key: $0) }
             ) { result in
                 // Other topics complete right here; history topics on the store's thread once committed.
-                answer(result.map { .ack(messageID: $0.messageID, offset: $0.offset, epoch: $0.epoch) })
+                answer(result.map { .ack(messageID: $0.messageID, offset: $0.offset, epoch: $0.epoch, dropped: $0.dropped) })
             }
         } catch {
             answer(.failure(error))
