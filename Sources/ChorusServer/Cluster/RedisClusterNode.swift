@@ -61,7 +61,8 @@ final class RedisClusterNode: Sendable {
         let hub = self.hub
         let broker = RedisBroker(
             node: node, client: self.client, configuration: self.redis, local: local, channels: self.channels, eventLoopGroup: self.eventLoopGroup,
-            logger: self.logger, onResubscribed: { hub.value.withLock { $0 }?.resynchronizeClients() }
+            logger: self.logger, onResubscribed: { hub.value.withLock { $0 }?.resynchronizeClients() },
+            onHop: { hub.value.withLock { $0 }?.metrics.observeClusterHop(nanoseconds: $0) }
         )
         self.broker.withLock { $0 = broker }
         return broker
