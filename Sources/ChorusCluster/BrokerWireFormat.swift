@@ -10,8 +10,10 @@ public import NIOCore
 /// message), origin node id, excluded connection, target kind (`t` topic, `u` user, `d`
 /// disconnect), target name (topic or user), the envelope's topic when it is not the target's
 /// (`direct`), disconnect reason, reconnect (`1`/`0`), event, message id,
-/// timestamp, sender (`` none, `a` anonymous, `u` user), sender user, sender client, data.
-/// The data field is the publisher's JSON untouched, read back as a slice (no copy).
+/// timestamp, sender (`` none, `a` anonymous, `u` user), sender user, sender client, data,
+/// then the time the origin sent it (µs since 1970, for the hop's latency metric).
+/// The data field is the publisher's JSON untouched, read back as a slice (no copy). Every node
+/// of a cluster must run the same format (no version field: nodes are upgraded together).
 public enum BrokerWireFormat {
     /// A message read off the wire, and the node that published it.
     public struct Decoded: Sendable {
@@ -19,6 +21,8 @@ public enum BrokerWireFormat {
         public var message: BrokerMessage
         /// The id of the node that published it.
         public var origin: String
+        /// When the origin sent it, in µs since 1970 by its clock.
+        public var sentAt: Int64
     }
 
     /// The part of `message` its publishing node writes (everything after the offset, epoch
@@ -65,6 +69,7 @@ public enum BrokerWireFormat {
         buffer.writeString(String(data.readableBytes))
         buffer.writeInteger(UInt8(ascii: ":"))
         buffer.writeBuffer(&data)
+        Self.write(String(WallClock.microseconds()), into: &buffer)
         return buffer
     }
 
@@ -102,6 +107,7 @@ public enum BrokerWireFormat {
             let senderUser = Self.field(&reader).map(String.init(buffer:)),
             let senderClient = Self.field(&reader).map(String.init(buffer:)),
             let data = Self.field(&reader),
+            let sentAt = Self.field(&reader).flatMap({ Int64(String(buffer: $0)) }),
             reader.readableBytes == 0
         else { return nil }
         let target: BrokerMessage.Target
@@ -126,7 +132,7 @@ public enum BrokerWireFormat {
         let message = BrokerMessage(
             envelope: envelope, target: target, storeSequence: UInt64(sequence), excludedConnection: origin == node ? UInt64(excluded) : nil
         )
-        return Decoded(message: message, origin: origin)
+        return Decoded(message: message, origin: origin, sentAt: sentAt)
     }
 
     private static func write(_ text: String, into buffer: inout ByteBuffer) {

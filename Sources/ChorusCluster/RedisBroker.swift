@@ -23,6 +23,7 @@ public final class RedisBroker: Broker, Service {
     /// A broker for node `node` publishing on `client` and delivering to `local`, this node's
     /// subscribers; its pub/sub connection uses `configuration`. `onResubscribed` runs after a
     /// reconnection once every subscription is made again, before live messages flow.
+    /// `onHop` gets, for each message from another node, the time since that node sent it.
     public init(
         node: String,
         client: RedisClient,
@@ -31,13 +32,14 @@ public final class RedisBroker: Broker, Service {
         channels: RedisChannels = RedisChannels(),
         eventLoopGroup: any EventLoopGroup,
         logger: Logger = Logger(label: "chorus.cluster"),
-        onResubscribed: @escaping @Sendable () -> Void = {}
+        onResubscribed: @escaping @Sendable () -> Void = {},
+        onHop: @escaping @Sendable (_ nanoseconds: Int64) -> Void = { _ in }
     ) {
         self.client = client
         self.node = node
         self.channels = channels
         self.logger = logger
-        let receiver = Receiver(node: node, local: local, logger: logger)
+        let receiver = Receiver(node: node, local: local, logger: logger, onHop: onHop)
         self.subscriber = RedisSubscriber(
             configuration: configuration, eventLoopGroup: eventLoopGroup, logger: logger, onResubscribed: onResubscribed,
             onMessage: { _, payload in receiver.receive(payload) }
@@ -109,11 +111,13 @@ private final class Receiver: Sendable {
     let local: any BrokerDelivery
     let logger: Logger
     let repeats = Mutex(RepeatFilter())
+    let onHop: @Sendable (Int64) -> Void
 
-    init(node: String, local: any BrokerDelivery, logger: Logger) {
+    init(node: String, local: any BrokerDelivery, logger: Logger, onHop: @escaping @Sendable (Int64) -> Void) {
         self.node = node
         self.local = local
         self.logger = logger
+        self.onHop = onHop
     }
 
     func receive(_ payload: ByteBuffer) {
@@ -122,6 +126,7 @@ private final class Receiver: Sendable {
             return
         }
         guard !self.repeats.withLock({ $0.isRepeat(decoded.message, origin: decoded.origin) }) else { return }
+        if decoded.origin != self.node { self.onHop((WallClock.microseconds() - decoded.sentAt) * 1000) }
         self.local.deliver(decoded.message)
     }
 }

@@ -58,16 +58,11 @@ final class RecordingDelivery: BrokerDelivery {
 
         /// Runs the client and both brokers while `body` runs.
         func run(_ body: () async throws -> Void) async throws {
-            defer { self.server.stop() }
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await self.client.run() }
-                for broker in self.brokers { group.addTask { try await broker.run() } }
-                while !(self.client.isConnected && self.brokers.allSatisfy(\.isConnected)) {
-                    try await Task.sleep(for: .milliseconds(10))
-                }
-                try await body()
-                group.cancelAll()
-            }
+            let client = self.client, brokers = self.brokers
+            try await self.server.run(
+                [{ try await client.run() }] + brokers.map { broker in { @Sendable in try await broker.run() } },
+                connected: { client.isConnected && brokers.allSatisfy(\.isConnected) }, body
+            )
         }
 
         func subscribe(_ node: Int, _ interest: BrokerInterest) async throws {

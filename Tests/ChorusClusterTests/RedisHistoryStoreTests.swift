@@ -25,13 +25,8 @@ import Testing
         }
 
         func run(_ body: () async throws -> Void) async throws {
-            defer { self.server.stop() }
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await self.client.run() }
-                while !self.client.isConnected { try await Task.sleep(for: .milliseconds(10)) }
-                try await body()
-                group.cancelAll()
-            }
+            let client = self.client
+            try await self.server.run([{ try await client.run() }], connected: { client.isConnected }, body)
         }
 
         /// Appends `data` to `topic` (keeping `keep`) and waits for the stored message.

@@ -216,3 +216,19 @@ public struct TestServerError: Error, CustomStringConvertible {
         self.description = description
     }
 }
+
+extension RedisTestServer {
+    /// Runs each of `runners` (a client's or a broker's `run()`) while `body` runs, which
+    /// starts once `connected()` says they are all up; stops the server afterwards.
+    public func run(
+        _ runners: [@Sendable () async throws -> Void], connected: @escaping @Sendable () -> Bool, _ body: () async throws -> Void
+    ) async throws {
+        defer { self.stop() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for runner in runners { group.addTask { try await runner() } }
+            while !connected() { try await Task.sleep(for: .milliseconds(10)) }
+            try await body()
+            group.cancelAll()
+        }
+    }
+}

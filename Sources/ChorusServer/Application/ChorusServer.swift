@@ -71,7 +71,7 @@ public struct ChorusServer: Service {
         let threads = configuration.threads == 0 ? System.coreCount : configuration.threads
         self.eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let authenticator = try Authenticator(configuration: configuration)
-        let cluster = try RedisClusterNode(configuration: configuration, eventLoopGroup: self.eventLoopGroup, logger: logger)
+        let cluster = try RedisClusterNode(configuration: configuration, logger: logger)
         self.hub = try Hub(
             configuration: configuration,
             eventLoopGroup: self.eventLoopGroup,

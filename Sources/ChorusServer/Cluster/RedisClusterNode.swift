@@ -3,6 +3,7 @@ import ChorusCore
 import ChorusRedis
 import Logging
 import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
@@ -22,8 +23,13 @@ final class RedisClusterNode: Sendable {
     private let hub = HubSlot()
 
     /// The node `configuration` describes, when its broker is Redis; nil for one process.
+    ///
+    /// The Redis connections run on `eventLoopGroup`, which must not be the hub's: a loop busy
+    /// writing a large fan-out would hold Redis's replies back past the command timeout, and the
+    /// connection would be reset (measured: publishes refused and messages lost under a flat-out
+    /// fan-out). NIO's shared group, idle otherwise, is the default.
     /// - Throws: `ConfigurationError` when `redis_url` is missing or not a Redis URL.
-    init?(configuration: HubConfiguration, eventLoopGroup: any EventLoopGroup, logger: Logger) throws {
+    init?(configuration: HubConfiguration, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) throws {
         guard configuration.broker == .redis else { return nil }
         guard let url = configuration.redisURL else { throw ConfigurationError("broker is redis but redis_url is not set") }
         do throws(RedisError) {
@@ -55,7 +61,8 @@ final class RedisClusterNode: Sendable {
         let hub = self.hub
         let broker = RedisBroker(
             node: node, client: self.client, configuration: self.redis, local: local, channels: self.channels, eventLoopGroup: self.eventLoopGroup,
-            logger: self.logger, onResubscribed: { hub.value.withLock { $0 }?.resynchronizeClients() }
+            logger: self.logger, onResubscribed: { hub.value.withLock { $0 }?.resynchronizeClients() },
+            onHop: { hub.value.withLock { $0 }?.metrics.observeClusterHop(nanoseconds: $0) }
         )
         self.broker.withLock { $0 = broker }
         return broker

@@ -88,6 +88,18 @@ extension ConfigurationOption {
         }
     }
 
+    /// The URL of a server the hub connects to (empty: none), shown without its password;
+    /// `problem` says what is wrong with a URL, or nil.
+    static func serverURL(
+        _ key: String, _ keyPath: any WritableKeyPath<HubConfiguration, String?> & Sendable, help: String,
+        redacted: @escaping @Sendable (String) -> String, problem: @escaping @Sendable (String) -> String?
+    ) -> Self {
+        .init(key: key, help: help, defaultText: { $0[keyPath: keyPath].map(redacted) ?? "(none)" }) { configuration, text throws(ConfigurationError) in
+            if !text.isEmpty, let problem = problem(text) { throw ConfigurationError(problem) }
+            configuration[keyPath: keyPath] = text.isEmpty ? nil : text
+        }
+    }
+
     static func boolean(
         _ key: String, _ keyPath: any WritableKeyPath<HubConfiguration, Bool> & Sendable, help: String
     ) -> Self {
@@ -198,19 +210,17 @@ extension ConfigurationOption {
             guard levels.contains(text) else { throw ConfigurationError("'\(text)' is not one of \(levels.joined(separator: ", "))") }
             configuration.logLevel = text
         },
-        .init(
-            key: "postgres_url",
+        .serverURL(
+            "postgres_url", \.postgresURL,
             help: "PostgreSQL for what a cluster shares: postgres://user:password@host:port/database?sslmode=MODE (disable, prefer, require or verify-full). Migrated at start; reported by /ready.",
-            defaultText: { $0.postgresURL.map { (try? PostgresConfiguration(url: $0).redactedURL) ?? "(set)" } ?? "(none)" }
-        ) { configuration, text throws(ConfigurationError) in
-            if !text.isEmpty {
-                do throws(PostgresConfigurationError) {
-                    _ = try PostgresConfiguration(url: text)
-                } catch {
-                    throw ConfigurationError(error.message)
-                }
+            redacted: { (try? PostgresConfiguration(url: $0).redactedURL) ?? "(set)" }
+        ) { url in
+            do throws(PostgresConfigurationError) {
+                _ = try PostgresConfiguration(url: url)
+                return nil
+            } catch {
+                return error.message
             }
-            configuration.postgresURL = text.isEmpty ? nil : text
         },
         .integer("postgres_pool_size", \.postgresPoolSize, range: 1...1000, help: "Most connections the hub opens to PostgreSQL."),
         .init(
@@ -223,19 +233,17 @@ extension ConfigurationOption {
             configuration.postgresConnectTimeout = timeout
         },
         .choice("broker", \.broker, help: "memory: this process only; redis: a cluster of nodes sharing redis_url (history in Redis streams, recovery from any node)."),
-        .init(
-            key: "redis_url",
+        .serverURL(
+            "redis_url", \.redisURL,
             help: "Redis of a cluster: redis://[user:password@]host:port/db, rediss://… (TLS; ?ca=FILE), or redis+unix:///path. Needed with broker redis; reported by /ready.",
-            defaultText: { $0.redisURL.map { RedisConfiguration.redactedURL($0) } ?? "(none)" }
-        ) { configuration, text throws(ConfigurationError) in
-            if !text.isEmpty {
-                do throws(RedisError) {
-                    _ = try RedisConfiguration(url: text)
-                } catch {
-                    throw ConfigurationError(error.message)
-                }
+            redacted: { RedisConfiguration.redactedURL($0) }
+        ) { url in
+            do throws(RedisError) {
+                _ = try RedisConfiguration(url: url)
+                return nil
+            } catch {
+                return error.message
             }
-            configuration.redisURL = text.isEmpty ? nil : text
         },
         .init(
             key: "redis_prefix",

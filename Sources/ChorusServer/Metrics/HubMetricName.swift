@@ -35,6 +35,8 @@ public enum HubMetricName: String, Sendable, CaseIterable {
     case deliveryLatency = "chorus_delivery_latency_seconds"
     /// Counter, by `outcome`: delivered, retried, removed, failed (``PushService``).
     case pushDeliveries = "chorus_push_deliveries_total"
+    /// Histogram (a `Timer`), buckets ``deliveryLatencyBuckets``.
+    case clusterHop = "chorus_cluster_hop_seconds"
 
     /// The `# HELP` text.
     public var help: String {
@@ -55,6 +57,7 @@ public enum HubMetricName: String, Sendable, CaseIterable {
         case .idempotencyKeys: "Idempotency keys remembered or in flight (at most max_idempotency_keys)."
         case .duplicatePublishes: "Publishes answered with an earlier publish's receipt (same idempotency_key) and not delivered."
         case .deliveryLatency: "Time from accepting a publish to writing it to the subscribers of one event loop."
+        case .clusterHop: "Cluster (broker redis): time from a message leaving the node that published it to its arrival here through Redis, by the two nodes' clocks."
         case .pushDeliveries: "Web Push messages by outcome: delivered, retried (an attempt got 429, 5xx or no answer), removed (404/410: subscription forgotten), failed."
         }
     }

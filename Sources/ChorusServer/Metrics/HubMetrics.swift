@@ -22,6 +22,7 @@ public final class HubMetrics: Sendable {
     private let errors: [ErrorCode: Counter]
     private let closes: Counter
     private let deliveryLatency: CoreMetrics.Timer
+    private let clusterHop: CoreMetrics.Timer
     private let slowConsumers: Counter
     private let limitRejections: [LimitKind: Counter]
     private let storeFailures: Counter
@@ -71,6 +72,7 @@ public final class HubMetrics: Sendable {
             ($0, counter(.pushDeliveries, [("outcome", $0.rawValue)]))
         })
         self.deliveryLatency = CoreMetrics.Timer(label: HubMetricName.deliveryLatency.rawValue, factory: factory)
+        self.clusterHop = CoreMetrics.Timer(label: HubMetricName.clusterHop.rawValue, factory: factory)
     }
 
     func connectionOpened(_ transport: TransportKind) {
@@ -131,6 +133,11 @@ public final class HubMetrics: Sendable {
 
     func observeDeliveryLatency(since start: NIODeadline) {
         self.deliveryLatency.recordNanoseconds((NIODeadline.now() - start).nanoseconds)
+    }
+
+    /// A message from another node arrived through Redis `nanoseconds` after it was sent.
+    func observeClusterHop(nanoseconds: Int64) {
+        self.clusterHop.recordNanoseconds(max(0, nanoseconds))
     }
 
     func error(_ code: ErrorCode) {
