@@ -31,6 +31,8 @@ public struct ChorusServer: Service {
     /// (migrating at start), and `/ready` reports it.
     public let postgres: PostgresService?
     private let eventLoopGroup: MultiThreadedEventLoopGroup
+    /// The certificate new connections get, when `tls_cert` and `tls_key` are set.
+    private let tls: ReloadableTLSContext?
     private let logger: Logger
     private let metricsExposition: MetricsExposition?
     private let onServerRunning: @Sendable (Int) async -> Void
@@ -59,6 +61,11 @@ public struct ChorusServer: Service {
                 "refusing to listen on '\(configuration.host)' with no credential configured: anyone could connect and publish. "
                     + "Set CHORUS_JWT_SECRET (or a public key / JWKS) and CHORUS_API_KEY, or listen on 127.0.0.1."
             )
+        }
+        // Unreadable, invalid or mismatched files stop the start here, saying which and why.
+        self.tls = try ReloadableTLSContext(configuration: configuration)
+        if configuration.tlsRedirectPort != nil, self.tls == nil {
+            throw ConfigurationError("tls_redirect_port redirects to https://, which needs tls_cert and tls_key")
         }
         let threads = configuration.threads == 0 ? System.coreCount : configuration.threads
         self.eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: threads)
@@ -133,12 +140,13 @@ public struct ChorusServer: Service {
             host: configuration.host,
             port: configuration.port,
             eventLoopGroup: self.eventLoopGroup,
-            childChannel: ChorusChildChannel(responder: APIResponder.make(hub: hub, metricsExposition: self.metricsExposition, logger: logger), hub: hub),
-            logger: logger
+            childChannel: ChorusChildChannel(responder: APIResponder.make(hub: hub, metricsExposition: self.metricsExposition, logger: logger), hub: hub, tls: self.tls),
+            logger: logger,
+            redirect: configuration.tlsRedirectPort.map { RedirectListener(host: configuration.host, port: $0, requestTimeout: configuration.requestTimeout) }
         ) { channel in
             let port = channel.localAddress?.port ?? configuration.port
             hub.node.listening(host: configuration.host, port: port)
-            logger.info("Chorus hub listening on \(configuration.host):\(port)")
+            logger.info("Chorus hub listening on \(configuration.host):\(port)\(configuration.tlsCertificateFile == nil ? "" : " (TLS: https:// and wss://)")")
             if configuration.isDevelopmentMode {
                 logger.notice("development mode: no JWT key or API key configured; anonymous clients and unauthenticated API calls are accepted, loopback only")
             }
@@ -148,6 +156,9 @@ public struct ChorusServer: Service {
         // acks), then the hub (connections finish closing), then the store (what it accepted
         // is committed).
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: hub), .init(service: listener)]
+        if let tls = self.tls {
+            services.append(.init(service: HangupReload(reloads: [{ tls.reload(logger: logger) }])))
+        }
         if let store = hub.history { services.insert(.init(service: store), at: 0) }
         if let postgres = self.postgres { services.insert(.init(service: postgres), at: 0) }
         var groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
