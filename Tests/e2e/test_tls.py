@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
 import shutil
 import signal
 import socket
@@ -23,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import Hub, free_port, recv_type, run_cli, subscribe, wait_for, ws_connect
+from conftest import Hub, chorus_bin, clean_env, free_port, recv_type, run_cli, subscribe, wait_for, ws_connect
 
 CURL = shutil.which("curl")
 
@@ -241,6 +242,21 @@ def test_redirect_listener_answers_308_to_https(hub_factory, certs):
     # Following it lands on the hub, over TLS.
     with httpx.Client(timeout=10, verify=certs.client_context(), follow_redirects=True) as client:
         assert client.get(f"http://localhost:{redirect_port}/health").json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("subscriber_url", ["wss://127.0.0.1:{port}/ws", "https://localhost:{port}/sse?topic={{topic}}"])
+def test_bench_fanout_over_tls_delivers_everything(hub_factory, certs, subscriber_url):
+    # `chorus bench` speaks TLS to wss:// and https:// URLs (for TLS vs plain CPU per delivery).
+    hub = tls_hub(hub_factory, *certs.server("bench"))
+    done = subprocess.run([chorus_bin(), "bench", "fanout", "--subscribe-url", subscriber_url.format(port=hub.port),
+                           "--publish-url", f"https://127.0.0.1:{hub.port}/api/publish", "--subscribers", "30",
+                           "--topics", "3", "--probe", "10", "--rate", "30", "--duration", "1s",
+                           "--server-pid", str(hub.pid)], capture_output=True, text=True, timeout=60, env=clean_env())
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["published"] > 0 and result["publish_errors"] == 0 and result["subscribe_failures"] == 0
+    assert result["deliveries"] == result["expected_deliveries"] > 0
+    assert result["lost"] == 0 and result["reordered"] == 0
 
 
 def test_bad_tls_settings_stop_the_start_with_the_reason(certs, tmp_path):

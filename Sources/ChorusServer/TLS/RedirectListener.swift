@@ -33,8 +33,9 @@ struct RedirectListener: Sendable {
     }
 }
 
-/// Answers one request with a 308 to its `https://` URL and closes; a client that has not sent
-/// a whole request within `request_timeout` is disconnected (slowloris).
+/// Answers a request's head with a 308 to its `https://` URL and closes, without reading a
+/// body; a client that has not sent a whole head within `request_timeout` is disconnected
+/// (slowloris).
 final class RedirectHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -42,8 +43,8 @@ final class RedirectHandler: ChannelInboundHandler {
     private let fallbackHost: String
     private let tlsPort: Int
     private let requestTimeout: Duration?
-    private var location: String?
     private var timer: Scheduled<Void>?
+    private var answered = false
 
     init(fallbackHost: String, tlsPort: Int, requestTimeout: Duration?) {
         self.fallbackHost = fallbackHost
@@ -62,21 +63,15 @@ final class RedirectHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch Self.unwrapInboundIn(data) {
-        case .head(let head):
-            self.location = HTTPSRedirect.location(
-                hostHeader: head.headers.first(name: "host"), uri: head.uri, fallbackHost: self.fallbackHost, port: self.tlsPort
-            )
-        case .body:
-            break
-        case .end:
-            guard let location = self.location else { return }
-            self.location = nil
-            let headers = HTTPHeaders([("location", location), ("content-length", "0"), ("connection", "close")])
-            context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .permanentRedirect, headers: headers))), promise: nil)
-            let channel = context.channel
-            context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
-        }
+        guard case .head(let head) = Self.unwrapInboundIn(data), !self.answered else { return }
+        self.answered = true
+        let location = HTTPSRedirect.location(
+            hostHeader: head.headers.first(name: "host"), uri: head.uri, fallbackHost: self.fallbackHost, port: self.tlsPort
+        )
+        let headers = HTTPHeaders([("location", location), ("content-length", "0"), ("connection", "close")])
+        context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .permanentRedirect, headers: headers))), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
