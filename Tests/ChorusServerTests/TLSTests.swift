@@ -135,6 +135,33 @@ eFbnhUKwtAFlu/B9dJHTzUExvzf5aD+tdgZbH53ppLGuY2ukoGVbizDS
         }
     }
 
+    /// A client that never answers close_notify holds a closing connection no longer than the
+    /// hub's close handshake allows (swift-nio-ssl's own default is 5 s).
+    @Test func aClosingConnectionWaitsForTheClientAtMostTheCloseGracePeriod() throws {
+        try Self.withFiles(["a.pem": Self.certificateA, "a.key": Self.keyA]) { directory in
+            let context = try TLSServerContext.make(certificateFile: directory.appendingPathComponent("a.pem").path, keyFile: directory.appendingPathComponent("a.key").path)
+            var client = TLSConfiguration.makeClientConfiguration()
+            client.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(Self.certificateA.utf8)))
+            let clientChannel = EmbeddedChannel(handler: try NIOSSLClientHandler(context: NIOSSLContext(configuration: client), serverHostname: "localhost"))
+            let serverChannel = EmbeddedChannel(handler: NIOSSLServerHandler(context: context))
+            let address = try SocketAddress(ipAddress: "127.0.0.1", port: 1)
+            serverChannel.connect(to: address, promise: nil)
+            clientChannel.connect(to: address, promise: nil)
+            for _ in 0..<4 {
+                while let bytes = try clientChannel.readOutbound(as: ByteBuffer.self) { try serverChannel.writeInbound(bytes) }
+                while let bytes = try serverChannel.readOutbound(as: ByteBuffer.self) { try clientChannel.writeInbound(bytes) }
+            }
+            #expect(serverChannel.isActive)
+            serverChannel.close(promise: nil)
+            serverChannel.embeddedEventLoop.advanceTime(by: CloseHandshake.gracePeriod - .milliseconds(1))
+            #expect(serverChannel.isActive)
+            serverChannel.embeddedEventLoop.advanceTime(by: .milliseconds(1))
+            #expect(!serverChannel.isActive)
+            clientChannel.close(promise: nil)
+            clientChannel.embeddedEventLoop.advanceTime(by: .seconds(60))
+        }
+    }
+
     @Test func redirectLocation() {
         func location(_ host: String?, _ uri: String, port: Int = 8443) -> String {
             HTTPSRedirect.location(hostHeader: host, uri: uri, fallbackHost: "::1", port: port)

@@ -51,6 +51,9 @@ enum TLSServerContext {
         configuration.minimumTLSVersion = .tlsv12
         configuration.cipherSuites = Self.cipherSuites
         configuration.applicationProtocols = Self.applicationProtocols
+        // A closing connection waits this long for the client's close_notify: the same bound as
+        // the hub's own close handshake, so TLS does not stretch "every close ends within 2 s".
+        configuration.shutdownTimeout = CloseHandshake.gracePeriod
         do {
             return try NIOSSLContext(configuration: configuration)
         } catch {
