@@ -106,6 +106,8 @@ let package = Package(
                 "ChorusPush",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 "ChorusWasm",  // per-namespace WebAssembly transforms
+                // Native TLS on the hub's port (tls_cert, tls_key).
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strictSettings,
             plugins: ["EmbedWebAssets"]
@@ -118,6 +120,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                // wss:// and https:// targets (TLS vs plain fan-out).
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strictSettings
         ),
@@ -249,6 +253,9 @@ let package = Package(
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 "ChorusWasm",  // TransformVerdictTests
+                // TLSTests: handshakes against the hub's server context.
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

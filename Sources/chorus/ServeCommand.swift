@@ -31,7 +31,8 @@ enum ServeCommand {
         ) { port in
             // Where a newcomer looks first; a wildcard address is reached on loopback.
             let host = ["0.0.0.0", "::", ""].contains(configuration.host) ? "127.0.0.1" : configuration.host
-            let base = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+            let scheme = configuration.tlsCertificateFile == nil ? "http" : "https"
+            let base = "\(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(port)"
             logger.info("demo: \(base)/demo, dashboard: \(base)/dashboard")
         }
         let group = ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

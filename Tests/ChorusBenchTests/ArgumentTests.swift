@@ -12,7 +12,16 @@ import Testing
         #expect(try EndpointTemplate("ws://h:1?topic={topic}").target == "/?topic={topic}")
     }
 
-    @Test(arguments: ["127.0.0.1:8080", "wss://h/ws", "ws://:80/", "ws://h:99999/", "ws://h:x/"])
+    @Test func tlsURLsAreWebSocketAndHTTPOverTLS() throws {
+        let subscriber = try EndpointTemplate("wss://localhost/ws")
+        #expect(subscriber.scheme == .ws && subscriber.tls && subscriber.port == 443 && subscriber.hostHeader == "localhost")
+        #expect(subscriber.description == "wss://localhost:443/ws")
+        let publisher = try EndpointTemplate("https://127.0.0.1:8443/api/publish")
+        #expect(publisher.scheme == .http && publisher.tls && publisher.hostHeader == "127.0.0.1:8443")
+        #expect(try !EndpointTemplate("ws://h/ws").tls)
+    }
+
+    @Test(arguments: ["127.0.0.1:8080", "ftp://h/ws", "ws://:80/", "ws://h:99999/", "ws://h:x/"])
     func badURLsAreRefusedWithAMessage(_ text: String) {
         #expect(throws: BenchError.self) { try EndpointTemplate(text) }
     }

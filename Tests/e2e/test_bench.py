@@ -95,7 +95,7 @@ def test_floor_writes_to_every_connection():
     (["churn", "--server", "redis"], "--server"),
     (["churn", "--token", "a.b.c", "--token-secret", "s"], "--token-secret and --token"),
     (["connections", "--server", "nchan", "--url", "ws://127.0.0.1:1/sub"], "{topic}"),
-    (["fanout", "--subscribe-url", "wss://example/ws"], "ws://"),
+    (["fanout", "--subscribe-url", "ftp://example/ws"], "ws://"),
     (["sideways"], "unknown bench mode"),
     (["floor", "--connections", "20000"], "--connections"),
 ])

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// Opens subscriber (and echo) connections: a socket bound to a loopback source address, then
 /// connected, with the handler that speaks the protocol.
@@ -11,6 +12,8 @@ struct Connector: Sendable {
     var connectTimeout: TimeAmount
     var openTimeout: TimeAmount
     var destination: SocketAddress
+    /// For `wss://` and `https://` endpoints.
+    var tlsContext: NIOSSLContext?
 
     /// IP_BIND_ADDRESS_NO_PORT (Linux): the port is picked at connect, per destination, rather
     /// than at bind for the source address alone; without it a source runs out of ports sooner.
@@ -25,6 +28,7 @@ struct Connector: Sendable {
         self.connectTimeout = connectTimeout
         self.openTimeout = openTimeout
         self.destination = try SocketAddress.makeAddressResolvingHost(endpoint.host, port: endpoint.port)
+        self.tlsContext = endpoint.tls ? try BenchTLS.context() : nil
     }
 
     /// Connects from source number `sourceIndex` and adds the handler `makeHandler` builds (on
@@ -38,6 +42,7 @@ struct Connector: Sendable {
         } catch {
             return loop.makeFailedFuture(error)
         }
+        let (endpoint, tlsContext) = (self.endpoint, self.tlsContext)
         return ClientBootstrap(group: loop)
             .connectTimeout(self.connectTimeout)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -45,7 +50,10 @@ struct Connector: Sendable {
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .bind(to: source)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(makeHandler()) }
+                channel.eventLoop.makeCompletedFuture {
+                    try BenchTLS.addHandler(to: channel, endpoint: endpoint, context: tlsContext)
+                    try channel.pipeline.syncOperations.addHandler(makeHandler())
+                }
             }
             .connect(to: self.destination)
     }

@@ -6,6 +6,7 @@ import NIOPosix
 enum Publishers {
     static func run(plan: PublishPlan, connections: Int, group: any EventLoopGroup) async throws -> PublishOutcome {
         let destinations = try plan.endpoints.map { try SocketAddress.makeAddressResolvingHost($0.host, port: $0.port) }
+        let tlsContext = plan.endpoints.contains(where: \.tls) ? try BenchTLS.context() : nil
         var futures: [EventLoopFuture<PublishOutcome>] = []
         for source in 0..<connections {
             let loop = group.next()
@@ -14,10 +15,12 @@ enum Publishers {
             // a burst of 4 every 400 ms (which would measure queueing behind the burst).
             let phase = plan.intervalNanoseconds * UInt64(source) / UInt64(connections)
             let done = loop.makePromise(of: PublishOutcome.self)
+            let endpoint = plan.endpoints[source % plan.endpoints.count]
             ClientBootstrap(group: loop)
                 .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        try BenchTLS.addHandler(to: channel, endpoint: endpoint, context: tlsContext)
                         try channel.pipeline.syncOperations.addHTTPClientHandlers()
                         try channel.pipeline.syncOperations.addHandler(PublisherHandler(plan: plan, source: source, phaseNanoseconds: phase, done: done))
                     }

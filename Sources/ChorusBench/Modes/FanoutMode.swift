@@ -17,7 +17,9 @@ enum FanoutMode {
           --subscribe-url URL     subscriber URL (alias --url); {topic} is replaced.
                                   Default ws://127.0.0.1:8080/ws (chorus), ws://127.0.0.1:8081/sub/{topic} (nchan).
                                   A comma-separated list spreads subscribers over a cluster's nodes
-                                  (subscriber i takes URL i % count; take a topic count prime to it)
+                                  (subscriber i takes URL i % count; take a topic count prime to it).
+                                  wss:// and https:// (here and below) speak TLS, without verifying
+                                  the certificate
           --publish-url URL       HTTP publish URL. Default http://127.0.0.1:8080/api/publish (chorus),
                                   http://127.0.0.1:8081/pub/{topic} (nchan). A list: publisher
                                   connection j takes URL j % count
@@ -47,7 +49,7 @@ enum FanoutMode {
         let drainTimeout = try arguments.seconds("--drain-timeout", default: 10)
         let perProcess = try arguments.integer("--per-process", default: max(100, ResourceUsage.openFileLimit() - 1000))
         try arguments.finish()
-        guard publishEndpoints.allSatisfy({ $0.scheme == .http }) else { throw BenchError("--publish-url: publishing is an HTTP POST (http://…)") }
+        guard publishEndpoints.allSatisfy({ $0.scheme == .http }) else { throw BenchError("--publish-url: publishing is an HTTP POST (http:// or https://…)") }
         if common.serverProtocol == .nchan && !publishEndpoints.allSatisfy(\.hasTopic) {
             throw BenchError("--publish-url: Nchan publishes to a channel URL with {topic}, e.g. http://127.0.0.1:8081/pub/{topic}")
         }

@@ -34,6 +34,8 @@ public struct ChorusServer: Service {
     /// This node's part of a Redis cluster, when `broker` is `redis`.
     private let cluster: RedisClusterNode?
     private let eventLoopGroup: MultiThreadedEventLoopGroup
+    /// The certificate new connections get, when `tls_cert` and `tls_key` are set.
+    private let tls: ReloadableTLSContext?
     private let logger: Logger
     private let metricsExposition: MetricsExposition?
     private let onServerRunning: @Sendable (Int) async -> Void
@@ -68,6 +70,11 @@ public struct ChorusServer: Service {
         // A cluster's shared state names this node: its id is fixed before anything uses it.
         if configuration.nodeID == nil { configuration.nodeID = LocalNode.generatedID() }
         let node = configuration.nodeID ?? ""
+        // Unreadable, invalid or mismatched files stop the start here, saying which and why.
+        self.tls = try ReloadableTLSContext(configuration: configuration)
+        if configuration.tlsRedirectPort != nil, self.tls == nil {
+            throw ConfigurationError("tls_redirect_port redirects to https://, which needs tls_cert and tls_key")
+        }
         let threads = configuration.threads == 0 ? System.coreCount : configuration.threads
         self.eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let authenticator = try Authenticator(configuration: configuration)
@@ -150,12 +157,13 @@ public struct ChorusServer: Service {
             host: configuration.host,
             port: configuration.port,
             eventLoopGroup: self.eventLoopGroup,
-            childChannel: ChorusChildChannel(responder: APIResponder.make(hub: hub, metricsExposition: self.metricsExposition, logger: logger), hub: hub),
-            logger: logger
+            childChannel: ChorusChildChannel(responder: APIResponder.make(hub: hub, metricsExposition: self.metricsExposition, logger: logger), hub: hub, tls: self.tls),
+            logger: logger,
+            redirect: configuration.tlsRedirectPort.map { RedirectListener(host: configuration.host, port: $0, requestTimeout: configuration.requestTimeout) }
         ) { channel in
             let port = channel.localAddress?.port ?? configuration.port
             hub.node.listening(host: configuration.host, port: port)
-            logger.info("Chorus hub listening on \(configuration.host):\(port)")
+            logger.info("Chorus hub listening on \(configuration.host):\(port)\(configuration.tlsCertificateFile == nil ? "" : " (TLS: https:// and wss://)")")
             if configuration.isDevelopmentMode {
                 logger.notice("development mode: no JWT key or API key configured; anonymous clients and unauthenticated API calls are accepted, loopback only")
             }
@@ -165,6 +173,9 @@ public struct ChorusServer: Service {
         // acks), then the hub (connections finish closing), then the store (what it accepted
         // is committed).
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: hub), .init(service: listener)]
+        if let tls = self.tls {
+            services.append(.init(service: HangupReload(reloads: [{ tls.reload(logger: logger) }])))
+        }
         if let store = hub.history { services.insert(.init(service: store), at: 0) }
         if let cluster = self.cluster { services.insert(contentsOf: cluster.services.map { .init(service: $0) }, at: 0) }
         // Stops after the hub: a publish accepted while it drains still gets its pushes queued.

@@ -21,6 +21,8 @@ struct HubListener: Service {
     let eventLoopGroup: any EventLoopGroup
     let childChannel: ChorusChildChannel
     let logger: Logger
+    /// The plain HTTP port that redirects to this one (`tls_redirect_port`), if any.
+    var redirect: RedirectListener? = nil
     let onListening: @Sendable (any Channel) async -> Void
 
     func run() async throws {
@@ -47,6 +49,13 @@ struct HubListener: Service {
             .bind(host: self.host, port: self.port)
             .flatMapErrorThrowing { [host, port] error in throw ListenError(host: host, port: port, error: error) }
             .get()
+        let redirectChannel: (any Channel)?
+        do {
+            redirectChannel = try await self.redirect?.bind(group: self.eventLoopGroup, tlsPort: serverChannel.localAddress?.port ?? self.port, logger: logger)
+        } catch {
+            try? await serverChannel.close()
+            throw error
+        }
         await self.onListening(serverChannel)
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
@@ -60,6 +69,7 @@ struct HubListener: Service {
             let closed = serverChannel.eventLoop.makePromise(of: Void.self)
             closed.futureResult.whenComplete { _ in handOver.finish() }
             quiescing.initiateShutdown(promise: closed)
+            redirectChannel?.close(promise: nil)
         }
     }
 }

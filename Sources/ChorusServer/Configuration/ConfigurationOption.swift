@@ -210,6 +210,22 @@ extension ConfigurationOption {
             guard levels.contains(text) else { throw ConfigurationError("'\(text)' is not one of \(levels.joined(separator: ", "))") }
             configuration.logLevel = text
         },
+        .optionalString("tls_cert", \.tlsCertificateFile, help: "PEM file with the server certificate, then its intermediate certificates: the port serves https:// and wss:// (needs tls_key; reloaded on SIGHUP)."),
+        .optionalString("tls_key", \.tlsKeyFile, help: "PEM file with the private key of tls_cert (needs tls_cert; reloaded on SIGHUP)."),
+        .init(
+            key: "tls_redirect_port",
+            help: "With TLS, a second port whose plain HTTP requests are answered 308 with the https:// URL on the hub's port (nothing else is served there).",
+            defaultText: { $0.tlsRedirectPort.map(String.init) ?? "(none)" }
+        ) { configuration, text throws(ConfigurationError) in
+            if text.isEmpty {
+                configuration.tlsRedirectPort = nil
+                return
+            }
+            guard let port = Int(text), (1...65535).contains(port) else {
+                throw ConfigurationError("'\(text)' is not a port from 1 to 65535")
+            }
+            configuration.tlsRedirectPort = port
+        },
         .serverURL(
             "postgres_url", \.postgresURL,
             help: "PostgreSQL for what a cluster shares: postgres://user:password@host:port/database?sslmode=MODE (disable, prefer, require or verify-full). Migrated at start; reported by /ready.",

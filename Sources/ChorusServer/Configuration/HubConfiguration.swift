@@ -93,6 +93,13 @@ public struct HubConfiguration: Sendable {
     public var maxStoreSize: Int?
     /// `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`.
     public var logLevel = "info"
+    /// PEM file with the server's certificate chain (leaf first); with ``tlsKeyFile``, the
+    /// port serves `https://` and `wss://`. Both or neither.
+    public var tlsCertificateFile: String?
+    /// PEM file with the private key of ``tlsCertificateFile``.
+    public var tlsKeyFile: String?
+    /// A port whose plain HTTP requests are redirected (308) to `https://` on ``port``; nil: none.
+    public var tlsRedirectPort: Int?
     /// Serve `/echo`, a WebSocket endpoint that echoes every message (for conformance suites).
     public var echoEndpoint = false
     /// The shared durable store of a cluster (`postgres://user:password@host:port/db?sslmode=…`);

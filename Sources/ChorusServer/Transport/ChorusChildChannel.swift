@@ -4,6 +4,7 @@ package import NIOCore
 import NIOHTTP1
 package import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
+import NIOSSL
 
 /// Hummingbird's seam for owning each accepted connection (`HTTPServerBuilder`): sets up HTTP/1
 /// decoding and a ``TransportRouter``, whose decision `handle` waits for.
@@ -31,11 +32,17 @@ package struct ChorusChildChannel: ServerChildChannel, HTTPChannelHandler {
 
     package let responder: HTTPChannelHandler.Responder
     let hub: Hub
+    /// With `tls_cert`/`tls_key`: each connection starts with a TLS handshake, on the context
+    /// current when it is accepted.
+    var tls: ReloadableTLSContext? = nil
 
     package func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let promise = channel.eventLoop.makePromise(of: Decision.self)
         do {
             try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
+            if let tls = self.tls {
+                try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context))
+            }
             try Self.addHandlers(to: channel, hub: self.hub, logger: logger, decision: promise, attachHTTP: Self.attachHummingbird(logger: logger))
         } catch {
             promise.fail(error)
@@ -75,7 +82,8 @@ package struct ChorusChildChannel: ServerChildChannel, HTTPChannelHandler {
     /// Hummingbird's handlers that turn NIO's HTTP/1 parts into HTTP types and watch requests
     /// and responses; what answers them goes after.
     package static func addHTTPHandlers(to pipeline: ChannelPipeline.SynchronousOperations, logger: Logger) throws {
-        try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+        let secure = (try? pipeline.handler(type: NIOSSLServerHandler.self)) != nil
+        try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: secure))
         try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
     }
 
