@@ -67,7 +67,7 @@ public enum HubMetricName: String, Sendable, CaseIterable {
 
     /// Histogram buckets of ``deliveryLatency`` (a swift-metrics `Timer`).
     public static let deliveryLatencyBuckets: [Duration] = [
-        .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5),
+        .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(2.5),
         .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1),
     ]
 }
