@@ -80,12 +80,14 @@ navigator.serviceWorker.ready.then((r) => r.getNotifications())
 
 def test_a_pushed_message_shows_its_notification_and_its_url_picks_the_demo_window(hub_factory, browser):
     hub = hub_factory(env={**keys(), "CHORUS_PUSH_VAPID_SUBJECT": "mailto:ops@example.com"})
+    # Before the worker starts: a worker already running may keep the permission it read first,
+    # and its showNotification is then refused (seen as no notification, now and then).
+    browser.execute_cdp_cmd("Browser.grantPermissions", {"permissions": ["notifications"], "origin": hub.url})
     page = DemoPage(browser, "Alice").open(hub, "Alice")
     # The hub has keys: the demo offers notifications.
     page.wait(lambda: browser.find_element(By.ID, "notify").is_displayed(), "no 'Notify me' button")
     wait_until(browser, lambda: browser.execute_script("return !!navigator.serviceWorker.controller")
                or browser.refresh() or False, "the worker never controlled the page")
-    browser.execute_cdp_cmd("Browser.grantPermissions", {"permissions": ["notifications"], "origin": hub.url})
 
     devtools = DevTools(browser)
     try:
@@ -97,20 +99,26 @@ def test_a_pushed_message_shows_its_notification_and_its_url_picks_the_demo_wind
         registration_id = next(r["registrationId"] for r in registration["registrations"] if r["scopeURL"] == f"{hub.url}/")
         payload = {"title": "Storm warning", "body": "Wind at 90 km/h", "url": "/demo#alerts", "tag": "alerts:news",
                    "topic": "alerts:news", "data": {"level": 3}}
-        devtools.send("ServiceWorker.deliverPushMessage",
-                      {"origin": hub.url, "registrationId": registration_id, "data": json.dumps(payload)}, session=page_session)
+        def push(data: str, shown, message: str):
+            # Headless Chromium now and then drops a push delivered through DevTools before it
+            # reaches the worker (the worker then shows nothing, though a showNotification of its
+            # own works): deliver again, at most twice. What is shown is checked as before.
+            for attempt in range(3):
+                devtools.send("ServiceWorker.deliverPushMessage",
+                              {"origin": hub.url, "registrationId": registration_id, "data": data}, session=page_session)
+                try:
+                    return wait_until(browser, lambda: shown(browser.execute_async_script(NOTIFICATIONS_JS)), message, timeout=4)
+                except pytest.fail.Exception:
+                    if attempt == 2:
+                        raise
 
-        shown = wait_until(browser, lambda: (n := browser.execute_async_script(NOTIFICATIONS_JS)) and n,
-                           "the pushed message showed no notification")
+        shown = push(json.dumps(payload), lambda n: n, "the pushed message showed no notification")
         assert "error" not in shown, shown
         assert shown == [{"title": "Storm warning", "body": "Wind at 90 km/h", "icon": f"{hub.url}/icon.svg",
                           "tag": "alerts:news", "data": {"url": f"{hub.url}/demo#alerts", "payload": {"level": 3}}}]
 
         # A push that is plain text: the worker's configured title (web/pwa.json) and the text.
-        devtools.send("ServiceWorker.deliverPushMessage",
-                      {"origin": hub.url, "registrationId": registration_id, "data": "just text"}, session=page_session)
-        titles = wait_until(browser, lambda: len(n := browser.execute_async_script(NOTIFICATIONS_JS)) == 2 and n,
-                            "the text push showed no notification")
+        titles = push("just text", lambda n: len(n) >= 2 and n, "the text push showed no notification")
         assert {(n["title"], n["body"], n["data"]["url"]) for n in titles} >= {("Chorus demo", "just text", f"{hub.url}/demo")}
 
         # The click handler's choice, asked of the worker among the browser's real window clients:
