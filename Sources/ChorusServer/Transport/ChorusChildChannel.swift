@@ -38,6 +38,10 @@ package struct ChorusChildChannel: ServerChildChannel, HTTPChannelHandler {
 
     package func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let promise = channel.eventLoop.makePromise(of: Decision.self)
+        // A connection closed before the router decided (a port probe, a client gone during
+        // shutdown) must not leave the decision unanswered (a leaked promise); once decided,
+        // this later failure is ignored.
+        channel.closeFuture.whenComplete { _ in promise.fail(ChannelError.ioOnClosedChannel) }
         do {
             try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
             if let tls = self.tls {
