@@ -19,4 +19,14 @@ struct ArgumentScanner {
         guard let value = self.rest.popFirst() else { throw CommandError("\(name) needs a value\n\n\(self.usage)") }
         return value
     }
+
+    /// The whole number that must follow option `name`, at least `minimum`: bad input is refused,
+    /// never replaced by a default.
+    mutating func number(of name: String, minimum: Int = 1) throws -> Int {
+        let text = try self.value(of: name)
+        guard let value = Int(text), value >= minimum else {
+            throw CommandError("\(name) needs a whole number of at least \(minimum), not '\(text)'\n\n\(self.usage)")
+        }
+        return value
+    }
 }

@@ -10,6 +10,8 @@ import Synchronization
 /// commit path (Hub.publish → group commit to SQLite → ack), in process, without the network.
 /// Each of P publishers publishes, waits for its ack, and publishes again (closed loop).
 enum BenchHistoryCommand {
+    static let usage = "Usage: chorus bench history [--messages 200000] [--publishers 256] [--store-sync full|normal] [--data-size 100] [--data-dir DIR] [--existing-topics 0]"
+
     static func run(_ arguments: [String]) async throws {
         var messages = 200_000
         var publishers = 256
@@ -17,22 +19,22 @@ enum BenchHistoryCommand {
         var size = 100
         var existingTopics = 0
         var directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-bench-\(UUID().uuidString)").path
-        var index = 0
-        while index < arguments.count {
-            let value = index + 1 < arguments.count ? arguments[index + 1] : ""
-            switch arguments[index] {
-            case "--messages": messages = Int(value) ?? messages
-            case "--publishers": publishers = Int(value) ?? publishers
-            case "--store-sync": sync = value
-            case "--data-size": size = Int(value) ?? size
-            case "--data-dir": directory = value
-            case "--existing-topics": existingTopics = Int(value) ?? existingTopics
+        var scanner = ArgumentScanner(arguments, usage: Self.usage)
+        while let argument = scanner.next() {
+            switch argument {
+            case "--messages": messages = try scanner.number(of: argument)
+            case "--publishers": publishers = try scanner.number(of: argument)
+            case "--store-sync":
+                sync = try scanner.value(of: argument)
+                guard sync == "full" || sync == "normal" else { throw CommandError("--store-sync is full or normal, not '\(sync)'") }
+            case "--data-size": size = try scanner.number(of: argument, minimum: 0)
+            case "--data-dir": directory = try scanner.value(of: argument)
+            case "--existing-topics": existingTopics = try scanner.number(of: argument, minimum: 0)
             case "--help", "-h":
-                print("Usage: chorus bench history [--messages 200000] [--publishers 256] [--store-sync full|normal] [--data-size 100] [--data-dir DIR] [--existing-topics 0]")
+                print(Self.usage)
                 return
-            default: throw CommandError("unknown option '\(arguments[index])'")
+            default: throw CommandError("unknown option '\(argument)'\n\n\(Self.usage)")
             }
-            index += 2
         }
         var configuration = HubConfiguration()
         configuration.namespaces = ["bench": NamespaceOptions(historySize: 1_000_000)]

@@ -19,8 +19,8 @@ enum BenchTransformCommand {
         while let argument = scanner.next() {
             switch argument {
             case "--data": data = try scanner.value(of: argument)
-            case "--messages": messages = Int(try scanner.value(of: argument)) ?? messages
-            case "--warmup": warmup = Int(try scanner.value(of: argument)) ?? warmup
+            case "--messages": messages = try scanner.number(of: argument)
+            case "--warmup": warmup = try scanner.number(of: argument, minimum: 0)
             case "--help", "-h":
                 print(Self.usage)
                 return

@@ -27,9 +27,7 @@ enum SubCommand {
             if try options.take(argument, from: &scanner) { continue }
             switch argument {
             case "--since": since = try Self.since(try scanner.value(of: argument))
-            case "--count":
-                guard let number = Int(try scanner.value(of: argument)), number > 0 else { throw CommandError("--count needs a positive number") }
-                count = number
+            case "--count": count = try scanner.number(of: argument)
             case "--help", "-h":
                 print(Self.usage)
                 return

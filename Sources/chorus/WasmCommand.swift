@@ -31,9 +31,9 @@ enum WasmCommand {
             case "--topic": topic = try scanner.value(of: argument)
             case "--event": event = try scanner.value(of: argument)
             case "--data": data = try scanner.value(of: argument)
-            case "--fuel": limits.fuel = UInt64(try Self.number(scanner.value(of: argument), argument))
-            case "--max-pages": limits.maxMemoryPages = try Self.number(scanner.value(of: argument), argument)
-            case "--max-output": limits.maxOutputBytes = try Self.number(scanner.value(of: argument), argument)
+            case "--fuel": limits.fuel = UInt64(try scanner.number(of: argument))
+            case "--max-pages": limits.maxMemoryPages = try scanner.number(of: argument)
+            case "--max-output": limits.maxOutputBytes = try scanner.number(of: argument)
             case "--help", "-h":
                 print(Self.usage)
                 return
@@ -72,10 +72,5 @@ enum WasmCommand {
             print("transform_failed: \(error.message)")
             exit(1)
         }
-    }
-
-    private static func number(_ text: String, _ option: String) throws -> Int {
-        guard let value = Int(text), value > 0 else { throw CommandError("\(option) needs a whole number above 0") }
-        return value
     }
 }

@@ -98,6 +98,10 @@ def test_floor_writes_to_every_connection():
     (["fanout", "--subscribe-url", "ftp://example/ws"], "ws://"),
     (["sideways"], "unknown bench mode"),
     (["floor", "--connections", "20000"], "--connections"),
+    (["history", "--messages", "0"], "--messages needs a whole number of at least 1, not '0'"),
+    (["history", "--store-sync", "off"], "--store-sync is full or normal"),
+    (["transform", "x.wat", "--messages", "many"], "--messages needs a whole number of at least 1, not 'many'"),
+    (["transform", "x.wat", "--warmup", "-1"], "--warmup needs a whole number of at least 0"),
 ])
 def test_bad_arguments_exit_with_a_message(args: list[str], message: str):
     done = subprocess.run([chorus_bin(), "bench", *args], capture_output=True, text=True, timeout=RUN_TIMEOUT, env=clean_env())
