@@ -45,7 +45,7 @@ final class RedisClusterNode: Sendable {
         let hub = self.hub
         let fallback = NodeInfo(id: configuration.nodeID ?? "", address: configuration.nodeAddress, connections: 0, startedAt: WallClock.milliseconds())
         self.directory = RedisNodeDirectory(client: self.client, channels: self.channels) {
-            hub.value.withLock { $0 }?.localNodeInfo() ?? fallback
+            hub.value.load()?.localNodeInfo() ?? fallback
         }
     }
 
@@ -61,8 +61,8 @@ final class RedisClusterNode: Sendable {
         let hub = self.hub
         let broker = RedisBroker(
             node: node, client: self.client, configuration: self.redis, local: local, channels: self.channels, eventLoopGroup: self.eventLoopGroup,
-            logger: self.logger, onResubscribed: { hub.value.withLock { $0 }?.resynchronizeClients() },
-            onHop: { hub.value.withLock { $0 }?.metrics.observeClusterHop(nanoseconds: $0) }
+            logger: self.logger, onResubscribed: { hub.value.load()?.resynchronizeClients() },
+            onHop: { hub.value.load()?.metrics.observeClusterHop(nanoseconds: $0) }
         )
         self.broker.withLock { $0 = broker }
         return broker
@@ -70,7 +70,7 @@ final class RedisClusterNode: Sendable {
 
     /// Ties the node to `hub`: its heartbeat reports the hub's connections, and `/ready` checks Redis.
     func attach(_ hub: Hub) {
-        self.hub.value.withLock { $0 = hub }
+        _ = self.hub.value.storeIfNil(hub)
         hub.readiness.register(RedisReadiness(client: self.client, broker: self.broker.withLock { $0 }))
     }
 
@@ -84,9 +84,10 @@ final class RedisClusterNode: Sendable {
     }
 }
 
-/// Where the heartbeat finds the hub, which is made after the directory.
+/// Where the heartbeat and the broker's callbacks find the hub, which is made after them. Set
+/// once; read without a lock, since the hop metric reads it for every message from another node.
 private final class HubSlot: Sendable {
-    let value = Mutex<Hub?>(nil)
+    let value = AtomicLazyReference<Hub>()
 }
 
 /// Stops the hub at start, with the reason, when Redis cannot be reached within the connect
