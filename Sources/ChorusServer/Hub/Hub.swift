@@ -314,26 +314,28 @@ public final class Hub: Sendable {
     /// most `limit`, and no more once their data reaches `maxBytes` (one message at least), so
     /// what a page holds in memory is bounded however large its messages are.
     public func history(of topic: Topic, after offset: UInt64, limit: Int, maxBytes: Int = Hub.historyPageBytes) async throws -> (state: TopicHistoryState?, messages: [StoredMessage]) {
-        let (history, loop) = try self.historyStore(of: topic)
-        let state = try await history.committedPosition(of: topic.name, on: loop).get().state
-        return (state, try await history.messages(topic: topic.name, after: offset, limit: limit, maxBytes: maxBytes, on: loop).get())
+        try await self.historyPage(of: topic) { $0.messages(topic: topic.name, after: offset, limit: limit, maxBytes: maxBytes, on: $1) }
     }
 
     /// A page of `topic`'s history read from its newest end: messages with offset less than
     /// `before` (nil: all of them), newest first, at most `limit` and no more once their data
     /// reaches `maxBytes` (one message at least). "The last 50" is one call.
     public func history(of topic: Topic, before offset: UInt64?, limit: Int, maxBytes: Int = Hub.historyPageBytes) async throws -> (state: TopicHistoryState?, messages: [StoredMessage]) {
-        let (history, loop) = try self.historyStore(of: topic)
-        let state = try await history.committedPosition(of: topic.name, on: loop).get().state
-        return (state, try await history.messages(topic: topic.name, before: offset ?? .max, limit: limit, maxBytes: maxBytes, on: loop).get())
+        try await self.historyPage(of: topic) { $0.messages(topic: topic.name, before: offset ?? .max, limit: limit, maxBytes: maxBytes, on: $1) }
     }
 
-    /// The store that keeps `topic`'s history, and a loop for its answers; `notFound` when none does.
-    private func historyStore(of topic: Topic) throws(ProtocolError) -> (any HistoryStore, any EventLoop) {
+    /// `topic`'s committed position and the page `read` gets from the store that keeps its
+    /// history; `notFound` when none does.
+    private func historyPage(
+        of topic: Topic,
+        _ read: (any HistoryStore, any EventLoop) -> EventLoopFuture<[StoredMessage]>
+    ) async throws -> (state: TopicHistoryState?, messages: [StoredMessage]) {
         guard let history = self.history, self.historySize(of: topic) != nil else {
             throw ProtocolError(.notFound, "topic '\(topic.name)' has no history: namespace '\(topic.namespace)' keeps none")
         }
-        return (history, self.shards[0].eventLoop)
+        let loop = self.shards[0].eventLoop
+        let state = try await history.committedPosition(of: topic.name, on: loop).get().state
+        return (state, try await read(history, loop).get())
     }
 
     /// The most message data one history page holds (1 MiB).
