@@ -9,8 +9,10 @@ import Testing
         let nodes = try RedisBrokerTests.Nodes()
         try await nodes.run {
             let directories = ["a", "b"].map { id in
-                // "b" outlives the test however slow the machine; "a" expires soon after its beat.
-                RedisNodeDirectory(client: nodes.client, lifetime: id == "a" ? .milliseconds(300) : .seconds(60)) {
+                // "b" outlives the test; "a" expires a few seconds after its beat, long enough to be
+                // listed first on a machine busy with builds (300 ms was not: the first listing
+                // missed it under CI's load).
+                RedisNodeDirectory(client: nodes.client, lifetime: id == "a" ? .seconds(3) : .seconds(60)) {
                     NodeInfo(id: id, address: id == "a" ? "10.0.0.1:8080" : nil, connections: id == "a" ? 3 : 0, startedAt: 1000)
                 }
             }
