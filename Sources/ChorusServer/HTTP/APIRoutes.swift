@@ -245,8 +245,7 @@ struct APIRoutes: Sendable {
     private func topics(_ request: Request) async throws -> Response {
         try self.authorize(request, publishing: false)
         let (after, limit) = try Self.page(request)
-        let snapshot = try await self.hub.snapshot()
-        let newer = snapshot.subscribers.filter { entry in after.map { entry.key > $0 } ?? true }
+        let newer = try await self.hub.subscriberCounts().filter { entry in after.map { entry.key > $0 } ?? true }
         let page = newer.sorted { $0.key < $1.key }.prefix(limit)
         let topics = page.map { ["topic": $0.key, "subscribers": $0.value] as [String: Any] }
         let next: Any = newer.count > limit ? page.last?.key ?? NSNull() : NSNull()
@@ -262,9 +261,9 @@ struct APIRoutes: Sendable {
             guard let id = UInt64(text) else { throw ProtocolError(.badRequest, "'after' must be the 'next' of a previous page") }
             return id
         }
-        let snapshot = try await self.hub.snapshot()
-        let newer = snapshot.connections.filter { info in cursor.map { info.id > $0 } ?? true }
-        let page = newer.sorted { $0.id < $1.id }.prefix(limit)
+        // One more than the page, to know whether another follows.
+        let newer = try await self.hub.connections(after: cursor, limit: limit + 1)
+        let page = newer.prefix(limit)
         let connections = page.map { info -> [String: Any] in
             [
                 "client": info.client,
@@ -288,15 +287,15 @@ struct APIRoutes: Sendable {
 
     private func stats(_ request: Request) async throws -> Response {
         try self.authorize(request, publishing: false)
-        let snapshot = try await self.hub.snapshot()
-        var byTransport: [String: Int] = [:]
-        for transport in TransportKind.allCases { byTransport[transport.rawValue] = 0 }
-        for connection in snapshot.connections { byTransport[connection.transport.rawValue, default: 0] += 1 }
-        let totals = self.hub.metrics.totals()
+        // Counters kept as connections come and go: no walk over the connections.
+        let metrics = self.hub.metrics
+        let (total, sse) = (metrics.connectionCount, metrics.sseConnectionCount)
+        let byTransport = [TransportKind.webSocket.rawValue: total - sse, TransportKind.sse.rawValue: sse]
+        let totals = metrics.totals()
         return Self.json([
-            "connections": ["total": snapshot.connections.count, "by_transport": byTransport] as [String: Any],
-            "subscriptions": snapshot.subscriptionCount,
-            "topics": snapshot.subscribers.count,
+            "connections": ["total": total, "by_transport": byTransport] as [String: Any],
+            "subscriptions": metrics.subscriptionCount,
+            "topics": try await self.hub.topicCount(),
             "messages": ["published": totals.published, "delivered": totals.delivered, "bytes_out": totals.bytesOut],
             "errors": totals.errors,
             "uptime_seconds": Int(Date().timeIntervalSince(self.startedAt)),

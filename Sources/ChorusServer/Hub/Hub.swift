@@ -201,7 +201,7 @@ public final class Hub: Sendable {
         guard let push = self.push, self.configuration.namespace(of: topic)?.push == true else { return }
         push.enqueue(message: envelope) { [weak self] in
             guard let self else { return [] }
-            return Set(try await self.snapshot().connections.compactMap(\.user))
+            return try await self.onlineUsers()
         }
     }
 
@@ -352,27 +352,34 @@ public final class Hub: Sendable {
         return names.count
     }
 
-    /// What every event loop holds, merged.
-    public func snapshot() async throws -> HubSnapshot {
-        var merged = HubSnapshot()
+    /// Subscribers per topic or pattern, over every event loop (one entry per topic: its size
+    /// follows the topics, not the connections).
+    public func subscriberCounts() async throws -> [String: Int] {
+        var merged: [String: Int] = [:]
         for shard in self.shards {
-            let part = try await shard.eventLoop.submit { shard.snapshot() }.get()
-            merged.connections += part.connections
-            merged.subscriptionCount += part.subscriptionCount
-            for (pattern, count) in part.patterns {
-                merged.subscribers[pattern, default: 0] += count
+            for (pattern, count) in try await shard.eventLoop.submit({ shard.subscriberCounts() }).get() {
+                merged[pattern, default: 0] += count
             }
         }
         return merged
     }
-}
 
-/// The hub's state at one moment, for the HTTP API.
-public struct HubSnapshot: Sendable {
-    /// Every open connection.
-    public var connections: [ConnectionInfo] = []
-    /// Subscriptions in place, counted per connection and pattern.
-    public var subscriptionCount = 0
-    /// Subscribers per topic or pattern.
-    public var subscribers: [String: Int] = [:]
+    /// Up to `limit` open connections with ids above `after` (nil: from the first), oldest
+    /// first; each event loop hands over only its own first `limit`.
+    public func connections(after: UInt64?, limit: Int) async throws -> [ConnectionInfo] {
+        var merged: [ConnectionInfo] = []
+        for shard in self.shards {
+            merged += try await shard.eventLoop.submit { shard.connections(after: after, limit: limit) }.get()
+        }
+        return Array(merged.sorted { $0.id < $1.id }.prefix(limit))
+    }
+
+    /// The users with at least one connection open on this node.
+    public func onlineUsers() async throws -> Set<String> {
+        var users = Set<String>()
+        for shard in self.shards {
+            users.formUnion(try await shard.eventLoop.submit { shard.userNames() }.get())
+        }
+        return users
+    }
 }

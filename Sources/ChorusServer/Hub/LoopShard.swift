@@ -172,15 +172,25 @@ final class LoopShard: @unchecked Sendable {
         return names
     }
 
-    func snapshot() -> ShardSnapshot {
+    /// Subscribers per pattern on this loop.
+    func subscriberCounts() -> [String: Int] {
         self.eventLoop.assertInEventLoop()
         var patterns: [String: Int] = [:]
         self.trie.forEachPattern { pattern, count in patterns[pattern.text] = count }
-        return ShardSnapshot(
-            connections: self.connections.values.map(\.info),
-            subscriptionCount: self.trie.subscriptionCount,
-            patterns: patterns
-        )
+        return patterns
+    }
+
+    /// Up to `limit` of this loop's connections with ids above `after`, by id.
+    func connections(after: UInt64?, limit: Int) -> [ConnectionInfo] {
+        self.eventLoop.assertInEventLoop()
+        let ids = self.connections.keys.filter { id in after.map { id > $0 } ?? true }.sorted().prefix(limit)
+        return ids.compactMap { self.connections[$0]?.info }
+    }
+
+    /// The users with a connection on this loop.
+    func userNames() -> [String] {
+        self.eventLoop.assertInEventLoop()
+        return Array(self.users.keys)
     }
 
     private func drain() {
@@ -229,12 +239,13 @@ final class LoopShard: @unchecked Sendable {
         guard let topic = message.topic else { return }
         // Exact subscribers first, so a connection that also matches by pattern gets the
         // message without `sub`, as it asked for this very topic.
+        var exact = MessageFrames(message: message, pattern: nil, allocator: self.allocator)
         for key in self.trie.subscribers(of: TopicPattern(topic)) where self.claim(message, for: key.connection) {
-            self.write(key.connection.transport == .webSocket ? message.webSocketFrame : message.sseEvent, of: message, to: key.connection, flushing: flushing, delivered: &delivered, bytes: &bytes)
+            self.write(exact.frame(for: key.connection.transport), of: message, to: key.connection, flushing: flushing, delivered: &delivered, bytes: &bytes)
         }
         self.trie.forEachMatch(of: topic) { pattern, subscribers in
             guard pattern.isWildcard else { return }
-            var frames = PatternFrames(message: message, pattern: pattern.text, allocator: self.allocator)
+            var frames = MessageFrames(message: message, pattern: pattern.text, allocator: self.allocator)
             for key in subscribers where Self.mayReceive(topic, through: pattern, key.connection) && self.claim(message, for: key.connection) {
                 self.write(frames.frame(for: key.connection.transport), of: message, to: key.connection, flushing: flushing, delivered: &delivered, bytes: &bytes)
             }
@@ -243,8 +254,9 @@ final class LoopShard: @unchecked Sendable {
     }
 
     private func deliver(_ message: OutboundMessage, toUser user: String, flushing: Bool, delivered: inout Int, bytes: inout Int) {
+        var frames = MessageFrames(message: message, pattern: nil, allocator: self.allocator)
         for key in self.users[user] ?? [] where self.claim(message, for: key.connection) {
-            self.write(key.connection.transport == .webSocket ? message.webSocketFrame : message.sseEvent, of: message, to: key.connection, flushing: flushing, delivered: &delivered, bytes: &bytes)
+            self.write(frames.frame(for: key.connection.transport), of: message, to: key.connection, flushing: flushing, delivered: &delivered, bytes: &bytes)
         }
         self.metrics.observeDeliveryLatency(since: message.publishedAt)
     }
@@ -279,43 +291,43 @@ final class LoopShard: @unchecked Sendable {
     }
 }
 
-/// The frames of one message for subscribers of one pattern (they carry `sub`), encoded on
-/// first use and then shared by every subscriber of that pattern on this loop.
-struct PatternFrames {
-    let envelope: MessageEnvelope
-    let storeSequence: UInt64?
-    let pattern: String
+/// The frames of one message for the subscribers of one pattern on this loop (they carry `sub`;
+/// nil is the exact topic, whose frames the message carries), encoded on first use and shared
+/// by every such subscriber. The exact topic's SSE event is encoded here when the message left
+/// it out (no SSE stream was open as it was encoded).
+struct MessageFrames {
+    let message: OutboundMessage
+    let pattern: String?
     let allocator: ByteBufferAllocator
     private var webSocket: ByteBuffer?
     private var sse: ByteBuffer?
 
-    init(message: OutboundMessage, pattern: String, allocator: ByteBufferAllocator) {
-        self.envelope = message.envelope
-        self.storeSequence = message.storeSequence
+    init(message: OutboundMessage, pattern: String?, allocator: ByteBufferAllocator) {
+        self.message = message
         self.pattern = pattern
         self.allocator = allocator
+        if pattern == nil {
+            self.webSocket = message.webSocketFrame
+            self.sse = message.sseEvent
+        }
     }
 
     mutating func frame(for transport: TransportKind) -> ByteBuffer {
         switch transport {
         case .webSocket:
             if let webSocket { return webSocket }
-            let frame = OutboundMessage.encode(self.envelope, sub: self.pattern, for: .webSocket, storeSequence: self.storeSequence, allocator: self.allocator)
+            let frame = self.encode(for: .webSocket)
             self.webSocket = frame
             return frame
         case .sse:
             if let sse { return sse }
-            let frame = OutboundMessage.encode(self.envelope, sub: self.pattern, for: .sse, storeSequence: self.storeSequence, allocator: self.allocator)
+            let frame = self.encode(for: .sse)
             self.sse = frame
             return frame
         }
     }
-}
 
-/// One shard's view, merged by the hub for the HTTP API.
-struct ShardSnapshot: Sendable {
-    var connections: [ConnectionInfo]
-    var subscriptionCount: Int
-    var patterns: [String: Int]
+    private func encode(for transport: TransportKind) -> ByteBuffer {
+        OutboundMessage.encode(self.message.envelope, sub: self.pattern, for: transport, storeSequence: self.message.storeSequence, allocator: self.allocator)
+    }
 }
-

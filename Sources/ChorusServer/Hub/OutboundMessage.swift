@@ -10,15 +10,19 @@ final class OutboundMessage: Sendable {
     let sequence: UInt64
     /// The complete WebSocket text frame (header included) for exact-topic subscribers.
     let webSocketFrame: ByteBuffer
-    /// The complete SSE event, already framed as an HTTP chunk.
-    let sseEvent: ByteBuffer
+    /// The complete SSE event, already framed as an HTTP chunk; nil when no SSE stream was open
+    /// as the message was encoded (a loop that meets one after all encodes it then).
+    let sseEvent: ByteBuffer?
     /// The connection that published it, when it must not receive it back.
     let excludedConnection: UInt64?
     let publishedAt: NIODeadline
     /// The store's commit sequence of a history message: the SSE event id streams resume from.
     let storeSequence: UInt64?
 
-    init(envelope: MessageEnvelope, topic: Topic?, sequence: UInt64, storeSequence: UInt64? = nil, excludedConnection: UInt64?, allocator: ByteBufferAllocator) {
+    init(
+        envelope: MessageEnvelope, topic: Topic?, sequence: UInt64, storeSequence: UInt64? = nil, excludedConnection: UInt64?,
+        encodingSSE: Bool = true, allocator: ByteBufferAllocator
+    ) {
         self.envelope = envelope
         self.topic = topic
         self.storeSequence = storeSequence
@@ -26,7 +30,7 @@ final class OutboundMessage: Sendable {
         self.excludedConnection = excludedConnection
         self.publishedAt = .now()
         self.webSocketFrame = Self.encode(envelope, sub: nil, for: .webSocket, storeSequence: storeSequence, allocator: allocator)
-        self.sseEvent = Self.encode(envelope, sub: nil, for: .sse, storeSequence: storeSequence, allocator: allocator)
+        self.sseEvent = encodingSSE ? Self.encode(envelope, sub: nil, for: .sse, storeSequence: storeSequence, allocator: allocator) : nil
     }
 
     /// The bytes for one transport and one matching pattern (`sub`); `nil` is the exact topic.

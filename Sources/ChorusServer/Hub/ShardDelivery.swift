@@ -35,7 +35,8 @@ struct ShardDelivery: BrokerDelivery {
         }
     }
 
-    /// Encodes once and numbers the delivery; a nil topic is a direct message.
+    /// Encodes once and numbers the delivery; a nil topic is a direct message. The SSE event is
+    /// left out while no SSE stream is open (most hubs serve WebSocket only).
     private func outbound(_ message: BrokerMessage, topic: Topic?) -> OutboundMessage {
         OutboundMessage(
             envelope: message.envelope,
@@ -43,6 +44,7 @@ struct ShardDelivery: BrokerDelivery {
             sequence: self.deliveries.next(),
             storeSequence: message.storeSequence,
             excludedConnection: message.excludedConnection,
+            encodingSSE: self.shards[0].metrics.sseConnectionCount > 0,
             allocator: ByteBufferAllocator()
         )
     }

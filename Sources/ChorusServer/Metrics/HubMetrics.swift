@@ -31,6 +31,8 @@ public final class HubMetrics: Sendable {
     private let duplicatePublishes: Counter
     private let pushDeliveries: [PushService.Outcome: Counter]
     private let openConnections = Atomic<Int>(0)
+    private let openSSEConnections = Atomic<Int>(0)
+    private let openSubscriptions = Atomic<Int>(0)
     private let publishedTotal = Atomic<Int>(0)
     private let deliveredTotal = Atomic<Int>(0)
     private let bytesOutTotal = Atomic<Int>(0)
@@ -79,11 +81,13 @@ public final class HubMetrics: Sendable {
         self.connections[transport]?.increment()
         self.connectionsOpened[transport]?.increment()
         self.openConnections.add(1, ordering: .relaxed)
+        if transport == .sse { self.openSSEConnections.add(1, ordering: .relaxed) }
     }
 
     func connectionClosed(_ transport: TransportKind) {
         self.connections[transport]?.decrement()
         self.openConnections.subtract(1, ordering: .relaxed)
+        if transport == .sse { self.openSSEConnections.subtract(1, ordering: .relaxed) }
     }
 
     /// Client connections (WebSocket and SSE) open right now.
@@ -91,12 +95,24 @@ public final class HubMetrics: Sendable {
         self.openConnections.load(ordering: .relaxed)
     }
 
+    /// SSE streams open right now: while there are none, messages skip their SSE encoding.
+    public var sseConnectionCount: Int {
+        self.openSSEConnections.load(ordering: .relaxed)
+    }
+
+    /// Subscriptions in place right now, counted per connection and pattern.
+    public var subscriptionCount: Int {
+        self.openSubscriptions.load(ordering: .relaxed)
+    }
+
     func subscriptionAdded() {
         self.subscriptions.increment()
+        self.openSubscriptions.add(1, ordering: .relaxed)
     }
 
     func subscriptionRemoved() {
         self.subscriptions.decrement()
+        self.openSubscriptions.subtract(1, ordering: .relaxed)
     }
 
     /// Topics are counted across event loops when metrics are read, as each loop has its own trie.

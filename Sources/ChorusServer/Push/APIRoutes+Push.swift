@@ -127,7 +127,7 @@ extension APIRoutes {
             try self.access(of: caller).authorizePublish(to: topic)
             subscriptions = try await push.store.subscriptions(forTopic: topic.name)
             if try Self.flag(body, "offline_only", default: true), !subscriptions.isEmpty {
-                let online = Set(try await self.hub.snapshot().connections.compactMap(\.user))
+                let online = try await self.hub.onlineUsers()
                 subscriptions.removeAll { online.contains($0.user) }
             }
         }
