@@ -19,12 +19,15 @@ import Testing
         var lastDeliveredSequence: UInt64 = 0
         var flushPending = false
         var received: [OutboundMessage] = []
+        /// A closed connection writes nothing, as a real one whose channel has closed.
+        var closed = false
 
         init(_ info: ConnectionInfo) {
             self.info = info
         }
 
         func enqueue(_ bytes: ByteBuffer, of message: OutboundMessage, flush: Bool) -> Bool {
+            guard !self.closed else { return false }
             self.received.append(message)
             return true
         }

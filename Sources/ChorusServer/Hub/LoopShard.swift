@@ -39,16 +39,34 @@ final class LoopShard: @unchecked Sendable {
     private var closedWhileDraining: [any HubConnection] = []
     private var sweepTask: RepeatedTask?
     private let allocator = ByteBufferAllocator()
+    /// Work taken from the inbox and not yet done, from `backlogStart` on, and the fan-out being
+    /// written: a drain writes at most `sliceWrites` copies, then lets the loop serve its sockets
+    /// (an HTTP publish's answer, pings, other clients' frames) before it goes on.
+    private var backlog: [Work] = []
+    private var backlogStart = 0
+    private var current: FanOut?
+    private let sliceWrites: Int
 
     private struct Inbox {
         var work: [Work] = []
         var scheduled = false
     }
 
-    init(eventLoop: any EventLoop, metrics: HubMetrics, interests: InterestRegistry) {
+    /// The copies one drain writes before it yields to the loop's I/O: at a few microseconds a
+    /// copy, a millisecond or two, so a 10,000-subscriber fan-out never holds a loop for long.
+    static let defaultSliceWrites = 512
+
+    /// The pause before a drain goes on with a fan-out it sliced. Long enough that the loop
+    /// polls its sockets first (a task due at once would run in the same tick), and too short to
+    /// matter: a slice takes a thousand times as long.
+    static let sliceYield = TimeAmount.microseconds(10)
+
+    init(eventLoop: any EventLoop, metrics: HubMetrics, interests: InterestRegistry, sliceWrites: Int = LoopShard.defaultSliceWrites) {
+        precondition(sliceWrites > 0, "a drain must write something")
         self.eventLoop = eventLoop
         self.metrics = metrics
         self.interests = interests
+        self.sliceWrites = sliceWrites
     }
 
     // MARK: From any thread
@@ -194,34 +212,32 @@ final class LoopShard: @unchecked Sendable {
     }
 
     private func drain() {
-        let batch = self.inbox.withLockedValue { inbox in
+        let incoming = self.inbox.withLockedValue { inbox in
             inbox.scheduled = false
             defer { inbox.work.removeAll(keepingCapacity: true) }
             return inbox.work
         }
+        self.backlog.append(contentsOf: incoming)
+        var budget = self.sliceWrites
         var delivered = 0
         var bytes = 0
         self.draining = true
-        for (index, work) in batch.enumerated() {
+        while budget > 0 {
+            guard var fanOut = self.current ?? self.nextFanOut() else { break }
             // Writing and flushing in one pass over the subscribers sends the first copies at
             // once, rather than after every copy is queued, and touches each connection once
             // while it is in cache: at one message per tick that is most of the hub's own cost.
-            let last = index == batch.count - 1
-            switch work {
-            case .topic(let message):
-                self.deliver(message, flushing: last, delivered: &delivered, bytes: &bytes)
-            case .user(let user, let message):
-                self.deliver(message, toUser: user, flushing: last, delivered: &delivered, bytes: &bytes)
-            case .disconnectUser(let user, let message, let reconnect):
-                for key in self.users[user] ?? [] {
-                    key.connection.disconnect(code: .normal, reason: .kicked, message: message, reconnect: reconnect)
-                }
-            case .disconnectAll(let code, let reason, let message, let reconnect):
-                for connection in self.connections.values {
-                    connection.disconnect(code: code, reason: reason, message: message, reconnect: reconnect)
-                }
+            // Only when no later message waits: otherwise the end of the drain flushes.
+            let flushing = self.backlogStart == self.backlog.count
+            if self.write(&fanOut, budget: &budget, flushing: flushing, delivered: &delivered, bytes: &bytes) {
+                self.metrics.observeDeliveryLatency(since: fanOut.message.publishedAt)
+                self.current = nil
+            } else {
+                self.current = fanOut
             }
         }
+        self.backlog.removeFirst(self.backlogStart)
+        self.backlogStart = 0
         for connection in self.dirty {
             connection.flushPending = false
             connection.flush()
@@ -233,32 +249,90 @@ final class LoopShard: @unchecked Sendable {
         }
         self.closedWhileDraining.removeAll()
         self.metrics.delivered(count: delivered, bytes: bytes)
+        if self.current != nil || !self.backlog.isEmpty {
+            self.continueAfterIO()
+        }
     }
 
-    private func deliver(_ message: OutboundMessage, flushing: Bool, delivered: inout Int, bytes: inout Int) {
-        guard let topic = message.topic else { return }
-        // Exact subscribers first, so a connection that also matches by pattern gets the
-        // message without `sub`, as it asked for this very topic.
-        var exact = MessageFrames(message: message, pattern: nil, allocator: self.allocator)
-        for key in self.trie.subscribers(of: TopicPattern(topic)) where self.claim(message, for: key.connection) {
-            self.write(exact.frame(for: key.connection.transport), of: message, to: key.connection, flushing: flushing, delivered: &delivered, bytes: &bytes)
+    /// Schedules the next slice of a drain that ran out of budget, after the loop has polled its
+    /// sockets. Publishes meanwhile only queue (the inbox counts as scheduled), or they would
+    /// start a drain before the sockets get their turn.
+    private func continueAfterIO() {
+        let alreadyScheduled = self.inbox.withLockedValue { inbox in
+            defer { inbox.scheduled = true }
+            return inbox.scheduled
         }
-        self.trie.forEachMatch(of: topic) { pattern, subscribers in
-            guard pattern.isWildcard else { return }
-            var frames = MessageFrames(message: message, pattern: pattern.text, allocator: self.allocator)
-            for key in subscribers where Self.mayReceive(topic, through: pattern, key.connection) && self.claim(message, for: key.connection) {
-                self.write(frames.frame(for: key.connection.transport), of: message, to: key.connection, flushing: flushing, delivered: &delivered, bytes: &bytes)
+        // A publish since this drain began has already scheduled the next one.
+        guard !alreadyScheduled else { return }
+        self.eventLoop.scheduleTask(in: Self.sliceYield) { self.drain() }
+    }
+
+    /// The fan-out of the next message in the backlog, doing the disconnects met on the way;
+    /// nil once the backlog is done.
+    private func nextFanOut() -> FanOut? {
+        while self.backlogStart < self.backlog.count {
+            let work = self.backlog[self.backlogStart]
+            self.backlogStart += 1
+            switch work {
+            case .topic(let message):
+                guard let topic = message.topic else { continue }
+                return self.fanOut(of: message, to: topic)
+            case .user(let user, let message):
+                return FanOut(message: message, groups: [
+                    FanOut.Group(pattern: nil, frames: MessageFrames(message: message, pattern: nil, allocator: self.allocator), subscribers: self.users[user] ?? [])
+                ])
+            case .disconnectUser(let user, let message, let reconnect):
+                for key in self.users[user] ?? [] {
+                    key.connection.disconnect(code: .normal, reason: .kicked, message: message, reconnect: reconnect)
+                }
+            case .disconnectAll(let code, let reason, let message, let reconnect):
+                for connection in self.connections.values {
+                    connection.disconnect(code: code, reason: reason, message: message, reconnect: reconnect)
+                }
             }
         }
-        self.metrics.observeDeliveryLatency(since: message.publishedAt)
+        return nil
     }
 
-    private func deliver(_ message: OutboundMessage, toUser user: String, flushing: Bool, delivered: inout Int, bytes: inout Int) {
-        var frames = MessageFrames(message: message, pattern: nil, allocator: self.allocator)
-        for key in self.users[user] ?? [] where self.claim(message, for: key.connection) {
-            self.write(frames.frame(for: key.connection.transport), of: message, to: key.connection, flushing: flushing, delivered: &delivered, bytes: &bytes)
+    /// Exact subscribers first, so a connection that also matches by pattern gets the message
+    /// without `sub`, as it asked for this very topic; then each matching pattern's. The sets are
+    /// copies (copy-on-write: free until the trie changes), so the trie may change between slices.
+    private func fanOut(of message: OutboundMessage, to topic: Topic) -> FanOut {
+        var groups = [
+            FanOut.Group(pattern: nil, frames: MessageFrames(message: message, pattern: nil, allocator: self.allocator), subscribers: self.trie.subscribers(of: TopicPattern(topic)))
+        ]
+        self.trie.forEachMatch(of: topic) { pattern, subscribers in
+            guard pattern.isWildcard else { return }
+            groups.append(FanOut.Group(pattern: pattern, frames: MessageFrames(message: message, pattern: pattern.text, allocator: self.allocator), subscribers: subscribers))
         }
-        self.metrics.observeDeliveryLatency(since: message.publishedAt)
+        return FanOut(message: message, groups: groups)
+    }
+
+    /// Writes `fanOut` on from where it stopped: true when it is done, false when `budget`
+    /// copies ran out first.
+    private func write(_ fanOut: inout FanOut, budget: inout Int, flushing: Bool, delivered: inout Int, bytes: inout Int) -> Bool {
+        let message = fanOut.message
+        while fanOut.group < fanOut.groups.count {
+            let pattern = fanOut.groups[fanOut.group].pattern
+            let subscribers = fanOut.groups[fanOut.group].subscribers
+            var index = fanOut.position ?? subscribers.startIndex
+            while index != subscribers.endIndex {
+                guard budget > 0 else {
+                    fanOut.position = index
+                    return false
+                }
+                let connection = subscribers[index].connection
+                subscribers.formIndex(after: &index)
+                if let pattern, let topic = message.topic, !Self.mayReceive(topic, through: pattern, connection) { continue }
+                guard self.claim(message, for: connection) else { continue }
+                let frame = fanOut.groups[fanOut.group].frames.frame(for: connection.transport)
+                self.write(frame, of: message, to: connection, flushing: flushing, delivered: &delivered, bytes: &bytes)
+                budget -= 1
+            }
+            fanOut.group += 1
+            fanOut.position = nil
+        }
+        return true
     }
 
     /// False when `pattern` is one of the connection's filtered subscriptions and the client may
@@ -288,46 +362,5 @@ final class LoopShard: @unchecked Sendable {
             connection.flushPending = true
             self.dirty.append(connection)
         }
-    }
-}
-
-/// The frames of one message for the subscribers of one pattern on this loop (they carry `sub`;
-/// nil is the exact topic, whose frames the message carries), encoded on first use and shared
-/// by every such subscriber. The exact topic's SSE event is encoded here when the message left
-/// it out (no SSE stream was open as it was encoded).
-struct MessageFrames {
-    let message: OutboundMessage
-    let pattern: String?
-    let allocator: ByteBufferAllocator
-    private var webSocket: ByteBuffer?
-    private var sse: ByteBuffer?
-
-    init(message: OutboundMessage, pattern: String?, allocator: ByteBufferAllocator) {
-        self.message = message
-        self.pattern = pattern
-        self.allocator = allocator
-        if pattern == nil {
-            self.webSocket = message.webSocketFrame
-            self.sse = message.sseEvent
-        }
-    }
-
-    mutating func frame(for transport: TransportKind) -> ByteBuffer {
-        switch transport {
-        case .webSocket:
-            if let webSocket { return webSocket }
-            let frame = self.encode(for: .webSocket)
-            self.webSocket = frame
-            return frame
-        case .sse:
-            if let sse { return sse }
-            let frame = self.encode(for: .sse)
-            self.sse = frame
-            return frame
-        }
-    }
-
-    private func encode(for transport: TransportKind) -> ByteBuffer {
-        OutboundMessage.encode(self.message.envelope, sub: self.pattern, for: transport, storeSequence: self.message.storeSequence, allocator: self.allocator)
     }
 }

@@ -1,0 +1,67 @@
+import ChorusCore
+import NIOCore
+
+/// One message's fan-out on one event loop: the subscriber sets it goes to (the exact topic's,
+/// then each matching pattern's; or a user's connections) and how far the writing has got, so a
+/// large fan-out is written in slices with the loop's I/O served in between.
+struct FanOut {
+    struct Group {
+        /// The wildcard pattern these subscribers matched (their frames carry `sub`, and a
+        /// filtered subscription is checked per topic); nil for the exact topic and for a user.
+        let pattern: TopicPattern?
+        var frames: MessageFrames
+        let subscribers: Set<ConnectionKey>
+    }
+
+    let message: OutboundMessage
+    var groups: [Group]
+    /// The group being written and the next subscriber in it (nil: its first).
+    var group = 0
+    var position: Set<ConnectionKey>.Index?
+
+    init(message: OutboundMessage, groups: [Group]) {
+        self.message = message
+        self.groups = groups
+    }
+}
+
+/// The frames of one message for the subscribers of one pattern on this loop (they carry `sub`;
+/// nil is the exact topic, whose frames the message carries), encoded on first use and shared
+/// by every such subscriber. The exact topic's SSE event is encoded here when the message left
+/// it out (no SSE stream was open as it was encoded).
+struct MessageFrames {
+    let message: OutboundMessage
+    let pattern: String?
+    let allocator: ByteBufferAllocator
+    private var webSocket: ByteBuffer?
+    private var sse: ByteBuffer?
+
+    init(message: OutboundMessage, pattern: String?, allocator: ByteBufferAllocator) {
+        self.message = message
+        self.pattern = pattern
+        self.allocator = allocator
+        if pattern == nil {
+            self.webSocket = message.webSocketFrame
+            self.sse = message.sseEvent
+        }
+    }
+
+    mutating func frame(for transport: TransportKind) -> ByteBuffer {
+        switch transport {
+        case .webSocket:
+            if let webSocket { return webSocket }
+            let frame = self.encode(for: .webSocket)
+            self.webSocket = frame
+            return frame
+        case .sse:
+            if let sse { return sse }
+            let frame = self.encode(for: .sse)
+            self.sse = frame
+            return frame
+        }
+    }
+
+    private func encode(for transport: TransportKind) -> ByteBuffer {
+        OutboundMessage.encode(self.message.envelope, sub: self.pattern, for: transport, storeSequence: self.message.storeSequence, allocator: self.allocator)
+    }
+}

@@ -1,0 +1,106 @@
+import ChorusCore
+import NIOCore
+import NIOEmbedded
+import Testing
+
+@testable import ChorusServer
+
+/// A fan-out larger than a slice is written a slice per drain, with the loop's other work (an
+/// HTTP answer, a ping) served between slices, and every subscriber still gets every message
+/// once, in order.
+@Suite struct FanOutSliceTests {
+    typealias Recorder = BrokerTests.Recorder
+
+    struct Setup {
+        let loop = EmbeddedEventLoop()
+        let hub: Hub
+        let shard: LoopShard
+        let recorders: [Recorder]
+        var sequence: UInt64 = 0
+
+        init(subscribers: Int, sliceWrites: Int, pattern: String = "chat:a") throws {
+            let configuration = HubConfiguration()
+            self.hub = try Hub(configuration: configuration, eventLoopGroup: self.loop, authenticator: Authenticator(configuration: configuration))
+            self.shard = LoopShard(eventLoop: self.loop, metrics: self.hub.metrics, interests: self.hub.interests, sliceWrites: sliceWrites)
+            let hub = self.hub
+            self.recorders = (0..<subscribers).map { _ in Recorder(hub.makeConnectionInfo(transport: .webSocket, user: nil, remoteAddress: nil)) }
+            for recorder in self.recorders {
+                self.shard.register(recorder)
+                _ = self.shard.subscribe(recorder, to: try TopicPattern(pattern), filtered: false)
+            }
+        }
+
+        mutating func message(_ id: String, topic: String = "chat:a") throws -> OutboundMessage {
+            self.sequence += 1
+            let envelope = MessageEnvelope(topic: topic, event: "message", data: ByteBuffer(string: "1"), messageID: id, timestamp: 1)
+            return OutboundMessage(envelope: envelope, topic: try Topic(topic), sequence: self.sequence, excludedConnection: nil, allocator: ByteBufferAllocator())
+        }
+
+        var written: Int { self.recorders.map(\.received.count).reduce(0, +) }
+
+        /// Lets the slices due run, as the loop does once it has polled its sockets.
+        func nextSlice() {
+            self.loop.advanceTime(by: LoopShard.sliceYield)
+            self.loop.run()
+        }
+    }
+
+    @Test func aLargeFanOutYieldsToOtherTasksBetweenSlices() throws {
+        var setup = try Setup(subscribers: 10, sliceWrites: 4)
+        setup.shard.enqueue(.topic(try setup.message("m1")))
+        setup.shard.enqueue(.topic(try setup.message("m2")))
+        setup.loop.run()
+        #expect(setup.written == 4)
+
+        // Work queued meanwhile (an HTTP answer) runs before the next slice; so does a publish's
+        // queuing, which must not start a drain of its own ahead of the sockets.
+        var answered = false
+        setup.loop.execute { answered = true }
+        setup.shard.enqueue(.topic(try setup.message("m3")))
+        setup.loop.run()
+        #expect(answered)
+        #expect(setup.written == 4)
+
+        var slices = 1
+        while setup.written < 30 {
+            setup.nextSlice()
+            slices += 1
+            #expect(slices <= 8, "30 copies at 4 a slice take 8 slices")
+        }
+        #expect(slices == 8)
+        setup.nextSlice()
+        #expect(setup.written == 30)
+        for recorder in setup.recorders {
+            #expect(recorder.received.map(\.envelope.messageID) == ["m1", "m2", "m3"])
+        }
+    }
+
+    @Test func aConnectionClosedBetweenSlicesIsSkippedAndTheRestStillGetIt() throws {
+        var setup = try Setup(subscribers: 6, sliceWrites: 2)
+        setup.shard.enqueue(.topic(try setup.message("m1")))
+        setup.loop.run()
+        let untouched = setup.recorders.filter { $0.received.isEmpty }
+        #expect(untouched.count == 4)
+        // Its channel closes (the close unregisters it): the slice holds a copy of the subscribers.
+        untouched[0].closed = true
+        setup.shard.unregister(untouched[0])
+        while setup.recorders.filter({ $0 !== untouched[0] }).contains(where: \.received.isEmpty) {
+            setup.nextSlice()
+        }
+        #expect(untouched[0].received.isEmpty)
+        #expect(setup.written == 5)
+    }
+
+    @Test func aPatternAndItsExactTopicDeliverOnceAcrossSlices() throws {
+        var setup = try Setup(subscribers: 5, sliceWrites: 3, pattern: "chat:*")
+        // Three of them also subscribe to the exact topic: they get it once, without `sub`.
+        for recorder in setup.recorders.prefix(3) {
+            _ = setup.shard.subscribe(recorder, to: try TopicPattern("chat:a"), filtered: false)
+        }
+        setup.shard.enqueue(.topic(try setup.message("m1")))
+        setup.loop.run()
+        while setup.written < 5 { setup.nextSlice() }
+        setup.nextSlice()
+        #expect(setup.recorders.map(\.received.count) == [1, 1, 1, 1, 1])
+    }
+}
