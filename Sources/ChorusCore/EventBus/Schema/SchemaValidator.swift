@@ -81,7 +81,9 @@ struct SchemaValidator {
                 self.fail(at: location, "missing required property \(Self.quoted(name))")
             }
         case (.members(let properties, let patterns, let additional), .object(let object)):
-            for (key, member) in object.members {
+            // Keys and lookups rather than `members`, which would build an array per object.
+            for key in object.keys {
+                let member = object[key]!
                 self.path.append(.key(key))
                 var matched = false
                 if let subschema = properties[key] {
