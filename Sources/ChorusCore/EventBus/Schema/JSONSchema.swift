@@ -46,8 +46,10 @@ public struct JSONSchema: Sendable {
         self.root = try compiler.compile(schema, at: "", depth: 0)
     }
 
-    /// The ways `value` fails the schema, in schema order, at most `maxViolations` of them; empty
-    /// when it is valid.
+    /// The ways `value` fails the schema, at most `maxViolations` of them; empty when it is valid.
+    ///
+    /// The order is stable: each subschema's keywords as written, its member and item keywords
+    /// (`properties`… and `prefixItems`/`items`) last.
     public func validate(_ value: JSONValue, maxViolations: Int = 16) -> [SchemaViolation] {
         var validator = SchemaValidator(limit: maxViolations)
         validator.validate(value, against: self.root)
