@@ -5,6 +5,7 @@ func benchmarks() {
     topicTrieBenchmarks()
     frameBenchmarks()
     tokenBenchmarks()
+    schemaBenchmarks()
 }
 
 extension Benchmark.Configuration {

@@ -12,11 +12,12 @@ struct JSONScanner {
         let valueRange: Range<Int>
     }
 
-    private let bytes: UnsafeRawBufferPointer
-    private let maxDepth: Int
-    private var offset = 0
+    // Internal, not private: JSONScanner+Tree.swift builds a JSONValue with the same scanning steps.
+    let bytes: UnsafeRawBufferPointer
+    let maxDepth: Int
+    var offset = 0
 
-    private init(bytes: UnsafeRawBufferPointer, maxDepth: Int) {
+    init(bytes: UnsafeRawBufferPointer, maxDepth: Int) {
         self.bytes = bytes
         self.maxDepth = maxDepth
     }
@@ -154,7 +155,7 @@ struct JSONScanner {
     }
 
     /// Scans `"key":` (whitespace allowed around both) and returns where the key's contents lie.
-    private mutating func scanKey() throws(JSONError) -> (contents: Range<Int>, hasEscapes: Bool) {
+    mutating func scanKey() throws(JSONError) -> (contents: Range<Int>, hasEscapes: Bool) {
         self.skipWhitespace()
         guard try self.peek() == UInt8(ascii: "\"") else {
             throw self.syntaxError("expected a string key")
@@ -241,7 +242,7 @@ struct JSONScanner {
 
     // MARK: Scalars
 
-    private mutating func scanScalar() throws(JSONError) -> RawJSON.Kind {
+    mutating func scanScalar() throws(JSONError) -> RawJSON.Kind {
         switch try self.peek() {
         case UInt8(ascii: "\""):
             _ = try self.scanString()
@@ -425,7 +426,7 @@ struct JSONScanner {
     // MARK: Bytes
 
     @inline(__always)
-    private mutating func skipWhitespace() {
+    mutating func skipWhitespace() {
         while self.offset < self.bytes.count {
             switch self.bytes[self.offset] {
             case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"):
@@ -438,14 +439,14 @@ struct JSONScanner {
 
     /// The byte at `offset`; running out of input is an error wherever a byte is still required.
     @inline(__always)
-    private func peek() throws(JSONError) -> UInt8 {
+    func peek() throws(JSONError) -> UInt8 {
         guard self.offset < self.bytes.count else {
             throw self.syntaxError("unexpected end of input")
         }
         return self.bytes[self.offset]
     }
 
-    private func syntaxError(_ reason: String) -> JSONError {
+    func syntaxError(_ reason: String) -> JSONError {
         .syntax(reason, at: self.offset)
     }
 

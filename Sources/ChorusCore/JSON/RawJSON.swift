@@ -49,25 +49,8 @@ public struct RawJSON: Sendable, Hashable {
         }
         return self.bytes.withUnsafeReadableBytes { text in
             let isNegative = text[0] == UInt8(ascii: "-")
-            // Accumulate downwards so that Int64.min, one larger in magnitude than Int64.max, fits.
-            var negatedValue: Int64 = 0
-            for byte in text.dropFirst(isNegative ? 1 : 0) {
-                let digit = byte &- UInt8(ascii: "0")
-                guard digit < 10 else {
-                    return nil
-                }
-                let (shifted, shiftOverflow) = negatedValue.multipliedReportingOverflow(by: 10)
-                let (next, digitOverflow) = shifted.subtractingReportingOverflow(Int64(digit))
-                guard !shiftOverflow, !digitOverflow else {
-                    return nil
-                }
-                negatedValue = next
-            }
-            if isNegative {
-                return negatedValue
-            }
-            let (value, overflow) = Int64(0).subtractingReportingOverflow(negatedValue)
-            return overflow ? nil : value
+            // A fraction or exponent is not a digit, so such a number gives nil.
+            return Int64(decimalDigits: text.dropFirst(isNegative ? 1 : 0).lazy.map { $0 &- UInt8(ascii: "0") }, isNegative: isNegative)
         }
     }
 
