@@ -5,6 +5,7 @@ func benchmarks() {
     topicTrieBenchmarks()
     frameBenchmarks()
     tokenBenchmarks()
+    eventBusBenchmarks()  // filters, the delivery scheduler, webhook signatures
 }
 
 extension Benchmark.Configuration {
