@@ -1,3 +1,5 @@
+import NIOCore
+
 extension EventFilter.Expression {
     /// Whether `data` satisfies this expression.
     func evaluate(on data: RawJSON) -> Bool {
@@ -90,6 +92,9 @@ extension EventFilter.ComparisonOperator {
             }
             return left.double == right.double
         case .string:
+            if let leftBytes = left.unescapedContents, let rightBytes = right.unescapedContents {
+                return leftBytes.elementsEqual(rightBytes)
+            }
             // Unicode scalars, not `String`'s canonical equivalence: what the bytes say is compared.
             return left.string!.unicodeScalars.elementsEqual(right.string!.unicodeScalars)
         case .bool:
@@ -122,9 +127,21 @@ extension EventFilter.ComparisonOperator {
             }
             return left.double! < right.double!
         case .string:
+            if let leftBytes = left.unescapedContents, let rightBytes = right.unescapedContents {
+                return leftBytes.lexicographicallyPrecedes(rightBytes)
+            }
             return left.string!.unicodeScalars.lexicographicallyPrecedes(right.string!.unicodeScalars)
         case .bool, .null, .array, .object:
             return false
         }
+    }
+}
+
+extension RawJSON {
+    /// A string's UTF-8 between its quotes when it has no escapes, so it is compared without
+    /// decoding: UTF-8 byte order is Unicode scalar order.
+    fileprivate var unescapedContents: ByteBufferView.SubSequence? {
+        let contents = self.bytes.readableBytesView.dropFirst().dropLast()
+        return contents.contains(UInt8(ascii: "\\")) ? nil : contents
     }
 }

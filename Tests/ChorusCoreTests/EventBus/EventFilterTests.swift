@@ -10,7 +10,7 @@ import Testing
                 {"customer": {"tier": "gold", "email": "a@example.com", "age": 42, "tags": ["vip", "eu"]},
                  "items": [{"sku": "A-1", "qty": 2}, {"sku": "B-2", "qty": 1}],
                  "total": 120.5, "count": 3, "paid": true, "note": null, "name": "Zoë",
-                 "big": 12345678901234567890, "content-type": "json", "_id": 7, "accent": "\u00e9"}
+                 "big": 12345678901234567890, "content-type": "json", "_id": 7, "accent": "\u00e9", "word": "ab"}
                 """#
         )
     )
@@ -57,6 +57,14 @@ import Testing
         (#"name > "Z""#, true),
         (#"accent == "é""#, true),
         (#"accent == "e\u0301""#, false),
+        (#"word < "ab!""#, true),
+        (#"word > "ab!""#, false),
+        (#"word < "a\u0062c""#, true),
+        (#"word == "a\u0062""#, true),
+        (#"word >= "a\u0062""#, true),
+        (#"name > "Zo""#, true),
+        (#"name < "Zo\u00ec""#, true),
+        (#"name < "Zo\u00ea""#, false),
         // Values of different types are neither equal nor ordered.
         (#"count == "3""#, false),
         (#"count != "3""#, true),
