@@ -16,12 +16,16 @@ public struct RetryPolicy: Sendable, Hashable {
         case equal
     }
 
-    enum Delays: Sendable, Hashable {
+    /// How the delays grow, as configured (for showing a consumer's settings back).
+    public enum Backoff: Sendable, Hashable {
+        /// `min(cap, base · 2^(n−1))` after the n-th failed attempt, jittered.
         case exponential(base: Duration, cap: Duration, jitter: Jitter)
+        /// The n-th delay after the n-th failed attempt.
         case schedule([Duration])
     }
 
-    let delays: Delays
+    /// How the delays grow.
+    public let backoff: Backoff
     /// Attempts in all, the first one included; after the last one fails the delivery is dead-lettered.
     public let maxAttempts: Int
     /// The longest delay a `Retry-After` can ask for; a longer one is cut to this.
@@ -51,7 +55,7 @@ public struct RetryPolicy: Sendable, Hashable {
         guard cap >= base else {
             throw RetryPolicyError("the retry cap (\(cap)) must be at least the base delay (\(base))")
         }
-        return try RetryPolicy(delays: .exponential(base: base, cap: cap, jitter: jitter), maxAttempts: maxAttempts, maxRetryAfter: maxRetryAfter)
+        return try RetryPolicy(backoff: .exponential(base: base, cap: cap, jitter: jitter), maxAttempts: maxAttempts, maxRetryAfter: maxRetryAfter)
     }
 
     /// An explicit schedule: the n-th delay is waited after the n-th failed attempt, so there
@@ -60,17 +64,17 @@ public struct RetryPolicy: Sendable, Hashable {
         guard delays.allSatisfy({ $0 >= .zero }) else {
             throw RetryPolicyError("retry delays cannot be negative")
         }
-        return try RetryPolicy(delays: .schedule(delays), maxAttempts: delays.count + 1, maxRetryAfter: maxRetryAfter)
+        return try RetryPolicy(backoff: .schedule(delays), maxAttempts: delays.count + 1, maxRetryAfter: maxRetryAfter)
     }
 
-    private init(delays: Delays, maxAttempts: Int, maxRetryAfter: Duration) throws(RetryPolicyError) {
+    private init(backoff: Backoff, maxAttempts: Int, maxRetryAfter: Duration) throws(RetryPolicyError) {
         guard maxAttempts >= 1 else {
             throw RetryPolicyError("a delivery needs at least 1 attempt (max attempts is \(maxAttempts))")
         }
         guard maxRetryAfter >= .zero else {
             throw RetryPolicyError("the Retry-After bound cannot be negative")
         }
-        self.delays = delays
+        self.backoff = backoff
         self.maxAttempts = maxAttempts
         self.maxRetryAfter = maxRetryAfter
     }
@@ -104,23 +108,22 @@ public struct RetryPolicy: Sendable, Hashable {
         guard attempt >= 1, attempt < self.maxAttempts else {
             return nil
         }
-        switch self.delays {
+        switch self.backoff {
         case .schedule(let delays):
             return delays[attempt - 1]
         case .exponential(let base, let cap, let jitter):
             let capMilliseconds = cap.milliseconds
-            // Doubling stops at the cap, so neither the shift nor the product can overflow.
-            var backoff = base.milliseconds
+            // Doubling stops at the cap, before it could overflow, so the loop is short too.
+            var doubled = min(base.milliseconds, capMilliseconds)
             for _ in 1..<attempt {
-                guard backoff < capMilliseconds else { break }
-                backoff = min(backoff * 2, capMilliseconds)
+                guard doubled < capMilliseconds else { break }
+                doubled = doubled > capMilliseconds / 2 ? capMilliseconds : doubled * 2
             }
-            backoff = min(backoff, capMilliseconds)
             let jittered =
                 switch jitter {
-                case .none: backoff
-                case .full: Int64.random(in: 0...backoff, using: &generator)
-                case .equal: backoff / 2 + Int64.random(in: 0...(backoff - backoff / 2), using: &generator)
+                case .none: doubled
+                case .full: Int64.random(in: 0...doubled, using: &generator)
+                case .equal: doubled / 2 + Int64.random(in: 0...(doubled - doubled / 2), using: &generator)
                 }
             return .milliseconds(jittered)
         }

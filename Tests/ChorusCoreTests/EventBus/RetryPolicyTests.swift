@@ -56,6 +56,9 @@ import Testing
         let huge = try RetryPolicy.exponential(base: .seconds(Int64.max / 2), cap: .seconds(Int64.max), maxAttempts: 10, jitter: .none)
         #expect(huge.delay(afterAttempt: 9, using: &generator) != nil)
         #expect(huge.next(afterAttempt: 9, outcome: .failed(), now: self.now, using: &generator) == .retry(at: .max))
+        // Just over half of the cap: one more doubling would overflow Int64.
+        let nearCap = try RetryPolicy.exponential(base: .milliseconds(Int64.max / 2 + 1), cap: .milliseconds(Int64.max), maxAttempts: 10, jitter: .none)
+        #expect(nearCap.delay(afterAttempt: 2, using: &generator) == .milliseconds(Int64.max))
     }
 
     @Test func fullJitterSpreadsOverZeroToTheBackoff() throws {
@@ -72,6 +75,14 @@ import Testing
         let delays = (0..<2000).map { _ in policy.delay(afterAttempt: 3, using: &generator)!.milliseconds }
         #expect(delays.allSatisfy { (2000...4000).contains($0) })
         #expect(delays.contains { $0 < 2500 } && delays.contains { $0 > 3500 })
+    }
+
+    @Test func showsItsSettings() throws {
+        #expect(RetryPolicy.standardWebhooks.backoff == .schedule([.seconds(5), .seconds(300), .seconds(1800), .seconds(7200), .seconds(18000), .seconds(36000), .seconds(36000)]))
+        let policy = try RetryPolicy.exponential(base: .seconds(2), cap: .seconds(30), maxAttempts: 4, jitter: .equal, maxRetryAfter: .seconds(60))
+        #expect(policy.backoff == .exponential(base: .seconds(2), cap: .seconds(30), jitter: .equal))
+        #expect(policy.maxAttempts == 4)
+        #expect(policy.maxRetryAfter == .seconds(60))
     }
 
     @Test func sameSeedSameDelays() throws {
