@@ -1,8 +1,8 @@
 import NIOCore
 
 extension EventFilter.Expression {
-    /// Whether `data` satisfies this expression.
-    func evaluate(on data: RawJSON) -> Bool {
+    /// Whether the data satisfies this expression.
+    func evaluate(on data: FilterInput) -> Bool {
         switch self {
         case .all(let terms):
             terms.allSatisfy { $0.evaluate(on: data) }
@@ -27,32 +27,47 @@ extension EventFilter.Expression {
     }
 }
 
+/// The data being filtered, its top-level object parsed once for every path that reads it.
+struct FilterInput {
+    let data: RawJSON
+    let object: JSONObject?
+
+    init(_ data: RawJSON) {
+        self.data = data
+        // The data was validated whole, nesting included, so parsing it again cannot fail.
+        self.object = data.kind == .object ? try? data.object(maxDepth: .max) : nil
+    }
+}
+
 extension EventFilter.Operand {
     /// The value this operand stands for; nil when a path leads nowhere.
-    func resolve(in data: RawJSON) -> RawJSON? {
+    func resolve(in input: FilterInput) -> RawJSON? {
         switch self {
         case .literal(let value):
             return value
         case .path(let segments):
-            var current = data
-            for segment in segments {
-                switch current.kind {
-                case .object:
-                    // The data was validated whole, nesting included, so parsing a part cannot fail.
-                    guard let member = (try? current.object(maxDepth: .max))?[segment] else {
-                        return nil
-                    }
-                    current = member
-                case .array:
-                    guard let index = Int(segment), let elements = current.elements, elements.indices.contains(index) else {
-                        return nil
-                    }
-                    current = elements[index]
-                case .string, .number, .bool, .null:
-                    return nil
-                }
+            let first: RawJSON?
+            if let object = input.object {
+                first = object[segments[0]]
+            } else {
+                first = Self.child(segments[0], of: input.data)
             }
-            return current
+            return segments.dropFirst().reduce(first) { value, segment in value.flatMap { Self.child(segment, of: $0) } }
+        }
+    }
+
+    /// An object's member or an array's element (the segment is its index); nil for anything else.
+    private static func child(_ segment: String, of value: RawJSON) -> RawJSON? {
+        switch value.kind {
+        case .object:
+            return (try? value.object(maxDepth: .max))?[segment]
+        case .array:
+            guard let index = Int(segment), let elements = value.elements, elements.indices.contains(index) else {
+                return nil
+            }
+            return elements[index]
+        case .string, .number, .bool, .null:
+            return nil
         }
     }
 }

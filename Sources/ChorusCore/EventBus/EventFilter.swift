@@ -30,7 +30,7 @@ public struct EventFilter: Sendable, CustomStringConvertible {
 
     /// Whether `data` (an event's data, of any JSON kind) satisfies the expression.
     public func matches(data: RawJSON) -> Bool {
-        self.expression.evaluate(on: data)
+        self.expression.evaluate(on: FilterInput(data))
     }
 }
 
