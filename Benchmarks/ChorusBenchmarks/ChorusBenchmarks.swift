@@ -6,6 +6,7 @@ func benchmarks() {
     frameBenchmarks()
     tokenBenchmarks()
     schemaBenchmarks()
+    eventBusBenchmarks()  // filters, the delivery scheduler, webhook signatures
 }
 
 extension Benchmark.Configuration {
