@@ -207,8 +207,8 @@ public final class SQLiteEventStore: EventStore {
         return try await self.read { [sql, arguments] db in
             try Row.fetchAll(db, sql: sql + " ORDER BY p.seq LIMIT ?", arguments: arguments).map { row in
                 PendingDelivery(
-                    consumer: consumer, event: Self.loggedEvent(row), partition: row[9], attempts: row[10],
-                    nextAttemptAt: row[11], lastError: row[12])
+                    consumer: consumer, event: Self.loggedEvent(row), partition: row[8], attempts: row[9],
+                    nextAttemptAt: row[10], lastError: row[11])
             }
         }
     }
@@ -256,11 +256,11 @@ public final class SQLiteEventStore: EventStore {
                 sql: "SELECT number, at, status, error, duration FROM chorus_event_attempts WHERE consumer = ? AND seq = ? ORDER BY id")
             return try rows.map { row in
                 let event = Self.loggedEvent(row)
-                let consumer: String = row[11]
+                let consumer: String = row[10]
                 let attempts = try Row.fetchAll(history, arguments: [consumer, event.sequence]).map { attempt in
                     DeliveryAttempt(number: attempt[0], at: attempt[1], statusCode: attempt[2], error: attempt[3], duration: attempt[4])
                 }
-                return DeadLetter(id: row[10], consumer: consumer, event: event, partition: row[9], failedAt: row[12], attempts: attempts)
+                return DeadLetter(id: row[9], consumer: consumer, event: event, partition: row[8], failedAt: row[11], attempts: attempts)
             }
         }
     }

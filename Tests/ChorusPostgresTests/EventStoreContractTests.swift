@@ -272,8 +272,11 @@ import Testing
         #expect(try await store.trim(EventRetention(), now: 10_000) == 0)
         #expect(try await store.trim(EventRetention(maxAge: 9_650), now: 10_000) == 1)  // t3 (ts 300 < 350)
         #expect(try await Self.everything(store).map(\.event.eventID) == ["t1", "t2", "t4", "t5", "t6"])
-        #expect(try await store.trim(EventRetention(maxEvents: 4), now: 10_000) == 1)  // t4
-        #expect(try await store.trim(EventRetention(maxBytes: 3 * size), now: 10_000) == 1)  // t5; t1, t2 stay
+        // Kept events count towards the limits: five events, at most four, but the oldest is kept.
+        #expect(try await store.trim(EventRetention(maxEvents: 4), now: 10_000) == 0)
+        #expect(try await store.trim(EventRetention(maxEvents: 2), now: 10_000) == 1)  // t4; t1, t2 stay
+        #expect(try await store.trim(EventRetention(maxBytes: 3 * size), now: 10_000) == 0)
+        #expect(try await store.trim(EventRetention(maxBytes: size), now: 10_000) == 1)  // t5
         #expect(try await Self.everything(store).map(\.event.eventID) == ["t1", "t2", "t6"])
         _ = try await store.delivered(consumer: "slow", sequence: receipts[0].sequence)
         #expect(try await store.trim(EventRetention(maxEvents: 1), now: 10_000) == 1)
