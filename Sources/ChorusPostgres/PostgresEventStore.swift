@@ -300,16 +300,7 @@ public final class PostgresEventStore: EventStore {
 
     public func consumerStates() async throws -> [ConsumerDeliveryState] {
         try await self.bounded {
-            let rows = try await self.client.query(
-                """
-                WITH names AS (SELECT consumer FROM chorus_event_cursors UNION SELECT consumer FROM chorus_event_pending
-                               UNION SELECT consumer FROM chorus_event_dead)
-                SELECT n.consumer, coalesce((SELECT fanned_out FROM chorus_event_cursors c WHERE c.consumer = n.consumer), 0),
-                    (SELECT count(*) FROM chorus_event_pending p WHERE p.consumer = n.consumer),
-                    (SELECT min(seq) FROM chorus_event_pending p WHERE p.consumer = n.consumer),
-                    (SELECT count(*) FROM chorus_event_dead d WHERE d.consumer = n.consumer)
-                FROM names n ORDER BY n.consumer
-                """, logger: self.logger)
+            let rows = try await self.client.query(PostgresQuery(unsafeSQL: EventStoreSQL.consumerStates), logger: self.logger)
             var states: [ConsumerDeliveryState] = []
             for try await (consumer, cursor, pending, oldest, dead) in rows.decode((String, Int64, Int, Int64?, Int).self) {
                 states.append(ConsumerDeliveryState(consumer: consumer, cursor: cursor, pending: pending, oldestPendingSequence: oldest, deadLettered: dead))

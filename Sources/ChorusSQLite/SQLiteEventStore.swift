@@ -51,7 +51,7 @@ public final class SQLiteEventStore: EventStore {
         CREATE TABLE IF NOT EXISTS chorus_event_ids (
             event_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, ts INTEGER NOT NULL, seen_at INTEGER NOT NULL);
         CREATE INDEX IF NOT EXISTS chorus_event_ids_seen ON chorus_event_ids (seen_at);
-        CREATE TABLE IF NOT EXISTS chorus_event_cursors (consumer TEXT PRIMARY KEY, cursor INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS chorus_event_cursors (consumer TEXT PRIMARY KEY, fanned_out INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS chorus_event_pending (
             consumer TEXT NOT NULL, seq INTEGER NOT NULL, partition_key TEXT, part INTEGER NOT NULL,
             attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL, last_error TEXT,
@@ -183,7 +183,7 @@ public final class SQLiteEventStore: EventStore {
             guard sequence > cursor else { return cursor }
             _ = try Self.insert(db, consumer, deliveries.filter { $0.sequence > cursor && $0.sequence <= sequence }, now)
             try db.execute(
-                sql: "INSERT INTO chorus_event_cursors (consumer, cursor) VALUES (?, ?) ON CONFLICT (consumer) DO UPDATE SET cursor = excluded.cursor",
+                sql: "INSERT INTO chorus_event_cursors (consumer, fanned_out) VALUES (?, ?) ON CONFLICT (consumer) DO UPDATE SET fanned_out = excluded.fanned_out",
                 arguments: [consumer, sequence])
             return sequence
         }
@@ -297,17 +297,7 @@ public final class SQLiteEventStore: EventStore {
 
     public func consumerStates() async throws -> [ConsumerDeliveryState] {
         try await self.read { db in
-            try Row.fetchAll(
-                db, sql: """
-                    WITH names AS (SELECT consumer FROM chorus_event_cursors UNION SELECT consumer FROM chorus_event_pending
-                                   UNION SELECT consumer FROM chorus_event_dead)
-                    SELECT n.consumer, coalesce((SELECT cursor FROM chorus_event_cursors c WHERE c.consumer = n.consumer), 0),
-                        (SELECT count(*) FROM chorus_event_pending p WHERE p.consumer = n.consumer),
-                        (SELECT min(seq) FROM chorus_event_pending p WHERE p.consumer = n.consumer),
-                        (SELECT count(*) FROM chorus_event_dead d WHERE d.consumer = n.consumer)
-                    FROM names n ORDER BY n.consumer
-                    """
-            ).map { row in
+            try Row.fetchAll(db, sql: EventStoreSQL.consumerStates).map { row in
                 ConsumerDeliveryState(consumer: row[0], cursor: row[1], pending: row[2], oldestPendingSequence: row[3], deadLettered: row[4])
             }
         }
@@ -401,7 +391,7 @@ public final class SQLiteEventStore: EventStore {
     }
 
     private static func cursor(_ db: Database, _ consumer: String) throws -> Int64 {
-        try Int64.fetchOne(db, sql: "SELECT cursor FROM chorus_event_cursors WHERE consumer = ?", arguments: [consumer]) ?? 0
+        try Int64.fetchOne(db, sql: "SELECT fanned_out FROM chorus_event_cursors WHERE consumer = ?", arguments: [consumer]) ?? 0
     }
 
     /// Inserts pending rows, keeping ones that exist; returns how many it created.
