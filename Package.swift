@@ -308,6 +308,8 @@ let package = Package(
                 "ChorusTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                "ChorusSQLite",  // EventStoreContractTests: one suite, both engines
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

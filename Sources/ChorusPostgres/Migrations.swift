@@ -16,5 +16,67 @@ extension Migration {
             """,
             "INSERT INTO chorus_cluster (id) VALUES (gen_random_uuid()::text)",
         ]),
+        // The event bus's store (PostgresEventStore, docs/event-bus-store.md). Appends take the
+        // counter row's lock, so sequences follow commit order: fan-out reads "after the
+        // cursor" and would skip a sequence a slower transaction commits later.
+        Migration(version: 2, name: "event_bus", statements: [
+            """
+            CREATE TABLE chorus_event_counter (
+                singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+                last_seq bigint NOT NULL
+            )
+            """,
+            "INSERT INTO chorus_event_counter (last_seq) VALUES (0)",
+            """
+            CREATE TABLE chorus_events (
+                seq bigint PRIMARY KEY, event_id text NOT NULL, type text NOT NULL, data bytea NOT NULL,
+                ts bigint NOT NULL, correlation_id text, partition_key text, headers text, size bigint NOT NULL
+            )
+            """,
+            "CREATE INDEX chorus_events_type ON chorus_events (type, seq)",
+            "CREATE INDEX chorus_events_ts ON chorus_events (ts)",
+            """
+            CREATE TABLE chorus_event_ids (
+                event_id text PRIMARY KEY, seq bigint NOT NULL, ts bigint NOT NULL, seen_at bigint NOT NULL
+            )
+            """,
+            "CREATE INDEX chorus_event_ids_seen ON chorus_event_ids (seen_at)",
+            "CREATE TABLE chorus_event_cursors (consumer text PRIMARY KEY, fanned_out bigint NOT NULL)",
+            """
+            CREATE TABLE chorus_event_pending (
+                consumer text NOT NULL, seq bigint NOT NULL, partition_key text, part bigint NOT NULL,
+                attempts bigint NOT NULL DEFAULT 0, next_attempt_at bigint NOT NULL, last_error text,
+                PRIMARY KEY (consumer, seq)
+            )
+            """,
+            "CREATE INDEX chorus_event_pending_seq ON chorus_event_pending (seq)",
+            """
+            CREATE TABLE chorus_event_dead (
+                id bigserial PRIMARY KEY, consumer text NOT NULL, seq bigint NOT NULL,
+                partition_key text, part bigint NOT NULL, failed_at bigint NOT NULL
+            )
+            """,
+            "CREATE INDEX chorus_event_dead_consumer ON chorus_event_dead (consumer, id)",
+            "CREATE INDEX chorus_event_dead_seq ON chorus_event_dead (seq)",
+            """
+            CREATE TABLE chorus_event_attempts (
+                id bigserial PRIMARY KEY, consumer text NOT NULL, seq bigint NOT NULL, number bigint NOT NULL,
+                at bigint NOT NULL, status bigint, error text NOT NULL, duration bigint NOT NULL
+            )
+            """,
+            "CREATE INDEX chorus_event_attempts_delivery ON chorus_event_attempts (consumer, seq, id)",
+            """
+            CREATE TABLE chorus_event_leases (
+                consumer text NOT NULL, part bigint NOT NULL, node text, expires_at bigint NOT NULL DEFAULT 0,
+                PRIMARY KEY (consumer, part)
+            )
+            """,
+            """
+            CREATE TABLE chorus_event_definitions (
+                kind text NOT NULL, name text NOT NULL, body text NOT NULL,
+                created_at bigint NOT NULL, updated_at bigint NOT NULL, PRIMARY KEY (kind, name)
+            )
+            """,
+        ]),
     ]
 }

@@ -38,7 +38,7 @@ async def test_ready_reports_postgres_once_migrated(postgres_server, hub_factory
     await wait_for(lambda: _is_ready(hub), timeout=20, what="/ready 200")
     status, body = await ready(hub)
     assert status == 200 and body == {"status": "ready", "checks": {"postgres": {"status": "ok"}}}, body
-    assert postgres_server.psql("SELECT version || ':' || name FROM chorus_migrations", "ready") == "1:cluster"
+    assert postgres_server.psql("SELECT string_agg(version || ':' || name, ',' ORDER BY version) FROM chorus_migrations", "ready") == "1:cluster,2:event_bus"
     assert len(postgres_server.psql("SELECT id FROM chorus_cluster", "ready")) == 36
 
 
@@ -49,7 +49,7 @@ async def test_three_nodes_starting_at_once_migrate_once(postgres_server):
         await asyncio.gather(*(asyncio.to_thread(h.start) for h in hubs))
         for h in hubs:
             await wait_for(lambda h=h: _is_ready(h), timeout=20, what="/ready 200 on every node")
-        assert postgres_server.psql("SELECT count(*) FROM chorus_migrations", "nodes") == "1"
+        assert postgres_server.psql("SELECT count(*) FROM chorus_migrations", "nodes") == "2"
         assert postgres_server.psql("SELECT count(*) FROM chorus_cluster", "nodes") == "1"
     finally:
         for h in hubs:

@@ -1,0 +1,475 @@
+public import ChorusCore
+public import Logging
+import NIOCore
+public import PostgresNIO
+
+/// The event bus's store shared by a cluster's nodes (migration 2, `event_bus`).
+///
+/// An append commits before it returns and holds the counter row's lock meanwhile, so
+/// sequences follow commit order (a plain `bigserial` hands numbers out in call order, and a
+/// fan-out reading "after the cursor" would skip one a slower transaction commits later) and
+/// the idempotency check of two nodes appending one `event_id` cannot race. A consumer's
+/// fan-out locks its cursor row; leases are taken with `FOR UPDATE SKIP LOCKED`.
+public final class PostgresEventStore: EventStore {
+    private let client: PostgresClient
+    private let logger: Logger
+    private let timeout: Duration
+
+    /// A store on `client` (``PostgresService/client``, migrated); a call that takes longer
+    /// than `timeout` fails with a ``StoreError``.
+    public init(client: PostgresClient, timeout: Duration = .seconds(10), logger: Logger = Logger(label: "chorus.events")) {
+        self.client = client
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    // MARK: - The log
+
+    public func append(_ events: [Event], now: Int64, idempotencyWindow: Int64) async throws -> [EventReceipt] {
+        try await self.bounded {
+            let expired = now - idempotencyWindow
+            return try await self.transaction { connection, logger in
+                var last = try await Self.first(
+                    Int64.self, connection.query("SELECT last_seq FROM chorus_event_counter FOR UPDATE", logger: logger)) ?? 0
+                var receipts: [EventReceipt] = []
+                receipts.reserveCapacity(events.count)
+                for event in events {
+                    let sequence = last + 1
+                    // Claims the id (new, or expired and replaced) and appends the event, or neither.
+                    let appended = try await Self.first(
+                        Int64.self,
+                        connection.query(
+                            """
+                            WITH claimed AS (
+                                INSERT INTO chorus_event_ids (event_id, seq, ts, seen_at) VALUES (\(event.eventID), \(sequence), \(event.timestamp), \(now))
+                                ON CONFLICT (event_id) DO UPDATE SET seq = excluded.seq, ts = excluded.ts, seen_at = excluded.seen_at
+                                WHERE chorus_event_ids.seen_at <= \(expired)
+                                RETURNING seq)
+                            INSERT INTO chorus_events (seq, event_id, type, data, ts, correlation_id, partition_key, headers, size)
+                            SELECT seq, \(event.eventID), \(event.type), \(event.data), \(event.timestamp), \(event.correlationID),
+                                \(event.partitionKey), \(EventHeaders.encode(event.headers)), \(event.storedSize) FROM claimed
+                            RETURNING seq
+                            """, logger: logger))
+                    if appended != nil {
+                        last = sequence
+                        receipts.append(EventReceipt(sequence: sequence, eventID: event.eventID, timestamp: event.timestamp, duplicate: false))
+                        continue
+                    }
+                    let rows = try await connection.query("SELECT seq, ts FROM chorus_event_ids WHERE event_id = \(event.eventID)", logger: logger)
+                    for try await (original, timestamp) in rows.decode((Int64, Int64).self) {
+                        receipts.append(EventReceipt(sequence: original, eventID: event.eventID, timestamp: timestamp, duplicate: true))
+                    }
+                }
+                try await connection.query("UPDATE chorus_event_counter SET last_seq = \(last)", logger: logger)
+                return receipts
+            }
+        }
+    }
+
+    public func events(_ query: EventQuery) async throws -> [LoggedEvent] {
+        try await self.bounded {
+            let order = query.order == .oldestFirst ? "ASC" : "DESC"
+            let rows = try await self.client.query(
+                """
+                SELECT \(unescaped: Self.eventColumns) FROM chorus_events e
+                WHERE (\(query.afterSequence)::bigint IS NULL OR e.seq > \(query.afterSequence))
+                AND (\(query.beforeSequence)::bigint IS NULL OR e.seq < \(query.beforeSequence))
+                AND (\(query.since)::bigint IS NULL OR e.ts >= \(query.since))
+                AND (\(query.until)::bigint IS NULL OR e.ts < \(query.until))
+                AND (\(query.types)::text[] IS NULL OR e.type = ANY(\(query.types)))
+                ORDER BY e.seq \(unescaped: order) LIMIT \(query.limit)
+                """, logger: self.logger)
+            var events: [LoggedEvent] = []
+            for try await row in rows {
+                events.append(try Self.loggedEvent(row.makeRandomAccess()))
+            }
+            return events
+        }
+    }
+
+    public func stats() async throws -> EventLogStats {
+        try await self.bounded {
+            var stats = EventLogStats(count: 0, bytes: 0, oldestSequence: nil, oldestTimestamp: nil, lastSequence: 0, newestTimestamp: nil, types: [:])
+            let totals = try await self.client.query(
+                """
+                SELECT count(*), coalesce(sum(size), 0)::bigint, min(seq), max(ts),
+                    (SELECT ts FROM chorus_events ORDER BY seq LIMIT 1), (SELECT last_seq FROM chorus_event_counter)
+                FROM chorus_events
+                """, logger: self.logger)
+            for try await (count, bytes, oldest, newest, oldestTimestamp, last) in totals.decode((Int, Int, Int64?, Int64?, Int64?, Int64).self) {
+                (stats.count, stats.bytes, stats.oldestSequence, stats.newestTimestamp, stats.oldestTimestamp, stats.lastSequence) =
+                    (count, bytes, oldest, newest, oldestTimestamp, last)
+            }
+            let types = try await self.client.query(
+                "SELECT type, count(*), sum(size)::bigint, max(seq), max(ts) FROM chorus_events GROUP BY type", logger: self.logger)
+            for try await (type, count, bytes, sequence, timestamp) in types.decode((String, Int, Int, Int64, Int64).self) {
+                stats.types[type] = EventLogStats.TypeStats(count: count, bytes: bytes, newestSequence: sequence, newestTimestamp: timestamp)
+            }
+            return stats
+        }
+    }
+
+    public func trim(_ retention: EventRetention, now: Int64) async throws -> Int {
+        try await self.bounded {
+            let older = retention.maxAge.map { now - $0 } ?? .min
+            return try await self.count(
+                """
+                WITH cut AS (
+                    SELECT greatest(
+                        coalesce((SELECT seq FROM chorus_events ORDER BY seq DESC LIMIT 1 OFFSET \(retention.maxEvents ?? Int.max)), 0),
+                        coalesce((SELECT seq FROM (SELECT seq, sum(size) OVER (ORDER BY seq DESC) AS total FROM chorus_events) AS t
+                                  WHERE total > \(retention.maxBytes ?? Int.max) ORDER BY seq DESC LIMIT 1), 0)) AS seq),
+                removed AS (
+                    DELETE FROM chorus_events WHERE (seq <= (SELECT seq FROM cut) OR ts < \(older))
+                    AND NOT EXISTS (SELECT 1 FROM chorus_event_pending WHERE chorus_event_pending.seq = chorus_events.seq)
+                    AND NOT EXISTS (SELECT 1 FROM chorus_event_dead WHERE chorus_event_dead.seq = chorus_events.seq)
+                    RETURNING 1)
+                SELECT count(*) FROM removed
+                """)
+        }
+    }
+
+    public func forgetEventIDs(seenBefore time: Int64) async throws -> Int {
+        try await self.bounded {
+            try await self.count("WITH removed AS (DELETE FROM chorus_event_ids WHERE seen_at < \(time) RETURNING 1) SELECT count(*) FROM removed")
+        }
+    }
+
+    // MARK: - Deliveries
+
+    public func cursor(of consumer: String) async throws -> Int64 {
+        try await self.bounded {
+            try await Self.first(
+                Int64.self, self.client.query("SELECT fanned_out FROM chorus_event_cursors WHERE consumer = \(consumer)", logger: self.logger)) ?? 0
+        }
+    }
+
+    public func fanOut(consumer: String, through sequence: Int64, deliveries: [NewDelivery], now: Int64) async throws -> Int64 {
+        try await self.bounded {
+            try await self.transaction { connection, logger in
+                try await connection.query(
+                    "INSERT INTO chorus_event_cursors (consumer, fanned_out) VALUES (\(consumer), 0) ON CONFLICT DO NOTHING", logger: logger)
+                // The row lock serializes this consumer's fan-outs across nodes.
+                let cursor = try await Self.first(
+                    Int64.self, connection.query("SELECT fanned_out FROM chorus_event_cursors WHERE consumer = \(consumer) FOR UPDATE", logger: logger)) ?? 0
+                guard sequence > cursor else { return cursor }
+                _ = try await Self.insert(connection, logger, consumer, deliveries.filter { $0.sequence > cursor && $0.sequence <= sequence }, now)
+                try await connection.query("UPDATE chorus_event_cursors SET fanned_out = \(sequence) WHERE consumer = \(consumer)", logger: logger)
+                return sequence
+            }
+        }
+    }
+
+    public func enqueue(consumer: String, deliveries: [NewDelivery], now: Int64) async throws -> Int {
+        try await self.bounded {
+            try await self.client.withConnection { connection in
+                try await Self.insert(connection, self.logger, consumer, deliveries, now)
+            }
+        }
+    }
+
+    public func pending(consumer: String, partitions: [Int]?, dueBy: Int64?, limit: Int) async throws -> [PendingDelivery] {
+        try await self.bounded {
+            let rows = try await self.client.query(
+                """
+                SELECT \(unescaped: Self.eventColumns), p.part, p.attempts, p.next_attempt_at, p.last_error
+                FROM chorus_event_pending p JOIN chorus_events e ON e.seq = p.seq
+                WHERE p.consumer = \(consumer) AND (\(partitions)::bigint[] IS NULL OR p.part = ANY(\(partitions)))
+                AND (\(dueBy)::bigint IS NULL OR p.next_attempt_at <= \(dueBy))
+                ORDER BY p.seq LIMIT \(limit)
+                """, logger: self.logger)
+            var pending: [PendingDelivery] = []
+            for try await row in rows {
+                let columns = row.makeRandomAccess()
+                pending.append(
+                    PendingDelivery(
+                        consumer: consumer, event: try Self.loggedEvent(columns), partition: try columns[8].decode(Int.self),
+                        attempts: try columns[9].decode(Int.self), nextAttemptAt: try columns[10].decode(Int64.self),
+                        lastError: try columns[11].decode(String?.self)))
+            }
+            return pending
+        }
+    }
+
+    public func delivered(consumer: String, sequence: Int64) async throws -> Bool {
+        try await self.bounded {
+            try await self.count(
+                """
+                WITH removed AS (DELETE FROM chorus_event_pending WHERE consumer = \(consumer) AND seq = \(sequence) RETURNING 1),
+                history AS (DELETE FROM chorus_event_attempts WHERE consumer = \(consumer) AND seq = \(sequence))
+                SELECT count(*) FROM removed
+                """) > 0
+        }
+    }
+
+    public func failed(consumer: String, sequence: Int64, attempt: DeliveryAttempt, retryAt: Int64?) async throws -> FailureOutcome {
+        try await self.bounded {
+            try await self.transaction { connection, logger in
+                let updated = try await connection.query(
+                    """
+                    UPDATE chorus_event_pending SET attempts = attempts + 1, next_attempt_at = \(retryAt ?? attempt.at), last_error = \(attempt.error)
+                    WHERE consumer = \(consumer) AND seq = \(sequence) RETURNING attempts
+                    """, logger: logger)
+                guard let attempts = try await Self.first(Int.self, updated) else { return .notPending }
+                try await connection.query(
+                    """
+                    INSERT INTO chorus_event_attempts (consumer, seq, number, at, status, error, duration)
+                    VALUES (\(consumer), \(sequence), \(attempts), \(attempt.at), \(attempt.statusCode), \(attempt.error), \(attempt.duration))
+                    """, logger: logger)
+                guard retryAt == nil else { return .rescheduled(attempts: attempts) }
+                let moved = try await connection.query(
+                    """
+                    WITH moved AS (DELETE FROM chorus_event_pending WHERE consumer = \(consumer) AND seq = \(sequence)
+                                   RETURNING consumer, seq, partition_key, part)
+                    INSERT INTO chorus_event_dead (consumer, seq, partition_key, part, failed_at)
+                    SELECT consumer, seq, partition_key, part, \(attempt.at) FROM moved RETURNING id
+                    """, logger: logger)
+                return .deadLettered(id: try await Self.first(Int64.self, moved) ?? 0)
+            }
+        }
+    }
+
+    public func deadLetters(consumer: String?, afterID: Int64?, limit: Int) async throws -> [DeadLetter] {
+        try await self.bounded {
+            let rows = try await self.client.query(
+                """
+                SELECT \(unescaped: Self.eventColumns), d.part, d.id, d.consumer, d.failed_at
+                FROM chorus_event_dead d JOIN chorus_events e ON e.seq = d.seq
+                WHERE (\(consumer)::text IS NULL OR d.consumer = \(consumer)) AND d.id > \(afterID ?? 0)
+                ORDER BY d.id LIMIT \(limit)
+                """, logger: self.logger)
+            var letters: [DeadLetter] = []
+            for try await row in rows {
+                let columns = row.makeRandomAccess()
+                letters.append(
+                    DeadLetter(
+                        id: try columns[9].decode(Int64.self), consumer: try columns[10].decode(String.self), event: try Self.loggedEvent(columns),
+                        partition: try columns[8].decode(Int.self), failedAt: try columns[11].decode(Int64.self), attempts: []))
+            }
+            guard !letters.isEmpty else { return [] }
+            // Every attempt of the page in one query, then each to its letter.
+            let history = try await self.client.query(
+                """
+                SELECT consumer, seq, number, at, status, error, duration FROM chorus_event_attempts
+                WHERE consumer = ANY(\(letters.map(\.consumer))) AND seq = ANY(\(letters.map(\.event.sequence))) ORDER BY id
+                """, logger: self.logger)
+            var attempts: [String: [Int64: [DeliveryAttempt]]] = [:]
+            for try await (consumer, sequence, number, at, status, error, duration) in history.decode((String, Int64, Int, Int64, Int?, String, Int64).self) {
+                attempts[consumer, default: [:]][sequence, default: []].append(
+                    DeliveryAttempt(number: number, at: at, statusCode: status, error: error, duration: duration))
+            }
+            return letters.map { letter in
+                var letter = letter
+                letter.attempts = attempts[letter.consumer]?[letter.event.sequence] ?? []
+                return letter
+            }
+        }
+    }
+
+    public func retryDeadLetters(_ selection: DeadLetterSelection, now: Int64) async throws -> Int {
+        try await self.bounded {
+            let (ids, consumer) = Self.condition(selection)
+            return try await self.count(
+                """
+                WITH moved AS (
+                    DELETE FROM chorus_event_dead WHERE (\(ids)::bigint[] IS NULL OR id = ANY(\(ids))) AND (\(consumer)::text IS NULL OR consumer = \(consumer))
+                    RETURNING id, consumer, seq, partition_key, part),
+                pending AS (
+                    INSERT INTO chorus_event_pending (consumer, seq, partition_key, part, next_attempt_at)
+                    SELECT consumer, seq, partition_key, part, \(now) FROM moved ORDER BY id ON CONFLICT (consumer, seq) DO NOTHING)
+                SELECT count(*) FROM moved
+                """)
+        }
+    }
+
+    public func clearDeadLetters(_ selection: DeadLetterSelection) async throws -> Int {
+        try await self.bounded {
+            let (ids, consumer) = Self.condition(selection)
+            return try await self.count(
+                """
+                WITH removed AS (
+                    DELETE FROM chorus_event_dead WHERE (\(ids)::bigint[] IS NULL OR id = ANY(\(ids))) AND (\(consumer)::text IS NULL OR consumer = \(consumer))
+                    RETURNING consumer, seq),
+                history AS (
+                    DELETE FROM chorus_event_attempts a USING removed r WHERE a.consumer = r.consumer AND a.seq = r.seq
+                    AND NOT EXISTS (SELECT 1 FROM chorus_event_pending p WHERE p.consumer = r.consumer AND p.seq = r.seq))
+                SELECT count(*) FROM removed
+                """)
+        }
+    }
+
+    public func consumerStates() async throws -> [ConsumerDeliveryState] {
+        try await self.bounded {
+            let rows = try await self.client.query(PostgresQuery(unsafeSQL: EventStoreSQL.consumerStates), logger: self.logger)
+            var states: [ConsumerDeliveryState] = []
+            for try await (consumer, cursor, pending, oldest, dead) in rows.decode((String, Int64, Int, Int64?, Int).self) {
+                states.append(ConsumerDeliveryState(consumer: consumer, cursor: cursor, pending: pending, oldestPendingSequence: oldest, deadLettered: dead))
+            }
+            return states
+        }
+    }
+
+    public func removeConsumerState(_ consumer: String) async throws {
+        try await self.bounded {
+            try await self.transaction { connection, logger in
+                for table in ["chorus_event_cursors", "chorus_event_pending", "chorus_event_attempts", "chorus_event_dead", "chorus_event_leases"] {
+                    try await connection.query("DELETE FROM \(unescaped: table) WHERE consumer = \(consumer)", logger: logger)
+                }
+            }
+        }
+    }
+
+    // MARK: - Leases
+
+    public func acquireLeases(consumer: String, partitionCount: Int, node: String, max: Int, ttl: Int64, now: Int64) async throws -> [Int] {
+        try await self.bounded {
+            try await self.transaction { connection, logger in
+                try await connection.query(
+                    """
+                    INSERT INTO chorus_event_leases (consumer, part) SELECT \(consumer), g FROM generate_series(0, \(partitionCount - 1)) AS g
+                    ON CONFLICT DO NOTHING
+                    """, logger: logger)
+                // Its own first (renewed), then free or expired ones; rows another node is taking
+                // right now are skipped, not waited for.
+                let rows = try await connection.query(
+                    """
+                    SELECT part FROM chorus_event_leases
+                    WHERE consumer = \(consumer) AND part < \(partitionCount) AND (node = \(node) OR node IS NULL OR expires_at <= \(now))
+                    ORDER BY node IS NOT DISTINCT FROM \(node) DESC, part LIMIT \(max) FOR UPDATE SKIP LOCKED
+                    """, logger: logger)
+                var held: [Int] = []
+                for try await part in rows.decode(Int.self) { held.append(part) }
+                try await connection.query(
+                    """
+                    UPDATE chorus_event_leases SET node = NULL, expires_at = 0
+                    WHERE consumer = \(consumer) AND node = \(node) AND NOT (part = ANY(\(held)))
+                    """, logger: logger)
+                try await connection.query(
+                    "UPDATE chorus_event_leases SET node = \(node), expires_at = \(now + ttl) WHERE consumer = \(consumer) AND part = ANY(\(held))",
+                    logger: logger)
+                return held.sorted()
+            }
+        }
+    }
+
+    public func releaseLeases(node: String, consumer: String?) async throws -> Int {
+        try await self.bounded {
+            try await self.count(
+                """
+                WITH released AS (UPDATE chorus_event_leases SET node = NULL, expires_at = 0
+                                  WHERE node = \(node) AND (\(consumer)::text IS NULL OR consumer = \(consumer)) RETURNING 1)
+                SELECT count(*) FROM released
+                """)
+        }
+    }
+
+    // MARK: - Definitions
+
+    public func saveDefinition(_ kind: StoredDefinition.Kind, name: String, body: String, now: Int64) async throws {
+        try await self.bounded {
+            try await self.client.query(
+                """
+                INSERT INTO chorus_event_definitions (kind, name, body, created_at, updated_at) VALUES (\(kind.rawValue), \(name), \(body), \(now), \(now))
+                ON CONFLICT (kind, name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at
+                """, logger: self.logger)
+        }
+    }
+
+    public func definitions(_ kind: StoredDefinition.Kind) async throws -> [StoredDefinition] {
+        try await self.bounded {
+            let rows = try await self.client.query(
+                "SELECT name, body, created_at, updated_at FROM chorus_event_definitions WHERE kind = \(kind.rawValue) ORDER BY name",
+                logger: self.logger)
+            var definitions: [StoredDefinition] = []
+            for try await (name, body, created, updated) in rows.decode((String, String, Int64, Int64).self) {
+                definitions.append(StoredDefinition(kind: kind, name: name, body: body, createdAt: created, updatedAt: updated))
+            }
+            return definitions
+        }
+    }
+
+    public func removeDefinition(_ kind: StoredDefinition.Kind, name: String) async throws -> Bool {
+        try await self.bounded {
+            try await self.count(
+                """
+                WITH removed AS (DELETE FROM chorus_event_definitions WHERE kind = \(kind.rawValue) AND name = \(name) RETURNING 1)
+                SELECT count(*) FROM removed
+                """) > 0
+        }
+    }
+
+    // MARK: - Helpers
+
+    private static let eventColumns = "e.seq, e.event_id, e.type, e.data, e.ts, e.correlation_id, e.partition_key, e.headers"
+
+    /// Columns 0–7 of `eventColumns`.
+    private static func loggedEvent(_ columns: PostgresRandomAccessRow) throws -> LoggedEvent {
+        LoggedEvent(
+            sequence: try columns[0].decode(Int64.self),
+            event: Event(
+                eventID: try columns[1].decode(String.self), type: try columns[2].decode(String.self),
+                data: try columns[3].decode(ByteBuffer.self), timestamp: try columns[4].decode(Int64.self),
+                correlationID: try columns[5].decode(String?.self), partitionKey: try columns[6].decode(String?.self),
+                headers: EventHeaders.decode(try columns[7].decode(String?.self))))
+    }
+
+    /// Inserts pending rows in one statement, keeping ones that exist; returns how many it created.
+    private static func insert(_ connection: PostgresConnection, _ logger: Logger, _ consumer: String, _ deliveries: [NewDelivery], _ now: Int64) async throws -> Int {
+        guard !deliveries.isEmpty else { return 0 }
+        let rows = try await connection.query(
+            """
+            WITH created AS (
+                INSERT INTO chorus_event_pending (consumer, seq, partition_key, part, next_attempt_at)
+                SELECT \(consumer), d.seq, CASE WHEN d.keyed THEN d.key END, d.part, \(now)
+                FROM unnest(\(deliveries.map(\.sequence)), \(deliveries.map { $0.partitionKey ?? "" }), \(deliveries.map { $0.partitionKey != nil }),
+                            \(deliveries.map(\.partition))) AS d(seq, key, keyed, part)
+                ON CONFLICT (consumer, seq) DO NOTHING RETURNING 1)
+            SELECT count(*) FROM created
+            """, logger: logger)
+        return try await Self.first(Int.self, rows) ?? 0
+    }
+
+    /// The bindings of a selection: ids (nil: any), consumer (nil: any).
+    private static func condition(_ selection: DeadLetterSelection) -> ([Int64]?, String?) {
+        switch selection {
+        case .ids(let ids): (ids, nil)
+        case .consumer(let consumer): (nil, consumer)
+        case .all: (nil, nil)
+        }
+    }
+
+    private static func first<T: PostgresDecodable & Sendable>(_ type: T.Type, _ rows: PostgresRowSequence) async throws -> T? {
+        for try await value in rows.decode(T.self) { return value }
+        return nil
+    }
+
+    /// Runs a `SELECT count(*) …` statement.
+    private func count(_ query: PostgresQuery) async throws -> Int {
+        try await Self.first(Int.self, self.client.query(query, logger: self.logger)) ?? 0
+    }
+
+    private func transaction<T: Sendable>(_ body: (PostgresConnection, Logger) async throws -> T) async throws -> T {
+        try await self.client.withTransaction(logger: self.logger) { connection in try await body(connection, self.logger) }
+    }
+
+    /// Every call is bounded: while PostgreSQL is away the pool waits for a connection (up to a
+    /// minute), and the bus answers an error instead (docs/architecture.md, "ChorusPostgres").
+    /// An append that times out may still commit: the publisher's retry is then a duplicate.
+    private func bounded<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws(StoreError) -> T {
+        do {
+            return try await PostgresUnavailable.withTimeout(self.timeout, "PostgreSQL (event store)", body)
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+
+    private static func storeError(_ error: any Error) -> StoreError {
+        if let error = error as? PostgresUnavailable {
+            return StoreError("event store error: \(error.message)")
+        }
+        if let error = error as? PSQLError {
+            return StoreError("event store error: \(error.serverInfo?[.message] ?? String(reflecting: error.code))")
+        }
+        return StoreError("event store error: \(error)")
+    }
+}

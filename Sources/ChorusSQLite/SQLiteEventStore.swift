@@ -1,0 +1,441 @@
+public import ChorusCore
+import Foundation
+import GRDB
+import NIOCore
+
+/// The event bus's store on one node: its own SQLite file in WAL mode (`events.sqlite` beside
+/// the history), every append one transaction committed before it returns.
+///
+/// `synchronous = FULL` by default: an acknowledged event survives a power loss, not only the
+/// process being killed (NORMAL's guarantee); batches amortize the fsync. One writer, so the
+/// sequence (SQLite's AUTOINCREMENT rowid: never reused) follows commit order, the idempotency
+/// check cannot race, and a consumer's fan-out is serialized. Leases work as on PostgreSQL,
+/// though one node holds them all.
+public final class SQLiteEventStore: EventStore {
+    private let pool: DatabasePool
+    /// The database file.
+    public let path: String
+
+    /// Opens (or creates) the database at `path`.
+    public init(path: String, sync: SQLiteMessageStore.Sync = .full) throws(StoreError) {
+        self.path = path
+        do {
+            let directory = (path as NSString).deletingLastPathComponent
+            if !directory.isEmpty {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            }
+            var configuration = Configuration()
+            configuration.label = "chorus-events"
+            configuration.maximumReaderCount = 4
+            self.pool = try DatabasePool(path: path, configuration: configuration)
+            try self.pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(sync.rawValue)") }
+            try self.pool.write { db in try db.execute(sql: Self.schema) }
+        } catch let error as DatabaseError {
+            throw StoreError("cannot open the event database '\(path)': \(error.message ?? error.description)")
+        } catch {
+            throw StoreError("cannot open the event database '\(path)': \(error)")
+        }
+    }
+
+    /// Closes the connections; the WAL is checkpointed into the file.
+    public func close() throws {
+        try self.pool.close()
+    }
+
+    private static let schema = """
+        CREATE TABLE IF NOT EXISTS chorus_events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, type TEXT NOT NULL, data BLOB NOT NULL,
+            ts INTEGER NOT NULL, correlation_id TEXT, partition_key TEXT, headers TEXT, size INTEGER NOT NULL);
+        CREATE INDEX IF NOT EXISTS chorus_events_type ON chorus_events (type, seq);
+        CREATE INDEX IF NOT EXISTS chorus_events_ts ON chorus_events (ts);
+        CREATE TABLE IF NOT EXISTS chorus_event_ids (
+            event_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, ts INTEGER NOT NULL, seen_at INTEGER NOT NULL);
+        CREATE INDEX IF NOT EXISTS chorus_event_ids_seen ON chorus_event_ids (seen_at);
+        CREATE TABLE IF NOT EXISTS chorus_event_cursors (consumer TEXT PRIMARY KEY, fanned_out INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS chorus_event_pending (
+            consumer TEXT NOT NULL, seq INTEGER NOT NULL, partition_key TEXT, part INTEGER NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL, last_error TEXT,
+            PRIMARY KEY (consumer, seq));
+        CREATE INDEX IF NOT EXISTS chorus_event_pending_seq ON chorus_event_pending (seq);
+        CREATE TABLE IF NOT EXISTS chorus_event_dead (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, consumer TEXT NOT NULL, seq INTEGER NOT NULL,
+            partition_key TEXT, part INTEGER NOT NULL, failed_at INTEGER NOT NULL);
+        CREATE INDEX IF NOT EXISTS chorus_event_dead_consumer ON chorus_event_dead (consumer, id);
+        CREATE INDEX IF NOT EXISTS chorus_event_dead_seq ON chorus_event_dead (seq);
+        CREATE TABLE IF NOT EXISTS chorus_event_attempts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, consumer TEXT NOT NULL, seq INTEGER NOT NULL, number INTEGER NOT NULL,
+            at INTEGER NOT NULL, status INTEGER, error TEXT NOT NULL, duration INTEGER NOT NULL);
+        CREATE INDEX IF NOT EXISTS chorus_event_attempts_delivery ON chorus_event_attempts (consumer, seq, id);
+        CREATE TABLE IF NOT EXISTS chorus_event_leases (
+            consumer TEXT NOT NULL, part INTEGER NOT NULL, node TEXT, expires_at INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (consumer, part));
+        CREATE TABLE IF NOT EXISTS chorus_event_definitions (
+            kind TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL,
+            created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (kind, name));
+        """
+
+    // MARK: - The log
+
+    public func append(_ events: [Event], now: Int64, idempotencyWindow: Int64) async throws -> [EventReceipt] {
+        try await self.write { db in
+            let seen = try db.cachedStatement(sql: "SELECT seq, ts FROM chorus_event_ids WHERE event_id = ? AND seen_at > ?")
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO chorus_events (event_id, type, data, ts, correlation_id, partition_key, headers, size)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            let remember = try db.cachedStatement(sql: """
+                INSERT INTO chorus_event_ids (event_id, seq, ts, seen_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (event_id) DO UPDATE SET seq = excluded.seq, ts = excluded.ts, seen_at = excluded.seen_at
+                """)
+            var receipts: [EventReceipt] = []
+            receipts.reserveCapacity(events.count)
+            for event in events {
+                if let row = try Row.fetchOne(seen, arguments: [event.eventID, now - idempotencyWindow]) {
+                    receipts.append(EventReceipt(sequence: row[0], eventID: event.eventID, timestamp: row[1], duplicate: true))
+                    continue
+                }
+                try insert.execute(arguments: [
+                    event.eventID, event.type, Data(event.data.readableBytesView), event.timestamp,
+                    event.correlationID, event.partitionKey, EventHeaders.encode(event.headers), event.storedSize,
+                ])
+                let sequence = db.lastInsertedRowID
+                try remember.execute(arguments: [event.eventID, sequence, event.timestamp, now])
+                receipts.append(EventReceipt(sequence: sequence, eventID: event.eventID, timestamp: event.timestamp, duplicate: false))
+            }
+            return receipts
+        }
+    }
+
+    public func events(_ query: EventQuery) async throws -> [LoggedEvent] {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let after = query.afterSequence { conditions.append("seq > ?"); arguments += [after] }
+        if let before = query.beforeSequence { conditions.append("seq < ?"); arguments += [before] }
+        if let since = query.since { conditions.append("ts >= ?"); arguments += [since] }
+        if let until = query.until { conditions.append("ts < ?"); arguments += [until] }
+        if let types = query.types {
+            conditions.append("type IN (\(Array(repeating: "?", count: types.count).joined(separator: ", ")))")
+            arguments += StatementArguments(types)
+        }
+        let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+        let order = query.order == .oldestFirst ? "ASC" : "DESC"
+        arguments += [query.limit]
+        let sql = "\(Self.selectEvent) FROM chorus_events\(filter) ORDER BY seq \(order) LIMIT ?"
+        return try await self.read { [arguments] db in try Row.fetchAll(db, sql: sql, arguments: arguments).map { Self.loggedEvent($0) } }
+    }
+
+    public func stats() async throws -> EventLogStats {
+        try await self.read { db in
+            let total = try Row.fetchOne(db, sql: "SELECT count(*), coalesce(sum(size), 0), min(seq), max(ts) FROM chorus_events")!
+            let oldest = try Int64.fetchOne(db, sql: "SELECT ts FROM chorus_events ORDER BY seq LIMIT 1")
+            let last = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'chorus_events'") ?? 0
+            var types: [String: EventLogStats.TypeStats] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT type, count(*), sum(size), max(seq), max(ts) FROM chorus_events GROUP BY type") {
+                types[row[0]] = EventLogStats.TypeStats(count: row[1], bytes: row[2], newestSequence: row[3], newestTimestamp: row[4])
+            }
+            return EventLogStats(
+                count: total[0], bytes: total[1], oldestSequence: total[2], oldestTimestamp: oldest,
+                lastSequence: last, newestTimestamp: total[3], types: types)
+        }
+    }
+
+    public func trim(_ retention: EventRetention, now: Int64) async throws -> Int {
+        try await self.write { db in
+            // The highest sequence the count and size limits remove, and the age limit's time.
+            var cut: Int64 = 0
+            if let maxEvents = retention.maxEvents {
+                cut = max(cut, try Int64.fetchOne(db, sql: "SELECT seq FROM chorus_events ORDER BY seq DESC LIMIT 1 OFFSET ?", arguments: [maxEvents]) ?? 0)
+            }
+            if let maxBytes = retention.maxBytes {
+                cut = max(cut, try Int64.fetchOne(db, sql: """
+                    SELECT seq FROM (SELECT seq, sum(size) OVER (ORDER BY seq DESC) AS total FROM chorus_events) AS t
+                    WHERE total > ? ORDER BY seq DESC LIMIT 1
+                    """, arguments: [maxBytes]) ?? 0)
+            }
+            let older = retention.maxAge.map { now - $0 } ?? .min
+            try db.execute(
+                sql: """
+                    DELETE FROM chorus_events WHERE (seq <= ? OR ts < ?)
+                    AND NOT EXISTS (SELECT 1 FROM chorus_event_pending WHERE chorus_event_pending.seq = chorus_events.seq)
+                    AND NOT EXISTS (SELECT 1 FROM chorus_event_dead WHERE chorus_event_dead.seq = chorus_events.seq)
+                    """,
+                arguments: [cut, older])
+            return db.changesCount
+        }
+    }
+
+    public func forgetEventIDs(seenBefore time: Int64) async throws -> Int {
+        try await self.write { db in
+            try db.execute(sql: "DELETE FROM chorus_event_ids WHERE seen_at < ?", arguments: [time])
+            return db.changesCount
+        }
+    }
+
+    // MARK: - Deliveries
+
+    public func cursor(of consumer: String) async throws -> Int64 {
+        try await self.read { db in try Self.cursor(db, consumer) }
+    }
+
+    public func fanOut(consumer: String, through sequence: Int64, deliveries: [NewDelivery], now: Int64) async throws -> Int64 {
+        try await self.write { db in
+            let cursor = try Self.cursor(db, consumer)
+            guard sequence > cursor else { return cursor }
+            _ = try Self.insert(db, consumer, deliveries.filter { $0.sequence > cursor && $0.sequence <= sequence }, now)
+            try db.execute(
+                sql: "INSERT INTO chorus_event_cursors (consumer, fanned_out) VALUES (?, ?) ON CONFLICT (consumer) DO UPDATE SET fanned_out = excluded.fanned_out",
+                arguments: [consumer, sequence])
+            return sequence
+        }
+    }
+
+    public func enqueue(consumer: String, deliveries: [NewDelivery], now: Int64) async throws -> Int {
+        try await self.write { db in try Self.insert(db, consumer, deliveries, now) }
+    }
+
+    public func pending(consumer: String, partitions: [Int]?, dueBy: Int64?, limit: Int) async throws -> [PendingDelivery] {
+        var sql = "SELECT \(Self.eventColumns), p.part, p.attempts, p.next_attempt_at, p.last_error FROM chorus_event_pending p JOIN chorus_events e ON e.seq = p.seq WHERE p.consumer = ?"
+        var arguments: StatementArguments = [consumer]
+        if let partitions {
+            sql += " AND p.part IN (\(partitions.map(String.init).joined(separator: ", ")))"
+        }
+        if let dueBy {
+            sql += " AND p.next_attempt_at <= ?"
+            arguments += [dueBy]
+        }
+        arguments += [limit]
+        return try await self.read { [sql, arguments] db in
+            try Row.fetchAll(db, sql: sql + " ORDER BY p.seq LIMIT ?", arguments: arguments).map { row in
+                PendingDelivery(
+                    consumer: consumer, event: Self.loggedEvent(row), partition: row[8], attempts: row[9],
+                    nextAttemptAt: row[10], lastError: row[11])
+            }
+        }
+    }
+
+    public func delivered(consumer: String, sequence: Int64) async throws -> Bool {
+        try await self.write { db in
+            try db.execute(sql: "DELETE FROM chorus_event_pending WHERE consumer = ? AND seq = ?", arguments: [consumer, sequence])
+            let removed = db.changesCount > 0
+            try db.execute(sql: "DELETE FROM chorus_event_attempts WHERE consumer = ? AND seq = ?", arguments: [consumer, sequence])
+            return removed
+        }
+    }
+
+    public func failed(consumer: String, sequence: Int64, attempt: DeliveryAttempt, retryAt: Int64?) async throws -> FailureOutcome {
+        try await self.write { db in
+            guard
+                let attempts = try Int.fetchOne(
+                    db, sql: "UPDATE chorus_event_pending SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE consumer = ? AND seq = ? RETURNING attempts",
+                    arguments: [retryAt ?? attempt.at, attempt.error, consumer, sequence])
+            else { return .notPending }
+            try db.execute(
+                sql: "INSERT INTO chorus_event_attempts (consumer, seq, number, at, status, error, duration) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: [consumer, sequence, attempts, attempt.at, attempt.statusCode, attempt.error, attempt.duration])
+            guard retryAt == nil else { return .rescheduled(attempts: attempts) }
+            let id = try Int64.fetchOne(
+                db, sql: """
+                    INSERT INTO chorus_event_dead (consumer, seq, partition_key, part, failed_at)
+                    SELECT consumer, seq, partition_key, part, ? FROM chorus_event_pending WHERE consumer = ? AND seq = ? RETURNING id
+                    """,
+                arguments: [attempt.at, consumer, sequence])!
+            try db.execute(sql: "DELETE FROM chorus_event_pending WHERE consumer = ? AND seq = ?", arguments: [consumer, sequence])
+            return .deadLettered(id: id)
+        }
+    }
+
+    public func deadLetters(consumer: String?, afterID: Int64?, limit: Int) async throws -> [DeadLetter] {
+        try await self.read { db in
+            let rows = try Row.fetchAll(
+                db, sql: """
+                    SELECT \(Self.eventColumns), d.part, d.id, d.consumer, d.failed_at FROM chorus_event_dead d JOIN chorus_events e ON e.seq = d.seq
+                    WHERE (?1 IS NULL OR d.consumer = ?1) AND d.id > ?2 ORDER BY d.id LIMIT ?3
+                    """,
+                arguments: [consumer, afterID ?? 0, limit])
+            let history = try db.cachedStatement(
+                sql: "SELECT number, at, status, error, duration FROM chorus_event_attempts WHERE consumer = ? AND seq = ? ORDER BY id")
+            return try rows.map { row in
+                let event = Self.loggedEvent(row)
+                let consumer: String = row[10]
+                let attempts = try Row.fetchAll(history, arguments: [consumer, event.sequence]).map { attempt in
+                    DeliveryAttempt(number: attempt[0], at: attempt[1], statusCode: attempt[2], error: attempt[3], duration: attempt[4])
+                }
+                return DeadLetter(id: row[9], consumer: consumer, event: event, partition: row[8], failedAt: row[11], attempts: attempts)
+            }
+        }
+    }
+
+    public func retryDeadLetters(_ selection: DeadLetterSelection, now: Int64) async throws -> Int {
+        try await self.write { db in
+            let (condition, arguments) = Self.condition(selection)
+            try db.execute(
+                sql: """
+                    INSERT INTO chorus_event_pending (consumer, seq, partition_key, part, next_attempt_at)
+                    SELECT consumer, seq, partition_key, part, ? FROM chorus_event_dead WHERE \(condition) ORDER BY id
+                    ON CONFLICT (consumer, seq) DO NOTHING
+                    """,
+                arguments: [now] + arguments)
+            try db.execute(sql: "DELETE FROM chorus_event_dead WHERE \(condition)", arguments: arguments)
+            return db.changesCount
+        }
+    }
+
+    public func clearDeadLetters(_ selection: DeadLetterSelection) async throws -> Int {
+        try await self.write { db in
+            let (condition, arguments) = Self.condition(selection)
+            let removed = try Row.fetchAll(db, sql: "DELETE FROM chorus_event_dead WHERE \(condition) RETURNING consumer, seq", arguments: arguments)
+            let forget = try db.cachedStatement(sql: """
+                DELETE FROM chorus_event_attempts WHERE consumer = ?1 AND seq = ?2
+                AND NOT EXISTS (SELECT 1 FROM chorus_event_pending WHERE consumer = ?1 AND seq = ?2)
+                """)
+            for row in removed {
+                try forget.execute(arguments: [row[0] as String, row[1] as Int64])
+            }
+            return removed.count
+        }
+    }
+
+    public func consumerStates() async throws -> [ConsumerDeliveryState] {
+        try await self.read { db in
+            try Row.fetchAll(db, sql: EventStoreSQL.consumerStates).map { row in
+                ConsumerDeliveryState(consumer: row[0], cursor: row[1], pending: row[2], oldestPendingSequence: row[3], deadLettered: row[4])
+            }
+        }
+    }
+
+    public func removeConsumerState(_ consumer: String) async throws {
+        try await self.write { db in
+            for table in ["chorus_event_cursors", "chorus_event_pending", "chorus_event_attempts", "chorus_event_dead", "chorus_event_leases"] {
+                try db.execute(sql: "DELETE FROM \(table) WHERE consumer = ?", arguments: [consumer])
+            }
+        }
+    }
+
+    // MARK: - Leases
+
+    public func acquireLeases(consumer: String, partitionCount: Int, node: String, max: Int, ttl: Int64, now: Int64) async throws -> [Int] {
+        try await self.write { db in
+            let create = try db.cachedStatement(sql: "INSERT INTO chorus_event_leases (consumer, part) VALUES (?, ?) ON CONFLICT DO NOTHING")
+            for partition in 0..<partitionCount {
+                try create.execute(arguments: [consumer, partition])
+            }
+            // Its own first (renewed), then free or expired ones, in partition order.
+            let held = try Int.fetchAll(
+                db, sql: """
+                    SELECT part FROM chorus_event_leases WHERE consumer = ?1 AND part < ?4 AND (node = ?2 OR node IS NULL OR expires_at <= ?3)
+                    ORDER BY node IS NOT ?2, part LIMIT ?5
+                    """,
+                arguments: [consumer, node, now, partitionCount, max])
+            try db.execute(
+                sql: "UPDATE chorus_event_leases SET node = NULL, expires_at = 0 WHERE consumer = ? AND node = ?",
+                arguments: [consumer, node])
+            let take = try db.cachedStatement(sql: "UPDATE chorus_event_leases SET node = ?, expires_at = ? WHERE consumer = ? AND part = ?")
+            for partition in held {
+                try take.execute(arguments: [node, now + ttl, consumer, partition])
+            }
+            return held.sorted()
+        }
+    }
+
+    public func releaseLeases(node: String, consumer: String?) async throws -> Int {
+        try await self.write { db in
+            try db.execute(
+                sql: "UPDATE chorus_event_leases SET node = NULL, expires_at = 0 WHERE node = ?1 AND (?2 IS NULL OR consumer = ?2)",
+                arguments: [node, consumer])
+            return db.changesCount
+        }
+    }
+
+    // MARK: - Definitions
+
+    public func saveDefinition(_ kind: StoredDefinition.Kind, name: String, body: String, now: Int64) async throws {
+        try await self.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO chorus_event_definitions (kind, name, body, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
+                    ON CONFLICT (kind, name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at
+                    """,
+                arguments: [kind.rawValue, name, body, now])
+        }
+    }
+
+    public func definitions(_ kind: StoredDefinition.Kind) async throws -> [StoredDefinition] {
+        try await self.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT name, body, created_at, updated_at FROM chorus_event_definitions WHERE kind = ? ORDER BY name",
+                arguments: [kind.rawValue]
+            ).map { StoredDefinition(kind: kind, name: $0[0], body: $0[1], createdAt: $0[2], updatedAt: $0[3]) }
+        }
+    }
+
+    public func removeDefinition(_ kind: StoredDefinition.Kind, name: String) async throws -> Bool {
+        try await self.write { db in
+            try db.execute(sql: "DELETE FROM chorus_event_definitions WHERE kind = ? AND name = ?", arguments: [kind.rawValue, name])
+            return db.changesCount > 0
+        }
+    }
+
+    // MARK: - Helpers
+
+    private static let eventColumns = "e.seq, e.event_id, e.type, e.data, e.ts, e.correlation_id, e.partition_key, e.headers"
+    private static let selectEvent = "SELECT seq, event_id, type, data, ts, correlation_id, partition_key, headers"
+
+    /// Columns 0–7 of `eventColumns`.
+    private static func loggedEvent(_ row: Row) -> LoggedEvent {
+        let data: Data = row[3]
+        return LoggedEvent(
+            sequence: row[0],
+            event: Event(
+                eventID: row[1], type: row[2], data: ByteBuffer(bytes: data), timestamp: row[4],
+                correlationID: row[5], partitionKey: row[6], headers: EventHeaders.decode(row[7])))
+    }
+
+    private static func cursor(_ db: Database, _ consumer: String) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT fanned_out FROM chorus_event_cursors WHERE consumer = ?", arguments: [consumer]) ?? 0
+    }
+
+    /// Inserts pending rows, keeping ones that exist; returns how many it created.
+    private static func insert(_ db: Database, _ consumer: String, _ deliveries: [NewDelivery], _ now: Int64) throws -> Int {
+        let insert = try db.cachedStatement(sql: """
+            INSERT INTO chorus_event_pending (consumer, seq, partition_key, part, next_attempt_at) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (consumer, seq) DO NOTHING
+            """)
+        var created = 0
+        for delivery in deliveries {
+            try insert.execute(arguments: [consumer, delivery.sequence, delivery.partitionKey, delivery.partition, now])
+            created += db.changesCount
+        }
+        return created
+    }
+
+    private static func condition(_ selection: DeadLetterSelection) -> (String, StatementArguments) {
+        switch selection {
+        case .ids(let ids): ("id IN (\(ids.map(String.init).joined(separator: ", ")))", [])
+        case .consumer(let consumer): ("consumer = ?", [consumer])
+        case .all: ("1", [])
+        }
+    }
+
+    private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
+        do {
+            return try await self.pool.read(body)
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+
+    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
+        do {
+            return try await self.pool.write(body)
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+
+    private static func storeError(_ error: any Error) -> StoreError {
+        if let error = error as? DatabaseError {
+            return StoreError("event database error: \(error.message ?? error.description)")
+        }
+        return StoreError("event database error: \(error)")
+    }
+}
