@@ -15,6 +15,9 @@ final class LoopShard: @unchecked Sendable {
     enum Work {
         case topic(OutboundMessage)
         case user(String, OutboundMessage)
+        /// A hub frame other than `message` (a `presence_diff`), encoded once, for the
+        /// WebSocket connections subscribed to exactly this topic.
+        case frame(Topic, ByteBuffer)
         case disconnectUser(String, message: String, reconnect: Bool)
         case disconnectAll(code: CloseCode, reason: ReasonCode, message: String, reconnect: Bool)
     }
@@ -202,6 +205,8 @@ final class LoopShard: @unchecked Sendable {
                 self.deliver(message, flushing: last, delivered: &delivered, bytes: &bytes)
             case .user(let user, let message):
                 self.deliver(message, toUser: user, flushing: last, delivered: &delivered, bytes: &bytes)
+            case .frame(let topic, let frame):
+                self.deliver(frame, to: topic, flushing: last)
             case .disconnectUser(let user, let message, let reconnect):
                 for key in self.users[user] ?? [] {
                     key.connection.disconnect(code: .normal, reason: .kicked, message: message, reconnect: reconnect)
@@ -247,6 +252,16 @@ final class LoopShard: @unchecked Sendable {
             self.write(key.connection.transport == .webSocket ? message.webSocketFrame : message.sseEvent, of: message, to: key.connection, flushing: flushing, delivered: &delivered, bytes: &bytes)
         }
         self.metrics.observeDeliveryLatency(since: message.publishedAt)
+    }
+
+    private func deliver(_ frame: ByteBuffer, to topic: Topic, flushing: Bool) {
+        for key in self.trie.subscribers(of: TopicPattern(topic)) {
+            guard let connection = key.connection as? WebSocketConnection, !connection.closing, connection.write(frame, flush: flushing) else { continue }
+            if !flushing && !connection.flushPending {
+                connection.flushPending = true
+                self.dirty.append(connection)
+            }
+        }
     }
 
     /// False when `pattern` is one of the connection's filtered subscriptions and the client may
