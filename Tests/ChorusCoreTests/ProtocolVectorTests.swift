@@ -69,6 +69,7 @@ import Testing
             ), nil
         ),
         "presence_stats": (.presenceStats(topic: "room:lobby", counts: PresenceCounts(clients: 3, users: 2)), "4"),
+        "signal": (.signal(from: MessageSender(user: "alice", client: "c-1"), data: ByteBuffer(string: #"{"type":"offer","sdp":"v=0"}"#)), nil),
     ]
 
     static func load() throws -> (vectors: Vectors, raw: [String: Any]) {

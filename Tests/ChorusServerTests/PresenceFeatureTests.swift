@@ -26,6 +26,9 @@ import Testing
             let frame = try ClientFrameDecoder().decode(ByteBuffer(string: #"{"type":"\#(type)","topic":"room:a","meta":{}}"#)).result.get()
             #expect(features.route(for: frame)?.feature is PresenceFeature, "\(type)")
         }
+        let signal = try ClientFrameDecoder().decode(ByteBuffer(string: #"{"type":"signal","to":"c-1","data":{}}"#)).result.get()
+        #expect(features.route(for: signal)?.feature is SignalFeature)
+        #expect(features.route(for: signal)?.limit == .publishRatePerConnection)
         #expect(try Client().hub.presence == nil)
     }
 
@@ -100,5 +103,26 @@ import Testing
         #expect(client.connection.subscriptions.isEmpty, "a refused join subscribes to nothing")
         try client.send(#"{"type":"presence","topic":"room:full","id":6}"#)
         #expect(try client.texts().first?.contains(#""client":"other""#) == true)
+    }
+
+    @Test func aSignalReachesOnlyAClientInASharedTopic() throws {
+        let client = try Self.client()
+        defer { client.finish() }
+        let me = client.connection.info.client
+        try client.send(#"{"type":"signal","to":"\#(me)","data":{"sdp":1},"id":1}"#)
+        #expect(try client.texts().first?.contains(#""code":"not_found""#) == true, "not present anywhere")
+        try client.send(#"{"type":"presence_join","topic":"room:a","id":2}"#)
+        _ = try client.texts()
+        try client.send(#"{"type":"signal","to":"\#(me)","data":{"sdp":1},"id":3}"#)
+        #expect(try client.texts().first?.contains(#""code":"not_found""#) == true, "not to itself")
+        // A peer on the same hub, present in the same topic, signals this connection.
+        let peer = try #require(client.hub.presence)
+        _ = try peer.join(PresenceMember(client: "peer", user: "bob", meta: ByteBuffer(string: "{}"), joinedAt: 1), topic: try Topic("room:a"), maxMembers: 10, on: client.loop).wait()
+        #expect(try peer.sharedTopic(of: "peer", and: me, on: client.loop).wait() == (try Topic("room:a")))
+        let relay = WebSocketConnection.encode(.signal(from: MessageSender(user: "bob", client: "peer"), data: ByteBuffer(string: #"{"sdp":2}"#)), id: nil, version: .v1)
+        #expect(client.hub.send(relay, toClient: me))
+        #expect(!client.hub.send(relay, toClient: "elsewhere-1"))
+        client.run()
+        #expect(try client.texts().contains(#"{"type":"signal","from":{"user":"bob","client":"peer"},"data":{"sdp":2}}"#))
     }
 }

@@ -261,3 +261,30 @@ async def test_a_burst_of_1000_joins_is_a_few_diff_frames(hub_factory):
     for raw in sockets:
         raw.writer.close()
     await watcher.close()
+
+
+async def test_signal_between_members_of_a_shared_topic(hub):
+    alice, a, _ = await join_as(hub, "alice", "room:sig")
+    bob, b, _ = await join_as(hub, "bob", "room:sig")
+    await join_seen(alice, b)  # so that bob's leave below is not cancelled by his join in one tick
+    carol, c, _ = await join_as(hub, "carol", "room:elsewhere")
+    for n in range(20):
+        await send(alice, {"type": "signal", "to": b, "data": {"n": n, "sdp": "offer"}, "id": n})
+    acks = [await recv_type(alice, "ack") for _ in range(20)]
+    assert [ack["id"] for ack in acks] == list(range(20))
+    received = [await recv_type(bob, "signal") for _ in range(20)]
+    assert [r["data"]["n"] for r in received] == list(range(20)), "in order per pair"
+    assert received[0] == {"type": "signal", "from": {"user": "alice", "client": a}, "data": {"n": 0, "sdp": "offer"}}
+    # Not sharing a presence topic, unknown, or gone: not_found.
+    err = await roundtrip_skip(carol, {"type": "signal", "to": a, "data": {}, "id": "x"}, "error")
+    assert err["code"] == "not_found" and err["id"] == "x", err
+    err = await roundtrip_skip(alice, {"type": "signal", "to": "nobody", "data": {}, "id": "y"}, "error")
+    assert err["code"] == "not_found", err
+    await bob.close()
+    await leave_seen(alice, b)
+    err = await roundtrip_skip(alice, {"type": "signal", "to": b, "data": {}, "id": "z"}, "error")
+    assert err["code"] == "not_found", err
+    err = await roundtrip_skip(alice, {"type": "signal", "data": {}, "id": "w"}, "error")
+    assert err["code"] == "bad_request", err
+    await alice.close()
+    await carol.close()

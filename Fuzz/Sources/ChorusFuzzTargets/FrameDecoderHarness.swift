@@ -62,6 +62,9 @@ enum FrameDecoderHarness {
             ServerFrame.presenceState(topic: topic.name, members: [member], counts: PresenceCounts(clients: 1, users: 1)).write(into: &reply, id: id)
         case .presence(let topic), .presenceLeave(let topic), .presenceStats(let topic):
             ServerFrame.presenceStats(topic: topic.name, counts: PresenceCounts(clients: 0, users: 0)).write(into: &reply, id: id)
+        case .signal(let client, let data):
+            ServerFrame.signal(from: MessageSender(user: client, client: client), data: data.bytes).write(into: &reply)
+            ServerFrame.ack(messageID: nil, offset: nil, epoch: nil).write(into: &reply, id: id)
         case .direct(let user, let event, let data):
             let envelope = MessageEnvelope(
                 topic: "direct",

@@ -55,6 +55,11 @@ extension ClientFrame {
             Self.writeID(id, into: &buffer)
             Self.writeString("topic", topic.name, into: &buffer)
             Self.writeValue("meta", meta, into: &buffer)
+        case .signal(let client, let data):
+            buffer.writeStaticString(#""signal""#)
+            Self.writeID(id, into: &buffer)
+            Self.writeString("to", client, into: &buffer)
+            Self.writeValue("data", data, into: &buffer)
         case .direct(let user, let event, let data):
             buffer.writeStaticString(#""direct""#)
             Self.writeID(id, into: &buffer)

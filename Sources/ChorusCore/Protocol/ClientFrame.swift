@@ -22,6 +22,8 @@ public enum ClientFrame: Sendable {
     case presenceLeave(Topic)
     /// `presence_stats`: how many are present in a topic, without the member list.
     case presenceStats(Topic)
+    /// `signal`: WebRTC signalling `data` for exactly one connection (`to`, a client id).
+    case signal(to: String, data: RawJSON)
     /// `direct`: a message to every connection of one user.
     case direct(to: String, event: String, data: RawJSON)
     /// Any other `type`: routed to a handler the application registered for it.

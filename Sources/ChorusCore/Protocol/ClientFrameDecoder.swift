@@ -75,6 +75,10 @@ package struct ClientFrameDecoder: Sendable {
             return .presenceLeave(try object.topic("topic"))
         case "presence_stats":
             return .presenceStats(try object.topic("topic"))
+        case "signal":
+            let client = try object.requiredString("to")
+            guard !client.isEmpty else { throw ProtocolError(.badRequest, "field 'to' must name a client") }
+            return .signal(to: client, data: try object.required("data"))
         case "direct":
             let user = try object.requiredString("to")
             guard !user.isEmpty else { throw ProtocolError(.badRequest, "field 'to' must name a user") }

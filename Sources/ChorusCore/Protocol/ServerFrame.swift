@@ -28,6 +28,8 @@ public enum ServerFrame: Sendable {
     /// `presence_diff`: who joined and who left a topic since the last diff (a meta update is a
     /// leave and a join of that client); apply `leaves` first.
     case presenceDiff(topic: String, joins: [PresenceMember], leaves: [PresenceMember])
+    /// `signal`: WebRTC signalling `data` relayed from another connection.
+    case signal(from: MessageSender, data: ByteBuffer)
     /// A reply to a custom frame type: `fields` is a JSON object whose members are added to
     /// the reply next to `type` and `id`.
     case custom(type: String, fields: ByteBuffer?)
@@ -132,6 +134,13 @@ public enum ServerFrame: Sendable {
             PresenceMember.writeList(joins, into: &buffer)
             buffer.writeStaticString(#","leaves":"#)
             PresenceMember.writeList(leaves, into: &buffer)
+        case .signal(let from, let data):
+            buffer.writeStaticString(#""signal","from":{"user":"#)
+            if let user = from.user { buffer.writeJSONString(user) } else { buffer.writeStaticString("null") }
+            buffer.writeStaticString(#","client":"#)
+            buffer.writeJSONString(from.client)
+            buffer.writeStaticString(#"},"data":"#)
+            buffer.writeImmutableBuffer(data)
         case .custom(let type, let fields):
             buffer.writeJSONString(type)
             Self.writeID(id, into: &buffer)

@@ -14,6 +14,7 @@ extension ClientFrame {
         case .presenceUpdate: "presence_update"
         case .presenceLeave: "presence_leave"
         case .presenceStats: "presence_stats"
+        case .signal: "signal"
         case .direct: "direct"
         case .custom(let type, _): type
         }
@@ -22,7 +23,7 @@ extension ClientFrame {
     /// The `unknown_type` error for a protocol frame whose feature this hub does not have.
     var unservedError: ProtocolError {
         switch self {
-        case .presence, .presenceJoin, .presenceUpdate, .presenceLeave, .presenceStats:
+        case .presence, .presenceJoin, .presenceUpdate, .presenceLeave, .presenceStats, .signal:
             ProtocolError(.unknownType, "presence is not available in this version of the hub")
         default:
             ProtocolError(.unknownType, "'\(self.type)' frames are not available in this version of the hub")

@@ -30,7 +30,8 @@ struct ConnectionFeatures: Sendable {
     /// What every hub serves: pub/sub, history recovery, direct messages, presence when some
     /// namespace has it, and `handlers` for the application's own frame types.
     static func standard(customHandlers handlers: [String: CustomFrameHandler], presence: Bool = false) -> ConnectionFeatures {
-        let presence: [any ConnectionFeature] = presence ? [PresenceFeature()] : []
+        // Signalling finds its peers through presence, so it comes with it.
+        let presence: [any ConnectionFeature] = presence ? [PresenceFeature(), SignalFeature()] : []
         return ConnectionFeatures([PubSubFeature(), HistoryFeature(), DirectFeature()] + presence, custom: CustomFramesFeature(handlers: handlers))
     }
 

@@ -279,6 +279,14 @@ public final class Hub: Sendable {
         return Receipt(messageID: envelope.messageID)
     }
 
+    /// Writes `frame` (a complete WebSocket frame) to the connection of `client` on this node,
+    /// after what was queued for it before; false when no connection of this process has that id.
+    func send(_ frame: ByteBuffer, toClient client: String) -> Bool {
+        guard let id = self.connectionIDs.number(of: client) else { return false }
+        for shard in self.shards { shard.enqueue(.connection(id, frame)) }
+        return true
+    }
+
     /// Closes every connection of `user`, on every node the broker reaches, after a
     /// `disconnect` frame with `reason` (v1.1: its `message`; its `reason` is `kicked`).
     public func disconnect(user: String, reason: String, reconnect: Bool) {

@@ -18,6 +18,8 @@ final class LoopShard: @unchecked Sendable {
         /// A hub frame other than `message` (a `presence_diff`), encoded once, for the
         /// WebSocket connections subscribed to exactly this topic.
         case frame(Topic, ByteBuffer)
+        /// A hub frame for one connection (a `signal`), by its number; ignored where it is not.
+        case connection(UInt64, ByteBuffer)
         case disconnectUser(String, message: String, reconnect: Bool)
         case disconnectAll(code: CloseCode, reason: ReasonCode, message: String, reconnect: Bool)
     }
@@ -206,7 +208,9 @@ final class LoopShard: @unchecked Sendable {
             case .user(let user, let message):
                 self.deliver(message, toUser: user, flushing: last, delivered: &delivered, bytes: &bytes)
             case .frame(let topic, let frame):
-                self.deliver(frame, to: topic, flushing: last)
+                for key in self.trie.subscribers(of: TopicPattern(topic)) { self.write(frame, to: key.connection, flushing: last) }
+            case .connection(let id, let frame):
+                if let connection = self.connections[id] { self.write(frame, to: connection, flushing: last) }
             case .disconnectUser(let user, let message, let reconnect):
                 for key in self.users[user] ?? [] {
                     key.connection.disconnect(code: .normal, reason: .kicked, message: message, reconnect: reconnect)
@@ -254,13 +258,12 @@ final class LoopShard: @unchecked Sendable {
         self.metrics.observeDeliveryLatency(since: message.publishedAt)
     }
 
-    private func deliver(_ frame: ByteBuffer, to topic: Topic, flushing: Bool) {
-        for key in self.trie.subscribers(of: TopicPattern(topic)) {
-            guard let connection = key.connection as? WebSocketConnection, !connection.closing, connection.write(frame, flush: flushing) else { continue }
-            if !flushing && !connection.flushPending {
-                connection.flushPending = true
-                self.dirty.append(connection)
-            }
+    /// Writes a WebSocket frame other than `message` to a WebSocket connection (SSE carries messages only).
+    private func write(_ frame: ByteBuffer, to connection: any HubConnection, flushing: Bool) {
+        guard let connection = connection as? WebSocketConnection, !connection.closing, connection.write(frame, flush: flushing) else { return }
+        if !flushing && !connection.flushPending {
+            connection.flushPending = true
+            self.dirty.append(connection)
         }
     }
 

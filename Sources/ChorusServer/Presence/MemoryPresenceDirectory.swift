@@ -77,8 +77,12 @@ public final class MemoryPresenceDirectory: PresenceDirectory {
         loop.makeSucceededFuture(self.state.withLockedValue { $0.rosters[topic]?.counts } ?? PresenceCounts(clients: 0, users: 0))
     }
 
-    public func isPresent(client: String, in topic: Topic, on loop: any EventLoop) -> EventLoopFuture<Bool> {
-        loop.makeSucceededFuture(self.state.withLockedValue { $0.rosters[topic]?.members[client] != nil })
+    public func sharedTopic(of client: String, and other: String, on loop: any EventLoop) -> EventLoopFuture<Topic?> {
+        let shared = self.state.withLockedValue { state -> Topic? in
+            guard let mine = state.topicsByClient[client], let theirs = state.topicsByClient[other] else { return nil }
+            return mine.first(where: theirs.contains)
+        }
+        return loop.makeSucceededFuture(shared)
     }
 
     private static func remove(_ client: String, from topic: Topic, in state: inout State, changes: PresenceChanges) -> Bool {

@@ -29,8 +29,8 @@ public protocol PresenceDirectory: Sendable {
     /// The counts of `topic`, without the member list.
     func counts(of topic: Topic, on loop: any EventLoop) -> EventLoopFuture<PresenceCounts>
 
-    /// Whether `client` is present in `topic`.
-    func isPresent(client: String, in topic: Topic, on loop: any EventLoop) -> EventLoopFuture<Bool>
+    /// A topic both clients are present in; nil when they share none (or either is gone).
+    func sharedTopic(of client: String, and other: String, on loop: any EventLoop) -> EventLoopFuture<Topic?>
 }
 
 /// A topic's member list at one moment.
