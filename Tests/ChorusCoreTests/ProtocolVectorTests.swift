@@ -51,6 +51,25 @@ import Testing
         "disconnect_message_too_large": (
             .disconnect(code: .messageTooLarge, reason: .messageTooLarge, message: "frame larger than 1048576 bytes", reconnect: false), nil
         ),
+        "presence_state": (
+            .presenceState(
+                topic: "room:lobby",
+                members: [
+                    PresenceMember(client: "c-1", user: "alice", meta: ByteBuffer(string: #"{"status":"online"}"#), joinedAt: 1_893_456_000_000),
+                    PresenceMember(client: "c-2", user: nil, meta: ByteBuffer(string: "{}"), joinedAt: 1_893_456_000_500),
+                ],
+                counts: PresenceCounts(clients: 2, users: 2)
+            ), "3"
+        ),
+        "presence_diff": (
+            .presenceDiff(
+                topic: "room:lobby",
+                joins: [PresenceMember(client: "c-1", user: "alice", meta: ByteBuffer(string: #"{"status":"away"}"#), joinedAt: 1_893_456_000_000)],
+                leaves: [PresenceMember(client: "c-1", user: "alice", meta: ByteBuffer(string: #"{"status":"online"}"#), joinedAt: 1_893_456_000_000)]
+            ), nil
+        ),
+        "presence_stats": (.presenceStats(topic: "room:lobby", counts: PresenceCounts(clients: 3, users: 2)), "4"),
+        "signal": (.signal(from: MessageSender(user: "alice", client: "c-1"), data: ByteBuffer(string: #"{"type":"offer","sdp":"v=0"}"#)), nil),
     ]
 
     static func load() throws -> (vectors: Vectors, raw: [String: Any]) {

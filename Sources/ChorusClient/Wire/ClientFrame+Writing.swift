@@ -41,15 +41,25 @@ extension ClientFrame {
             buffer.writeStaticString(#""ping""#)
             Self.writeID(id, into: &buffer)
             if let timestamp { Self.writeValue("timestamp", timestamp, into: &buffer) }
-        case .presence(let topic):
-            buffer.writeStaticString(#""presence""#)
+        case .presence(let topic), .presenceLeave(let topic), .presenceStats(let topic):
+            buffer.writeJSONString(self.typeName)
             Self.writeID(id, into: &buffer)
             Self.writeString("topic", topic.name, into: &buffer)
+        case .presenceJoin(let topic, let meta):
+            buffer.writeStaticString(#""presence_join""#)
+            Self.writeID(id, into: &buffer)
+            Self.writeString("topic", topic.name, into: &buffer)
+            if let meta { Self.writeValue("meta", meta, into: &buffer) }
         case .presenceUpdate(let topic, let meta):
             buffer.writeStaticString(#""presence_update""#)
             Self.writeID(id, into: &buffer)
             Self.writeString("topic", topic.name, into: &buffer)
             Self.writeValue("meta", meta, into: &buffer)
+        case .signal(let client, let data):
+            buffer.writeStaticString(#""signal""#)
+            Self.writeID(id, into: &buffer)
+            Self.writeString("to", client, into: &buffer)
+            Self.writeValue("data", data, into: &buffer)
         case .direct(let user, let event, let data):
             buffer.writeStaticString(#""direct""#)
             Self.writeID(id, into: &buffer)
@@ -66,6 +76,15 @@ extension ClientFrame {
             }
         }
         buffer.writeStaticString("}")
+    }
+
+    /// The `type` of the presence frames that carry a topic only.
+    private var typeName: String {
+        switch self {
+        case .presenceLeave: "presence_leave"
+        case .presenceStats: "presence_stats"
+        default: "presence"
+        }
     }
 
     private static func writeID(_ id: Int?, into buffer: inout ByteBuffer) {

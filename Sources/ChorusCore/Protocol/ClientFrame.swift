@@ -12,10 +12,18 @@ public enum ClientFrame: Sendable {
     case publish(PublishFrame)
     /// `ping`, with the client's `timestamp` to echo.
     case ping(timestamp: RawJSON?)
-    /// `presence`: who is subscribed to a topic.
+    /// `presence`: who is present in a topic.
     case presence(Topic)
+    /// `presence_join`: the client joins a topic's presence, with its `meta` (an object; nil: `{}`).
+    case presenceJoin(Topic, meta: RawJSON?)
     /// `presence_update`: the client's presence `meta` in a topic.
     case presenceUpdate(Topic, meta: RawJSON)
+    /// `presence_leave`: the client leaves a topic's presence.
+    case presenceLeave(Topic)
+    /// `presence_stats`: how many are present in a topic, without the member list.
+    case presenceStats(Topic)
+    /// `signal`: WebRTC signalling `data` for exactly one connection (`to`, a client id).
+    case signal(to: String, data: RawJSON)
     /// `direct`: a message to every connection of one user.
     case direct(to: String, event: String, data: RawJSON)
     /// Any other `type`: routed to a handler the application registered for it.

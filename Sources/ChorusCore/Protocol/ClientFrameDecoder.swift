@@ -63,10 +63,22 @@ package struct ClientFrameDecoder: Sendable {
             return .ping(timestamp: object["timestamp"])
         case "presence":
             return .presence(try object.topic("topic"))
+        case "presence_join":
+            let meta = object["meta"].flatMap { $0.isNull ? nil : $0 }
+            if let meta { try Self.checkMeta(meta) }
+            return .presenceJoin(try object.topic("topic"), meta: meta)
         case "presence_update":
             let meta = try object.required("meta")
-            guard meta.kind == .object else { throw ProtocolError(.badRequest, "field 'meta' must be an object") }
+            try Self.checkMeta(meta)
             return .presenceUpdate(try object.topic("topic"), meta: meta)
+        case "presence_leave":
+            return .presenceLeave(try object.topic("topic"))
+        case "presence_stats":
+            return .presenceStats(try object.topic("topic"))
+        case "signal":
+            let client = try object.requiredString("to")
+            guard !client.isEmpty else { throw ProtocolError(.badRequest, "field 'to' must name a client") }
+            return .signal(to: client, data: try object.required("data"))
         case "direct":
             let user = try object.requiredString("to")
             guard !user.isEmpty else { throw ProtocolError(.badRequest, "field 'to' must name a user") }
@@ -78,5 +90,9 @@ package struct ClientFrameDecoder: Sendable {
         default:
             return .custom(type: type, fields: object)
         }
+    }
+
+    private static func checkMeta(_ meta: RawJSON) throws(ProtocolError) {
+        guard meta.kind == .object else { throw ProtocolError(.badRequest, "field 'meta' must be an object") }
     }
 }

@@ -21,6 +21,15 @@ public enum ServerFrame: Sendable {
     case error(ProtocolError)
     /// `message` is for people; v1 sends it as the `reason`.
     case disconnect(code: CloseCode, reason: ReasonCode, message: String, reconnect: Bool)
+    /// `presence_state`: a topic's members, oldest first, and its counts.
+    case presenceState(topic: String, members: [PresenceMember], counts: PresenceCounts)
+    /// `presence_stats`: a topic's counts, without the member list.
+    case presenceStats(topic: String, counts: PresenceCounts)
+    /// `presence_diff`: who joined and who left a topic since the last diff (a meta update is a
+    /// leave and a join of that client); apply `leaves` first.
+    case presenceDiff(topic: String, joins: [PresenceMember], leaves: [PresenceMember])
+    /// `signal`: WebRTC signalling `data` relayed from another connection.
+    case signal(from: MessageSender, data: ByteBuffer)
     /// A reply to a custom frame type: `fields` is a JSON object whose members are added to
     /// the reply next to `type` and `id`.
     case custom(type: String, fields: ByteBuffer?)
@@ -100,6 +109,38 @@ public enum ServerFrame: Sendable {
                 buffer.writeJSONString(message)
             }
             buffer.writeStaticString(reconnect ? #","reconnect":true"# : #","reconnect":false"#)
+        case .presenceState(let topic, let members, let counts):
+            buffer.writeStaticString(#""presence_state""#)
+            Self.writeID(id, into: &buffer)
+            Self.writeTopic(topic, into: &buffer)
+            buffer.writeStaticString(#","members":"#)
+            PresenceMember.writeList(members, into: &buffer)
+            buffer.writeStaticString(#","count":"#)
+            buffer.writeString(String(counts.clients))
+            buffer.writeStaticString(#","users":"#)
+            buffer.writeString(String(counts.users))
+        case .presenceStats(let topic, let counts):
+            buffer.writeStaticString(#""presence_stats""#)
+            Self.writeID(id, into: &buffer)
+            Self.writeTopic(topic, into: &buffer)
+            buffer.writeStaticString(#","clients":"#)
+            buffer.writeString(String(counts.clients))
+            buffer.writeStaticString(#","users":"#)
+            buffer.writeString(String(counts.users))
+        case .presenceDiff(let topic, let joins, let leaves):
+            buffer.writeStaticString(#""presence_diff""#)
+            Self.writeTopic(topic, into: &buffer)
+            buffer.writeStaticString(#","joins":"#)
+            PresenceMember.writeList(joins, into: &buffer)
+            buffer.writeStaticString(#","leaves":"#)
+            PresenceMember.writeList(leaves, into: &buffer)
+        case .signal(let from, let data):
+            buffer.writeStaticString(#""signal","from":{"user":"#)
+            if let user = from.user { buffer.writeJSONString(user) } else { buffer.writeStaticString("null") }
+            buffer.writeStaticString(#","client":"#)
+            buffer.writeJSONString(from.client)
+            buffer.writeStaticString(#"},"data":"#)
+            buffer.writeImmutableBuffer(data)
         case .custom(let type, let fields):
             buffer.writeJSONString(type)
             Self.writeID(id, into: &buffer)
@@ -114,6 +155,11 @@ public enum ServerFrame: Sendable {
         guard let id else { return }
         buffer.writeStaticString(#","id":"#)
         buffer.writeImmutableBuffer(id.bytes)
+    }
+
+    private static func writeTopic(_ topic: String, into buffer: inout ByteBuffer) {
+        buffer.writeStaticString(#","topic":"#)
+        buffer.writeJSONString(topic)
     }
 
     private static func writeExpiry(_ expiresAt: Int64?, into buffer: inout ByteBuffer) {

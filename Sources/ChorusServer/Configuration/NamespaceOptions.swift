@@ -24,6 +24,18 @@ public struct NamespaceOptions: Sendable, Equatable {
     public var transform: String?
     /// What one call of `transform` may use.
     public var transformLimits = TransformLimits()
+    /// Whether clients may join the presence of the namespace's topics (`presence_join`).
+    public var presence = false
+    /// The most connections present in one topic; a join past it is refused (`forbidden`).
+    public var presenceMaxMembers = NamespaceOptions.defaultPresenceMaxMembers
+    /// The largest presence `meta` a member may have, in bytes of JSON.
+    public var presenceMaxMetaSize = NamespaceOptions.defaultPresenceMaxMetaSize
+
+    /// 10,000: the room size presence is built and measured for (docs/performance.md).
+    public static let defaultPresenceMaxMembers = 10_000
+    /// 1 KiB: a status, a name, a colour and a cursor, not a document. A snapshot of a full
+    /// topic is then at most about 10 MB.
+    public static let defaultPresenceMaxMetaSize = 1024
 
     /// Who may publish to a namespace's topics (the HTTP API with the API key always may).
     public enum PublishPolicy: String, Sendable, CaseIterable {
@@ -44,7 +56,10 @@ public struct NamespaceOptions: Sendable, Equatable {
         userScoped: Bool = false,
         push: Bool = false,
         transform: String? = nil,
-        transformLimits: TransformLimits = TransformLimits()
+        transformLimits: TransformLimits = TransformLimits(),
+        presence: Bool = false,
+        presenceMaxMembers: Int = NamespaceOptions.defaultPresenceMaxMembers,
+        presenceMaxMetaSize: Int = NamespaceOptions.defaultPresenceMaxMetaSize
     ) {
         self.historySize = historySize
         self.historyTTL = historyTTL
@@ -54,6 +69,9 @@ public struct NamespaceOptions: Sendable, Equatable {
         self.push = push
         self.transform = transform
         self.transformLimits = transformLimits
+        self.presence = presence
+        self.presenceMaxMembers = presenceMaxMembers
+        self.presenceMaxMetaSize = presenceMaxMetaSize
     }
 
     /// Whether the namespace's topics keep history.
@@ -123,6 +141,12 @@ public struct NamespaceOptions: Sendable, Equatable {
                 self.transformLimits.maxMemoryPages = try Self.whole(value, "transform_max_pages", of: name, in: 1...65536)
             case "transform_max_output":
                 self.transformLimits.maxOutputBytes = try Self.whole(value, "transform_max_output", of: name, in: 1...Int(Int32.max))
+            case "presence":
+                self.presence = try Self.flag(value, "presence", of: name)
+            case "presence_max_members":
+                self.presenceMaxMembers = try Self.whole(value, "presence_max_members", of: name, in: 1...1_000_000)
+            case "presence_max_meta_size":
+                self.presenceMaxMetaSize = try Self.whole(value, "presence_max_meta_size", of: name, in: 2...65536)
             default:
                 throw ConfigurationError("namespace '\(name)': unknown option '\(key)'")
             }
@@ -161,6 +185,9 @@ public struct NamespaceOptions: Sendable, Equatable {
             if limits.fuel != defaults.fuel { fields.append("\"transform_fuel\": \(limits.fuel)") }
             if limits.maxMemoryPages != defaults.maxMemoryPages { fields.append("\"transform_max_pages\": \(limits.maxMemoryPages)") }
             if limits.maxOutputBytes != defaults.maxOutputBytes { fields.append("\"transform_max_output\": \(limits.maxOutputBytes)") }
+            if options.presence { fields.append("\"presence\": true") }
+            if options.presenceMaxMembers != Self.defaultPresenceMaxMembers { fields.append("\"presence_max_members\": \(options.presenceMaxMembers)") }
+            if options.presenceMaxMetaSize != Self.defaultPresenceMaxMetaSize { fields.append("\"presence_max_meta_size\": \(options.presenceMaxMetaSize)") }
             return "\"\(name)\": {\(fields.joined(separator: ", "))}"
         }
         return "{" + parts.joined(separator: ", ") + "}"

@@ -10,7 +10,11 @@ extension ClientFrame {
         case .publish: "publish"
         case .ping: "ping"
         case .presence: "presence"
+        case .presenceJoin: "presence_join"
         case .presenceUpdate: "presence_update"
+        case .presenceLeave: "presence_leave"
+        case .presenceStats: "presence_stats"
+        case .signal: "signal"
         case .direct: "direct"
         case .custom(let type, _): type
         }
@@ -19,7 +23,7 @@ extension ClientFrame {
     /// The `unknown_type` error for a protocol frame whose feature this hub does not have.
     var unservedError: ProtocolError {
         switch self {
-        case .presence, .presenceUpdate:
+        case .presence, .presenceJoin, .presenceUpdate, .presenceLeave, .presenceStats, .signal:
             ProtocolError(.unknownType, "presence is not available in this version of the hub")
         default:
             ProtocolError(.unknownType, "'\(self.type)' frames are not available in this version of the hub")

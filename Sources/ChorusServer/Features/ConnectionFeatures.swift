@@ -27,10 +27,12 @@ struct ConnectionFeatures: Sendable {
         self.custom = Route(feature: custom, limit: .publishRatePerConnection)
     }
 
-    /// What every hub serves: pub/sub, history recovery, direct messages, and `handlers` for
-    /// the application's own frame types.
-    static func standard(customHandlers handlers: [String: CustomFrameHandler]) -> ConnectionFeatures {
-        ConnectionFeatures([PubSubFeature(), HistoryFeature(), DirectFeature()], custom: CustomFramesFeature(handlers: handlers))
+    /// What every hub serves: pub/sub, history recovery, direct messages, presence when some
+    /// namespace has it, and `handlers` for the application's own frame types.
+    static func standard(customHandlers handlers: [String: CustomFrameHandler], presence: Bool = false) -> ConnectionFeatures {
+        // Signalling finds its peers through presence, so it comes with it.
+        let presence: [any ConnectionFeature] = presence ? [PresenceFeature(), SignalFeature()] : []
+        return ConnectionFeatures([PubSubFeature(), HistoryFeature(), DirectFeature()] + presence, custom: CustomFramesFeature(handlers: handlers))
     }
 
     /// The route of `frame`; nil for a protocol frame no feature of this hub serves.

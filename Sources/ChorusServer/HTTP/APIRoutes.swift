@@ -38,6 +38,9 @@ struct APIRoutes: Sendable {
         api.get("/topics/:topic/history") { request, context in
             try await self.history(request, topic: try Self.pathParameter("topic", of: context))
         }
+        api.get("/topics/:topic/presence") { request, context in
+            try await self.presence(request, topic: try Self.pathParameter("topic", of: context))
+        }
         api.get("/connections") { request, _ in try await self.connections(request) }
         api.get("/stats") { request, _ in try await self.stats(request) }
         api.get("/nodes") { request, _ in try await self.nodes(request) }
@@ -154,12 +157,7 @@ struct APIRoutes: Sendable {
     /// order reads the window between `since` and `before`.
     private func history(_ request: Request, topic name: String) async throws -> Response {
         let access = try self.clientAccess(request)
-        let topic: Topic
-        do {
-            topic = try Topic(name)
-        } catch {
-            throw ProtocolError(.badRequest, "invalid topic \(ProtocolError.quoted(name)): \(error.description)")
-        }
+        let topic = try Self.topic(name)
         guard access.mayRead(topic) else {
             throw ProtocolError(.forbidden, "not allowed to read '\(topic.name)'")
         }
@@ -203,6 +201,41 @@ struct APIRoutes: Sendable {
         }
         body.writeStaticString("]}")
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
+    }
+
+    // MARK: Presence
+
+    /// `GET /api/topics/{topic}/presence`: the topic's members, oldest first, and its counts.
+    private func presence(_ request: Request, topic name: String) async throws -> Response {
+        let access = try self.clientAccess(request)
+        let topic = try Self.topic(name)
+        guard access.mayRead(topic) else {
+            throw ProtocolError(.forbidden, "not allowed to read '\(topic.name)'")
+        }
+        guard let directory = self.hub.presence, self.hub.configuration.namespace(of: topic)?.presence == true else {
+            throw ProtocolError(.notFound, "topic '\(topic.name)' has no presence: namespace '\(topic.namespace)' does not have \"presence\": true")
+        }
+        let snapshot = try await directory.members(of: topic, on: self.hub.shards[0].eventLoop).get()
+        var body = ByteBuffer()
+        body.writeStaticString(#"{"topic":"#)
+        body.writeJSONString(topic.name)
+        body.writeStaticString(#","count":"#)
+        body.writeString(String(snapshot.counts.clients))
+        body.writeStaticString(#","users":"#)
+        body.writeString(String(snapshot.counts.users))
+        body.writeStaticString(#","members":"#)
+        PresenceMember.writeList(snapshot.members, into: &body)
+        body.writeStaticString("}")
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
+    }
+
+    /// A topic named in a path; `bad_request` when invalid.
+    private static func topic(_ name: String) throws -> Topic {
+        do {
+            return try Topic(name)
+        } catch {
+            throw ProtocolError(.badRequest, "invalid topic \(ProtocolError.quoted(name)): \(error.description)")
+        }
     }
 
     static func integer(_ text: String?, name: String, default value: UInt64, range: ClosedRange<UInt64>) throws -> UInt64 {

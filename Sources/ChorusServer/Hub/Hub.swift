@@ -41,6 +41,8 @@ public final class Hub: Sendable {
     private let pushesNamespaces: Bool
     /// The namespaces' WebAssembly transforms; nil when no namespace has one.
     let transforms: HubTransforms?
+    /// Who is present in each topic; nil when no namespace has `presence: true`.
+    let presence: (any PresenceDirectory)?
 
     /// What a publish returns: the message id, and its place in history once history is on.
     public struct Receipt: Sendable, Equatable {
@@ -74,7 +76,8 @@ public final class Hub: Sendable {
         nodeDirectory: (any NodeDirectory)? = nil,
         metricsFactory: any MetricsFactory = MetricsSystem.factory,
         logger: Logger = Logger(label: "chorus"),
-        push makePush: (HubMetrics) throws -> PushService? = { _ in nil }
+        push makePush: (HubMetrics) throws -> PushService? = { _ in nil },
+        presenceDirectory makePresenceDirectory: (_ changes: PresenceChanges) -> any PresenceDirectory = MemoryPresenceDirectory.init(changes:)
     ) throws {
         self.configuration = configuration
         self.node = LocalNode(configuration: configuration)
@@ -85,13 +88,15 @@ public final class Hub: Sendable {
         self.authenticator = authenticator
         self.limits = HubLimits(configuration: configuration, metrics: metrics)
         self.logger = logger
-        self.features = .standard(customHandlers: customHandlers)
         var shards: [LoopShard] = []
         for loop in eventLoopGroup.makeIterator() {
             shards.append(LoopShard(eventLoop: loop, metrics: self.metrics, interests: self.interests))
         }
         self.shards = shards
         self.shardsByLoop = Dictionary(uniqueKeysWithValues: shards.map { (ObjectIdentifier($0.eventLoop), $0) })
+        let presence = configuration.namespaces.values.contains(where: \.presence)
+        self.presence = presence ? makePresenceDirectory(PresenceChanges(shards: shards)) : nil
+        self.features = .standard(customHandlers: customHandlers, presence: presence)
         self.transforms = try HubTransforms.load(configuration.namespaces, loops: shards.map(\.eventLoop), metricsFactory: metricsFactory, logger: logger)
         let broker = makeBroker(ShardDelivery(shards: shards))
         self.broker = broker
@@ -272,6 +277,14 @@ public final class Hub: Sendable {
         self.broker.publish(BrokerMessage(envelope: envelope, target: .user(user)))
         self.metrics.messagePublished()
         return Receipt(messageID: envelope.messageID)
+    }
+
+    /// Writes `frame` (a complete WebSocket frame) to the connection of `client` on this node,
+    /// after what was queued for it before; false when no connection of this process has that id.
+    func send(_ frame: ByteBuffer, toClient client: String) -> Bool {
+        guard let id = self.connectionIDs.number(of: client) else { return false }
+        for shard in self.shards { shard.enqueue(.connection(id, frame)) }
+        return true
     }
 
     /// Closes every connection of `user`, on every node the broker reaches, after a

@@ -14,6 +14,12 @@ final class Identifiers: Sendable {
         let number = self.counter.add(1, ordering: .relaxed).newValue
         return (number, self.prefix + "-" + String(number, radix: 36))
     }
+
+    /// The number of an id `next()` made in this process; nil for any other text.
+    func number(of text: String) -> UInt64? {
+        guard text.hasPrefix(self.prefix + "-") else { return nil }
+        return UInt64(text.dropFirst(self.prefix.count + 1), radix: 36)
+    }
 }
 
 /// A process-wide counter (1, 2, 3, …) safe to share between threads.

@@ -15,6 +15,11 @@ final class LoopShard: @unchecked Sendable {
     enum Work {
         case topic(OutboundMessage)
         case user(String, OutboundMessage)
+        /// A hub frame other than `message` (a `presence_diff`), encoded once, for the
+        /// WebSocket connections subscribed to exactly this topic.
+        case frame(Topic, ByteBuffer)
+        /// A hub frame for one connection (a `signal`), by its number; ignored where it is not.
+        case connection(UInt64, ByteBuffer)
         case disconnectUser(String, message: String, reconnect: Bool)
         case disconnectAll(code: CloseCode, reason: ReasonCode, message: String, reconnect: Bool)
     }
@@ -267,8 +272,8 @@ final class LoopShard: @unchecked Sendable {
         self.eventLoop.scheduleTask(in: Self.sliceYield) { self.drain() }
     }
 
-    /// The fan-out of the next message in the backlog, doing the disconnects met on the way;
-    /// nil once the backlog is done.
+    /// The fan-out of the next message in the backlog, writing the other frames (presence diffs,
+    /// signals) and doing the disconnects met on the way; nil once the backlog is done.
     private func nextFanOut() -> FanOut? {
         while self.backlogStart < self.backlog.count {
             let work = self.backlog[self.backlogStart]
@@ -281,6 +286,11 @@ final class LoopShard: @unchecked Sendable {
                 return FanOut(message: message, groups: [
                     FanOut.Group(pattern: nil, frames: MessageFrames(message: message, pattern: nil, allocator: self.allocator), subscribers: self.users[user] ?? [])
                 ])
+            case .frame(let topic, let frame):
+                let flushing = self.backlogStart == self.backlog.count
+                for key in self.trie.subscribers(of: TopicPattern(topic)) { self.write(frame, to: key.connection, flushing: flushing) }
+            case .connection(let id, let frame):
+                if let connection = self.connections[id] { self.write(frame, to: connection, flushing: self.backlogStart == self.backlog.count) }
             case .disconnectUser(let user, let message, let reconnect):
                 for key in self.users[user] ?? [] {
                     key.connection.disconnect(code: .normal, reason: .kicked, message: message, reconnect: reconnect)
@@ -333,6 +343,15 @@ final class LoopShard: @unchecked Sendable {
             fanOut.position = nil
         }
         return true
+    }
+
+    /// Writes a WebSocket frame other than `message` to a WebSocket connection (SSE carries messages only).
+    private func write(_ frame: ByteBuffer, to connection: any HubConnection, flushing: Bool) {
+        guard let connection = connection as? WebSocketConnection, !connection.closing, connection.write(frame, flush: flushing) else { return }
+        if !flushing && !connection.flushPending {
+            connection.flushPending = true
+            self.dirty.append(connection)
+        }
     }
 
     /// False when `pattern` is one of the connection's filtered subscriptions and the client may

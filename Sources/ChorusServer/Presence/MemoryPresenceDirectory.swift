@@ -1,0 +1,94 @@
+public import ChorusCore
+import NIOConcurrencyHelpers
+public import NIOCore
+
+/// The presence of one process: every topic's ``PresenceRoster`` behind one lock, shared by
+/// every event loop (a topic's members are hub-wide, its subscribers are on every loop). Each
+/// change is reported under the lock, so diffs keep the order the changes happened in.
+public final class MemoryPresenceDirectory: PresenceDirectory {
+    private struct State {
+        var rosters: [Topic: PresenceRoster] = [:]
+        /// The topics each client is present in, for its close.
+        var topicsByClient: [String: Set<Topic>] = [:]
+    }
+
+    private let state = NIOLockedValueBox(State())
+    private let changes: PresenceChanges
+
+    /// A directory reporting its changes to `changes`.
+    public init(changes: PresenceChanges) {
+        self.changes = changes
+    }
+
+    public func join(_ member: PresenceMember, topic: Topic, maxMembers: Int, on loop: any EventLoop) -> EventLoopFuture<PresenceSnapshot> {
+        let result = self.state.withLockedValue { state -> Result<PresenceSnapshot, ProtocolError> in
+            var roster = state.rosters[topic] ?? PresenceRoster()
+            if roster.members[member.client] == nil, roster.members.count >= maxMembers {
+                return .failure(ProtocolError(.forbidden, "topic '\(topic.name)' has \(maxMembers) members present, its namespace's presence_max_members"))
+            }
+            switch roster.join(member) {
+            case .joined(let joined): self.changes.record(.joined(joined), topic: topic)
+            case .updated(let old, let new): self.changes.record(.updated(old: old, new: new), topic: topic)
+            }
+            state.rosters[topic] = roster
+            state.topicsByClient[member.client, default: []].insert(topic)
+            return .success(PresenceSnapshot(members: roster.sortedMembers, counts: roster.counts))
+        }
+        return loop.makeCompletedFuture(result.mapError { $0 as any Error })
+    }
+
+    public func update(client: String, topic: Topic, meta: ByteBuffer, on loop: any EventLoop) -> EventLoopFuture<Bool> {
+        let updated = self.state.withLockedValue { state -> Bool in
+            guard var roster = state.rosters[topic], var member = roster.members[client] else { return false }
+            member.meta = meta
+            guard case .updated(let old, let new) = roster.join(member) else { return false }
+            state.rosters[topic] = roster
+            self.changes.record(.updated(old: old, new: new), topic: topic)
+            return true
+        }
+        return loop.makeSucceededFuture(updated)
+    }
+
+    public func leave(client: String, topic: Topic, on loop: any EventLoop) -> EventLoopFuture<Bool> {
+        let left = self.state.withLockedValue { state -> Bool in
+            guard Self.remove(client, from: topic, in: &state, changes: self.changes) else { return false }
+            state.topicsByClient[client]?.remove(topic)
+            if state.topicsByClient[client]?.isEmpty == true { state.topicsByClient[client] = nil }
+            return true
+        }
+        return loop.makeSucceededFuture(left)
+    }
+
+    public func leaveAll(client: String) {
+        self.state.withLockedValue { state in
+            for topic in state.topicsByClient.removeValue(forKey: client) ?? [] {
+                _ = Self.remove(client, from: topic, in: &state, changes: self.changes)
+            }
+        }
+    }
+
+    public func members(of topic: Topic, on loop: any EventLoop) -> EventLoopFuture<PresenceSnapshot> {
+        let roster = self.state.withLockedValue { $0.rosters[topic] } ?? PresenceRoster()
+        // Sorted outside the lock: a 10,000-member snapshot does not hold up joins.
+        return loop.makeSucceededFuture(PresenceSnapshot(members: roster.sortedMembers, counts: roster.counts))
+    }
+
+    public func counts(of topic: Topic, on loop: any EventLoop) -> EventLoopFuture<PresenceCounts> {
+        loop.makeSucceededFuture(self.state.withLockedValue { $0.rosters[topic]?.counts } ?? PresenceCounts(clients: 0, users: 0))
+    }
+
+    public func sharedTopic(of client: String, and other: String, on loop: any EventLoop) -> EventLoopFuture<Topic?> {
+        let shared = self.state.withLockedValue { state -> Topic? in
+            guard let mine = state.topicsByClient[client], let theirs = state.topicsByClient[other] else { return nil }
+            return mine.first(where: theirs.contains)
+        }
+        return loop.makeSucceededFuture(shared)
+    }
+
+    private static func remove(_ client: String, from topic: Topic, in state: inout State, changes: PresenceChanges) -> Bool {
+        guard var roster = state.rosters[topic], let member = roster.leave(client: client) else { return false }
+        state.rosters[topic] = roster.isEmpty ? nil : roster
+        changes.record(.left(member), topic: topic)
+        return true
+    }
+}

@@ -1,0 +1,53 @@
+public import ChorusCore
+public import NIOCore
+
+/// Where the hub keeps who is present in each topic: one member list per topic, hub-wide
+/// (``MemoryPresenceDirectory`` for one process; a cluster's directory keeps them in Redis,
+/// per node, so they expire with a dead node's heartbeat).
+///
+/// A directory reports every change of a member list, its own and (in a cluster) other
+/// nodes', to the ``PresenceChanges`` it was made with, which turns them into batched
+/// `presence_diff` frames for this node's subscribers. The feature only asks and tells.
+public protocol PresenceDirectory: Sendable {
+    /// `member` joins `topic`, or updates its meta when its client is present already (its
+    /// `joined_at` kept). Refused with `forbidden` when the topic has `maxMembers` already.
+    /// Completes with the topic's members after the join.
+    func join(_ member: PresenceMember, topic: Topic, maxMembers: Int, on loop: any EventLoop) -> EventLoopFuture<PresenceSnapshot>
+
+    /// Replaces the meta of `client`'s member of `topic`; false when it is not present.
+    func update(client: String, topic: Topic, meta: ByteBuffer, on loop: any EventLoop) -> EventLoopFuture<Bool>
+
+    /// `client` leaves `topic`; false when it was not present.
+    func leave(client: String, topic: Topic, on loop: any EventLoop) -> EventLoopFuture<Bool>
+
+    /// `client` leaves every topic it is present in (its connection closed).
+    func leaveAll(client: String)
+
+    /// The members of `topic`, oldest first, and its counts.
+    func members(of topic: Topic, on loop: any EventLoop) -> EventLoopFuture<PresenceSnapshot>
+
+    /// The counts of `topic`, without the member list.
+    func counts(of topic: Topic, on loop: any EventLoop) -> EventLoopFuture<PresenceCounts>
+
+    /// A topic both clients are present in; nil when they share none (or either is gone).
+    func sharedTopic(of client: String, and other: String, on loop: any EventLoop) -> EventLoopFuture<Topic?>
+}
+
+/// A topic's member list at one moment.
+public struct PresenceSnapshot: Sendable {
+    /// Oldest first.
+    public var members: [PresenceMember]
+    public var counts: PresenceCounts
+
+    public init(members: [PresenceMember], counts: PresenceCounts) {
+        self.members = members
+        self.counts = counts
+    }
+}
+
+/// A change of a topic's member list, as a ``PresenceDirectory`` reports it.
+public enum PresenceChange: Sendable, Equatable {
+    case joined(PresenceMember)
+    case updated(old: PresenceMember, new: PresenceMember)
+    case left(PresenceMember)
+}

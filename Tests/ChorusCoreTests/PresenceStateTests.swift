@@ -1,0 +1,157 @@
+import NIOCore
+import Testing
+
+@testable import ChorusCore
+
+/// The pure halves of presence: a topic's member bookkeeping, the per-tick diff batching and
+/// when a tick flushes, without I/O or clocks.
+@Suite struct PresenceStateTests {
+    static let room = try! Topic("room:a")
+    static let other = try! Topic("room:b")
+
+    static func member(_ client: String, _ user: String?, meta: String = "{}", at joinedAt: Int64 = 1) -> PresenceMember {
+        PresenceMember(client: client, user: user, meta: ByteBuffer(string: meta), joinedAt: joinedAt)
+    }
+
+    // MARK: Roster
+
+    @Test func membersAreConnectionsGroupedByUser() {
+        var roster = PresenceRoster()
+        #expect(roster.join(Self.member("c1", "alice", at: 10)) == .joined(Self.member("c1", "alice", at: 10)))
+        _ = roster.join(Self.member("c2", "alice", at: 5))
+        _ = roster.join(Self.member("c3", "bob", at: 20))
+        _ = roster.join(Self.member("c4", nil, at: 30))
+        _ = roster.join(Self.member("c5", nil, at: 30))
+        #expect(roster.counts == PresenceCounts(clients: 5, users: 4))
+        #expect(Set(roster.members(ofUser: "alice").map(\.client)) == ["c1", "c2"])
+        #expect(roster.sortedMembers.map(\.client) == ["c2", "c1", "c3", "c4", "c5"])
+        #expect(roster.leave(client: "c2")?.user == "alice")
+        #expect(roster.counts == PresenceCounts(clients: 4, users: 4))
+        #expect(roster.leave(client: "c1") != nil)
+        #expect(roster.counts == PresenceCounts(clients: 3, users: 3))
+        #expect(roster.members(ofUser: "alice").isEmpty)
+        #expect(roster.leave(client: "c1") == nil)
+    }
+
+    @Test func joiningAgainUpdatesMetaAndKeepsJoinedAt() {
+        var roster = PresenceRoster()
+        _ = roster.join(Self.member("c1", "alice", meta: #"{"s":"online"}"#, at: 10))
+        let change = roster.join(Self.member("c1", "alice", meta: #"{"s":"away"}"#, at: 99))
+        #expect(change == .updated(old: Self.member("c1", "alice", meta: #"{"s":"online"}"#, at: 10), new: Self.member("c1", "alice", meta: #"{"s":"away"}"#, at: 10)))
+        #expect(roster.counts == PresenceCounts(clients: 1, users: 1))
+    }
+
+    // MARK: Batcher
+
+    @Test func joinsAndLeavesOfOneTickAreOneDiffPerTopic() {
+        var batcher = PresenceDiffBatcher()
+        for index in 0..<1000 { batcher.joined(Self.member("c\(index)", "u\(index)"), topic: Self.room) }
+        batcher.left(Self.member("old", "x"), topic: Self.room)
+        batcher.joined(Self.member("o1", "y"), topic: Self.other)
+        let diffs = batcher.flush(maxEntries: 10_000)
+        #expect(diffs.count == 2)
+        #expect(diffs[0].topic == Self.room && diffs[0].joins.count == 1000 && diffs[0].leaves.map(\.client) == ["old"])
+        #expect(diffs[0].joins.map(\.client) == (0..<1000).map { "c\($0)" })
+        #expect(diffs[1].topic == Self.other && diffs[1].joins.map(\.client) == ["o1"])
+        #expect(batcher.isEmpty && batcher.flush(maxEntries: 1).isEmpty)
+    }
+
+    @Test func aJoinThenLeaveInOneTickCancelsOut() {
+        var batcher = PresenceDiffBatcher()
+        batcher.joined(Self.member("c1", "alice"), topic: Self.room)
+        batcher.left(Self.member("c1", "alice"), topic: Self.room)
+        #expect(batcher.isEmpty)
+        #expect(batcher.flush(maxEntries: 10).isEmpty)
+    }
+
+    @Test func anUpdateIsALeaveOfTheOldAndAJoinOfTheNew() {
+        var batcher = PresenceDiffBatcher()
+        let online = Self.member("c1", "alice", meta: #"{"s":"online"}"#)
+        let away = Self.member("c1", "alice", meta: #"{"s":"away"}"#)
+        let busy = Self.member("c1", "alice", meta: #"{"s":"busy"}"#)
+        batcher.updated(from: online, to: away, topic: Self.room)
+        batcher.updated(from: away, to: busy, topic: Self.room)
+        // Peers knew `online`: they drop it and see `busy`; `away` was never seen.
+        #expect(batcher.flush(maxEntries: 10) == [.init(topic: Self.room, joins: [busy], leaves: [online])])
+        // Updated then left within a tick: peers only hear the leave of what they knew.
+        batcher.updated(from: busy, to: online, topic: Self.room)
+        batcher.left(online, topic: Self.room)
+        #expect(batcher.flush(maxEntries: 10) == [.init(topic: Self.room, joins: [], leaves: [busy])])
+        // A leave then a rejoin within a tick is both, applied leaves first.
+        batcher.left(online, topic: Self.room)
+        batcher.joined(away, topic: Self.room)
+        #expect(batcher.flush(maxEntries: 10) == [.init(topic: Self.room, joins: [away], leaves: [online])])
+    }
+
+    @Test func aLargeTickIsSplitLeavesFirst() {
+        var batcher = PresenceDiffBatcher()
+        for index in 0..<3 { batcher.left(Self.member("l\(index)", nil), topic: Self.room) }
+        for index in 0..<5 { batcher.joined(Self.member("j\(index)", nil), topic: Self.room) }
+        let diffs = batcher.flush(maxEntries: 4)
+        #expect(diffs.map { $0.leaves.map(\.client) } == [["l0", "l1", "l2"], []])
+        #expect(diffs.map { $0.joins.map(\.client) } == [["j0"], ["j1", "j2", "j3", "j4"]])
+    }
+
+    // MARK: Schedule
+
+    @Test func aChangeAfterAQuietTickFlushesAtOnceAndABurstOncePerTick() {
+        var schedule = PresenceFlushSchedule(interval: .milliseconds(100))
+        let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+        #expect(schedule.changed(now: start) == start)
+        #expect(schedule.changed(now: start + .milliseconds(1)) == nil)
+        schedule.flushed(now: start + .milliseconds(2))
+        // A burst right after: the next flush waits for the tick.
+        #expect(schedule.changed(now: start + .milliseconds(10)) == start + .milliseconds(102))
+        #expect(schedule.changed(now: start + .milliseconds(50)) == nil)
+        schedule.flushed(now: start + .milliseconds(102))
+        // Quiet for longer than a tick: at once again.
+        #expect(schedule.changed(now: start + .milliseconds(500)) == start + .milliseconds(500))
+    }
+
+    // MARK: Frames
+
+    @Test func theDecoderReadsThePresenceFrames() throws {
+        let decoder = ClientFrameDecoder()
+        let frames: [(String, (ClientFrame) -> Bool)] = [
+            (#"{"type":"presence_join","topic":"room:a","meta":{"s":"online"}}"#, {
+                if case .presenceJoin(Self.room, let meta?) = $0 { String(buffer: meta.bytes) == #"{"s":"online"}"# } else { false }
+            }),
+            (#"{"type":"presence_join","topic":"room:a"}"#, { if case .presenceJoin(Self.room, nil) = $0 { true } else { false } }),
+            (#"{"type":"presence_join","topic":"room:a","meta":null}"#, { if case .presenceJoin(Self.room, nil) = $0 { true } else { false } }),
+            (#"{"type":"presence_leave","topic":"room:a"}"#, { if case .presenceLeave(Self.room) = $0 { true } else { false } }),
+            (#"{"type":"presence_stats","topic":"room:a"}"#, { if case .presenceStats(Self.room) = $0 { true } else { false } }),
+        ]
+        for (text, check) in frames {
+            #expect(check(try decoder.decode(ByteBuffer(string: text)).result.get()), "\(text)")
+        }
+        let refusals = [
+            (#"{"type":"presence_join","topic":"room:a","meta":"away"}"#, "field 'meta' must be an object"),
+            (#"{"type":"presence_leave"}"#, "missing field 'topic'"),
+            (#"{"type":"presence_stats","topic":7}"#, "field 'topic' must be a string"),
+        ]
+        for (text, message) in refusals {
+            guard case .failure(let error) = decoder.decode(ByteBuffer(string: text)).result else {
+                Issue.record("\(text) decoded")
+                continue
+            }
+            #expect(error.code == .badRequest && error.message == message, "\(text): \(error.message)")
+        }
+    }
+
+    @Test func presenceFramesAreWrittenAsDocumented() {
+        func text(_ frame: ServerFrame, id: Int? = nil) -> String {
+            var buffer = ByteBuffer()
+            let id = id.map { try! JSONObject(parsing: ByteBuffer(string: #"{"id":\#($0)}"#))["id"]! }
+            frame.write(into: &buffer, id: id, version: .v1_1)
+            return String(buffer: buffer)
+        }
+        let ada = Self.member("c1", "ada", meta: #"{"s":"online"}"#, at: 5)
+        let anonymous = Self.member("c2", nil, at: 6)
+        #expect(text(.presenceState(topic: "room:a", members: [ada, anonymous], counts: PresenceCounts(clients: 2, users: 2)), id: 1)
+            == #"{"type":"presence_state","id":1,"topic":"room:a","members":[{"user":"ada","client":"c1","meta":{"s":"online"},"joined_at":5},{"user":null,"client":"c2","meta":{},"joined_at":6}],"count":2,"users":2}"#)
+        #expect(text(.presenceStats(topic: "room:a", counts: PresenceCounts(clients: 3, users: 2)), id: 2)
+            == #"{"type":"presence_stats","id":2,"topic":"room:a","clients":3,"users":2}"#)
+        #expect(text(.presenceDiff(topic: "room:a", joins: [ada], leaves: []))
+            == #"{"type":"presence_diff","topic":"room:a","joins":[{"user":"ada","client":"c1","meta":{"s":"online"},"joined_at":5}],"leaves":[]}"#)
+    }
+}

@@ -1,0 +1,290 @@
+"""Presence on one hub over real sockets (docs/protocol.md "Presence"): join, state, batched
+diffs, update, leave by frame / unsubscribe / close / idle timeout, the member limit, meta size,
+authorization, a 1,000-join burst, and `GET /api/topics/{topic}/presence`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+
+from conftest import (Hub, RawWebSocket, bearer, hs256, recv_frame, recv_type, roundtrip, send, ws_connect,
+                      ws_connect_as)
+
+SECRET = "presence-test-secret-of-32-bytes-at-least"
+API_KEY = "presence-test-key"
+NAMESPACES = json.dumps({
+    "room": {"presence": True, "presence_max_members": 3, "presence_max_meta_size": 64},
+    "big": {"presence": True},
+    "plain": {},
+})
+
+
+@pytest.fixture(scope="module")
+def hub():
+    h = Hub(["--jwt-secret", SECRET, "--api-key", API_KEY, "--namespaces", NAMESPACES]).start()
+    yield h
+    h.stop()
+
+
+async def join_as(hub, user: str, topic: str, meta=None, **claims):
+    """A connection of `user` that joined `topic`: (ws, its client id, the presence_state)."""
+    ws = await ws_connect(hub.ws(), headers=bearer(hs256(SECRET, user, **claims)))
+    hello = await recv_frame(ws)
+    assert hello["type"] == "auth_success", hello
+    frame = {"type": "presence_join", "topic": topic, "id": "j"}
+    if meta is not None:
+        frame["meta"] = meta
+    state = await roundtrip(ws, frame)
+    assert state["type"] == "presence_state" and state["id"] == "j", state
+    return ws, hello["client"], state
+
+
+async def next_diff(ws, timeout: float = 3.0) -> dict:
+    return await recv_type(ws, "presence_diff", timeout)
+
+
+def clients(members) -> set[str]:
+    return {m["client"] for m in members}
+
+
+async def join_seen(observer, client: str, timeout: float = 3.0) -> dict:
+    """The diff that shows `client`'s join to `observer` (a join and a leave within one tick
+    cancel out, so a test that wants to see a leave waits for the join first)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        diff = await next_diff(observer, max(0.05, deadline - time.monotonic()))
+        if client in clients(diff["joins"]):
+            return diff
+
+
+async def test_join_gives_state_and_peers_get_the_join(hub):
+    alice, a, state = await join_as(hub, "alice", "room:join", {"status": "online"})
+    assert state["topic"] == "room:join" and state["count"] == 1 and state["users"] == 1
+    [me] = state["members"]
+    assert me["user"] == "alice" and me["client"] == a and me["meta"] == {"status": "online"}
+    assert abs(me["joined_at"] - time.time() * 1000) < 10_000
+    # Her own join comes back as a diff too (a diff may repeat what a state showed).
+    diff = await next_diff(alice)
+    assert clients(diff["joins"]) == {a} and diff["leaves"] == []
+
+    bob, b, state = await join_as(hub, "bob", "room:join")
+    assert clients(state["members"]) == {a, b} and state["count"] == 2 and state["users"] == 2
+    assert [m["meta"] for m in state["members"] if m["client"] == b] == [{}]
+    diff = await next_diff(alice)
+    assert diff["topic"] == "room:join" and clients(diff["joins"]) == {b} and diff["leaves"] == []
+
+    # `presence` and `presence_stats` for a member.
+    state = await roundtrip(alice, {"type": "presence", "topic": "room:join", "id": 1})
+    assert state["type"] == "presence_state" and clients(state["members"]) == {a, b}
+    stats = await roundtrip(alice, {"type": "presence_stats", "topic": "room:join", "id": 2})
+    assert stats == {"type": "presence_stats", "id": 2, "topic": "room:join", "clients": 2, "users": 2}
+    await alice.close()
+    await bob.close()
+
+
+async def test_a_users_connections_are_members_each(hub):
+    one, c1, _ = await join_as(hub, "carol", "room:user")
+    two, c2, state = await join_as(hub, "carol", "room:user")
+    assert clients(state["members"]) == {c1, c2} and state["count"] == 2 and state["users"] == 1
+    await join_seen(two, c2)
+    await one.close()
+    await leave_seen(two, c1)
+    stats = await roundtrip_skip(two, {"type": "presence_stats", "topic": "room:user", "id": 1}, "presence_stats")
+    assert stats["clients"] == 1 and stats["users"] == 1
+    await two.close()
+
+
+async def test_update_is_acked_and_seen_as_leave_then_join(hub):
+    alice, a, _ = await join_as(hub, "alice", "room:update", {"status": "online"})
+    bob, b, _ = await join_as(hub, "bob", "room:update")
+    await join_seen(alice, b)
+    ack = await roundtrip_skip(bob, {"type": "presence_update", "topic": "room:update", "meta": {"status": "away"}, "id": 5}, "ack")
+    assert ack == {"type": "ack", "id": 5}, ack
+    diff = await join_seen(alice, b)
+    assert [m["meta"] for m in diff["leaves"]] == [{}] and [m["meta"] for m in diff["joins"]] == [{"status": "away"}]
+    state = await roundtrip_skip(alice, {"type": "presence", "topic": "room:update", "id": 6}, "presence_state")
+    assert {m["client"]: m["meta"] for m in state["members"]} == {a: {"status": "online"}, b: {"status": "away"}}
+    # Only a member can update.
+    carol = await ws_connect(hub.ws(), headers=bearer(hs256(SECRET, "carol")))
+    await recv_frame(carol)
+    err = await roundtrip(carol, {"type": "presence_update", "topic": "room:update", "meta": {}, "id": 7})
+    assert err["type"] == "error" and err["code"] == "not_found", err
+    for ws in (alice, bob, carol):
+        await ws.close()
+
+
+async def leave_seen(observer, client: str, timeout: float = 3.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        diff = await next_diff(observer, max(0.05, deadline - time.monotonic()))
+        if client in clients(diff["leaves"]):
+            return diff
+
+
+@pytest.mark.parametrize("how", ["frame", "unsubscribe", "close"])
+async def test_leave(hub, how):
+    topic = f"room:leave-{how}"
+    alice, a, _ = await join_as(hub, "alice", topic)
+    bob, b, _ = await join_as(hub, "bob", topic)
+    await join_seen(alice, b)
+    if how == "frame":
+        ack = await roundtrip_skip(bob, {"type": "presence_leave", "topic": topic, "id": 3}, "ack")
+        assert ack == {"type": "ack", "id": 3}, ack
+    elif how == "unsubscribe":
+        reply = await roundtrip_skip(bob, {"type": "unsubscribe", "topic": topic, "id": 3}, "unsubscribed")
+        assert reply["topic"] == topic
+    else:
+        await bob.close()
+    diff = await leave_seen(alice, b)
+    assert [m["user"] for m in diff["leaves"] if m["client"] == b] == ["bob"]
+    stats = await roundtrip_skip(alice, {"type": "presence_stats", "topic": topic, "id": 4}, "presence_stats")
+    assert stats["clients"] == 1
+    await alice.close()
+    if how != "close":
+        await bob.close()
+
+
+async def roundtrip_skip(ws, frame, type_: str) -> dict:
+    """Send `frame`, return the reply of `type_`, skipping diffs that arrive meanwhile."""
+    await send(ws, frame)
+    return await recv_type(ws, type_)
+
+
+async def test_a_silent_client_leaves_within_the_idle_timeout(hub_factory):
+    h = hub_factory(["--namespaces", NAMESPACES, "--idle-timeout", "2s", "--ping-interval", "500ms"])
+    watcher = await ws_connect(h.ws())
+    state = await roundtrip(watcher, {"type": "presence_join", "topic": "room:idle", "id": 1})
+    [me] = clients(state["members"])
+    silent = await RawWebSocket.connect(h)
+    await silent.send_json({"type": "presence_join", "topic": "room:idle", "id": 1})
+    state = await silent.recv_json()
+    assert state["type"] == "presence_state" and state["count"] == 2
+    [gone] = clients(state["members"]) - {me}
+    await join_seen(watcher, gone)
+    # The silent client never answers a ping: the hub closes it at the idle timeout, and it leaves.
+    started = time.monotonic()
+    await leave_seen(watcher, gone, timeout=6.0)
+    assert time.monotonic() - started < 5.0
+    silent.writer.close()
+    await watcher.close()
+
+
+async def test_member_limit_meta_size_and_namespace(hub):
+    members = [await join_as(hub, f"user{i}", "room:full") for i in range(3)]
+    fourth = await ws_connect(hub.ws(), headers=bearer(hs256(SECRET, "dave")))
+    await recv_frame(fourth)
+    err = await roundtrip(fourth, {"type": "presence_join", "topic": "room:full", "id": 1})
+    assert err["type"] == "error" and err["code"] == "forbidden" and "presence_max_members" in err["message"], err
+    # Joining again is an update, not a fourth member.
+    again = await roundtrip_skip(members[0][0], {"type": "presence_join", "topic": "room:full", "meta": {"n": 1}, "id": 2}, "presence_state")
+    assert again["count"] == 3
+    err = await roundtrip(fourth, {"type": "presence_join", "topic": "room:meta", "meta": {"x": "y" * 100}, "id": 2})
+    assert err["type"] == "error" and err["code"] == "too_large", err
+    err = await roundtrip(fourth, {"type": "presence_join", "topic": "room:meta", "meta": [1], "id": 3})
+    assert err["type"] == "error" and err["code"] == "bad_request", err
+    err = await roundtrip(fourth, {"type": "presence_join", "topic": "plain:x", "id": 4})
+    assert err["type"] == "error" and err["code"] == "forbidden" and "presence" in err["message"], err
+    for ws, _, _ in members:
+        await ws.close()
+    await fourth.close()
+
+
+async def test_authorization_follows_the_topics_read_rules(hub):
+    ws = await ws_connect(hub.ws(), headers=bearer(hs256(SECRET, "eve", subscribe=["room:mine"])))
+    await recv_frame(ws)
+    err = await roundtrip(ws, {"type": "presence_join", "topic": "room:theirs", "id": 1})
+    assert err["type"] == "error" and err["code"] == "forbidden", err
+    for type_ in ("presence", "presence_stats"):
+        err = await roundtrip(ws, {"type": type_, "topic": "room:theirs", "id": 2})
+        assert err["type"] == "error" and err["code"] == "forbidden", err
+    ok = await roundtrip(ws, {"type": "presence_join", "topic": "room:mine", "id": 3})
+    assert ok["type"] == "presence_state", ok
+    await ws.close()
+    # Without a token on a hub that needs one.
+    anon = await ws_connect(hub.ws())
+    err = await roundtrip(anon, {"type": "presence_join", "topic": "room:mine", "id": 4})
+    assert err["type"] == "error" and err["code"] == "unauthorized", err
+    await anon.close()
+
+
+async def test_http_presence(hub):
+    alice, a, _ = await join_as(hub, "alice", "room:http", {"name": "Alice"})
+    async with hub.http(headers=bearer(API_KEY)) as http:
+        r = await http.get("/api/topics/room:http/presence")
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["topic"] == "room:http" and body["count"] == 1 and body["users"] == 1
+        assert body["members"][0]["client"] == a and body["members"][0]["meta"] == {"name": "Alice"}
+        r = await http.get("/api/topics/plain:x/presence")
+        assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+        r = await http.get("/api/topics/bad..topic/presence")
+        assert r.status_code == 400
+    async with hub.http() as http:
+        r = await http.get("/api/topics/room:http/presence")
+        assert r.status_code == 401
+    # A client token reads what it may subscribe to.
+    async with hub.http(headers=bearer(hs256(SECRET, "bob", subscribe=["other"], publish=["other"]))) as http:
+        r = await http.get("/api/topics/room:http/presence")
+        assert r.status_code == 403
+    await alice.close()
+
+
+async def test_a_burst_of_1000_joins_is_a_few_diff_frames(hub_factory):
+    h = hub_factory(["--namespaces", NAMESPACES])
+    watcher = await ws_connect(h.ws())
+    state = await roundtrip(watcher, {"type": "presence_join", "topic": "big:burst", "id": 0})
+    assert state["count"] == 1
+    await next_diff(watcher)  # its own join
+    sockets = [await RawWebSocket.connect(h) for _ in range(1000)]
+    started = time.monotonic()
+    payload = RawWebSocket.encode_frame(0x1, json.dumps({"type": "presence_join", "topic": "big:burst"}).encode())
+    for raw in sockets:
+        raw.writer.write(payload)
+    await asyncio.gather(*(raw.writer.drain() for raw in sockets))
+    joined: set[str] = set()
+    frames = 0
+    while len(joined) < 1000:
+        diff = await next_diff(watcher, timeout=20.0)
+        frames += 1
+        assert diff["leaves"] == []
+        joined |= clients(diff["joins"])
+    elapsed = time.monotonic() - started
+    # At most one diff per 100 ms tick (500 joins a frame at most), plus the first at once.
+    print(f"1000 joins in {elapsed:.2f}s reached a peer as {frames} presence_diff frames")
+    assert frames <= elapsed / 0.1 + 3, (frames, elapsed)
+    assert frames <= 40, frames
+    stats = await roundtrip_skip(watcher, {"type": "presence_stats", "topic": "big:burst", "id": 1}, "presence_stats")
+    assert stats["clients"] == 1001
+    for raw in sockets:
+        raw.writer.close()
+    await watcher.close()
+
+
+async def test_signal_between_members_of_a_shared_topic(hub):
+    alice, a, _ = await join_as(hub, "alice", "room:sig")
+    bob, b, _ = await join_as(hub, "bob", "room:sig")
+    await join_seen(alice, b)  # so that bob's leave below is not cancelled by his join in one tick
+    carol, c, _ = await join_as(hub, "carol", "room:elsewhere")
+    for n in range(20):
+        await send(alice, {"type": "signal", "to": b, "data": {"n": n, "sdp": "offer"}, "id": n})
+    acks = [await recv_type(alice, "ack") for _ in range(20)]
+    assert [ack["id"] for ack in acks] == list(range(20))
+    received = [await recv_type(bob, "signal") for _ in range(20)]
+    assert [r["data"]["n"] for r in received] == list(range(20)), "in order per pair"
+    assert received[0] == {"type": "signal", "from": {"user": "alice", "client": a}, "data": {"n": 0, "sdp": "offer"}}
+    # Not sharing a presence topic, unknown, or gone: not_found.
+    err = await roundtrip_skip(carol, {"type": "signal", "to": a, "data": {}, "id": "x"}, "error")
+    assert err["code"] == "not_found" and err["id"] == "x", err
+    err = await roundtrip_skip(alice, {"type": "signal", "to": "nobody", "data": {}, "id": "y"}, "error")
+    assert err["code"] == "not_found", err
+    await bob.close()
+    await leave_seen(alice, b)
+    err = await roundtrip_skip(alice, {"type": "signal", "to": b, "data": {}, "id": "z"}, "error")
+    assert err["code"] == "not_found", err
+    err = await roundtrip_skip(alice, {"type": "signal", "data": {}, "id": "w"}, "error")
+    assert err["code"] == "bad_request", err
+    await alice.close()
+    await carol.close()
