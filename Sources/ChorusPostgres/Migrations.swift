@@ -16,7 +16,7 @@ extension Migration {
             """,
             "INSERT INTO chorus_cluster (id) VALUES (gen_random_uuid()::text)",
         ]),
-        // The event bus's store (PostgresEventStore, docs/event-bus-store.md). Appends take the
+        // The event bus's store (PostgresEventStore, docs/event-bus.md). Appends take the
         // counter row's lock, so sequences follow commit order: fan-out reads "after the
         // cursor" and would skip a sequence a slower transaction commits later.
         Migration(version: 2, name: "event_bus", statements: [

@@ -9,7 +9,7 @@ import Testing
 
 @testable import ChorusPostgres
 
-/// One contract for the event bus's two stores (docs/event-bus-store.md): every case runs on
+/// One contract for the event bus's two stores (docs/event-bus.md): every case runs on
 /// SQLiteEventStore and on PostgresEventStore, each on a fresh database. Times are passed in,
 /// nothing sleeps. `other` is a second node on the same database (PostgreSQL: a second pool;
 /// SQLite is one node, so it is the same store).

@@ -1,5 +1,5 @@
 /// The event bus's durable store: the log, consumers' deliveries and dead letters, partition
-/// leases and saved definitions (docs/event-bus-store.md). `SQLiteEventStore` serves one node,
+/// leases and saved definitions (docs/event-bus.md). `SQLiteEventStore` serves one node,
 /// `PostgresEventStore` a cluster; both pass one contract suite (EventStoreContractTests).
 ///
 /// Times are milliseconds since the Unix epoch, passed in (`now`) so that windows, schedules
