@@ -25,6 +25,9 @@ public final class PostgresEventStore: EventStore {
 
     // MARK: - The log
 
+    /// Appends `events` in one transaction, committed durably before it returns, in order.
+    /// An `eventID` appended less than `idempotencyWindow` ms before `now` (or earlier in the
+    /// batch) is not appended again: its receipt is the original's, `duplicate: true`.
     public func append(_ events: [Event], now: Int64, idempotencyWindow: Int64) async throws -> [EventReceipt] {
         try await self.bounded {
             let expired = now - idempotencyWindow
@@ -66,6 +69,7 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
+    /// Events the query selects, in its order.
     public func events(_ query: EventQuery) async throws -> [LoggedEvent] {
         try await self.bounded {
             let order = query.order == .oldestFirst ? "ASC" : "DESC"
@@ -87,6 +91,7 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
+    /// Size, extent and per type counts of the log.
     public func stats() async throws -> EventLogStats {
         try await self.bounded {
             var stats = EventLogStats(count: 0, bytes: 0, oldestSequence: nil, oldestTimestamp: nil, lastSequence: 0, newestTimestamp: nil, types: [:])
@@ -109,6 +114,8 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
+    /// Removes what `retention` allows, except events a pending delivery or a dead letter
+    /// refers to; returns how many events it removed.
     public func trim(_ retention: EventRetention, now: Int64) async throws -> Int {
         try await self.bounded {
             let older = retention.maxAge.map { now - $0 } ?? .min
@@ -129,6 +136,8 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
+    /// Forgets event ids first appended before `seenBefore` (past the idempotency window);
+    /// returns how many.
     public func forgetEventIDs(seenBefore time: Int64) async throws -> Int {
         try await self.bounded {
             try await self.count("WITH removed AS (DELETE FROM chorus_event_ids WHERE seen_at < \(time) RETURNING 1) SELECT count(*) FROM removed")
@@ -137,6 +146,7 @@ public final class PostgresEventStore: EventStore {
 
     // MARK: - Deliveries
 
+    /// The highest sequence fanned out to `consumer`; 0 before its first fan-out.
     public func cursor(of consumer: String) async throws -> Int64 {
         try await self.bounded {
             try await Self.first(
@@ -144,6 +154,10 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
+    /// In one transaction, serialized per consumer: creates `deliveries` (due at `now`) and
+    /// moves the cursor to `through`. Deliveries at or below the cursor are skipped and the
+    /// cursor never moves back, so running it again (after a crash, or on another node) creates
+    /// nothing twice. Returns the cursor afterwards.
     public func fanOut(consumer: String, through sequence: Int64, deliveries: [NewDelivery], now: Int64) async throws -> Int64 {
         try await self.bounded {
             try await self.transaction { connection, logger in
@@ -160,6 +174,8 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
+    /// Creates `deliveries` due at `now`, whatever the cursor (replay); one already pending is
+    /// kept as it is. Returns how many it created.
     public func enqueue(consumer: String, deliveries: [NewDelivery], now: Int64) async throws -> Int {
         try await self.bounded {
             try await self.client.withConnection { connection in
@@ -168,6 +184,8 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
+    /// Pending deliveries of `consumer` in `partitions` (nil: all), due by `dueBy` (nil: due or
+    /// not, so an ordered consumer sees the keys it must hold), by sequence, at most `limit`.
     public func pending(consumer: String, partitions: [Int]?, dueBy: Int64?, limit: Int) async throws -> [PendingDelivery] {
         try await self.bounded {
             let rows = try await self.client.query(
@@ -191,6 +209,7 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
+    /// The delivery succeeded: removes it and its attempts. False when it was not pending.
     public func delivered(consumer: String, sequence: Int64) async throws -> Bool {
         try await self.bounded {
             try await self.count(
@@ -202,6 +221,9 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
+    /// Records a failed attempt (durably, with the next attempt's number) and reschedules the
+    /// delivery at `retryAt`, or, when `retryAt` is nil (the last attempt), moves it to the
+    /// dead-letter queue at `attempt.at`.
     public func failed(consumer: String, sequence: Int64, attempt: DeliveryAttempt, retryAt: Int64?) async throws -> FailureOutcome {
         try await self.bounded {
             try await self.transaction { connection, logger in
@@ -229,6 +251,7 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
+    /// Dead letters of `consumer` (nil: all), with ids above `afterID`, by id, at most `limit`.
     public func deadLetters(consumer: String?, afterID: Int64?, limit: Int) async throws -> [DeadLetter] {
         try await self.bounded {
             let rows = try await self.client.query(
@@ -266,6 +289,8 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
+    /// Moves the selected dead letters back to pending, due at `now`, attempts counted from 0
+    /// again, their history kept. Returns how many.
     public func retryDeadLetters(_ selection: DeadLetterSelection, now: Int64) async throws -> Int {
         try await self.bounded {
             let (ids, consumer) = Self.condition(selection)
@@ -282,6 +307,7 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
+    /// Removes the selected dead letters and their attempts. Returns how many.
     public func clearDeadLetters(_ selection: DeadLetterSelection) async throws -> Int {
         try await self.bounded {
             let (ids, consumer) = Self.condition(selection)
@@ -298,6 +324,7 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
+    /// Every consumer with a cursor, pending deliveries or dead letters.
     public func consumerStates() async throws -> [ConsumerDeliveryState] {
         try await self.bounded {
             let rows = try await self.client.query(PostgresQuery(unsafeSQL: EventStoreSQL.consumerStates), logger: self.logger)
@@ -309,6 +336,7 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
+    /// Forgets everything of `consumer`: cursor, deliveries, attempts, dead letters, leases.
     public func removeConsumerState(_ consumer: String) async throws {
         try await self.bounded {
             try await self.transaction { connection, logger in
@@ -321,6 +349,10 @@ public final class PostgresEventStore: EventStore {
 
     // MARK: - Leases
 
+    /// Renews the leases `node` holds on `consumer`'s partitions (0..<`partitionCount`) and
+    /// takes free or expired ones, up to `max` held in all, each until `now + ttl`; releases
+    /// those beyond `max` (another node joined). Returns the partitions it holds, sorted.
+    /// Two nodes never hold one partition at once.
     public func acquireLeases(consumer: String, partitionCount: Int, node: String, max: Int, ttl: Int64, now: Int64) async throws -> [Int] {
         try await self.bounded {
             try await self.transaction { connection, logger in
@@ -352,6 +384,7 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
+    /// Releases `node`'s leases (of `consumer`, or of all consumers when nil); returns how many.
     public func releaseLeases(node: String, consumer: String?) async throws -> Int {
         try await self.bounded {
             try await self.count(
@@ -365,6 +398,7 @@ public final class PostgresEventStore: EventStore {
 
     // MARK: - Definitions
 
+    /// Saves `body` as the definition `name` of `kind`, replacing one (its creation time kept).
     public func saveDefinition(_ kind: StoredDefinition.Kind, name: String, body: String, now: Int64) async throws {
         try await self.bounded {
             try await self.client.query(
@@ -375,6 +409,7 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
+    /// The definitions of `kind`, by name.
     public func definitions(_ kind: StoredDefinition.Kind) async throws -> [StoredDefinition] {
         try await self.bounded {
             let rows = try await self.client.query(
@@ -388,6 +423,7 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
+    /// Removes one; false when there was none.
     public func removeDefinition(_ kind: StoredDefinition.Kind, name: String) async throws -> Bool {
         try await self.bounded {
             try await self.count(

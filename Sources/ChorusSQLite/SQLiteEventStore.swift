@@ -76,6 +76,9 @@ public final class SQLiteEventStore: EventStore {
 
     // MARK: - The log
 
+    /// Appends `events` in one transaction, committed durably before it returns, in order.
+    /// An `eventID` appended less than `idempotencyWindow` ms before `now` (or earlier in the
+    /// batch) is not appended again: its receipt is the original's, `duplicate: true`.
     public func append(_ events: [Event], now: Int64, idempotencyWindow: Int64) async throws -> [EventReceipt] {
         try await self.write { db in
             let seen = try db.cachedStatement(sql: "SELECT seq, ts FROM chorus_event_ids WHERE event_id = ? AND seen_at > ?")
@@ -106,6 +109,7 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
+    /// Events the query selects, in its order.
     public func events(_ query: EventQuery) async throws -> [LoggedEvent] {
         var conditions: [String] = []
         var arguments: StatementArguments = []
@@ -124,6 +128,7 @@ public final class SQLiteEventStore: EventStore {
         return try await self.read { [arguments] db in try Row.fetchAll(db, sql: sql, arguments: arguments).map { Self.loggedEvent($0) } }
     }
 
+    /// Size, extent and per type counts of the log.
     public func stats() async throws -> EventLogStats {
         try await self.read { db in
             let total = try Row.fetchOne(db, sql: "SELECT count(*), coalesce(sum(size), 0), min(seq), max(ts) FROM chorus_events")!
@@ -139,6 +144,8 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
+    /// Removes what `retention` allows, except events a pending delivery or a dead letter
+    /// refers to; returns how many events it removed.
     public func trim(_ retention: EventRetention, now: Int64) async throws -> Int {
         try await self.write { db in
             // The highest sequence the count and size limits remove, and the age limit's time.
@@ -164,6 +171,8 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
+    /// Forgets event ids first appended before `seenBefore` (past the idempotency window);
+    /// returns how many.
     public func forgetEventIDs(seenBefore time: Int64) async throws -> Int {
         try await self.write { db in
             try db.execute(sql: "DELETE FROM chorus_event_ids WHERE seen_at < ?", arguments: [time])
@@ -173,10 +182,15 @@ public final class SQLiteEventStore: EventStore {
 
     // MARK: - Deliveries
 
+    /// The highest sequence fanned out to `consumer`; 0 before its first fan-out.
     public func cursor(of consumer: String) async throws -> Int64 {
         try await self.read { db in try Self.cursor(db, consumer) }
     }
 
+    /// In one transaction, serialized per consumer: creates `deliveries` (due at `now`) and
+    /// moves the cursor to `through`. Deliveries at or below the cursor are skipped and the
+    /// cursor never moves back, so running it again (after a crash, or on another node) creates
+    /// nothing twice. Returns the cursor afterwards.
     public func fanOut(consumer: String, through sequence: Int64, deliveries: [NewDelivery], now: Int64) async throws -> Int64 {
         try await self.write { db in
             let cursor = try Self.cursor(db, consumer)
@@ -189,10 +203,14 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
+    /// Creates `deliveries` due at `now`, whatever the cursor (replay); one already pending is
+    /// kept as it is. Returns how many it created.
     public func enqueue(consumer: String, deliveries: [NewDelivery], now: Int64) async throws -> Int {
         try await self.write { db in try Self.insert(db, consumer, deliveries, now) }
     }
 
+    /// Pending deliveries of `consumer` in `partitions` (nil: all), due by `dueBy` (nil: due or
+    /// not, so an ordered consumer sees the keys it must hold), by sequence, at most `limit`.
     public func pending(consumer: String, partitions: [Int]?, dueBy: Int64?, limit: Int) async throws -> [PendingDelivery] {
         var sql = "SELECT \(Self.eventColumns), p.part, p.attempts, p.next_attempt_at, p.last_error FROM chorus_event_pending p JOIN chorus_events e ON e.seq = p.seq WHERE p.consumer = ?"
         var arguments: StatementArguments = [consumer]
@@ -213,6 +231,7 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
+    /// The delivery succeeded: removes it and its attempts. False when it was not pending.
     public func delivered(consumer: String, sequence: Int64) async throws -> Bool {
         try await self.write { db in
             try db.execute(sql: "DELETE FROM chorus_event_pending WHERE consumer = ? AND seq = ?", arguments: [consumer, sequence])
@@ -222,6 +241,9 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
+    /// Records a failed attempt (durably, with the next attempt's number) and reschedules the
+    /// delivery at `retryAt`, or, when `retryAt` is nil (the last attempt), moves it to the
+    /// dead-letter queue at `attempt.at`.
     public func failed(consumer: String, sequence: Int64, attempt: DeliveryAttempt, retryAt: Int64?) async throws -> FailureOutcome {
         try await self.write { db in
             guard
@@ -244,6 +266,7 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
+    /// Dead letters of `consumer` (nil: all), with ids above `afterID`, by id, at most `limit`.
     public func deadLetters(consumer: String?, afterID: Int64?, limit: Int) async throws -> [DeadLetter] {
         try await self.read { db in
             let rows = try Row.fetchAll(
@@ -265,6 +288,8 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
+    /// Moves the selected dead letters back to pending, due at `now`, attempts counted from 0
+    /// again, their history kept. Returns how many.
     public func retryDeadLetters(_ selection: DeadLetterSelection, now: Int64) async throws -> Int {
         try await self.write { db in
             let (condition, arguments) = Self.condition(selection)
@@ -280,6 +305,7 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
+    /// Removes the selected dead letters and their attempts. Returns how many.
     public func clearDeadLetters(_ selection: DeadLetterSelection) async throws -> Int {
         try await self.write { db in
             let (condition, arguments) = Self.condition(selection)
@@ -295,6 +321,7 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
+    /// Every consumer with a cursor, pending deliveries or dead letters.
     public func consumerStates() async throws -> [ConsumerDeliveryState] {
         try await self.read { db in
             try Row.fetchAll(db, sql: EventStoreSQL.consumerStates).map { row in
@@ -303,6 +330,7 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
+    /// Forgets everything of `consumer`: cursor, deliveries, attempts, dead letters, leases.
     public func removeConsumerState(_ consumer: String) async throws {
         try await self.write { db in
             for table in ["chorus_event_cursors", "chorus_event_pending", "chorus_event_attempts", "chorus_event_dead", "chorus_event_leases"] {
@@ -313,6 +341,10 @@ public final class SQLiteEventStore: EventStore {
 
     // MARK: - Leases
 
+    /// Renews the leases `node` holds on `consumer`'s partitions (0..<`partitionCount`) and
+    /// takes free or expired ones, up to `max` held in all, each until `now + ttl`; releases
+    /// those beyond `max` (another node joined). Returns the partitions it holds, sorted.
+    /// Two nodes never hold one partition at once.
     public func acquireLeases(consumer: String, partitionCount: Int, node: String, max: Int, ttl: Int64, now: Int64) async throws -> [Int] {
         try await self.write { db in
             let create = try db.cachedStatement(sql: "INSERT INTO chorus_event_leases (consumer, part) VALUES (?, ?) ON CONFLICT DO NOTHING")
@@ -337,6 +369,7 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
+    /// Releases `node`'s leases (of `consumer`, or of all consumers when nil); returns how many.
     public func releaseLeases(node: String, consumer: String?) async throws -> Int {
         try await self.write { db in
             try db.execute(
@@ -348,6 +381,7 @@ public final class SQLiteEventStore: EventStore {
 
     // MARK: - Definitions
 
+    /// Saves `body` as the definition `name` of `kind`, replacing one (its creation time kept).
     public func saveDefinition(_ kind: StoredDefinition.Kind, name: String, body: String, now: Int64) async throws {
         try await self.write { db in
             try db.execute(
@@ -359,6 +393,7 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
+    /// The definitions of `kind`, by name.
     public func definitions(_ kind: StoredDefinition.Kind) async throws -> [StoredDefinition] {
         try await self.read { db in
             try Row.fetchAll(
@@ -368,6 +403,7 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
+    /// Removes one; false when there was none.
     public func removeDefinition(_ kind: StoredDefinition.Kind, name: String) async throws -> Bool {
         try await self.write { db in
             try db.execute(sql: "DELETE FROM chorus_event_definitions WHERE kind = ? AND name = ?", arguments: [kind.rawValue, name])

@@ -7,8 +7,11 @@
 public struct PresenceDiffBatcher: Sendable {
     /// One `presence_diff` frame.
     public struct Diff: Sendable, Equatable {
+        /// The topic whose members changed.
         public var topic: Topic
+        /// Members peers must now see (applied after `leaves`).
         public var joins: [PresenceMember]
+        /// Members peers must forget.
         public var leaves: [PresenceMember]
     }
 
@@ -34,10 +37,12 @@ public struct PresenceDiffBatcher: Sendable {
     /// Whether nothing waits for the next tick.
     public var isEmpty: Bool { self.topics.isEmpty }
 
+    /// Records that `member` joined `topic`.
     public mutating func joined(_ member: PresenceMember, topic: Topic) {
         self.change(topic: topic, client: member.client) { $0.joined = member }
     }
 
+    /// Records that `member` left `topic`; a join peers have not heard of yet is withdrawn instead.
     public mutating func left(_ member: PresenceMember, topic: Topic) {
         self.change(topic: topic, client: member.client) { pending in
             // A join peers have not seen yet is simply withdrawn.
@@ -45,6 +50,7 @@ public struct PresenceDiffBatcher: Sendable {
         }
     }
 
+    /// Records a meta update: peers see a leave of `old` and a join of `new`.
     public mutating func updated(from old: PresenceMember, to new: PresenceMember, topic: Topic) {
         self.left(old, topic: topic)
         self.joined(new, topic: topic)

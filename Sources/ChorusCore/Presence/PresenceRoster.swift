@@ -22,6 +22,7 @@ public struct PresenceRoster: Sendable {
         PresenceCounts(clients: self.members.count, users: self.clientsByUser.count)
     }
 
+    /// Whether nobody is present.
     public var isEmpty: Bool { self.members.isEmpty }
 
     /// Adds `member`, or replaces the meta of the member with its client id (keeping its

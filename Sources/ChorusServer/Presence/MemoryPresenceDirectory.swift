@@ -20,6 +20,9 @@ public final class MemoryPresenceDirectory: PresenceDirectory {
         self.changes = changes
     }
 
+    /// `member` joins `topic`, or updates its meta when its client is present already (its
+    /// `joined_at` kept). Refused with `forbidden` when the topic has `maxMembers` already.
+    /// Completes with the topic's members after the join.
     public func join(_ member: PresenceMember, topic: Topic, maxMembers: Int, on loop: any EventLoop) -> EventLoopFuture<PresenceSnapshot> {
         let result = self.state.withLockedValue { state -> Result<PresenceSnapshot, ProtocolError> in
             var roster = state.rosters[topic] ?? PresenceRoster()
@@ -37,6 +40,7 @@ public final class MemoryPresenceDirectory: PresenceDirectory {
         return loop.makeCompletedFuture(result.mapError { $0 as any Error })
     }
 
+    /// Replaces the meta of `client`'s member of `topic`; false when it is not present.
     public func update(client: String, topic: Topic, meta: ByteBuffer, on loop: any EventLoop) -> EventLoopFuture<Bool> {
         let updated = self.state.withLockedValue { state -> Bool in
             guard var roster = state.rosters[topic], var member = roster.members[client] else { return false }
@@ -49,6 +53,7 @@ public final class MemoryPresenceDirectory: PresenceDirectory {
         return loop.makeSucceededFuture(updated)
     }
 
+    /// `client` leaves `topic`; false when it was not present.
     public func leave(client: String, topic: Topic, on loop: any EventLoop) -> EventLoopFuture<Bool> {
         let left = self.state.withLockedValue { state -> Bool in
             guard Self.remove(client, from: topic, in: &state, changes: self.changes) else { return false }
@@ -59,6 +64,7 @@ public final class MemoryPresenceDirectory: PresenceDirectory {
         return loop.makeSucceededFuture(left)
     }
 
+    /// `client` leaves every topic it is present in (its connection closed).
     public func leaveAll(client: String) {
         self.state.withLockedValue { state in
             for topic in state.topicsByClient.removeValue(forKey: client) ?? [] {
@@ -67,16 +73,19 @@ public final class MemoryPresenceDirectory: PresenceDirectory {
         }
     }
 
+    /// The members of `topic`, oldest first, and its counts.
     public func members(of topic: Topic, on loop: any EventLoop) -> EventLoopFuture<PresenceSnapshot> {
         let roster = self.state.withLockedValue { $0.rosters[topic] } ?? PresenceRoster()
         // Sorted outside the lock: a 10,000-member snapshot does not hold up joins.
         return loop.makeSucceededFuture(PresenceSnapshot(members: roster.sortedMembers, counts: roster.counts))
     }
 
+    /// The counts of `topic`, without the member list.
     public func counts(of topic: Topic, on loop: any EventLoop) -> EventLoopFuture<PresenceCounts> {
         loop.makeSucceededFuture(self.state.withLockedValue { $0.rosters[topic]?.counts } ?? PresenceCounts(clients: 0, users: 0))
     }
 
+    /// A topic both clients are present in; nil when they share none (or either is gone).
     public func sharedTopic(of client: String, and other: String, on loop: any EventLoop) -> EventLoopFuture<Topic?> {
         let shared = self.state.withLockedValue { state -> Topic? in
             guard let mine = state.topicsByClient[client], let theirs = state.topicsByClient[other] else { return nil }

@@ -37,8 +37,10 @@ public protocol PresenceDirectory: Sendable {
 public struct PresenceSnapshot: Sendable {
     /// Oldest first.
     public var members: [PresenceMember]
+    /// Connections and distinct users present.
     public var counts: PresenceCounts
 
+    /// A snapshot of `members` (oldest first) with their `counts`.
     public init(members: [PresenceMember], counts: PresenceCounts) {
         self.members = members
         self.counts = counts
@@ -47,7 +49,10 @@ public struct PresenceSnapshot: Sendable {
 
 /// A change of a topic's member list, as a ``PresenceDirectory`` reports it.
 public enum PresenceChange: Sendable, Equatable {
+    /// A member joined.
     case joined(PresenceMember)
+    /// A member changed its meta.
     case updated(old: PresenceMember, new: PresenceMember)
+    /// A member left.
     case left(PresenceMember)
 }
