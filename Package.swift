@@ -1,12 +1,25 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-let strictSettings: [SwiftSetting] = [
+// scripts/fuzz sets CHORUS_FUZZ_RUNTIME (libFuzzer's runtime without a `main`): Chorus's own
+// modules then get libFuzzer's coverage and AddressSanitizer, and chorus-fuzz links both
+// runtimes. The dependencies are compiled exactly as for the release tarball, so scripts/fuzz
+// and scripts/release share one scratch folder and compile them once.
+// The coverage flag goes to the frontend only: the driver's -sanitize=fuzzer would link
+// libFuzzer's own `main` too.
+let fuzzerRuntime = Context.environment["CHORUS_FUZZ_RUNTIME"]
+let fuzzingSettings: [SwiftSetting] =
+    fuzzerRuntime == nil ? [] : [.define("CHORUS_FUZZING"), .unsafeFlags(["-sanitize=address", "-Xfrontend", "-sanitize=fuzzer"])]
+let fuzzingLinkerSettings: [LinkerSetting] =
+    fuzzerRuntime.map { [.unsafeFlags(["-sanitize=address", "-Xlinker", $0, "-Xlinker", "-lstdc++"])] } ?? []
+
+let languageSettings: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
+let strictSettings = languageSettings + fuzzingSettings
 
 let package = Package(
     name: "chorus",
@@ -32,7 +45,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
-        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // One trait each for Hummingbird and WasmKit (their defaults enable several): SwiftPM
+        // passes several traits' -D flags in an order that changes from one invocation to the
+        // next, which recompiles the package every time (and in scripts/release after
+        // scripts/fuzz, which share a scratch folder). Chorus needs neither swift-configuration
+        // support nor WasmKit's WASI file system or disassembler.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
@@ -46,7 +64,7 @@ let package = Package(
         // Web Push delivery to push services (ChorusServer/Push).
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         // ChorusWasm: sandboxed per-namespace message transforms (WasmKit runtime and WAT parser).
-        .package(url: "https://github.com/swiftwasm/WasmKit", from: "0.4.2"),
+        .package(url: "https://github.com/swiftwasm/WasmKit", from: "0.4.2", traits: ["MultiThread"]),
     ],
     targets: [
         .target(
@@ -127,7 +145,8 @@ let package = Package(
         ),
         .executableTarget(
             name: "AssetEmbedder",
-            swiftSettings: strictSettings
+            // A build tool: never instrumented (it runs during the build).
+            swiftSettings: languageSettings
         ),
         .plugin(
             name: "EmbedWebAssets",
@@ -147,6 +166,7 @@ let package = Package(
                 "ChorusClient",  // chorus pub / chorus sub
                 "ChorusPush",  // chorus push keys
                 "ChorusWasm",  // chorus wasm check
+                .product(name: "NIOHTTP1", package: "swift-nio"),  // chorus events: HubHTTP.request's methods
             ],
             swiftSettings: strictSettings
         ),
@@ -194,7 +214,8 @@ let package = Package(
             name: "chorus-fuzz",
             dependencies: ["ChorusFuzzTargets", "CLibFuzzer"],
             path: "Fuzz/Sources/chorus-fuzz",
-            swiftSettings: strictSettings
+            swiftSettings: strictSettings,
+            linkerSettings: fuzzingLinkerSettings
         ),
         // Micro-benchmarks: `swift package benchmark` (docs/performance.md, "Micro-benchmarks").
         .executableTarget(
@@ -214,7 +235,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ChorusCoreTests",
-            dependencies: ["ChorusCore"],
+            dependencies: ["ChorusCore", "ChorusTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -237,7 +258,7 @@ let package = Package(
         // Fakes for tests of the seams (a store failing on demand, a recording broker).
         .target(
             name: "ChorusTestSupport",
-            dependencies: ["ChorusCore"],
+            dependencies: ["ChorusCore", .product(name: "NIOCore", package: "swift-nio")],
             path: "Tests/ChorusTestSupport",
             swiftSettings: strictSettings
         ),
@@ -256,6 +277,10 @@ let package = Package(
                 // TLSTests: handshakes against the hub's server context.
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
+                // WebhookClientTests: a scripted HTTP server and the client it answers.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -276,6 +301,8 @@ let package = Package(
             name: "ChorusClientTests",
             dependencies: [
                 "ChorusClient",
+                "ChorusBench",  // ServeLauncher: the hub processes the tests run against
+                "ChorusTestSupport",  // ByteBuffer(hex:) for the shared vectors
                 "ChorusCore",
                 "ChorusJWT",
                 .product(name: "NIOCore", package: "swift-nio"),

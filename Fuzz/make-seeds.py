@@ -270,6 +270,18 @@ def resp_seeds():
     }
 
 
+def binary_frame_seeds():
+    # BinaryFrameHarness: one binary WebSocket message; the shared vectors, valid and invalid.
+    vectors = json.loads((FUZZ.parent / "Tests/vectors/binary-frames.json").read_text())
+    seeds = {}
+    for vector in vectors["valid"] + vectors["invalid"]:
+        name = re.sub(r"[^a-z0-9]+", "-", vector["name"].lower()).strip("-")
+        seeds[name] = bytes.fromhex(vector["frame"])
+    header = json.dumps({"type": "publish", "topic": "chat:a", "id": "x", "idempotency_key": "k"}).encode()
+    seeds["large-data"] = bytes([1]) + struct.pack(">H", len(header)) + header + bytes(range(256)) * 8
+    return seeds
+
+
 def main(targets):
     corpus = FUZZ / "corpus"
     for target, make in {
@@ -279,6 +291,7 @@ def main(targets):
         "websocket": websocket_seeds,
         "router": router_seeds,
         "resp": resp_seeds,
+        "binary-frame": binary_frame_seeds,
     }.items():
         if targets and target not in targets:
             continue

@@ -12,7 +12,7 @@ public import NIOCore
 /// (`direct`), disconnect reason, reconnect (`1`/`0`), event, message id,
 /// timestamp, sender (`` none, `a` anonymous, `u` user), sender user, sender client, data,
 /// then the time the origin sent it (µs since 1970, for the hop's latency metric).
-/// The data field is the publisher's JSON untouched, read back as a slice (no copy). Every node
+/// The data field is the publisher's JSON untouched (a binary message's bytes after a 0 byte, ``MessageEnvelope/storedData``), read back as a slice (no copy). Every node
 /// of a cluster must run the same format (no version field: nodes are upgraded together).
 public enum BrokerWireFormat {
     /// A message read off the wire, and the node that published it.
@@ -65,10 +65,7 @@ public enum BrokerWireFormat {
             Self.write(sender.user ?? "", into: &buffer)
             Self.write(sender.client, into: &buffer)
         }
-        var data = envelope.data
-        buffer.writeString(String(data.readableBytes))
-        buffer.writeInteger(UInt8(ascii: ":"))
-        buffer.writeBuffer(&data)
+        Self.write(envelope.storedData, into: &buffer)
         Self.write(String(WallClock.microseconds()), into: &buffer)
         return buffer
     }
@@ -125,24 +122,33 @@ public enum BrokerWireFormat {
             case "u": MessageSender(user: senderUser, client: senderClient)
             default: nil
             }
-        let envelope = MessageEnvelope(
+        var envelope = MessageEnvelope(
             topic: topic.isEmpty ? name : topic, event: event, data: data, messageID: messageID, offset: UInt64(offset), epoch: epoch.isEmpty ? nil : epoch,
             timestamp: timestamp, from: from
         )
+        envelope.setStoredData(data)
         let message = BrokerMessage(
             envelope: envelope, target: target, storeSequence: UInt64(sequence), excludedConnection: origin == node ? UInt64(excluded) : nil
         )
         return Decoded(message: message, origin: origin, sentAt: sentAt)
     }
 
-    private static func write(_ text: String, into buffer: inout ByteBuffer) {
+    /// Writes `text` as one `<length>:<bytes>` field (the presence wire format writes its own with it).
+    static func write(_ text: String, into buffer: inout ByteBuffer) {
         buffer.writeString(String(text.utf8.count))
         buffer.writeInteger(UInt8(ascii: ":"))
         buffer.writeString(text)
     }
 
+    /// Writes `bytes` as one field.
+    static func write(_ bytes: ByteBuffer, into buffer: inout ByteBuffer) {
+        buffer.writeString(String(bytes.readableBytes))
+        buffer.writeInteger(UInt8(ascii: ":"))
+        buffer.writeImmutableBuffer(bytes)
+    }
+
     /// The next `<length>:<bytes>` field, consumed; nil when malformed or cut short.
-    private static func field(_ buffer: inout ByteBuffer) -> ByteBuffer? {
+    static func field(_ buffer: inout ByteBuffer) -> ByteBuffer? {
         var length = 0
         var digits = 0
         while let byte = buffer.readInteger(as: UInt8.self) {

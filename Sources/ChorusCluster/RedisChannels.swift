@@ -29,8 +29,14 @@ public struct RedisChannels: Sendable, Hashable {
     public func channel(for target: BrokerMessage.Target) -> String {
         switch target {
         case .topic(let topic): self.topicChannel(topic.name)
-        case .user(let user), .disconnect(let user, _, _): "\(self.prefix):u:\(user)"
+        case .user(let user), .disconnect(let user, _, _): self.userChannel(user)
         }
+    }
+
+    /// The channel of user `name`'s `direct` messages and disconnects: every node with a
+    /// connection of the user subscribes to it, so its subscriber count says where they are.
+    public func userChannel(_ name: String) -> String {
+        "\(self.prefix):u:\(name)"
     }
 
     /// The channel of topic `name`.
@@ -42,7 +48,7 @@ public struct RedisChannels: Sendable, Hashable {
     public func subscriptions(for interest: BrokerInterest) -> [Subscription] {
         switch interest {
         case .topic(let name): [.channel(self.topicChannel(name))]
-        case .user(let user): [.channel("\(self.prefix):u:\(user)")]
+        case .user(let user): [.channel(self.userChannel(user))]
         // A namespace ends at the topic's first `:` or `.`, or is the whole topic.
         case .namespace(let name): [.pattern("\(Self.escaped(self.prefix)):t:\(Self.escaped(name))[:.]*"), .channel(self.topicChannel(name))]
         case .everything: [.pattern("\(Self.escaped(self.prefix)):t:*")]

@@ -10,6 +10,7 @@ public import ServiceLifecycle
 public final class RedisNodeDirectory: NodeDirectory, Service {
     private let client: RedisClient
     private let prefix: String
+    private let channels: RedisChannels
     private let interval: Duration
     private let lifetime: Duration
     private let current: @Sendable () -> NodeInfo
@@ -22,6 +23,7 @@ public final class RedisNodeDirectory: NodeDirectory, Service {
     ) {
         self.client = client
         self.prefix = channels.prefix
+        self.channels = channels
         self.interval = interval
         self.lifetime = lifetime
         self.current = current
@@ -60,6 +62,23 @@ public final class RedisNodeDirectory: NodeDirectory, Service {
             let address = fields[0].string.flatMap { $0.isEmpty ? nil : $0 }
             return NodeInfo(id: id, address: address, connections: connections, startedAt: Int64(started))
         }.sorted { $0.id < $1.id }
+    }
+
+    /// Which of `users` have a connection on some node: a node subscribes to a user's channel
+    /// (``RedisChannels/userChannel(_:)``) while it has a connection of theirs, so `PUBSUB
+    /// NUMSUB` counts the nodes holding one (a single Redis: Redis Cluster counts per shard).
+    public func connectedUsers(among users: Set<String>) async throws -> Set<String> {
+        var connected = Set<String>()
+        let names = Array(users)
+        for start in stride(from: 0, to: names.count, by: 500) {
+            let batch = names[start..<min(start + 500, names.count)]
+            let arguments: [RESPArgument] = ["NUMSUB"] + batch.map { .string(self.channels.userChannel($0)) }
+            let reply = try await self.client.send(RESPCommand("PUBSUB", arguments))
+            // [channel, count, channel, count, …] in the order asked.
+            let counts = (reply.array ?? []).enumerated().filter { $0.offset % 2 == 1 }.map { $0.element.int ?? 0 }
+            for (user, count) in zip(batch, counts) where count > 0 { connected.insert(user) }
+        }
+        return connected
     }
 
     private var set: String { "\(self.prefix):nodes" }

@@ -78,5 +78,67 @@ extension Migration {
             )
             """,
         ]),
+        // Sync collections (PostgresSyncStore, docs/sync.md). A mutation locks its collection's
+        // row, so versions follow commit order across nodes, and the change is announced on
+        // the `chorus_sync` channel by NOTIFY, delivered at commit in that same order.
+        Migration(version: 3, name: "sync", statements: [
+            """
+            CREATE TABLE chorus_sync_collections (
+                collection text PRIMARY KEY, version bigint NOT NULL, compacted_through bigint NOT NULL, records bigint NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE chorus_sync_records (
+                collection text NOT NULL, id text NOT NULL, version bigint NOT NULL, data bytea NOT NULL,
+                updated_at bigint NOT NULL, updated_by text, PRIMARY KEY (collection, id)
+            )
+            """,
+            """
+            CREATE TABLE chorus_sync_changes (
+                collection text NOT NULL, version bigint NOT NULL, op text NOT NULL, record_id text NOT NULL,
+                data bytea, mutation_id text, by text, at bigint NOT NULL, PRIMARY KEY (collection, version)
+            )
+            """,
+            """
+            CREATE TABLE chorus_sync_mutations (
+                collection text NOT NULL, mutation_id text NOT NULL, record_id text NOT NULL, version bigint NOT NULL,
+                PRIMARY KEY (collection, mutation_id)
+            )
+            """,
+            "CREATE INDEX chorus_sync_mutations_version ON chorus_sync_mutations (collection, version)",
+        ]),
+        // The messages resource (PostgresChatMessageStore, docs/event-bus.md "The messages
+        // resource"). `published` is the outbox: the version whose event is on the bus.
+        Migration(version: 4, name: "messages", statements: [
+            """
+            CREATE TABLE chorus_messages (
+                seq bigserial PRIMARY KEY, id text NOT NULL UNIQUE, sender text NOT NULL, channel_id text, recipient_id text,
+                text text NOT NULL, metadata text, created_at bigint NOT NULL, updated_at bigint NOT NULL,
+                version bigint NOT NULL, deleted boolean NOT NULL DEFAULT false, published bigint NOT NULL DEFAULT 0
+            )
+            """,
+            "CREATE INDEX chorus_messages_channel ON chorus_messages (channel_id, seq)",
+            "CREATE INDEX chorus_messages_sender ON chorus_messages (sender, seq)",
+            "CREATE INDEX chorus_messages_recipient ON chorus_messages (recipient_id, seq)",
+            "CREATE INDEX chorus_messages_unpublished ON chorus_messages (seq) WHERE published < version",
+        ]),
+        // Web Push subscriptions (PostgresPushSubscriptionStore, docs/pwa.md "Web Push"): the
+        // same two tables as `push.sqlite`, so a subscription made on one node is used by all.
+        Migration(version: 5, name: "push", statements: [
+            """
+            CREATE TABLE chorus_push_subscriptions (
+                id text PRIMARY KEY, user_name text NOT NULL, endpoint text NOT NULL,
+                p256dh text NOT NULL, auth text NOT NULL, created_at bigint NOT NULL
+            )
+            """,
+            "CREATE INDEX chorus_push_subscriptions_user ON chorus_push_subscriptions (user_name, created_at)",
+            """
+            CREATE TABLE chorus_push_topics (
+                topic text NOT NULL, id text NOT NULL REFERENCES chorus_push_subscriptions (id) ON DELETE CASCADE,
+                position bigint NOT NULL, PRIMARY KEY (topic, id)
+            )
+            """,
+            "CREATE INDEX chorus_push_topics_id ON chorus_push_topics (id)",
+        ]),
     ]
 }

@@ -495,17 +495,7 @@ public final class PostgresEventStore: EventStore {
         do {
             return try await PostgresUnavailable.withTimeout(self.timeout, "PostgreSQL (event store)", body)
         } catch {
-            throw Self.storeError(error)
+            throw StoreError.postgres(error, in: "event store")
         }
-    }
-
-    private static func storeError(_ error: any Error) -> StoreError {
-        if let error = error as? PostgresUnavailable {
-            return StoreError("event store error: \(error.message)")
-        }
-        if let error = error as? PSQLError {
-            return StoreError("event store error: \(error.serverInfo?[.message] ?? String(reflecting: error.code))")
-        }
-        return StoreError("event store error: \(error)")
     }
 }

@@ -1,3 +1,4 @@
+import ChorusCore
 import Foundation
 import NIOCore
 import NIOPosix
@@ -72,5 +73,30 @@ public struct PostgresUnavailable: Error, Sendable, CustomStringConvertible {
             guard let result = try await group.next() else { throw CancellationError() }
             return result
         }
+    }
+
+    /// ``withTimeout(_:_:_:)`` for a store (`name`: "messages store", …): any failure becomes a
+    /// `StoreError` saying what PostgreSQL said (``StoreError/postgres(_:in:)``).
+    static func bounded<Result: Sendable>(
+        _ timeout: Duration, store name: String, _ body: @escaping @Sendable () async throws -> Result
+    ) async throws(StoreError) -> Result {
+        do {
+            return try await Self.withTimeout(timeout, "PostgreSQL (\(name))", body)
+        } catch {
+            throw StoreError.postgres(error, in: name)
+        }
+    }
+}
+
+extension StoreError {
+    /// A store's failure on PostgreSQL, said plainly: "`store` error: why".
+    static func postgres(_ error: any Error, in store: String) -> StoreError {
+        if let error = error as? PostgresUnavailable {
+            return StoreError("\(store) error: \(error.message)")
+        }
+        if let error = error as? PSQLError {
+            return StoreError("\(store) error: \(error.serverInfo?[.message] ?? String(reflecting: error.code))")
+        }
+        return StoreError("\(store) error: \(error)")
     }
 }

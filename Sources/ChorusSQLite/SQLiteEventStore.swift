@@ -19,22 +19,7 @@ public final class SQLiteEventStore: EventStore {
     /// Opens (or creates) the database at `path`.
     public init(path: String, sync: SQLiteMessageStore.Sync = .full) throws(StoreError) {
         self.path = path
-        do {
-            let directory = (path as NSString).deletingLastPathComponent
-            if !directory.isEmpty {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            }
-            var configuration = Configuration()
-            configuration.label = "chorus-events"
-            configuration.maximumReaderCount = 4
-            self.pool = try DatabasePool(path: path, configuration: configuration)
-            try self.pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(sync.rawValue)") }
-            try self.pool.write { db in try db.execute(sql: Self.schema) }
-        } catch let error as DatabaseError {
-            throw StoreError("cannot open the event database '\(path)': \(error.message ?? error.description)")
-        } catch {
-            throw StoreError("cannot open the event database '\(path)': \(error)")
-        }
+        self.pool = try SQLiteFile.pool("event", at: path, sync: sync, schema: Self.schema)
     }
 
     /// Closes the connections; the WAL is checkpointed into the file.
@@ -453,25 +438,10 @@ public final class SQLiteEventStore: EventStore {
     }
 
     private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
-        do {
-            return try await self.pool.read(body)
-        } catch {
-            throw Self.storeError(error)
-        }
+        try await self.pool.storeRead("event", body)
     }
 
     private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
-        do {
-            return try await self.pool.write(body)
-        } catch {
-            throw Self.storeError(error)
-        }
-    }
-
-    private static func storeError(_ error: any Error) -> StoreError {
-        if let error = error as? DatabaseError {
-            return StoreError("event database error: \(error.message ?? error.description)")
-        }
-        return StoreError("event database error: \(error)")
+        try await self.pool.storeWrite("event", body)
     }
 }

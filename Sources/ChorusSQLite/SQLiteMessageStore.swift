@@ -28,29 +28,22 @@ public final class SQLiteMessageStore: MessageStore {
     /// - Parameter maxSize: bytes the database may grow to; past it, appends fail (as on a full disk).
     public init(path: String, sync: Sync, maxSize: Int? = nil) throws(StoreError) {
         self.path = path
-        let directory = (path as NSString).deletingLastPathComponent
-        do {
-            if !directory.isEmpty {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            }
+        self.pool = try SQLiteFile.open("history", at: path) {
             try Self.checkExistingFile(at: path)
             var configuration = Configuration()
             configuration.label = "chorus-history"
             configuration.maximumReaderCount = 4
-            self.pool = try DatabasePool(path: path, configuration: configuration)
+            let pool = try DatabasePool(path: path, configuration: configuration)
             // DatabasePool opens in WAL mode with synchronous = NORMAL; set ours afterwards.
-            try self.pool.writeWithoutTransaction { db in
+            try pool.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = \(sync.rawValue)")
                 if let maxSize {
                     let pageSize = try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
                     try db.execute(sql: "PRAGMA max_page_count = \(max(8, maxSize / pageSize))")
                 }
             }
-            try self.pool.write { db in try Self.migrate(db) }
-        } catch let error as DatabaseError {
-            throw StoreError("cannot open the history database '\(path)': \(error.message ?? error.description)")
-        } catch {
-            throw StoreError("cannot open the history database '\(path)': \(error)")
+            try pool.write { db in try Self.migrate(db) }
+            return pool
         }
     }
 
@@ -133,7 +126,7 @@ public final class SQLiteMessageStore: MessageStore {
                     let envelope = message.envelope
                     try insert.execute(arguments: [
                         envelope.topic, Int64(message.offset), Int64(message.sequence), envelope.timestamp,
-                        envelope.messageID, envelope.event, Data(envelope.data.readableBytesView),
+                        envelope.messageID, envelope.event, Data(envelope.storedData.readableBytesView),
                         envelope.from?.user, envelope.from?.client,
                     ])
                 }
@@ -307,16 +300,17 @@ public final class SQLiteMessageStore: MessageStore {
         let data: Data = row[6]
         let user: String? = row[7]
         let client: String? = row[8]
-        let envelope = MessageEnvelope(
+        var envelope = MessageEnvelope(
             topic: row[0],
             event: row[5],
-            data: ByteBuffer(bytes: data),
+            data: ByteBuffer(),
             messageID: row[4],
             offset: UInt64(row[1] as Int64),
             epoch: row[9],
             timestamp: row[3],
             from: client.map { MessageSender(user: user, client: $0) }
         )
+        envelope.setStoredData(ByteBuffer(bytes: data))
         return StoredMessage(envelope: envelope, sequence: UInt64(row[2] as Int64))
     }
 

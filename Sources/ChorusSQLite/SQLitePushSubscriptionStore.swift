@@ -12,15 +12,11 @@ public final class SQLitePushSubscriptionStore: PushSubscriptionStore {
     /// Opens (or creates) the database at `path`.
     public init(path: String) throws(StoreError) {
         self.path = path
-        do {
-            let directory = (path as NSString).deletingLastPathComponent
-            if !directory.isEmpty {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            }
+        self.queue = try SQLiteFile.open("push", at: path) {
             var configuration = Configuration()
             configuration.label = "chorus-push"
-            self.queue = try DatabaseQueue(path: path, configuration: configuration)
-            try self.queue.write { db in
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            try queue.write { db in
                 try db.execute(sql: """
                     CREATE TABLE IF NOT EXISTS chorus_push_subscriptions (
                         id TEXT PRIMARY KEY, user TEXT NOT NULL, endpoint TEXT NOT NULL,
@@ -32,10 +28,7 @@ public final class SQLitePushSubscriptionStore: PushSubscriptionStore {
                     CREATE INDEX IF NOT EXISTS chorus_push_topics_id ON chorus_push_topics (id);
                     """)
             }
-        } catch let error as DatabaseError {
-            throw StoreError("cannot open the push database '\(path)': \(error.message ?? error.description)")
-        } catch {
-            throw StoreError("cannot open the push database '\(path)': \(error)")
+            return queue
         }
     }
 

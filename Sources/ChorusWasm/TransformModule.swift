@@ -45,7 +45,13 @@ public struct TransformModule: Sendable {
 
     /// Reads a `.wat` file (WebAssembly text) or any other file as a binary module.
     public init(contentsOfFile path: String, limits: TransformLimits) throws(TransformLoadError) {
-        guard let contents = FileManager.default.contents(atPath: path) else {
+        // Only a regular file (through symlinks): a device or a pipe (`/dev/zero`) would never finish reading.
+        let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let type = (try? FileManager.default.attributesOfItem(atPath: resolved))?[.type] as? FileAttributeType
+        if let type, type != .typeRegular {
+            throw TransformLoadError("\(path): not a regular file")
+        }
+        guard type != nil, let contents = FileManager.default.contents(atPath: path) else {
             throw TransformLoadError("\(path): cannot read the file")
         }
         if path.hasSuffix(".wat") {

@@ -1,7 +1,8 @@
 import ChorusBench
 
 /// `chorus bench history` (in process, against the hub's own commit path), `chorus bench
-/// transform` (in process, a namespace's WebAssembly transform on the publish path) and the network
+/// transform` (in process, a namespace's WebAssembly transform on the publish path), `chorus bench
+/// client` (the Swift client against a hub it starts) and the network
 /// modes of ChorusBench; `chorus bench worker SPEC` is how a network mode's parent process
 /// runs a share of its subscribers in a child.
 enum BenchDispatch {
@@ -11,6 +12,8 @@ enum BenchDispatch {
             try await BenchHistoryCommand.run(Array(arguments.dropFirst()))
         case "transform":
             try await BenchTransformCommand.run(Array(arguments.dropFirst()))
+        case "client":
+            try await BenchClientCommand.run(Array(arguments.dropFirst()))
         case "worker":
             guard arguments.count == 2 else { throw CommandError("chorus bench worker is started by chorus bench itself") }
             try await WorkerMain.run(specJSON: arguments[1])

@@ -2,9 +2,9 @@ import Foundation
 
 enum Console {
     /// Prints `chorus: message` to standard error and exits with status 2.
-    static func fail(_ message: String) -> Never {
+    static func fail(_ message: String, exitCode: Int32 = 2) -> Never {
         FileHandle.standardError.write(Data("chorus: \(message)\n".utf8))
-        exit(2)
+        exit(exitCode)
     }
 
     static func environment() -> [String: String] {
@@ -14,5 +14,10 @@ enum Console {
 
 struct CommandError: Error {
     let message: String
-    init(_ message: String) { self.message = message }
+    /// 2: the command was given wrong (the default); 1: it ran and failed (the hub said no).
+    let exitCode: Int32
+    init(_ message: String, exitCode: Int32 = 2) {
+        self.message = message
+        self.exitCode = exitCode
+    }
 }

@@ -10,7 +10,7 @@ enum Help {
                        [--subscribe P] [--publish P] [--claim K=V]   (see 'chorus token --help')
           chorus config init [--output PATH] [--force]
                                                write a starter chorus.json: fresh secrets, namespaces, a comment per setting
-          chorus bench connections|fanout|echo|churn [options]
+          chorus bench connections|fanout|echo|churn|events|presence|sync [options]
                                                load generator for a running hub (or Nchan); see 'chorus bench --help'
           chorus bench history [options]       durable publishes/s through the commit path, in process
           chorus bench transform MODULE [options]
@@ -19,6 +19,8 @@ enum Help {
                                                print a running hub's messages as JSON lines (see 'chorus sub --help')
           chorus pub TOPIC DATA [--event E] [--http] [--url URL] [--token JWT]
                                                publish one message and print the receipt (see 'chorus pub --help')
+          chorus events publish|tail|stats|dlq|replay [options]
+                                               the event bus of a running hub: publish, follow the log, dead letters (see 'chorus events --help')
           chorus wasm check MODULE [--topic T] [--event E] [--data JSON]
                                                check a transform module's ABI and run it on a sample (docs/wasm.md)
           chorus pwa generate --config PATH [--root DIR]

@@ -2,7 +2,7 @@ import ChorusBench
 import ChorusServer
 
 
-/// `chorus serve | token | config | bench | pwa | push | sub | pub | wasm | help`
+/// `chorus serve | token | config | bench | pwa | push | sub | pub | events | wasm | help`
 let arguments = Array(CommandLine.arguments.dropFirst())
 let command = arguments.first ?? "help"
 let rest = Array(arguments.dropFirst())
@@ -27,13 +27,15 @@ do {
         try await PubCommand.run(rest)
     case "wasm":
         try WasmCommand.run(rest)
+    case "events":
+        try await EventsCommand.run(rest)
     case "help", "--help", "-h":
         print(Help.overview)
     default:
         throw CommandError("unknown command '\(command)'\n\n\(Help.overview)")
     }
 } catch let error as CommandError {
-    Console.fail(error.message)
+    Console.fail(error.message, exitCode: error.exitCode)
 } catch let error as ConfigurationError {
     Console.fail(error.message)
 } catch let error as BenchError {

@@ -20,23 +20,7 @@ import Testing
     /// Reads `count` messages' `n` from `subscription`, failing after `timeout`.
     static func collect(_ count: Int, from subscription: ChorusSubscription, timeout: Duration = .seconds(60)) async throws -> [Int] {
         struct Numbered: Decodable { var n: Int }
-        return try await withThrowingTaskGroup(of: [Int].self) { group in
-            group.addTask {
-                var numbers: [Int] = []
-                for await message in subscription {
-                    numbers.append(try message.decode(Numbered.self).n)
-                    if numbers.count == count { break }
-                }
-                return numbers
-            }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                throw HubError("timed out waiting for \(count) messages")
-            }
-            let numbers = try await group.next()!
-            group.cancelAll()
-            return numbers
-        }
+        return try await read(subscription, timeout: timeout) { $0.count == count }.map { try $0.decode(Numbered.self).n }
     }
 
     @Test func reconnectsAfterTheHubIsKilledAndRestartedWithoutLosingAMessage() async throws {
@@ -203,6 +187,23 @@ import Testing
         #expect(await slow.stats.reconnections >= 1)
         await slow.close()
         await publisher.close()
+        hub.stop()
+    }
+
+    @Test func publishesAnEventAndARepeatIsADuplicate() async throws {
+        let secret = "client-test-secret-of-at-least-32-bytes!"
+        let hub = try await HubProcess(["--jwt-secret", secret, "--events-client-types", "chat.*"]).start()
+        var configuration = Self.configuration()
+        configuration.token = HS256TokenSigner(secret: secret).token(subject: "alice", expiresAt: Int64(Date().timeIntervalSince1970) + 3600)
+        let client = try ChorusClient(url: hub.url, configuration: configuration)
+        await client.connect()
+        try await client.waitUntilConnected()
+        let first = try await client.publishEvent(type: "chat.typing", data: ["room": "r1"], eventID: "t-1", partitionKey: "r1")
+        let again = try await client.publishEvent(type: "chat.typing", data: ["room": "r1"], eventID: "t-1")
+        #expect(first.eventID == "t-1" && !first.duplicate && first.sequence > 0)
+        #expect(again.duplicate && again.sequence == first.sequence && again.timestamp == first.timestamp)
+        await #expect(throws: (any Error).self) { try await client.publishEvent(type: "order.created", data: ["id": 1]) }
+        await client.close()
         hub.stop()
     }
 }

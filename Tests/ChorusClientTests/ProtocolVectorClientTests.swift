@@ -56,6 +56,15 @@ import Testing
         }
     }
 
+    @Test func theDroppedAckSaysSo() throws {
+        let (_, text) = try #require(try Self.frames().first { $0.0.name == "ack_dropped" })
+        guard case .reply(let frame, _) = try InboundFrame.decode(ByteBuffer(string: text)) else {
+            Issue.record("not a reply")
+            return
+        }
+        #expect(try PublishAck(frame) == PublishAck(messageID: "m-9", offset: nil, epoch: nil, dropped: true))
+    }
+
     @Test func disconnectFramesGetTheVectorsAction() throws {
         var checked = 0
         for (vector, text) in try Self.frames() {

@@ -32,4 +32,27 @@ import Testing
             }
         }
     }
+
+    /// A user is connected somewhere while some node's broker follows their channel: the
+    /// directory counts those subscriptions, over more users than one command asks about.
+    @Test func connectedUsersAreTheOnesSomeNodeFollows() async throws {
+        let nodes = try RedisBrokerTests.Nodes()
+        try await nodes.run {
+            let directory = RedisNodeDirectory(client: nodes.client) { NodeInfo(id: "a", address: nil, connections: 0, startedAt: 1) }
+            try await nodes.subscribe(0, .user("alice"))
+            try await nodes.subscribe(1, .user("bob"))
+            try await nodes.subscribe(1, .user("alice"))
+            try await nodes.subscribe(1, .topic("u:carol"))   // a topic's channel is not a user's
+            let everyone = Set((0..<1_200).map { "user\($0)" } + ["alice", "bob", "carol", "user 1199"])
+            try await nodes.subscribe(0, .user("user 1199"))
+            #expect(try await directory.connectedUsers(among: everyone) == ["alice", "bob", "user 1199"])
+            #expect(try await directory.connectedUsers(among: []) == [])
+            // Bob's node lets him go: he is connected nowhere once Redis has the unsubscribe.
+            nodes.brokers[1].unsubscribe(from: .user("bob"))
+            while try await directory.connectedUsers(among: ["bob"]).contains("bob") {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(try await directory.connectedUsers(among: ["alice", "bob"]) == ["alice"])
+        }
+    }
 }

@@ -70,6 +70,24 @@ import Testing
         ),
         "presence_stats": (.presenceStats(topic: "room:lobby", counts: PresenceCounts(clients: 3, users: 2)), "4"),
         "signal": (.signal(from: MessageSender(user: "alice", client: "c-1"), data: ByteBuffer(string: #"{"type":"offer","sdp":"v=0"}"#)), nil),
+        "sync_snapshot": (
+            .syncSnapshot(collection: "tasks:board", SyncSnapshot(version: 7, records: [
+                SyncRecord(id: "t1", version: 6, data: ByteBuffer(string: #"{"title":"Ship it","done":false}"#), updatedAt: 1_893_456_000_000, updatedBy: "alice")
+            ])), "5"
+        ),
+        "sync_changes": (
+            .syncChanges(collection: "tasks:board", version: 9, changes: [
+                SyncChange(collection: "tasks:board", op: .update, recordID: "t1", version: 8, data: ByteBuffer(string: #"{"title":"Ship it","done":true}"#), mutationID: "m-8", by: "bob", at: 1_893_456_000_100),
+                SyncChange(collection: "tasks:board", op: .delete, recordID: "t1", version: 9, data: nil, mutationID: nil, by: nil, at: 1_893_456_000_200),
+            ]), "6"
+        ),
+        "sync_ack": (.syncAck(SyncAck(recordID: "t1", version: 8, mutationID: "m-8", record: nil)), "7"),
+        "sync_conflict": (
+            .syncConflict(message: "record 't1' is at version 8", current: SyncRecord(
+                id: "t1", version: 8, data: ByteBuffer(string: #"{"title":"Ship it","done":true}"#), updatedAt: 1_893_456_000_100, updatedBy: "bob")), "8"
+        ),
+        // A publish the namespace's WebAssembly transform dropped: acknowledged, delivered to no one.
+        "ack_dropped": (.ack(messageID: "m-9", offset: nil, epoch: nil, dropped: true), "9"),
     ]
 
     static func load() throws -> (vectors: Vectors, raw: [String: Any]) {

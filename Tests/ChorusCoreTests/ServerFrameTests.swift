@@ -68,7 +68,7 @@ import Testing
         #expect(statuses == [
             "bad_request": 400, "unauthorized": 401, "forbidden": 403, "not_found": 404,
             "too_large": 413, "rate_limited": 429, "unknown_type": 400, "internal": 500, "unavailable": 503,
-            "unsupported_media_type": 415, "transform_failed": 422,
+            "unsupported_media_type": 415, "transform_failed": 422, "conflict": 409,
         ])
     }
 }

@@ -43,17 +43,8 @@ import Testing
     }
 
     @Test func postgres() async throws {
-        try await PostgresTestServer.with { server in
-            for (index, contractCase) in Self.cases.enumerated() {
-                let url = try await server.createDatabase("contract\(index)")
-                let node = try PostgresServiceTests.service(url)
-                let second = try PostgresServiceTests.service(url)
-                try await PostgresServiceTests.whileRunning(node) {
-                    try await PostgresServiceTests.whileRunning(second) {
-                        try await contractCase.run(PostgresEventStore(client: node.client), PostgresEventStore(client: second.client))
-                    }
-                }
-            }
+        try await PostgresServiceTests.eachOnTwoNodes(Self.cases.count, database: "contract") { index, node, second in
+            try await Self.cases[index].run(PostgresEventStore(client: node.client), PostgresEventStore(client: second.client))
         }
     }
 

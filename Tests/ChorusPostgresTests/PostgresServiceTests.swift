@@ -29,6 +29,23 @@ import Testing
         }
     }
 
+    /// Runs `body` for each of `count` cases (the index), each on a fresh database of its own
+    /// (`<prefix><index>`, migrated) with two nodes running on it: a contract's two stores.
+    static func eachOnTwoNodes(
+        _ count: Int, database prefix: String, _ body: (Int, PostgresService, PostgresService) async throws -> Void
+    ) async throws {
+        try await PostgresTestServer.with { server in
+            for index in 0..<count {
+                let url = try await server.createDatabase("\(prefix)\(index)")
+                let node = try Self.service(url)
+                let second = try Self.service(url)
+                try await Self.whileRunning(node) {
+                    try await Self.whileRunning(second) { try await body(index, node, second) }
+                }
+            }
+        }
+    }
+
     /// Waits (at most 30 s) for `service` to report ready.
     static func waitUntilReady(_ service: PostgresService) async throws {
         var lastError: (any Error)?
@@ -68,7 +85,7 @@ import Testing
                 return try await group.reduce(0, +)
             }
             #expect(applied == Self.slowList.count)
-            #expect(try await server.psql("SELECT string_agg(version || ':' || name, ',' ORDER BY version) FROM chorus_migrations", database: "concurrent") == "1:cluster,2:event_bus,3:slow")
+            #expect(try await server.psql("SELECT string_agg(version || ':' || name, ',' ORDER BY version) FROM chorus_migrations", database: "concurrent") == Self.slowList.map { "\($0.version):\($0.name)" }.joined(separator: ","))
             #expect(try await server.psql("SELECT count(*) FROM chorus_cluster", database: "concurrent") == "1")
         }
     }

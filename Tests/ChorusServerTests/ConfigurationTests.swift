@@ -1,3 +1,4 @@
+import ChorusCore
 import Foundation
 import Testing
 
@@ -79,6 +80,17 @@ import Testing
             Issue.record("\(arguments) was accepted")
         } catch {
             #expect(error.message.contains(message), "'\(error.message)' should mention \(message)")
+        }
+    }
+
+    @Test func syncChangesTTLLimitsTheChangesKeptByAge() throws {
+        let configuration = try HubConfiguration.load(
+            arguments: ["--namespaces", #"{"t": {"sync": true, "sync_changes_ttl": "2h"}, "u": {"sync": true, "sync_changes_ttl": 0}}"#], environment: [:])
+        #expect(configuration.namespaces["t"]?.syncLimits.changesTTL == 7_200_000)
+        #expect(configuration.namespaces["u"]?.syncLimits.changesTTL == nil)
+        #expect(NamespaceOptions.describe(["t": configuration.namespaces["t"]!]).contains(#""sync_changes_ttl": "7200s""#))
+        #expect(throws: ConfigurationError.self) {
+            try HubConfiguration.load(arguments: ["--namespaces", #"{"t": {"sync_changes_ttl": "soon"}}"#], environment: [:])
         }
     }
 

@@ -1,4 +1,5 @@
 import ChorusFuzzTargets
+import ChorusTestSupport
 import Foundation
 import Testing
 
@@ -10,16 +11,16 @@ import Testing
         .appendingPathComponent("Fuzz")
 
     @Test(arguments: FuzzTarget.allCases)
-    func seedCorpusRuns(target: FuzzTarget) throws {
+    func seedCorpusRuns(target: FuzzTarget) async throws {
         let folder = Self.fuzzFolder.appendingPathComponent("corpus/\(target.rawValue)")
-        let files = try target.replay([folder])
+        let files = try await offCooperativePool { try target.replay([folder]) }
         #expect(!files.isEmpty)
     }
 
     @Test(arguments: FuzzTarget.allCases)
-    func crashReproducersRun(target: FuzzTarget) throws {
+    func crashReproducersRun(target: FuzzTarget) async throws {
         let folder = Self.fuzzFolder.appendingPathComponent("regressions/\(target.rawValue)")
         guard FileManager.default.fileExists(atPath: folder.path) else { return }
-        try target.replay([folder])
+        _ = try await offCooperativePool { try target.replay([folder]) }
     }
 }

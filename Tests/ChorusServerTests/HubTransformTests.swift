@@ -28,17 +28,11 @@ import Testing
             try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
             // Drops event "drop"; loops forever on any other event but "message".
             let failing = self.directory.appendingPathComponent("failing.wat")
-            try """
-            (module
-              (memory (export "memory") 1)
-              (func (export "chorus_abi_version") (result i32) (i32.const 1))
-              (func (export "chorus_alloc") (param i32) (result i32) (i32.const 1024))
-              (func (export "chorus_output") (result i64) (i64.const 0))
-              (func (export "chorus_transform") (param i32 i32 i32 i32 i32 i32) (result i32)
+            try TransformTestModule.wat(transform: """
                 (if (i32.eq (i32.load8_u (local.get 2)) (i32.const 100)) (then (return (i32.const 1))))
                 (if (i32.ne (i32.load8_u (local.get 2)) (i32.const 109)) (then (loop $l (br $l))))
-                (i32.const 0)))
-            """.write(to: failing, atomically: true, encoding: .utf8)
+                (i32.const 0)
+            """).write(to: failing, atomically: true, encoding: .utf8)
             var configuration = HubConfiguration()
             configuration.namespaces = [
                 "clean": NamespaceOptions(transform: HubTransformTests.examples.appendingPathComponent("profanity.wat").path),

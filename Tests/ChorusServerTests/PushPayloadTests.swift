@@ -52,7 +52,7 @@ import Testing
     @Test func retryAfterReadsSecondsAndHTTPDates() {
         #expect(PushService.retryAfterSeconds("7") == 7)
         #expect(PushService.retryAfterSeconds(" 0 ") == 0)
-        #expect(PushService.retryAfterSeconds("-3") == 0)
+        #expect(PushService.retryAfterSeconds("-3") == nil)  // RFC 9110: delay-seconds is digits only
         let inTenSeconds = HTTPDate.format(Int(Date().timeIntervalSince1970) + 10)
         #expect((9...11).contains(PushService.retryAfterSeconds(inTenSeconds) ?? -1))
         #expect(PushService.retryAfterSeconds("soon") == nil)

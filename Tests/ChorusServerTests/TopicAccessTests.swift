@@ -94,6 +94,41 @@ import Testing
         #expect(try Self.scope(anonymous, "inbox.*") == .none)
     }
 
+    /// `user_scoped_under: "user"` (the messages resource's namespace): `messages.user.{u}…`
+    /// belongs to `u`; `messages` and `messages.channel.…` are not scoped.
+    @Test func topicsUnderASegmentBelongToTheUserNamedNext() throws {
+        var messages = NamespaceOptions(publish: .server, anonymousSubscribe: false)
+        messages.userScopedUnder = "user"
+        let alice = try Self.access(user: "alice", namespaces: ["messages": messages])
+        #expect(alice != nil)
+        #expect(try alice?.mayRead(Topic("messages.user.alice")) == true)
+        #expect(try alice?.mayRead(Topic("messages.user.alice.drafts")) == true)
+        #expect(try alice?.mayRead(Topic("messages.user.bob")) == false)
+        #expect(try alice?.mayRead(Topic("messages.user.alicex")) == false)
+        #expect(try alice?.mayRead(Topic("messages:user.bob")) == false)
+        #expect(try alice?.mayRead(Topic("messages")) == true)
+        #expect(try alice?.mayRead(Topic("messages.user")) == true)
+        #expect(try alice?.mayRead(Topic("messages.channel.general")) == true)
+        #expect(try alice?.mayRead(Topic("messages.users.bob")) == true)
+        #expect(try Self.scope(alice, "messages.user.alice") == .all)
+        #expect(try Self.scope(alice, "messages.user.alice.*") == .all)
+        #expect(try Self.scope(alice, "messages.user.bob.**") == .none)
+        #expect(try Self.scope(alice, "messages.user.*") == .some)
+        #expect(try Self.scope(alice, "messages.**") == .some)
+        #expect(try Self.scope(alice, "messages.*.bob") == .some)
+        #expect(try Self.scope(alice, "messages.channel.*") == .all)
+        #expect(try Self.scope(alice, "*.user.bob") == .some)
+        let anonymous = try Self.access(user: nil, namespaces: ["messages": messages])
+        #expect(try Self.scope(anonymous, "messages.**") == .none)
+        // Publishing is the server's here; in a namespace clients publish to, the owner rule holds.
+        var inbox = NamespaceOptions()
+        inbox.userScopedUnder = "to"
+        let bob = try Self.access(user: "bob", namespaces: ["mail": inbox])
+        #expect(try bob?.publishDenial(for: Topic("mail.to.bob")) == nil)
+        #expect(try bob?.publishDenial(for: Topic("mail.to.alice"))?.code == .forbidden)
+        #expect(try bob?.publishDenial(for: Topic("mail.general")) == nil)
+    }
+
     @Test func publishPolicies() throws {
         let namespaces = ["news": NamespaceOptions(publish: .server), "chat": NamespaceOptions(publish: .authenticated)]
         let anonymous = try #require(try Self.access(user: nil, namespaces: namespaces))
@@ -135,6 +170,12 @@ import Testing
         #expect(try NamespaceOptions.parseAll(NamespaceOptions.describe(parsed)) == parsed)
         #expect(throws: ConfigurationError.self) { try NamespaceOptions.parseAll(#"{"a": {"publish": "everyone"}}"#) }
         #expect(throws: ConfigurationError.self) { try NamespaceOptions.parseAll(#"{"a": {"user_scoped": 1}}"#) }
+        let under = try NamespaceOptions.parseAll(#"{"messages": {"user_scoped_under": "user"}}"#)
+        #expect(under["messages"]?.userScopedUnder == "user")
+        #expect(try NamespaceOptions.parseAll(NamespaceOptions.describe(under)) == under)
+        for bad in [#""""#, #""a.b""#, #""*""#, #""a b""#, "true"] {
+            #expect(throws: ConfigurationError.self) { try NamespaceOptions.parseAll(#"{"a": {"user_scoped_under": \#(bad)}}"#) }
+        }
     }
 
     @Test func clientAddressBehindTrustedProxies() {

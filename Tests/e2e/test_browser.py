@@ -38,12 +38,13 @@ RECONNECT_WAIT = 20.0  # a restarted hub plus the page's backoff (base 0.5 s, ca
 # Browser sessions
 # --------------------------------------------------------------------------------------------
 
-def start_chromium() -> WebDriver:
+def start_chromium(*extra: str) -> WebDriver:
+    """A headless Chromium session; ``extra``: more command-line switches."""
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                      "--window-size=1280,800", "--force-device-scale-factor=1",
-                     "--disable-background-timer-throttling", "--no-first-run"):
+                     "--disable-background-timer-throttling", "--no-first-run", *extra):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     # An explicit driver path: Selenium Manager must not try to download anything.

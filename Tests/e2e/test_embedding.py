@@ -113,9 +113,9 @@ def test_docs_show_the_example_as_it_is():
 
 
 def test_serve_starts_from_the_demo_defaults():
-    """The demo namespace and SQLite in ./chorus-data are the executable's defaults (the library's are none and memory)."""
+    """The demo namespace (history, presence, sync) and SQLite in ./chorus-data are the executable's defaults (the library's are none and memory)."""
     r = run_cli("serve", "--help")
     assert r.returncode == 0, r.stderr
-    assert re.search(r"--namespaces VALUE.*\n.*Default: \{\"demo\": \{\"history_size\": 1000, \"history_ttl\": \"86400s\"\}\}", r.stdout), r.stdout
+    assert re.search(r"--namespaces VALUE.*\n.*Default: \{\"demo\": \{\"history_size\": 1000, \"history_ttl\": \"86400s\", \"presence\": true, \"sync\": true\}\}", r.stdout), r.stdout
     assert re.search(r"--store VALUE.*\n.*Default: sqlite\b", r.stdout), r.stdout
     assert re.search(r"--data-dir VALUE.*\n.*Default: chorus-data\b", r.stdout), r.stdout

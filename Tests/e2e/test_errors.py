@@ -139,12 +139,34 @@ async def test_several_errors_in_a_row_keep_the_connection(hub):
 @pytest.mark.parametrize("frame", [
     {"type": "chat:send", "text": "hi", "id": 1},
     {"type": "custom", "id": "c"},
-    {"type": "presence", "topic": "room.1", "id": 2},
-    {"type": "presence_update", "topic": "room.1", "meta": {"status": "away"}, "id": 3},
-], ids=["chat:send", "custom", "presence", "presence_update"])
+], ids=["chat:send", "custom"])
 async def test_unknown_type(hub, frame):
     async with await ws_connect(hub.ws()) as ws:
         assert_error(await roundtrip(ws, frame), "unknown_type", frame["id"])
+        await assert_still_works(ws)
+
+
+PRESENCE_FRAMES = [
+    {"type": "presence", "topic": "room.1", "id": 2},
+    {"type": "presence_update", "topic": "room.1", "meta": {"status": "away"}, "id": 3},
+]
+
+
+@pytest.mark.parametrize("frame", PRESENCE_FRAMES, ids=["presence", "presence_update"])
+async def test_presence_frames_are_unknown_where_no_namespace_has_presence(hub_factory, frame):
+    h = hub_factory(["--namespaces", "{}"])
+    async with await ws_connect(h.ws()) as ws:
+        assert_error(await roundtrip(ws, frame), "unknown_type", frame["id"])
+        await assert_still_works(ws)
+
+
+@pytest.mark.parametrize("frame", PRESENCE_FRAMES, ids=["presence", "presence_update"])
+async def test_presence_outside_the_demo_namespace_is_forbidden_on_chorus_serve(hub, frame):
+    # `chorus serve` turns presence on in `demo` only (the /demo room): elsewhere it is refused.
+    async with await ws_connect(hub.ws()) as ws:
+        reply = await roundtrip(ws, frame)
+        assert_error(reply, "forbidden", frame["id"])
+        assert "namespace 'room' has no presence" in reply["message"], reply
         await assert_still_works(ws)
 
 

@@ -18,7 +18,7 @@ def test_openapi_document_is_valid_and_complete():
     # Routes registered on the router, or on a group of it (`let api = router.group("/api")`).
     prefixes = {"router": ""} | dict(re.findall(r'let (\w+) = router\.group\("([^"]+)"\)', source))
     routes = set()
-    for receiver, method, path in re.findall(r'(\w+)\.(get|post|delete)\("([^"]+)"', source):
+    for receiver, method, path in re.findall(r'(\w+)\.(get|post|put|patch|delete)\("([^"]+)"', source):
         if receiver in prefixes:
             routes.add((method, re.sub(r":(\w+)", r"{\1}", prefixes[receiver] + path)))
     assert ("post", "/api/publish") in routes and ("get", "/health") in routes, routes

@@ -5,6 +5,7 @@ itself, and clear exit messages for a bad URL or an unreachable server."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
 
@@ -12,6 +13,10 @@ import jsonschema
 import yaml
 
 from conftest import Hub, PostgresServer, free_port, http_publish, recv_type, run_cli, subscribe, wait_for, ws_connect
+
+# Every migration this chorus ships, in order, from the registry itself (each feature adds one).
+MIGRATIONS = [(int(v), n) for v, n in re.findall(r'Migration\(version: (\d+), name: "([^"]+)"',
+                                                  (Path(__file__).resolve().parents[2] / "Sources/ChorusPostgres/Migrations.swift").read_text())]
 
 # Trust authentication ignores it: it shows the password never reaches a message.
 PASSWORD = "s3cret-pw"
@@ -38,7 +43,8 @@ async def test_ready_reports_postgres_once_migrated(postgres_server, hub_factory
     await wait_for(lambda: _is_ready(hub), timeout=20, what="/ready 200")
     status, body = await ready(hub)
     assert status == 200 and body == {"status": "ready", "checks": {"postgres": {"status": "ok"}}}, body
-    assert postgres_server.psql("SELECT string_agg(version || ':' || name, ',' ORDER BY version) FROM chorus_migrations", "ready") == "1:cluster,2:event_bus"
+    assert postgres_server.psql("SELECT string_agg(version || ':' || name, ',' ORDER BY version) FROM chorus_migrations", "ready") == ",".join(
+        f"{version}:{name}" for version, name in MIGRATIONS)
     assert len(postgres_server.psql("SELECT id FROM chorus_cluster", "ready")) == 36
 
 
@@ -49,7 +55,7 @@ async def test_three_nodes_starting_at_once_migrate_once(postgres_server):
         await asyncio.gather(*(asyncio.to_thread(h.start) for h in hubs))
         for h in hubs:
             await wait_for(lambda h=h: _is_ready(h), timeout=20, what="/ready 200 on every node")
-        assert postgres_server.psql("SELECT count(*) FROM chorus_migrations", "nodes") == "2"
+        assert postgres_server.psql("SELECT count(*) FROM chorus_migrations", "nodes") == str(len(MIGRATIONS))
         assert postgres_server.psql("SELECT count(*) FROM chorus_cluster", "nodes") == "1"
     finally:
         for h in hubs:

@@ -50,6 +50,28 @@ def clients(members) -> set[str]:
     return {m["client"] for m in members}
 
 
+async def burst_of_joins(watcher, sockets, topic: str, diffs) -> tuple[float, int]:
+    """Sends `presence_join` of `topic` on every raw socket at once and reads `watcher`'s diffs
+    (`diffs(ws)` gives the next) until it has seen all of them join, and none leave. Returns the
+    seconds it took and how many diff frames carried them: at most one per 100 ms tick (500
+    joins a frame at most), plus the first at once."""
+    payload = RawWebSocket.encode_frame(0x1, json.dumps({"type": "presence_join", "topic": topic}).encode())
+    started = time.monotonic()
+    for raw in sockets:
+        raw.writer.write(payload)
+    await asyncio.gather(*(raw.writer.drain() for raw in sockets))
+    joined: set[str] = set()
+    frames = 0
+    while len(joined) < len(sockets):
+        diff = await diffs(watcher)
+        frames += 1
+        assert diff["leaves"] == []
+        joined |= clients(diff["joins"])
+    elapsed = time.monotonic() - started
+    assert frames <= elapsed / 0.1 + 3, (frames, elapsed)
+    return elapsed, frames
+
+
 async def join_seen(observer, client: str, timeout: float = 3.0) -> dict:
     """The diff that shows `client`'s join to `observer` (a join and a leave within one tick
     cancel out, so a test that wants to see a leave waits for the join first)."""
@@ -239,22 +261,8 @@ async def test_a_burst_of_1000_joins_is_a_few_diff_frames(hub_factory):
     assert state["count"] == 1
     await next_diff(watcher)  # its own join
     sockets = [await RawWebSocket.connect(h) for _ in range(1000)]
-    started = time.monotonic()
-    payload = RawWebSocket.encode_frame(0x1, json.dumps({"type": "presence_join", "topic": "big:burst"}).encode())
-    for raw in sockets:
-        raw.writer.write(payload)
-    await asyncio.gather(*(raw.writer.drain() for raw in sockets))
-    joined: set[str] = set()
-    frames = 0
-    while len(joined) < 1000:
-        diff = await next_diff(watcher, timeout=20.0)
-        frames += 1
-        assert diff["leaves"] == []
-        joined |= clients(diff["joins"])
-    elapsed = time.monotonic() - started
-    # At most one diff per 100 ms tick (500 joins a frame at most), plus the first at once.
+    elapsed, frames = await burst_of_joins(watcher, sockets, "big:burst", lambda ws: next_diff(ws, timeout=20.0))
     print(f"1000 joins in {elapsed:.2f}s reached a peer as {frames} presence_diff frames")
-    assert frames <= elapsed / 0.1 + 3, (frames, elapsed)
     assert frames <= 40, frames
     stats = await roundtrip_skip(watcher, {"type": "presence_stats", "topic": "big:burst", "id": 1}, "presence_stats")
     assert stats["clients"] == 1001

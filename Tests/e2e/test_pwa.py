@@ -20,6 +20,7 @@ from typing import Any, Iterator
 import httpx
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from conftest import run_cli
@@ -85,6 +86,16 @@ def test_pwa_generate_refuses_bad_input_with_a_clear_error(tmp_path):
     assert "Usage: chorus pwa generate" in run_cli("pwa").stderr
 
 
+def open_controlled_demo(driver: WebDriver, hub) -> DemoPage:
+    """The demo as Alice, reloaded once its worker is active, so the worker controls it."""
+    page = DemoPage(driver, "Alice").open(hub, "Alice")
+    wait_until(driver, lambda: worker_state(driver)["active"] == "activated", "the worker never activated")
+    driver.refresh()
+    page.wait_status("connected")
+    assert worker_state(driver)["controlled"]
+    return page
+
+
 def test_demo_installs_precaches_and_opens_offline_with_its_last_messages(hub_factory, browser):
     hub = hub_factory()
     page = DemoPage(browser, "Alice").open(hub, "Alice")
@@ -125,27 +136,36 @@ request.onsuccess = () => {
   const db = request.result;
   if (!db.objectStoreNames.contains('publishes')) { db.close(); done([]); return; }
   const all = db.transaction('publishes').objectStore('publishes').getAll();
-  all.onsuccess = () => { db.close(); done(all.result.map((entry) => entry.publish)); };
+  all.onsuccess = () => { db.close(); done(all.result); };
 };
 request.onerror = () => done(String(request.error));
 """
 
 
+def flush_outbox(driver: WebDriver) -> Any:
+    """Asks the worker to flush its outbox now: its counts, or the error's text."""
+    return driver.execute_async_script(
+        "const done = arguments[arguments.length - 1]; chorusDemo.pwa.flushOutbox().then(done, (e) => done(String(e)));")
+
+
+def outbox(driver: WebDriver) -> list[dict[str, Any]]:
+    """The worker's outbox entries in IndexedDB, in order."""
+    entries = driver.execute_async_script(OUTBOX_JS)
+    assert isinstance(entries, list), entries
+    return entries
+
+
 def test_a_message_typed_while_the_hub_is_down_is_delivered_once_when_it_is_back(restartable_hub, browser, tmp_path):
     hubs = restartable_hub(cwd=tmp_path)     # same port (so same origin) and data across the restart
     hub = hubs.start()
-    page = DemoPage(browser, "Alice").open(hub, "Alice")
+    page = open_controlled_demo(browser, hub)
     page.send("before the outage")
     page.wait_texts(["before the outage"])
-    wait_until(browser, lambda: worker_state(browser)["active"] == "activated", "the worker never activated")
-    browser.refresh()
-    page.wait_status("connected")
-    assert worker_state(browser)["controlled"]
 
     hubs.stop()
     page.wait(lambda: page.status()[0] == "reconnecting", "the page did not notice the hub was gone")
     page.send("typed while the hub was down")
-    queued = wait_until(browser, lambda: browser.execute_async_script(OUTBOX_JS), "the message was not stored")
+    queued = wait_until(browser, lambda: [entry["publish"] for entry in outbox(browser)], "the message was not stored")
     assert [p["data"]["text"] for p in queued] == ["typed while the hub was down"]
     assert queued[0]["idempotency_key"] == queued[0]["data"]["cid"]
     browser.refresh()   # the tab goes away meanwhile: the outbox is in IndexedDB, not in the page
@@ -155,13 +175,170 @@ def test_a_message_typed_while_the_hub_is_down_is_delivered_once_when_it_is_back
     wait_until(browser, lambda: [m["data"]["text"] for m in history(hub, "demo:lobby")]
                == ["before the outage", "typed while the hub was down"], "the stored message was not delivered")
     page.wait_texts(["before the outage", "typed while the hub was down"])
-    assert browser.execute_async_script(OUTBOX_JS) == []
+    assert outbox(browser) == []
     # Exactly once: a second flush (as a Background Sync retry would do) has nothing left to send.
-    flush = browser.execute_async_script(
-        "const done = arguments[arguments.length - 1]; chorusDemo.pwa.flushOutbox().then(done, (e) => done(String(e)));")
+    flush = flush_outbox(browser)
     assert flush == {"delivered": 0, "rejected": 0, "pending": 0}
     assert [m["data"]["text"] for m in history(hub, "demo:lobby")] == ["before the outage", "typed while the hub was down"]
     assert [m["text"] for m in page.messages()] == ["before the outage", "typed while the hub was down"]
+
+
+SYNC_NAMESPACES = json.dumps({"demo": {"history_size": 1000, "presence": True, "sync": True}})
+TASKS = "demo%3Atasks"
+
+QUEUE_MUTATIONS_JS = """
+const [mutations, done] = [arguments[0], arguments[arguments.length - 1]];
+(async () => {
+  const queued = [];
+  for (const mutation of mutations) queued.push(await chorusDemo.pwa.queueMutation(mutation));
+  return queued;
+})().then(done, (error) => done(String(error)));
+"""
+
+RECORD_OUTBOX_REPORTS_JS = """
+window.outboxReports = [];
+chorusDemo.pwa.on('mutated', ({ mutation, ack }) => outboxReports.push(['mutated', mutation.mutation_id, ack.version]));
+chorusDemo.pwa.on('mutationRejected', ({ mutation, error, current }) =>
+  outboxReports.push(['rejected', mutation.mutation_id, error.code, current && current.version, current && current.data.title]));
+"""
+
+
+def task(title: str, created: int) -> dict[str, Any]:
+    return {"title": title, "done": False, "created": created}
+
+
+def collection(hub) -> dict[str, Any]:
+    response = httpx.get(f"{hub.url}/api/collections/{TASKS}/records", timeout=10)
+    response.raise_for_status()
+    return response.json()
+
+
+def test_sync_mutations_made_while_the_hub_is_down_are_applied_once_and_a_conflict_is_reported(restartable_hub, browser, tmp_path):
+    hubs = restartable_hub(["--namespaces", SYNC_NAMESPACES], cwd=tmp_path)
+    hub = hubs.start()
+    page = open_controlled_demo(browser, hub)
+
+    # A record the page saw at version 1, changed by someone else (version 2) before the outage.
+    created = httpx.post(f"{hub.url}/api/collections/{TASKS}/records", json={"id": "shared", "data": task("shared", 0)}, timeout=10)
+    assert created.status_code == 201, created.text
+    changed = httpx.put(f"{hub.url}/api/collections/{TASKS}/records/shared", json={"data": task("changed by Bob", 0)},
+                        headers={"If-Match": '"1"'}, timeout=10)
+    assert changed.json()["version"] == 2, changed.text
+
+    hubs.stop()
+    page.wait(lambda: page.status()[0] == "reconnecting", "the page did not notice the hub was gone")
+    mutations = [
+        {"collection": "demo:tasks", "op": "insert", "record_id": "a", "data": task("written offline", 1), "mutation_id": "m-a"},
+        {"collection": "demo:tasks", "op": "insert", "data": task("no id given", 2), "mutation_id": "m-b"},
+        {"collection": "demo:tasks", "op": "update", "record_id": "a", "data": task("edited offline", 1), "mutation_id": "m-a2"},
+        {"collection": "demo:tasks", "op": "update", "record_id": "shared", "data": task("stale edit", 0),
+         "base_version": 1, "mutation_id": "m-stale"},
+    ]
+    assert browser.execute_async_script(QUEUE_MUTATIONS_JS, mutations) == [True] * 4
+    # Queued twice (a page retrying): stored once.
+    assert browser.execute_async_script(QUEUE_MUTATIONS_JS, mutations[:1]) == [True]
+    assert [e["kind"] for e in outbox(browser)] == ["mutation"] * 4
+    browser.refresh()   # the tab goes away meanwhile: the outbox is in IndexedDB
+    page.wait(lambda: browser.execute_script("return !!window.chorusDemo?.pwa"), "the page did not start from the cache")
+    browser.execute_script(RECORD_OUTBOX_REPORTS_JS)
+
+    hub = hubs.start()
+    page.wait_status("connected", RECONNECT_WAIT)   # the demo flushes the outbox on connecting
+    reports = wait_until(browser, lambda: len(r := browser.execute_script("return outboxReports")) == 4 and r,
+                         "the outbox was not replayed")
+    assert reports == [["mutated", "m-a", 3], ["mutated", "m-b", 4], ["mutated", "m-a2", 5],
+                       ["rejected", "m-stale", "conflict", 2, "changed by Bob"]]
+    state = collection(hub)
+    assert state["version"] == 5, "each replayed mutation is one change on the hub"
+    titles = {r["id"]: r["data"]["title"] for r in state["records"]}
+    assert titles.pop("a") == "edited offline" and titles.pop("shared") == "changed by Bob"
+    assert list(titles.values()) == ["no id given"]
+    assert outbox(browser) == []
+
+    # A worker stopped between the hub's answer and the removal replays what was applied: the
+    # hub answers from its window of mutation ids and applies nothing again.
+    # (Queueing online registers a Background Sync, which Chromium may fire at once: either
+    # flush sends them, one after the other, so the reports are what is counted.)
+    assert browser.execute_async_script(QUEUE_MUTATIONS_JS, mutations[:3]) == [True] * 3
+    assert flush_outbox(browser)["pending"] == 0
+    replayed = wait_until(browser, lambda: len(r := browser.execute_script("return outboxReports.slice(4)")) >= 3 and r,
+                          "the replays were not answered")
+    assert replayed == [["mutated", "m-a", 3], ["mutated", "m-b", 4], ["mutated", "m-a2", 5]]
+    assert outbox(browser) == []
+    assert collection(hub)["version"] == 5
+
+    # Reopened, the page shows the replayed records.
+    browser.refresh()
+    page.wait_status("connected")
+    browser.find_element(By.CSS_SELECTOR, "[data-testid=tasks-tab]").click()
+    shown = wait_until(browser, lambda: len(t := browser.execute_script(
+        "return [...document.querySelectorAll('#task-list [data-testid=task-title]')].map((e) => e.value)")) == 3 and t,
+        "the task list does not show the replayed records")
+    assert sorted(shown) == ["changed by Bob", "edited offline", "no id given"]
+    assert page_errors(browser) == []
+
+
+def test_a_task_added_in_the_demo_while_the_hub_is_down_is_stored_and_applied_once_after_a_reload(restartable_hub, browser, tmp_path):
+    hubs = restartable_hub(["--namespaces", SYNC_NAMESPACES], cwd=tmp_path)
+    hub = hubs.start()
+    page = open_controlled_demo(browser, hub)
+    browser.find_element(By.CSS_SELECTOR, "[data-testid=tasks-tab]").click()
+    page.wait(lambda: browser.find_element(By.ID, "tasks-status").get_attribute("data-status") == "live", "the task list is not live")
+
+    hubs.stop()
+    page.wait(lambda: page.status()[0] == "reconnecting", "the page did not notice the hub was gone")
+    browser.find_element(By.ID, "task-input").send_keys("added offline", Keys.ENTER)
+    stored = wait_until(browser, lambda: [e["mutation"] for e in outbox(browser) if e["kind"] == "mutation"], "the task was not stored")
+    assert [(m["op"], m["data"]["title"]) for m in stored] == [("insert", "added offline")]
+    browser.refresh()   # the page, and the collection's memory, go away; the outbox stays
+
+    hub = hubs.start()
+    page.wait_status("connected", RECONNECT_WAIT)
+    wait_until(browser, lambda: collection(hub)["version"] == 1, "the stored task was not applied")
+    state = collection(hub)
+    assert [(r["id"], r["data"]["title"]) for r in state["records"]] == [(stored[0]["record_id"], "added offline")]
+    assert outbox(browser) == []
+    browser.find_element(By.CSS_SELECTOR, "[data-testid=tasks-tab]").click()
+    wait_until(browser, lambda: browser.execute_script(
+        "return [...document.querySelectorAll('#task-list [data-testid=task-title]')].map((e) => e.value)") == ["added offline"],
+        "the reopened page does not show the task")
+    assert collection(hub)["version"] == 1, "applied once"
+
+
+# The outbox as the worker before sync mutations wrote it: IndexedDB version 1, entries keyed
+# by the publish's idempotency_key.
+WRITE_VERSION_1_OUTBOX_JS = """
+const [publish, done] = [arguments[0], arguments[arguments.length - 1]];
+const gone = indexedDB.deleteDatabase('chorus-demo-outbox');
+gone.onerror = () => done(String(gone.error));
+gone.onsuccess = () => {
+  const request = indexedDB.open('chorus-demo-outbox', 1);
+  request.onupgradeneeded = () => request.result.createObjectStore('publishes', { keyPath: 'seq', autoIncrement: true })
+    .createIndex('key', 'publish.idempotency_key', { unique: true });
+  request.onsuccess = () => {
+    const db = request.result;
+    const transaction = db.transaction('publishes', 'readwrite');
+    transaction.objectStore('publishes').add({ publish, authorization: null, queuedAt: Date.now() });
+    transaction.oncomplete = () => { db.close(); done(true); };
+    transaction.onerror = () => done(String(transaction.error));
+  };
+  request.onerror = () => done(String(request.error));
+};
+"""
+
+
+def test_an_outbox_left_by_the_previous_worker_is_upgraded_and_sent(hub_factory, browser):
+    hub = hub_factory()
+    page = open_controlled_demo(browser, hub)
+    # Flushes run one after another in the worker: once this one answers, the demo's own flush
+    # on connecting is over, and the next one is the only one to find the old entry.
+    assert flush_outbox(browser) == {"delivered": 0, "rejected": 0, "pending": 0}
+    publish = {"topic": "demo:lobby", "event": "chat", "data": {"text": "stored by the old worker", "cid": "old-1"},
+               "idempotency_key": "old-1"}
+    assert browser.execute_async_script(WRITE_VERSION_1_OUTBOX_JS, publish) is True
+    assert flush_outbox(browser) == {"delivered": 1, "rejected": 0, "pending": 0}
+    assert [m["data"]["text"] for m in history(hub, "demo:lobby")] == ["stored by the old worker"]
+    assert outbox(browser) == []
 
 
 # --------------------------------------------------------------------------------------------

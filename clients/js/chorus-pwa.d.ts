@@ -66,6 +66,29 @@ export interface QueuedPublish {
   idempotency_key: string;
 }
 
+/** A sync mutation, as `sync_mutate` has it, stored in the outbox and replayed over HTTP. */
+export interface QueuedMutation {
+  collection: string;
+  op: 'insert' | 'update' | 'delete';
+  /** Required for update and delete; an insert without one gets an id from the hub. */
+  record_id?: string;
+  /** Required for insert and update. */
+  data?: unknown;
+  /** The version the record must be at (sent as If-Match); absent or null: last write wins. */
+  base_version?: number | null;
+  /** The client's id: a replay of an applied mutation is answered without applying it again. */
+  mutation_id: string;
+}
+
+/** A record of a sync collection, as the hub answers it. */
+export interface OutboxRecord {
+  id: string;
+  version: number;
+  data: unknown;
+  updated_at: number;
+  updated_by: string | null;
+}
+
 export interface OutboxFlush {
   delivered: number;
   rejected: number;
@@ -80,6 +103,9 @@ export type PWAEvents = {
   offline: () => void;
   published: (report: { publish: QueuedPublish; ack: { message_id: string; offset?: number; epoch?: string } }) => void;
   publishRejected: (report: { publish: QueuedPublish; error: { code: string; message?: string } }) => void;
+  mutated: (report: { mutation: QueuedMutation; ack: { record_id: string; version: number; mutation_id: string; record: OutboxRecord | null } }) => void;
+  /** `error.code` is 'conflict' when `base_version` was stale; `current` is the record then (null: deleted). */
+  mutationRejected: (report: { mutation: QueuedMutation; error: { code: string; message?: string }; current: OutboxRecord | null }) => void;
   error: (error: unknown) => void;
 };
 
@@ -100,6 +126,7 @@ export declare class ChorusPWA extends EventEmitter<PWAEvents> {
   /** Whether a worker controls the page (the outbox needs one). */
   readonly controlled: boolean;
   queuePublish(publish: QueuedPublish, options?: { token?: string }): Promise<boolean>;
+  queueMutation(mutation: QueuedMutation, options?: { token?: string }): Promise<boolean>;
   flushOutbox(): Promise<OutboxFlush | null>;
   /** Subscribes to Web Push with the hub's VAPID public key and registers it with the hub. */
   subscribePush(vapidPublicKey: string, options?: PushRegistrationOptions): Promise<HubPushSubscription>;

@@ -10,7 +10,9 @@ export const UPDATE_STRATEGIES = ['immediate', 'on-reload', 'manual'];
  * Events: `registered` (registration), `updateAvailable` ({ worker, apply }), `updated` (the new
  * worker controls the page; the page reloads next unless `reloadOnUpdate` is false), `online`,
  * `offline`, `published` ({ publish, ack }) and `publishRejected` ({ publish, error }) for the
- * outbox, `error`.
+ * outbox's publishes, `mutated` ({ mutation, ack }) and `mutationRejected` ({ mutation, error,
+ * current }: `error.code` 'conflict' when its base_version was stale) for its sync mutations,
+ * `error`.
  */
 export class ChorusPWA extends EventEmitter {
   #options;
@@ -65,9 +67,11 @@ export class ChorusPWA extends EventEmitter {
     if (!this.supported) return null;
     const container = navigator.serviceWorker;
     container.addEventListener('message', (event) => {
-      const { type, publish, ack, error } = event.data ?? {};
-      if (type === 'OUTBOX_DELIVERED') this.emit('published', { publish, ack });
-      if (type === 'OUTBOX_REJECTED') this.emit('publishRejected', { publish, error });
+      const { type, kind, publish, mutation, ack, error, current } = event.data ?? {};
+      if (type !== 'OUTBOX_DELIVERED' && type !== 'OUTBOX_REJECTED') return;
+      const delivered = type === 'OUTBOX_DELIVERED';
+      if (kind === 'mutation') this.emit(delivered ? 'mutated' : 'mutationRejected', delivered ? { mutation, ack } : { mutation, error, current });
+      else this.emit(delivered ? 'published' : 'publishRejected', delivered ? { publish, ack } : { publish, error });
     });
     container.addEventListener('controllerchange', () => {
       if (!this.#applying) return; // the first install taking control is not an update
@@ -151,7 +155,26 @@ export class ChorusPWA extends EventEmitter {
     if (typeof publish?.idempotency_key !== 'string' || !publish.idempotency_key) {
       throw new TypeError('a queued publish needs an idempotency_key string');
     }
-    const answer = await this.#ask({ type: 'QUEUE_PUBLISH', publish, authorization: token ? `Bearer ${token}` : null });
+    return this.#queue({ type: 'QUEUE_PUBLISH', publish }, token);
+  }
+
+  /**
+   * Stores a sync mutation (`{collection, op, record_id?, data?, base_version?, mutation_id}`,
+   * as `sync_mutate` has it) in the same outbox, after the publishes and mutations queued
+   * before it. The worker replays it through the HTTP sync API with its `mutation_id`, so it is
+   * applied once however often it is sent; `mutated` follows, or `mutationRejected` (a stale
+   * `base_version` is a `conflict` with the record as it stands in `current`). Resolves to
+   * false when no worker controls the page; the worker refuses an incomplete mutation.
+   */
+  queueMutation(mutation, { token } = {}) {
+    if (typeof mutation?.mutation_id !== 'string' || !mutation.mutation_id) {
+      return Promise.reject(new TypeError('a queued mutation needs a mutation_id string'));
+    }
+    return this.#queue({ type: 'QUEUE_MUTATION', mutation }, token);
+  }
+
+  async #queue(message, token) {
+    const answer = await this.#ask({ ...message, authorization: token ? `Bearer ${token}` : null });
     return Boolean(answer?.queued);
   }
 

@@ -51,6 +51,7 @@
       backgroundSync: {
         tag: config.backgroundSync?.tag ?? 'chorus-publish',
         url: config.backgroundSync?.url ?? '/api/publish',
+        collectionsURL: config.backgroundSync?.collectionsURL ?? '/api/collections/',
       },
       // Web Push: what a notification shows when the message does not say.
       push: {
@@ -273,23 +274,77 @@
     }
   }
 
-  // ---- the outbox: publishes made offline, replayed once the hub answers -----------------------
+  // ---- the outbox: publishes and sync mutations made offline, replayed once the hub answers --
+
+  const MUTATION_OPS = ['insert', 'update', 'delete'];
 
   /**
-   * What a POST /api/publish answer means for a stored publish: `delivered` (drop it, tell the
-   * pages), `rejected` (the hub will never take it: drop it, tell the pages), or `retry` (keep
-   * it; stop this flush, so that order is kept).
+   * The stored form of a publish (`{topic, event?, data, idempotency_key}`, the body of POST
+   * /api/publish) or of a sync mutation (`{collection, op, record_id?, data?, base_version?,
+   * mutation_id}`, as `sync_mutate` has it). `key` makes an entry unique: the same publish or
+   * mutation queued twice is stored once. Throws a TypeError naming what is missing.
    */
-  function publishOutcome(status) {
+  function outboxEntry(kind, value, authorization = null, now = Date.now()) {
+    if (kind === 'publish') {
+      if (typeof value?.idempotency_key !== 'string' || !value.idempotency_key) throw new TypeError('a queued publish needs an idempotency_key string');
+      return { kind, key: `publish ${value.idempotency_key}`, publish: value, authorization, queuedAt: now };
+    }
+    if (kind === 'mutation') {
+      if (typeof value?.collection !== 'string' || !value.collection) throw new TypeError('a queued mutation needs a collection');
+      if (!MUTATION_OPS.includes(value.op)) throw new TypeError(`a queued mutation's op is one of ${MUTATION_OPS.join(', ')}`);
+      if (typeof value.mutation_id !== 'string' || !value.mutation_id) throw new TypeError('a queued mutation needs a mutation_id string');
+      if (value.op !== 'insert' && (typeof value.record_id !== 'string' || !value.record_id)) throw new TypeError(`a queued ${value.op} needs a record_id`);
+      if (value.op !== 'delete' && value.data === undefined) throw new TypeError(`a queued ${value.op} needs data`);
+      if (value.base_version != null && !Number.isInteger(value.base_version)) throw new TypeError('base_version is a record version (an integer)');
+      return { kind, key: `mutation ${value.collection} ${value.mutation_id}`, mutation: value, authorization, queuedAt: now };
+    }
+    throw new TypeError(`unknown outbox entry kind ${kind}`);
+  }
+
+  /**
+   * The HTTP request that replays `entry` (docs/pwa.md, "Background sync"): a publish is POSTed
+   * to `urls.publish`; a mutation goes to the collection's records (`urls.collections`) as the
+   * HTTP sync API has it, carrying its `mutation_id` (a replay of an applied one is answered
+   * without being applied again) and its `base_version` as `If-Match`.
+   */
+  function outboxRequest(entry, urls) {
+    const headers = entry.authorization ? { Authorization: entry.authorization } : {};
+    if (entry.kind !== 'mutation') {
+      return { url: urls.publish, init: { method: 'POST', headers: { ...headers, 'Content-Type': 'application/json' }, body: JSON.stringify(entry.publish) } };
+    }
+    const m = entry.mutation;
+    const records = `${urls.collections}${encodeURIComponent(m.collection)}/records`;
+    if (m.base_version != null) headers['If-Match'] = `"${m.base_version}"`;
+    if (m.op === 'delete') {
+      return { url: `${records}/${encodeURIComponent(m.record_id)}`, init: { method: 'DELETE', headers: { ...headers, 'Idempotency-Key': m.mutation_id } } };
+    }
+    const json = { ...headers, 'Content-Type': 'application/json' };
+    if (m.op === 'insert') {
+      const body = { data: m.data, mutation_id: m.mutation_id, ...(m.record_id ? { id: m.record_id } : {}) };
+      return { url: records, init: { method: 'POST', headers: json, body: JSON.stringify(body) } };
+    }
+    return {
+      url: `${records}/${encodeURIComponent(m.record_id)}`,
+      init: { method: 'PUT', headers: json, body: JSON.stringify({ data: m.data, mutation_id: m.mutation_id }) },
+    };
+  }
+
+  /**
+   * What the hub's answer means for a stored entry: `delivered` (drop it, tell the pages),
+   * `rejected` (the hub will never take it, a mutation's conflict included: drop it, tell the
+   * pages), or `retry` (keep it; stop this flush, so that order is kept).
+   */
+  function outboxOutcome(status) {
     if (status >= 200 && status < 300) return 'delivered';
     if (status === 408 || status === 429 || status >= 500 || status === 0) return 'retry';
     return 'rejected';
   }
 
   /**
-   * Sends stored publishes in order through `post(entry)` → Response, removing each settled one.
-   * Resolves to `{ delivered: [{entry, ack}], rejected: [{entry, error}], pending }`; a network
-   * failure or a `retry` answer stops the flush with the rest still stored.
+   * Sends stored entries in order through `post(entry)` → Response, removing each settled one.
+   * Resolves to `{ delivered: [{entry, ack}], rejected: [{entry, error, current}], pending }`
+   * (`current`: the record a conflicting mutation met); a network failure or a `retry` answer
+   * stops the flush with the rest still stored.
    */
   async function flushOutbox(outbox, post) {
     const result = { delivered: [], rejected: [], pending: 0 };
@@ -302,22 +357,49 @@
         result.pending = entries.length - index;
         break;
       }
-      const outcome = publishOutcome(response.status);
+      const outcome = outboxOutcome(response.status);
       if (outcome === 'retry') { result.pending = entries.length - index; break; }
       const body = await response.json().catch(() => null);
-      await outbox.remove(entry.publish.idempotency_key);
+      await outbox.remove(entry.key);
       if (outcome === 'delivered') result.delivered.push({ entry, ack: body });
-      else result.rejected.push({ entry, error: body?.error ?? { code: String(response.status) } });
+      else result.rejected.push({ entry, error: body?.error ?? { code: String(response.status) }, current: body?.current ?? null });
     }
     return result;
   }
 
-  /** The outbox in IndexedDB: one object store keyed by idempotency_key, read in insertion order. */
+  /**
+   * The message a page gets about a settled entry: `OUTBOX_DELIVERED` {kind, publish |
+   * mutation, ack} or `OUTBOX_REJECTED` {kind, publish | mutation, error, current}.
+   */
+  function outboxReport(type, { entry, ack, error, current }) {
+    const value = entry.kind === 'mutation' ? { mutation: entry.mutation } : { publish: entry.publish };
+    return type === 'delivered'
+      ? { type: 'OUTBOX_DELIVERED', kind: entry.kind ?? 'publish', ...value, ack }
+      : { type: 'OUTBOX_REJECTED', kind: entry.kind ?? 'publish', ...value, error, ...(entry.kind === 'mutation' ? { current } : {}) };
+  }
+
+  /**
+   * The outbox in IndexedDB: one object store of entries, unique by `key`, read in insertion
+   * order. Version 1 held publishes alone (keyed by their idempotency_key); upgrading gives
+   * them their `kind` and `key`.
+   */
   function indexedDBOutbox(name) {
     const open = () => new Promise((resolve, reject) => {
-      const request = indexedDB.open(name, 1);
-      request.onupgradeneeded = () => request.result.createObjectStore('publishes', { keyPath: 'seq', autoIncrement: true })
-        .createIndex('key', 'publish.idempotency_key', { unique: true });
+      const request = indexedDB.open(name, 2);
+      request.onupgradeneeded = (event) => {
+        const store = event.oldVersion < 1
+          ? request.result.createObjectStore('publishes', { keyPath: 'seq', autoIncrement: true })
+          : request.transaction.objectStore('publishes');
+        if (store.indexNames.contains('key')) store.deleteIndex('key');
+        store.openCursor().onsuccess = (cursor) => {
+          const at = cursor.target.result;
+          if (!at) return;
+          // Its `seq` stays: an update must keep the primary key.
+          if (!at.value.key) at.update({ ...at.value, ...outboxEntry('publish', at.value.publish, at.value.authorization, at.value.queuedAt) });
+          at.continue();
+        };
+        store.createIndex('key', 'key', { unique: true });
+      };
       request.onsuccess = () => resolve(request.result);
       request.onerror = () => reject(request.error);
     });
@@ -328,7 +410,9 @@
           const transaction = db.transaction('publishes', mode);
           const value = work(transaction.objectStore('publishes'));
           transaction.oncomplete = () => resolve(value.result);
-          transaction.onerror = () => reject(transaction.error);
+          // A failed request (a duplicate key: ConstraintError) bubbles here before the
+          // transaction's own error is set: the request's error says what it was.
+          transaction.onerror = (event) => reject(event.target?.error ?? transaction.error);
           transaction.onabort = () => reject(transaction.error);
         });
       } finally {
@@ -425,22 +509,23 @@
 
     // One flush at a time: a sync event and a page's request must not send the same entry twice.
     const outbox = indexedDBOutbox(`${config.prefix}-outbox`);
-    const publishURL = new URL(config.backgroundSync.url, base).href;
+    const urls = {
+      publish: new URL(config.backgroundSync.url, base).href,
+      collections: new URL(config.backgroundSync.collectionsURL, base).href,
+    };
     let flushing = Promise.resolve();
     const flush = () => {
       flushing = flushing.catch(() => {}).then(async () => {
-        const result = await flushOutbox(outbox, (entry) => fetch(publishURL, {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json', ...(entry.authorization ? { Authorization: entry.authorization } : {}) },
-          body: JSON.stringify(entry.publish),
-        }));
+        const result = await flushOutbox(outbox, (entry) => {
+          const { url, init } = outboxRequest(entry, urls);
+          return fetch(url, init);
+        });
         const pages = await sw.clients.matchAll({ includeUncontrolled: true });
-        for (const { entry, ack } of result.delivered) {
-          for (const page of pages) page.postMessage({ type: 'OUTBOX_DELIVERED', publish: entry.publish, ack });
-        }
-        for (const { entry, error } of result.rejected) {
-          for (const page of pages) page.postMessage({ type: 'OUTBOX_REJECTED', publish: entry.publish, error });
-        }
+        const reports = [
+          ...result.delivered.map((settled) => outboxReport('delivered', settled)),
+          ...result.rejected.map((settled) => outboxReport('rejected', settled)),
+        ];
+        for (const report of reports) for (const page of pages) page.postMessage(report);
         return result;
       });
       return flushing;
@@ -453,10 +538,12 @@
     sw.addEventListener('message', (event) => {
       const type = event.data?.type;
       if (type === 'SKIP_WAITING') sw.skipWaiting();
-      if (type === 'QUEUE_PUBLISH') {
+      if (type === 'QUEUE_PUBLISH' || type === 'QUEUE_MUTATION') {
         reply(event, async () => {
-          const entry = { publish: event.data.publish, authorization: event.data.authorization ?? null, queuedAt: Date.now() };
-          // The same idempotency key twice is the same publish: stored once.
+          const entry = type === 'QUEUE_PUBLISH'
+            ? outboxEntry('publish', event.data.publish, event.data.authorization ?? null)
+            : outboxEntry('mutation', event.data.mutation, event.data.authorization ?? null);
+          // The same key twice is the same publish or mutation: stored once.
           const duplicate = await outbox.add(entry).then(() => false, (error) => {
             if (error?.name === 'ConstraintError') return true;
             throw error;
@@ -479,7 +566,7 @@
       if (event.tag !== config.backgroundSync.tag) return;
       // Rejecting makes the browser retry the sync later.
       event.waitUntil(flush().then((result) => {
-        if (result.pending) throw new Error(`${result.pending} publishes still waiting for the hub`);
+        if (result.pending) throw new Error(`${result.pending} outbox entries still waiting for the hub`);
       }));
     });
 
@@ -540,7 +627,7 @@
   const api = {
     STRATEGIES, normalizeConfig, globToRegExp, cacheNames, staleCaches, precacheKey, precacheIndex,
     precacheLookup, precachePlan, matchRoute, cacheable, isFresh, expirationPlan, isQuotaError, respond,
-    publishOutcome, flushOutbox, notificationFromPush, readPushData, windowForURL, start,
+    outboxEntry, outboxRequest, outboxOutcome, flushOutbox, outboxReport, notificationFromPush, readPushData, windowForURL, start,
   };
   scope.ChorusSW = api;
   if (typeof ServiceWorkerGlobalScope !== 'undefined' && scope instanceof ServiceWorkerGlobalScope) {

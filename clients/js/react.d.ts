@@ -2,16 +2,27 @@
 // They need no @types/react: components return a structural stand-in for ReactElement.
 import type {
   AckFrame,
+  Channel,
   ChorusClient,
   ClientFrame,
   ClientOptions,
+  Collection,
+  CollectionStatus,
   ConnectionState,
+  MutationOptions,
   MessageFrame,
   MessageListener,
+  Presence,
+  PresenceMeta,
+  PresenceStatus,
+  PresenceUser,
   PublishOptions,
   RecoveryFailure,
   ServerFrame,
   SubscribedFrame,
+  SyncAckFrame,
+  SyncChangeInfo,
+  SyncRecord,
 } from './chorus.js';
 
 /** What a component returns; assignable to React's ReactElement. */
@@ -82,3 +93,73 @@ export interface RealtimeIndicatorProps {
 }
 
 export declare function RealtimeIndicator(props: RealtimeIndicatorProps): ChorusElement;
+
+// ---------------------------------------------------------------------------------------------
+// Presence
+
+export declare const PRESENCE_APPEARANCE: Readonly<Record<PresenceStatus, { readonly color: string; readonly label: string }>>;
+
+export interface UseRealtimePresenceOptions {
+  /** The channel whose presence to join, or its topic with `client`. */
+  channel: Channel | string | null | undefined;
+  client?: ChorusClient | null;
+  /** The meta to join with (name, colour, status…); a new value (by content) is sent as an update. */
+  user?: PresenceMeta;
+}
+
+export interface UseRealtimePresenceResult {
+  /** The users present, each with its connections. */
+  users: PresenceUser[];
+  /** How many users are present, whatever their status. */
+  onlineCount: number;
+  /** Sets this member's `meta.status`. */
+  updateStatus(status: PresenceStatus | (string & {})): Promise<AckFrame | null>;
+  presence: Presence | null;
+}
+
+/** Joins the channel's presence while mounted (the last component to unmount leaves). */
+export declare function useRealtimePresence(options: UseRealtimePresenceOptions): UseRealtimePresenceResult;
+
+export interface PresenceAvatarsProps {
+  users: readonly PresenceUser[];
+  /** Avatars shown before "+N" (default 8). */
+  max?: number;
+  /** Diameter in pixels (default 32). */
+  size?: number;
+  /** The key of this page's user: its avatar's title says "(you)". */
+  me?: string;
+  className?: string;
+  style?: Record<string, string | number>;
+}
+
+export declare function PresenceAvatars(props: PresenceAvatarsProps): ChorusElement;
+export { colourOf, initialsOf, PRESENCE_STATUSES } from './chorus.js';
+
+// ---------------------------------------------------------------------------------------------
+// Sync collections
+
+export interface UseRealtimeSyncOptions<Data = any> {
+  /** A Channel, or a topic name with `client`: the collection is its name, or `<name>:<resource>`. */
+  channel: Channel | string | null | undefined;
+  client?: ChorusClient | null;
+  /** The collection within the channel (`channel: 'demo', resource: 'tasks'` → `demo:tasks`). */
+  resource?: string;
+  /** Records shown until the hub's snapshot arrives. */
+  initialData?: SyncRecord<Data>[];
+  onInsert?: (record: SyncRecord<Data>, change: SyncChangeInfo<Data>) => void;
+  onUpdate?: (record: SyncRecord<Data>, previous: SyncRecord<Data>, change: SyncChangeInfo<Data>) => void;
+  onDelete?: (previous: SyncRecord<Data>, change: SyncChangeInfo<Data>) => void;
+}
+
+export interface UseRealtimeSyncResult<Data = any> {
+  /** The records, pending mutations applied (initialData before the snapshot). */
+  data: SyncRecord<Data>[];
+  insert(data: Data, options?: { id?: string }): Promise<SyncAckFrame>;
+  update(id: string, data: Data, options?: MutationOptions): Promise<SyncAckFrame>;
+  remove(id: string, options?: MutationOptions): Promise<SyncAckFrame>;
+  status: CollectionStatus;
+  collection: Collection<Data> | null;
+}
+
+/** Follows a sync collection while mounted (components on one collection share its subscription). */
+export declare function useRealtimeSync<Data = any>(options: UseRealtimeSyncOptions<Data>): UseRealtimeSyncResult<Data>;

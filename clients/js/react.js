@@ -3,7 +3,7 @@
 // React 18 is a peer: this module imports 'react' (map it with an import map or a bundler) and
 // uses no JSX, so it runs as it is.
 import React from 'react';
-import { ChorusClient, getClient } from './chorus.js';
+import { ChorusClient, colourOf, getClient, initialsOf, PRESENCE_STATUSES } from './chorus.js';
 
 const h = React.createElement;
 
@@ -55,7 +55,8 @@ export function useChorus(url, options = {}) {
 /** Alias of useChorus, for code written against the usual WebSocket hook name. */
 export const useWebSocket = useChorus;
 
-// Components using the same channel share one subscription: the last to unmount ends it.
+// Components using the same channel (or collection) share one subscription: the last to
+// unmount ends it.
 const channelUsers = new WeakMap();
 
 function retain(channel) {
@@ -171,3 +172,160 @@ export function RealtimeIndicator({ client, status, label = 'Live', offlineLabel
     isLive ? label : offlineLabel,
   );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Presence
+
+/** Colour and label per presence status (meta.status). */
+export const PRESENCE_APPEARANCE = Object.freeze({
+  online: { color: '#16a34a', label: 'Online' },
+  away: { color: '#ca8a04', label: 'Away' },
+  busy: { color: '#dc2626', label: 'Busy' },
+});
+
+// Components presenting the same channel share one membership: the last to unmount leaves.
+const presenceUsers = new WeakMap();
+
+/**
+ * Joins `channel`'s presence as `user` (the meta: name, colour, status…) while the component
+ * is mounted, and follows who is there: `{users, onlineCount, updateStatus, presence}`.
+ * `channel` is a Channel, or a topic name with `client`. `users` are grouped by user (each with
+ * its connections); `onlineCount` counts the users present, whatever their status. A new `user`
+ * (compared by value) is sent as an update, not a rejoin.
+ */
+export function useRealtimePresence({ channel, client, user } = {}) {
+  const resolved = typeof channel === 'string' ? client?.channel(channel) : channel;
+  const presence = resolved?.presence ?? null;
+  const [users, setUsers] = React.useState(() => (presence ? presence.members() : []));
+  const meta = JSON.stringify(user ?? {});
+
+  React.useEffect(() => {
+    if (!presence) return undefined;
+    const onSync = (now) => setUsers(now);
+    presence.on('sync', onSync);
+    setUsers(presence.members());
+    const joiners = presenceUsers.get(presence) ?? 0;
+    presenceUsers.set(presence, joiners + 1);
+    // Refusals reach the presence's `error` listeners; nothing to add here.
+    if (joiners === 0 || !presence.joined) presence.join(JSON.parse(meta)).catch(() => {});
+    return () => {
+      presence.off('sync', onSync);
+      const left = presenceUsers.get(presence) - 1;
+      presenceUsers.set(presence, left);
+      if (left === 0) presence.leave().catch(() => {});
+    };
+  }, [presence]);
+
+  // A changed `user` after the join: an update of the meta.
+  const joinedMeta = React.useRef(meta);
+  React.useEffect(() => {
+    if (!presence || joinedMeta.current === meta) return;
+    joinedMeta.current = meta;
+    if (presence.joined) presence.update(JSON.parse(meta)).catch(() => {});
+  }, [presence, meta]);
+
+  const updateStatus = React.useCallback(
+    (status) => (presence ? presence.setStatus(status) : Promise.reject(new Error('useRealtimePresence: no channel'))),
+    [presence],
+  );
+  return { users, onlineCount: users.length, updateStatus, presence };
+}
+
+/**
+ * Avatars of the users present (from useRealtimePresence's `users`): initials on the user's
+ * colour (`meta.colour`, else one derived from the user), a status dot, and "+N" past `max`.
+ */
+export function PresenceAvatars({ users = [], max = 8, size = 32, me, className, style }) {
+  const shown = users.slice(0, max);
+  const hidden = users.length - shown.length;
+  const circle = { width: size, height: size, borderRadius: '50%', display: 'inline-flex', alignItems: 'center', justifyContent: 'center',
+    color: '#fff', fontSize: Math.round(size * 0.4), fontWeight: 600, border: '2px solid #fff', position: 'relative', marginLeft: -size / 5 };
+  return h(
+    'div',
+    { className, role: 'list', 'aria-label': `${users.length} present`, style: { display: 'inline-flex', paddingLeft: size / 5, ...style } },
+    ...shown.map((entry) => {
+      const name = entry.meta?.name || entry.user || 'Guest';
+      const status = entry.meta?.status ?? 'online';
+      const appearance = PRESENCE_APPEARANCE[status];
+      return h(
+        'span',
+        {
+          key: entry.key,
+          role: 'listitem',
+          title: `${name}${entry.key === me ? ' (you)' : ''} · ${appearance?.label ?? status}`,
+          'data-user': entry.key,
+          'data-status': status,
+          style: { ...circle, background: entry.meta?.colour || colourOf(entry.key) },
+        },
+        initialsOf(name),
+        h('span', {
+          'aria-hidden': true,
+          style: { position: 'absolute', right: -1, bottom: -1, width: size / 3.2, height: size / 3.2, borderRadius: '50%',
+            border: '2px solid #fff', background: appearance?.color ?? '#6b7280' },
+        }),
+      );
+    }),
+    hidden > 0 ? h('span', { key: '+', role: 'listitem', title: `${hidden} more`, style: { ...circle, background: '#6b7280' } }, `+${hidden}`) : null,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sync collections
+
+/** The collection a channel (or a topic name with `client`) and a resource name. */
+function collectionOf(channel, client, resource) {
+  const name = typeof channel === 'string' ? channel : channel?.name;
+  const owner = typeof channel === 'string' ? client : channel?.client;
+  if (!owner || !name) return null;
+  return owner.collection(resource ? `${name}:${resource}` : name);
+}
+
+const SYNC_EVENTS = [['insert', 'onInsert'], ['update', 'onUpdate'], ['delete', 'onDelete']];
+
+/**
+ * Follows a sync collection while the component is mounted: `{data, insert, update, remove,
+ * status, collection}`. The collection is `channel`'s name (a Channel, or a topic name with
+ * `client`), or `<channel>:<resource>` with `resource`. `data` is the records as this client
+ * sees them (its pending mutations applied), `initialData` until the hub's snapshot arrives; it
+ * re-renders on every change. `onInsert`, `onUpdate`, `onDelete` hear each change from the hub
+ * (they may change on every render). Components on one collection share its subscription.
+ */
+export function useRealtimeSync({ channel, client, resource, initialData, onInsert, onUpdate, onDelete } = {}) {
+  const collection = collectionOf(channel, client, resource);
+  const initial = React.useRef(initialData ?? []);
+  const read = () => (collection && (collection.version !== null || collection.pending > 0) ? collection.list() : initial.current);
+  const [data, setData] = React.useState(read);
+  const [status, setStatus] = React.useState(() => collection?.status ?? 'idle');
+  const handlers = React.useRef();
+  React.useEffect(() => {
+    handlers.current = { onInsert, onUpdate, onDelete };
+  });
+
+  React.useEffect(() => {
+    if (!collection) return undefined;
+    const onSync = () => setData(read());
+    const onStatus = (now) => setStatus(now);
+    const forwards = SYNC_EVENTS.map(([event, name]) => [event, (...args) => handlers.current?.[name]?.(...args)]);
+    collection.on('sync', onSync);
+    collection.on('status', onStatus);
+    for (const [event, forward] of forwards) collection.on(event, forward);
+    onSync();
+    setStatus(collection.status);
+    retain(collection);
+    return () => {
+      collection.off('sync', onSync);
+      collection.off('status', onStatus);
+      for (const [event, forward] of forwards) collection.off(event, forward);
+      release(collection);
+    };
+  }, [collection]);
+
+  const missing = () => Promise.reject(new Error('useRealtimeSync: no channel'));
+  const insert = React.useCallback((value, options) => (collection ? collection.insert(value, options) : missing()), [collection]);
+  const update = React.useCallback((id, value, options) => (collection ? collection.update(id, value, options) : missing()), [collection]);
+  const remove = React.useCallback((id, options) => (collection ? collection.remove(id, options) : missing()), [collection]);
+  return { data, insert, update, remove, status, collection };
+}
+
+/** Re-exported for status pickers and custom avatars. */
+export { colourOf, initialsOf, PRESENCE_STATUSES };

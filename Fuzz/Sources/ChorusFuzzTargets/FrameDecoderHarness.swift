@@ -76,6 +76,25 @@ enum FrameDecoderHarness {
             )
             self.checkMessage(envelope, id: id)
             ServerFrame.ack(messageID: envelope.messageID, offset: nil, epoch: nil).write(into: &reply, id: id)
+        case .syncSubscribe(let collection, let since):
+            ServerFrame.syncChanges(collection: collection.name, version: since ?? 0, changes: []).write(into: &reply, id: id)
+        case .syncUnsubscribe:
+            ServerFrame.ack(messageID: nil, offset: nil, epoch: nil).write(into: &reply, id: id)
+        case .syncMutate(let collection, let mutation):
+            // The client's record id, mutation id and data go out in the change every subscriber gets.
+            let change = SyncChange(
+                collection: collection.name, op: mutation.op, recordID: mutation.recordID ?? "r-1", version: mutation.baseVersion ?? 1,
+                data: mutation.data, mutationID: mutation.mutationID, by: mutation.recordID, at: 0)
+            change.writeFrame(into: &reply)
+            ServerFrame.syncSnapshot(collection: collection.name, SyncSnapshot(version: change.version, records: change.record.map { [$0] } ?? [])).write(into: &reply)
+            ServerFrame.syncAck(SyncAck(recordID: change.recordID, version: change.version, mutationID: mutation.mutationID, record: nil)).write(into: &reply, id: id)
+        case .eventPublish(let event):
+            // The client's event id comes back in the receipt.
+            var fields = ByteBuffer()
+            fields.writeStaticString(#"{"event_id":"#)
+            fields.writeJSONString(event.eventID ?? event.eventType)
+            fields.writeStaticString("}")
+            ServerFrame.custom(type: "ack", fields: fields).write(into: &reply, id: id)
         case .custom(let type, _):
             // A handler that answers with the request's own members, the worst case for `fields`.
             ServerFrame.custom(type: type, fields: request).write(into: &reply, id: id)

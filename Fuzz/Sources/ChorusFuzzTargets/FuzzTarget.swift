@@ -8,6 +8,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case webSocket = "websocket"
     case router
     case resp
+    case binaryFrame = "binary-frame"
 
     /// Runs one input; a bug shows as a trap (a failed precondition or a crash in the code under test).
     public func run(_ input: UnsafeRawBufferPointer) {
@@ -18,6 +19,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .webSocket: WebSocketHarness.run(input)
         case .router: RouterHarness.run(input)
         case .resp: RESPHarness.run(input)
+        case .binaryFrame: BinaryFrameHarness.run(input)
         }
     }
 

@@ -10,6 +10,8 @@ struct PublishPlan: Sendable {
     var topics: Int
     var topicPrefix: String
     var payloadSize: Int
+    /// How the payload goes to Chorus (`--payload`).
+    var payloadEncoding = PayloadEncoding.json
     /// Nanoseconds between two publishes of this connection; 0 publishes as soon as the last one is answered.
     var intervalNanoseconds: UInt64
     var startNanoseconds: UInt64

@@ -107,14 +107,18 @@ final class PublisherHandler: ChannelInboundHandler {
         let now = NIODeadline.now().uptimeNanoseconds
         let stamp = BenchStamp(source: self.source, sequence: self.sequences[topicIndex], sentNanoseconds: now)
         let body = self.plan.serverProtocol.publishBody(
-            topic: topic, payload: { stamp.write(into: &$0, size: self.plan.payloadSize) }, allocator: context.channel.allocator
+            topic: topic, encoding: self.plan.payloadEncoding, payload: { stamp.write(into: &$0, size: self.plan.payloadSize) }, allocator: context.channel.allocator
         )
+        let binary = self.plan.serverProtocol == .chorus && self.plan.payloadEncoding == .binary
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: self.plan.endpoint(for: self.source).hostHeader)
-        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Content-Type", value: binary ? "application/octet-stream" : "application/json")
         headers.add(name: "Content-Length", value: String(body.readableBytes))
         if let key = self.plan.apiKey { headers.add(name: "Authorization", value: "Bearer \(key)") }
-        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: self.plan.endpoint(for: self.source).target(topic: topic), headers: headers)
+        var uri = self.plan.endpoint(for: self.source).target(topic: topic)
+        // A binary publish names its topic in the path: POST /api/publish/{topic}.
+        if binary { uri = uri.split(separator: "?", maxSplits: 1).first.map(String.init).map { $0 + "/" + topic } ?? uri }
+        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: uri, headers: headers)
         self.inFlight = (topicIndex, now)
         context.write(Self.wrapOutboundOut(.head(head)), promise: nil)
         context.write(Self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)

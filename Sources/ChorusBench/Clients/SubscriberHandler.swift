@@ -24,6 +24,8 @@ final class SubscriberHandler: ChannelInboundHandler {
     private var frames = InboundFrames()
     private var eventLines = SSEDataLines()
     private var lastSequence: [Int] = []
+    /// When the subscribe (or join) frame was sent.
+    private var joinedAt: UInt64 = 0
     private var timeout: Scheduled<Void>?
 
     init(
@@ -116,8 +118,10 @@ final class SubscriberHandler: ChannelInboundHandler {
 
     private func authenticated(context: ChannelHandlerContext) {
         guard self.role.subscribes else { return self.subscribed(context: context) }
-        if !self.endpoint.hasTopic {
-            let frame = ServerProtocol.subscribeFrame(topic: self.role.topic)
+        if !self.endpoint.hasTopic || self.role.subscription != .topic {
+            self.joinedAt = NIODeadline.now().uptimeNanoseconds
+            let stamp = self.role.joinStampSource.map { BenchStamp(source: $0, sequence: 1, sentNanoseconds: self.joinedAt) }
+            let frame = self.role.subscription.frame(topic: self.role.topic, stamp: stamp)
             let wire = WebSocketWire.clientFrame(opcode: WebSocketWire.text, payload: frame, allocator: context.channel.allocator)
             context.writeAndFlush(Self.wrapOutboundOut(wire), promise: nil)
         }
@@ -190,14 +194,13 @@ final class SubscriberHandler: ChannelInboundHandler {
     }
 
     private static let authSuccess: [UInt8] = Array(#""type":"auth_success""#.utf8)
-    private static let subscribedType: [UInt8] = Array(#""type":"subscribed""#.utf8)
 
-    /// A Chorus frame while opening: `auth_success`, `subscribed`, or an error to report.
+    /// A Chorus frame while opening: `auth_success`, the join's answer, or an error to report.
     private func controlReply(context: ChannelHandlerContext, frame: ByteBuffer, index: Int, length: Int) {
         guard let view = frame.getSlice(at: index, length: length) else { return }
         if self.phase == .awaitingAuth, view.firstIndex(of: Self.authSuccess) != nil {
             self.authenticated(context: context)
-        } else if self.phase == .awaitingSubscribed, view.firstIndex(of: Self.subscribedType) != nil {
+        } else if self.phase == .awaitingSubscribed, self.role.subscription.confirms(view) {
             self.subscribed(context: context)
         } else {
             self.fail(context: context, "unexpected frame while subscribing: \(String(buffer: view).prefix(160))")
@@ -208,9 +211,15 @@ final class SubscriberHandler: ChannelInboundHandler {
         self.tally.figures.deliveries += 1
         guard self.role.probe else { return }
         let now = NIODeadline.now().uptimeNanoseconds
-        guard let stamp = BenchStamp.find(in: buffer, at: index, length: length) else { return }
-        LatencyHistogram.record(&self.tally.figures.latency, sent: stamp.sentNanoseconds, received: now)
-        self.tally.figures.probeReceived[self.role.topicIndex, default: 0] += 1
+        for stamp in self.role.subscription.stamps(in: buffer, at: index, length: length, joinedAt: self.joinedAt) {
+            LatencyHistogram.record(&self.tally.figures.latency, sent: stamp.sentNanoseconds, received: now)
+            self.tally.figures.probeReceived[self.role.topicIndex, default: 0] += 1
+            self.checkOrder(stamp)
+        }
+    }
+
+    /// Counts a stamp that is not after the last one seen from its source as reordered.
+    private func checkOrder(_ stamp: BenchStamp) {
         if stamp.source >= self.lastSequence.count {
             self.lastSequence += Array(repeating: 0, count: stamp.source + 1 - self.lastSequence.count)
         }

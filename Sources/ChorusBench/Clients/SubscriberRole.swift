@@ -10,4 +10,8 @@ struct SubscriberRole {
     var lazy: Bool
     /// Close as soon as the subscription is confirmed (churn).
     var closeWhenSubscribed: Bool
+    /// What it joins (Chorus): a topic, a presence, a sync collection.
+    var subscription: Subscription = .topic
+    /// A presence member's number, stamped into its `meta` when it joins (nil: `meta` is `{}`).
+    var joinStampSource: Int? = nil
 }

@@ -1,6 +1,6 @@
-/// `chorus bench connections | fanout | echo | churn | floor` (and `worker`, which a run starts itself).
+/// `chorus bench connections | fanout | echo | churn | floor | events | presence | sync` (and `worker`, which a run starts itself).
 public enum BenchCommand {
-    public static let modes = ["connections", "fanout", "echo", "churn", "floor"]
+    public static let modes = ["connections", "fanout", "echo", "churn", "floor", "events", "presence", "sync"]
 
     public static let overview = """
         chorus bench MODE [options]: load generator for Chorus and other pub/sub servers (Nchan)
@@ -10,6 +10,10 @@ public enum BenchCommand {
           churn         connect + subscribe + disconnect cycles per second
           floor         the kernel's own cost of one small write per loopback connection (no server)
           history       durable publishes/s through the hub's commit path, in process
+          client        the Swift client (ChorusClient): publish and receive rates, memory per client, recovery after a hub restart
+          events        durable acknowledged event publishes/s, to a hub's event bus or NATS JetStream
+          presence      a room of N members: join → seen latency, join rate, presence frames, memory; signal round trips
+          sync          acknowledged sync mutations/s, mutation → subscriber latency, snapshot time and bytes
         Each mode prints progress and a table to stderr, and one JSON line to stdout.
         'chorus bench MODE --help' lists its options.
         """
@@ -25,6 +29,9 @@ public enum BenchCommand {
         case "echo": usage = EchoMode.usage
         case "churn": usage = ChurnMode.usage
         case "floor": usage = FloorMode.usage
+        case "events": usage = EventsMode.usage
+        case "presence": usage = PresenceMode.usage
+        case "sync": usage = SyncMode.usage
         default: throw BenchError("unknown bench mode '\(mode)'\n\n\(Self.overview)")
         }
         if parsed.wantsHelp {
@@ -38,6 +45,9 @@ public enum BenchCommand {
             case "fanout": result = try await FanoutMode.run(&parsed, workerArguments: workerArguments)
             case "echo": result = try await EchoMode.run(&parsed)
             case "floor": result = try FloorMode.run(&parsed)
+            case "events": result = try await EventsMode.run(&parsed)
+            case "presence": result = try await PresenceMode.run(&parsed, workerArguments: workerArguments)
+            case "sync": result = try await SyncMode.run(&parsed, workerArguments: workerArguments)
             default: result = try await ChurnMode.run(&parsed)
             }
             result.print()

@@ -28,7 +28,7 @@ struct CommonOptions {
           --payload-size 100      bytes of each published or echoed payload (with its stamp)
         """
 
-    init(_ arguments: inout BenchArguments, defaultDuration: Double) throws(BenchError) {
+    init(_ arguments: inout BenchArguments, defaultDuration: Double, defaultTopicPrefix: String = "bench-") throws(BenchError) {
         self.serverProtocol = try arguments.choice("--server", "--protocol", default: ServerProtocol.chorus)
         self.credentials = Credentials(token: arguments.string("--token"), apiKey: arguments.string("--api-key"))
         if let list = arguments.string("--server-pid") {
@@ -44,7 +44,7 @@ struct CommonOptions {
         self.connectConcurrency = try arguments.integer("--connect-concurrency", default: 256, in: 1...100_000)
         self.connectTimeout = try arguments.seconds("--connect-timeout", default: 10)
         self.duration = try arguments.seconds("--duration", default: defaultDuration)
-        self.topicPrefix = arguments.string("--topic-prefix", default: "bench-")!
+        self.topicPrefix = arguments.string("--topic-prefix", default: defaultTopicPrefix)!
         self.payloadSize = try arguments.integer("--payload-size", default: 100, in: 1...1_000_000)
         guard self.topicPrefix.allSatisfy({ $0.isLetter || $0.isNumber || "-_:@=.".contains($0) }) else {
             throw BenchError("--topic-prefix: '\(self.topicPrefix)' has characters a topic cannot hold")
@@ -69,12 +69,16 @@ struct CommonOptions {
     }
 
     /// All the subscribers of a run, to be shared out over worker processes.
-    func fleet(endpoints: [EndpointTemplate], count: Int, topics: Int, probes: Int, subscribes: Bool, drainInterval: Double) -> FleetSpec {
+    func fleet(
+        endpoints: [EndpointTemplate], count: Int, topics: Int, probes: Int, subscribes: Bool, drainInterval: Double,
+        subscription: Subscription = .topic
+    ) -> FleetSpec {
         FleetSpec(
             endpoints: endpoints, serverProtocol: self.serverProtocol, token: self.credentials.token, firstIndex: 0, count: count,
             topics: topics, topicPrefix: self.topicPrefix, probes: probes, subscribes: subscribes, sources: self.sources,
             threads: self.threads, connectConcurrency: self.connectConcurrency,
-            drainIntervalMilliseconds: Int(drainInterval * 1000), connectTimeoutMilliseconds: Int(self.connectTimeout * 1000)
+            drainIntervalMilliseconds: Int(drainInterval * 1000), connectTimeoutMilliseconds: Int(self.connectTimeout * 1000),
+            subscription: subscription
         )
     }
 
@@ -118,5 +122,14 @@ extension BenchResult {
         guard work > 0, seconds > 0 else { return }
         self.add("\(plural)_per_server_cpu_second", integer: Int(Double(work) / seconds), "\(plural.replacing("_", with: " ")) per server CPU-second")
         self.add("server_cpu_us_per_\(singular)", number: seconds / Double(work) * 1e6, "server CPU per \(singular.replacing("_", with: " "))", digits: 3, unit: " µs")
+    }
+}
+
+extension CommonOptions {
+    /// The modes of Chorus's own features (presence, sync) speak its WebSocket protocol only.
+    func requireChorusWebSockets(_ endpoints: [EndpointTemplate], mode: String) throws(BenchError) {
+        guard self.serverProtocol == .chorus, endpoints.allSatisfy({ $0.scheme == .ws }) else {
+            throw BenchError("chorus bench \(mode) measures a Chorus hub over WebSocket: give ws://HOST:PORT/ws")
+        }
     }
 }

@@ -46,16 +46,8 @@ enum EchoMode {
 
         let window = CPUWindow(server: common.server)
         for channel in channels.withLock({ $0 }) { channel.pipeline.fireUserInboundEventTriggered(EchoStart()) }
-        let ends = ContinuousClock.now + .seconds(common.duration)
-        while ContinuousClock.now < ends {
-            try await Task.sleep(for: min(.seconds(1), ends - ContinuousClock.now))
-            if ContinuousClock.now < ends {
-                let sofar = try await loops.snapshot()
-                ProgressLog.line("echo", "\(window.seconds.fixed(0)) s: \(sofar.deliveries.grouped) round trips")
-            }
-        }
         // The figures are those at the deadline; then the connections stop sending.
-        let tally = try await loops.snapshot { $0.sending = false }
+        let tally = try await loops.measure(for: common.duration, mode: "echo", window: window, counting: "round trips")
         let seconds = window.seconds
         let serverCPU = window.serverSeconds
         let generatorCPU = window.generatorSeconds

@@ -29,6 +29,9 @@ enum FanoutMode {
           --publishers 4          keep-alive publisher connections in parallel
           --rate 0                messages per second in all (0: flat out, each publisher sends
                                   its next message when the last one is answered)
+          --payload json          json | binary (an application/octet-stream publish: a binary message;
+                                  subscribe with ?binary=1 in the URL for binary frames) | base64 (the
+                                  same bytes base64'd into JSON data). Chorus only
           --drain-interval 1s     how often non-probe subscribers read (0: on every wakeup)
           --drain-timeout 10s     longest wait for the last deliveries after publishing stops
           --per-process N         subscriber sockets per worker process (default: open-file limit - 1000)
@@ -48,7 +51,9 @@ enum FanoutMode {
         let drainInterval = try arguments.seconds("--drain-interval", default: 1)
         let drainTimeout = try arguments.seconds("--drain-timeout", default: 10)
         let perProcess = try arguments.integer("--per-process", default: max(100, ResourceUsage.openFileLimit() - 1000))
+        let payload = try arguments.choice("--payload", default: PayloadEncoding.json)
         try arguments.finish()
+        if common.serverProtocol == .nchan && payload != .json { throw BenchError("--payload: Nchan takes the payload as the raw body; binary and base64 are for Chorus") }
         guard publishEndpoints.allSatisfy({ $0.scheme == .http }) else { throw BenchError("--publish-url: publishing is an HTTP POST (http:// or https://…)") }
         if common.serverProtocol == .nchan && !publishEndpoints.allSatisfy(\.hasTopic) {
             throw BenchError("--publish-url: Nchan publishes to a channel URL with {topic}, e.g. http://127.0.0.1:8081/pub/{topic}")
@@ -65,7 +70,7 @@ enum FanoutMode {
         let start = NIODeadline.now().uptimeNanoseconds
         let plan = PublishPlan(
             endpoints: publishEndpoints, serverProtocol: common.serverProtocol, apiKey: common.credentials.apiKey, topics: topics,
-            topicPrefix: common.topicPrefix, payloadSize: common.payloadSize,
+            topicPrefix: common.topicPrefix, payloadSize: common.payloadSize, payloadEncoding: payload,
             intervalNanoseconds: rate > 0 ? UInt64(Double(publishers) / rate * 1e9) : 0,
             startNanoseconds: start, deadlineNanoseconds: start + UInt64(common.duration * 1e9)
         )

@@ -26,6 +26,20 @@ struct LoopTallies: Sendable {
         return merged
     }
 
+    /// Lets the connections work for `duration` seconds, logging the count so far each second,
+    /// and returns the figures at the deadline, after which the connections stop sending.
+    func measure(for duration: Double, mode: String, window: CPUWindow, counting noun: String) async throws -> TallySnapshot {
+        let ends = ContinuousClock.now + .seconds(duration)
+        while ContinuousClock.now < ends {
+            try await Task.sleep(for: min(.seconds(1), ends - ContinuousClock.now))
+            if ContinuousClock.now < ends {
+                let sofar = try await self.snapshot()
+                ProgressLog.line(mode, "\(window.seconds.fixed(0)) s: \(sofar.deliveries.grouped) \(noun)")
+            }
+        }
+        return try await self.snapshot { $0.sending = false }
+    }
+
     func shutdown() async {
         try? await self.group.shutdownGracefully()
     }

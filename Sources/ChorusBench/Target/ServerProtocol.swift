@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 
 /// How a server takes subscriptions and frames what it delivers.
@@ -10,9 +11,20 @@ public enum ServerProtocol: String, Codable, Sendable, CaseIterable {
     case chorus, nchan
 
     /// The HTTP body that publishes `payload` to `topic`.
-    func publishBody(topic: String, payload: (inout ByteBuffer) -> Void, allocator: ByteBufferAllocator) -> ByteBuffer {
+    /// `encoding` applies to Chorus (a binary body, or base64 in JSON); Nchan takes the raw body.
+    func publishBody(topic: String, encoding: PayloadEncoding = .json, payload: (inout ByteBuffer) -> Void, allocator: ByteBufferAllocator) -> ByteBuffer {
         var body = allocator.buffer(capacity: 256)
         switch self {
+        case .chorus where encoding == .binary:
+            payload(&body)
+        case .chorus where encoding == .base64:
+            var raw = allocator.buffer(capacity: 256)
+            payload(&raw)
+            body.writeStaticString(#"{"topic":""#)
+            body.writeString(topic)
+            body.writeStaticString(#"","data":""#)
+            body.writeString(Data(raw.readableBytesView).base64EncodedString())
+            body.writeStaticString(#""}"#)
         case .chorus:
             body.writeStaticString(#"{"topic":""#)
             body.writeString(topic)

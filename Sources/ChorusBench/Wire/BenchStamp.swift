@@ -1,3 +1,4 @@
+import Foundation
 public import NIOCore
 
 /// What every published or echoed payload carries so that the receiver can tell who sent it,
@@ -40,18 +41,53 @@ public struct BenchStamp: Equatable, Sendable {
         buffer.writeStaticString("\"}")
     }
 
+    private static let base64Data: [UInt8] = Array(#""data":""#.utf8)
+
+    /// The stamp of a binary message delivered as JSON: in the bytes its base64 `data` string
+    /// decodes to (`chorus bench fanout --payload binary` or `base64` to JSON subscribers).
+    public static func findInBase64(in buffer: ByteBuffer, at index: Int, length: Int) -> BenchStamp? {
+        guard let view = buffer.viewBytes(at: index, length: length) else { return nil }
+        let bytes = Array(view)
+        guard let start = bytes.firstRange(of: Self.base64Data)?.upperBound,
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: "\"")),
+            let decoded = Data(base64Encoded: Data(bytes[start..<end]))
+        else { return nil }
+        let raw = ByteBuffer(bytes: decoded)
+        return Self.find(in: raw, at: raw.readerIndex, length: raw.readableBytes)
+    }
+
     /// The first stamp in `length` bytes of `buffer` from `index`, or nil if there is none.
     public static func find(in buffer: ByteBuffer, at index: Int, length: Int) -> BenchStamp? {
         guard let view = buffer.viewBytes(at: index, length: length) else { return nil }
         return view.withUnsafeBytes { bytes in
-            guard let start = bytes.firstRange(of: Self.marker) else { return nil }
-            var cursor = start + Self.marker.count
+            var cursor = 0
+            return Self.next(in: bytes, from: &cursor)
+        }
+    }
+
+    /// Every stamp in `length` bytes of `buffer` from `index`, in order (the members of a presence diff).
+    public static func all(in buffer: ByteBuffer, at index: Int, length: Int) -> [BenchStamp] {
+        guard let view = buffer.viewBytes(at: index, length: length) else { return [] }
+        return view.withUnsafeBytes { bytes in
+            var stamps: [BenchStamp] = []
+            var cursor = 0
+            while let stamp = Self.next(in: bytes, from: &cursor) { stamps.append(stamp) }
+            return stamps
+        }
+    }
+
+    /// The next well-formed stamp at or after `cursor`, which it leaves past that stamp.
+    private static func next(in bytes: UnsafeRawBufferPointer, from cursor: inout Int) -> BenchStamp? {
+        while cursor < bytes.count, let offset = UnsafeRawBufferPointer(rebasing: bytes[cursor...]).firstRange(of: Self.marker) {
+            cursor += offset + Self.marker.count
             guard let source = bytes.decimal(at: &cursor), bytes.matches(Self.sequenceKey, at: &cursor),
                 let sequence = bytes.decimal(at: &cursor), bytes.matches(Self.timeKey, at: &cursor),
                 let sent = bytes.decimal(at: &cursor)
-            else { return nil }
+            else { continue }
             return BenchStamp(source: Int(source), sequence: Int(sequence), sentNanoseconds: sent)
         }
+        cursor = bytes.count
+        return nil
     }
 }
 

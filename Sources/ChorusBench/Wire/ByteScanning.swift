@@ -5,6 +5,18 @@ extension ByteBuffer {
     func firstIndex(of needle: [UInt8]) -> Int? {
         self.withUnsafeReadableBytes { $0.firstRange(of: needle) }.map { self.readerIndex + $0 }
     }
+
+    /// How many times `needle` occurs in the readable bytes, not overlapping.
+    func occurrences(of needle: [UInt8]) -> Int {
+        self.withUnsafeReadableBytes { bytes in
+            var (count, cursor) = (0, 0)
+            while cursor < bytes.count, let offset = UnsafeRawBufferPointer(rebasing: bytes[cursor...]).firstRange(of: needle) {
+                count += 1
+                cursor += offset + needle.count
+            }
+            return count
+        }
+    }
 }
 
 extension UnsafeRawBufferPointer {

@@ -18,8 +18,18 @@ public struct FleetSpec: Codable, Sendable {
     /// How often subscribers that only count read their sockets, in milliseconds (0: on every wakeup).
     public var drainIntervalMilliseconds: Int
     public var connectTimeoutMilliseconds: Int
+    /// What each subscriber joins; presence members that are not probes stamp their join.
+    public var subscription: Subscription = .topic
 
     static func topic(prefix: String, index: Int) -> String { "\(prefix)\(index)" }
+
+    /// The subscribers `first..<first + count` of the same run (a mode that opens them in phases).
+    func share(from first: Int, count: Int) -> FleetSpec {
+        var share = self
+        share.firstIndex = first
+        share.count = count
+        return share
+    }
 
     /// Where subscriber `index` connects.
     func endpointIndex(of index: Int) -> Int { index % self.endpoints.count }
@@ -29,7 +39,8 @@ public struct FleetSpec: Codable, Sendable {
         let probe = index < self.probes
         return SubscriberRole(
             topicIndex: topicIndex, topic: Self.topic(prefix: self.topicPrefix, index: topicIndex), subscribes: self.subscribes,
-            probe: probe, lazy: !probe && self.drainIntervalMilliseconds > 0, closeWhenSubscribed: false
+            probe: probe, lazy: !probe && self.drainIntervalMilliseconds > 0, closeWhenSubscribed: false,
+            subscription: self.subscription, joinStampSource: self.subscription == .presence && !probe ? index : nil
         )
     }
 }
@@ -46,6 +57,8 @@ struct WorkerLine: Codable, Sendable {
     struct Progress: Codable, Sendable {
         var deliveries: Int
         var closedByServer: Int
+        /// Stamps the probes read so far (a presence probe reads one per member that joined).
+        var stamped = 0
     }
 
     struct Final: Codable, Sendable {

@@ -59,7 +59,7 @@ final class SubscriberFleet: Sendable {
 
     func progress() async throws -> WorkerLine.Progress {
         let snapshot = try await self.snapshot()
-        return WorkerLine.Progress(deliveries: snapshot.deliveries, closedByServer: snapshot.closedByServer)
+        return WorkerLine.Progress(deliveries: snapshot.deliveries, closedByServer: snapshot.closedByServer, stamped: snapshot.probeReceived.values.reduce(0, +))
     }
 
     func snapshot() async throws -> TallySnapshot {

@@ -8,9 +8,7 @@ final class WorkerPool: Sendable {
     init(spec: FleetSpec, perProcess: Int, workerArguments: [String]) throws {
         let shares = max(1, (spec.count + perProcess - 1) / perProcess)
         self.workers = try (0..<shares).map { share in
-            var part = spec
-            part.firstIndex = spec.firstIndex + share * perProcess
-            part.count = min(perProcess, spec.count - share * perProcess)
+            let part = spec.share(from: spec.firstIndex + share * perProcess, count: min(perProcess, spec.count - share * perProcess))
             return try WorkerProcess(executable: "/proc/self/exe", arguments: workerArguments, spec: part)
         }
     }
@@ -57,6 +55,7 @@ final class WorkerPool: Sendable {
 
     var deliveries: Int { self.workers.reduce(0) { $0 + $1.progress.deliveries } }
     var closedByServer: Int { self.workers.reduce(0) { $0 + $1.progress.closedByServer } }
+    var stamped: Int { self.workers.reduce(0) { $0 + $1.progress.stamped } }
 
     func start() {
         for worker in self.workers { worker.send("start") }

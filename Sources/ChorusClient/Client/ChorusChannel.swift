@@ -45,3 +45,11 @@ public struct ChorusSubscription: AsyncSequence, Sendable {
         self.stream.map { try $0.decode(type) }
     }
 }
+
+extension ChorusChannel {
+    /// Whether the hub confirmed the subscription on the current connection: false while
+    /// offline and until a resubscription after a reconnection is answered.
+    public var isSubscribed: Bool {
+        get async { await self.client.isSubscribed(self.name) }
+    }
+}

@@ -14,8 +14,9 @@ extension ChorusClient {
         var closeCode: UInt16?
         /// The hub's `disconnect` frame, when it sent one.
         var disconnect: DisconnectNotice?
-        /// A text message arriving in fragments.
+        /// A message arriving in fragments, and whether it is binary.
         var fragments: ByteBuffer?
+        var fragmentsBinary = false
         /// When the last heartbeat ping went out, and whether its pong is still awaited.
         var lastPing: ContinuousClock.Instant?
         var pingOutstanding = false
@@ -27,6 +28,9 @@ extension ChorusClient {
         case subscribe(name: String, resuming: Bool)
         case publish(key: String)
         case heartbeat(sent: ContinuousClock.Instant)
+        case presenceJoin(topic: String)
+        case syncSubscribe(collection: String)
+        case syncMutation(collection: String, mutationID: String)
     }
 
     /// The connection loop: connect, serve, and on loss do what the close policy and the state
@@ -73,6 +77,7 @@ extension ChorusClient {
                 self.endpointIndex += 1
                 do {
                     try await Task.sleep(for: delay)
+                    while self.reconnectHeld { try await Task.sleep(for: .milliseconds(5)) }
                 } catch {
                     return
                 }
@@ -124,6 +129,8 @@ extension ChorusClient {
         if self.hasConnectedBefore { self.stats.reconnections += 1 }
         self.hasConnectedBefore = true
         for name in self.subscriptions.keys.sorted() { self.sendSubscribe(name) }
+        for name in self.presences.keys.sorted() { self.sendPresenceJoin(name) }
+        self.syncOpened()
         self.pump()
         self.machine.opened()
         self.publishState()
@@ -134,10 +141,11 @@ extension ChorusClient {
     func receive(_ frame: WebSocketFrame) -> Bool {
         guard var link = self.link else { return false }
         switch frame.opcode {
-        case .text where frame.fin && link.fragments == nil:
-            self.handle(text: frame.unmaskedData)
-        case .text:
+        case .text where frame.fin && link.fragments == nil, .binary where frame.fin && link.fragments == nil:
+            self.handle(frame.unmaskedData, binary: frame.opcode == .binary)
+        case .text, .binary:
             link.fragments = frame.unmaskedData
+            link.fragmentsBinary = frame.opcode == .binary
             self.link = link
         case .continuation:
             guard var text = link.fragments else { return true }
@@ -145,7 +153,7 @@ extension ChorusClient {
             text.writeBuffer(&data)
             link.fragments = frame.fin ? nil : text
             self.link = link
-            if frame.fin { self.handle(text: text) }
+            if frame.fin { self.handle(text, binary: link.fragmentsBinary) }
         case .ping:
             self.writeFrame(WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: frame.unmaskedData))
         case .connectionClose:
@@ -163,18 +171,21 @@ extension ChorusClient {
         return true
     }
 
-    func handle(text: ByteBuffer) {
+    /// Handles one message: a text frame's JSON, or a binary frame (a binary message).
+    func handle(_ text: ByteBuffer, binary: Bool) {
         self.stats.messagesReceived += 1
         self.stats.bytesReceived += text.readableBytes
         let frame: InboundFrame
         do {
-            frame = try InboundFrame.decode(text)
+            frame = try binary ? InboundFrame.decodeBinary(text) : InboundFrame.decode(text)
         } catch {
             return  // Not a frame this client can read; the hub's own frames always are.
         }
         switch frame {
         case .message(let message):
             self.route(message)
+        case .syncChange(let change):
+            self.syncChanged(change)
         case .reply(let reply, let id):
             if let id, let waiting = self.pending.removeValue(forKey: Int(id)) {
                 self.answer(waiting, with: reply)
@@ -200,6 +211,10 @@ extension ChorusClient {
                 self.fail(ChorusClientError(error))
             }
             self.link?.channel.close(promise: nil)
+        case .presenceDiff(let topic, let joins, let leaves):
+            self.presenceDiff(topic, joins: joins, leaves: leaves)
+        case .signal(let from, let data):
+            self.signalStreams.yield(ChorusSignal(from: from, data: data))
         case .custom, .error:
             self.yieldNotice(frame)
         default:
@@ -208,14 +223,14 @@ extension ChorusClient {
     }
 
     func yieldNotice(_ frame: ServerFrame) {
-        for continuation in self.noticeStreams.values { continuation.yield(frame) }
+        self.noticeStreams.yield(frame)
     }
 
     func answer(_ waiting: Pending, with reply: ServerFrame) {
         switch waiting {
         case .request(let continuation, _):
-            if case .error(let error) = reply {
-                continuation.resume(throwing: ChorusClientError(error))
+            if let error = ChorusClientError(reply: reply) {
+                continuation.resume(throwing: error)
             } else {
                 continuation.resume(returning: reply)
             }
@@ -226,6 +241,12 @@ extension ChorusClient {
         case .heartbeat(let sent):
             self.link?.pingOutstanding = false
             self.stats.recordLatency(ContinuousClock.now - sent)
+        case .presenceJoin(let topic):
+            self.presenceJoinAnswered(topic, reply: reply)
+        case .syncSubscribe(let collection):
+            self.syncSubscribeAnswered(collection, reply: reply)
+        case .syncMutation(let collection, let mutationID):
+            self.syncMutationAnswered(collection, mutationID: mutationID, reply: reply)
         }
     }
 
@@ -239,11 +260,13 @@ extension ChorusClient {
                 continuation.resume(throwing: ChorusClientError(.disconnected, "the connection ended before the reply"))
             case .subscribe(let name, _):
                 self.subscriptions[name]?.inFlight = false
-            case .publish, .heartbeat:
+            case .publish, .heartbeat, .presenceJoin, .syncSubscribe, .syncMutation:
                 break
             }
             self.pending[id] = nil
         }
+        self.presenceConnectionEnded()
+        self.syncConnectionEnded()
         for name in self.subscriptions.keys {
             if self.subscriptions[name]!.confirmed { self.subscriptions[name]!.hasGap = true }
             self.subscriptions[name]!.confirmed = false
@@ -266,12 +289,13 @@ extension ChorusClient {
         self.subscriptions.removeAll()
         for record in subscriptions.values {
             for waiter in record.waiters { waiter.resume(throwing: error) }
-            for stream in record.streams.values { stream.finish() }
+            record.streams.finish()
         }
-        for stream in self.directStreams.values { stream.finish() }
-        for stream in self.noticeStreams.values { stream.finish() }
-        self.directStreams.removeAll()
-        self.noticeStreams.removeAll()
+        self.directStreams.finish()
+        self.noticeStreams.finish()
+        self.signalStreams.finish()
+        self.presenceStopped(error)
+        self.syncStopped(error)
     }
 
     /// Sends a request and waits for the reply that carries its `id`.
@@ -298,7 +322,7 @@ extension ChorusClient {
         frame.write(into: &buffer, id: id)
         self.stats.messagesSent += 1
         self.stats.bytesSent += buffer.readableBytes
-        self.writeFrame(WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: buffer), flush: flush)
+        self.writeFrame(WebSocketFrame(fin: true, opcode: frame.isBinary ? .binary : .text, maskKey: .random(), data: buffer), flush: flush)
     }
 
     func writeFrame(_ frame: WebSocketFrame, flush: Bool = true) {
@@ -353,6 +377,12 @@ extension ChorusClient {
     /// Drops the connection without a close handshake, as a network failure would (tests).
     func dropConnection() {
         self.link?.channel.close(promise: nil)
+    }
+
+    /// Keeps the client offline after a lost connection until released, so a test can change
+    /// what the hub holds meanwhile (tests).
+    func holdReconnect(_ held: Bool) {
+        self.reconnectHeld = held
     }
 
     /// Stops reading from the socket, as an application too slow to keep up would (tests).

@@ -1,4 +1,6 @@
 public import ChorusCore
+import Foundation
+import NIOCore
 
 /// The hub's `ack` of a publish or a direct message.
 public struct PublishAck: Sendable, Hashable {
@@ -8,19 +10,23 @@ public struct PublishAck: Sendable, Hashable {
     public var offset: UInt64?
     /// That history's epoch.
     public var epoch: String?
+    /// The namespace's WebAssembly transform dropped the message: it was neither stored nor
+    /// delivered to anyone (docs/wasm.md).
+    public var dropped: Bool
 
     /// An `ack`'s fields.
-    public init(messageID: String?, offset: UInt64?, epoch: String?) {
+    public init(messageID: String?, offset: UInt64?, epoch: String?, dropped: Bool = false) {
         self.messageID = messageID
         self.offset = offset
         self.epoch = epoch
+        self.dropped = dropped
     }
 
     init(_ reply: ServerFrame) throws {
-        guard case .ack(let messageID, let offset, let epoch, _) = reply else {
+        guard case .ack(let messageID, let offset, let epoch, let dropped) = reply else {
             throw ChorusClientError(.invalidJSON, "expected an ack")
         }
-        self.init(messageID: messageID, offset: offset, epoch: epoch)
+        self.init(messageID: messageID, offset: offset, epoch: epoch, dropped: dropped)
     }
 }
 
@@ -39,6 +45,19 @@ extension ChorusClient {
     /// Publishes `json`, a JSON value as it will be delivered, byte for byte.
     @discardableResult
     public func publish(topic: String, event: String = "message", json: RawJSON, idempotencyKey: String? = nil) async throws -> PublishAck {
+        try Self.check(topic: topic, idempotencyKey: idempotencyKey)
+        return try await self.publish(QueuedPublish(key: idempotencyKey ?? QueuedPublish.newKey(), topic: topic, event: event, data: json.text))
+    }
+
+    /// Publishes `bytes` as a binary message (a binary WebSocket frame, docs/protocol.md "Binary
+    /// frames"): subscribers get them as they are, queued and resent like any publish.
+    @discardableResult
+    public func publish(topic: String, event: String = "message", bytes: some Sequence<UInt8>, idempotencyKey: String? = nil) async throws -> PublishAck {
+        try Self.check(topic: topic, idempotencyKey: idempotencyKey)
+        return try await self.publish(QueuedPublish(key: idempotencyKey ?? QueuedPublish.newKey(), topic: topic, event: event, bytes: bytes))
+    }
+
+    private static func check(topic: String, idempotencyKey: String?) throws {
         do {
             _ = try Topic(topic)
         } catch {
@@ -47,7 +66,9 @@ extension ChorusClient {
         if let key = idempotencyKey, key.isEmpty || key.utf8.count > PublishFrame.maxIdempotencyKeyLength {
             throw ChorusClientError(.badRequest, "an idempotency key is 1 to \(PublishFrame.maxIdempotencyKeyLength) bytes long")
         }
-        let entry = QueuedPublish(key: idempotencyKey ?? QueuedPublish.newKey(), topic: topic, event: event, data: json.text)
+    }
+
+    private func publish(_ entry: QueuedPublish) async throws -> PublishAck {
         try self.enqueue(entry)
         return try await withCheckedThrowingContinuation { continuation in
             self.publishWaiters[entry.key, default: []].append(continuation)
@@ -80,7 +101,7 @@ extension ChorusClient {
         guard self.link?.openedAt != nil else { return }
         while self.sentCount < self.queue.count {
             let entry = self.queue.entries[self.queue.entries.startIndex + self.sentCount]
-            guard let topic = try? Topic(entry.topic), let data = try? RawJSON.parsing(entry.data) else {
+            guard let frame = Self.frame(of: entry) else {
                 // Only a queue file edited by hand gets here: the entry could never be sent.
                 self.publishAnswered(entry.key, reply: .error(ProtocolError(.badRequest, "queued publish is not valid")))
                 continue
@@ -88,9 +109,22 @@ extension ChorusClient {
             self.sentCount += 1
             let id = self.newRequestID()
             self.pending[id] = .publish(key: entry.key)
-            self.write(.publish(PublishFrame(topic: topic, event: entry.event, data: data, idempotencyKey: entry.key)), id: id, flush: false)
+            self.write(.publish(frame), id: id, flush: false)
         }
         self.flush()
+    }
+
+    /// The `publish` frame of a queued entry; nil when the entry is not valid.
+    private static func frame(of entry: QueuedPublish) -> PublishFrame? {
+        guard let topic = try? Topic(entry.topic) else { return nil }
+        if entry.encoding == "base64" {
+            guard let bytes = Data(base64Encoded: entry.data), let null = try? RawJSON.parsing("null") else { return nil }
+            var frame = PublishFrame(topic: topic, event: entry.event, data: null, idempotencyKey: entry.key)
+            frame.binaryData = ByteBuffer(bytes: bytes)
+            return frame
+        }
+        guard entry.encoding == nil, let data = try? RawJSON.parsing(entry.data) else { return nil }
+        return PublishFrame(topic: topic, event: entry.event, data: data, idempotencyKey: entry.key)
     }
 
     func publishAnswered(_ key: String, reply: ServerFrame) {
@@ -103,8 +137,8 @@ extension ChorusClient {
         self.saveQueue()
         let waiters = self.publishWaiters.removeValue(forKey: key) ?? []
         let result: Result<PublishAck, any Error>
-        if case .error(let error) = reply {
-            result = .failure(ChorusClientError(error))
+        if let error = ChorusClientError(reply: reply) {
+            result = .failure(error)
         } else {
             result = Result { try PublishAck(reply) }
         }

@@ -4,7 +4,7 @@ extension ChorusClient {
     /// A topic or pattern the application subscribed to, kept across connections.
     struct SubscriptionRecord {
         let pattern: TopicPattern
-        var streams: [Int: AsyncStream<ChorusMessage>.Continuation] = [:]
+        var streams = StreamSet<ChorusMessage>()
         var waiters: [CheckedContinuation<Subscribed, any Error>] = []
         /// The newest `{offset, epoch}` seen, for an exact topic.
         var position: (offset: UInt64, epoch: String)?
@@ -42,10 +42,8 @@ extension ChorusClient {
         }
         var record = self.subscriptions[name] ?? SubscriptionRecord(pattern: pattern)
         if record.position == nil, record.lastTimestamp == nil { record.initialSince = since }
-        let (stream, continuation) = AsyncStream.makeStream(of: ChorusMessage.self)
         let id = self.newStreamID()
-        record.streams[id] = continuation
-        continuation.onTermination = { _ in Task { await self.streamEnded(name, id: id) } }
+        let stream = record.streams.add(id: id) { Task { await self.streamEnded(name, id: id) } }
         let confirmed = record.confirmed
         self.subscriptions[name] = record
         guard !confirmed else { return ChorusSubscription(topic: name, stream: stream) }
@@ -55,7 +53,8 @@ extension ChorusClient {
                 if self.link?.openedAt != nil { self.sendSubscribe(name) }
             }
         } catch {
-            continuation.finish()
+            // Whoever removed the record finished its streams; a record still here keeps others.
+            self.subscriptions[name]?.streams.finish(id)
             throw error
         }
         return ChorusSubscription(topic: name, stream: stream)
@@ -63,15 +62,21 @@ extension ChorusClient {
 
     /// Ends the subscription to `name`: its streams finish and the hub is told.
     func unsubscribe(_ name: String) {
+        // For the hub an unsubscribe is also a presence leave, and no diff comes any more.
+        if self.presences[name] != nil {
+            self.presences[name]!.meta = nil
+            self.presences[name]!.joined = false
+            self.yield(self.presences[name]!.table.clear(), to: name)
+        }
         guard let record = self.subscriptions.removeValue(forKey: name) else { return }
         for waiter in record.waiters { waiter.resume(throwing: ChorusClientError(.disconnected, "unsubscribed from '\(name)'")) }
-        for stream in record.streams.values { stream.finish() }
+        record.streams.finish()
         if self.link?.openedAt != nil { self.write(.unsubscribe(record.pattern), id: self.newRequestID()) }
     }
 
     /// A subscriber stopped listening; the last one ends the subscription.
     func streamEnded(_ name: String, id: Int) {
-        guard self.subscriptions[name]?.streams.removeValue(forKey: id) != nil else { return }
+        guard self.subscriptions[name]?.streams.remove(id) == true else { return }
         if self.subscriptions[name]?.streams.isEmpty == true, self.subscriptions[name]?.waiters.isEmpty == true {
             self.unsubscribe(name)
         }
@@ -121,10 +126,15 @@ extension ChorusClient {
             // Refused: the subscription ends (a lost connection is not a refusal: it never gets here).
             self.subscriptions[name] = nil
             for waiter in record.waiters { waiter.resume(throwing: ChorusClientError(error)) }
-            for stream in record.streams.values { stream.finish() }
+            record.streams.finish()
         default:
             self.subscriptions[name] = record
         }
+    }
+
+    /// Whether `name`'s subscription is confirmed on the current connection.
+    func isSubscribed(_ name: String) -> Bool {
+        self.subscriptions[name]?.confirmed == true
     }
 
     /// Delivers a message to the subscription it came through.
@@ -132,7 +142,7 @@ extension ChorusClient {
         let name = message.sub ?? message.topic
         guard var record = self.subscriptions[name] else {
             if message.topic == "direct" {
-                for stream in self.directStreams.values { stream.yield(message) }
+                self.directStreams.yield(message)
             }
             return
         }
@@ -143,6 +153,6 @@ extension ChorusClient {
         }
         record.lastTimestamp = max(record.lastTimestamp ?? message.timestamp, message.timestamp)
         self.subscriptions[name] = record
-        for stream in record.streams.values { stream.yield(message) }
+        record.streams.yield(message)
     }
 }

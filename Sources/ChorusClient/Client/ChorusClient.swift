@@ -46,11 +46,15 @@ public actor ChorusClient {
     var publishWaiters: [String: [CheckedContinuation<PublishAck, any Error>]] = [:]
     var subscriptions: [String: SubscriptionRecord] = [:]
     var nextStreamID = 0
-    var stateStreams: [Int: AsyncStream<ConnectionState>.Continuation] = [:]
-    var directStreams: [Int: AsyncStream<ChorusMessage>.Continuation] = [:]
-    var noticeStreams: [Int: AsyncStream<ServerFrame>.Continuation] = [:]
+    var stateStreams = StreamSet<ConnectionState>()
+    var directStreams = StreamSet<ChorusMessage>()
+    var noticeStreams = StreamSet<ServerFrame>()
+    var signalStreams = StreamSet<ChorusSignal>()
+    var presences: [String: PresenceRecord] = [:]
+    var collections: [String: CollectionRecord] = [:]
     var hasConnectedBefore = false
     var readingPaused = false
+    var reconnectHeld = false
     let group: any EventLoopGroup
 
     /// Who the hub says the client is.
@@ -116,12 +120,8 @@ public actor ChorusClient {
 
     /// The state now, then every change, until the client is deinitialized or the stream is dropped.
     public func stateUpdates() -> AsyncStream<ConnectionState> {
-        let (stream, continuation) = AsyncStream.makeStream(of: ConnectionState.self)
         let id = self.newStreamID()
-        self.stateStreams[id] = continuation
-        continuation.yield(self.state)
-        continuation.onTermination = { _ in Task { await self.removeStateStream(id) } }
-        return stream
+        return self.stateStreams.add(id: id, initial: self.state) { Task { await self.removeStateStream(id) } }
     }
 
     /// Waits until the client is connected; throws when it stops (disconnected or error) first.
@@ -144,28 +144,38 @@ public actor ChorusClient {
 
     /// Direct messages to this client's user (`topic: "direct"`, with `from`).
     public func directMessages() -> AsyncStream<ChorusMessage> {
-        let (stream, continuation) = AsyncStream.makeStream(of: ChorusMessage.self)
         let id = self.newStreamID()
-        self.directStreams[id] = continuation
-        continuation.onTermination = { _ in Task { await self.removeDirectStream(id) } }
-        return stream
+        return self.directStreams.add(id: id) { Task { await self.removeDirectStream(id) } }
     }
 
     /// Frames that answer no request: `error`s without an `id` (a refused `?topic=`, a token
     /// the hub turned down), the hub's `disconnect`, and frames of custom types the hub's
     /// application sends, as ``ServerFrame/custom(type:fields:)``.
     public func notices() -> AsyncStream<ServerFrame> {
-        let (stream, continuation) = AsyncStream.makeStream(of: ServerFrame.self)
         let id = self.newStreamID()
-        self.noticeStreams[id] = continuation
-        continuation.onTermination = { _ in Task { await self.removeNoticeStream(id) } }
-        return stream
+        return self.noticeStreams.add(id: id) { Task { await self.removeNoticeStream(id) } }
     }
 
     /// Sends a direct message to every connection of `user`; returns the hub's `ack`.
     public func direct(to user: String, event: String = "message", data: some Encodable & Sendable) async throws -> PublishAck {
         let reply = try await self.request(.direct(to: user, event: event, data: try Self.json(data)))
         return try PublishAck(reply)
+    }
+
+    /// Publishes an event on the hub's event bus (`event_publish`: types the hub's
+    /// `events_client_types` allows, with a token that names a user); returns its receipt once
+    /// the event is durable. A repeated `eventID` gets the original's receipt, `duplicate: true`.
+    public func publishEvent(
+        type: String, data: some Encodable & Sendable, eventID: String? = nil, partitionKey: String? = nil, correlationID: String? = nil
+    ) async throws -> EventReceipt {
+        let frame = EventPublishFrame(eventType: type, data: try Self.json(data), eventID: eventID, partitionKey: partitionKey, correlationID: correlationID)
+        guard case .custom("ack", let fields?) = try await self.request(.eventPublish(frame)), let object = try? JSONObject(parsing: fields),
+            let sequence = object["sequence"]?.int64, let timestamp = object["timestamp"]?.int64, let eventID = object["event_id"]?.string,
+            let duplicate = object["duplicate"]?.bool
+        else {
+            throw ChorusClientError(.invalidJSON, "unexpected reply to event_publish")
+        }
+        return EventReceipt(sequence: sequence, eventID: eventID, timestamp: timestamp, duplicate: duplicate)
     }
 
     /// Sends a frame of a custom `type` with `fields` (an `Encodable` that encodes as a JSON
@@ -208,12 +218,12 @@ public actor ChorusClient {
         return self.nextStreamID
     }
 
-    func removeStateStream(_ id: Int) { self.stateStreams[id] = nil }
-    func removeDirectStream(_ id: Int) { self.directStreams[id] = nil }
-    func removeNoticeStream(_ id: Int) { self.noticeStreams[id] = nil }
+    func removeStateStream(_ id: Int) { self.stateStreams.remove(id) }
+    func removeDirectStream(_ id: Int) { self.directStreams.remove(id) }
+    func removeNoticeStream(_ id: Int) { self.noticeStreams.remove(id) }
 
     func publishState() {
-        for continuation in self.stateStreams.values { continuation.yield(self.state) }
+        self.stateStreams.yield(self.state)
     }
 
     static func nowMilliseconds() -> Int64 {

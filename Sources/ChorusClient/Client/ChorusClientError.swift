@@ -36,6 +36,16 @@ public struct ChorusClientError: Error, Sendable, CustomStringConvertible {
         public static let upgradeFailed = Code(rawValue: "upgrade_failed")
         /// A persisted queue could not be read or written.
         public static let storage = Code(rawValue: "storage")
+        /// A sync mutation met a newer record (or an insert an existing id): ``ChorusClientError/current``
+        /// holds the record as the hub has it.
+        public static let conflict = Code(ErrorCode.conflict)
+        /// The hub's `not_found`: a `signal` to a client that is not present with this one, a
+        /// sync update of a missing record, a presence update while not present.
+        public static let notFound = Code(ErrorCode.notFound)
+        /// An `event_publish` whose data fails its type's schema: see ``ChorusClientError/violations``.
+        public static let invalidEvent = Code(rawValue: "invalid_event")
+        /// A presence update before ``ChorusPresence/join(meta:)``, or after ``ChorusPresence/leave()``.
+        public static let notJoined = Code(rawValue: "not_joined")
 
         /// The hub's error code, as a client error code.
         public init(_ code: ErrorCode) { self.rawValue = code.rawValue }
@@ -47,6 +57,10 @@ public struct ChorusClientError: Error, Sendable, CustomStringConvertible {
     public var message: String
     /// The hub's `reason` (v1.1), when it gave one: `token_expired`, `token_required`, …
     public var reason: ReasonCode?
+    /// For ``Code/invalidEvent``: where the event's data fails its schema, as the hub listed it.
+    public var violations: [SchemaViolation] = []
+    /// For ``Code/conflict``: the record as the hub has it (nil: it was deleted).
+    public var current: SyncRecord?
 
     /// An error of `code`.
     public init(_ code: Code, _ message: String, reason: ReasonCode? = nil) {
@@ -58,6 +72,29 @@ public struct ChorusClientError: Error, Sendable, CustomStringConvertible {
     /// The hub's `error` frame as a client error.
     public init(_ error: ProtocolError) {
         self.init(Code(error.code), error.message, reason: error.reason)
+    }
+
+    /// The error an answer carries: an `error` frame, with a conflict's `current` or an invalid
+    /// event's `violations`; nil for any other frame.
+    init?(reply: ServerFrame) {
+        switch reply {
+        case .error(let error):
+            self.init(error)
+        case .syncConflict(let message, let current):
+            self.init(.conflict, message)
+            self.current = current
+        case .custom("error", let fields?):
+            guard let object = try? JSONObject(parsing: fields) else { return nil }
+            self.init(Code(rawValue: object["code"]?.string ?? "internal"), object["message"]?.string ?? "", reason: object["reason"]?.string.map(ReasonCode.init(rawValue:)))
+            self.violations = (object["violations"]?.elements ?? []).compactMap { element in
+                guard let fields = try? element.object() else { return nil }
+                return SchemaViolation(
+                    instanceLocation: fields["instance_location"]?.string ?? "", keywordLocation: fields["keyword_location"]?.string ?? "",
+                    message: fields["message"]?.string ?? "")
+            }
+        default:
+            return nil
+        }
     }
 
     /// `code: message`.

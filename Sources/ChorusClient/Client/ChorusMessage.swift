@@ -32,8 +32,16 @@ public struct ChorusMessage: Sendable {
     public var timestamp: Int64 { self.envelope.timestamp }
     /// Who sent it, when a client did.
     public var from: MessageSender? { self.envelope.from }
-    /// The `data` as JSON text, exactly as the publisher sent it.
+    /// The `data` as JSON text, exactly as the publisher sent it (a binary message's bytes as
+    /// UTF-8: use ``bytes``).
     public var dataJSON: String { String(buffer: self.envelope.data) }
+    /// Whether it is a binary message: ``bytes`` are the publisher's raw bytes.
+    public var isBinary: Bool { self.envelope.binary }
+    /// The data's bytes: a binary message's as published (whether it came as a binary frame or
+    /// as base64 JSON), a JSON message's JSON text.
+    public var bytes: ByteBuffer { self.envelope.data }
+    /// ``bytes`` as `Data`.
+    public var dataBytes: Data { Data(self.envelope.data.readableBytesView) }
     /// The frame as JSON text.
     public var frameJSON: String { String(buffer: self.frame) }
 

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A publish waiting to be acknowledged: made while offline, or sent and not yet acknowledged.
 public struct QueuedPublish: Codable, Sendable, Hashable {
     /// The `idempotency_key` it is sent with, every time: the hub delivers it once however
@@ -7,8 +9,10 @@ public struct QueuedPublish: Codable, Sendable, Hashable {
     public var topic: String
     /// The event name.
     public var event: String
-    /// The `data`, as JSON text.
+    /// The `data`, as JSON text; a binary publish's bytes in base64.
     public var data: String
+    /// `base64` for a binary publish (sent as a binary frame); nil for JSON.
+    public var encoding: String?
 
     /// A queued publish; `key` defaults to a fresh random one.
     public init(key: String = QueuedPublish.newKey(), topic: String, event: String, data: String) {
@@ -16,6 +20,12 @@ public struct QueuedPublish: Codable, Sendable, Hashable {
         self.topic = topic
         self.event = event
         self.data = data
+    }
+
+    /// A binary publish of `bytes`, kept in base64 (the queue file is JSON).
+    public init(key: String = QueuedPublish.newKey(), topic: String, event: String, bytes: some Sequence<UInt8>) {
+        self.init(key: key, topic: topic, event: event, data: Data(bytes).base64EncodedString())
+        self.encoding = "base64"
     }
 
     /// A random idempotency key (a UUID).

@@ -4,8 +4,23 @@ public import NIOCore
 /// The client side of ``ClientFrame``: the hub decodes these frames with `ClientFrameDecoder`,
 /// and the Swift client writes them here, from the same type.
 extension ClientFrame {
-    /// Writes the frame's JSON with request `id` (nil: none).
+    /// Whether the frame goes in a binary WebSocket frame: a publish of bytes.
+    public var isBinary: Bool {
+        if case .publish(let publish) = self { return publish.binaryData != nil }
+        return false
+    }
+
+    /// Writes the frame's JSON with request `id` (nil: none); a binary publish as a
+    /// ``BinaryFrame`` (its fields in the header, its bytes after it).
     public func write(into buffer: inout ByteBuffer, id: Int? = nil) {
+        if case .publish(let publish) = self, let bytes = publish.binaryData {
+            BinaryFrame.write(into: &buffer, data: bytes) { header in
+                header.writeStaticString(#"{"type":"#)
+                Self.writePublish(publish, id: id, into: &header)
+                header.writeStaticString("}")
+            }
+            return
+        }
         buffer.writeStaticString(#"{"type":"#)
         switch self {
         case .auth(let token):
@@ -31,12 +46,7 @@ extension ClientFrame {
             Self.writeID(id, into: &buffer)
             Self.writeString("topic", pattern.text, into: &buffer)
         case .publish(let publish):
-            buffer.writeStaticString(#""publish""#)
-            Self.writeID(id, into: &buffer)
-            Self.writeString("topic", publish.topic.name, into: &buffer)
-            if let event = publish.event { Self.writeString("event", event, into: &buffer) }
-            Self.writeValue("data", publish.data, into: &buffer)
-            if let key = publish.idempotencyKey { Self.writeString("idempotency_key", key, into: &buffer) }
+            Self.writePublish(publish, id: id, into: &buffer)
         case .ping(let timestamp):
             buffer.writeStaticString(#""ping""#)
             Self.writeID(id, into: &buffer)
@@ -66,6 +76,35 @@ extension ClientFrame {
             Self.writeString("to", user, into: &buffer)
             Self.writeString("event", event, into: &buffer)
             Self.writeValue("data", data, into: &buffer)
+        case .syncSubscribe(let collection, let since):
+            buffer.writeStaticString(#""sync_subscribe""#)
+            Self.writeID(id, into: &buffer)
+            Self.writeString("collection", collection.name, into: &buffer)
+            if let since { buffer.writeString(#","since":\#(since)"#) }
+        case .syncUnsubscribe(let collection):
+            buffer.writeStaticString(#""sync_unsubscribe""#)
+            Self.writeID(id, into: &buffer)
+            Self.writeString("collection", collection.name, into: &buffer)
+        case .syncMutate(let collection, let mutation):
+            buffer.writeStaticString(#""sync_mutate""#)
+            Self.writeID(id, into: &buffer)
+            Self.writeString("collection", collection.name, into: &buffer)
+            Self.writeString("op", mutation.op.rawValue, into: &buffer)
+            if let record = mutation.recordID { Self.writeString("record_id", record, into: &buffer) }
+            if let data = mutation.data {
+                buffer.writeStaticString(#","data":"#)
+                buffer.writeImmutableBuffer(data)
+            }
+            if let base = mutation.baseVersion { buffer.writeString(#","base_version":\#(base)"#) }
+            Self.writeString("mutation_id", mutation.mutationID, into: &buffer)
+        case .eventPublish(let event):
+            buffer.writeStaticString(#""event_publish""#)
+            Self.writeID(id, into: &buffer)
+            Self.writeString("event_type", event.eventType, into: &buffer)
+            Self.writeValue("data", event.data, into: &buffer)
+            if let eventID = event.eventID { Self.writeString("event_id", eventID, into: &buffer) }
+            if let key = event.partitionKey { Self.writeString("partition_key", key, into: &buffer) }
+            if let correlation = event.correlationID { Self.writeString("correlation_id", correlation, into: &buffer) }
         case .custom(let type, let fields):
             buffer.writeJSONString(type)
             Self.writeID(id, into: &buffer)
@@ -85,6 +124,16 @@ extension ClientFrame {
         case .presenceStats: "presence_stats"
         default: "presence"
         }
+    }
+
+    /// A publish's fields after `"type":`; `data` only when it is JSON.
+    private static func writePublish(_ publish: PublishFrame, id: Int?, into buffer: inout ByteBuffer) {
+        buffer.writeStaticString(#""publish""#)
+        Self.writeID(id, into: &buffer)
+        Self.writeString("topic", publish.topic.name, into: &buffer)
+        if let event = publish.event { Self.writeString("event", event, into: &buffer) }
+        if publish.binaryData == nil { Self.writeValue("data", publish.data, into: &buffer) }
+        if let key = publish.idempotencyKey { Self.writeString("idempotency_key", key, into: &buffer) }
     }
 
     private static func writeID(_ id: Int?, into buffer: inout ByteBuffer) {

@@ -1,10 +1,11 @@
 public import ChorusCore
 public import NIOCore
-import NIOHTTP1
+public import NIOHTTP1
 public import NIOPosix
 import NIOSSL
 
-/// The hub's HTTP API, for what a backend does without a WebSocket: `POST /api/publish`.
+/// The hub's HTTP API, for what a backend does without a WebSocket: `POST /api/publish`, and
+/// any other route through ``request(_:method:path:body:bearer:group:)`` (`chorus events`).
 public enum HubHTTP {
     /// Publishes through `POST /api/publish` of the hub at `endpoint` (its `ws://` URL is turned
     /// into `http://`), authenticated with `bearer` (an API key or a client token) when given.
@@ -30,7 +31,7 @@ public enum HubHTTP {
             body.writeJSONString(idempotencyKey)
         }
         body.writeStaticString("}")
-        let (status, reply) = try await Self.post(endpoint, path: "/api/publish", body: body, bearer: bearer, group: group)
+        let (status, reply) = try await Self.request(endpoint, method: .POST, path: "/api/publish", body: body, bearer: bearer, group: group)
         let object: JSONObject
         do {
             object = try JSONObject(parsing: reply)
@@ -53,14 +54,16 @@ public enum HubHTTP {
         )
     }
 
-    /// One `POST` on a connection of its own; returns the status and the whole body.
-    static func post(
+    /// One request to the hub's HTTP API on a connection of its own (`body`, when given, is
+    /// JSON); returns the status and the whole body.
+    public static func request(
         _ endpoint: HubEndpoint,
+        method: HTTPMethod,
         path: String,
-        body: ByteBuffer,
+        body: ByteBuffer? = nil,
         bearer: String?,
-        group: any EventLoopGroup
-    ) async throws -> (Int, ByteBuffer) {
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> (status: Int, body: ByteBuffer) {
         let tlsContext = endpoint.tls ? try NIOSSLContext(configuration: .makeClientConfiguration()) : nil
         let channel = try await ClientBootstrap(group: group)
             .connect(host: endpoint.host, port: endpoint.port) { channel in
@@ -74,13 +77,15 @@ public enum HubHTTP {
             }
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: endpoint.hostHeader)
-        headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Content-Length", value: String(body.readableBytes))
+        if let body {
+            headers.add(name: "Content-Type", value: "application/json")
+            headers.add(name: "Content-Length", value: String(body.readableBytes))
+        }
         headers.add(name: "Connection", value: "close")
         if let bearer { headers.add(name: "Authorization", value: "Bearer \(bearer)") }
         return try await channel.executeThenClose { inbound, outbound in
-            try await outbound.write(.head(HTTPRequestHead(version: .http1_1, method: .POST, uri: path, headers: headers)))
-            try await outbound.write(.body(.byteBuffer(body)))
+            try await outbound.write(.head(HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)))
+            if let body { try await outbound.write(.body(.byteBuffer(body))) }
             try await outbound.write(.end(nil))
             var status = 0
             var reply = ByteBuffer()

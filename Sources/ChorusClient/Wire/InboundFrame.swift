@@ -1,4 +1,5 @@
 public import ChorusCore
+import Foundation
 public import NIOCore
 
 /// A frame from the hub, decoded: a `message`, or any other frame as ChorusCore's
@@ -10,6 +11,8 @@ public enum InboundFrame: Sendable {
     /// A frame of a type the client does not know is ``ServerFrame/custom(type:fields:)`` with
     /// the whole frame as `fields`.
     case reply(ServerFrame, id: Int64?)
+    /// A live `sync_change` of a collection the client follows.
+    case syncChange(SyncChange)
 
     /// Decodes one text frame; a frame that is not a JSON object with a known shape is refused.
     public static func decode(_ text: ByteBuffer) throws(ProtocolError) -> InboundFrame {
@@ -46,13 +49,45 @@ public enum InboundFrame: Sendable {
             )
         case "unsubscribed":
             return .reply(.unsubscribed(topic: try object.requiredString("topic")), id: id)
+        case "ack" where object["record_id"] != nil:
+            // A sync mutation's ack.
+            guard let version = object["version"]?.int64, version >= 0 else { throw ProtocolError(.badRequest, "field 'version' must be a version") }
+            let ack = SyncAck(recordID: try object.requiredString("record_id"), version: UInt64(version), mutationID: try object.requiredString("mutation_id"), record: nil)
+            return .reply(.syncAck(ack), id: id)
+        case "ack" where object["sequence"] != nil:
+            // An event_publish's receipt: the whole frame, read by ``EventReceipt/init(_:)``.
+            return .reply(.custom(type: type, fields: text), id: id)
         case "ack":
             return .reply(
-                .ack(messageID: try object.optionalString("message_id"), offset: try Self.offset(object["offset"]), epoch: try object.optionalString("epoch")),
+                .ack(
+                    messageID: try object.optionalString("message_id"), offset: try Self.offset(object["offset"]), epoch: try object.optionalString("epoch"),
+                    dropped: object["dropped"]?.bool ?? false),
                 id: id
             )
         case "pong":
             return .reply(.pong(timestamp: object["timestamp"]), id: id)
+        case "error" where object["current"] != nil:
+            // A sync conflict, with the record as it stands.
+            let current = try object.required("current")
+            let record: SyncRecord?
+            do {
+                record = current.isNull ? nil : try SyncRecord(try current.object())
+            } catch let error as ProtocolError {
+                throw error
+            } catch {
+                throw ProtocolError(.badRequest, "field 'current' must be a record or null")
+            }
+            return .reply(.syncConflict(message: try object.optionalString("message") ?? "", current: record), id: id)
+        case "error" where object["violations"] != nil:
+            // An `invalid_event` with the schema's violations: the whole frame, read by
+            // ``ChorusClientError/init(reply:)``.
+            return .reply(.custom(type: type, fields: text), id: id)
+        case "presence_state", "presence_diff", "presence_stats", "signal":
+            return .reply(try Self.presenceFrame(type, object), id: id)
+        case "sync_snapshot", "sync_changes":
+            return .reply(try Self.syncFrame(type, object), id: id)
+        case "sync_change":
+            return .syncChange(try Self.syncChange(object, collection: try object.requiredString("collection")))
         case "error":
             let reason = try object.optionalString("reason").map(ReasonCode.init(rawValue:))
             let error = ProtocolError(
@@ -82,24 +117,50 @@ public enum InboundFrame: Sendable {
         }
     }
 
-    private static func message(_ object: JSONObject, frame: ByteBuffer) throws(ProtocolError) -> ChorusMessage {
-        var from: MessageSender?
-        if let sender = object["from"], !sender.isNull {
-            guard let fields = try? sender.object() else { throw ProtocolError(.badRequest, "field 'from' must be an object") }
-            from = MessageSender(user: try fields.optionalString("user"), client: try fields.optionalString("client") ?? "")
+    /// Decodes one binary frame (``BinaryFrame``): a binary `message`, its data the bytes after
+    /// the header.
+    public static func decodeBinary(_ frame: ByteBuffer) throws(ProtocolError) -> InboundFrame {
+        let parts = try BinaryFrame.split(frame)
+        let object: JSONObject
+        do {
+            object = try JSONObject(parsing: parts.header)
+        } catch {
+            throw ProtocolError(.badRequest, "binary frame header is not a JSON object: \(error.description)")
         }
+        guard try object.requiredString("type") == "message" else {
+            throw ProtocolError(.badRequest, "a binary frame from the hub carries 'message' only")
+        }
+        return .message(try Self.message(object, frame: parts.header, binaryData: parts.data))
+    }
+
+    /// The message of `object`; `binaryData`: the bytes of a binary frame.
+    private static func message(_ object: JSONObject, frame: ByteBuffer, binaryData: ByteBuffer? = nil) throws(ProtocolError) -> ChorusMessage {
+        let from = try Self.sender(object["from"])
         guard let timestamp = object["ts"]?.int64 else { throw ProtocolError(.badRequest, "field 'ts' must be an integer") }
+        let data: ByteBuffer
+        if let binaryData { data = binaryData } else { data = try Self.data(object) }
         let envelope = MessageEnvelope(
             topic: try object.requiredString("topic"),
             event: try object.optionalString("event") ?? "message",
-            data: try object.required("data").bytes,
+            data: data,
             messageID: try object.optionalString("message_id") ?? "",
             offset: try Self.offset(object["offset"]),
             epoch: try object.optionalString("epoch"),
             timestamp: timestamp,
-            from: from
+            from: from,
+            binary: binaryData != nil || object["encoding"]?.string == "base64"
         )
         return ChorusMessage(envelope: envelope, sub: try object.optionalString("sub"), frame: frame)
+    }
+
+    /// `data`: its JSON, or the bytes of a binary message sent as JSON (`encoding: "base64"`).
+    private static func data(_ object: JSONObject) throws(ProtocolError) -> ByteBuffer {
+        let data = try object.required("data")
+        guard object["encoding"]?.string == "base64" else { return data.bytes }
+        guard let text = data.string, let bytes = Data(base64Encoded: text) else {
+            throw ProtocolError(.badRequest, "field 'data' must be base64 with encoding 'base64'")
+        }
+        return ByteBuffer(bytes: bytes)
     }
 
     private static func offset(_ value: RawJSON?) throws(ProtocolError) -> UInt64? {

@@ -25,4 +25,13 @@ public struct NodeInfo: Sendable, Equatable {
 public protocol NodeDirectory: Sendable {
     /// Every live node, this one included.
     func nodes() async throws -> [NodeInfo]
+
+    /// Which of `users` have a connection open on some node of the cluster (Web Push's "no
+    /// open connection" for a cluster).
+    func connectedUsers(among users: Set<String>) async throws -> Set<String>
+}
+
+extension NodeDirectory {
+    /// A directory that knows no users: only this node's connections count.
+    public func connectedUsers(among users: Set<String>) async throws -> Set<String> { [] }
 }

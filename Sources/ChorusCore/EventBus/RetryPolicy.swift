@@ -144,7 +144,7 @@ public enum RetryDecision: Sendable, Hashable {
 
 extension Duration {
     /// Whole milliseconds, rounded down; saturates rather than overflowing.
-    var milliseconds: Int64 {
+    package var milliseconds: Int64 {
         let (seconds, attoseconds) = self.components
         let (fromSeconds, overflow) = seconds.multipliedReportingOverflow(by: 1000)
         guard !overflow else {

@@ -1,4 +1,4 @@
-import NIOCore
+public import NIOCore
 
 /// A frame sent by a client, decoded and validated (protocol v1, "Client → hub").
 public enum ClientFrame: Sendable {
@@ -26,6 +26,15 @@ public enum ClientFrame: Sendable {
     case signal(to: String, data: RawJSON)
     /// `direct`: a message to every connection of one user.
     case direct(to: String, event: String, data: RawJSON)
+    /// `sync_subscribe`: a collection's snapshot, or its changes after version `since` while
+    /// they are kept, then every change as it is made.
+    case syncSubscribe(Topic, since: UInt64?)
+    /// `sync_unsubscribe`: no more changes of a collection.
+    case syncUnsubscribe(Topic)
+    /// `sync_mutate`: an insert, update or delete of one record of a collection.
+    case syncMutate(Topic, SyncMutation)
+    /// `event_publish`: an event for the hub's event bus.
+    case eventPublish(EventPublishFrame)
     /// Any other `type`: routed to a handler the application registered for it.
     case custom(type: String, fields: JSONObject)
 }
@@ -41,10 +50,21 @@ public struct PublishFrame: Sendable {
     /// Makes a retry within the hub's `idempotency_window` return the original `ack` instead of
     /// publishing again.
     public var idempotencyKey: String?
+    /// The raw bytes of a binary publish (a binary WebSocket frame, ``BinaryFrame``); `data` is
+    /// then `null` and unused. Nil for a JSON publish.
+    public var binaryData: ByteBuffer?
 
     /// The longest `idempotency_key`, in bytes: enough for a UUID with a prefix, and small
     /// because the hub keeps every key for its window.
     public static let maxIdempotencyKeyLength = 128
+
+    /// `key`, when it is a valid `idempotency_key` (1 to ``maxIdempotencyKeyLength`` bytes).
+    public static func checkIdempotencyKey(_ key: String) throws(ProtocolError) -> String {
+        guard !key.isEmpty, key.utf8.count <= Self.maxIdempotencyKeyLength else {
+            throw ProtocolError(.badRequest, "field 'idempotency_key' must be 1 to \(Self.maxIdempotencyKeyLength) bytes long")
+        }
+        return key
+    }
 
     /// The fields of a `publish` frame.
     public init(topic: Topic, event: String?, data: RawJSON, idempotencyKey: String?) {

@@ -23,6 +23,32 @@ package struct ClientFrameDecoder: Sendable {
 
     /// Decodes one text message of a client.
     package func decode(_ text: ByteBuffer) -> Decoded {
+        self.decode(text) { object throws(ProtocolError) in try Self.frame(from: object) }
+    }
+
+    /// Decodes one binary message of a client (``BinaryFrame``): a `publish` whose data is the
+    /// bytes after the header.
+    package func decodeBinary(_ frame: ByteBuffer) -> Decoded {
+        let parts: (header: ByteBuffer, data: ByteBuffer)
+        do {
+            parts = try BinaryFrame.split(frame)
+        } catch {
+            return Decoded(id: nil, result: .failure(error))
+        }
+        return self.decode(parts.header) { object throws(ProtocolError) in
+            let type = try object.requiredString("type")
+            guard type == "publish" || type == "message" else {
+                throw ProtocolError(.badRequest, "a binary frame carries 'publish' only, not '\(type)'")
+            }
+            guard object["data"] == nil else {
+                throw ProtocolError(.badRequest, "a binary frame's header has no 'data': the bytes after it are the data")
+            }
+            return .publish(try Self.publish(from: object, data: RawJSON(kind: .null, bytes: ByteBuffer(string: "null")), binaryData: parts.data))
+        }
+    }
+
+    /// The JSON object of `text`, its `id`, and the frame `makeFrame` makes of it.
+    private func decode(_ text: ByteBuffer, makeFrame: (JSONObject) throws(ProtocolError) -> ClientFrame) -> Decoded {
         let object: JSONObject
         do {
             object = try JSONObject(parsing: text, maxDepth: self.maxDepth)
@@ -34,10 +60,21 @@ package struct ClientFrameDecoder: Sendable {
             return Decoded(id: nil, result: .failure(ProtocolError(.badRequest, "field 'id' must be a number or a string")))
         }
         do {
-            return Decoded(id: id, result: .success(try Self.frame(from: object)))
+            return Decoded(id: id, result: .success(try makeFrame(object)))
         } catch {
             return Decoded(id: id, result: .failure(error))
         }
+    }
+
+    private static func publish(from object: JSONObject, data: RawJSON, binaryData: ByteBuffer?) throws(ProtocolError) -> PublishFrame {
+        var frame = PublishFrame(
+            topic: try object.topic("topic"),
+            event: try object.optionalString("event"),
+            data: data,
+            idempotencyKey: try object.idempotencyKey()
+        )
+        frame.binaryData = binaryData
+        return frame
     }
 
     static func frame(from object: JSONObject) throws(ProtocolError) -> ClientFrame {
@@ -51,14 +88,7 @@ package struct ClientFrameDecoder: Sendable {
         case "unsubscribe":
             return .unsubscribe(try object.pattern("topic"))
         case "publish", "message":
-            return .publish(
-                PublishFrame(
-                    topic: try object.topic("topic"),
-                    event: try object.optionalString("event"),
-                    data: try object.required("data"),
-                    idempotencyKey: try object.idempotencyKey()
-                )
-            )
+            return .publish(try Self.publish(from: object, data: try object.required("data"), binaryData: nil))
         case "ping":
             return .ping(timestamp: object["timestamp"])
         case "presence":
@@ -87,6 +117,14 @@ package struct ClientFrameDecoder: Sendable {
                 event: try object.optionalString("event") ?? "message",
                 data: try object.required("data")
             )
+        case "sync_subscribe":
+            return .syncSubscribe(try object.topic("collection"), since: try object.version("since"))
+        case "sync_unsubscribe":
+            return .syncUnsubscribe(try object.topic("collection"))
+        case "sync_mutate":
+            return .syncMutate(try object.topic("collection"), try object.syncMutation())
+        case "event_publish":
+            return .eventPublish(try EventPublishFrame(object))
         default:
             return .custom(type: type, fields: object)
         }

@@ -8,6 +8,9 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable {
     /// A code by its wire name; an unknown one is kept as it is.
     public init(rawValue: String) { self.rawValue = rawValue }
 
+    /// A sync mutation met a record that changed since its `base_version` (or an insert met an
+    /// existing id); the error carries the `current` record.
+    public static let conflict = ErrorCode(rawValue: "conflict")
     /// Malformed JSON, a wrong field type, a bad topic, a missing field, a pattern to publish to.
     public static let badRequest = ErrorCode(rawValue: "bad_request")
     /// No token, or a token the hub refused (v1.1 says which with `reason`).
@@ -39,6 +42,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable {
         case .unauthorized: 401
         case .forbidden: 403
         case .notFound: 404
+        case .conflict: 409
         case .tooLarge: 413
         case .unsupportedMediaType: 415
         case .transformFailed: 422
@@ -53,6 +57,6 @@ extension ErrorCode: CaseIterable {
     /// The codes this version of the hub sends (metrics count each of them from zero).
     public static let allCases: [ErrorCode] = [
         .badRequest, .unauthorized, .forbidden, .notFound, .tooLarge, .rateLimited, .unknownType, .internal, .unavailable,
-        .unsupportedMediaType, .transformFailed,
+        .unsupportedMediaType, .transformFailed, .conflict,
     ]
 }

@@ -26,10 +26,7 @@ extension JSONObject {
     /// bytes (the hub remembers it, so its size is bounded).
     public func idempotencyKey(allowingNull: Bool = true) throws(ProtocolError) -> String? {
         guard let key = try self.optionalString("idempotency_key", allowingNull: allowingNull) else { return nil }
-        guard !key.isEmpty, key.utf8.count <= PublishFrame.maxIdempotencyKeyLength else {
-            throw ProtocolError(.badRequest, "field 'idempotency_key' must be 1 to \(PublishFrame.maxIdempotencyKeyLength) bytes long")
-        }
-        return key
+        return try PublishFrame.checkIdempotencyKey(key)
     }
 
     /// The topic named by `key`; `bad_request` when it is missing or not a valid topic.

@@ -35,6 +35,9 @@ public struct MessageEnvelope: Sendable {
     public var timestamp: Int64
     /// Who sent it, when a client did; nil for the server API.
     public var from: MessageSender?
+    /// Whether `data` is raw bytes (a binary publish) rather than JSON: binary WebSocket frames
+    /// carry them as they are, JSON frames as a base64 string with `encoding: "base64"`.
+    public var binary: Bool
 
     /// A message as subscribers receive it.
     public init(
@@ -45,7 +48,8 @@ public struct MessageEnvelope: Sendable {
         offset: UInt64? = nil,
         epoch: String? = nil,
         timestamp: Int64,
-        from: MessageSender? = nil
+        from: MessageSender? = nil,
+        binary: Bool = false
     ) {
         self.topic = topic
         self.event = event
@@ -55,17 +59,62 @@ public struct MessageEnvelope: Sendable {
         self.epoch = epoch
         self.timestamp = timestamp
         self.from = from
+        self.binary = binary
+    }
+
+    /// The leading byte of a binary message's data as stores keep it: no JSON text starts with
+    /// it, so stores keep one data column and old histories read back unchanged.
+    static let storedBinaryMarker: UInt8 = 0
+
+    /// `data` as stores keep it: JSON as is; raw bytes after ``storedBinaryMarker``.
+    public var storedData: ByteBuffer {
+        guard self.binary else { return self.data }
+        var stored = ByteBuffer()
+        stored.reserveCapacity(self.data.readableBytes + 1)
+        stored.writeInteger(Self.storedBinaryMarker)
+        stored.writeImmutableBuffer(self.data)
+        return stored
+    }
+
+    /// Sets `data` and `binary` from data as stores keep it (``storedData``).
+    public mutating func setStoredData(_ stored: ByteBuffer) {
+        if stored.getInteger(at: stored.readerIndex, as: UInt8.self) == Self.storedBinaryMarker {
+            self.data = stored.getSlice(at: stored.readerIndex + 1, length: stored.readableBytes - 1)!
+            self.binary = true
+        } else {
+            self.data = stored
+            self.binary = false
+        }
+    }
+
+    /// Writes the `message` frame as a binary frame (``BinaryFrame``): its fields in the
+    /// header, the data raw after it. A JSON message has no binary form: ``writeFrame(into:sub:)``.
+    public func writeBinaryFrame(into buffer: inout ByteBuffer, sub: String? = nil) {
+        BinaryFrame.write(into: &buffer, data: self.data) { header in
+            self.writeFields(into: &header, sub: sub, data: false)
+        }
     }
 
     /// Writes the `message` frame's JSON; `sub` names the pattern that matched for pattern
     /// subscribers, so one message has one encoding per matching pattern, not per recipient.
+    /// A binary message's data is a base64 string there, with `"encoding":"base64"`.
     public func writeFrame(into buffer: inout ByteBuffer, sub: String? = nil) {
+        self.writeFields(into: &buffer, sub: sub, data: true)
+    }
+
+    private func writeFields(into buffer: inout ByteBuffer, sub: String?, data: Bool) {
         buffer.writeStaticString(#"{"type":"message","topic":"#)
         buffer.writeJSONString(self.topic)
         buffer.writeStaticString(#","event":"#)
         buffer.writeJSONString(self.event)
-        buffer.writeStaticString(#","data":"#)
-        buffer.writeImmutableBuffer(self.data)
+        if data && self.binary {
+            buffer.writeStaticString(#","data":""#)
+            buffer.writeString(Base64.encode(self.data.readableBytesView, .standard))
+            buffer.writeStaticString(#"","encoding":"base64""#)
+        } else if data {
+            buffer.writeStaticString(#","data":"#)
+            buffer.writeImmutableBuffer(self.data)
+        }
         buffer.writeStaticString(#","message_id":"#)
         buffer.writeJSONString(self.messageID)
         if let offset = self.offset {

@@ -30,6 +30,14 @@ public enum ServerFrame: Sendable {
     case presenceDiff(topic: String, joins: [PresenceMember], leaves: [PresenceMember])
     /// `signal`: WebRTC signalling `data` relayed from another connection.
     case signal(from: MessageSender, data: ByteBuffer)
+    /// `sync_snapshot`: every record of a collection at one version.
+    case syncSnapshot(collection: String, SyncSnapshot)
+    /// `sync_changes`: the changes of a collection after the `since` asked for, up to `version`.
+    case syncChanges(collection: String, version: UInt64, changes: [SyncChange])
+    /// `ack` of a sync mutation: the record's id and the version the mutation made.
+    case syncAck(SyncAck)
+    /// `error` `conflict` with the record as it stands (`current`; null once deleted).
+    case syncConflict(message: String, current: SyncRecord?)
     /// A reply to a custom frame type: `fields` is a JSON object whose members are added to
     /// the reply next to `type` and `id`.
     case custom(type: String, fields: ByteBuffer?)
@@ -141,6 +149,34 @@ public enum ServerFrame: Sendable {
             buffer.writeJSONString(from.client)
             buffer.writeStaticString(#"},"data":"#)
             buffer.writeImmutableBuffer(data)
+        case .syncSnapshot(let collection, let snapshot):
+            buffer.writeStaticString(#""sync_snapshot""#)
+            Self.writeID(id, into: &buffer)
+            Self.writeCollection(collection, version: snapshot.version, into: &buffer)
+            buffer.writeStaticString(#","records":"#)
+            SyncRecord.writeList(snapshot.records, into: &buffer)
+        case .syncChanges(let collection, let version, let changes):
+            buffer.writeStaticString(#""sync_changes""#)
+            Self.writeID(id, into: &buffer)
+            Self.writeCollection(collection, version: version, into: &buffer)
+            buffer.writeStaticString(#","changes":"#)
+            SyncChange.writeList(changes, into: &buffer)
+        case .syncAck(let ack):
+            buffer.writeStaticString(#""ack""#)
+            Self.writeID(id, into: &buffer)
+            buffer.writeStaticString(#","record_id":"#)
+            buffer.writeJSONString(ack.recordID)
+            buffer.writeStaticString(#","version":"#)
+            buffer.writeString(String(ack.version))
+            buffer.writeStaticString(#","mutation_id":"#)
+            buffer.writeJSONString(ack.mutationID)
+        case .syncConflict(let message, let current):
+            buffer.writeStaticString(#""error""#)
+            Self.writeID(id, into: &buffer)
+            buffer.writeStaticString(#","code":"conflict","message":"#)
+            buffer.writeJSONString(message)
+            buffer.writeStaticString(#","current":"#)
+            if let current { current.write(into: &buffer) } else { buffer.writeStaticString("null") }
         case .custom(let type, let fields):
             buffer.writeJSONString(type)
             Self.writeID(id, into: &buffer)
@@ -160,6 +196,13 @@ public enum ServerFrame: Sendable {
     private static func writeTopic(_ topic: String, into buffer: inout ByteBuffer) {
         buffer.writeStaticString(#","topic":"#)
         buffer.writeJSONString(topic)
+    }
+
+    private static func writeCollection(_ collection: String, version: UInt64, into buffer: inout ByteBuffer) {
+        buffer.writeStaticString(#","collection":"#)
+        buffer.writeJSONString(collection)
+        buffer.writeStaticString(#","version":"#)
+        buffer.writeString(String(version))
     }
 
     private static func writeExpiry(_ expiresAt: Int64?, into buffer: inout ByteBuffer) {

@@ -1,4 +1,5 @@
-/// Where push subscriptions are kept: the embedded SQLite store, or memory.
+/// Where push subscriptions are kept: the embedded SQLite store, PostgreSQL (a cluster's, with
+/// `postgres_url`), or memory.
 ///
 /// Saving a subscription whose endpoint is known replaces it (a browser re-subscribing gets the
 /// same endpoint, maybe new keys or topics).

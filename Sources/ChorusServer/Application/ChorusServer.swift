@@ -31,6 +31,13 @@ public struct ChorusServer: Service {
     /// The shared durable store, when `postgres_url` is set: ``run()`` runs it before the hub
     /// (migrating at start), and `/ready` reports it.
     public let postgres: PostgresService?
+    /// The event bus (docs/event-bus.md), when `events` is on: publish events to it, register
+    /// in-process handlers on it. ``run()`` runs it after the hub starts and stops it first.
+    public let events: EventBus?
+    /// The messages resource (`/api/messages`), when `messages` is on; a service of the group, after the bus.
+    public let messages: MessagesService?
+    /// The webhook consumers' HTTP client (opened on first use; a service of the group).
+    let webhookClients: WebhookClients
     /// This node's part of a Redis cluster, when `broker` is `redis`.
     private let cluster: RedisClusterNode?
     private let eventLoopGroup: MultiThreadedEventLoopGroup
@@ -69,6 +76,7 @@ public struct ChorusServer: Service {
         var configuration = configuration
         // A cluster's shared state names this node: its id is fixed before anything uses it.
         if configuration.nodeID == nil { configuration.nodeID = LocalNode.generatedID() }
+        try MessagesService.prepare(&configuration)
         let node = configuration.nodeID ?? ""
         // Unreadable, invalid or mismatched files stop the start here, saying which and why.
         self.tls = try ReloadableTLSContext(configuration: configuration)
@@ -79,6 +87,8 @@ public struct ChorusServer: Service {
         self.eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let authenticator = try Authenticator(configuration: configuration)
         let cluster = try RedisClusterNode(configuration: configuration, logger: logger)
+        let postgres = try Self.openPostgres(configuration, eventLoopGroup: self.eventLoopGroup, logger: logger)
+        self.postgres = postgres
         self.hub = try Hub(
             configuration: configuration,
             eventLoopGroup: self.eventLoopGroup,
@@ -90,13 +100,24 @@ public struct ChorusServer: Service {
             metricsFactory: metricsFactory,
             logger: logger,
             push: { [eventLoopGroup] metrics in
-                try PushService.make(configuration: configuration, eventLoopGroup: eventLoopGroup, metrics: metrics, logger: logger)
-            }
+                // A cluster shares its subscriptions in PostgreSQL; one node keeps `push.sqlite`.
+                try PushService.make(
+                    configuration: configuration, store: postgres.map { PostgresPushSubscriptionStore(client: $0.client, logger: logger) },
+                    eventLoopGroup: eventLoopGroup, metrics: metrics, logger: logger)
+            },
+            presenceDirectory: { changes in
+                cluster?.makePresenceDirectory(node: node, changes: changes, configuration: configuration) ?? MemoryPresenceDirectory(changes: changes)
+            },
+            syncStore: try Self.openSyncStore(configuration, postgres: self.postgres, logger: logger)
         )
         self.cluster = cluster
         cluster?.attach(self.hub)
-        self.postgres = try Self.openPostgres(configuration, eventLoopGroup: self.eventLoopGroup, logger: logger)
         if let postgres = self.postgres { self.hub.readiness.register(postgres) }
+        self.webhookClients = WebhookClients(eventLoopGroup: self.eventLoopGroup)
+        self.events = try Self.makeEventBus(
+            configuration, hub: self.hub, postgres: self.postgres, webhooks: self.webhookClients, metricsFactory: metricsFactory, logger: logger)
+        self.hub.eventBus.set(self.events)
+        self.messages = try MessagesService.make(configuration, bus: self.events, postgres: self.postgres, logger: logger)
         self.configuration = configuration
         self.metricsExposition = metricsExposition
         self.logger = logger
@@ -113,11 +134,61 @@ public struct ChorusServer: Service {
         case .memory:
             backend = MemoryMessageStore()
         case .sqlite:
-            let sync: SQLiteMessageStore.Sync = configuration.storeSync == .full ? .full : .normal
-            backend = try SQLiteMessageStore(path: configuration.dataDirectory + "/chorus.sqlite", sync: sync, maxSize: configuration.maxStoreSize)
+            backend = try SQLiteMessageStore(path: configuration.dataDirectory + "/chorus.sqlite", sync: configuration.sqliteSync, maxSize: configuration.maxStoreSize)
         }
         let ttls = configuration.namespaces.compactMapValues { $0.keepsHistory ? $0.historyTTL : nil }
         return try GroupCommitStore(backend: backend, ttls: ttls, logger: logger)
+    }
+
+    /// The event bus, when `events` is on: its store is PostgreSQL's with `postgres_url` (a
+    /// cluster shares it), else `events.sqlite` in `data_dir`, opened when the bus runs.
+    static func makeEventBus(
+        _ configuration: HubConfiguration, hub: Hub, postgres: PostgresService?, webhooks: WebhookClients, metricsFactory: any MetricsFactory,
+        logger: Logger
+    ) throws -> EventBus? {
+        guard configuration.events else { return nil }
+        let openStore: @Sendable () throws -> any EventStore
+        if let postgres {
+            openStore = { PostgresEventStore(client: postgres.client, logger: logger) }
+        } else {
+            let path = configuration.dataDirectory + "/events.sqlite"
+            let sync = configuration.sqliteSync
+            openStore = { try SQLiteEventStore(path: path, sync: sync) }
+        }
+        return try EventBus(
+            options: EventConfiguration.options(configuration),
+            openStore: openStore,
+            makeTarget: EventBus.targets(hub: hub, webhook: { consumer -> any EventTarget in
+                WebhookTarget(consumer, clients: webhooks) ?? MissingWebhookClient()
+            }),
+            liveNodes: { (try? await hub.nodes().count) ?? 1 },
+            waitForStore: Self.ready(postgres),
+            metricsFactory: metricsFactory,
+            logger: logger
+        )
+    }
+
+    /// Returns once PostgreSQL (when configured) answers and is migrated: its service runs
+    /// before the bus and the messages resource, which wait for it with this.
+    static func ready(_ postgres: PostgresService?) -> @Sendable () async throws -> Void {
+        {
+            while let postgres {
+                do {
+                    try await postgres.checkReady()
+                    return
+                } catch {
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
+        }
+    }
+
+    /// When some namespace has `sync: true`: PostgreSQL's store with `postgres_url` (a cluster
+    /// shares it), else `sync.sqlite` in `data_dir`; nil otherwise.
+    static func openSyncStore(_ configuration: HubConfiguration, postgres: PostgresService?, logger: Logger) throws -> (any SyncStore)? {
+        guard configuration.namespaces.values.contains(where: \.sync) else { return nil }
+        if let postgres { return PostgresSyncStore(client: postgres.client, logger: logger) }
+        return try SQLiteSyncStore(path: configuration.dataDirectory + "/sync.sqlite", sync: configuration.sqliteSync)
     }
 
     /// The PostgreSQL client `postgres_url` names, with the pool size and timeout configured;
@@ -157,7 +228,7 @@ public struct ChorusServer: Service {
             host: configuration.host,
             port: configuration.port,
             eventLoopGroup: self.eventLoopGroup,
-            childChannel: ChorusChildChannel(responder: APIResponder.make(hub: hub, metricsExposition: self.metricsExposition, logger: logger), hub: hub, tls: self.tls),
+            childChannel: ChorusChildChannel(responder: APIResponder.make(hub: hub, events: self.events, messages: self.messages, metricsExposition: self.metricsExposition, logger: logger), hub: hub, tls: self.tls),
             logger: logger,
             redirect: configuration.tlsRedirectPort.map { RedirectListener(host: configuration.host, port: $0, requestTimeout: configuration.requestTimeout) }
         ) { channel in
@@ -173,6 +244,23 @@ public struct ChorusServer: Service {
         // acks), then the hub (connections finish closing), then the store (what it accepted
         // is committed).
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: hub), .init(service: listener)]
+        // Other nodes' sync changes, heard from PostgreSQL (docs/architecture.md, "Sync in a cluster").
+        if let postgres = self.postgres, let sync = hub.sync {
+            let heard = PostgresSyncListener(
+                configuration: postgres.configuration, eventLoopGroup: self.eventLoopGroup, logger: logger, listening: sync.resume,
+                received: { sync.announced($0.collection, version: $0.version, json: $0.frame) })
+            services.insert(.init(service: heard), at: 0)
+        }
+        // After the hub (bridges publish through it), before the listener (the API uses it).
+        if let events = self.events {
+            services.insert(.init(service: events), at: 1)
+            // Stops after the bus, whose deliveries use it.
+            services.insert(.init(service: self.webhookClients), at: 0)
+        }
+        // After the bus (it publishes there), before the listener (the API uses it).
+        if let messages = self.messages, let index = services.firstIndex(where: { $0.service is EventBus }) {
+            services.insert(.init(service: messages), at: index + 1)
+        }
         if let tls = self.tls {
             services.append(.init(service: HangupReload(reloads: [{ tls.reload(logger: logger) }])))
         }
@@ -201,4 +289,11 @@ public struct ChorusServer: Service {
 extension ChorusServer: CustomStringConvertible {
     /// Its name, never its configuration (which holds the keys).
     public var description: String { "ChorusServer" }
+}
+
+extension HubConfiguration {
+    /// How each SQLite file of this node (history, events, sync, messages) commits: `store_sync`.
+    var sqliteSync: SQLiteMessageStore.Sync {
+        self.storeSync == .full ? .full : .normal
+    }
 }

@@ -2,9 +2,11 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 
-/// Runs every reload the hub has (the TLS certificate today) on each `SIGHUP`, until the
-/// group's graceful shutdown. One handler for all: a second one for the same signal would take
-/// signals from the first.
+/// Runs the listener's reloads (the TLS certificate) on each `SIGHUP`, until the group's
+/// graceful shutdown. The WebAssembly modules of namespaces and consumers watch `SIGHUP`
+/// themselves (`TransformWatch`): each `UnixSignalsSequence` trapping a signal gets every
+/// delivery of it (a dispatch source each), so all of them reload (`test_tls.py`,
+/// `test_event_transforms.py`).
 struct HangupReload: Service {
     let reloads: [@Sendable () -> Void]
 

@@ -48,6 +48,15 @@ extension Hub: Service {
         }
     }
 
+    /// Returns once every publish acknowledged so far is queued for delivery on the loops.
+    /// An embedded store acknowledges a group commit just before it hands the commit to the
+    /// broker (so a publisher usually has its ack before its own message); a shutdown must not
+    /// slip between the two. A cluster's broker delivers through Redis: its subscribers recover
+    /// what a shutdown overtakes.
+    func queueAcknowledgedDeliveries() async {
+        await (self.history as? GroupCommitStore)?.waitUntilIdle()
+    }
+
     /// Often enough to honour the shortest of the heartbeat settings, at most once a second.
     static func sweepInterval(_ configuration: HubConfiguration) -> TimeAmount {
         let shortest = min(configuration.pingInterval, configuration.idleTimeout, configuration.sseKeepAliveInterval)

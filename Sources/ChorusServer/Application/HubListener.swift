@@ -65,11 +65,17 @@ struct HubListener: Service {
             }
         } onGracefulShutdown: {
             // Stop accepting and tell every connection to wind down (WebSocket and SSE clients
-            // get `disconnect` and 1001); the stream ends once they are all closed.
-            let closed = serverChannel.eventLoop.makePromise(of: Void.self)
-            closed.futureResult.whenComplete { _ in handOver.finish() }
-            quiescing.initiateShutdown(promise: closed)
-            redirectChannel?.close(promise: nil)
+            // get `disconnect` and 1001); the stream ends once they are all closed. A publish
+            // acknowledged before now reaches its subscribers before their `disconnect`: the
+            // hub's deliveries are queued on the loops first, and the quiesce events after them.
+            let hub = childChannel.hub
+            Task {
+                await hub.queueAcknowledgedDeliveries()
+                let closed = serverChannel.eventLoop.makePromise(of: Void.self)
+                closed.futureResult.whenComplete { _ in handOver.finish() }
+                quiescing.initiateShutdown(promise: closed)
+                redirectChannel?.close(promise: nil)
+            }
         }
     }
 }

@@ -1,7 +1,7 @@
 import ChorusCore
 
 /// What one client may read and publish: its token's `subscribe`/`publish`/`direct` claims, the
-/// namespace rules (`publish`, `anonymous_subscribe`, `user_scoped`) and the hub's
+/// namespace rules (`publish`, `anonymous_subscribe`, `user_scoped`, `user_scoped_under`) and the hub's
 /// `direct_messages` together.
 ///
 /// Made only for clients that something restricts; an unrestricted client carries none, so
@@ -43,7 +43,7 @@ final class TopicAccess: Sendable {
     func mayRead(_ topic: Topic) -> Bool {
         if let options = self.namespaces[String(topic.namespace)] {
             if self.user == nil, !options.anonymousSubscribe { return false }
-            if options.userScoped, !self.owns(topic) { return false }
+            if self.belongsToAnother(topic, options) { return false }
         }
         if let allowed = self.permissions.subscribe, !allowed.contains(where: { $0.matches(topic) }) { return false }
         return true
@@ -76,6 +76,9 @@ final class TopicAccess: Sendable {
         let namespace = first.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)[0]
         guard let options = self.namespaces[String(namespace)] else { return .all }
         if self.user == nil, !options.anonymousSubscribe { return .none }
+        if !options.userScoped, let segment = options.userScopedUnder {
+            return self.readScope(of: pattern, under: segment, namespace: namespace)
+        }
         guard options.userScoped else { return .all }
         guard let user = self.user else { return .none }
         guard case .literal = pattern.segments[0] else {
@@ -106,7 +109,7 @@ final class TopicAccess: Sendable {
             case .authenticated, .clients:
                 break
             }
-            if options.userScoped, !self.owns(topic) {
+            if self.belongsToAnother(topic, options) {
                 return ProtocolError(.forbidden, "topic '\(topic.name)' belongs to another user")
             }
         }
@@ -133,14 +136,40 @@ final class TopicAccess: Sendable {
         return nil
     }
 
-    /// Whether `topic` of a user-scoped namespace belongs to this client's user: the owner is
-    /// what follows the namespace and its separator, up to the next `.`.
-    private func owns(_ topic: Topic) -> Bool {
-        guard let user = self.user else { return false }
-        let owner = topic.name[topic.namespace.endIndex...].dropFirst().prefix { $0 != "." }
-        return owner == user
+    /// For `user_scoped_under: segment`: whether `pattern` (in `namespace`) can cover topics of
+    /// other users (`<namespace>.<segment>.<user>…`); when unsure, each delivery is checked.
+    private func readScope(of pattern: TopicPattern, under segment: String, namespace: Substring) -> ReadScope {
+        let segments = pattern.segments
+        guard case .literal(let first) = segments[0], first == namespace, segments.count > 1 else { return .some }
+        switch segments[1] {
+        case .literal(let second) where second != segment:
+            return .all
+        case .literal:
+            guard segments.count > 2 else { return .all }
+            guard case .literal(let owner) = segments[2] else { return .some }
+            return self.user.map { owner == $0 } == true ? .all : .none
+        case .anySegment, .anyTail, .prefixed, .prefixedTail:
+            return .some
+        }
     }
 
+    /// Whether `topic` belongs to a user other than this client's: in a `user_scoped` namespace
+    /// every topic belongs to the user named after the namespace and its separator; with
+    /// `user_scoped_under: segment`, the topics `<namespace>.<segment>.<user>…` do.
+    private func belongsToAnother(_ topic: Topic, _ options: NamespaceOptions) -> Bool {
+        let rest = topic.name[topic.namespace.endIndex...].dropFirst()
+        if options.userScoped, !self.isOwner(rest) { return true }
+        if let segment = options.userScopedUnder, rest.hasPrefix(segment + "."), !self.isOwner(rest.dropFirst(segment.count + 1)) {
+            return true
+        }
+        return false
+    }
+
+    /// Whether `rest`'s first segment (up to the next `.`) is this client's user.
+    private func isOwner(_ rest: Substring) -> Bool {
+        guard let user = self.user else { return false }
+        return rest.prefix { $0 != "." } == user
+    }
 }
 
 extension Optional where Wrapped == TopicAccess {

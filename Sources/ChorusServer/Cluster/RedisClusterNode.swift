@@ -9,7 +9,8 @@ import Synchronization
 
 /// This process's part of a cluster on Redis (`broker: redis`): one command connection, shared
 /// by the broker's publishes, the history store and the heartbeat; the broker with its pub/sub
-/// connection; the history store; the node directory; `/ready`'s `redis` check.
+/// connection; the history store; the node directory; `/ready`'s `redis` check; with presence,
+/// the presence directory on a command and a pub/sub connection of its own.
 final class RedisClusterNode: Sendable {
     let client: RedisClient
     let directory: RedisNodeDirectory
@@ -19,6 +20,8 @@ final class RedisClusterNode: Sendable {
     private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
     private let broker = Mutex<RedisBroker?>(nil)
+    /// The presence directory and its command connection, when some namespace has presence.
+    private let presence = Mutex<(directory: RedisPresenceDirectory, client: RedisClient)?>(nil)
     /// The hub, once made: the heartbeat reports its connections.
     private let hub = HubSlot()
 
@@ -68,18 +71,39 @@ final class RedisClusterNode: Sendable {
         return broker
     }
 
-    /// Ties the node to `hub`: its heartbeat reports the hub's connections, and `/ready` checks Redis.
+    /// The cluster-wide presence directory of node `node`, reporting changes to `changes`; relayed
+    /// signals go to the hub's connections.
+    func makePresenceDirectory(node: String, changes: PresenceChanges, configuration: HubConfiguration) -> any PresenceDirectory {
+        let hub = self.hub
+        let namespaces = configuration.namespaces.filter(\.value.presence).map(\.key).sorted()
+        // A connection of its own: reading a 10,000-member list must not hold publishes back.
+        let client = RedisClient(configuration: self.redis, eventLoopGroup: self.eventLoopGroup, logger: self.logger)
+        let directory = RedisPresenceDirectory(
+            node: node, client: client, configuration: self.redis, keys: RedisPresenceKeys(channels: self.channels), namespaces: namespaces,
+            changes: changes, eventLoopGroup: self.eventLoopGroup, logger: self.logger
+        ) { client, frame in
+            _ = hub.value.load()?.send(frame, toClient: client)
+        }
+        self.presence.withLock { $0 = (directory, client) }
+        return directory
+    }
+
+    /// Ties the node to `hub`: its heartbeat reports the hub's connections, and `/ready` checks
+    /// Redis (and the presence directory's connections).
     func attach(_ hub: Hub) {
         _ = self.hub.value.storeIfNil(hub)
         hub.readiness.register(RedisReadiness(client: self.client, broker: self.broker.withLock { $0 }))
+        if let presence = self.presence.withLock({ $0 }) { hub.readiness.register(presence.directory) }
     }
 
     /// What runs, in start order (stopped in reverse, the command connection last): the
-    /// command connection, the start-up check, the broker's subscription, the heartbeat.
+    /// command connection, the start-up check, the broker's subscription, the heartbeat, the
+    /// presence directory's command connection and the directory (its subscription and sweep).
     var services: [any Service] {
         var services: [any Service] = [self.client, RedisStartupCheck(client: self.client, url: self.redactedURL, timeout: self.redis.connectTimeout)]
         if let broker = self.broker.withLock({ $0 }) { services.append(broker) }
         services.append(self.directory)
+        if let presence = self.presence.withLock({ $0 }) { services += [presence.client, presence.directory] }
         return services
     }
 }

@@ -283,5 +283,34 @@ extension ConfigurationOption {
         .boolean("push_allow_loopback_http", \.pushAllowLoopbackHTTP, help: "Web Push: accept http:// push endpoints on a loopback address (a local push-service stand-in for tests); otherwise endpoints must be https:// on a host name."),
         .integer("push_max_subscriptions_per_user", \.pushMaxSubscriptionsPerUser, range: 1...1000, help: "Web Push: subscriptions one user may register; more is refused with 413."),
         .integer("push_max_attempts", \.pushMaxAttempts, range: 1...20, help: "Web Push: attempts to hand one message to a push service; 429, 5xx and no answer are retried with backoff (Retry-After honoured)."),
+        // The event bus (docs/event-bus.md).
+        .boolean("events", \.events, help: "Run the event bus: /api/events/*, consumers (webhooks, bridges, handlers), its store (events.sqlite in data_dir, or PostgreSQL with postgres_url)."),
+        .duration("events_idempotency_window", \.eventsIdempotencyWindow, help: "A repeated event_id within this window gets the original's receipt (duplicate: true) and is not appended again."),
+        .size("events_max_data_size", \.eventsMaxDataSize, help: "Largest 'data' of one event (larger: too_large)."),
+        .duration("events_retention_max_age", \.eventsRetentionMaxAge, help: "Events older than this are removed from the log, except those a pending delivery or a dead letter refers to (0: no limit)."),
+        .integer("events_retention_max_events", \.eventsRetentionMaxEvents, range: 0...Int.max, help: "The most events the log keeps, oldest removed first (0: no limit)."),
+        .size("events_retention_max_bytes", \.eventsRetentionMaxBytes, help: "The most bytes of events (data, type, id, key) the log keeps, oldest removed first (0: no limit)."),
+        .init(
+            key: "event_schemas",
+            help: "JSON Schemas (draft 2020-12) of event types' data, as JSON: {\"order.created\": {\"type\": \"object\", \"required\": [\"id\"]}}.",
+            defaultText: { $0.eventSchemas.isEmpty ? "(none)" : "{" + $0.eventSchemas.keys.sorted().map { "\"\($0)\": …" }.joined(separator: ", ") + "}" }
+        ) { configuration, text throws(ConfigurationError) in
+            configuration.eventSchemas = try EventConfiguration.schemas(text)
+        },
+        .init(
+            key: "event_consumers",
+            help: "Consumers of the event bus, as a JSON array of the objects PUT /api/events/consumers/{name} takes (with their 'name').",
+            defaultText: { $0.eventConsumers.isEmpty ? "(none)" : $0.eventConsumers.map(\.name).joined(separator: ",") }
+        ) { configuration, text throws(ConfigurationError) in
+            configuration.eventConsumers = try EventConfiguration.consumers(text)
+        },
+        .init(
+            key: "events_client_types",
+            help: "Comma-separated event type patterns (topic syntax: order.*, chat.**) WebSocket clients with a user in their token may publish with event_publish; none: clients publish no events.",
+            defaultText: { $0.eventsClientTypes.isEmpty ? "(none)" : $0.eventsClientTypes.map(\.description).joined(separator: ",") }
+        ) { configuration, text throws(ConfigurationError) in
+            configuration.eventsClientTypes = try EventConfiguration.clientTypes(text)
+        },
+        .boolean("messages", \.messages, help: "Serve the messages resource /api/messages (needs events): each change an event, bridged to the messages.* topics by the built-in 'messages' consumer; stored in messages.sqlite in data_dir, or PostgreSQL with postgres_url."),
     ]
 }

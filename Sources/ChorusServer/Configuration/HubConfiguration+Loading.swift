@@ -69,8 +69,10 @@ extension HubConfiguration {
         case .number, .bool: return String(buffer: value.bytes)
         case .object: return String(buffer: value.bytes)  // object-valued options take JSON text
         case .array:
-            guard let items = try? JSONSerialization.jsonObject(with: Data(value.bytes.readableBytesView)) as? [String] else { return nil }
-            return items.joined(separator: ",")
+            // A list of strings is comma-separated; a list of objects (event_consumers) stays JSON text.
+            guard let items = try? JSONSerialization.jsonObject(with: Data(value.bytes.readableBytesView)) as? [Any] else { return nil }
+            if let strings = items as? [String] { return strings.joined(separator: ",") }
+            return String(buffer: value.bytes)
         case .null: return ""
         }
     }

@@ -1,3 +1,5 @@
+public import ChorusCore
+
 /// Everything a hub can be configured with. Defaults suit a development machine: loopback only,
 /// no keys, anonymous clients allowed, no history kept (and none on disk).
 ///
@@ -131,6 +133,28 @@ public struct HubConfiguration: Sendable {
     public var pushMaxSubscriptionsPerUser = 10
     /// Attempts to hand one message to a push service (retries on 429, 5xx, no answer).
     public var pushMaxAttempts = 5
+    /// Whether the hub runs the event bus (docs/event-bus.md): `/api/events/*`, consumers, and
+    /// its store (`events.sqlite` in `data_dir`, or PostgreSQL with `postgres_url`).
+    public var events = true
+    /// A repeated `event_id` within this window is a duplicate, not appended again.
+    public var eventsIdempotencyWindow: Duration = .seconds(3600)
+    /// Largest `data` of one event, in bytes.
+    public var eventsMaxDataSize = 65_536
+    /// Events older than this are removed (unless a delivery or dead letter still refers to them).
+    public var eventsRetentionMaxAge: Duration = .seconds(7 * 86_400)
+    /// The most events the log keeps; 0: no limit.
+    public var eventsRetentionMaxEvents = 10_000_000
+    /// The most bytes of events the log keeps (data, type, id and key); 0: no limit.
+    public var eventsRetentionMaxBytes = 10 << 30
+    /// JSON Schemas of event types' `data`, by type: each schema's JSON text.
+    public var eventSchemas: [String: String] = [:]
+    /// Consumers of the event bus from configuration (the API saves others).
+    public var eventConsumers: [EventConsumer] = []
+    /// Whether the hub serves the messages resource (`/api/messages`, docs/event-bus.md): needs
+    /// `events`; adds the `messages` bridge consumer and, unless configured, the `messages` namespace.
+    public var messages = false
+    /// Event type patterns WebSocket clients with a user may publish (`event_publish`); empty: none.
+    public var eventsClientTypes: [TopicPattern] = []
 
     /// Every option at its default.
     public init() {}

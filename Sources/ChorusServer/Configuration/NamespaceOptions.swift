@@ -15,6 +15,10 @@ public struct NamespaceOptions: Sendable, Equatable {
     /// Whether each topic belongs to one user, named right after the namespace
     /// (`user:alice`, `user:alice.inbox`, `inbox.alice`): only that user subscribes or publishes.
     public var userScoped = false
+    /// The segment under which topics belong to users: with `user`, each topic
+    /// `<namespace>.user.<name>…` belongs to user `<name>`, and only that user subscribes or
+    /// publishes to it; the namespace's other topics are not affected. nil: none.
+    public var userScopedUnder: String?
     /// Whether a message published to one of the namespace's topics is sent as a Web Push
     /// notification to the users whose push subscriptions opted that topic in and who have no
     /// open connection on this hub.
@@ -30,12 +34,29 @@ public struct NamespaceOptions: Sendable, Equatable {
     public var presenceMaxMembers = NamespaceOptions.defaultPresenceMaxMembers
     /// The largest presence `meta` a member may have, in bytes of JSON.
     public var presenceMaxMetaSize = NamespaceOptions.defaultPresenceMaxMetaSize
+    /// Whether the namespace's topics are sync collections (`sync_subscribe`, `sync_mutate`,
+    /// `/api/collections`); reading follows subscribe rights, writing the publish policy.
+    public var sync = false
+    /// The most records one collection holds; an insert past it is refused (`too_large`).
+    public var syncMaxRecords = NamespaceOptions.defaultSyncMaxRecords
+    /// The largest record `data`, in bytes of JSON.
+    public var syncMaxRecordSize = NamespaceOptions.defaultSyncMaxRecordSize
+    /// How many changes (and mutation ids) a collection keeps for resume and retries.
+    public var syncChangesKept = NamespaceOptions.defaultSyncChangesKept
+    /// How long a collection keeps a change for resume; nil: as long as `syncChangesKept` allows.
+    public var syncChangesTTL: Duration?
 
     /// 10,000: the room size presence is built and measured for (docs/performance.md).
     public static let defaultPresenceMaxMembers = 10_000
     /// 1 KiB: a status, a name, a colour and a cursor, not a document. A snapshot of a full
     /// topic is then at most about 10 MB.
     public static let defaultPresenceMaxMetaSize = 1024
+    /// 10,000: a task list or board, and a snapshot of about 10 MB at most with the default size.
+    public static let defaultSyncMaxRecords = 10_000
+    /// 16 KiB: a row of a table or a card, not a document.
+    public static let defaultSyncMaxRecordSize = 16_384
+    /// 10,000 changes: a client offline through that many changes resumes without a snapshot.
+    public static let defaultSyncChangesKept = 10_000
 
     /// Who may publish to a namespace's topics (the HTTP API with the API key always may).
     public enum PublishPolicy: String, Sendable, CaseIterable {
@@ -77,9 +98,15 @@ public struct NamespaceOptions: Sendable, Equatable {
     /// Whether the namespace's topics keep history.
     public var keepsHistory: Bool { self.historySize > 0 }
 
+    /// The limits of the namespace's sync collections.
+    public var syncLimits: SyncLimits {
+        SyncLimits(maxRecords: self.syncMaxRecords, maxRecordSize: self.syncMaxRecordSize, changesKept: self.syncChangesKept, mutationsKept: self.syncChangesKept,
+            changesTTL: self.syncChangesTTL?.milliseconds)
+    }
+
     /// Whether the namespace restricts reading for a client that is (or is not) anonymous.
     func restrictsReading(anonymous: Bool) -> Bool {
-        self.userScoped || (anonymous && !self.anonymousSubscribe)
+        self.userScoped || self.userScopedUnder != nil || (anonymous && !self.anonymousSubscribe)
     }
 
     /// Parses `{"chat": {"history_size": 1000, "history_ttl": "24h"}, …}`.
@@ -112,13 +139,7 @@ public struct NamespaceOptions: Sendable, Equatable {
                 }
                 self.historySize = Int(size)
             case "history_ttl":
-                let text = value.string ?? (value.kind == .number ? String(buffer: value.bytes) : "")
-                do {
-                    let ttl = try ValueParsing.duration(text)
-                    self.historyTTL = ttl == .zero ? nil : ttl
-                } catch {
-                    throw ConfigurationError("namespace '\(name)': history_ttl: \(error.message)")
-                }
+                self.historyTTL = try Self.ttl(value, "history_ttl", of: name)
             case "publish":
                 guard let text = value.string, let policy = PublishPolicy(rawValue: text) else {
                     throw ConfigurationError("namespace '\(name)': publish must be one of \(PublishPolicy.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -128,6 +149,13 @@ public struct NamespaceOptions: Sendable, Equatable {
                 self.anonymousSubscribe = try Self.flag(value, "anonymous_subscribe", of: name)
             case "user_scoped":
                 self.userScoped = try Self.flag(value, "user_scoped", of: name)
+            case "user_scoped_under":
+                guard let segment = value.string, !segment.isEmpty, segment.utf8.count <= 64,
+                    !segment.contains(where: { ".:*".contains($0) || $0.isWhitespace })
+                else {
+                    throw ConfigurationError("namespace '\(name)': user_scoped_under must be one topic segment such as \"user\" (no '.', ':', '*' or spaces)")
+                }
+                self.userScopedUnder = segment
             case "push":
                 self.push = try Self.flag(value, "push", of: name)
             case "transform":
@@ -135,18 +163,25 @@ public struct NamespaceOptions: Sendable, Equatable {
                     throw ConfigurationError("namespace '\(name)': transform must be the path of a .wasm or .wat file")
                 }
                 self.transform = path
-            case "transform_fuel":
-                self.transformLimits.fuel = UInt64(try Self.whole(value, "transform_fuel", of: name, in: 1...Int.max))
-            case "transform_max_pages":
-                self.transformLimits.maxMemoryPages = try Self.whole(value, "transform_max_pages", of: name, in: 1...65536)
-            case "transform_max_output":
-                self.transformLimits.maxOutputBytes = try Self.whole(value, "transform_max_output", of: name, in: 1...Int(Int32.max))
+            case TransformOption.fuel.rawValue, TransformOption.maxPages.rawValue, TransformOption.maxOutput.rawValue:
+                let option = TransformOption(rawValue: key)!
+                option.apply(try Self.whole(value, key, of: name, in: option.range), to: &self.transformLimits)
             case "presence":
                 self.presence = try Self.flag(value, "presence", of: name)
             case "presence_max_members":
                 self.presenceMaxMembers = try Self.whole(value, "presence_max_members", of: name, in: 1...1_000_000)
             case "presence_max_meta_size":
                 self.presenceMaxMetaSize = try Self.whole(value, "presence_max_meta_size", of: name, in: 2...65536)
+            case "sync":
+                self.sync = try Self.flag(value, "sync", of: name)
+            case "sync_max_records":
+                self.syncMaxRecords = try Self.whole(value, "sync_max_records", of: name, in: 1...10_000_000)
+            case "sync_max_record_size":
+                self.syncMaxRecordSize = try Self.whole(value, "sync_max_record_size", of: name, in: 2...1_048_576)
+            case "sync_changes_kept":
+                self.syncChangesKept = try Self.whole(value, "sync_changes_kept", of: name, in: 1...10_000_000)
+            case "sync_changes_ttl":
+                self.syncChangesTTL = try Self.ttl(value, "sync_changes_ttl", of: name)
             default:
                 throw ConfigurationError("namespace '\(name)': unknown option '\(key)'")
             }
@@ -158,6 +193,17 @@ public struct NamespaceOptions: Sendable, Equatable {
             throw ConfigurationError("namespace '\(name)': \(option) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
         return Int(number)
+    }
+
+    /// A duration (`"24h"`, or seconds as a number); nil for zero: no limit.
+    private static func ttl(_ value: RawJSON, _ option: String, of name: String) throws(ConfigurationError) -> Duration? {
+        let text = value.string ?? (value.kind == .number ? String(buffer: value.bytes) : "")
+        do {
+            let ttl = try ValueParsing.duration(text)
+            return ttl == .zero ? nil : ttl
+        } catch {
+            throw ConfigurationError("namespace '\(name)': \(option): \(error.message)")
+        }
     }
 
     private static func flag(_ value: RawJSON, _ option: String, of name: String) throws(ConfigurationError) -> Bool {
@@ -175,19 +221,24 @@ public struct NamespaceOptions: Sendable, Equatable {
             if options.publish != .clients { fields.append("\"publish\": \"\(options.publish.rawValue)\"") }
             if !options.anonymousSubscribe { fields.append("\"anonymous_subscribe\": false") }
             if options.userScoped { fields.append("\"user_scoped\": true") }
+            if let segment = options.userScopedUnder { fields.append("\"user_scoped_under\": \"\(segment)\"") }
             if options.push { fields.append("\"push\": true") }
             if let transform = options.transform {
                 var quoted = ByteBuffer()
                 quoted.writeJSONString(transform)
                 fields.append("\"transform\": \(String(buffer: quoted))")
             }
-            let limits = options.transformLimits, defaults = TransformLimits()
-            if limits.fuel != defaults.fuel { fields.append("\"transform_fuel\": \(limits.fuel)") }
-            if limits.maxMemoryPages != defaults.maxMemoryPages { fields.append("\"transform_max_pages\": \(limits.maxMemoryPages)") }
-            if limits.maxOutputBytes != defaults.maxOutputBytes { fields.append("\"transform_max_output\": \(limits.maxOutputBytes)") }
+            for option in TransformOption.allCases {
+                if let value = option.nonDefault(in: options.transformLimits) { fields.append("\"\(option.rawValue)\": \(value)") }
+            }
             if options.presence { fields.append("\"presence\": true") }
             if options.presenceMaxMembers != Self.defaultPresenceMaxMembers { fields.append("\"presence_max_members\": \(options.presenceMaxMembers)") }
             if options.presenceMaxMetaSize != Self.defaultPresenceMaxMetaSize { fields.append("\"presence_max_meta_size\": \(options.presenceMaxMetaSize)") }
+            if options.sync { fields.append("\"sync\": true") }
+            if options.syncMaxRecords != Self.defaultSyncMaxRecords { fields.append("\"sync_max_records\": \(options.syncMaxRecords)") }
+            if options.syncMaxRecordSize != Self.defaultSyncMaxRecordSize { fields.append("\"sync_max_record_size\": \(options.syncMaxRecordSize)") }
+            if options.syncChangesKept != Self.defaultSyncChangesKept { fields.append("\"sync_changes_kept\": \(options.syncChangesKept)") }
+            if let ttl = options.syncChangesTTL { fields.append("\"sync_changes_ttl\": \"\(ValueParsing.formatDuration(ttl))\"") }
             return "\"\(name)\": {\(fields.joined(separator: ", "))}"
         }
         return "{" + parts.joined(separator: ", ") + "}"

@@ -18,6 +18,8 @@ enum ValueParsing {
     /// The longest duration any option takes: 100 years, far below where converting it to
     /// nanoseconds (NIO's `TimeAmount`) or adding it to a clock would overflow.
     static let maxDuration = Duration.seconds(100 * 365 * 86_400)
+    /// ``maxDuration`` in seconds, for durations given as JSON numbers.
+    static let maxDurationSeconds = Double(100 * 365 * 86_400)
 
     /// `500ms`, `30s`, `5m`, `1h`, or a plain number of seconds; at most ``maxDuration``.
     static func duration(_ text: String) throws(ConfigurationError) -> Duration {

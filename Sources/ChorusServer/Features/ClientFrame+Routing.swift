@@ -16,6 +16,10 @@ extension ClientFrame {
         case .presenceStats: "presence_stats"
         case .signal: "signal"
         case .direct: "direct"
+        case .syncSubscribe: "sync_subscribe"
+        case .syncUnsubscribe: "sync_unsubscribe"
+        case .syncMutate: "sync_mutate"
+        case .eventPublish: "event_publish"
         case .custom(let type, _): type
         }
     }
@@ -25,6 +29,10 @@ extension ClientFrame {
         switch self {
         case .presence, .presenceJoin, .presenceUpdate, .presenceLeave, .presenceStats, .signal:
             ProtocolError(.unknownType, "presence is not available in this version of the hub")
+        case .syncSubscribe, .syncUnsubscribe, .syncMutate:
+            ProtocolError(.unknownType, "sync collections are not available on this hub (no namespace has \"sync\": true)")
+        case .eventPublish:
+            ProtocolError(.unknownType, "this hub does not run the event bus (events: false)")
         default:
             ProtocolError(.unknownType, "'\(self.type)' frames are not available in this version of the hub")
         }

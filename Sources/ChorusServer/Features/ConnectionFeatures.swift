@@ -27,12 +27,14 @@ struct ConnectionFeatures: Sendable {
         self.custom = Route(feature: custom, limit: .publishRatePerConnection)
     }
 
-    /// What every hub serves: pub/sub, history recovery, direct messages, presence when some
-    /// namespace has it, and `handlers` for the application's own frame types.
-    static func standard(customHandlers handlers: [String: CustomFrameHandler], presence: Bool = false) -> ConnectionFeatures {
+    /// What every hub serves: pub/sub, history recovery, direct messages, presence and sync when
+    /// some namespace has them, and `handlers` for the application's own frame types.
+    static func standard(customHandlers handlers: [String: CustomFrameHandler], presence: Bool = false, sync: Bool = false, events: Bool = false) -> ConnectionFeatures {
         // Signalling finds its peers through presence, so it comes with it.
         let presence: [any ConnectionFeature] = presence ? [PresenceFeature(), SignalFeature()] : []
-        return ConnectionFeatures([PubSubFeature(), HistoryFeature(), DirectFeature()] + presence, custom: CustomFramesFeature(handlers: handlers))
+        let sync: [any ConnectionFeature] = sync ? [SyncFeature()] : []
+        let events: [any ConnectionFeature] = events ? [EventPublishFeature()] : []
+        return ConnectionFeatures([PubSubFeature(), HistoryFeature(), DirectFeature()] + presence + sync + events, custom: CustomFramesFeature(handlers: handlers))
     }
 
     /// The route of `frame`; nil for a protocol frame no feature of this hub serves.

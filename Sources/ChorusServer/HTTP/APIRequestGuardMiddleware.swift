@@ -13,7 +13,9 @@ struct APIRequestGuardMiddleware<Context: RequestContext>: RouterMiddleware {
         if let origin = request.headers[.origin], !self.origins.permits(origin) {
             throw ProtocolError(.forbidden, "origin \(ProtocolError.quoted(origin)) is not allowed (allowed_origins)")
         }
-        if [.post, .put, .patch].contains(request.method), let type = request.headers[.contentType], !Self.isJSON(type) {
+        if [.post, .put, .patch].contains(request.method), let type = request.headers[.contentType], !Self.isJSON(type),
+            !(request.uri.path.contains("/api/publish/") && Self.isBinary(type))
+        {
             throw ProtocolError(.unsupportedMediaType, "send the body as JSON (Content-Type: application/json), not \(ProtocolError.quoted(type))")
         }
         return try await next(request, context)
@@ -21,7 +23,17 @@ struct APIRequestGuardMiddleware<Context: RequestContext>: RouterMiddleware {
 
     /// `application/json` or `application/…+json`, parameters (`charset`) allowed.
     static func isJSON(_ contentType: String) -> Bool {
-        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        let mediaType = Self.mediaType(contentType)
         return mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
+    }
+
+    /// `application/octet-stream`: a binary publish's body (a type no form can send without a
+    /// CORS preflight).
+    static func isBinary(_ contentType: String) -> Bool {
+        Self.mediaType(contentType) == "application/octet-stream"
+    }
+
+    private static func mediaType(_ contentType: String) -> String {
+        contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
     }
 }

@@ -9,11 +9,11 @@ import NIOHTTPTypes
 /// with: what Hummingbird's `Application` does around its router (the request context, a
 /// 500 for an error nothing else answered, `Date` and `Server` headers).
 package enum APIResponder {
-    package static func make(hub: Hub, metricsExposition: MetricsExposition? = nil, logger: Logger) -> HTTPChannelHandler.Responder {
+    package static func make(hub: Hub, events: EventBus? = nil, messages: MessagesService? = nil, metricsExposition: MetricsExposition? = nil, logger: Logger) -> HTTPChannelHandler.Responder {
         let router = Router(context: ChorusRequestContext.self, options: .autoGenerateHeadEndpoints)
         let methods = RouteMethods()
         // On the router itself, so unknown paths get the JSON 404 (or 405) and CORS preflights an answer.
-        Self.addRoutes(of: hub, to: router, metricsExposition: metricsExposition, methods: methods)
+        Self.addRoutes(of: hub, to: router, events: events, messages: messages, metricsExposition: metricsExposition, methods: methods)
         methods.record(router)
         let responder = router.buildResponder()
         let dates = HTTPDate()
@@ -47,13 +47,15 @@ package enum APIResponder {
     static func addRoutes<Context: RemoteAddressRequestContext>(
         of hub: Hub,
         to routes: some RouterMethods<Context>,
+        events: EventBus? = nil,
+        messages: MessagesService? = nil,
         metricsExposition: MetricsExposition?,
         methods: RouteMethods = RouteMethods()
     ) {
         let routes = routes
             .add(middleware: APIErrorMiddleware(metrics: hub.metrics, methods: methods))
             .add(middleware: CORSHeadersMiddleware(origins: OriginPolicy(allowed: hub.configuration.allowedOrigins)))
-        APIRoutes(hub: hub, metricsExposition: metricsExposition).register(on: routes)
+        APIRoutes(hub: hub, metricsExposition: metricsExposition, events: events, messages: messages).register(on: routes)
         WebAssetRoutes().register(on: routes)
     }
 

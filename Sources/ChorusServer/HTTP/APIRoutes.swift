@@ -8,6 +8,10 @@ struct APIRoutes: Sendable {
     let hub: Hub
     /// What `/metrics` serves; nil: no `/metrics` route.
     let metricsExposition: MetricsExposition?
+    /// The event bus `/api/events/*` serves (APIRoutes+Events.swift); nil: those answer `not_found`.
+    var events: EventBus? = nil
+    /// The messages resource `/api/messages` serves (Messages/APIRoutes+Messages.swift); nil: those answer `not_found`.
+    var messages: MessagesService? = nil
     let startedAt = Date()
 
     func register<Context: RemoteAddressRequestContext>(on router: some RouterMethods<Context>) {
@@ -27,6 +31,9 @@ struct APIRoutes: Sendable {
             .add(middleware: APIRequestGuardMiddleware(origins: OriginPolicy(allowed: self.hub.configuration.allowedOrigins)))
             .add(middleware: APIRateLimitMiddleware(limits: self.hub.limits, apiKey: self.hub.configuration.apiKey))
         api.post("/publish") { request, _ in try await self.publish(request) }
+        api.post("/publish/:topic") { request, context in
+            try await self.publishBinary(request, topic: try Self.pathParameter("topic", of: context))
+        }
         api.post("/broadcast") { request, _ in try await self.broadcast(request) }
         api.post("/users/:user/send") { request, context in
             try await self.sendToUser(request, user: try Self.pathParameter("user", of: context))
@@ -55,6 +62,49 @@ struct APIRoutes: Sendable {
             try await self.removePushSubscription(request, id: try Self.pathParameter("id", of: context))
         }
         api.post("/push/send") { request, _ in try await self.sendPush(request) }
+        // The event bus (EventBus/APIRoutes+Events.swift); API key only.
+        api.post("/events/publish") { request, _ in try await self.publishEvents(request) }
+        api.get("/events/stats") { request, _ in try await self.eventStats(request) }
+        api.get("/events/topics") { request, _ in try await self.eventTopics(request) }
+        api.get("/events/topic-stats") { request, _ in try await self.eventTopicStats(request) }
+        api.get("/events/log") { request, _ in try await self.eventLog(request) }
+        api.get("/events/dlq") { request, _ in try await self.deadLetters(request) }
+        api.post("/events/dlq/retry") { request, _ in try await self.changeDeadLetters(request, retry: true) }
+        api.delete("/events/dlq/clear") { request, _ in try await self.changeDeadLetters(request, retry: false) }
+        api.post("/events/replay") { request, _ in try await self.replay(request) }
+        api.get("/events/consumers") { request, _ in try await self.listConsumers(request) }
+        api.get("/events/consumers/:name") { request, context in
+            try await self.consumer(request, name: try Self.pathParameter("name", of: context))
+        }
+        api.put("/events/consumers/:name") { request, context in
+            try await self.putConsumer(request, name: try Self.pathParameter("name", of: context))
+        }
+        api.delete("/events/consumers/:name") { request, context in
+            try await self.deleteConsumer(request, name: try Self.pathParameter("name", of: context))
+        }
+        api.get("/events/schemas") { request, _ in try await self.listSchemas(request) }
+        api.get("/events/schemas/:type") { request, context in
+            try await self.schema(request, type: try Self.pathParameter("type", of: context))
+        }
+        api.put("/events/schemas/:type") { request, context in
+            try await self.putSchema(request, type: try Self.pathParameter("type", of: context))
+        }
+        api.delete("/events/schemas/:type") { request, context in
+            try await self.deleteSchema(request, type: try Self.pathParameter("type", of: context))
+        }
+        // Sync collections (Sync/APIRoutes+Sync.swift).
+        api.get("/collections/:collection/records") { request, context in try await self.syncRecords(request, context) }
+        api.post("/collections/:collection/records") { request, context in try await self.syncInsert(request, context) }
+        api.get("/collections/:collection/records/:id") { request, context in try await self.syncRecord(request, context) }
+        api.put("/collections/:collection/records/:id") { request, context in try await self.syncPut(request, context) }
+        api.patch("/collections/:collection/records/:id") { request, context in try await self.syncPatch(request, context) }
+        api.delete("/collections/:collection/records/:id") { request, context in try await self.syncDelete(request, context) }
+        // The messages resource (Messages/APIRoutes+Messages.swift).
+        api.post("/messages") { request, _ in try await self.sendMessage(request) }
+        api.get("/messages") { request, _ in try await self.listMessages(request) }
+        api.get("/messages/:id") { request, context in try await self.getMessage(request, id: try Self.pathParameter("id", of: context)) }
+        api.patch("/messages/:id") { request, context in try await self.patchMessage(request, id: try Self.pathParameter("id", of: context)) }
+        api.delete("/messages/:id") { request, context in try await self.deleteMessage(request, id: try Self.pathParameter("id", of: context)) }
     }
 
     // MARK: Publishing
@@ -72,6 +122,30 @@ struct APIRoutes: Sendable {
             topic: topic,
             event: try body.optionalString("event", allowingNull: false),
             data: try body.required("data").bytes,
+            idempotencyKey: key
+        )
+        return Self.receipt(receipt)
+    }
+
+    /// `POST /api/publish/{topic}` with `Content-Type: application/octet-stream`: the body is a
+    /// binary message's data; `event` and `idempotency_key` come from the query.
+    private func publishBinary(_ request: Request, topic name: String) async throws -> Response {
+        guard let type = request.headers[.contentType], APIRequestGuardMiddleware<BasicRequestContext>.isBinary(type) else {
+            throw ProtocolError(.unsupportedMediaType, "a binary publish sends its bytes as Content-Type: application/octet-stream (JSON goes to POST /api/publish)")
+        }
+        let caller = try self.caller(request)
+        let query = request.uri.queryParameters
+        let topic = try Self.topic(name)
+        try self.access(of: caller).authorizePublish(to: topic)
+        try self.admitPublishes(1, by: caller)
+        let key = try query.get("idempotency_key").map {
+            IdempotencyKey(publisher: caller.publisher, topic: topic.name, key: try PublishFrame.checkIdempotencyKey(String($0)))
+        }
+        let receipt = try await self.hub.publishAndWait(
+            topic: topic,
+            event: query.get("event").map { String($0) },
+            data: try await self.body(request),
+            binary: true,
             idempotencyKey: key
         )
         return Self.receipt(receipt)
@@ -121,7 +195,7 @@ struct APIRoutes: Sendable {
 
     /// A client token's publishes count against its user's budget of
     /// `max_publish_rate_per_connection` a second, as over WebSocket; the API key has none.
-    private func admitPublishes(_ count: Int, by caller: Authenticator.APIAccess) throws {
+    func admitPublishes(_ count: Int, by caller: Authenticator.APIAccess) throws {
         guard case .publisher(let client) = caller else { return }
         try self.hub.limits.admitUserPublishes(client.user ?? "", count: count)
     }
@@ -137,7 +211,7 @@ struct APIRoutes: Sendable {
         try self.authorize(request, publishing: false)
         var reason = "disconnected by the server"
         var reconnect = false
-        if let body = try await self.optionalJSONBody(request) {
+        if let body = try await self.optionalJSONBody(request)?.object {
             reason = try body.optionalString("reason", allowingNull: false) ?? reason
             if let value = body["reconnect"] {
                 guard let flag = value.bool else { throw ProtocolError(.badRequest, "field 'reconnect' must be true or false") }
@@ -215,7 +289,13 @@ struct APIRoutes: Sendable {
         guard let directory = self.hub.presence, self.hub.configuration.namespace(of: topic)?.presence == true else {
             throw ProtocolError(.notFound, "topic '\(topic.name)' has no presence: namespace '\(topic.namespace)' does not have \"presence\": true")
         }
-        let snapshot = try await directory.members(of: topic, on: self.hub.shards[0].eventLoop).get()
+        let snapshot: PresenceSnapshot
+        do {
+            snapshot = try await directory.members(of: topic, on: self.hub.shards[0].eventLoop).get()
+        } catch {
+            // A cluster's directory is Redis: while it is away, say so (503), not `internal`.
+            throw error as? ProtocolError ?? ProtocolError(.unavailable, "presence is unavailable: \(error)")
+        }
         var body = ByteBuffer()
         body.writeStaticString(#"{"topic":"#)
         body.writeJSONString(topic.name)
@@ -230,7 +310,7 @@ struct APIRoutes: Sendable {
     }
 
     /// A topic named in a path; `bad_request` when invalid.
-    private static func topic(_ name: String) throws -> Topic {
+    static func topic(_ name: String) throws -> Topic {
         do {
             return try Topic(name)
         } catch {
@@ -386,23 +466,32 @@ struct APIRoutes: Sendable {
     }
 
     func jsonBody(_ request: Request) async throws -> JSONObject {
+        try await self.jsonBodyWithBytes(request).object
+    }
+
+    /// The body as an object, and its bytes (for what is stored as sent: definitions).
+    func jsonBodyWithBytes(_ request: Request) async throws -> (object: JSONObject, bytes: ByteBuffer) {
         guard let body = try await self.optionalJSONBody(request) else {
             throw ProtocolError(.badRequest, "the request needs a JSON object body")
         }
         return body
     }
 
-    private func optionalJSONBody(_ request: Request) async throws -> JSONObject? {
+    /// The request's body, at most `max_message_size` bytes.
+    private func body(_ request: Request) async throws -> ByteBuffer {
         let limit = self.hub.configuration.maxMessageSize
-        let buffer: ByteBuffer
         do {
-            buffer = try await request.body.collect(upTo: limit)
+            return try await request.body.collect(upTo: limit)
         } catch is NIOTooManyBytesError {
             throw ProtocolError(.tooLarge, "request body larger than \(limit) bytes")
         }
+    }
+
+    private func optionalJSONBody(_ request: Request) async throws -> (object: JSONObject, bytes: ByteBuffer)? {
+        let buffer = try await self.body(request)
         guard buffer.readableBytes > 0 else { return nil }
         do {
-            return try JSONObject(parsing: buffer)
+            return (try JSONObject(parsing: buffer), buffer)
         } catch {
             throw ProtocolError(.badRequest, "invalid JSON body: \(error.description)")
         }

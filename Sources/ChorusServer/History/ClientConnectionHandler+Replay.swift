@@ -58,7 +58,7 @@ extension ClientConnectionHandler {
             if messages {
                 for message in page.messages {
                     let bytes = OutboundMessage.encode(
-                        message.envelope, sub: replay.sub(message.topic), for: self.transport, storeSequence: message.sequence, allocator: ByteBufferAllocator()
+                        message.envelope, sub: replay.sub(message.topic), for: self.transport, binary: self.acceptsBinary, storeSequence: message.sequence, allocator: ByteBufferAllocator()
                     )
                     guard self.write(bytes) else { return }
                 }

@@ -34,6 +34,7 @@ struct MessageFrames {
     let pattern: String?
     let allocator: ByteBufferAllocator
     private var webSocket: ByteBuffer?
+    private var webSocketBinary: ByteBuffer?
     private var sse: ByteBuffer?
 
     init(message: OutboundMessage, pattern: String?, allocator: ByteBufferAllocator) {
@@ -42,26 +43,35 @@ struct MessageFrames {
         self.allocator = allocator
         if pattern == nil {
             self.webSocket = message.webSocketFrame
+            self.webSocketBinary = message.webSocketBinaryFrame
             self.sse = message.sseEvent
         }
     }
 
-    mutating func frame(for transport: TransportKind) -> ByteBuffer {
+    /// `binary`: the connection takes binary messages as binary frames.
+    mutating func frame(for transport: TransportKind, binary: Bool = false) -> ByteBuffer {
         switch transport {
+        case .webSocket where binary && self.message.envelope.binary:
+            if let webSocketBinary { return webSocketBinary }
+            let frame = self.encode(for: .webSocket, binary: true)
+            self.webSocketBinary = frame
+            return frame
         case .webSocket:
             if let webSocket { return webSocket }
-            let frame = self.encode(for: .webSocket)
+            let frame = self.encode(for: .webSocket, binary: false)
             self.webSocket = frame
             return frame
         case .sse:
             if let sse { return sse }
-            let frame = self.encode(for: .sse)
+            let frame = self.encode(for: .sse, binary: false)
             self.sse = frame
             return frame
         }
     }
 
-    private func encode(for transport: TransportKind) -> ByteBuffer {
-        OutboundMessage.encode(self.message.envelope, sub: self.pattern, for: transport, storeSequence: self.message.storeSequence, allocator: self.allocator)
+    private func encode(for transport: TransportKind, binary: Bool) -> ByteBuffer {
+        OutboundMessage.encode(
+            self.message.envelope, sub: self.pattern, for: transport, binary: binary, storeSequence: self.message.storeSequence, allocator: self.allocator
+        )
     }
 }

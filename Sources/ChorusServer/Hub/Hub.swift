@@ -43,6 +43,10 @@ public final class Hub: Sendable {
     let transforms: HubTransforms?
     /// Who is present in each topic; nil when no namespace has `presence: true`.
     let presence: (any PresenceDirectory)?
+    /// Sync collections; nil when no namespace has `sync: true` (or no store was given).
+    let sync: SyncService?
+    /// The event bus `event_publish` frames go to, once ``ChorusServer`` made it (the bus is made after the hub).
+    let eventBus = EventBusSlot()
 
     /// What a publish returns: the message id, and its place in history once history is on.
     public struct Receipt: Sendable, Equatable {
@@ -77,7 +81,8 @@ public final class Hub: Sendable {
         metricsFactory: any MetricsFactory = MetricsSystem.factory,
         logger: Logger = Logger(label: "chorus"),
         push makePush: (HubMetrics) throws -> PushService? = { _ in nil },
-        presenceDirectory makePresenceDirectory: (_ changes: PresenceChanges) -> any PresenceDirectory = MemoryPresenceDirectory.init(changes:)
+        presenceDirectory makePresenceDirectory: (_ changes: PresenceChanges) -> any PresenceDirectory = MemoryPresenceDirectory.init(changes:),
+        syncStore: (any SyncStore)? = nil
     ) throws {
         self.configuration = configuration
         self.node = LocalNode(configuration: configuration)
@@ -96,7 +101,8 @@ public final class Hub: Sendable {
         self.shardsByLoop = Dictionary(uniqueKeysWithValues: shards.map { (ObjectIdentifier($0.eventLoop), $0) })
         let presence = configuration.namespaces.values.contains(where: \.presence)
         self.presence = presence ? makePresenceDirectory(PresenceChanges(shards: shards)) : nil
-        self.features = .standard(customHandlers: customHandlers, presence: presence)
+        self.sync = syncStore.map { SyncService(store: $0, loops: shards.map(\.eventLoop), logger: logger) }
+        self.features = .standard(customHandlers: customHandlers, presence: presence, sync: self.sync != nil, events: configuration.events)
         self.transforms = try HubTransforms.load(configuration.namespaces, loops: shards.map(\.eventLoop), metricsFactory: metricsFactory, logger: logger)
         let broker = makeBroker(ShardDelivery(shards: shards))
         self.broker = broker
@@ -163,13 +169,17 @@ public final class Hub: Sendable {
         data: ByteBuffer,
         from sender: MessageSender? = nil,
         excludingConnection: UInt64? = nil,
+        binary: Bool = false,
         completion: (@Sendable (Result<Receipt, ProtocolError>) -> Void)? = nil
     ) throws(ProtocolError) -> String {
         try self.checkPublishSize(data)
         // In a cluster the store and the broker share Redis: both are down together.
         guard self.broker.isAvailable else { throw Self.brokerUnavailable }
         var data = data
-        if let transforms = self.transforms {
+        if binary, self.transforms?.transforms(topic) == true {
+            throw ProtocolError(.badRequest, "namespace '\(topic.namespace)' transforms JSON messages; publish JSON data to it")
+        }
+        if let transforms = self.transforms, !binary {
             switch try transforms.apply(topic: topic, event: event ?? "message", data: data, maxSize: self.configuration.maxPublishSize) {
             case .deliver(let transformed)?:
                 data = transformed
@@ -182,7 +192,7 @@ public final class Hub: Sendable {
             }
         }
         self.metrics.messagePublished()
-        let envelope = self.makeEnvelope(topic: topic.name, event: event, data: data, from: sender)
+        let envelope = self.makeEnvelope(topic: topic.name, event: event, data: data, from: sender, binary: binary)
         let message = BrokerMessage(envelope: envelope, target: .topic(topic), excludedConnection: excludingConnection)
         if let history = self.history, let keep = self.historySize(of: topic) {
             history.append(HistoryAppend(message: message, keep: keep) { result in
@@ -204,13 +214,13 @@ public final class Hub: Sendable {
     /// topic in and have no connection open here.
     private func pushToOfflineUsers(_ envelope: MessageEnvelope, topic: Topic) {
         guard let push = self.push, self.configuration.namespace(of: topic)?.push == true else { return }
-        push.enqueue(message: envelope) { [weak self] in
+        push.enqueue(message: envelope) { [weak self] users in
             guard let self else { return [] }
-            return try await self.onlineUsers()
+            return try await self.connectedUsers(among: users)
         }
     }
 
-    /// ``publish(topic:event:data:from:excludingConnection:completion:)``, once per idempotency
+    /// ``publish(topic:event:data:from:excludingConnection:binary:completion:)``, once per idempotency
     /// key: a publish under a `key` that succeeded within `idempotency_window` is not delivered
     /// again, and `completion` gets the original's receipt (after the original is stored, when
     /// it still is being stored). Without a key, an ordinary publish.
@@ -220,11 +230,12 @@ public final class Hub: Sendable {
         data: ByteBuffer,
         from sender: MessageSender? = nil,
         excludingConnection: UInt64? = nil,
+        binary: Bool = false,
         idempotencyKey key: IdempotencyKey?,
         completion: @escaping @Sendable (Result<Receipt, ProtocolError>) -> Void
     ) throws(ProtocolError) {
         guard let key else {
-            try self.publish(topic: topic, event: event, data: data, from: sender, excludingConnection: excludingConnection, completion: completion)
+            try self.publish(topic: topic, event: event, data: data, from: sender, excludingConnection: excludingConnection, binary: binary, completion: completion)
             return
         }
         // Bad input is refused at once, not remembered.
@@ -238,7 +249,7 @@ public final class Hub: Sendable {
                 completion(.success(receipt))
             case .publish:
                 do throws(ProtocolError) {
-                    try self.publish(topic: topic, event: event, data: data, from: sender, excludingConnection: excludingConnection) { result in
+                    try self.publish(topic: topic, event: event, data: data, from: sender, excludingConnection: excludingConnection, binary: binary) { result in
                         idempotency.finish(key, receipt: try? result.get())
                         completion(result)
                     }
@@ -250,18 +261,19 @@ public final class Hub: Sendable {
         }
     }
 
-    /// ``publish(topic:event:data:from:excludingConnection:idempotencyKey:completion:)``,
+    /// ``publish(topic:event:data:from:excludingConnection:binary:idempotencyKey:completion:)``,
     /// waiting for the message to be stored (history topics) before returning its receipt.
     public func publishAndWait(
         topic: Topic,
         event: String?,
         data: ByteBuffer,
         from sender: MessageSender? = nil,
+        binary: Bool = false,
         idempotencyKey key: IdempotencyKey? = nil
     ) async throws(ProtocolError) -> Receipt {
         let result: Result<Receipt, ProtocolError> = await withCheckedContinuation { continuation in
             do throws(ProtocolError) {
-                try self.publish(topic: topic, event: event, data: data, from: sender, idempotencyKey: key) { continuation.resume(returning: $0) }
+                try self.publish(topic: topic, event: event, data: data, from: sender, binary: binary, idempotencyKey: key) { continuation.resume(returning: $0) }
             } catch {
                 continuation.resume(returning: .failure(error))
             }
@@ -310,14 +322,15 @@ public final class Hub: Sendable {
         }
     }
 
-    private func makeEnvelope(topic: String, event: String?, data: ByteBuffer, from sender: MessageSender?) -> MessageEnvelope {
+    private func makeEnvelope(topic: String, event: String?, data: ByteBuffer, from sender: MessageSender?, binary: Bool = false) -> MessageEnvelope {
         MessageEnvelope(
             topic: topic,
             event: event ?? "message",
             data: data,
             messageID: self.messageIDs.next().text,
             timestamp: WallClock.milliseconds(),
-            from: sender
+            from: sender,
+            binary: binary
         )
     }
 
@@ -394,5 +407,14 @@ public final class Hub: Sendable {
             users.formUnion(try await shard.eventLoop.submit { shard.userNames() }.get())
         }
         return users
+    }
+
+    /// Which of `users` have a connection open on this node or, in a cluster, on any other
+    /// (asked of the node directory only for those not connected here).
+    public func connectedUsers(among users: Set<String>) async throws -> Set<String> {
+        guard !users.isEmpty else { return [] }
+        let local = try await self.onlineUsers().intersection(users)
+        guard let directory = self.nodeDirectory, local.count < users.count else { return local }
+        return local.union(try await directory.connectedUsers(among: users.subtracting(local)))
     }
 }

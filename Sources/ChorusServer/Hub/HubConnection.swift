@@ -14,6 +14,8 @@ public enum TransportKind: String, Sendable, CaseIterable {
 protocol HubConnection: AnyObject {
     var info: ConnectionInfo { get }
     var transport: TransportKind { get }
+    /// Whether binary messages go to it as binary WebSocket frames (it opted in), not as JSON.
+    var acceptsBinary: Bool { get }
     /// Patterns this connection subscribed to, so the shard can undo them when it closes.
     var subscriptions: SubscriptionSet { get set }
     /// What the client may read; nil when nothing restricts it.
@@ -34,6 +36,10 @@ protocol HubConnection: AnyObject {
     func sweep(now: NIODeadline)
     /// Tells the client why (`reason` for programs, `message` for people) and closes.
     func disconnect(code: CloseCode, reason: ReasonCode, message: String, reconnect: Bool)
+}
+
+extension HubConnection {
+    var acceptsBinary: Bool { false }
 }
 
 /// What the hub tells about a connection (HTTP API, logs).

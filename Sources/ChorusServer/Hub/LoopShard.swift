@@ -28,7 +28,7 @@ final class LoopShard: @unchecked Sendable {
     let metrics: HubMetrics
     /// Hears when an interest starts or ends on this loop.
     let interests: InterestRegistry
-    private let inbox = NIOLockedValueBox(Inbox())
+    private let inbox = LoopInbox<Work>()
 
     // Loop-confined state.
     private var connections: [UInt64: any HubConnection] = [:]
@@ -52,10 +52,6 @@ final class LoopShard: @unchecked Sendable {
     private var current: FanOut?
     private let sliceWrites: Int
 
-    private struct Inbox {
-        var work: [Work] = []
-        var scheduled = false
-    }
 
     /// The copies one drain writes before it yields to the loop's I/O: at a few microseconds a
     /// copy, a millisecond or two, so a 10,000-subscriber fan-out never holds a loop for long.
@@ -84,12 +80,7 @@ final class LoopShard: @unchecked Sendable {
 
     /// Queues several pieces of work (a group commit's messages) with one lock and at most one hop.
     func enqueue(contentsOf work: some Collection<Work>) {
-        let mustSchedule = self.inbox.withLockedValue { inbox in
-            inbox.work.append(contentsOf: work)
-            defer { inbox.scheduled = true }
-            return !inbox.scheduled
-        }
-        if mustSchedule {
+        if self.inbox.append(contentsOf: work) {
             self.eventLoop.execute { self.drain() }
         }
     }
@@ -217,12 +208,7 @@ final class LoopShard: @unchecked Sendable {
     }
 
     private func drain() {
-        let incoming = self.inbox.withLockedValue { inbox in
-            inbox.scheduled = false
-            defer { inbox.work.removeAll(keepingCapacity: true) }
-            return inbox.work
-        }
-        self.backlog.append(contentsOf: incoming)
+        self.backlog.append(contentsOf: self.inbox.take())
         var budget = self.sliceWrites
         var delivered = 0
         var bytes = 0
@@ -263,12 +249,8 @@ final class LoopShard: @unchecked Sendable {
     /// sockets. Publishes meanwhile only queue (the inbox counts as scheduled), or they would
     /// start a drain before the sockets get their turn.
     private func continueAfterIO() {
-        let alreadyScheduled = self.inbox.withLockedValue { inbox in
-            defer { inbox.scheduled = true }
-            return inbox.scheduled
-        }
         // A publish since this drain began has already scheduled the next one.
-        guard !alreadyScheduled else { return }
+        guard !self.inbox.markScheduled() else { return }
         self.eventLoop.scheduleTask(in: Self.sliceYield) { self.drain() }
     }
 
@@ -335,7 +317,7 @@ final class LoopShard: @unchecked Sendable {
                 subscribers.formIndex(after: &index)
                 if let pattern, let topic = message.topic, !Self.mayReceive(topic, through: pattern, connection) { continue }
                 guard self.claim(message, for: connection) else { continue }
-                let frame = fanOut.groups[fanOut.group].frames.frame(for: connection.transport)
+                let frame = fanOut.groups[fanOut.group].frames.frame(for: connection.transport, binary: connection.acceptsBinary)
                 self.write(frame, of: message, to: connection, flushing: flushing, delivered: &delivered, bytes: &bytes)
                 budget -= 1
             }

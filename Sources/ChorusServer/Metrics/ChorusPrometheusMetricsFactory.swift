@@ -22,10 +22,10 @@ public struct ChorusPrometheusMetricsFactory: MetricsFactory {
 
     /// A counter; a hub counter gets its HELP text.
     public func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
-        guard let name = HubMetricName(rawValue: label) else {
+        guard let descriptor = Self.descriptor(label: label) else {
             return self.base.makeCounter(label: label, dimensions: dimensions)
         }
-        return self.registry.makeCounter(descriptor: Self.descriptor(name), labels: dimensions)
+        return self.registry.makeCounter(descriptor: descriptor, labels: dimensions)
     }
 
     /// A floating-point counter, from `PrometheusMetricsFactory` (the hub has none).
@@ -46,14 +46,18 @@ public struct ChorusPrometheusMetricsFactory: MetricsFactory {
 
     /// A gauge; a hub gauge gets its HELP text.
     public func makeMeter(label: String, dimensions: [(String, String)]) -> any MeterHandler {
-        guard let name = HubMetricName(rawValue: label) else {
+        guard let descriptor = Self.descriptor(label: label) else {
             return self.base.makeMeter(label: label, dimensions: dimensions)
         }
-        return self.registry.makeGauge(descriptor: Self.descriptor(name), labels: dimensions)
+        return self.registry.makeGauge(descriptor: descriptor, labels: dimensions)
     }
 
     /// A duration histogram; a hub timer gets its HELP text and buckets.
     public func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
+        if let help = EventBusMetrics.help[label] {
+            let descriptor = MetricNameDescriptor(metricName: label, unitName: "", helpText: help)
+            return self.registry.makeDurationHistogram(descriptor: descriptor, labels: dimensions, buckets: EventBusMetrics.durationBuckets)
+        }
         guard let name = HubMetricName(rawValue: label) else {
             return self.base.makeTimer(label: label, dimensions: dimensions)
         }
@@ -83,6 +87,14 @@ public struct ChorusPrometheusMetricsFactory: MetricsFactory {
     /// Unregisters the histogram.
     public func destroyTimer(_ handler: any TimerHandler) {
         self.base.destroyTimer(handler)
+    }
+
+    /// A hub metric's, or an event bus or transform metric's (which exist only once the bus
+    /// runs, or where a transform is configured, so they are not ``HubMetricName``s); nil for
+    /// other labels.
+    private static func descriptor(label: String) -> MetricNameDescriptor? {
+        if let name = HubMetricName(rawValue: label) { return Self.descriptor(name) }
+        return (EventBusMetrics.help[label] ?? HubTransforms.help[label]).map { MetricNameDescriptor(metricName: label, unitName: "", helpText: $0) }
     }
 
     /// The metric's full name is the label (`chorus_…`, unit included).

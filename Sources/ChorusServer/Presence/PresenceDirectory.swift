@@ -31,6 +31,29 @@ public protocol PresenceDirectory: Sendable {
 
     /// A topic both clients are present in; nil when they share none (or either is gone).
     func sharedTopic(of client: String, and other: String, on loop: any EventLoop) -> EventLoopFuture<Topic?>
+
+    /// Where `frame`, a `signal` from `sender` to `target`, goes: `local` when the target is a
+    /// connection of this node (the caller writes it), `relayed` when the directory handed it to
+    /// the node holding the target, `notFound` when the two share no presence topic. A directory
+    /// of one process answers from ``sharedTopic(of:and:on:)``.
+    func routeSignal(_ frame: ByteBuffer, from sender: String, to target: String, on loop: any EventLoop) -> EventLoopFuture<SignalRoute>
+}
+
+extension PresenceDirectory {
+    /// Every target is on this process: `local` when the two share a topic.
+    public func routeSignal(_ frame: ByteBuffer, from sender: String, to target: String, on loop: any EventLoop) -> EventLoopFuture<SignalRoute> {
+        self.sharedTopic(of: sender, and: target, on: loop).map { $0 == nil ? .notFound : .local }
+    }
+}
+
+/// What became of a `signal` (``PresenceDirectory/routeSignal(_:from:to:on:)``).
+public enum SignalRoute: Sendable, Equatable {
+    /// The target is a connection of this node.
+    case local
+    /// Relayed to the node holding the target.
+    case relayed
+    /// Sender and target share no presence topic (or the target is gone).
+    case notFound
 }
 
 /// A topic's member list at one moment.

@@ -86,15 +86,21 @@ struct PresenceFeature: ConnectionFeature {
         let answer = connection.answerLater(id: id)
         let loop = connection.shard.eventLoop
         let bound = NIOLoopBound(connection, eventLoop: loop)
-        // Completes on the connection's loop: the subscription is made there once the join stands.
+        // Subscribed before the join runs, so the diff of any change after the snapshot reaches
+        // it (a cluster's directory announces changes on a connection of their own, which can
+        // overtake the answer); a refused join takes the subscription it made away again.
+        let subscribed = connection.shard.subscribe(connection, to: pattern, filtered: filtered)
+        // Completes on the connection's loop.
         directory.join(member, topic: topic, maxMembers: options.presenceMaxMembers, on: loop).whenComplete { result in
-            if case .success = result {
-                let connection = bound.value
-                guard !connection.closing else {
-                    // Closed while a remote directory answered: its close already left the rest.
-                    return directory.leaveAll(client: member.client)
-                }
-                _ = connection.shard.subscribe(connection, to: pattern, filtered: filtered)
+            let connection = bound.value
+            switch result {
+            case .success where connection.closing:
+                // Closed while a remote directory answered: its close already left the rest.
+                return directory.leaveAll(client: member.client)
+            case .success:
+                break
+            case .failure:
+                if subscribed, !connection.closing { _ = connection.shard.unsubscribe(connection, from: pattern) }
             }
             answer(result.map { .presenceState(topic: topic.name, members: $0.members, counts: $0.counts) }.mapError(Self.unavailable))
         }

@@ -61,9 +61,10 @@ struct PubSubFeature: ConnectionFeature {
             try hub.publish(
                 topic: publish.topic,
                 event: publish.event,
-                data: publish.data.bytes,
+                data: publish.binaryData ?? publish.data.bytes,
                 from: connection.info.sender,
                 excludingConnection: hub.configuration.deliverToPublisher ? nil : connection.info.id,
+                binary: publish.binaryData != nil,
                 idempotencyKey: publish.idempotencyKey.map { IdempotencyKey(publisher: connection.publisher, topic: publish.topic.name, key: $0) }
             ) { result in
                 // Other topics complete right here; history topics on the store's thread once committed.

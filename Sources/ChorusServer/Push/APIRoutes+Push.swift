@@ -109,7 +109,8 @@ extension APIRoutes {
     }
 
     /// `POST /api/push/send`: to every subscription of `user`, or of `topic`'s opted-in users
-    /// (only those without an open connection here unless `offline_only` is false). Queued:
+    /// (only those without an open connection, on any node of a cluster, unless `offline_only`
+    /// is false). Queued:
     /// 202 with how many subscriptions it was queued for.
     func sendPush(_ request: Request) async throws -> Response {
         let caller = try self.caller(request)
@@ -127,7 +128,13 @@ extension APIRoutes {
             try self.access(of: caller).authorizePublish(to: topic)
             subscriptions = try await push.store.subscriptions(forTopic: topic.name)
             if try Self.flag(body, "offline_only", default: true), !subscriptions.isEmpty {
-                let online = try await self.hub.onlineUsers()
+                let online: Set<String>
+                do {
+                    online = try await self.hub.connectedUsers(among: Set(subscriptions.map(\.user)))
+                } catch {
+                    // Better no push than one to users who are connected: the caller may retry.
+                    throw ProtocolError(.unavailable, "who is connected cannot be told now (\(error)); try again")
+                }
                 subscriptions.removeAll { online.contains($0.user) }
             }
         }

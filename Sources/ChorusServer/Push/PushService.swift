@@ -50,8 +50,8 @@ public final class PushService: Service, Sendable {
     enum Work: Sendable {
         case deliver(Job)
         /// A message to a `push: true` namespace: for its topic's subscriptions whose users are
-        /// not among the online ones.
-        case fanOut(MessageEnvelope, onlineUsers: @Sendable () async throws -> Set<String>)
+        /// not among the connected ones (`connected` picks those out of the users it is given).
+        case fanOut(MessageEnvelope, connected: @Sendable (Set<String>) async throws -> Set<String>)
     }
 
     /// What became of one message, as `chorus_push_deliveries_total` counts it.
@@ -142,18 +142,18 @@ public final class PushService: Service, Sendable {
         }
     }
 
-    /// Queues a message of a `push: true` namespace; `onlineUsers` says who is connected when
-    /// its turn comes.
-    func enqueue(message envelope: MessageEnvelope, onlineUsers: @escaping @Sendable () async throws -> Set<String>) {
-        self.yield(.fanOut(envelope, onlineUsers: onlineUsers))
+    /// Queues a message of a `push: true` namespace; `connected` says which of the subscribed
+    /// users have a connection open when its turn comes.
+    func enqueue(message envelope: MessageEnvelope, connected: @escaping @Sendable (Set<String>) async throws -> Set<String>) {
+        self.yield(.fanOut(envelope, connected: connected))
     }
 
-    /// The subscriptions of the users not online that opted `envelope`'s topic in.
-    func fanOut(_ envelope: MessageEnvelope, onlineUsers: @Sendable () async throws -> Set<String>) async {
+    /// The subscriptions of the users not connected that opted `envelope`'s topic in.
+    func fanOut(_ envelope: MessageEnvelope, connected: @Sendable (Set<String>) async throws -> Set<String>) async {
         do {
             let subscriptions = try await self.store.subscriptions(forTopic: envelope.topic)
             guard !subscriptions.isEmpty else { return }
-            let online = try await onlineUsers()
+            let online = try await connected(Set(subscriptions.map(\.user)))
             let offline = subscriptions.filter { !online.contains($0.user) }
             let payload = PushPayload(message: envelope).encoded(limit: WebPushEncryption.maxPlaintextSize)
             self.enqueue(payload, to: offline, options: PushOptions())
@@ -179,7 +179,7 @@ public final class PushService: Service, Sendable {
                 }
                 switch work {
                 case .deliver(let job): group.addTask { await self.deliver(job, with: client) }
-                case .fanOut(let envelope, let onlineUsers): group.addTask { await self.fanOut(envelope, onlineUsers: onlineUsers) }
+                case .fanOut(let envelope, let connected): group.addTask { await self.fanOut(envelope, connected: connected) }
                 }
                 inFlight += 1
             }
@@ -247,14 +247,12 @@ public final class PushService: Service, Sendable {
         }
     }
 
-    /// `Retry-After` as seconds from now: delay-seconds, or an HTTP date (RFC 9110 §10.2.3).
+    /// `Retry-After` as whole seconds from now (rounded up), read by ``RetryAfter``.
     static func retryAfterSeconds(_ value: String) -> Int? {
-        if let seconds = Int(value.trimmingCharacters(in: .whitespaces)) { return max(0, seconds) }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        return formatter.date(from: value).map { max(0, Int($0.timeIntervalSinceNow.rounded(.up))) }
+        RetryAfter.delay(parsing: value, now: WallClock.milliseconds()).map { delay in
+            let milliseconds = delay.milliseconds
+            return Int(milliseconds / 1000 + (milliseconds % 1000 == 0 ? 0 : 1))
+        }
     }
 }
 

@@ -7,7 +7,9 @@ import NIOCore
 /// or `not_found` when the target shares no presence topic with it (it left, or is gone).
 ///
 /// In order per sender–receiver pair: the sender's frames are served in order on its loop, and
-/// each relay is queued to the target's loop behind the ones before it.
+/// each relay is queued to the target's loop behind the ones before it. In a cluster the
+/// directory routes it (one Redis script, answered in order) through the target node's signal
+/// channel, which that node reads in order.
 struct SignalFeature: ConnectionFeature {
     var frames: [FrameRoute] { [FrameRoute("signal", limit: .publishRatePerConnection)] }
 
@@ -22,15 +24,22 @@ struct SignalFeature: ConnectionFeature {
             ServerFrame.signal(from: sender, data: data.bytes).write(into: &buffer)
         }
         let answer = connection.answerLater(id: id)
-        directory.sharedTopic(of: sender.client, and: target, on: connection.shard.eventLoop).whenComplete { result in
+        guard target != sender.client else { return answer(.failure(Self.notFound(target))) }
+        directory.routeSignal(relay, from: sender.client, to: target, on: connection.shard.eventLoop).whenComplete { result in
             switch result {
-            case .success(.some) where target != sender.client && hub.send(relay, toClient: target):
+            case .success(.relayed):
+                answer(.success(.ack(messageID: nil, offset: nil, epoch: nil)))
+            case .success(.local) where hub.send(relay, toClient: target):
                 answer(.success(.ack(messageID: nil, offset: nil, epoch: nil)))
             case .success:
-                answer(.failure(ProtocolError(.notFound, "client \(ProtocolError.quoted(target)) is not present in a presence topic you are present in")))
+                answer(.failure(Self.notFound(target)))
             case .failure(let error):
                 answer(.failure(ProtocolError(.unavailable, "presence is unavailable: \(error)")))
             }
         }
+    }
+
+    private static func notFound(_ target: String) -> ProtocolError {
+        ProtocolError(.notFound, "client \(ProtocolError.quoted(target)) is not present in a presence topic you are present in")
     }
 }

@@ -4,7 +4,6 @@ import CoreMetrics
 import Logging
 import NIOCore
 import NIOPosix
-import UnixSignals
 
 /// The namespaces' WebAssembly transforms (docs/wasm.md): compiled at start, run on the
 /// publishing event loop's own instance, reloaded by ``reload(force:)``.
@@ -24,6 +23,12 @@ final class HubTransforms: Sendable {
         let outcomes: [String: Counter]
         let reloads: [String: Counter]
     }
+
+    /// The `# HELP` text of its metrics, for Prometheus (`ChorusPrometheusMetricsFactory`).
+    static let help: [String: String] = [
+        "chorus_transform_calls_total": "Publishes run through a namespace's WebAssembly transform by namespace and outcome: keep, drop, replace, error, trap, fuel, memory, bad_output.",
+        "chorus_transform_reloads_total": "Reloads of a namespace's WebAssembly transform by namespace and result: reloaded or failed.",
+    ]
 
     /// The transforms of `namespaces`, or nil when none has one. A module that is missing or
     /// fails its check stops the start with the reason.
@@ -61,6 +66,11 @@ final class HubTransforms: Sendable {
         self.logger = logger
     }
 
+    /// Whether `topic`'s namespace has a transform (which takes JSON data only).
+    func transforms(_ topic: Topic) -> Bool {
+        self.transforms[String(topic.namespace)] != nil
+    }
+
     /// Runs `topic`'s namespace transform on a publish, on the calling event loop's instance;
     /// nil when the namespace has none. A failed call, an `error` status or a replacement that
     /// is not JSON or over `maxSize` refuses the publish with `transform_failed`.
@@ -79,15 +89,8 @@ final class HubTransforms: Sendable {
     /// loops; a module that fails to load is logged and the previous one keeps running.
     func reload(force: Bool) {
         for (name, transform) in self.transforms.sorted(by: { $0.key < $1.key }) {
-            switch transform.loaded.reloadFile(force: force) {
-            case .unchanged:
-                break
-            case .reloaded:
-                transform.reloads["reloaded"]?.increment()
-                self.logger.info("transform reloaded", metadata: ["namespace": "\(name)", "path": "\(transform.loaded.path ?? "")"])
-            case .failed(let error):
-                transform.reloads["failed"]?.increment()
-                self.logger.error("transform reload failed; the previous module keeps running", metadata: ["namespace": "\(name)", "error": "\(error.message)"])
+            if let result = TransformWatch.reload(transform.loaded, force: force, logger: self.logger, metadata: ["namespace": "\(name)"]) {
+                transform.reloads[result]?.increment()
             }
         }
     }
@@ -96,16 +99,6 @@ final class HubTransforms: Sendable {
 extension HubTransforms {
     /// Reloads changed module files every `interval`, and every module on SIGHUP, until cancelled.
     func watch(every interval: Duration) async {
-        let hangups = await UnixSignalsSequence(trapping: .sighup)
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for await _ in hangups { self.reload(force: true) }
-            }
-            group.addTask {
-                while (try? await Task.sleep(for: interval)) != nil { self.reload(force: false) }
-            }
-            await group.next()
-            group.cancelAll()
-        }
+        await TransformWatch.run(every: interval) { force in self.reload(force: force) }
     }
 }

@@ -23,15 +23,16 @@ public struct TransformVerdict: Sendable {
     public static let outcomes = ["keep", "drop", "replace", "error"] + [TransformFailure.Kind.trap, .fuel, .memory, .badOutput].map(\.rawValue)
 
     /// Reads `result`, the transform's run on `data`: a replacement must be one JSON value of at
-    /// most `maxSize` bytes (`max_publish_size`).
-    public init(_ result: Result<TransformOutcome, TransformFailure>, data: ByteBuffer, maxSize: Int) {
+    /// most `maxSize` bytes, the option `sizeOption` (`max_publish_size` for publishes,
+    /// `events_max_data_size` for events) says so in the refusal.
+    public init(_ result: Result<TransformOutcome, TransformFailure>, data: ByteBuffer, maxSize: Int, sizeOption: String = "max_publish_size") {
         switch result {
         case .success(.keep):
             (self.outcome, self.decision) = ("keep", .success(.deliver(data)))
         case .success(.drop):
             (self.outcome, self.decision) = ("drop", .success(.drop))
         case .success(.replace(let bytes)):
-            (self.outcome, self.decision) = Self.replacement(bytes, maxSize: maxSize)
+            (self.outcome, self.decision) = Self.replacement(bytes, maxSize: maxSize, sizeOption: sizeOption)
         case .success(.error(let reason)):
             (self.outcome, self.decision) = ("error", .failure(ProtocolError(.transformFailed, "the transform refused the message: \(reason)")))
         case .failure(let failure):
@@ -39,10 +40,10 @@ public struct TransformVerdict: Sendable {
         }
     }
 
-    private static func replacement(_ bytes: [UInt8], maxSize: Int) -> (String, Result<Decision, ProtocolError>) {
+    private static func replacement(_ bytes: [UInt8], maxSize: Int, sizeOption: String) -> (String, Result<Decision, ProtocolError>) {
         let badOutput = TransformFailure.Kind.badOutput.rawValue
         guard bytes.count <= maxSize else {
-            return (badOutput, .failure(ProtocolError(.transformFailed, "the transform's data is \(bytes.count) bytes; the limit is \(maxSize) (max_publish_size)")))
+            return (badOutput, .failure(ProtocolError(.transformFailed, "the transform's data is \(bytes.count) bytes; the limit is \(maxSize) (\(sizeOption))")))
         }
         do throws(JSONError) {
             return ("replace", .success(.deliver(try RawJSON(validating: ByteBuffer(bytes: bytes)).bytes)))

@@ -115,7 +115,7 @@ extension ClientConnectionHandler {
     func end(with bytes: [ByteBuffer], awaitPeer: Bool) {
         switch self.handshake.hubCloses(awaitPeer: awaitPeer, now: .now()) {
         case .sendAndAwaitPeer: self.output.finish(bytes, closeWhenFlushed: false)
-        case .sendAndCloseWhenFlushed: self.output.finish(bytes, closeWhenFlushed: true)
+        case .sendAndCloseWhenFlushed: self.output.finish(bytes, closeWhenFlushed: true, lingering: true)
         case .close, .none: break
         }
     }

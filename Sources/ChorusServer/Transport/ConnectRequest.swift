@@ -14,6 +14,9 @@ final class ConnectRequest: Sendable {
     let lastEventID: String?
     let origin: String?
     let remoteAddress: String?
+    /// `?binary=1`: the WebSocket client takes binary messages as binary frames (else as JSON,
+    /// their data base64).
+    let acceptsBinary: Bool
 
     init(head: HTTPRequestHead, remoteAddress: String?) {
         let uri = URI(head.uri)
@@ -22,6 +25,7 @@ final class ConnectRequest: Sendable {
         self.lastEventID = head.headers["last-event-id"].first
         self.origin = head.headers["origin"].first
         self.remoteAddress = remoteAddress
+        self.acceptsBinary = query.get("binary").map { $0 == "1" || $0 == "true" } ?? false
         if let authorization = head.headers["authorization"].first, authorization.lowercased().hasPrefix("bearer ") {
             self.token = String(String(authorization.dropFirst("bearer ".count)).trimmingSpaces())
         } else if let token = query.get("token"), !token.isEmpty {

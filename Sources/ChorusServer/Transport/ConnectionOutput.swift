@@ -83,14 +83,23 @@ final class ConnectionOutput {
     /// Writes `bytes` (the connection's last words) and flushes; with `closeWhenFlushed`, closes
     /// once they are sent. A client that does not read never lets them be sent: the
     /// ``CloseHandshake`` deadline closes it then.
-    func finish(_ bytes: [ByteBuffer], closeWhenFlushed: Bool) {
+    ///
+    /// `lingering` closes only the output (for connections the ``CloseHandshake`` deadline
+    /// bounds): a socket closed while the client's input is still unread answers with a reset,
+    /// and a reset lets the client's kernel drop what the client has not read yet, such as the
+    /// close frame that says why. The connection then closes when the client ends its side
+    /// (`inputClosed`) or at the deadline, and the handlers discard what it still sends. Where
+    /// the output cannot be closed alone, it closes whole.
+    func finish(_ bytes: [ByteBuffer], closeWhenFlushed: Bool, lingering: Bool = false) {
         guard let context = self.context else { return }
         for bytes in bytes { context.write(NIOAny(bytes), promise: nil) }
         self.needsFlush = false
         let channel = context.channel
         let flushed = context.writeAndFlush(NIOAny(ByteBuffer()))
-        if closeWhenFlushed {
-            flushed.whenComplete { _ in channel.close(promise: nil) }
+        guard closeWhenFlushed else { return }
+        flushed.whenComplete { _ in
+            guard lingering else { return channel.close(promise: nil) }
+            channel.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
         }
     }
 }

@@ -25,6 +25,7 @@ final class WebSocketConnection: ClientConnectionHandler {
     let shard: LoopShard
     private(set) var info: ConnectionInfo
     var transport: TransportKind { .webSocket }
+    let acceptsBinary: Bool
     var subscriptions = SubscriptionSet()
     var filteredPatterns: Set<TopicPattern> = []
     private(set) var access: TopicAccess?
@@ -65,6 +66,7 @@ final class WebSocketConnection: ClientConnectionHandler {
         self.hub = hub
         self.shard = shard
         self.request = request
+        self.acceptsBinary = request.acceptsBinary
         self.version = version
         self.output = ConnectionOutput(maxBacklog: hub.configuration.maxBacklog)
         // Until a token is verified, a hub that requires one reads only small frames.
@@ -147,7 +149,7 @@ final class WebSocketConnection: ClientConnectionHandler {
             // Answer a client-initiated close; if we initiated it, this is the answer we waited for.
             switch self.handshake.peerClosed(now: .now()) {
             case .sendAndCloseWhenFlushed:
-                self.output.finish([WebSocketFrameEncoding.closeFrame(code: code.rawValue, reason: "", allocator: self.allocator)], closeWhenFlushed: true)
+                self.output.finish([WebSocketFrameEncoding.closeFrame(code: code.rawValue, reason: "", allocator: self.allocator)], closeWhenFlushed: true, lingering: true)
             case .close: self.output.abort()
             case .sendAndAwaitPeer, .none: break
             }
@@ -164,10 +166,7 @@ final class WebSocketConnection: ClientConnectionHandler {
     }
 
     private func handleMessage(text: Bool, data: ByteBuffer) {
-        guard text else {
-            return self.reply(.error(ProtocolError(.badRequest, "binary frames are not supported; send JSON text frames")), id: nil)
-        }
-        let decoded = self.hub.frameDecoder.decode(data)
+        let decoded = text ? self.hub.frameDecoder.decode(data) : self.hub.frameDecoder.decodeBinary(data)
         switch decoded.result {
         case .success(let clientFrame):
             self.handle(clientFrame, id: decoded.id)

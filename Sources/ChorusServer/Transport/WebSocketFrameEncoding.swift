@@ -11,6 +11,11 @@ package enum WebSocketFrameEncoding {
         self.frame(opcode: 0x1, allocator: allocator, capacity: capacity, payload: payload)
     }
 
+    /// A binary data frame (opcode 0x2), as ``textFrame(allocator:capacity:payload:)``.
+    package static func binaryFrame(allocator: ByteBufferAllocator, capacity: Int, payload: (inout ByteBuffer) -> Void) -> ByteBuffer {
+        self.frame(opcode: 0x2, allocator: allocator, capacity: capacity, payload: payload)
+    }
+
     static func frame(opcode: UInt8, allocator: ByteBufferAllocator, capacity: Int, payload: (inout ByteBuffer) -> Void) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: capacity + self.maxHeaderSize)
         buffer.moveWriterIndex(forwardBy: self.maxHeaderSize)

@@ -1,5 +1,5 @@
 // A scripted stand-in for the browser WebSocket: the test plays the hub.
-import { EventEmitter, SUBPROTOCOL } from '../chorus.js';
+import { ChorusClient, EventEmitter, SUBPROTOCOL, decodeBinaryFrame } from '../chorus.js';
 import { within } from './wait.mjs';
 
 export class FakeWebSocket {
@@ -27,7 +27,7 @@ export class FakeWebSocket {
   readyState = 0;
   binaryType = 'blob';
   protocol = ''; // the subprotocol the hub selected, once open
-  sent = []; // frames the client sent, parsed
+  sent = []; // frames the client sent, parsed (a binary frame: its header's fields, `data` its bytes, `binary: true`)
   closedWith = null; // {code, reason} when the client closed it
   #sentEvents = new EventEmitter();
 
@@ -44,7 +44,7 @@ export class FakeWebSocket {
 
   send(text) {
     if (this.readyState !== 1) throw new Error('send on a socket that is not open');
-    const frame = JSON.parse(text);
+    const frame = typeof text === 'string' ? JSON.parse(text) : { ...decodeBinaryFrame(text), binary: true };
     this.sent.push(frame);
     this.#sentEvents.emit('sent', frame);
   }
@@ -74,6 +74,11 @@ export class FakeWebSocket {
 
   receive(frame) {
     this.onmessage?.({ type: 'message', data: JSON.stringify(frame) });
+  }
+
+  /** A binary frame from the hub (`bytes`: a Uint8Array), as a browser delivers it with binaryType 'arraybuffer'. */
+  receiveBinary(bytes) {
+    this.onmessage?.({ type: 'message', data: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) });
   }
 
   /** The connection ends without a close handshake (1006) or with the given code. */
@@ -111,4 +116,16 @@ export class FakeWebSocket {
     this.readyState = 3;
     this.onclose?.({ type: 'close', code, reason, wasClean: code !== 1006 });
   }
+}
+
+/**
+ * A ChorusClient on the first FakeWebSocket, opened by the scripted hub with `connected` (the
+ * fields of v1.1's first frame); `options` go to the client. Closed when the test ends.
+ */
+export async function connectedClient(t, { options = {}, connected = {} } = {}) {
+  const client = new ChorusClient('ws://hub.test/ws', { WebSocket: FakeWebSocket, heartbeatInterval: 0, backoff: { base: 2, cap: 8 }, ...options });
+  t.after(() => client.close());
+  const socket = await FakeWebSocket.nth(1);
+  socket.open({ connected });
+  return { client, socket };
 }

@@ -2,18 +2,12 @@
 import { test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChorusClient } from '../chorus.js';
-import { FakeWebSocket } from '../test-helpers/fake-websocket.mjs';
+import { FakeWebSocket, connectedClient } from '../test-helpers/fake-websocket.mjs';
 import { nextEvent } from '../test-helpers/wait.mjs';
 
 beforeEach(() => FakeWebSocket.reset());
 
-async function connected(t) {
-  const client = new ChorusClient('ws://hub.test/ws', { WebSocket: FakeWebSocket, heartbeatInterval: 0, backoff: { base: 2, cap: 8 } });
-  t.after(() => client.close());
-  const socket = await FakeWebSocket.nth(1);
-  socket.open();
-  return { client, socket };
-}
+const connected = (t) => connectedClient(t);
 
 /** Subscribes `name` and confirms it with `reply` fields. */
 async function subscribed(client, socket, name, reply = {}) {

@@ -472,3 +472,31 @@ test('shared vectors: connected frames give the session', async (t) => {
     client.close();
   }
 });
+
+test("in a browser, 'offline' ends the connection at once and 'online' reconnects without waiting out the backoff", async (t) => {
+  // A window's events, as a browser has them on globalThis.
+  const network = new EventTarget();
+  globalThis.addEventListener = network.addEventListener.bind(network);
+  globalThis.removeEventListener = network.removeEventListener.bind(network);
+  t.after(() => {
+    delete globalThis.addEventListener;
+    delete globalThis.removeEventListener;
+  });
+  const { client, socket } = await connected(t, { backoff: { base: 60000, cap: 60000, random: () => 1 } });
+  await stateReached(client, 'connected');
+  const closes = [];
+  client.on('close', (info) => closes.push(info.code));
+  network.dispatchEvent(new Event('offline'));
+  assert.equal(client.state, 'reconnecting');
+  assert.deepEqual(closes, [1006]);
+  assert.equal(socket.closedWith.code, 4000);
+  // The backoff says a minute; 'online' does not wait for it.
+  network.dispatchEvent(new Event('online'));
+  const next = await FakeWebSocket.nth(2, 1000);
+  next.open();
+  await stateReached(client, 'connected');
+  // Closed: the events no longer reach it.
+  client.close();
+  network.dispatchEvent(new Event('online'));
+  assert.equal(FakeWebSocket.instances.length, 2);
+});

@@ -328,6 +328,24 @@ test('SSE transport: named events and their JSON data from a real hub', async (t
   assert.equal(transport.lastEventId, frame.message_id);
 });
 
+test('binary messages: a Uint8Array arrives byte for byte over binary frames, base64 JSON and SSE', async (t) => {
+  const binary = connect(t, devHub.ws, { binary: true });
+  const plain = connect(t, devHub.ws);
+  const transport = subscribeSSE(`${devHub.http}/sse`, ['bin-it.room'], {}, { EventSource: NodeEventSource });
+  t.after(() => transport.close());
+  await nextEvent(transport, 'status', { predicate: (_old, now) => now === 'open' });
+  const channels = [binary.channel('bin-it.room'), plain.channel('bin-it.room')];
+  for (const channel of channels) await channel.subscribe();
+  const received = [...channels.map((channel) => nextEvent(channel, 'blob')), nextEvent(transport, 'blob')];
+  const payload = Uint8Array.from({ length: 300 }, (_, i) => (i * 7) & 0xff);
+  const ack = await connect(t, devHub.ws).publish('bin-it.room', 'blob', payload);
+  for (const [data, message] of await Promise.all(received)) {
+    assert.ok(data instanceof Uint8Array);
+    assert.deepEqual(data, payload);
+    assert.equal(message.message_id, ack.message_id);
+  }
+});
+
 test('SSE transport: event: disconnect with reconnect:false closes the stream', async (t) => {
   const transport = subscribeSSE(`${authHub.http}/sse`, 'sse-it.private', {}, {
     EventSource: NodeEventSource,

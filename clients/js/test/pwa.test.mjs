@@ -206,6 +206,33 @@ test('the outbox: publishes go to the controlling worker, whose reports become e
   assert.equal(await uncontrolled.queuePublish(publish), false);
 });
 
+test('the outbox: mutations go to the same worker, and its reports become mutated and mutationRejected', async () => {
+  const b = browser();
+  const worker = b.container.controller;
+  worker.postMessage = (message, [port]) => {
+    worker.messages.push(message);
+    port.postMessage(message.mutation.op === 'delete' ? { error: 'a queued delete needs a record_id' } : { queued: true });
+  };
+  const { instance } = pwa(b);
+  const seen = [];
+  for (const name of ['mutated', 'mutationRejected', 'published', 'publishRejected']) instance.on(name, (value) => seen.push([name, value]));
+  await instance.register();
+  const mutation = { collection: 'tasks:a', op: 'update', record_id: 'r', data: { n: 2 }, base_version: 1, mutation_id: 'm1' };
+  await assert.rejects(instance.queueMutation({ collection: 'tasks:a', op: 'insert', data: 1 }), /mutation_id/);
+  assert.equal(await instance.queueMutation(mutation, { token: 'jwt' }), true);
+  assert.deepEqual(worker.messages, [{ type: 'QUEUE_MUTATION', mutation, authorization: 'Bearer jwt' }]);
+  // The worker's refusal of an incomplete mutation reaches the caller.
+  await assert.rejects(instance.queueMutation({ collection: 'tasks:a', op: 'delete', mutation_id: 'm2' }), /record_id/);
+
+  const ack = { record_id: 'r', version: 2, mutation_id: 'm1', record: null };
+  const current = { id: 'r', version: 2, data: { n: 9 }, updated_at: 1, updated_by: 'bob' };
+  const error = { code: 'conflict', message: 'stale' };
+  b.container.dispatchEvent(Object.assign(new Event('message'), { data: { type: 'OUTBOX_DELIVERED', kind: 'mutation', mutation, ack } }));
+  b.container.dispatchEvent(Object.assign(new Event('message'), { data: { type: 'OUTBOX_REJECTED', kind: 'mutation', mutation, error, current } }));
+  assert.deepEqual(seen, [['mutated', { mutation, ack }], ['mutationRejected', { mutation, error, current }]]);
+  assert.equal(await pwa(browser({ firstVisit: true })).instance.queueMutation(mutation), false);
+});
+
 test('the push subscription id is the one the hub derives from the endpoint', async () => {
   const { pushSubscriptionID, base64URLToBytes } = await import('../chorus-pwa.js');
   // SHA-256("https://push.example.net/abc"), first 16 bytes, base64url (the hub's APIRoutes.subscriptionID).

@@ -240,19 +240,78 @@ test('a quota error while caching purges (through onQuotaError) and still answer
 });
 
 /** An outbox in memory, in insertion order, like the IndexedDB one. */
-function memoryOutbox(keys) {
-  const entries = keys.map((key) => ({ publish: { topic: 't', data: key, idempotency_key: key } }));
+function memoryOutbox(keys, more = []) {
+  const entries = [...keys.map((key) => SW.outboxEntry('publish', { topic: 't', data: key, idempotency_key: key })), ...more];
   return {
     entries,
     all: async () => [...entries],
-    remove: async (key) => { entries.splice(entries.findIndex((e) => e.publish.idempotency_key === key), 1); },
+    remove: async (key) => { entries.splice(entries.findIndex((e) => e.key === key), 1); },
   };
 }
 
-test('outbox: what each answer of the hub means for a stored publish', () => {
-  assert.equal(SW.publishOutcome(200), 'delivered');
-  for (const status of [0, 408, 429, 500, 503]) assert.equal(SW.publishOutcome(status), 'retry', status);
-  for (const status of [400, 401, 403, 413]) assert.equal(SW.publishOutcome(status), 'rejected', status);
+test('outbox: what each answer of the hub means for a stored entry', () => {
+  for (const status of [200, 201]) assert.equal(SW.outboxOutcome(status), 'delivered', status);
+  for (const status of [0, 408, 429, 500, 503]) assert.equal(SW.outboxOutcome(status), 'retry', status);
+  for (const status of [400, 401, 403, 404, 409, 412, 413]) assert.equal(SW.outboxOutcome(status), 'rejected', status);
+});
+
+test('outbox: publishes and mutations are keyed apart, and an incomplete one is refused', () => {
+  const publish = SW.outboxEntry('publish', { topic: 't', data: 1, idempotency_key: 'k' }, 'Bearer x', 5);
+  assert.deepEqual(publish, { kind: 'publish', key: 'publish k', publish: { topic: 't', data: 1, idempotency_key: 'k' }, authorization: 'Bearer x', queuedAt: 5 });
+  const mutation = SW.outboxEntry('mutation', { collection: 'tasks:a', op: 'update', record_id: 'r', data: {}, base_version: 3, mutation_id: 'k' });
+  assert.equal(mutation.key, 'mutation tasks:a k');
+  assert.notEqual(SW.outboxEntry('mutation', { collection: 'tasks:b', op: 'delete', record_id: 'r', mutation_id: 'k' }).key, mutation.key);
+  const bad = [
+    ['publish', { topic: 't', data: 1 }, /idempotency_key/],
+    ['mutation', { op: 'insert', data: 1, mutation_id: 'm' }, /collection/],
+    ['mutation', { collection: 'c', op: 'upsert', data: 1, mutation_id: 'm' }, /op is one of insert, update, delete/],
+    ['mutation', { collection: 'c', op: 'insert', data: 1 }, /mutation_id/],
+    ['mutation', { collection: 'c', op: 'update', data: 1, mutation_id: 'm' }, /record_id/],
+    ['mutation', { collection: 'c', op: 'insert', mutation_id: 'm' }, /needs data/],
+    ['mutation', { collection: 'c', op: 'delete', record_id: 'r', base_version: '2', mutation_id: 'm' }, /base_version/],
+    ['message', {}, /unknown outbox entry kind/],
+  ];
+  for (const [kind, value, message] of bad) assert.throws(() => SW.outboxEntry(kind, value), message);
+});
+
+test('outbox: each entry is replayed as its HTTP request, a mutation with its id and If-Match', () => {
+  const urls = { publish: `${ORIGIN}/api/publish`, collections: `${ORIGIN}/api/collections/` };
+  const request = (kind, value) => {
+    const { url, init } = SW.outboxRequest(SW.outboxEntry(kind, value, 'Bearer jwt'), urls);
+    return { url, method: init.method, headers: init.headers, body: init.body === undefined ? undefined : JSON.parse(init.body) };
+  };
+  assert.deepEqual(request('publish', { topic: 't', data: 1, idempotency_key: 'k' }), {
+    url: `${ORIGIN}/api/publish`, method: 'POST', headers: { Authorization: 'Bearer jwt', 'Content-Type': 'application/json' },
+    body: { topic: 't', data: 1, idempotency_key: 'k' },
+  });
+  const records = `${ORIGIN}/api/collections/tasks%3Aa%2Fb/records`;
+  assert.deepEqual(request('mutation', { collection: 'tasks:a/b', op: 'insert', record_id: 'r 1', data: { n: 1 }, mutation_id: 'm1' }), {
+    url: records, method: 'POST', headers: { Authorization: 'Bearer jwt', 'Content-Type': 'application/json' },
+    body: { data: { n: 1 }, mutation_id: 'm1', id: 'r 1' },
+  });
+  assert.deepEqual(request('mutation', { collection: 'tasks:a/b', op: 'insert', data: 2, mutation_id: 'm2' }).body, { data: 2, mutation_id: 'm2' });
+  assert.deepEqual(request('mutation', { collection: 'tasks:a/b', op: 'update', record_id: 'r 1', data: { n: 2 }, base_version: 4, mutation_id: 'm3' }), {
+    url: `${records}/r%201`, method: 'PUT', headers: { Authorization: 'Bearer jwt', 'If-Match': '"4"', 'Content-Type': 'application/json' },
+    body: { data: { n: 2 }, mutation_id: 'm3' },
+  });
+  assert.equal(request('mutation', { collection: 'c', op: 'update', record_id: 'r', data: 1, base_version: null, mutation_id: 'm' }).headers['If-Match'], undefined);
+  assert.deepEqual(request('mutation', { collection: 'tasks:a/b', op: 'delete', record_id: 'r 1', base_version: 0, mutation_id: 'm4' }), {
+    url: `${records}/r%201`, method: 'DELETE', headers: { Authorization: 'Bearer jwt', 'If-Match': '"0"', 'Idempotency-Key': 'm4' }, body: undefined,
+  });
+});
+
+test('outbox: a conflicting mutation is settled as rejected with the record it met, and reported to pages', async () => {
+  const mutation = { collection: 'tasks:a', op: 'update', record_id: 'r', data: { n: 2 }, base_version: 1, mutation_id: 'm1' };
+  const outbox = memoryOutbox(['a'], [SW.outboxEntry('mutation', mutation)]);
+  const current = { id: 'r', version: 2, data: { n: 9 }, updated_at: 1, updated_by: 'bob' };
+  const result = await SW.flushOutbox(outbox, async (entry) => entry.kind === 'mutation'
+    ? new Response(JSON.stringify({ error: { code: 'conflict', message: 'stale' }, current }), { status: 412 })
+    : new Response(JSON.stringify({ message_id: 'm' }), { status: 200 }));
+  assert.deepEqual([result.delivered.length, result.rejected.length, result.pending, outbox.entries.length], [1, 1, 0, 0]);
+  assert.deepEqual(SW.outboxReport('rejected', result.rejected[0]),
+    { type: 'OUTBOX_REJECTED', kind: 'mutation', mutation, error: { code: 'conflict', message: 'stale' }, current });
+  assert.deepEqual(SW.outboxReport('delivered', result.delivered[0]),
+    { type: 'OUTBOX_DELIVERED', kind: 'publish', publish: { topic: 't', data: 'a', idempotency_key: 'a' }, ack: { message_id: 'm' } });
 });
 
 test('outbox: a flush sends in order, drops what is settled, and stops at the first retry', async () => {
@@ -269,6 +328,7 @@ test('outbox: a flush sends in order, drops what is settled, and stops at the fi
   assert.deepEqual(result.rejected.map((r) => [r.entry.publish.idempotency_key, r.error.code]), [['b', 'forbidden']]);
   assert.equal(result.pending, 2);
   assert.deepEqual(outbox.entries.map((e) => e.publish.idempotency_key), ['c', 'd']);
+  assert.equal(result.rejected[0].current, null, 'a publish meets no record');
 
   const offline = await SW.flushOutbox(outbox, async () => { throw new TypeError('Failed to fetch'); });
   assert.deepEqual([offline.delivered.length, offline.pending], [0, 2]);

@@ -5,15 +5,20 @@ import {
   ChorusError,
   EventEmitter,
   OfflineQueue,
+  PeerConnection,
   SUBPROTOCOL,
   backoffDelay,
   closePolicy,
+  decodeBinaryFrame,
+  encodeBinaryFrame,
   getClient,
   subscribeSSE,
   topicMatches,
   type AckFrame,
   type ConnectionState,
   type MessageFrame,
+  type PresenceMember,
+  type PresenceStateFrame,
   type SubscribedFrame,
 } from '../chorus.js';
 import { ChorusPWA, UPDATE_STRATEGIES, registerServiceWorker } from '../chorus-pwa.js';
@@ -29,7 +34,7 @@ import {
   type Features,
   type TaskResult,
 } from '../chorus-wasm.js';
-import { ConnectionStatus, RealtimeIndicator, useChorus, useRealtimeChannel, useWebSocket } from '../react.js';
+import { ConnectionStatus, PresenceAvatars, RealtimeIndicator, useChorus, useRealtimeChannel, useRealtimePresence, useRealtimeSync, useWebSocket } from '../react.js';
 
 // The browser's own WebSocket and EventSource satisfy the injectable interfaces.
 const client = new ChorusClient('wss://hub.example/ws', {
@@ -75,6 +80,12 @@ async function flow(): Promise<void> {
     await client.direct('bob', 'offer', { sdp: '' });
   } catch (error) {
     if (error instanceof ChorusError && error.code === 'timeout') console.log(error.frame?.message, error.reason);
+  }
+  try {
+    const receipt = await client.publishEvent('chat.typing', { room: 'r1' }, { eventId: 'e-1', partitionKey: 'r1' });
+    console.log(receipt.sequence, receipt.event_id, receipt.timestamp, receipt.duplicate);
+  } catch (error) {
+    if (error instanceof ChorusError && error.code === 'invalid_event') console.log(error.frame?.violations?.[0]?.instance_location);
   }
 }
 void flow();
@@ -153,3 +164,67 @@ async function wasm(): Promise<void> {
   void pool.run({ module });
 }
 void wasm();
+
+// Presence: join, events, members by user; the React hook and avatars.
+const meeting = client.channel('room:a');
+meeting.presence.join({ name: 'Ada', status: 'online', cursor: { x: 1, y: 2 } }).then((state: PresenceStateFrame) => state.count);
+meeting.presence.on('join', (member: PresenceMember) => member.client);
+meeting.presence.on('update', (member, previous) => [member.meta.status, previous.meta.status]);
+meeting.presence.on('sync', (users) => users.map((user) => user.connections.length));
+meeting.presence.setStatus('away');
+// @ts-expect-error: meta is an object
+meeting.presence.join('online');
+const { users, onlineCount, updateStatus } = useRealtimePresence({ channel: meeting, user: { name: 'Ada' } });
+updateStatus('busy');
+PresenceAvatars({ users, max: 5 });
+const count: number = onlineCount;
+
+// WebRTC: perfect negotiation over signal frames.
+const peer = new PeerConnection(client, 'client-id', { configuration: { iceServers: [] } });
+peer.createDataChannel('chat');
+peer.on('message', (data: unknown, channel: RTCDataChannel) => [data, channel.label]);
+peer.on('track', (track: MediaStreamTrack) => track.kind);
+peer.send('hi', 'chat');
+const created: number = PeerConnection.stats.created + peer.stats.messagesSent + count;
+const stopAccepting: () => void = PeerConnection.accept(client, (other, from) => [other.remote, from.user]);
+stopAccepting();
+void created;
+
+// Binary messages: bytes in, Uint8Array out.
+async function binaryMessages(): Promise<void> {
+  const client = new ChorusClient('ws://hub.test/ws', { binary: true });
+  await client.publish('files', 'png', new Uint8Array([1, 2]));
+  await client.publish('files', 'png', new ArrayBuffer(4));
+  await client.publish('files', 'png', new Blob(['x']));
+  const frame: Uint8Array = encodeBinaryFrame({ type: 'publish', topic: 'files' }, new Uint8Array(1));
+  const bytes: Uint8Array = decodeBinaryFrame(frame).data;
+  void bytes;
+}
+void binaryMessages;
+
+// Sync collections: records, mutations with base versions, events; the React hook.
+interface Task { title: string; done: boolean }
+const board = client.collection<Task>('tasks:board');
+board.subscribe().then((records) => records.map((record) => record.data.title));
+board.insert({ title: 'Ship', done: false }, { id: 't1' }).then((ack) => ack.version + ack.record_id.length);
+board.update('t1', { title: 'Ship', done: true });
+board.update('t1', { title: 'Ship it', done: true }, { baseVersion: null });
+board.remove('t1', { baseVersion: 3 });
+board.on('update', (record, previous, change) => [record.data.done, previous.version, change.local]);
+board.on('rollback', ({ error, current }) => [error.code, current?.data.title]);
+board.on('status', (status) => status === 'offline');
+const pendingFlag: true | undefined = board.get('t1')?.pending;
+// Offline mutations through the service worker's outbox, settled by its reports.
+const outboxed = client.collection<Task>('tasks:outboxed', { outbox: (mutation) => pwa.queueMutation(mutation, { token: 'jwt' }) });
+pwa.on('mutated', (report) => outboxed.outboxReport(report));
+pwa.on('mutationRejected', (report) => [outboxed.outboxReport(report), report.error.code === 'conflict', report.current?.version]);
+void pwa.queueMutation({ collection: 'tasks:outboxed', op: 'update', record_id: 't1', data: {}, base_version: 2, mutation_id: 'm1' });
+// @ts-expect-error: data is a Task
+board.insert({ title: 1 });
+const synced = useRealtimeSync<Task>({
+  channel: 'demo', client, resource: 'tasks', initialData: [],
+  onInsert: (record) => record.data.title, onDelete: (previous, change) => [previous.id, change.version],
+});
+synced.insert({ title: 'Write docs', done: false });
+const syncStatus: 'idle' | 'loading' | 'live' | 'offline' | 'error' = synced.status;
+void [pendingFlag, syncStatus, synced.data.length];

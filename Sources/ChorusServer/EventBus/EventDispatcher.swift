@@ -1,0 +1,291 @@
+import ChorusCore
+import Logging
+import Synchronization
+
+/// Delivers one consumer's events, as one task of the bus service (docs/event-bus.md,
+/// "Dispatcher"): holds leases on the consumer's partitions, fans new events out from the
+/// cursor, loads the pending deliveries of the partitions it holds into a `DeliveryScheduler`,
+/// starts what it says, and records each attempt's outcome durably with the retry policy's
+/// decision. It wakes on a local commit (``wake()``), on a completion, at the scheduler's next
+/// tick, at lease renewal, and every poll interval (events appended by other nodes).
+final class EventDispatcher: Sendable {
+    /// Timing of the loop; tests shorten it.
+    struct Timing: Sendable {
+        /// How long a lease lasts; renewed at a third of it.
+        var leaseTTL: Int64 = 6_000
+        /// The longest sleep without a wake-up (events another node appended).
+        var pollInterval: Int64 = 1_000
+        /// After a store error, the wait before trying again.
+        var errorBackoff: Int64 = 1_000
+    }
+
+    private enum Signal: Sendable {
+        case wake
+        case finished(PendingDelivery, attempt: Int, startedAt: Int64, result: EventDeliveryResult, duration: Int64)
+    }
+
+    let consumer: EventConsumer
+    private let store: any EventStore
+    private let target: any EventTarget
+    private let node: String
+    private let liveNodes: @Sendable () async -> Int
+    private let clock: @Sendable () -> Int64
+    private let timing: Timing
+    private let metrics: EventBusMetrics
+    /// Called once when an attempt says the target is gone (HTTP 410): the bus disables the consumer.
+    private let onGone: @Sendable (String) async -> Void
+    private let logger: Logger
+    private let signals: AsyncStream<Signal>
+    private let signal: AsyncStream<Signal>.Continuation
+    /// Whether a `.wake` waits in `signals` not yet looked at: a burst of commits (one wake
+    /// each) then costs one look, and completions are not queued behind thousands of wakes.
+    private let wakePending = Atomic<Bool>(false)
+    /// Set by ``stop()``: the loop ends at its next signal, not after those still buffered.
+    private let stopped = Atomic<Bool>(false)
+
+    init(
+        consumer: EventConsumer, store: any EventStore, target: any EventTarget, node: String,
+        liveNodes: @escaping @Sendable () async -> Int, clock: @escaping @Sendable () -> Int64, timing: Timing,
+        metrics: EventBusMetrics, logger: Logger, onGone: @escaping @Sendable (String) async -> Void
+    ) {
+        self.consumer = consumer
+        self.store = store
+        self.target = target
+        self.node = node
+        self.liveNodes = liveNodes
+        self.clock = clock
+        self.timing = timing
+        self.metrics = metrics
+        self.logger = logger
+        self.onGone = onGone
+        (self.signals, self.signal) = AsyncStream.makeStream(of: Signal.self)
+    }
+
+    /// Something may be new (a local commit, a retried dead letter, a replay): look now.
+    func wake() {
+        guard !self.wakePending.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        self.signal.yield(.wake)
+    }
+
+    /// Runs until the task is cancelled; then releases its leases (another node takes them at once).
+    func run() async {
+        var loop = Loop(dispatcher: self)
+        await withTaskGroup(of: Void.self) { group in
+            self.wake()
+            var timer: Task<Void, Never>?
+            for await signal in self.signals {
+                if Task.isCancelled || self.stopped.load(ordering: .acquiring) { break }
+                switch signal {
+                case .wake:
+                    // Cleared first: a commit during the look wakes it again.
+                    self.wakePending.store(false, ordering: .releasing)
+                    await loop.look()
+                case .finished(let delivery, let attempt, let startedAt, let result, let duration):
+                    let gone = await loop.record(delivery, attempt: attempt, startedAt: startedAt, result: result, duration: duration)
+                    if gone {
+                        await self.onGone(self.consumer.name)
+                        group.cancelAll()
+                        timer?.cancel()
+                        break
+                    }
+                }
+                if loop.gone { break }
+                for delivery in loop.toStart {
+                    group.addTask { await self.attempt(delivery) }
+                }
+                loop.toStart = []
+                timer?.cancel()
+                let delay = max(0, loop.nextLook - self.clock())
+                timer = Task { [weak self] in
+                    guard (try? await Task.sleep(for: .milliseconds(delay))) != nil else { return }
+                    self?.wake()
+                }
+            }
+            timer?.cancel()
+            group.cancelAll()
+        }
+        _ = try? await self.store.releaseLeases(node: self.node, consumer: self.consumer.name)
+    }
+
+    /// Stops ``run()``.
+    func stop() {
+        self.stopped.store(true, ordering: .releasing)
+        self.signal.finish()
+    }
+
+    /// One attempt, bounded by the consumer's timeout; its result comes back as a signal.
+    private func attempt(_ delivery: PendingDelivery) async {
+        let attempt = delivery.attempts + 1
+        let startedAt = self.clock()
+        let started = ContinuousClock.now
+        let target = self.target
+        let consumer = self.consumer.name
+        let timeout = self.consumer.timeout
+        let result = await withTaskGroup(of: EventDeliveryResult?.self) { group in
+            group.addTask { await target.deliver(delivery.event, consumer: consumer, attempt: attempt) }
+            group.addTask {
+                guard (try? await Task.sleep(for: timeout)) != nil else { return nil }
+                return EventDeliveryResult(outcome: .failed(), error: "timed out after \(timeout)")
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? EventDeliveryResult(outcome: .failed(), error: "cancelled")
+        }
+        let elapsed = ContinuousClock.now - started
+        let duration = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+        self.signal.yield(.finished(delivery, attempt: attempt, startedAt: startedAt, result: result, duration: duration))
+    }
+
+    /// The loop's state: the scheduler, the deliveries it knows, the leases held.
+    private struct Loop {
+        let dispatcher: EventDispatcher
+        var scheduler: DeliveryScheduler
+        var known: [Int64: PendingDelivery] = [:]
+        var held: [Int] = []
+        var renewLeasesAt: Int64 = 0
+        var schedulerWakeUp: Int64?
+        var nextLook: Int64 = 0
+        var toStart: [PendingDelivery] = []
+        /// Sequences being attempted now.
+        var inFlight: Set<Int64> = []
+        /// When the lag gauge may be read from the store again (its queries scan the log).
+        var lagDueAt: Int64 = 0
+        var gone = false
+        var generator = SystemRandomNumberGenerator()
+
+        init(dispatcher: EventDispatcher) {
+            self.dispatcher = dispatcher
+            self.scheduler = DeliveryScheduler(ordering: dispatcher.consumer.ordering, concurrency: dispatcher.consumer.concurrency)
+        }
+
+        private var consumer: EventConsumer { self.dispatcher.consumer }
+        private var store: any EventStore { self.dispatcher.store }
+
+        /// Renews leases when due, fans out, loads pending deliveries, starts what is due.
+        mutating func look() async {
+            let now = self.dispatcher.clock()
+            do {
+                if now >= self.renewLeasesAt {
+                    let nodes = max(1, await self.dispatcher.liveNodes())
+                    let share = (self.consumer.partitions + nodes - 1) / nodes
+                    let held = try await self.store.acquireLeases(
+                        consumer: self.consumer.name, partitionCount: self.consumer.partitions, node: self.dispatcher.node,
+                        max: share, ttl: self.dispatcher.timing.leaseTTL, now: now)
+                    self.forget(partitionsNotIn: Set(held), now: now)
+                    self.held = held
+                    self.renewLeasesAt = now + self.dispatcher.timing.leaseTTL / 3
+                }
+                try await self.fanOut(now: now)
+                try await self.loadPending(now: now)
+                self.apply(self.scheduler.tick(now: self.dispatcher.clock()))
+                self.schedule(now: now, delay: self.dispatcher.timing.pollInterval)
+            } catch {
+                self.dispatcher.logger.warning("event consumer '\(self.consumer.name)': \(error)")
+                self.schedule(now: now, delay: self.dispatcher.timing.errorBackoff)
+            }
+        }
+
+        /// Drops the waiting deliveries of partitions another node holds now (it delivers them);
+        /// those in flight finish and are recorded (at worst delivered twice: at-least-once).
+        private mutating func forget(partitionsNotIn held: Set<Int>, now: Int64) {
+            for (sequence, delivery) in self.known where !held.contains(delivery.partition) && !self.inFlight.contains(sequence) {
+                self.known[sequence] = nil
+                // Only the local scheduler forgets it (its way to drop a waiting delivery); the store's row stays pending.
+                self.apply(self.scheduler.deadLettered(sequence: sequence, now: now))
+            }
+        }
+
+        /// Creates the deliveries of the events after the cursor that the consumer takes.
+        private mutating func fanOut(now: Int64) async throws {
+            var cursor = try await self.store.cursor(of: self.consumer.name)
+            while true {
+                let page = try await self.store.events(EventQuery(afterSequence: cursor, order: .oldestFirst, limit: 500))
+                guard let last = page.last else { break }
+                let deliveries = page.filter { self.consumer.matches($0.event) }.map { NewDelivery($0, partitionCount: self.consumer.partitions) }
+                cursor = try await self.store.fanOut(consumer: self.consumer.name, through: last.sequence, deliveries: deliveries, now: now)
+                guard page.count == 500 else { break }
+            }
+        }
+
+        /// Hands the scheduler the pending deliveries of the held partitions it does not know yet.
+        private mutating func loadPending(now: Int64) async throws {
+            guard !self.held.isEmpty else { return }
+            let pending = try await self.store.pending(consumer: self.consumer.name, partitions: self.held, dueBy: nil, limit: 1_000)
+            var added: [DeliveryScheduler.Delivery] = []
+            for delivery in pending where self.known[delivery.event.sequence] == nil {
+                self.known[delivery.event.sequence] = delivery
+                added.append(.init(sequence: delivery.event.sequence, partitionKey: delivery.event.event.partitionKey, attempts: delivery.attempts, notBefore: delivery.nextAttemptAt))
+            }
+            self.apply(self.scheduler.enqueue(contentsOf: added, now: now))
+            // At most once per poll interval: both queries scan tables that grow with the log.
+            guard now >= self.lagDueAt else { return }
+            self.lagDueAt = now + self.dispatcher.timing.pollInterval
+            if let state = try await self.store.consumerStates().first(where: { $0.consumer == self.consumer.name }) {
+                let last = try await self.store.stats().lastSequence
+                self.dispatcher.metrics.lag(Int(max(0, last - state.cursor)) + state.pending, deadLetters: state.deadLettered, consumer: self.consumer.name)
+            }
+        }
+
+        /// Records an attempt's outcome durably and tells the scheduler; true when the target is gone.
+        mutating func record(_ delivery: PendingDelivery, attempt: Int, startedAt: Int64, result: EventDeliveryResult, duration: Int64) async -> Bool {
+            let sequence = delivery.event.sequence
+            self.inFlight.remove(sequence)
+            let now = self.dispatcher.clock()
+            let metrics = self.dispatcher.metrics
+            let name = self.consumer.name
+            let decision = self.consumer.retry.next(afterAttempt: attempt, outcome: result.outcome, now: now, using: &self.generator)
+            let record = DeliveryAttempt(at: startedAt, statusCode: result.statusCode, error: result.error ?? "failed", duration: duration)
+            do {
+                switch decision {
+                case .delivered:
+                    try await self.store.delivered(consumer: name, sequence: sequence)
+                    if result.filtered {
+                        metrics.delivery(.filtered, consumer: name)
+                    } else {
+                        metrics.delivery(.delivered, consumer: name, duration: duration)
+                    }
+                    self.known[sequence] = nil
+                    self.apply(self.scheduler.succeeded(sequence: sequence, now: now))
+                case .retry(let at):
+                    _ = try await self.store.failed(consumer: name, sequence: sequence, attempt: record, retryAt: at)
+                    metrics.delivery(.failed, consumer: name)
+                    metrics.delivery(.retried, consumer: name)
+                    self.known[sequence]?.attempts = attempt
+                    self.apply(self.scheduler.failed(sequence: sequence, retryAt: at, now: now))
+                case .deadLetter:
+                    _ = try await self.store.failed(consumer: name, sequence: sequence, attempt: record, retryAt: nil)
+                    metrics.delivery(.failed, consumer: name)
+                    metrics.delivery(.deadLettered, consumer: name)
+                    self.known[sequence] = nil
+                    self.apply(self.scheduler.deadLettered(sequence: sequence, now: now))
+                case .disable:
+                    // The attempt is kept, and the delivery stays pending for when the consumer is enabled again.
+                    _ = try await self.store.failed(consumer: name, sequence: sequence, attempt: record, retryAt: now)
+                    metrics.delivery(.failed, consumer: name)
+                    self.dispatcher.logger.warning("event consumer '\(name)' disabled: its target answered 410 Gone")
+                    self.gone = true
+                    return true
+                }
+            } catch {
+                // Not recorded: the row stays pending as it was, so the event is delivered again (at-least-once).
+                self.dispatcher.logger.warning("event consumer '\(name)': recording delivery \(sequence): \(error)")
+                let retryAt = now + self.dispatcher.timing.errorBackoff
+                self.apply(self.scheduler.failed(sequence: sequence, retryAt: retryAt, now: now))
+            }
+            self.schedule(now: now, delay: self.dispatcher.timing.pollInterval)
+            return false
+        }
+
+        private mutating func apply(_ actions: DeliveryScheduler.Actions) {
+            let started = actions.start.compactMap { self.known[$0.sequence] }
+            self.inFlight.formUnion(started.map(\.event.sequence))
+            self.toStart += started
+            self.schedulerWakeUp = actions.wakeUp
+        }
+
+        /// The next look: the scheduler's wake-up, lease renewal or the poll interval, whichever comes first.
+        private mutating func schedule(now: Int64, delay: Int64) {
+            self.nextLook = min(now + delay, self.renewLeasesAt, self.schedulerWakeUp ?? .max)
+        }
+    }
+}
