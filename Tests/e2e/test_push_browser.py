@@ -10,57 +10,14 @@ stand-in in test_push.py and the click's window choice is asked of the worker di
 
 from __future__ import annotations
 
-import itertools
 import json
-from typing import Any
 
-import httpx
 import pytest
 from selenium.webdriver.common.by import By
-from websockets.sync.client import connect
 
+from devtools import DevTools
 from test_browser import DemoPage, start_chromium, wait_until
 from test_push import keys
-
-
-class DevTools:
-    """A raw DevTools protocol connection to the browser Selenium drives, for what
-    ``execute_cdp_cmd`` cannot do: read events, and talk to the service worker's own target."""
-
-    def __init__(self, driver) -> None:
-        address = driver.capabilities["goog:chromeOptions"]["debuggerAddress"]
-        url = httpx.get(f"http://{address}/json/version").json()["webSocketDebuggerUrl"]
-        self.ws = connect(url, max_size=None, open_timeout=10)
-        self.ids = itertools.count(1)
-        self.events: list[dict[str, Any]] = []
-
-    def send(self, method: str, params: dict[str, Any] | None = None, session: str | None = None) -> dict[str, Any]:
-        message_id = next(self.ids)
-        message: dict[str, Any] = {"id": message_id, "method": method, "params": params or {}}
-        if session:
-            message["sessionId"] = session
-        self.ws.send(json.dumps(message))
-        while True:
-            answer = json.loads(self.ws.recv(timeout=20))
-            if answer.get("id") == message_id:
-                assert "error" not in answer, (method, answer)
-                return answer["result"]
-            self.events.append(answer)
-
-    def wait_event(self, method: str, predicate=lambda params: True) -> dict[str, Any]:
-        while True:
-            for event in self.events:
-                if event.get("method") == method and predicate(event["params"]):
-                    return event["params"]
-            self.events.append(json.loads(self.ws.recv(timeout=20)))
-
-    def attach(self, predicate) -> str:
-        targets = self.send("Target.getTargets")["targetInfos"]
-        target = next(t for t in targets if predicate(t))
-        return self.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})["sessionId"]
-
-    def close(self) -> None:
-        self.ws.close()
 
 
 @pytest.fixture
@@ -92,11 +49,7 @@ def test_a_pushed_message_shows_its_notification_and_its_url_picks_the_demo_wind
     devtools = DevTools(browser)
     try:
         page_session = devtools.attach(lambda t: t["type"] == "page" and t["url"].startswith(f"{hub.url}/demo"))
-        devtools.send("ServiceWorker.enable", session=page_session)
-        registration = devtools.wait_event(
-            "ServiceWorker.workerRegistrationUpdated",
-            lambda params: any(r["scopeURL"] == f"{hub.url}/" for r in params["registrations"]))
-        registration_id = next(r["registrationId"] for r in registration["registrations"] if r["scopeURL"] == f"{hub.url}/")
+        registration_id = devtools.registration_id(page_session, f"{hub.url}/")
         payload = {"title": "Storm warning", "body": "Wind at 90 km/h", "url": "/demo#alerts", "tag": "alerts:news",
                    "topic": "alerts:news", "data": {"level": 3}}
         def push(data: str, shown, message: str):
@@ -124,13 +77,11 @@ def test_a_pushed_message_shows_its_notification_and_its_url_picks_the_demo_wind
         # The click handler's choice, asked of the worker among the browser's real window clients:
         # the open demo page (same page, other fragment), which it would navigate and focus.
         worker_session = devtools.attach(lambda t: t["type"] == "service_worker" and t["url"].startswith(hub.url))
-        answer = devtools.send("Runtime.evaluate", {
-            "expression": """(async () => {
-                const [notification] = (await self.registration.getNotifications()).filter((n) => n.tag === 'alerts:news');
-                const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
-                return { urls: windows.map((w) => w.url), chosen: ChorusSW.windowForURL(windows, notification.data.url)?.url ?? null };
-            })()""",
-            "awaitPromise": True, "returnByValue": True}, session=worker_session)["result"]["value"]
+        answer = devtools.evaluate(worker_session, """(async () => {
+            const [notification] = (await self.registration.getNotifications()).filter((n) => n.tag === 'alerts:news');
+            const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+            return { urls: windows.map((w) => w.url), chosen: ChorusSW.windowForURL(windows, notification.data.url)?.url ?? null };
+        })()""")
         assert answer["chosen"] in answer["urls"] and answer["chosen"].startswith(f"{hub.url}/demo"), answer
     finally:
         devtools.close()

@@ -1,9 +1,11 @@
 """The service worker (clients/js/chorus-sw.js) and its page side (chorus-pwa.js) in a real
 headless Chromium: the demo installs, precaches and opens with the hub stopped; an uncached
 navigation gets the offline page; a message typed while the hub is down survives a reload in
-the worker's outbox and is delivered once when the hub is back; a worker written by ``chorus pwa generate`` for an app on
-another origin is updated by each update strategy. ``http://127.0.0.1`` is a secure context,
-so service workers run without TLS. Every wait is on a browser condition, none is timed.
+the worker's outbox and is delivered once when the hub is back, by the demo's flush or by the
+worker's Background Sync event alone (fired through the DevTools protocol); a worker written by
+``chorus pwa generate`` for an app on another origin is updated by each update strategy.
+``http://127.0.0.1`` is a secure context, so service workers run without TLS. Every wait is on a
+browser condition, none is timed, except the one second in which nothing may be delivered.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import os
 import shutil
 import threading
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -24,6 +27,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from conftest import run_cli
+from devtools import DevTools
 from test_browser import RECONNECT_WAIT, DemoPage, history, page_errors, screenshot, start_chromium, wait_until
 
 CLIENT = Path(__file__).resolve().parents[2] / "clients" / "js"
@@ -339,6 +343,99 @@ def test_an_outbox_left_by_the_previous_worker_is_upgraded_and_sent(hub_factory,
     assert flush_outbox(browser) == {"delivered": 1, "rejected": 0, "pending": 0}
     assert [m["data"]["text"] for m in history(hub, "demo:lobby")] == ["stored by the old worker"]
     assert outbox(browser) == []
+
+
+# A page of the hub's origin that runs no script: the worker answers it from its precache, so
+# it is controlled (it can ask the worker and read IndexedDB) while nothing in it reconnects to
+# the hub or flushes the outbox, as the demo does on connecting.
+QUIET_PAGE = "/offline.html"
+
+ASK_WORKER_TO_FLUSH_JS = """
+const done = arguments[arguments.length - 1];
+const channel = new MessageChannel();
+channel.port1.onmessage = (event) => done(event.data);
+navigator.serviceWorker.controller.postMessage({ type: 'FLUSH_OUTBOX' }, [channel.port2]);
+"""
+
+
+def sync_log(devtools: DevTools) -> list[tuple[str, dict[str, str]]]:
+    """What Chromium logged about Background Sync so far (BackgroundService domain): event names
+    with their metadata, in order."""
+    devtools.send("Browser.getVersion")   # a round trip: the events sent before its answer are read
+    return [(e["params"]["backgroundServiceEvent"]["eventName"],
+             {m["key"]: m["value"] for m in e["params"]["backgroundServiceEvent"]["eventMetadata"]})
+            for e in devtools.events if e.get("method") == "BackgroundService.backgroundServiceEventReceived"]
+
+
+def test_what_was_queued_while_the_hub_was_down_is_delivered_once_by_the_workers_sync_event(restartable_hub, browser, tmp_path):
+    """Only the worker's `sync` event, fired through the DevTools protocol, sends the outbox here.
+
+    Why nothing else can: the tab has left the demo for a page that runs no script (the demo
+    flushes on connecting); and Chromium, which fires a Background Sync as soon as it is
+    registered when it believes itself online (it does: only the hub is down), has done so while
+    the hub was down, seen the flush fail (waitUntil rejected) and put its retry minutes away
+    (its BackgroundService log says so, and the test checks it). `dispatchSyncEvent` dispatches
+    straight to the worker, whatever that registration's state."""
+    hubs = restartable_hub(["--namespaces", SYNC_NAMESPACES], cwd=tmp_path)
+    hub = hubs.start()
+    page = open_controlled_demo(browser, hub)
+    devtools = DevTools(browser)
+    try:
+        tab = devtools.attach(lambda t: t["type"] == "page" and t["url"].startswith(f"{hub.url}/demo"))
+        devtools.send("BackgroundService.setRecording", {"shouldRecord": True, "service": "backgroundSync"}, session=tab)
+        devtools.send("BackgroundService.startObserving", {"service": "backgroundSync"}, session=tab)
+        # The tag the worker listens for, as it reads its configuration (web/pwa.json names none).
+        worker = devtools.attach(lambda t: t["type"] == "service_worker" and t["url"].startswith(hub.url))
+        tag = devtools.evaluate(worker, "ChorusSW.normalizeConfig(self.chorusSWConfig).backgroundSync.tag")
+        assert tag == "chorus-publish"
+
+        hubs.stop()
+        page.wait(lambda: page.status()[0] == "reconnecting", "the page did not notice the hub was gone")
+        page.send("delivered by the sync event")
+        mutation = {"collection": "demo:tasks", "op": "insert", "record_id": "bg", "data": task("synced in the background", 1),
+                    "mutation_id": "m-bg"}
+        assert browser.execute_async_script(QUEUE_MUTATIONS_JS, [mutation]) == [True]
+        queued = wait_until(browser, lambda: len(entries := outbox(browser)) == 2 and entries, "the message was not stored")
+        assert [e["kind"] for e in queued] == ["publish", "mutation"]
+        # Queueing registered the sync, which Chromium fired at once, into a hub that is down (a
+        # queue during that event makes it fire once more); the last attempt failed, and the
+        # next one is minutes away.
+        log = wait_until(browser, lambda: (events := sync_log(devtools)) and events[-1][0] == "sync event failed" and events,
+                         "Chromium did not fire (and fail) the registered sync while the hub was down")
+        assert ("Registered sync", {}) in log
+        assert int(log[-1][1]["Next Attempt Delay (ms)"]) >= 60_000, log
+
+        browser.get(hub.url + QUIET_PAGE)
+        wait_until(browser, lambda: browser.execute_script("return !!navigator.serviceWorker.controller"),
+                   "the quiet page is not controlled")
+        hub = hubs.start()
+        # The hub is back and nothing sends: the negative check that lets this test fail.
+        time.sleep(1)
+        assert history(hub, "demo:lobby") == [] and collection(hub)["version"] == 0
+        assert len(outbox(browser)) == 2
+        assert sync_log(devtools) == log, "Chromium fired the sync again on its own"
+
+        registration_id = devtools.registration_id(tab, f"{hub.url}/")
+        sync_event = {"origin": hub.url, "registrationId": registration_id, "tag": tag, "lastChance": False}
+        devtools.send("ServiceWorker.dispatchSyncEvent", sync_event, session=tab)
+        wait_until(browser, lambda: collection(hub)["version"] == 1, "the sync event did not apply the mutation")
+        assert [m["data"]["text"] for m in history(hub, "demo:lobby")] == ["delivered by the sync event"]
+        assert [(r["id"], r["data"]["title"]) for r in collection(hub)["records"]] == [("bg", "synced in the background")]
+        assert outbox(browser) == []
+        dispatched = ("Dispatched sync event", {"Last Chance": "No"})
+        assert sync_log(devtools)[len(log):] == [dispatched]
+
+        # A second sync event finds nothing to send. Once Chromium logs it as dispatched it is on
+        # its way to the worker ahead of the page's message, and the worker runs one flush after
+        # the other: the flush asked for next answers after the event's.
+        devtools.send("ServiceWorker.dispatchSyncEvent", sync_event, session=tab)
+        wait_until(browser, lambda: sync_log(devtools)[len(log):] == [dispatched, dispatched],
+                   "the second sync event was not dispatched")
+        assert browser.execute_async_script(ASK_WORKER_TO_FLUSH_JS) == {"delivered": 0, "rejected": 0, "pending": 0}
+        assert [m["data"]["text"] for m in history(hub, "demo:lobby")] == ["delivered by the sync event"]
+        assert collection(hub)["version"] == 1
+    finally:
+        devtools.close()
 
 
 # --------------------------------------------------------------------------------------------
