@@ -111,11 +111,12 @@ public final class SQLiteSyncStore: SyncStore {
     }
 
     /// One mutation inside the batch's transaction: the remembered answer of its mutation id, or
-    /// the change the rules make, written.
+    /// the change the rules make, written. Its statements are the connection's cached ones:
+    /// compiling them anew (SQLite's parser, GRDB's authorizer) cost more than running them.
     private static func apply(_ request: Request, _ db: Database) throws -> (SyncAck, SyncChange?) {
         let (mutation, collection) = (request.mutation, request.collection)
         if let row = try Row.fetchOne(
-            db, sql: "SELECT record_id, version FROM chorus_sync_mutations WHERE collection = ? AND mutation_id = ?",
+            db.cachedStatement(sql: "SELECT record_id, version FROM chorus_sync_mutations WHERE collection = ? AND mutation_id = ?"),
             arguments: [collection, mutation.mutationID])
         {
             return (SyncAck(recordID: row[0], version: UInt64(row[1] as Int64), mutationID: mutation.mutationID, record: nil), nil)
@@ -134,40 +135,40 @@ public final class SQLiteSyncStore: SyncStore {
     private static func write(_ change: SyncChange, limits: SyncLimits, _ db: Database) throws {
         let collection = change.collection
         if let data = change.data {
-            try db.execute(
+            try db.cachedStatement(
                 sql: "INSERT OR REPLACE INTO chorus_sync_records (collection, id, version, data, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [collection, change.recordID, Int64(change.version), Data(data.readableBytesView), change.at, change.by])
+            ).execute(arguments: [collection, change.recordID, Int64(change.version), Data(data.readableBytesView), change.at, change.by])
         } else {
-            try db.execute(sql: "DELETE FROM chorus_sync_records WHERE collection = ? AND id = ?", arguments: [collection, change.recordID])
+            try db.cachedStatement(sql: "DELETE FROM chorus_sync_records WHERE collection = ? AND id = ?").execute(arguments: [collection, change.recordID])
         }
-        try db.execute(
-            sql: "INSERT INTO chorus_sync_changes (collection, version, op, record_id, data, mutation_id, by, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            arguments: [collection, Int64(change.version), change.op.rawValue, change.recordID, change.data.map { Data($0.readableBytesView) }, change.mutationID, change.by, change.at])
+        try db.cachedStatement(
+            sql: "INSERT INTO chorus_sync_changes (collection, version, op, record_id, data, mutation_id, by, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        ).execute(arguments: [collection, Int64(change.version), change.op.rawValue, change.recordID, change.data.map { Data($0.readableBytesView) }, change.mutationID, change.by, change.at])
         if let mutationID = change.mutationID {
-            try db.execute(
-                sql: "INSERT INTO chorus_sync_mutations (collection, mutation_id, record_id, version) VALUES (?, ?, ?, ?)",
-                arguments: [collection, mutationID, change.recordID, Int64(change.version)])
+            try db.cachedStatement(sql: "INSERT INTO chorus_sync_mutations (collection, mutation_id, record_id, version) VALUES (?, ?, ?, ?)")
+                .execute(arguments: [collection, mutationID, change.recordID, Int64(change.version)])
         }
         // Kept by count, and by age when the namespace says so (the newest change is never expired).
         var compacted = SyncRules.compaction(version: change.version, kept: limits.changesKept)
         if let expiry = SyncRules.expiry(now: change.at, limits: limits),
             let expired = try Int64.fetchOne(
-                db, sql: "SELECT max(version) FROM chorus_sync_changes WHERE collection = ? AND version < ? AND at < ?", arguments: [collection, Int64(change.version), expiry])
+                db.cachedStatement(sql: "SELECT max(version) FROM chorus_sync_changes WHERE collection = ? AND version < ? AND at < ?"),
+                arguments: [collection, Int64(change.version), expiry])
         {
             compacted = max(compacted, UInt64(expired))
         }
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO chorus_sync_collections (collection, version, compacted_through, records) VALUES (?1, ?2, ?3, max(?4, 0))
                 ON CONFLICT (collection) DO UPDATE SET version = ?2, compacted_through = max(compacted_through, ?3), records = records + ?4
-                """,
-            arguments: [collection, Int64(change.version), Int64(compacted), change.op == .insert ? 1 : change.op == .delete ? -1 : 0])
+                """
+        ).execute(arguments: [collection, Int64(change.version), Int64(compacted), change.op == .insert ? 1 : change.op == .delete ? -1 : 0])
         if compacted > 0 {
-            try db.execute(sql: "DELETE FROM chorus_sync_changes WHERE collection = ? AND version <= ?", arguments: [collection, Int64(compacted)])
+            try db.cachedStatement(sql: "DELETE FROM chorus_sync_changes WHERE collection = ? AND version <= ?").execute(arguments: [collection, Int64(compacted)])
         }
         let forgotten = SyncRules.compaction(version: change.version, kept: limits.mutationsKept)
         if forgotten > 0 {
-            try db.execute(sql: "DELETE FROM chorus_sync_mutations WHERE collection = ? AND version <= ?", arguments: [collection, Int64(forgotten)])
+            try db.cachedStatement(sql: "DELETE FROM chorus_sync_mutations WHERE collection = ? AND version <= ?").execute(arguments: [collection, Int64(forgotten)])
         }
     }
 
@@ -208,7 +209,8 @@ public final class SQLiteSyncStore: SyncStore {
 
     /// A collection's version, the version its log is compacted through, and how many records it holds.
     private static func position(_ db: Database, _ collection: String) throws -> (version: UInt64, compacted: UInt64, records: Int) {
-        guard let row = try Row.fetchOne(db, sql: "SELECT version, compacted_through, records FROM chorus_sync_collections WHERE collection = ?", arguments: [collection]) else {
+        let statement = try db.cachedStatement(sql: "SELECT version, compacted_through, records FROM chorus_sync_collections WHERE collection = ?")
+        guard let row = try Row.fetchOne(statement, arguments: [collection]) else {
             return (0, 0, 0)
         }
         return (UInt64(row[0] as Int64), UInt64(row[1] as Int64), row[2])
@@ -216,7 +218,7 @@ public final class SQLiteSyncStore: SyncStore {
 
     private static func record(_ db: Database, _ id: String, in collection: String) throws -> SyncRecord? {
         try Row.fetchOne(
-            db, sql: "SELECT id, version, data, updated_at, updated_by FROM chorus_sync_records WHERE collection = ? AND id = ?",
+            db.cachedStatement(sql: "SELECT id, version, data, updated_at, updated_by FROM chorus_sync_records WHERE collection = ? AND id = ?"),
             arguments: [collection, id]
         ).map(Self.record(from:))
     }
