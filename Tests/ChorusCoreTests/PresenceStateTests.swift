@@ -41,6 +41,35 @@ import Testing
         #expect(roster.counts == PresenceCounts(clients: 1, users: 1))
     }
 
+    @Test func theMembersStayInOrderThroughJoinsUpdatesAndLeaves() {
+        // Joined at few distinct times (ties by client id) and in no order, updated and left at
+        // random: the kept order is always the one a sort would give.
+        var generator = SystemRandomNumberGenerator()
+        var roster = PresenceRoster()
+        for step in 0..<2_000 {
+            let client = "c\(Int.random(in: 0..<300, using: &generator))"
+            if Bool.random(using: &generator) || roster.members[client] == nil {
+                _ = roster.join(Self.member(client, "u\(step % 7)", meta: #"{"n":\#(step)}"#, at: Int64.random(in: 0..<20, using: &generator)))
+            } else {
+                _ = roster.leave(client: client)
+            }
+            if step % 100 == 0 || step == 1_999 {
+                let sorted = roster.members.values.sorted { ($0.joinedAt, $0.client) < ($1.joinedAt, $1.client) }
+                #expect(roster.sortedMembers == sorted)
+            }
+        }
+        #expect(PresenceRoster(members: roster.sortedMembers.reversed()).sortedMembers == roster.sortedMembers)
+    }
+
+    @Test func aRosterBuiltAtOnceTakesALaterMemberOfAClientAsAnUpdate() {
+        let roster = PresenceRoster(members: [
+            Self.member("c2", "bob", at: 7), Self.member("c1", "alice", meta: #"{"s":1}"#, at: 5),
+            Self.member("c1", "alice", meta: #"{"s":2}"#, at: 9),
+        ])
+        #expect(roster.sortedMembers == [Self.member("c1", "alice", meta: #"{"s":2}"#, at: 5), Self.member("c2", "bob", at: 7)])
+        #expect(roster.counts == PresenceCounts(clients: 2, users: 2))
+    }
+
     // MARK: Batcher
 
     @Test func joinsAndLeavesOfOneTickAreOneDiffPerTopic() {
@@ -153,5 +182,23 @@ import Testing
             == #"{"type":"presence_stats","id":2,"topic":"room:a","clients":3,"users":2}"#)
         #expect(text(.presenceDiff(topic: "room:a", joins: [ada], leaves: []))
             == #"{"type":"presence_diff","topic":"room:a","joins":[{"user":"ada","client":"c1","meta":{"s":"online"},"joined_at":5}],"leaves":[]}"#)
+    }
+
+    @Test func aPresenceFramesSizeHintCoversWhatItWrites() {
+        // The hint sizes the frame's buffer, so a large state is written without regrowing it.
+        let members = (0..<2_000).map { index in
+            Self.member("client-\(index)", index % 3 == 0 ? nil : "user-\(index)", meta: #"{"name":"Member \#(index)","status":"online"}"#, at: 1_765_000_000_000 + Int64(index))
+        }
+        let frames: [ServerFrame] = [
+            .presenceState(topic: "room:a-long-topic-name", members: members, counts: PresenceCounts(clients: 2_000, users: 1_334)),
+            .presenceDiff(topic: "room:a", joins: Array(members[..<1_000]), leaves: Array(members[1_000...])),
+            .presenceState(topic: "room:a", members: [], counts: PresenceCounts(clients: 0, users: 0)),
+        ]
+        for frame in frames {
+            var buffer = ByteBuffer()
+            frame.write(into: &buffer, id: try! JSONObject(parsing: ByteBuffer(string: #"{"id":123456}"#))["id"]!, version: .v1_1)
+            #expect(buffer.readableBytes <= frame.sizeHint)
+            #expect(frame.sizeHint < buffer.readableBytes * 2 + 256, "a hint far above the size wastes memory")
+        }
     }
 }

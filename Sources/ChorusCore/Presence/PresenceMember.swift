@@ -32,6 +32,12 @@ public struct PresenceMember: Sendable, Hashable {
         buffer.writeStaticString("}")
     }
 
+    /// About the bytes ``writeList(_:into:)`` writes for `members` (their ids and meta, and the
+    /// fields around them), without encoding them.
+    public static func listSizeHint(_ members: [PresenceMember]) -> Int {
+        members.reduce(2) { $0 + 64 + $1.client.utf8.count + ($1.user?.utf8.count ?? 4) + $1.meta.readableBytes }
+    }
+
     /// Writes `[member, …]`.
     public static func writeList(_ members: some Sequence<PresenceMember>, into buffer: inout ByteBuffer) {
         buffer.writeStaticString("[")

@@ -5,9 +5,19 @@ public struct PresenceRoster: Sendable {
     public private(set) var members: [String: PresenceMember] = [:]
     /// The clients of each user (anonymous members are grouped under their client id).
     public private(set) var clientsByUser: [String: Set<String>] = [:]
+    /// The members oldest first, kept in order as they change: every join answers with the whole
+    /// list, and sorting 10,000 members for each join of a burst cost more than the rest of it.
+    public private(set) var sortedMembers: [PresenceMember] = []
 
     /// An empty roster.
     public init() {}
+
+    /// A roster of `members` (a later one with the same client is an update of the earlier),
+    /// sorted once rather than kept in order member by member.
+    public init(members: some Sequence<PresenceMember>) {
+        for member in members { _ = self.record(member) }
+        self.sortedMembers = self.members.values.sorted(by: Self.precedes)
+    }
 
     /// What a ``join(_:)`` did.
     public enum Join: Sendable, Equatable {
@@ -28,6 +38,17 @@ public struct PresenceRoster: Sendable {
     /// Adds `member`, or replaces the meta of the member with its client id (keeping its
     /// `joined_at`: joining again is an update).
     public mutating func join(_ member: PresenceMember) -> Join {
+        let change = self.record(member)
+        switch change {
+        case .joined(let joined): self.sortedMembers.insert(joined, at: self.position(of: joined))
+        // `joined_at` and the client are kept: the member stays where it was.
+        case .updated(_, let new): self.sortedMembers[self.position(of: new)] = new
+        }
+        return change
+    }
+
+    /// ``join(_:)`` in `members` and `clientsByUser` only.
+    private mutating func record(_ member: PresenceMember) -> Join {
         if let old = self.members[member.client] {
             var new = member
             new.joinedAt = old.joinedAt
@@ -46,12 +67,23 @@ public struct PresenceRoster: Sendable {
         let key = Self.userKey(of: member)
         self.clientsByUser[key]?.remove(client)
         if self.clientsByUser[key]?.isEmpty == true { self.clientsByUser[key] = nil }
+        self.sortedMembers.remove(at: self.position(of: member))
         return member
     }
 
-    /// Every member, oldest first (ties by client id), so a snapshot reads in a stable order.
-    public var sortedMembers: [PresenceMember] {
-        self.members.values.sorted { ($0.joinedAt, $0.client) < ($1.joinedAt, $1.client) }
+    /// Oldest first, ties by client id, so a snapshot reads in a stable order.
+    private static func precedes(_ first: PresenceMember, _ second: PresenceMember) -> Bool {
+        first.joinedAt != second.joinedAt ? first.joinedAt < second.joinedAt : first.client < second.client
+    }
+
+    /// Where `member` is, or goes, in ``sortedMembers`` (a binary search).
+    private func position(of member: PresenceMember) -> Int {
+        var (low, high) = (0, self.sortedMembers.count)
+        while low < high {
+            let middle = (low + high) / 2
+            if Self.precedes(self.sortedMembers[middle], member) { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 
     /// The members of `user`, one per connection.

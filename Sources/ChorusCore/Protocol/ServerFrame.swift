@@ -42,6 +42,16 @@ public enum ServerFrame: Sendable {
     /// the reply next to `type` and `id`.
     case custom(type: String, fields: ByteBuffer?)
 
+    /// About how many bytes ``write(into:id:version:)`` writes, where that can be large: a
+    /// buffer of that capacity is not grown (and copied) a dozen times on the way to a megabyte.
+    public var sizeHint: Int {
+        switch self {
+        case .presenceState(_, let members, _): 128 + PresenceMember.listSizeHint(members)
+        case .presenceDiff(_, let joins, let leaves): 128 + PresenceMember.listSizeHint(joins) + PresenceMember.listSizeHint(leaves)
+        default: 128
+        }
+    }
+
     /// Writes the frame's JSON as `version` spells it, echoing the request `id` when there is one.
     public func write(into buffer: inout ByteBuffer, id: RawJSON? = nil, version: ProtocolVersion = .v1) {
         buffer.writeStaticString(#"{"type":"#)

@@ -246,9 +246,7 @@ final class RedisPresenceDirectory: PresenceDirectory, Service, ReadinessCheck {
         let promises = self.reads.withLock { $0.waiting.removeValue(forKey: topic) } ?? []
         self.client.send(RESPCommand("HVALS", [.string(self.keys.members(topic))])).flatMapThrowing { reply in
             guard let records = RedisPresenceWireFormat.records(reply) else { throw RedisPresenceError.malformed }
-            var roster = PresenceRoster()
-            for record in records { _ = roster.join(record.member) }
-            return roster
+            return PresenceRoster(members: records.map(\.member))
         }.whenComplete { result in
             for promise in promises { promise.completeWith(result) }
             let again = self.reads.withLock { reads in

@@ -57,8 +57,9 @@ public final class PresenceChanges: Sendable {
         }
         guard !diffs.isEmpty else { return }
         let work = diffs.map { diff in
-            let frame = WebSocketFrameEncoding.textFrame(allocator: ByteBufferAllocator(), capacity: 128 + 160 * (diff.joins.count + diff.leaves.count)) { buffer in
-                ServerFrame.presenceDiff(topic: diff.topic.name, joins: diff.joins, leaves: diff.leaves).write(into: &buffer)
+            let diffFrame = ServerFrame.presenceDiff(topic: diff.topic.name, joins: diff.joins, leaves: diff.leaves)
+            let frame = WebSocketFrameEncoding.textFrame(allocator: ByteBufferAllocator(), capacity: diffFrame.sizeHint) { buffer in
+                diffFrame.write(into: &buffer)
             }
             return LoopShard.Work.frame(diff.topic, frame)
         }

@@ -348,7 +348,7 @@ final class WebSocketConnection: ClientConnectionHandler {
 
     /// A server frame as one WebSocket text frame, in the connection's protocol version.
     static func encode(_ frame: ServerFrame, id: RawJSON?, version: ProtocolVersion) -> ByteBuffer {
-        WebSocketFrameEncoding.textFrame(allocator: Self.allocator, capacity: 128) { buffer in
+        WebSocketFrameEncoding.textFrame(allocator: Self.allocator, capacity: frame.sizeHint) { buffer in
             frame.write(into: &buffer, id: id, version: version)
         }
     }
