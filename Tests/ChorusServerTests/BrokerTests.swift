@@ -19,6 +19,9 @@ import Testing
         var lastDeliveredSequence: UInt64 = 0
         var flushPending = false
         var received: [OutboundMessage] = []
+        /// How many times what was written went out (a real connection's system calls).
+        var sends = 0
+        private var unsent = 0
         /// A closed connection writes nothing, as a real one whose channel has closed.
         var closed = false
 
@@ -29,10 +32,16 @@ import Testing
         func enqueue(_ bytes: ByteBuffer, of message: OutboundMessage, flush: Bool) -> Bool {
             guard !self.closed else { return false }
             self.received.append(message)
+            self.unsent += 1
+            if flush { self.flush() }
             return true
         }
 
-        func flush() {}
+        func flush() {
+            guard self.unsent > 0 else { return }
+            self.sends += 1
+            self.unsent = 0
+        }
         func sweep(now: NIODeadline) {}
         func disconnect(code: CloseCode, reason: ReasonCode, message: String, reconnect: Bool) {}
     }

@@ -75,6 +75,39 @@ import Testing
         }
     }
 
+    @Test func messagesQueuedTogetherReachEachSubscriberInOneSendAcrossSlices() throws {
+        // Three messages to 6 subscribers at 6 copies a slice: written message by message, each
+        // slice's flush would send one message, three sends per subscriber.
+        var setup = try Setup(subscribers: 6, sliceWrites: 6)
+        for id in ["m1", "m2", "m3"] { setup.shard.enqueue(.topic(try setup.message(id))) }
+        setup.loop.run()
+        #expect(setup.written == 6)
+        while setup.written < 18 { setup.nextSlice() }
+        for recorder in setup.recorders {
+            #expect(recorder.received.map(\.envelope.messageID) == ["m1", "m2", "m3"])
+            #expect(recorder.sends == 1)
+        }
+        // A message to another topic is a fan-out of its own; the topic's next one starts anew.
+        setup.shard.enqueue(.topic(try setup.message("other", topic: "chat:b")))
+        setup.shard.enqueue(.topic(try setup.message("m4")))
+        while setup.written < 24 { setup.nextSlice() }
+        #expect(setup.recorders.allSatisfy { $0.received.map(\.envelope.messageID) == ["m1", "m2", "m3", "m4"] })
+    }
+
+    @Test func aLoopWithMoreQueuedThanItWritesDrainsWithoutYieldingUntilItCatchesUp() throws {
+        // 300 messages alternating between two topics (no two in one fan-out), 2 copies each.
+        var setup = try Setup(subscribers: 2, sliceWrites: 4, pattern: "chat:*")
+        for index in 0..<300 { setup.shard.enqueue(.topic(try setup.message("m\(index)", topic: index % 2 == 0 ? "chat:a" : "chat:b"))) }
+        setup.loop.run()
+        // Only once 256 or fewer were left did it yield (at 2 messages a slice).
+        let queued = LoopShard.maxBacklogWhileYielding
+        #expect(setup.written >= 2 * (300 - queued) && setup.written <= 2 * (300 - queued) + 4)
+        while setup.written < 600 { setup.nextSlice() }
+        for recorder in setup.recorders {
+            #expect(recorder.received.map(\.envelope.messageID) == (0..<300).map { "m\($0)" })
+        }
+    }
+
     @Test func aConnectionClosedBetweenSlicesIsSkippedAndTheRestStillGetIt() throws {
         var setup = try Setup(subscribers: 6, sliceWrites: 2)
         setup.shard.enqueue(.topic(try setup.message("m1")))

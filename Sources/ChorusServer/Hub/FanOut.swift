@@ -4,24 +4,57 @@ import NIOCore
 /// One message's fan-out on one event loop: the subscriber sets it goes to (the exact topic's,
 /// then each matching pattern's; or a user's connections) and how far the writing has got, so a
 /// large fan-out is written in slices with the loop's I/O served in between.
+///
+/// Consecutive messages to a topic whose subscribers on this loop are all in one group (all
+/// exact, or all of one pattern) are written as one fan-out, each subscriber getting all of them in turn: one flush then
+/// carries them all, as when a fan-out was never sliced. Written message by message, each
+/// slice's flush would send one message per subscriber, a system call per delivery.
 struct FanOut {
     struct Group {
         /// The wildcard pattern these subscribers matched (their frames carry `sub`, and a
         /// filtered subscription is checked per topic); nil for the exact topic and for a user.
         let pattern: TopicPattern?
-        var frames: MessageFrames
+        /// The frames of each of the fan-out's messages, in their order.
+        var frames: [MessageFrames]
         let subscribers: Set<ConnectionKey>
+
+        init(pattern: TopicPattern?, frames: MessageFrames, subscribers: Set<ConnectionKey>) {
+            self.pattern = pattern
+            self.frames = [frames]
+            self.subscribers = subscribers
+        }
     }
 
-    let message: OutboundMessage
+    /// The most messages one fan-out carries.
+    static let maxMessages = 64
+
+    /// Oldest first; more than one only when one group at most has subscribers (so no
+    /// connection is in two groups, and each gets each message once by the order of the writes).
+    private(set) var messages: [OutboundMessage]
     var groups: [Group]
     /// The group being written and the next subscriber in it (nil: its first).
     var group = 0
     var position: Set<ConnectionKey>.Index?
 
     init(message: OutboundMessage, groups: [Group]) {
-        self.message = message
+        self.messages = [message]
         self.groups = groups
+    }
+
+    /// Whether `message` can join this fan-out: not started yet, the same topic (so the same
+    /// groups), one group at most with subscribers, room left.
+    func canAdd(_ message: OutboundMessage) -> Bool {
+        self.group == 0 && self.position == nil && self.messages.count < Self.maxMessages
+            && message.topic != nil && message.topic == self.messages[0].topic
+            && self.groups.count(where: { !$0.subscribers.isEmpty }) <= 1
+    }
+
+    /// Adds `message`, which ``canAdd(_:)`` accepted.
+    mutating func add(_ message: OutboundMessage, allocator: ByteBufferAllocator) {
+        self.messages.append(message)
+        for index in self.groups.indices {
+            self.groups[index].frames.append(MessageFrames(message: message, pattern: self.groups[index].pattern?.text, allocator: allocator))
+        }
     }
 }
 

@@ -207,7 +207,22 @@ final class LoopShard: @unchecked Sendable {
         return Array(self.users.keys)
     }
 
+    /// Past this much queued work a drain goes on without yielding: the loop's own publishers
+    /// then wait for their answers, as before slicing, rather than queue messages faster than
+    /// the loop can write them (the backlog, and the hub's memory, would grow without bound).
+    static let maxBacklogWhileYielding = 256
+
     private func drain() {
+        repeat {
+            self.drainSlice()
+        } while self.backlog.count > Self.maxBacklogWhileYielding
+        if self.current != nil || !self.backlog.isEmpty {
+            self.continueAfterIO()
+        }
+    }
+
+    /// Writes one slice: at most `sliceWrites` copies, then flushes what it wrote.
+    private func drainSlice() {
         self.backlog.append(contentsOf: self.inbox.take())
         var budget = self.sliceWrites
         var delivered = 0
@@ -221,7 +236,7 @@ final class LoopShard: @unchecked Sendable {
             // Only when no later message waits: otherwise the end of the drain flushes.
             let flushing = self.backlogStart == self.backlog.count
             if self.write(&fanOut, budget: &budget, flushing: flushing, delivered: &delivered, bytes: &bytes) {
-                self.metrics.observeDeliveryLatency(since: fanOut.message.publishedAt)
+                for message in fanOut.messages { self.metrics.observeDeliveryLatency(since: message.publishedAt) }
                 self.current = nil
             } else {
                 self.current = fanOut
@@ -240,9 +255,6 @@ final class LoopShard: @unchecked Sendable {
         }
         self.closedWhileDraining.removeAll()
         self.metrics.delivered(count: delivered, bytes: bytes)
-        if self.current != nil || !self.backlog.isEmpty {
-            self.continueAfterIO()
-        }
     }
 
     /// Schedules the next slice of a drain that ran out of budget, after the loop has polled its
@@ -263,7 +275,12 @@ final class LoopShard: @unchecked Sendable {
             switch work {
             case .topic(let message):
                 guard let topic = message.topic else { continue }
-                return self.fanOut(of: message, to: topic)
+                var fanOut = self.fanOut(of: message, to: topic)
+                while self.backlogStart < self.backlog.count, case .topic(let next) = self.backlog[self.backlogStart], fanOut.canAdd(next) {
+                    fanOut.add(next, allocator: self.allocator)
+                    self.backlogStart += 1
+                }
+                return fanOut
             case .user(let user, let message):
                 return FanOut(message: message, groups: [
                     FanOut.Group(pattern: nil, frames: MessageFrames(message: message, pattern: nil, allocator: self.allocator), subscribers: self.users[user] ?? [])
@@ -303,7 +320,7 @@ final class LoopShard: @unchecked Sendable {
     /// Writes `fanOut` on from where it stopped: true when it is done, false when `budget`
     /// copies ran out first.
     private func write(_ fanOut: inout FanOut, budget: inout Int, flushing: Bool, delivered: inout Int, bytes: inout Int) -> Bool {
-        let message = fanOut.message
+        let messages = fanOut.messages
         while fanOut.group < fanOut.groups.count {
             let pattern = fanOut.groups[fanOut.group].pattern
             let subscribers = fanOut.groups[fanOut.group].subscribers
@@ -315,11 +332,15 @@ final class LoopShard: @unchecked Sendable {
                 }
                 let connection = subscribers[index].connection
                 subscribers.formIndex(after: &index)
-                if let pattern, let topic = message.topic, !Self.mayReceive(topic, through: pattern, connection) { continue }
-                guard self.claim(message, for: connection) else { continue }
-                let frame = fanOut.groups[fanOut.group].frames.frame(for: connection.transport, binary: connection.acceptsBinary)
-                self.write(frame, of: message, to: connection, flushing: flushing, delivered: &delivered, bytes: &bytes)
-                budget -= 1
+                // Every message of the fan-out in turn; the last one's write flushes them all.
+                for (number, message) in messages.enumerated() {
+                    if let pattern, let topic = message.topic, !Self.mayReceive(topic, through: pattern, connection) { continue }
+                    guard self.claim(message, for: connection) else { continue }
+                    let frame = fanOut.groups[fanOut.group].frames[number].frame(for: connection.transport, binary: connection.acceptsBinary)
+                    let last = number == messages.count - 1
+                    self.write(frame, of: message, to: connection, flushing: flushing && last, delivered: &delivered, bytes: &bytes)
+                    budget -= 1
+                }
             }
             fanOut.group += 1
             fanOut.position = nil
