@@ -6,9 +6,9 @@ import NIOCore
 /// large fan-out is written in slices with the loop's I/O served in between.
 ///
 /// Consecutive messages to a topic whose subscribers on this loop are all in one group (all
-/// exact, or all of one pattern) are written as one fan-out, each subscriber getting all of them in turn: one flush then
-/// carries them all, as when a fan-out was never sliced. Written message by message, each
-/// slice's flush would send one message per subscriber, a system call per delivery.
+/// exact, or all of one pattern) are written as one fan-out, each subscriber getting all of them
+/// in turn: one flush then carries them all, as when a fan-out was never sliced. Written message
+/// by message, each slice's flush would send one message per subscriber, a system call per delivery.
 struct FanOut {
     struct Group {
         /// The wildcard pattern these subscribers matched (their frames carry `sub`, and a

@@ -43,10 +43,10 @@ public final class MemoryPresenceDirectory: PresenceDirectory {
     /// Replaces the meta of `client`'s member of `topic`; false when it is not present.
     public func update(client: String, topic: Topic, meta: ByteBuffer, on loop: any EventLoop) -> EventLoopFuture<Bool> {
         let updated = self.state.withLockedValue { state -> Bool in
-            guard var roster = state.rosters[topic], var member = roster.members[client] else { return false }
+            guard var member = state.rosters[topic]?.members[client] else { return false }
             member.meta = meta
-            guard case .updated(let old, let new) = roster.join(member) else { return false }
-            state.rosters[topic] = roster
+            // In place, as a join: a copy of the roster would cost every member of the room.
+            guard case .updated(let old, let new)? = state.rosters[topic]?.join(member) else { return false }
             self.changes.record(.updated(old: old, new: new), topic: topic)
             return true
         }
