@@ -18,10 +18,15 @@ import Testing
         let recorders: [Recorder]
         var sequence: UInt64 = 0
 
-        init(subscribers: Int, sliceWrites: Int, pattern: String = "chat:a") throws {
+        init(
+            subscribers: Int, sliceWrites: Int, pattern: String = "chat:a", sliceTime: TimeAmount = .hours(1),
+            clock: @escaping () -> NIODeadline = NIODeadline.now
+        ) throws {
             let configuration = HubConfiguration()
             self.hub = try Hub(configuration: configuration, eventLoopGroup: self.loop, authenticator: Authenticator(configuration: configuration))
-            self.shard = LoopShard(eventLoop: self.loop, metrics: self.hub.metrics, interests: self.hub.interests, sliceWrites: sliceWrites)
+            self.shard = LoopShard(
+                eventLoop: self.loop, metrics: self.hub.metrics, interests: self.hub.interests, sliceWrites: sliceWrites,
+                sliceTime: sliceTime, clock: clock)
             let hub = self.hub
             self.recorders = (0..<subscribers).map { _ in Recorder(hub.makeConnectionInfo(transport: .webSocket, user: nil, remoteAddress: nil)) }
             for recorder in self.recorders {
@@ -72,6 +77,60 @@ import Testing
         #expect(setup.written == 30)
         for recorder in setup.recorders {
             #expect(recorder.received.map(\.envelope.messageID) == ["m1", "m2", "m3"])
+        }
+    }
+
+    @Test func aSliceEndsWhenItsTimeIsUpWhateverItsCopies() throws {
+        // Each look at the clock finds 300 µs gone: a 1 ms slice sees 0, 0.3, 0.6, 0.9 and 1.2 ms,
+        // a look every 16 copies, so it ends after 64 copies though 4,096 are allowed.
+        let ticks = Ticks(step: .microseconds(300))
+        var setup = try Setup(subscribers: 200, sliceWrites: 4_096, sliceTime: .milliseconds(1), clock: ticks.next)
+        setup.shard.enqueue(.topic(try setup.message("m1")))
+        setup.loop.run()
+        #expect(setup.written == 4 * SliceBudget.clockEvery)
+        setup.nextSlice()
+        #expect(setup.written == 8 * SliceBudget.clockEvery)
+        while setup.written < 200 { setup.nextSlice() }
+        #expect(setup.recorders.allSatisfy { $0.received.map(\.envelope.messageID) == ["m1"] })
+    }
+
+    @Test func aSliceBudgetCountsCopiesAndReadsTheClockOnlyEverySixteen() {
+        let ticks = Ticks(step: .microseconds(100))
+        var budget = SliceBudget(copies: 40, time: .hours(1), clock: ticks.next)
+        var written = 0
+        while budget.allowsMore() {
+            budget.spend()
+            written += 1
+        }
+        #expect(written == 40)
+        // One read to start, then one at 16 and one at 32 copies.
+        #expect(ticks.reads == 3)
+
+        let stopped = Ticks(step: .milliseconds(2))
+        var late = SliceBudget(copies: 100, time: .milliseconds(1), clock: stopped.next)
+        written = 0
+        while late.allowsMore() {
+            late.spend()
+            written += 1
+        }
+        #expect(written == SliceBudget.clockEvery)
+        // Once the time is up it stays up without reading the clock again.
+        let more = late.allowsMore()
+        #expect(!more)
+        #expect(stopped.reads == 2)
+    }
+
+    /// A clock that moves `step` each time it is read.
+    final class Ticks {
+        let step: TimeAmount
+        private let start = NIODeadline.uptimeNanoseconds(0)
+        private(set) var reads = 0
+
+        init(step: TimeAmount) { self.step = step }
+
+        func next() -> NIODeadline {
+            defer { self.reads += 1 }
+            return self.start + .nanoseconds(self.step.nanoseconds * Int64(self.reads))
         }
     }
 

@@ -45,29 +45,40 @@ final class LoopShard: @unchecked Sendable {
     private var sweepTask: RepeatedTask?
     private let allocator = ByteBufferAllocator()
     /// Work taken from the inbox and not yet done, from `backlogStart` on, and the fan-out being
-    /// written: a drain writes at most `sliceWrites` copies, then lets the loop serve its sockets
-    /// (an HTTP publish's answer, pings, other clients' frames) before it goes on.
+    /// written: a drain writes for at most `sliceTime` (or `sliceWrites` copies), then lets the
+    /// loop serve its sockets (an HTTP publish's answer, pings, other clients' frames) before it
+    /// goes on.
     private var backlog: [Work] = []
     private var backlogStart = 0
     private var current: FanOut?
     private let sliceWrites: Int
+    private let sliceTime: TimeAmount
+    private let clock: () -> NIODeadline
 
+    /// The most copies one slice writes, however fast they go.
+    static let defaultSliceWrites = 4_096
 
-    /// The copies one drain writes before it yields to the loop's I/O: at a few microseconds a
-    /// copy, a millisecond or two, so a 10,000-subscriber fan-out never holds a loop for long.
-    static let defaultSliceWrites = 512
+    /// How long one slice writes before it yields to the loop's I/O. A 10,000-subscriber
+    /// fan-out of one message takes a loop tens of milliseconds (a system call per copy); in
+    /// slices of this length an answer queued behind it waits about a millisecond per loop turn.
+    static let defaultSliceTime = TimeAmount.milliseconds(1)
 
     /// The pause before a drain goes on with a fan-out it sliced. Long enough that the loop
     /// polls its sockets first (a task due at once would run in the same tick), and too short to
     /// matter: a slice takes a thousand times as long.
     static let sliceYield = TimeAmount.microseconds(10)
 
-    init(eventLoop: any EventLoop, metrics: HubMetrics, interests: InterestRegistry, sliceWrites: Int = LoopShard.defaultSliceWrites) {
+    init(
+        eventLoop: any EventLoop, metrics: HubMetrics, interests: InterestRegistry, sliceWrites: Int = LoopShard.defaultSliceWrites,
+        sliceTime: TimeAmount = LoopShard.defaultSliceTime, clock: @escaping () -> NIODeadline = NIODeadline.now
+    ) {
         precondition(sliceWrites > 0, "a drain must write something")
         self.eventLoop = eventLoop
         self.metrics = metrics
         self.interests = interests
         self.sliceWrites = sliceWrites
+        self.sliceTime = sliceTime
+        self.clock = clock
     }
 
     // MARK: From any thread
@@ -221,14 +232,14 @@ final class LoopShard: @unchecked Sendable {
         }
     }
 
-    /// Writes one slice: at most `sliceWrites` copies, then flushes what it wrote.
+    /// Writes one slice (``SliceBudget``), then flushes what it wrote.
     private func drainSlice() {
         self.backlog.append(contentsOf: self.inbox.take())
-        var budget = self.sliceWrites
+        var budget = SliceBudget(copies: self.sliceWrites, time: self.sliceTime, clock: self.clock)
         var delivered = 0
         var bytes = 0
         self.draining = true
-        while budget > 0 {
+        while budget.allowsMore() {
             guard var fanOut = self.current ?? self.nextFanOut() else { break }
             // Writing and flushing in one pass over the subscribers sends the first copies at
             // once, rather than after every copy is queued, and touches each connection once
@@ -317,16 +328,16 @@ final class LoopShard: @unchecked Sendable {
         return FanOut(message: message, groups: groups)
     }
 
-    /// Writes `fanOut` on from where it stopped: true when it is done, false when `budget`
-    /// copies ran out first.
-    private func write(_ fanOut: inout FanOut, budget: inout Int, flushing: Bool, delivered: inout Int, bytes: inout Int) -> Bool {
+    /// Writes `fanOut` on from where it stopped: true when it is done, false when `budget` ran
+    /// out first.
+    private func write(_ fanOut: inout FanOut, budget: inout SliceBudget, flushing: Bool, delivered: inout Int, bytes: inout Int) -> Bool {
         let messages = fanOut.messages
         while fanOut.group < fanOut.groups.count {
             let pattern = fanOut.groups[fanOut.group].pattern
             let subscribers = fanOut.groups[fanOut.group].subscribers
             var index = fanOut.position ?? subscribers.startIndex
             while index != subscribers.endIndex {
-                guard budget > 0 else {
+                guard budget.allowsMore() else {
                     fanOut.position = index
                     return false
                 }
@@ -339,7 +350,7 @@ final class LoopShard: @unchecked Sendable {
                     let frame = fanOut.groups[fanOut.group].frames[number].frame(for: connection.transport, binary: connection.acceptsBinary)
                     let last = number == messages.count - 1
                     self.write(frame, of: message, to: connection, flushing: flushing && last, delivered: &delivered, bytes: &bytes)
-                    budget -= 1
+                    budget.spend()
                 }
             }
             fanOut.group += 1
