@@ -77,7 +77,7 @@ extension ChorusClient {
             if self.presences[name] != nil { self.presences[name]!.table.awaitingState = max(0, self.presences[name]!.table.awaitingState - 1) }
             throw error
         }
-        guard case .presenceState(_, let members, _) = reply, self.presences[name] != nil else {
+        guard case .presenceState(_, let members, _, _) = reply, self.presences[name] != nil else {
             throw ChorusClientError(.invalidJSON, "unexpected reply to presence")
         }
         self.yield(self.presences[name]!.table.applyState(members), to: name)
@@ -121,7 +121,7 @@ extension ChorusClient {
     func presenceJoinAnswered(_ name: String, reply: ServerFrame) {
         guard var record = self.presences[name] else { return }
         let waiters = record.waiters
-        if case .presenceState(_, let members, _) = reply {
+        if case .presenceState(_, let members, _, _) = reply {
             let changes = record.table.applyState(members)
             record.joined = record.meta != nil
             if record.joined { record.waiters.removeAll() }
