@@ -290,3 +290,49 @@ async def test_a_burst_of_joins_on_two_nodes_reaches_a_third_as_a_few_diffs_and_
         print(f"signal round trip {name}: p50 {statistics.median(times):.2f} ms, p99 {times[197]:.2f} ms (200, by the test client)")
     for ws in (watcher, alice, local, carol):
         await ws.close()
+
+
+async def test_pages_across_nodes_give_the_whole_list(hub_factory, redis_server):
+    from test_presence import http_pages, walk_pages
+    nodes = await start_cluster(hub_factory, redis_server)
+    members = [await join_as(nodes[i % 3], f"u{i % 5}", "big:paged") for i in range(14)]
+    walker, w, state = await join_as(nodes[2], "walker", "big:paged")
+    whole = [m["client"] for m in state["members"]]
+    assert len(whole) == 15 and state["count"] == 15 and state["users"] == 6, state
+    # A join with a page, on another node: the oldest 4, the cluster's totals, and a cursor.
+    paged, p, first = await join_as_limited(nodes[1], "paged", "big:paged", 4)
+    assert [m["client"] for m in first["members"]] == whole[:4] and first["count"] == 16 and "next" in first, first
+    # Walk pages of 4 from node 1 while a member leaves on node 0 and one joins on node 2.
+    left, joined = set(), []
+
+    async def churn(step):
+        ws, client, _ = members[(step * 3) % 14]
+        if client not in left:
+            await ws.close()
+            left.add(client)
+        joined.append(await join_as(nodes[2], "late", "big:paged"))
+
+    seen = await walk_pages(paged, "big:paged", 4, first, churn)
+    assert len(seen) == len(set(seen)), seen
+    assert (set(whole) | {p}) - left <= set(seen)
+    # Settled: every node's pages, over the socket and over HTTP, are the one list.
+    await wait_for(lambda: all(len(http_members(n, "big:paged")) == 16 + len(joined) - len(left) for n in nodes), what="the leaves applied")
+    current = [m["client"] for m in (await roundtrip_skip(walker, {"type": "presence", "topic": "big:paged", "id": "w"}, "presence_state"))["members"]]
+    start = await roundtrip_skip(walker, {"type": "presence", "topic": "big:paged", "limit": 3, "id": "f"}, "presence_state")
+    assert await walk_pages(walker, "big:paged", 3, start) == current
+    for node in nodes:
+        assert http_pages(node, "big:paged", 5)[0] == current
+    for ws in [ws for ws, c, _ in members if c not in left] + [ws for ws, _, _ in joined] + [walker, paged]:
+        await ws.close()
+
+
+async def join_as_limited(hub, user: str, topic: str, limit: int):
+    """`join_as` with a `limit`: the state is the first page."""
+    ws = await ws_connect(hub.ws(), headers=bearer(hs256(SECRET, user)))
+    hello = await recv_frame(ws)
+    assert hello["type"] == "auth_success", hello
+    await send(ws, {"type": "presence_join", "topic": topic, "limit": limit, "id": "j"})
+    while (state := await recv_frame(ws))["type"] == "presence_diff":
+        pass
+    assert state["type"] == "presence_state" and state["id"] == "j", state
+    return ws, hello["client"], state
