@@ -29,14 +29,17 @@ def hub():
     h.stop()
 
 
-async def join_as(hub, user: str, topic: str, meta=None, **claims):
-    """A connection of `user` that joined `topic`: (ws, its client id, the presence_state)."""
+async def join_as(hub, user: str, topic: str, meta=None, limit=None, **claims):
+    """A connection of `user` that joined `topic` (asking for `limit` members, when given): (ws,
+    its client id, the presence_state)."""
     ws = await ws_connect(hub.ws(), headers=bearer(hs256(SECRET, user, **claims)))
     hello = await recv_frame(ws)
     assert hello["type"] == "auth_success", hello
     frame = {"type": "presence_join", "topic": topic, "id": "j"}
     if meta is not None:
         frame["meta"] = meta
+    if limit is not None:
+        frame["limit"] = limit
     state = await roundtrip(ws, frame)
     assert state["type"] == "presence_state" and state["id"] == "j", state
     return ws, hello["client"], state
@@ -316,6 +319,22 @@ async def walk_pages(ws, topic: str, limit: int, first: dict, between=None) -> l
     return seen
 
 
+def churn_between_pages(members, stride: int, join):
+    """A `between` for `walk_pages`: before page `step`, member `step × stride` of `members` (as
+    `join_as` gives them) closes, and `join()` makes a newcomer join. Returns it, the set of the
+    clients that left and the list of the newcomers."""
+    left, joined = set(), []
+
+    async def churn(step):
+        ws, client, _ = members[(step * stride) % len(members)]
+        if client not in left:
+            await ws.close()
+            left.add(client)
+        joined.append(await join())
+
+    return churn, left, joined
+
+
 def http_pages(hub, topic: str, limit: int) -> tuple[list[str], dict]:
     """Every client of `topic`'s HTTP list read in pages of `limit`, and the last page's body."""
     seen, after = [], None
@@ -335,23 +354,13 @@ def http_pages(hub, topic: str, limit: int) -> tuple[list[str], dict]:
 async def test_pages_walk_the_whole_list_through_joins_and_leaves(hub):
     members = [await join_as(hub, f"u{i % 7}", "big:paged", {"n": i}) for i in range(22)]
     # Joins with a page: the oldest 4 and the totals, and where the next page starts.
-    watcher = await ws_connect(hub.ws(), headers=bearer(hs256(SECRET, "watcher")))
-    assert (await recv_frame(watcher))["type"] == "auth_success"
-    state = await roundtrip(watcher, {"type": "presence_join", "topic": "big:paged", "limit": 4, "id": "j"})
+    watcher, _, state = await join_as(hub, "watcher", "big:paged", limit=4)
     before = await roundtrip_skip(watcher, {"type": "presence", "topic": "big:paged", "id": "all"}, "presence_state")
     assert [m["client"] for m in state["members"]] == [m["client"] for m in before["members"][:4]], state
     assert state["count"] == 23 and state["users"] == 8 and "next" in state, state
     # Between pages one of the first members leaves and a newcomer joins: nobody present
     # throughout is skipped or listed twice.
-    left, joined = set(), []
-
-    async def churn(step):
-        ws, client, _ = members[(step * 5) % 22]
-        if client not in left:
-            await ws.close()
-            left.add(client)
-        joined.append(await join_as(hub, "late", "big:paged"))
-
+    churn, left, joined = churn_between_pages(members, 5, lambda: join_as(hub, "late", "big:paged"))
     seen = await walk_pages(watcher, "big:paged", 4, state, churn)
     assert len(seen) == len(set(seen)), seen
     throughout = {c for _, c, _ in members} - left
