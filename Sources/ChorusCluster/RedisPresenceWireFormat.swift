@@ -107,6 +107,15 @@ public enum RedisPresenceWireFormat {
         return records
     }
 
+    /// A page of a topic's members as the page script answers it: the topic's counts, whether
+    /// members remain after the page, and the page's members; nil when malformed.
+    public static func page(_ reply: RESPValue) -> (counts: PresenceCounts, more: Bool, records: [RedisPresenceRecord])? {
+        guard let values = reply.array, values.count >= 3, let clients = values[0].int, let users = values[1].int, let more = values[2].int,
+            let records = Self.records(.array(Array(values.dropFirst(3))))
+        else { return nil }
+        return (PresenceCounts(clients: clients, users: users), more == 1, records)
+    }
+
     /// A signal for `client` on its node: the client, then `frame`.
     public static func signal(_ frame: ByteBuffer, to client: String) -> ByteBuffer {
         var buffer = ByteBufferAllocator().buffer(capacity: frame.readableBytes + client.utf8.count + 8)

@@ -17,7 +17,10 @@ import Testing
         #expect(frame["type"] as? String == "presence_join" && frame["topic"] as? String == "bench:room-0")
         #expect(BenchStamp.find(in: member, at: member.readerIndex, length: member.readableBytes) == stamp)
         let probe = try self.json(Subscription.presence.frame(topic: "bench:room-0", stamp: nil))
-        #expect((probe["meta"] as? [String: Any])?.isEmpty == true)
+        #expect((probe["meta"] as? [String: Any])?.isEmpty == true && probe["limit"] == nil)
+        // `--state-limit`: the join asks for a page of the list.
+        let paged = try self.json(Subscription.presence.frame(topic: "bench:room-0", stamp: stamp, limit: 100))
+        #expect(paged["limit"] as? Int == 100 && paged["meta"] is [String: Any])
         #expect(try self.json(Subscription.sync.frame(topic: "bench:tasks-0", stamp: nil))["collection"] as? String == "bench:tasks-0")
         #expect(try self.json(Subscription.topic.frame(topic: "t", stamp: nil))["type"] as? String == "subscribe")
     }
@@ -75,6 +78,10 @@ import Testing
         #expect((0..<5).map { fleet.role(of: $0).joinStampSource } == [nil, nil, 2, 3, 4])
         #expect((0..<5).allSatisfy { fleet.role(of: $0).topic == "bench:room-0" && fleet.role(of: $0).subscription == .presence })
         #expect((0..<5).map { fleet.role(of: $0).lazy } == [false, false, true, true, true])
+        #expect((0..<5).allSatisfy { fleet.role(of: $0).presenceStateLimit == nil })
+        var paged = fleet
+        paged.presenceStateLimit = 100
+        #expect((0..<5).allSatisfy { paged.role(of: $0).presenceStateLimit == 100 })
     }
 
     @Test func consumerDefinitionsAreWhatTheHubTakes() throws {
@@ -94,6 +101,7 @@ import Testing
         ("presence", ["--server", "nchan", "--url", "ws://127.0.0.1:1/sub/{topic}"], "measures a Chorus hub over WebSocket"),
         ("sync", ["--url", "http://127.0.0.1:1/sse?topic={topic}"], "measures a Chorus hub over WebSocket"),
         ("presence", ["--probes", "0"], "--probes"),
+        ("presence", ["--state-limit", "1001"], "--state-limit"),
         ("sync", ["--snapshot-reads", "0"], "--snapshot-reads"),
         ("events", ["--consumer", "kafka"], "--consumer"),
         ("events", ["--url", "nats://127.0.0.1:4222", "--consumer", "bridge"], "not JetStream"),

@@ -99,6 +99,42 @@ import Testing
         }
     }
 
+    @Test func aJoinWithALimitListsAPageAndTheRestComesInPages() async throws {
+        let hub = try await HubProcess(Self.namespaces).start()
+        var others: [ChorusClient] = []
+        for index in 0..<5 {
+            let other = try await Self.client(hub)
+            try await other.channel("room:paged").presence.join(meta: Meta(name: "M\(index)"))
+            others.append(other)
+        }
+        let me = try await Self.client(hub)
+        let room = me.channel("room:paged").presence
+        let first = try await room.join(meta: Meta(name: "Me"), paging: PresencePaging(limit: 2, pageSize: 2))
+        #expect(first.count <= 2)
+        // The rest comes in pages of 2 in the background, then the list is the room, oldest first.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            let complete = await room.isComplete
+            let listed = await room.list.count
+            if complete && listed == 6 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        var expected: [String] = []
+        for other in others { expected.append(try #require(await other.session?.client)) }
+        expected.append(try #require(await me.session?.client))
+        #expect(await room.list.map(\.client) == expected)
+        #expect(await room.counts == PresenceCounts(clients: 6, users: 6))
+        // One page, asked for by hand, leaves the list alone.
+        let page = try await room.page(limit: 4)
+        #expect(page.members.map(\.client) == Array(expected.prefix(4)) && page.counts.clients == 6 && page.next != nil)
+        let rest = try await room.page(limit: 4, after: page.next)
+        #expect(rest.members.map(\.client) == Array(expected.suffix(2)) && rest.next == nil)
+        #expect(await Self.refusal { try await room.page(limit: 5_000) } == .badRequest)
+        for other in others { await other.close() }
+        await me.close()
+        hub.stop()
+    }
+
     @Test func aWatcherAsksForTheListAndTheCounts() async throws {
         try await Self.withAdaAndBob { ada, bob in
             try await ada.channel("room:watched").presence.join(meta: Meta(name: "Ada"))

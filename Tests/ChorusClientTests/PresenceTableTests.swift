@@ -61,4 +61,27 @@ import Testing
         #expect(table.clear() == [.leave(Self.member("c1")), .leave(Self.member("c2"))])
         #expect(table.members.isEmpty)
     }
+
+    @Test func pagesAddToTheListAndOnlyTheLastOneRemovesWhoIsInNoPage() {
+        var table = PresenceTable()
+        _ = table.applyState([Self.member("old", at: 1), Self.member("c1", at: 2)])
+        // A reconnection's list in pages: nobody leaves before the last page.
+        table.awaitingState = 1
+        let first = table.applyPage([Self.member("c1", at: 2)], counts: PresenceCounts(clients: 4, users: 4), more: true, first: true)
+        #expect(first.isEmpty && !table.isComplete && table.counts == PresenceCounts(clients: 4, users: 4))
+        #expect(table.awaitingState == 0)
+        // Between pages: c9 joins at a time before the pages read (no later page lists it), and
+        // c3, on the next page, leaves before that page comes (the diff overtook it).
+        table.awaitingState = 1
+        _ = table.applyDiff(joins: [Self.member("c9", at: 0)], leaves: [])
+        _ = table.applyDiff(joins: [], leaves: [Self.member("c3", at: 3)])
+        let last = table.applyPage([Self.member("c3", at: 3), Self.member("me", at: 5)], counts: PresenceCounts(clients: 4, users: 4), more: false, first: false)
+        #expect(last == [.join(Self.member("c3", at: 3)), .join(Self.member("me", at: 5)), .leave(Self.member("old", at: 1)), .leave(Self.member("c3", at: 3))])
+        #expect(table.isComplete && table.members.map(\.client) == ["c9", "c1", "me"], "oldest first once complete")
+        #expect(table.counts == PresenceCounts(clients: 3, users: 3))
+        // A complete state ends a list that was coming in pages.
+        _ = table.applyPage([Self.member("c1", at: 2)], counts: PresenceCounts(clients: 9, users: 9), more: true, first: true)
+        _ = table.applyState([Self.member("c1", at: 2)])
+        #expect(table.isComplete && table.members.map(\.client) == ["c1"])
+    }
 }

@@ -72,7 +72,7 @@ import Testing
             (#"{"type":"unsubscribe","topic":"a"}"#, { if case .unsubscribe(let p) = $0 { p.text == "a" } else { false } }),
             (#"{"type":"ping","timestamp":12}"#, { if case .ping(let ts) = $0 { ts?.int64 == 12 } else { false } }),
             (#"{"type":"ping"}"#, { if case .ping(nil) = $0 { true } else { false } }),
-            (#"{"type":"presence","topic":"room"}"#, { if case .presence(let t) = $0 { t.name == "room" } else { false } }),
+            (#"{"type":"presence","topic":"room"}"#, { if case .presence(let t, .whole) = $0 { t.name == "room" } else { false } }),
             (#"{"type":"presence_update","topic":"room","meta":{"s":1}}"#, { if case .presenceUpdate(let t, _) = $0 { t.name == "room" } else { false } }),
             (#"{"type":"direct","to":"bob","event":"offer","data":{}}"#, { if case .direct("bob", "offer", _) = $0 { true } else { false } }),
             (#"{"type":"chat:send","text":"x"}"#, { if case .custom("chat:send", let fields) = $0 { fields["text"]?.string == "x" } else { false } }),

@@ -70,6 +70,129 @@ import Testing
         #expect(roster.counts == PresenceCounts(clients: 2, users: 2))
     }
 
+    // MARK: Pages
+
+    /// Walks the roster's pages of `limit`, calling `between` before each page after the first;
+    /// returns the clients of every page in the order they came.
+    static func walk(_ roster: inout PresenceRoster, limit: Int, between: (inout PresenceRoster, Int) -> Void) -> [String] {
+        var seen: [String] = []
+        var page = roster.page(PresencePage(limit: limit))
+        var step = 0
+        while true {
+            #expect(page.members.count <= limit)
+            seen += page.members.map(\.client)
+            guard let next = page.next else { break }
+            step += 1
+            between(&roster, step)
+            page = roster.page(PresencePage(limit: limit, after: next))
+        }
+        return seen
+    }
+
+    @Test func pagesWalkTheListInOrderAndEndWithoutACursor() {
+        var roster = PresenceRoster()
+        for index in 0..<25 { _ = roster.join(Self.member("c\(index)", "u\(index % 4)", at: Int64(index / 3))) }
+        let whole = roster.sortedMembers.map(\.client)
+        for limit in [1, 2, 5, 7, 25, 1_000] {
+            #expect(Self.walk(&roster, limit: limit) { _, _ in } == whole, "limit \(limit)")
+        }
+        // A page that ends with the list has no `next`; the whole list is one page.
+        #expect(roster.page(PresencePage(limit: 25)).next == nil)
+        #expect(roster.page(PresencePage(limit: 24)).next == PresenceCursor(after: roster.sortedMembers[23]))
+        #expect(roster.page(.whole).members == roster.sortedMembers && roster.page(.whole).next == nil)
+        // After the last member, or past the end: nothing, and no cursor.
+        #expect(roster.page(PresencePage(limit: 5, after: PresenceCursor(after: roster.sortedMembers[24]))).members.isEmpty)
+        #expect(roster.page(PresencePage(after: PresenceCursor(joinedAt: 99, client: "z"))).members.isEmpty)
+    }
+
+    @Test func limitZeroGivesOnlyTheCounts() {
+        var roster = PresenceRoster()
+        for index in 0..<5 { _ = roster.join(Self.member("c\(index)", "u", at: Int64(index))) }
+        let page = roster.page(PresencePage(limit: 0))
+        #expect(page.members.isEmpty && page.next == nil)
+        #expect(roster.counts == PresenceCounts(clients: 5, users: 1))
+    }
+
+    @Test func pagingThroughJoinsAndLeavesNeverRepeatsOrSkipsAMemberPresentThroughout() {
+        // Members joined at few distinct times (ties by client), then between every two pages
+        // some join (later, or at a time already listed) and some leave; the members present from
+        // the first page to the last must each come exactly once, and nobody twice.
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<40 {
+            var roster = PresenceRoster()
+            var clock: Int64 = 0
+            for index in 0..<200 {
+                if index % 9 == 0 { clock += 1 }
+                _ = roster.join(Self.member("c\(index)", "u\(index % 13)", at: clock))
+            }
+            let atStart = Set(roster.members.keys)
+            var left: Set<String> = []
+            var fresh = 0
+            let limit = Int.random(in: 1...30, using: &generator)
+            let seen = Self.walk(&roster, limit: limit) { roster, step in
+                for _ in 0..<Int.random(in: 0...6, using: &generator) {
+                    fresh += 1
+                    // Joined now, or (a clock that went back, another node's) at a listed time.
+                    let at = Bool.random(using: &generator) ? clock + Int64(step) : Int64.random(in: 0...clock, using: &generator)
+                    _ = roster.join(Self.member("n\(round)-\(fresh)", nil, at: at))
+                }
+                for _ in 0..<Int.random(in: 0...6, using: &generator) {
+                    guard let client = roster.members.keys.randomElement(using: &generator) else { break }
+                    _ = roster.leave(client: client)
+                    left.insert(client)
+                }
+            }
+            #expect(Set(seen).count == seen.count, "round \(round): a member came twice")
+            let throughout = atStart.subtracting(left)
+            #expect(throughout.isSubset(of: Set(seen)), "round \(round), limit \(limit): skipped \(throughout.subtracting(seen).sorted())")
+        }
+    }
+
+    @Test func theCursorIsReadBackAndBadLimitsAndCursorsAreRefused() throws {
+        let cursor = PresenceCursor(joinedAt: 1_893_456_000_000, client: "c:1")
+        #expect(PresenceCursor(cursor.text) == cursor)
+        for bad in ["", "12", ":c", "x:c", "-1:c", "12:", String(repeating: "9", count: 600) + ":c"] {
+            #expect(PresenceCursor(bad) == nil, "\(bad)")
+        }
+        let decoder = ClientFrameDecoder()
+        let pages: [(String, PresencePage)] = [
+            (#"{"type":"presence","topic":"room:a"}"#, .whole),
+            (#"{"type":"presence","topic":"room:a","limit":0}"#, PresencePage(limit: 0)),
+            (#"{"type":"presence","topic":"room:a","limit":1000,"after":"5:c1"}"#, PresencePage(limit: 1_000, after: PresenceCursor(joinedAt: 5, client: "c1"))),
+            (#"{"type":"presence","topic":"room:a","limit":null,"after":null}"#, .whole),
+        ]
+        for (text, page) in pages {
+            guard case .presence(Self.room, let decoded) = try decoder.decode(ByteBuffer(string: text)).result.get() else {
+                Issue.record("\(text)")
+                continue
+            }
+            #expect(decoded == page, "\(text)")
+        }
+        guard case .presenceJoin(Self.room, nil, 100) = try decoder.decode(ByteBuffer(string: #"{"type":"presence_join","topic":"room:a","limit":100}"#)).result.get() else {
+            Issue.record("presence_join with a limit")
+            return
+        }
+        let limitMessage = "'limit' must be a whole number from 0 to 1000"
+        let afterMessage = "'after' must be the 'next' of a presence_state"
+        let refusals = [
+            (#"{"type":"presence","topic":"room:a","limit":-1}"#, limitMessage),
+            (#"{"type":"presence","topic":"room:a","limit":1001}"#, limitMessage),
+            (#"{"type":"presence","topic":"room:a","limit":2.5}"#, limitMessage),
+            (#"{"type":"presence","topic":"room:a","limit":"10"}"#, limitMessage),
+            (#"{"type":"presence_join","topic":"room:a","limit":5000}"#, limitMessage),
+            (#"{"type":"presence","topic":"room:a","after":"nope"}"#, afterMessage),
+            (#"{"type":"presence","topic":"room:a","after":7}"#, afterMessage),
+            (#"{"type":"presence_join","topic":"room:a","after":"5:c1"}"#, "'after' goes with 'presence', not 'presence_join': join with 'limit', then ask for the next pages"),
+        ]
+        for (text, message) in refusals {
+            guard case .failure(let error) = decoder.decode(ByteBuffer(string: text)).result else {
+                Issue.record("\(text) decoded")
+                continue
+            }
+            #expect(error.code == .badRequest && error.message == message, "\(text): \(error.message)")
+        }
+    }
+
     // MARK: Batcher
 
     @Test func joinsAndLeavesOfOneTickAreOneDiffPerTopic() {
@@ -143,10 +266,10 @@ import Testing
         let decoder = ClientFrameDecoder()
         let frames: [(String, (ClientFrame) -> Bool)] = [
             (#"{"type":"presence_join","topic":"room:a","meta":{"s":"online"}}"#, {
-                if case .presenceJoin(Self.room, let meta?) = $0 { String(buffer: meta.bytes) == #"{"s":"online"}"# } else { false }
+                if case .presenceJoin(Self.room, let meta?, nil) = $0 { String(buffer: meta.bytes) == #"{"s":"online"}"# } else { false }
             }),
-            (#"{"type":"presence_join","topic":"room:a"}"#, { if case .presenceJoin(Self.room, nil) = $0 { true } else { false } }),
-            (#"{"type":"presence_join","topic":"room:a","meta":null}"#, { if case .presenceJoin(Self.room, nil) = $0 { true } else { false } }),
+            (#"{"type":"presence_join","topic":"room:a"}"#, { if case .presenceJoin(Self.room, nil, nil) = $0 { true } else { false } }),
+            (#"{"type":"presence_join","topic":"room:a","meta":null}"#, { if case .presenceJoin(Self.room, nil, nil) = $0 { true } else { false } }),
             (#"{"type":"presence_leave","topic":"room:a"}"#, { if case .presenceLeave(Self.room) = $0 { true } else { false } }),
             (#"{"type":"presence_stats","topic":"room:a"}"#, { if case .presenceStats(Self.room) = $0 { true } else { false } }),
         ]
@@ -193,6 +316,9 @@ import Testing
             .presenceState(topic: "room:a-long-topic-name", members: members, counts: PresenceCounts(clients: 2_000, users: 1_334)),
             .presenceDiff(topic: "room:a", joins: Array(members[..<1_000]), leaves: Array(members[1_000...])),
             .presenceState(topic: "room:a", members: [], counts: PresenceCounts(clients: 0, users: 0)),
+            .presenceState(
+                topic: "room:a", members: Array(members[..<100]), counts: PresenceCounts(clients: 2_000, users: 1_334),
+                next: PresenceCursor(after: members[99])),
         ]
         for frame in frames {
             var buffer = ByteBuffer()

@@ -61,6 +61,14 @@ import Testing
                 counts: PresenceCounts(clients: 2, users: 2)
             ), "3"
         ),
+        "presence_state_page": (
+            .presenceState(
+                topic: "room:lobby",
+                members: [PresenceMember(client: "c-1", user: "alice", meta: ByteBuffer(string: #"{"status":"online"}"#), joinedAt: 1_893_456_000_000)],
+                counts: PresenceCounts(clients: 2, users: 2), next: PresenceCursor(joinedAt: 1_893_456_000_000, client: "c-1")
+            ), "5"
+        ),
+        "presence_state_counts_only": (.presenceState(topic: "room:lobby", members: [], counts: PresenceCounts(clients: 2, users: 2)), "6"),
         "presence_diff": (
             .presenceDiff(
                 topic: "room:lobby",

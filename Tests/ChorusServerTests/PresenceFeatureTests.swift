@@ -105,6 +105,40 @@ import Testing
         #expect(try client.texts().first?.contains(#""client":"other""#) == true)
     }
 
+    @Test func aJoinWithALimitAnswersAPageAndPresenceWalksTheRest() throws {
+        let client = try Self.client(maxMembers: 100)
+        defer { client.finish() }
+        let topic = try Topic("room:big")
+        for index in 0..<7 {
+            _ = try client.hub.presence!.join(
+                PresenceMember(client: "m\(index)", user: "u\(index % 3)", meta: ByteBuffer(string: "{}"), joinedAt: Int64(index)), topic: topic, maxMembers: 100, on: client.loop
+            ).wait()
+        }
+        func clients(_ text: String) -> [String] {
+            text.split(separator: #""client":""#).dropFirst().map { String($0.prefix { $0 != "\"" }) }
+        }
+        try client.send(#"{"type":"presence_join","topic":"room:big","limit":3,"id":1}"#)
+        let first = try #require(try client.texts().first)
+        #expect(clients(first) == ["m0", "m1", "m2"])
+        #expect(first.hasSuffix(#","count":8,"users":4,"next":"2:m2"}"#), "\(first)")
+        try client.send(#"{"type":"presence","topic":"room:big","limit":3,"after":"2:m2","id":2}"#)
+        let second = try #require(try client.texts().first)
+        #expect(clients(second) == ["m3", "m4", "m5"] && second.hasSuffix(#""next":"5:m5"}"#))
+        try client.send(#"{"type":"presence","topic":"room:big","limit":3,"after":"5:m5","id":3}"#)
+        let last = try #require(try client.texts().first)
+        #expect(clients(last) == ["m6", client.connection.info.client] && last.hasSuffix(#","count":8,"users":4}"#), "the last page has no next")
+        try client.send(#"{"type":"presence","topic":"room:big","limit":0,"id":4}"#)
+        #expect(try client.texts().first == #"{"type":"presence_state","id":4,"topic":"room:big","members":[],"count":8,"users":4}"#)
+        for (index, text) in [
+            #"{"type":"presence","topic":"room:big","limit":1001,"id":5}"#, #"{"type":"presence","topic":"room:big","after":"m2","id":6}"#,
+            #"{"type":"presence_join","topic":"room:big","limit":-1,"id":7}"#,
+        ].enumerated() {
+            try client.send(text)
+            let answer = try #require(try client.texts().first)
+            #expect(answer.contains(#""id":\#(index + 5),"code":"bad_request""#) && answer.contains(index == 1 ? "'after'" : "'limit'"), "\(answer)")
+        }
+    }
+
     @Test func aSignalReachesOnlyAClientInASharedTopic() throws {
         let client = try Self.client()
         defer { client.finish() }

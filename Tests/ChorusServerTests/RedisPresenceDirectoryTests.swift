@@ -144,7 +144,72 @@ import Testing
             #expect(leaves.count == 600 && Set(leaves).count == 600)
             #expect(try await nodes.members(1, "room:x") == ["a-1"])
             #expect(try await nodes.members(1, "room:y.1").isEmpty)
+            // The page index and the users went with them.
+            #expect(try await nodes.client.send(RESPCommand("ZCARD", ["chorus:po:room:x"])).int == 1)
+            #expect(try await nodes.client.send(RESPCommand("EXISTS", ["chorus:po:room:y.1", "chorus:pu:room:y.1"])).int == 0)
+            #expect(try await nodes.directories[2].counts(of: try Topic("room:x"), on: nodes.loop).get() == PresenceCounts(clients: 1, users: 1))
             #expect(try await nodes.client.send(RESPCommand("SMEMBERS", ["chorus:pnodes"])).array?.compactMap(\.string) == ["a"])
+        }
+    }
+
+    @Test func pagesAcrossNodesReadOnlyThePageAndSurviveJoinsAndLeavesBetweenThem() async throws {
+        let nodes = try Nodes()
+        try await nodes.run {
+            let topic = try Topic("room:paged")
+            for index in 0..<30 { _ = try await nodes.join(index % 3, "m-\(index)", "room:paged", user: "u\(index % 7)") }
+            let whole = try await nodes.members(0, "room:paged")
+            #expect(whole.count == 30)
+            // A join with a page: the counts are the topic's, the members the oldest few.
+            let joined = try await nodes.directories[1].join(
+                PresenceMember(client: "late", user: "u0", meta: ByteBuffer(string: "{}"), joinedAt: WallClock.milliseconds()), topic: topic, maxMembers: 100,
+                page: PresencePage(limit: 4), on: nodes.loop
+            ).get()
+            #expect(joined.members.map(\.client) == Array(whole.prefix(4)))
+            #expect(joined.counts == PresenceCounts(clients: 31, users: 7) && joined.next == PresenceCursor(after: joined.members[3]))
+            let counted = try await nodes.directories[2].members(of: topic, page: PresencePage(limit: 0), on: nodes.loop).get()
+            #expect(counted.members.isEmpty && counted.next == nil && counted.counts == PresenceCounts(clients: 31, users: 7))
+            // Walk pages of 4 from node c while members join and leave on a and b between pages.
+            var seen: [String] = []
+            var left: Set<String> = []
+            var page = try await nodes.directories[2].members(of: topic, page: PresencePage(limit: 4), on: nodes.loop).get()
+            var step = 0
+            while true {
+                seen += page.members.map(\.client)
+                guard let next = page.next else { break }
+                step += 1
+                _ = try await nodes.join(step % 2, "new-\(step)", "room:paged")
+                let leaving = "m-\((step * 7) % 30)"
+                // Left on the node it joined on (m-i joined on node i % 3).
+                let holder = ((step * 7) % 30) % 3
+                if try await nodes.directories[holder].leave(client: leaving, topic: topic, on: nodes.loop).get() { left.insert(leaving) }
+                page = try await nodes.directories[2].members(of: topic, page: PresencePage(limit: 4, after: next), on: nodes.loop).get()
+            }
+            #expect(Set(seen).count == seen.count, "nobody twice")
+            #expect(Set(whole + ["late"]).subtracting(left).isSubset(of: Set(seen)), "everyone present throughout")
+            // The pages, read without changes, are the whole list.
+            var again: [String] = []
+            var cursor: PresenceCursor?
+            repeat {
+                let read = try await nodes.directories[0].members(of: topic, page: PresencePage(limit: 5, after: cursor), on: nodes.loop).get()
+                again += read.members.map(\.client)
+                cursor = read.next
+            } while cursor != nil
+            let now = try await nodes.members(1, "room:paged")
+            #expect(again == now)
+        }
+    }
+
+    @Test func membersWrittenWithoutThePageIndexAreIndexedWhenAPageIsRead() async throws {
+        let nodes = try Nodes()
+        try await nodes.run {
+            for index in 0..<6 { _ = try await nodes.join(0, "m-\(index)", "room:old", user: index < 3 ? "ann" : nil) }
+            // As a hub without pages left them: members only.
+            _ = try await nodes.client.send(RESPCommand("DEL", ["chorus:po:room:old", "chorus:pu:room:old"]))
+            let page = try await nodes.directories[1].members(of: try Topic("room:old"), page: PresencePage(limit: 4), on: nodes.loop).get()
+            let whole = try await nodes.members(2, "room:old")
+            #expect(page.members.map(\.client) == Array(whole.prefix(4)))
+            #expect(page.counts == PresenceCounts(clients: 6, users: 4))
+            #expect(try await nodes.client.send(RESPCommand("ZCARD", ["chorus:po:room:old"])).int == 6)
         }
     }
 

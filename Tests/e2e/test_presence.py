@@ -29,14 +29,17 @@ def hub():
     h.stop()
 
 
-async def join_as(hub, user: str, topic: str, meta=None, **claims):
-    """A connection of `user` that joined `topic`: (ws, its client id, the presence_state)."""
+async def join_as(hub, user: str, topic: str, meta=None, limit=None, **claims):
+    """A connection of `user` that joined `topic` (asking for `limit` members, when given): (ws,
+    its client id, the presence_state)."""
     ws = await ws_connect(hub.ws(), headers=bearer(hs256(SECRET, user, **claims)))
     hello = await recv_frame(ws)
     assert hello["type"] == "auth_success", hello
     frame = {"type": "presence_join", "topic": topic, "id": "j"}
     if meta is not None:
         frame["meta"] = meta
+    if limit is not None:
+        frame["limit"] = limit
     state = await roundtrip(ws, frame)
     assert state["type"] == "presence_state" and state["id"] == "j", state
     return ws, hello["client"], state
@@ -296,3 +299,97 @@ async def test_signal_between_members_of_a_shared_topic(hub):
     assert err["code"] == "bad_request", err
     await alice.close()
     await carol.close()
+
+
+async def walk_pages(ws, topic: str, limit: int, first: dict, between=None) -> list[str]:
+    """The clients of `first` (a presence_state) and of every page after it, asked for with
+    `presence` {limit, after}; `between(step)` runs before each page after the first."""
+    seen = [m["client"] for m in first["members"]]
+    state, step = first, 0
+    while "next" in state:
+        assert len(state["members"]) == limit, state
+        step += 1
+        if between is not None:
+            await between(step)
+        state = await roundtrip_skip(ws, {"type": "presence", "topic": topic, "limit": limit, "after": state["next"], "id": f"p{step}"},
+                                     "presence_state")
+        assert state["id"] == f"p{step}", state
+        seen += [m["client"] for m in state["members"]]
+    assert len(state["members"]) <= limit
+    return seen
+
+
+def churn_between_pages(members, stride: int, join):
+    """A `between` for `walk_pages`: before page `step`, member `step × stride` of `members` (as
+    `join_as` gives them) closes, and `join()` makes a newcomer join. Returns it, the set of the
+    clients that left and the list of the newcomers."""
+    left, joined = set(), []
+
+    async def churn(step):
+        ws, client, _ = members[(step * stride) % len(members)]
+        if client not in left:
+            await ws.close()
+            left.add(client)
+        joined.append(await join())
+
+    return churn, left, joined
+
+
+def http_pages(hub, topic: str, limit: int) -> tuple[list[str], dict]:
+    """Every client of `topic`'s HTTP list read in pages of `limit`, and the last page's body."""
+    seen, after = [], None
+    with hub.http_sync(headers=bearer(API_KEY)) as http:
+        while True:
+            params = {"limit": limit} if after is None else {"limit": limit, "after": after}
+            r = http.get(f"/api/topics/{topic}/presence", params=params)
+            assert r.status_code == 200, r.text
+            body = r.json()
+            assert len(body["members"]) <= limit
+            seen += [m["client"] for m in body["members"]]
+            if "next" not in body:
+                return seen, body
+            after = body["next"]
+
+
+async def test_pages_walk_the_whole_list_through_joins_and_leaves(hub):
+    members = [await join_as(hub, f"u{i % 7}", "big:paged", {"n": i}) for i in range(22)]
+    # Joins with a page: the oldest 4 and the totals, and where the next page starts.
+    watcher, _, state = await join_as(hub, "watcher", "big:paged", limit=4)
+    before = await roundtrip_skip(watcher, {"type": "presence", "topic": "big:paged", "id": "all"}, "presence_state")
+    assert [m["client"] for m in state["members"]] == [m["client"] for m in before["members"][:4]], state
+    assert state["count"] == 23 and state["users"] == 8 and "next" in state, state
+    # Between pages one of the first members leaves and a newcomer joins: nobody present
+    # throughout is skipped or listed twice.
+    churn, left, joined = churn_between_pages(members, 5, lambda: join_as(hub, "late", "big:paged"))
+    seen = await walk_pages(watcher, "big:paged", 4, state, churn)
+    assert len(seen) == len(set(seen)), seen
+    throughout = {c for _, c, _ in members} - left
+    assert throughout <= set(seen), throughout - set(seen)
+    # Without changes, the pages (here and over HTTP) are the whole list, in its order.
+    whole = await roundtrip_skip(watcher, {"type": "presence", "topic": "big:paged", "id": "w"}, "presence_state")
+    assert "next" not in whole
+    first = await roundtrip_skip(watcher, {"type": "presence", "topic": "big:paged", "limit": 5, "id": "f"}, "presence_state")
+    assert await walk_pages(watcher, "big:paged", 5, first) == [m["client"] for m in whole["members"]]
+    listed, last = http_pages(hub, "big:paged", 6)
+    assert listed == [m["client"] for m in whole["members"]] and last["count"] == whole["count"]
+    # limit 0: only the totals.
+    counts = await roundtrip_skip(watcher, {"type": "presence", "topic": "big:paged", "limit": 0, "id": "z"}, "presence_state")
+    assert counts["members"] == [] and counts["count"] == whole["count"] and "next" not in counts
+    for ws in [ws for ws, c, _ in members if c not in left] + [ws for ws, _, _ in joined] + [watcher]:
+        await ws.close()
+
+
+async def test_bad_limits_and_cursors_are_bad_requests(hub):
+    ws, _, _ = await join_as(hub, "alice", "big:bad")
+    for frame, field in [({"type": "presence", "limit": 1001}, "'limit'"), ({"type": "presence", "limit": "5"}, "'limit'"),
+                         ({"type": "presence_join", "limit": -1}, "'limit'"), ({"type": "presence", "after": "nope"}, "'after'"),
+                         ({"type": "presence_join", "after": "1:c"}, "'after'")]:
+        err = await roundtrip_skip(ws, {**frame, "topic": "big:bad", "id": "b"}, "error")
+        assert err["code"] == "bad_request" and field in err["message"], (frame, err)
+    async with hub.http(headers=bearer(API_KEY)) as http:
+        for query, field in [("limit=1001", "'limit'"), ("limit=x", "'limit'"), ("after=nope", "'after'")]:
+            r = await http.get(f"/api/topics/big:bad/presence?{query}")
+            assert r.status_code == 400 and field in r.json()["error"]["message"], (query, r.text)
+        r = await http.get("/api/topics/big:bad/presence?limit=0")
+        assert r.status_code == 200 and r.json()["members"] == [] and r.json()["count"] == 1, r.text
+    await ws.close()

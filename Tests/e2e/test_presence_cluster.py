@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from conftest import RawWebSocket, RedisServer, bearer, hs256, recv_frame, recv_type, send, wait_for, ws_connect
-from test_presence import API_KEY, SECRET, burst_of_joins, clients, roundtrip_skip
+from test_presence import (API_KEY, SECRET, burst_of_joins, churn_between_pages, clients, http_pages, roundtrip_skip,
+                           walk_pages)
 
 NAMESPACES = json.dumps({"room": {"presence": True, "presence_max_members": 4}, "big": {"presence": True},
                          "chat": {"history_size": 100}})
@@ -40,15 +41,18 @@ async def start_cluster(hub_factory, redis):
 EARLY: dict[int, list[dict]] = {}
 
 
-async def join_as(hub, user: str, topic: str, meta=None):
-    """A connection of `user` that joined `topic`: (ws, its client id, the presence_state). In a
-    cluster a diff can come before the state (docs/protocol.md): kept for `next_diff`."""
+async def join_as(hub, user: str, topic: str, meta=None, limit=None):
+    """A connection of `user` that joined `topic` (asking for `limit` members, when given): (ws,
+    its client id, the presence_state). In a cluster a diff can come before the state
+    (docs/protocol.md): kept for `next_diff`."""
     ws = await ws_connect(hub.ws(), headers=bearer(hs256(SECRET, user)))
     hello = await recv_frame(ws)
     assert hello["type"] == "auth_success", hello
     frame = {"type": "presence_join", "topic": topic, "id": "j"}
     if meta is not None:
         frame["meta"] = meta
+    if limit is not None:
+        frame["limit"] = limit
     await send(ws, frame)
     early = EARLY.setdefault(id(ws), [])
     while (state := await recv_frame(ws))["type"] == "presence_diff":
@@ -290,3 +294,29 @@ async def test_a_burst_of_joins_on_two_nodes_reaches_a_third_as_a_few_diffs_and_
         print(f"signal round trip {name}: p50 {statistics.median(times):.2f} ms, p99 {times[197]:.2f} ms (200, by the test client)")
     for ws in (watcher, alice, local, carol):
         await ws.close()
+
+
+async def test_pages_across_nodes_give_the_whole_list(hub_factory, redis_server):
+    nodes = await start_cluster(hub_factory, redis_server)
+    members = [await join_as(nodes[i % 3], f"u{i % 5}", "big:paged") for i in range(14)]
+    walker, w, state = await join_as(nodes[2], "walker", "big:paged")
+    whole = [m["client"] for m in state["members"]]
+    assert len(whole) == 15 and state["count"] == 15 and state["users"] == 6, state
+    # A join with a page, on another node: the oldest 4, the cluster's totals, and a cursor.
+    paged, p, first = await join_as(nodes[1], "paged", "big:paged", limit=4)
+    assert [m["client"] for m in first["members"]] == whole[:4] and first["count"] == 16 and "next" in first, first
+    # Walk pages of 4 from node 1 while a member leaves on node 0 and one joins on node 2.
+    churn, left, joined = churn_between_pages(members, 3, lambda: join_as(nodes[2], "late", "big:paged"))
+    seen = await walk_pages(paged, "big:paged", 4, first, churn)
+    assert len(seen) == len(set(seen)), seen
+    assert (set(whole) | {p}) - left <= set(seen)
+    # Settled: every node's pages, over the socket and over HTTP, are the one list.
+    await wait_for(lambda: all(len(http_members(n, "big:paged")) == 16 + len(joined) - len(left) for n in nodes), what="the leaves applied")
+    current = [m["client"] for m in (await roundtrip_skip(walker, {"type": "presence", "topic": "big:paged", "id": "w"}, "presence_state"))["members"]]
+    start = await roundtrip_skip(walker, {"type": "presence", "topic": "big:paged", "limit": 3, "id": "f"}, "presence_state")
+    assert await walk_pages(walker, "big:paged", 3, start) == current
+    for node in nodes:
+        assert http_pages(node, "big:paged", 5)[0] == current
+    for ws in [ws for ws, c, _ in members if c not in left] + [ws for ws, _, _ in joined] + [walker, paged]:
+        await ws.close()
+

@@ -241,10 +241,22 @@ export interface PresenceStateFrame<Meta = PresenceMeta> {
   id?: RequestId;
   topic: string;
   members: PresenceMember<Meta>[];
-  /** Connections. */
+  /** Connections (in the whole list, also when `members` is a page of it). */
   count: number;
-  /** Distinct users. */
+  /** Distinct users (in the whole list). */
   users: number;
+  /** Members remain after these: pass it as `after` for the next page (opaque). */
+  next?: string;
+}
+
+/** Paging of the list a join or sync asks for (docs/protocol.md, "Presence"). */
+export interface PresenceListOptions {
+  /** The state lists this many members (0…1000, the oldest) and the counts; none: the whole list. */
+  limit?: number;
+  /** The rest of the list comes in pages of this many (1…1000, default 1000). */
+  pageSize?: number;
+  /** false: only the first page (then diffs); the rest is not asked for. Default true. */
+  walk?: boolean;
 }
 
 export interface PresenceDiffFrame<Meta = PresenceMeta> {
@@ -734,24 +746,31 @@ export declare class Presence extends EventEmitter<PresenceEvents> {
   readonly joined: boolean;
   /** The meta joined with, merged with the updates since (null when not joined). */
   readonly meta: PresenceMeta | null;
-  /** Connections in the topic. */
+  /** Connections in the topic (while pages load: the hub's count as of the latest page). */
   readonly count: number;
-  /** Distinct users in the topic. */
+  /** Distinct users in the topic (while pages load: the hub's count as of the latest page). */
   readonly userCount: number;
+  /** Whether the list holds every member (false while pages of it are still to come). */
+  readonly complete: boolean;
   /** This connection's member entry, once listed. */
   readonly me: PresenceMember | null;
   /** Every connection, oldest first. */
   list(): PresenceMember[];
   /** The members grouped by user. */
   members(): PresenceUser[];
-  /** Joins (again after each reconnection, with the last meta); resolves with the state. */
-  join(meta?: PresenceMeta): Promise<PresenceStateFrame>;
+  /**
+   * Joins (again after each reconnection, with the last meta); resolves with the state (with
+   * `limit`: its first page; the rest follows in the background).
+   */
+  join(meta?: PresenceMeta, options?: PresenceListOptions): Promise<PresenceStateFrame>;
   /** Merges `patch` into the meta and sends it; null while disconnected (sent on the rejoin). */
   update(patch: PresenceMeta): Promise<AckFrame | null>;
   setStatus(status: PresenceStatus | (string & {})): Promise<AckFrame | null>;
   leave(): Promise<AckFrame | null>;
-  /** Asks the hub for the whole list again. */
-  sync(): Promise<PresenceStateFrame>;
+  /** Asks the hub for the whole list again (with `limit`: in pages; resolves with the first). */
+  sync(options?: PresenceListOptions): Promise<PresenceStateFrame>;
+  /** One page of the hub's list (`after`: a state's `next`), without changing this list. */
+  page(options?: { limit?: number; after?: string }): Promise<PresenceStateFrame>;
   /** The hub's counts, without the list. */
   stats(): Promise<PresenceStatsFrame>;
 }

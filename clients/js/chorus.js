@@ -517,6 +517,13 @@ export const PRESENCE_STATUSES = Object.freeze(['online', 'away', 'busy']);
  * `sync` (users) once per state or diff; `error`. After a reconnection the client joins again
  * with the last meta, and the new `presence_state` replaces the list. Diffs that arrive while a
  * state is awaited (a join or sync in flight) are applied again after the state.
+ *
+ * Large rooms: `join(meta, {limit})` asks the hub for the `limit` oldest members only (and the
+ * counts), so the join is answered at once whatever the room's size; the rest of the list comes
+ * in pages of `pageSize` in the background (`walk: false`: not at all), each applied as it
+ * arrives (event `sync`), with the diffs that come meanwhile. Until the last page, `complete` is
+ * false and `count`/`userCount` are the hub's figures as of the latest page; then the list is the
+ * whole room, oldest first. `page()` reads one page without touching the list.
  */
 export class Presence extends EventEmitter {
   #channel;
@@ -531,6 +538,12 @@ export class Presence extends EventEmitter {
   // state that answers a join (docs/protocol.md), so they are applied again after it.
   #early = [];
   #waiters = [];
+  #listOptions = {}; // {limit, pageSize, walk} of the last join() or sync(): used again after a reconnection
+  // A list arriving in pages: {seen: clients listed or joined since its first page, total:
+  // {count, users} of the latest page, next: cursor of the page to ask for (null: none asked)}.
+  #load = null;
+  #continuations = new Map(); // request id → the load its page continues
+  #queries = new Set(); // request ids of page(): answered, not applied
 
   /** @internal Use channel.presence. */
   constructor(channel, link) {
@@ -553,14 +566,19 @@ export class Presence extends EventEmitter {
     return this.#meta === null ? null : { ...this.#meta };
   }
 
-  /** Connections in the topic. */
+  /** Connections in the topic (while pages load: the hub's count as of the latest page). */
   get count() {
-    return this.#members.size;
+    return this.#load ? this.#load.total.count : this.#members.size;
   }
 
-  /** Distinct users in the topic (an anonymous connection counts as its own user). */
+  /** Distinct users in the topic (an anonymous connection counts as its own user; while pages load, the hub's figure). */
   get userCount() {
-    return this.members().length;
+    return this.#load ? this.#load.total.users : this.members().length;
+  }
+
+  /** Whether the list holds every member (false while pages of it are still to come). */
+  get complete() {
+    return this.#load === null;
   }
 
   /** This connection's own member entry, once the hub listed it. */
@@ -587,13 +605,22 @@ export class Presence extends EventEmitter {
    * Joins with `meta` (an object: status, name, colour, cursor…); resolves with the hub's
    * `presence_state` (subscribing the connection to the topic, as the hub does). While not
    * connected it resolves once the client connects and the join is confirmed.
+   *
+   * Options: `limit` (0…1000): the state lists that many members (the oldest) and the counts;
+   * the rest then comes in pages of `pageSize` (default 1000) in the background, unless `walk`
+   * is false. Without `limit`, the state is the whole list.
    */
-  join(meta = {}) {
+  join(meta = {}, options = {}) {
     if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) {
       return Promise.reject(new TypeError('chorus: presence meta must be an object'));
     }
     const stopped = this.#link.stopReason();
     if (stopped) return Promise.reject(stopped);
+    try {
+      this.#listOptions = listOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     this.#meta = { ...meta };
     const joined = new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
     if (this.#link.connected()) this.#sendJoin();
@@ -631,16 +658,34 @@ export class Presence extends EventEmitter {
     return this.#link.send({ type: 'presence_leave', topic: this.topic });
   }
 
-  /** Asks the hub for the whole list again (members and readers of the topic may). */
-  async sync() {
+  /**
+   * Asks the hub for the whole list again (members and readers of the topic may). With `limit`
+   * (options as join()'s), it comes in pages: resolves with the first.
+   */
+  async sync(options = this.#listOptions) {
+    this.#listOptions = listOptions(options);
     this.#watching = true;
     this.#syncing++;
     try {
-      return await this.#link.send({ type: 'presence', topic: this.topic });
+      return await this.#link.send({ type: 'presence', topic: this.topic, ...pageFields(this.#listOptions.limit) });
     } finally {
       this.#syncing--;
       this.#forgetEarlyDiffs();
     }
+  }
+
+  /**
+   * One page of the hub's list, without changing this one: at most `limit` members (0…1000;
+   * none: all) after `after` (the `next` of the page before; none: from the oldest). Resolves
+   * with the `presence_state`: {members, count, users, next?}.
+   */
+  page({ limit, after } = {}) {
+    let sent;
+    const remember = (id) => {
+      sent = id;
+      this.#queries.add(id);
+    };
+    return this.#link.send({ type: 'presence', topic: this.topic, ...pageFields(limit, after) }, remember).finally(() => this.#queries.delete(sent));
   }
 
   /** The hub's cheap counts, without the list: {topic, clients, users}. */
@@ -651,7 +696,7 @@ export class Presence extends EventEmitter {
   #sendJoin() {
     const meta = this.#meta;
     this.#joining++;
-    this.#link.send({ type: 'presence_join', topic: this.topic, meta }).then(
+    this.#link.send({ type: 'presence_join', topic: this.topic, meta, ...pageFields(this.#listOptions.limit) }).then(
       (state) => {
         this.#joining--;
         if (this.#meta === null) return; // left meanwhile
@@ -706,16 +751,34 @@ export class Presence extends EventEmitter {
     this.#joined = false;
     this.#watching = false;
     this.#settleWaiters(new ChorusError('unsubscribed', `unsubscribed from '${this.topic}'`));
+    this.#load = null;
     if (this.#members.size === 0) return;
     this.#replace([]);
     this.emit('sync', []);
   }
 
-  /** Applies a `presence_state` (replaces the list) or a `presence_diff`. */
+  /**
+   * Applies a `presence_state` (the whole list replaces this one; a first page starts a list
+   * that comes in pages; a later page adds to it) or a `presence_diff`.
+   */
   [DELIVER](frame) {
     if (frame.type === 'presence_state') {
-      this.#watching = true;
-      this.#replace(Array.isArray(frame.members) ? frame.members : []);
+      if (this.#queries.delete(frame.id)) return; // page(): the caller's
+      const members = Array.isArray(frame.members) ? frame.members : [];
+      const load = this.#continuations.get(frame.id);
+      if (load !== undefined) {
+        this.#continuations.delete(frame.id);
+        if (load !== this.#load) return; // a page of a list since replaced
+        this.#addPage(members, frame);
+      } else if (typeof frame.next === 'string') {
+        this.#watching = true;
+        this.#load = { seen: new Set(), total: null, next: null };
+        this.#addPage(members, frame);
+      } else {
+        this.#watching = true;
+        this.#load = null;
+        this.#replace(members);
+      }
       // Changes that overtook the state (joins and leaves by client id: applying one the state
       // already has changes nothing).
       for (const diff of this.#early) this.#applyDiff(diff);
@@ -725,6 +788,52 @@ export class Presence extends EventEmitter {
       this.#applyDiff(frame);
     }
     this.emit('sync', this.members());
+  }
+
+  /** A page of the list coming in pages: its members are upserted; the last one completes it. */
+  #addPage(members, frame) {
+    const load = this.#load;
+    load.total = { count: frame.count ?? 0, users: frame.users ?? 0 };
+    for (const member of members) {
+      load.seen.add(member.client);
+      const known = this.#members.get(member.client);
+      this.#members.set(member.client, member);
+      this.#announce(member, known);
+    }
+    if (typeof frame.next === 'string') {
+      load.next = frame.next;
+      if (this.#listOptions.walk !== false) this.#askPage(load);
+      return;
+    }
+    // The last page: who was listed before and neither came in a page nor joined since has left.
+    this.#load = null;
+    const previous = this.#members;
+    for (const [client, member] of previous) if (!load.seen.has(client)) this.emit('leave', member);
+    const kept = [...previous.values()].filter((member) => load.seen.has(member.client));
+    kept.sort((a, b) => (a.joined_at ?? 0) - (b.joined_at ?? 0) || (a.client < b.client ? -1 : a.client > b.client ? 1 : 0));
+    this.#members = new Map(kept.map((member) => [member.client, member]));
+  }
+
+  /** Asks for the page after `load.next`, in the background. */
+  #askPage(load) {
+    const frame = { type: 'presence', topic: this.topic, ...pageFields(this.#listOptions.pageSize ?? PAGE_MAX, load.next) };
+    this.#syncing++;
+    let sent;
+    const remember = (id) => {
+      sent = id;
+      this.#continuations.set(id, load);
+    };
+    this.#link.send(frame, remember).then(
+      () => {},
+      (error) => {
+        // Lost with the connection: the list is asked again on the next one.
+        if (load === this.#load && error.code !== 'disconnected' && error.code !== 'not_connected') this.emit('error', error);
+      },
+    ).finally(() => {
+      this.#continuations.delete(sent);
+      this.#syncing--;
+      this.#forgetEarlyDiffs();
+    });
   }
 
   #replace(members) {
@@ -738,6 +847,9 @@ export class Presence extends EventEmitter {
   #applyDiff(frame) {
     const leaves = Array.isArray(frame.leaves) ? frame.leaves : [];
     const joins = Array.isArray(frame.joins) ? frame.joins : [];
+    // A list coming in pages: who joins meanwhile is listed (even where no later page has it:
+    // another node's clock can put it before the pages already read).
+    for (const member of joins) this.#load?.seen.add(member.client);
     // An update is the same client in both lists: it keeps its place and is reported once.
     const rejoining = new Set(joins.map((member) => member.client));
     for (const member of leaves) {
@@ -757,6 +869,28 @@ export class Presence extends EventEmitter {
     if (!previous) this.emit('join', member);
     else if (JSON.stringify(previous.meta) !== JSON.stringify(member.meta)) this.emit('update', member, previous);
   }
+}
+
+/** The most members a page of the presence list holds (the hub's bound on `limit`). */
+const PAGE_MAX = 1000;
+
+/** The paging options of Presence#join and #sync, checked. */
+function listOptions({ limit, pageSize, walk } = {}) {
+  for (const [name, value] of [['limit', limit], ['pageSize', pageSize]]) {
+    if (value !== undefined && !(Number.isInteger(value) && value >= 0 && value <= PAGE_MAX)) {
+      throw new TypeError(`chorus: presence ${name} must be a whole number from 0 to ${PAGE_MAX}`);
+    }
+  }
+  if (pageSize === 0) throw new TypeError('chorus: presence pageSize must be at least 1');
+  return { limit, pageSize, walk };
+}
+
+/** The `limit` and `after` fields of a presence request, where given. */
+function pageFields(limit, after) {
+  const fields = {};
+  if (limit !== undefined && limit !== null) fields.limit = limit;
+  if (after !== undefined && after !== null) fields.after = after;
+  return fields;
 }
 
 /** Up to two initials of a name ("Ada Lovelace" → "AL"). */
@@ -1288,7 +1422,8 @@ export class ChorusClient extends EventEmitter {
     this.#token = options.token;
     this.#queue = new OfflineQueue(options.offlineQueue);
     this.#channelLink = {
-      send: (frame) => this.#request(frame),
+      // `onId` learns the request's id before it is sent (so its reply can be told apart).
+      send: (frame, onId) => this.#request(frame, undefined, onId),
       connected: () => this.#state === 'connected',
       stopReason: () => this.#stopReason,
       session: () => this.session,
@@ -1790,13 +1925,14 @@ export class ChorusClient extends EventEmitter {
     });
   }
 
-  #request(frame, timeout = this.#options.requestTimeout ?? 10000) {
+  #request(frame, timeout = this.#options.requestTimeout ?? 10000, onId = undefined) {
     const socket = this.#socket;
     if (!socket || socket.readyState !== OPEN) {
       return Promise.reject(new ChorusError('not_connected', `cannot send '${frame.type}': not connected`));
     }
     return new Promise((resolve, reject) => {
       const id = ++this.#nextId;
+      onId?.(id);
       // Bytes go out as a binary frame (the frame's other fields in its header), the rest as JSON.
       const { data, ...header } = frame;
       const binary = data instanceof Uint8Array;

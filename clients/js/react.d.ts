@@ -105,12 +105,14 @@ export interface UseRealtimePresenceOptions {
   client?: ChorusClient | null;
   /** The meta to join with (name, colour, status…); a new value (by content) is sent as an update. */
   user?: PresenceMeta;
+  /** Join with this many members listed (0…1000), the rest in pages after (Presence#join). */
+  limit?: number;
 }
 
 export interface UseRealtimePresenceResult {
   /** The users present, each with its connections. */
   users: PresenceUser[];
-  /** How many users are present, whatever their status. */
+  /** How many users are present, whatever their status (the hub's count while pages load). */
   onlineCount: number;
   /** Sets this member's `meta.status`. */
   updateStatus(status: PresenceStatus | (string & {})): Promise<AckFrame | null>;

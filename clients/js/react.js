@@ -190,10 +190,12 @@ const presenceUsers = new WeakMap();
  * Joins `channel`'s presence as `user` (the meta: name, colour, status…) while the component
  * is mounted, and follows who is there: `{users, onlineCount, updateStatus, presence}`.
  * `channel` is a Channel, or a topic name with `client`. `users` are grouped by user (each with
- * its connections); `onlineCount` counts the users present, whatever their status. A new `user`
- * (compared by value) is sent as an update, not a rejoin.
+ * its connections); `onlineCount` counts the users present, whatever their status (the hub's
+ * `users` count while a large room's list is still coming in pages). A new `user` (compared by
+ * value) is sent as an update, not a rejoin. `limit` (0…1000): join with that many members
+ * listed, the rest in pages after (Presence#join).
  */
-export function useRealtimePresence({ channel, client, user } = {}) {
+export function useRealtimePresence({ channel, client, user, limit } = {}) {
   const resolved = typeof channel === 'string' ? client?.channel(channel) : channel;
   const presence = resolved?.presence ?? null;
   const [users, setUsers] = React.useState(() => (presence ? presence.members() : []));
@@ -207,7 +209,7 @@ export function useRealtimePresence({ channel, client, user } = {}) {
     const joiners = presenceUsers.get(presence) ?? 0;
     presenceUsers.set(presence, joiners + 1);
     // Refusals reach the presence's `error` listeners; nothing to add here.
-    if (joiners === 0 || !presence.joined) presence.join(JSON.parse(meta)).catch(() => {});
+    if (joiners === 0 || !presence.joined) presence.join(JSON.parse(meta), limit === undefined ? {} : { limit }).catch(() => {});
     return () => {
       presence.off('sync', onSync);
       const left = presenceUsers.get(presence) - 1;
@@ -228,7 +230,8 @@ export function useRealtimePresence({ channel, client, user } = {}) {
     (status) => (presence ? presence.setStatus(status) : Promise.reject(new Error('useRealtimePresence: no channel'))),
     [presence],
   );
-  return { users, onlineCount: users.length, updateStatus, presence };
+  const onlineCount = presence && !presence.complete ? presence.userCount : users.length;
+  return { users, onlineCount, updateStatus, presence };
 }
 
 /**

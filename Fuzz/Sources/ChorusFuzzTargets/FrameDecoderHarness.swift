@@ -56,11 +56,11 @@ enum FrameDecoderHarness {
             ServerFrame.ack(messageID: envelope.messageID, offset: 1, epoch: envelope.epoch).write(into: &reply, id: id)
         case .ping(let timestamp):
             ServerFrame.pong(timestamp: timestamp).write(into: &reply, id: id)
-        case .presenceJoin(let topic, let meta as RawJSON?), .presenceUpdate(let topic, let meta as RawJSON?):
+        case .presenceJoin(let topic, let meta as RawJSON?, _), .presenceUpdate(let topic, let meta as RawJSON?):
             // The client's meta goes out to every peer as it came, through the member writer diffs share.
             let member = PresenceMember(client: "c-1", user: topic.name, meta: meta?.bytes ?? ByteBuffer(string: "{}"), joinedAt: 0)
             ServerFrame.presenceState(topic: topic.name, members: [member], counts: PresenceCounts(clients: 1, users: 1)).write(into: &reply, id: id)
-        case .presence(let topic), .presenceLeave(let topic), .presenceStats(let topic):
+        case .presence(let topic, _), .presenceLeave(let topic), .presenceStats(let topic):
             ServerFrame.presenceStats(topic: topic.name, counts: PresenceCounts(clients: 0, users: 0)).write(into: &reply, id: id)
         case .signal(let client, let data):
             ServerFrame.signal(from: MessageSender(user: client, client: client), data: data.bytes).write(into: &reply)

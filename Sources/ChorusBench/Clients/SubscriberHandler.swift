@@ -121,7 +121,7 @@ final class SubscriberHandler: ChannelInboundHandler {
         if !self.endpoint.hasTopic || self.role.subscription != .topic {
             self.joinedAt = NIODeadline.now().uptimeNanoseconds
             let stamp = self.role.joinStampSource.map { BenchStamp(source: $0, sequence: 1, sentNanoseconds: self.joinedAt) }
-            let frame = self.role.subscription.frame(topic: self.role.topic, stamp: stamp)
+            let frame = self.role.subscription.frame(topic: self.role.topic, stamp: stamp, limit: self.role.presenceStateLimit)
             let wire = WebSocketWire.clientFrame(opcode: WebSocketWire.text, payload: frame, allocator: context.channel.allocator)
             context.writeAndFlush(Self.wrapOutboundOut(wire), promise: nil)
         }

@@ -14,4 +14,6 @@ struct SubscriberRole {
     var subscription: Subscription = .topic
     /// A presence member's number, stamped into its `meta` when it joins (nil: `meta` is `{}`).
     var joinStampSource: Int? = nil
+    /// The `limit` of a presence join (nil: the whole list in its `presence_state`).
+    var presenceStateLimit: Int? = nil
 }

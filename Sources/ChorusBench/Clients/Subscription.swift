@@ -9,14 +9,16 @@ import NIOCore
 public enum Subscription: String, Codable, Sendable {
     case topic, presence, sync
 
-    /// The frame that joins `topic`; a presence join carries `stamp` as its `meta` (else `{}`).
-    func frame(topic: String, stamp: BenchStamp?) -> ByteBuffer {
+    /// The frame that joins `topic`; a presence join carries `stamp` as its `meta` (else `{}`),
+    /// and `limit` when given (its `presence_state` then lists that many members at most).
+    func frame(topic: String, stamp: BenchStamp?, limit: Int? = nil) -> ByteBuffer {
         switch self {
         case .topic:
             return ServerProtocol.subscribeFrame(topic: topic)
         case .presence:
             var buffer = ByteBuffer(string: #"{"type":"presence_join","topic":""# + topic + #"","meta":"#)
             if let stamp { stamp.write(into: &buffer, size: 0) } else { buffer.writeStaticString("{}") }
+            if let limit { buffer.writeString(#","limit":"# + String(limit)) }
             buffer.writeStaticString("}")
             return buffer
         case .sync:

@@ -14,6 +14,8 @@ enum PresenceMode {
           --present 0             members already in the room before the probes join (not timed): with
                                   --present 9000 --members 1000, a burst of 1,000 into a room of 9,000
           --probes 10             members that join before the timed ones (meta {}) and time each of their joins
+          --state-limit N         every member joins with "limit": N, so its presence_state lists the N
+                                  oldest members (and the counts), not the whole room (default: the whole list)
           --per-process N         sockets per worker process (default: open-file limit - 1000)
           --drain-interval 100ms  how often members that are not probes read their sockets (0: at once)
           --settle 30s            the longest wait, after the last join, for the probes to see every join
@@ -29,6 +31,7 @@ enum PresenceMode {
         let members = try arguments.integer("--members", default: 10_000)
         let present = try arguments.integer("--present", default: 0, in: 0...1_000_000)
         let probes = try arguments.integer("--probes", default: 10, in: 1...1000)
+        let stateLimit = arguments.string("--state-limit") == nil ? nil : try arguments.integer("--state-limit", default: 0, in: 0...1000)
         let perProcess = try arguments.integer("--per-process", default: max(100, ResourceUsage.openFileLimit() - 1000))
         let drainInterval = try arguments.seconds("--drain-interval", default: 0.1)
         let settle = try arguments.seconds("--settle", default: 30)
@@ -38,7 +41,8 @@ enum PresenceMode {
 
         // Indices: probes 0..<probes, then those present before them, then the timed members, whose
         // joins all come after every probe's.
-        let spec = common.fleet(endpoints: endpoints, count: probes, topics: 1, probes: probes, subscribes: true, drainInterval: drainInterval, subscription: .presence)
+        var spec = common.fleet(endpoints: endpoints, count: probes, topics: 1, probes: probes, subscribes: true, drainInterval: drainInterval, subscription: .presence)
+        spec.presenceStateLimit = stateLimit
         let residentBefore = common.server?.residentKiB()
         var presentPool: WorkerPool?
         if present > 0 {
@@ -74,6 +78,7 @@ enum PresenceMode {
         result.addField("topic", .string(FleetSpec.topic(prefix: common.topicPrefix, index: 0)))
         result.add("members", integer: ready.connected, "members joined (timed)")
         result.add("present", integer: present, "members present before the probes")
+        if let stateLimit { result.add("state_limit", integer: stateLimit, "members in each join's presence_state (its limit)") }
         result.add("join_failures", integer: ready.failed + probesReady.failed, "joins failed")
         if ready.errors.total > 0 { result.addField("errors", .object(ready.errors.counts.map { ($0.key, .integer($0.value)) })) }
         result.add("probes", integer: probesReady.connected, "probes (members that time every later join)")

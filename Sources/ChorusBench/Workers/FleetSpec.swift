@@ -20,6 +20,8 @@ public struct FleetSpec: Codable, Sendable {
     public var connectTimeoutMilliseconds: Int
     /// What each subscriber joins; presence members that are not probes stamp their join.
     public var subscription: Subscription = .topic
+    /// The `limit` of each presence join: the members its `presence_state` lists (nil: all of them).
+    public var presenceStateLimit: Int? = nil
 
     static func topic(prefix: String, index: Int) -> String { "\(prefix)\(index)" }
 
@@ -40,7 +42,8 @@ public struct FleetSpec: Codable, Sendable {
         return SubscriberRole(
             topicIndex: topicIndex, topic: Self.topic(prefix: self.topicPrefix, index: topicIndex), subscribes: self.subscribes,
             probe: probe, lazy: !probe && self.drainIntervalMilliseconds > 0, closeWhenSubscribed: false,
-            subscription: self.subscription, joinStampSource: self.subscription == .presence && !probe ? index : nil
+            subscription: self.subscription, joinStampSource: self.subscription == .presence && !probe ? index : nil,
+            presenceStateLimit: self.presenceStateLimit
         )
     }
 }

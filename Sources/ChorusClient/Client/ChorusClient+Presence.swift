@@ -14,6 +14,10 @@ extension ChorusClient {
         var joined = false
         var waiters: [CheckedContinuation<[PresenceMember], any Error>] = []
         var streams = StreamSet<PresenceChange>()
+        /// How the last join or sync asked for the list (again after a reconnection).
+        var paging = PresencePaging.whole
+        /// Counts the lists that came in pages: a walk stops when a newer list began.
+        var listGeneration = 0
     }
 
     /// `meta` as JSON, which must be an object.
@@ -32,9 +36,10 @@ extension ChorusClient {
         }
     }
 
-    func presenceJoin(_ name: String, meta: RawJSON) async throws -> [PresenceMember] {
+    func presenceJoin(_ name: String, meta: RawJSON, paging: PresencePaging = .whole) async throws -> [PresenceMember] {
         var record = try self.presenceRecord(name)
         record.meta = meta
+        record.paging = try paging.checked()
         self.presences[name] = record
         return try await withCheckedThrowingContinuation { waiter in
             self.presences[name]?.waiters.append(waiter)
@@ -65,23 +70,65 @@ extension ChorusClient {
         _ = try await self.request(.presenceLeave(record.topic))
     }
 
-    func presenceSync(_ name: String) async throws -> [PresenceMember] {
+    func presenceSync(_ name: String, paging: PresencePaging? = nil) async throws -> [PresenceMember] {
         var record = try self.presenceRecord(name)
+        if let paging { record.paging = try paging.checked() }
         // Diffs handled before this answer resumes here are newer than it: kept, and replayed after it.
         record.table.awaitingState += 1
         self.presences[name] = record
         let reply: ServerFrame
         do {
-            reply = try await self.request(.presence(record.topic))
+            reply = try await self.request(.presence(record.topic, page: PresencePage(limit: record.paging.limit)))
         } catch {
             if self.presences[name] != nil { self.presences[name]!.table.awaitingState = max(0, self.presences[name]!.table.awaitingState - 1) }
             throw error
         }
-        guard case .presenceState(_, let members, _) = reply, self.presences[name] != nil else {
+        guard case .presenceState = reply, self.presences[name] != nil else {
             throw ChorusClientError(.invalidJSON, "unexpected reply to presence")
         }
-        self.yield(self.presences[name]!.table.applyState(members), to: name)
+        self.applyPresenceState(name, reply)
         return self.presences[name]!.table.members
+    }
+
+    /// One page of the hub's list, without changing the one kept here.
+    func presencePage(_ name: String, _ page: PresencePage) async throws -> PresenceListPage {
+        let record = try self.presenceRecord(name)
+        _ = try PresencePaging(limit: page.limit).checked()
+        guard case .presenceState(_, let members, let counts, let next) = try await self.request(.presence(record.topic, page: page)) else {
+            throw ChorusClientError(.invalidJSON, "unexpected reply to presence")
+        }
+        return PresenceListPage(members: members, counts: counts, next: next)
+    }
+
+    /// A `presence_state` answering a join or a sync: the whole list, or its first page (then
+    /// the rest is asked for in the background, unless the paging says not to).
+    private func applyPresenceState(_ name: String, _ reply: ServerFrame) {
+        guard case .presenceState(_, let members, let counts, let next) = reply, self.presences[name] != nil else { return }
+        guard let next else { return self.yield(self.presences[name]!.table.applyState(members), to: name) }
+        self.presences[name]!.listGeneration += 1
+        self.yield(self.presences[name]!.table.applyPage(members, counts: counts, more: true, first: true), to: name)
+        if self.presences[name]!.paging.walk {
+            let generation = self.presences[name]!.listGeneration
+            Task { await self.walkPresence(name, after: next, generation: generation) }
+        }
+    }
+
+    /// Asks for the pages after `cursor` one after the other, applying each, until the last (or
+    /// a newer list began, or the request failed: the next connection asks again).
+    private func walkPresence(_ name: String, after cursor: PresenceCursor, generation: Int) async {
+        var cursor = cursor
+        while let record = self.presences[name], record.listGeneration == generation {
+            self.presences[name]!.table.awaitingState += 1
+            let reply = try? await self.request(.presence(record.topic, page: PresencePage(limit: record.paging.pageSize, after: cursor)))
+            guard self.presences[name] != nil else { return }
+            guard case .presenceState(_, let members, let counts, let next)? = reply, self.presences[name]!.listGeneration == generation else {
+                self.presences[name]!.table.awaitingState = max(0, self.presences[name]!.table.awaitingState - 1)
+                return
+            }
+            self.yield(self.presences[name]!.table.applyPage(members, counts: counts, more: next != nil, first: false), to: name)
+            guard let next else { return }
+            cursor = next
+        }
     }
 
     func presenceStats(_ name: String) async throws -> PresenceCounts {
@@ -114,19 +161,19 @@ extension ChorusClient {
         self.presences[name]?.sentMeta = meta
         let id = self.newRequestID()
         self.pending[id] = .presenceJoin(topic: name)
-        self.write(.presenceJoin(record.topic, meta: meta), id: id)
+        self.write(.presenceJoin(record.topic, meta: meta, limit: record.paging.limit), id: id)
     }
 
     /// The answer to a join: the list, or a refusal that ends the membership.
     func presenceJoinAnswered(_ name: String, reply: ServerFrame) {
         guard var record = self.presences[name] else { return }
         let waiters = record.waiters
-        if case .presenceState(_, let members, _) = reply {
-            let changes = record.table.applyState(members)
+        if case .presenceState = reply {
             record.joined = record.meta != nil
             if record.joined { record.waiters.removeAll() }
             self.presences[name] = record
-            self.yield(changes, to: name)
+            self.applyPresenceState(name, reply)
+            record = self.presences[name]!
             if record.joined, let meta = record.meta, meta != record.sentMeta {
                 // Updated while the join was on its way: the hub has the join's meta, not this one.
                 self.presences[name]?.sentMeta = meta

@@ -31,10 +31,18 @@ public struct PresenceUser: Sendable, Hashable {
 ///
 /// Diffs that come while a state is awaited (``awaitingState``) are kept and applied again
 /// after the state: in a cluster a diff can overtake the state that answers a join.
+///
+/// A list can also come in pages (``applyPage(_:counts:more:first:)``): each page adds its
+/// members; who was listed before and is in no page (nor joined meanwhile) leaves only when the
+/// last page is in, so a reconnection's list shows nobody leaving and coming back.
 public struct PresenceTable: Sendable {
     private var entries: [String: (order: Int, member: PresenceMember)] = [:]
     private var nextOrder = 0
     private var early: [(joins: [PresenceMember], leaves: [PresenceMember])] = []
+    /// While a list comes in pages: the clients its pages listed, or that joined since its first.
+    private var seen: Set<String>?
+    /// While a list comes in pages: the hub's counts as of its latest page.
+    public private(set) var pageCounts: PresenceCounts?
     /// `presence_state` answers on their way; while any is, diffs are kept for replay.
     public var awaitingState = 0 {
         didSet { if self.awaitingState == 0 { self.early.removeAll() } }
@@ -70,8 +78,47 @@ public struct PresenceTable: Sendable {
         return users
     }
 
+    /// Whether the list holds every member (false while pages of it are still to come).
+    public var isComplete: Bool { self.seen == nil }
+
+    /// Connections and distinct users: the hub's counts while pages are to come, else the list's.
+    public var counts: PresenceCounts {
+        self.pageCounts ?? PresenceCounts(clients: self.entries.count, users: Set(self.entries.values.map { $0.member.user ?? $0.member.client }).count)
+    }
+
+    /// A `presence_state` that is a page of the list (`first`: its first page, answering a join
+    /// or a `presence` without `after`): its members are added, with the topic's `counts`; `more`
+    /// when pages remain. The last page completes the list: who is in no page and did not join
+    /// meanwhile leaves. Then the diffs kept meanwhile apply again.
+    public mutating func applyPage(_ members: [PresenceMember], counts: PresenceCounts, more: Bool, first: Bool) -> [PresenceChange] {
+        if first || self.seen == nil { self.seen = [] }
+        var changes: [PresenceChange] = []
+        for member in members {
+            self.seen!.insert(member.client)
+            let known = self.entries[member.client]
+            if let known { self.entries[member.client] = (known.order, member) } else { self.insert(member) }
+            changes += Self.announce(member, previous: known?.member)
+        }
+        self.pageCounts = counts
+        if !more, let seen = self.seen {
+            self.seen = nil
+            self.pageCounts = nil
+            for (client, entry) in self.entries.sorted(by: { $0.value.order < $1.value.order }) where !seen.contains(client) {
+                self.entries[client] = nil
+                changes.append(.leave(entry.member))
+            }
+            // Oldest first, as the hub lists them.
+            let sorted = self.entries.values.map(\.member).sorted { ($0.joinedAt, $0.client) < ($1.joinedAt, $1.client) }
+            self.entries = [:]
+            for member in sorted { self.insert(member) }
+        }
+        return changes + self.replayEarly()
+    }
+
     /// A `presence_state`: the list is `members`, then the diffs kept meanwhile apply again.
     public mutating func applyState(_ members: [PresenceMember]) -> [PresenceChange] {
+        self.seen = nil
+        self.pageCounts = nil
         let previous = self.entries
         self.entries = [:]
         for member in members { self.insert(member) }
@@ -80,9 +127,15 @@ public struct PresenceTable: Sendable {
             changes.append(.leave(entry.member))
         }
         for member in members { changes += Self.announce(member, previous: previous[member.client]?.member) }
+        return changes + self.replayEarly()
+    }
+
+    /// A state is in: one fewer awaited, and the diffs kept meanwhile apply again.
+    private mutating func replayEarly() -> [PresenceChange] {
         // Taken before the count goes down: reaching zero forgets them.
         let early = self.early
         if self.awaitingState > 0 { self.awaitingState -= 1 }
+        var changes: [PresenceChange] = []
         for diff in early { changes += self.applyDiff(joins: diff.joins, leaves: diff.leaves, keep: false) }
         return changes
     }
@@ -96,11 +149,15 @@ public struct PresenceTable: Sendable {
     public mutating func clear() -> [PresenceChange] {
         let changes = self.members.map(PresenceChange.leave)
         self.entries = [:]
+        self.seen = nil
+        self.pageCounts = nil
         return changes
     }
 
     private mutating func applyDiff(joins: [PresenceMember], leaves: [PresenceMember], keep: Bool) -> [PresenceChange] {
         if keep, self.awaitingState > 0 { self.early.append((joins, leaves)) }
+        // A list coming in pages: who joins meanwhile is listed, even where no later page has it.
+        for member in joins { self.seen?.insert(member.client) }
         let rejoining = Set(joins.map(\.client))
         var changes: [PresenceChange] = []
         for member in leaves where !rejoining.contains(member.client) {

@@ -51,15 +51,21 @@ extension ClientFrame {
             buffer.writeStaticString(#""ping""#)
             Self.writeID(id, into: &buffer)
             if let timestamp { Self.writeValue("timestamp", timestamp, into: &buffer) }
-        case .presence(let topic), .presenceLeave(let topic), .presenceStats(let topic):
+        case .presence(let topic, let page):
+            buffer.writeStaticString(#""presence""#)
+            Self.writeID(id, into: &buffer)
+            Self.writeString("topic", topic.name, into: &buffer)
+            Self.writePage(limit: page.limit, after: page.after, into: &buffer)
+        case .presenceLeave(let topic), .presenceStats(let topic):
             buffer.writeJSONString(self.typeName)
             Self.writeID(id, into: &buffer)
             Self.writeString("topic", topic.name, into: &buffer)
-        case .presenceJoin(let topic, let meta):
+        case .presenceJoin(let topic, let meta, let limit):
             buffer.writeStaticString(#""presence_join""#)
             Self.writeID(id, into: &buffer)
             Self.writeString("topic", topic.name, into: &buffer)
             if let meta { Self.writeValue("meta", meta, into: &buffer) }
+            Self.writePage(limit: limit, after: nil, into: &buffer)
         case .presenceUpdate(let topic, let meta):
             buffer.writeStaticString(#""presence_update""#)
             Self.writeID(id, into: &buffer)
@@ -119,11 +125,16 @@ extension ClientFrame {
 
     /// The `type` of the presence frames that carry a topic only.
     private var typeName: String {
-        switch self {
-        case .presenceLeave: "presence_leave"
-        case .presenceStats: "presence_stats"
-        default: "presence"
+        if case .presenceLeave = self { "presence_leave" } else { "presence_stats" }
+    }
+
+    /// A presence page's `limit` and `after`, where given.
+    private static func writePage(limit: Int?, after: PresenceCursor?, into buffer: inout ByteBuffer) {
+        if let limit {
+            buffer.writeStaticString(#","limit":"#)
+            buffer.writeString(String(limit))
         }
+        if let after { Self.writeString("after", after.text, into: &buffer) }
     }
 
     /// A publish's fields after `"type":`; `data` only when it is JSON.

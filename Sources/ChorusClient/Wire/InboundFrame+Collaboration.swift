@@ -16,8 +16,13 @@ extension InboundFrame {
         case "presence_stats":
             return .presenceStats(topic: try object.requiredString("topic"), counts: try Self.counts(object, clients: "clients"))
         default:
+            let next = try object.optionalString("next").map { (text) throws(ProtocolError) in
+                guard let cursor = PresenceCursor(text) else { throw ProtocolError(.badRequest, "field 'next' is not a presence cursor") }
+                return cursor
+            }
             return .presenceState(
-                topic: try object.requiredString("topic"), members: try Self.members(object, "members"), counts: try Self.counts(object, clients: "count"))
+                topic: try object.requiredString("topic"), members: try Self.members(object, "members"), counts: try Self.counts(object, clients: "count"),
+                next: next)
         }
     }
 

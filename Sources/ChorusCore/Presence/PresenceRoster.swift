@@ -71,9 +71,30 @@ public struct PresenceRoster: Sendable {
         return member
     }
 
-    /// Oldest first, ties by client id, so a snapshot reads in a stable order.
+    /// Oldest first, ties by client id, so a snapshot reads in a stable order (and a
+    /// ``PresenceCursor`` marks a place in it).
     private static func precedes(_ first: PresenceMember, _ second: PresenceMember) -> Bool {
         first.joinedAt != second.joinedAt ? first.joinedAt < second.joinedAt : first.client < second.client
+    }
+
+    /// At most `page.limit` members after `page.after`, oldest first, and the cursor of the
+    /// page's last member when members remain after it. Costs the page, not the roster: a binary
+    /// search for where it starts, and a copy of its members.
+    public func page(_ page: PresencePage) -> (members: [PresenceMember], next: PresenceCursor?) {
+        var start = 0
+        if let after = page.after {
+            // The first member after the cursor.
+            var high = self.sortedMembers.count
+            while start < high {
+                let middle = (start + high) / 2
+                let member = self.sortedMembers[middle]
+                if member.joinedAt != after.joinedAt ? member.joinedAt < after.joinedAt : member.client <= after.client { start = middle + 1 } else { high = middle }
+            }
+        }
+        let end = page.limit.map { min(self.sortedMembers.count, start + $0) } ?? self.sortedMembers.count
+        let members = Array(self.sortedMembers[start..<end])
+        guard end < self.sortedMembers.count, let last = members.last else { return (members, nil) }
+        return (members, PresenceCursor(after: last))
     }
 
     /// Where `member` is, or goes, in ``sortedMembers`` (a binary search).

@@ -12,10 +12,11 @@ public enum ClientFrame: Sendable {
     case publish(PublishFrame)
     /// `ping`, with the client's `timestamp` to echo.
     case ping(timestamp: RawJSON?)
-    /// `presence`: who is present in a topic.
-    case presence(Topic)
-    /// `presence_join`: the client joins a topic's presence, with its `meta` (an object; nil: `{}`).
-    case presenceJoin(Topic, meta: RawJSON?)
+    /// `presence`: who is present in a topic, the whole list or a page of it (`limit`, `after`).
+    case presence(Topic, page: PresencePage = .whole)
+    /// `presence_join`: the client joins a topic's presence, with its `meta` (an object; nil:
+    /// `{}`); the answer lists at most `limit` members (nil: all).
+    case presenceJoin(Topic, meta: RawJSON?, limit: Int? = nil)
     /// `presence_update`: the client's presence `meta` in a topic.
     case presenceUpdate(Topic, meta: RawJSON)
     /// `presence_leave`: the client leaves a topic's presence.

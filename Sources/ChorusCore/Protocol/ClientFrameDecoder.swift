@@ -92,11 +92,11 @@ package struct ClientFrameDecoder: Sendable {
         case "ping":
             return .ping(timestamp: object["timestamp"])
         case "presence":
-            return .presence(try object.topic("topic"))
+            return .presence(try object.topic("topic"), page: try object.presencePage(allowingAfter: true))
         case "presence_join":
             let meta = object["meta"].flatMap { $0.isNull ? nil : $0 }
             if let meta { try Self.checkMeta(meta) }
-            return .presenceJoin(try object.topic("topic"), meta: meta)
+            return .presenceJoin(try object.topic("topic"), meta: meta, limit: try object.presencePage(allowingAfter: false).limit)
         case "presence_update":
             let meta = try object.required("meta")
             try Self.checkMeta(meta)

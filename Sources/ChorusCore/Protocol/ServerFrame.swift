@@ -21,8 +21,9 @@ public enum ServerFrame: Sendable {
     case error(ProtocolError)
     /// `message` is for people; v1 sends it as the `reason`.
     case disconnect(code: CloseCode, reason: ReasonCode, message: String, reconnect: Bool)
-    /// `presence_state`: a topic's members, oldest first, and its counts.
-    case presenceState(topic: String, members: [PresenceMember], counts: PresenceCounts)
+    /// `presence_state`: a topic's members (all, or a page of them), oldest first, its counts,
+    /// and where the next page starts when members remain after these.
+    case presenceState(topic: String, members: [PresenceMember], counts: PresenceCounts, next: PresenceCursor? = nil)
     /// `presence_stats`: a topic's counts, without the member list.
     case presenceStats(topic: String, counts: PresenceCounts)
     /// `presence_diff`: who joined and who left a topic since the last diff (a meta update is a
@@ -46,7 +47,7 @@ public enum ServerFrame: Sendable {
     /// buffer of that capacity is not grown (and copied) a dozen times on the way to a megabyte.
     public var sizeHint: Int {
         switch self {
-        case .presenceState(_, let members, _): 128 + PresenceMember.listSizeHint(members)
+        case .presenceState(_, let members, _, let next): 128 + PresenceMember.listSizeHint(members) + (next.map { 32 + $0.client.utf8.count } ?? 0)
         case .presenceDiff(_, let joins, let leaves): 128 + PresenceMember.listSizeHint(joins) + PresenceMember.listSizeHint(leaves)
         default: 128
         }
@@ -127,7 +128,7 @@ public enum ServerFrame: Sendable {
                 buffer.writeJSONString(message)
             }
             buffer.writeStaticString(reconnect ? #","reconnect":true"# : #","reconnect":false"#)
-        case .presenceState(let topic, let members, let counts):
+        case .presenceState(let topic, let members, let counts, let next):
             buffer.writeStaticString(#""presence_state""#)
             Self.writeID(id, into: &buffer)
             Self.writeTopic(topic, into: &buffer)
@@ -137,6 +138,10 @@ public enum ServerFrame: Sendable {
             buffer.writeString(String(counts.clients))
             buffer.writeStaticString(#","users":"#)
             buffer.writeString(String(counts.users))
+            if let next {
+                buffer.writeStaticString(#","next":"#)
+                buffer.writeJSONString(next.text)
+            }
         case .presenceStats(let topic, let counts):
             buffer.writeStaticString(#""presence_stats""#)
             Self.writeID(id, into: &buffer)

@@ -108,7 +108,7 @@ final class RedisPresenceDirectory: PresenceDirectory, Service, ReadinessCheck {
 
     // MARK: PresenceDirectory
 
-    func join(_ member: PresenceMember, topic: Topic, maxMembers: Int, on loop: any EventLoop) -> EventLoopFuture<PresenceSnapshot> {
+    func join(_ member: PresenceMember, topic: Topic, maxMembers: Int, page: PresencePage, on loop: any EventLoop) -> EventLoopFuture<PresenceSnapshot> {
         // Recorded first, so a close while the script runs leaves it (its leave follows the join).
         let isNew = self.local.withLock { local in
             guard local[member.client]?[topic] == nil else { return false }
@@ -116,17 +116,16 @@ final class RedisPresenceDirectory: PresenceDirectory, Service, ReadinessCheck {
             return true
         }
         let value = RedisPresenceWireFormat.value(of: member, node: self.node)
-        return self.evaluate(.join, member.client, topic: topic, value: value, meta: member.meta, maxMembers: maxMembers).flatMap { reply -> EventLoopFuture<PresenceRoster> in
+        return self.evaluate(.join, member.client, topic: topic, value: value, meta: member.meta, maxMembers: maxMembers).flatMap { reply -> EventLoopFuture<PresenceSnapshot> in
             guard !reply.isNull else {
                 return self.client.eventLoop.makeFailedFuture(
                     ProtocolError(.forbidden, "topic '\(topic.name)' has \(maxMembers) members present, its namespace's presence_max_members")
                 )
             }
+            // As stored: joining again keeps the first `joined_at`.
+            if let joined = reply.buffer.flatMap({ RedisPresenceWireFormat.record($0) }) { self.remember(joined.member, topic: topic) }
             // Read after the join ran: the list has it, and whatever came before it.
-            return self.roster(of: topic)
-        }.map { (roster: PresenceRoster) -> PresenceSnapshot in
-            if let joined = roster.members[member.client] { self.remember(joined, topic: topic) }
-            return PresenceSnapshot(members: roster.sortedMembers, counts: roster.counts)
+            return self.read(page, of: topic)
         }.flatMapErrorThrowing { error in
             if isNew { self.forget(member.client, topic: topic) }
             throw error
@@ -158,12 +157,13 @@ final class RedisPresenceDirectory: PresenceDirectory, Service, ReadinessCheck {
         }
     }
 
-    func members(of topic: Topic, on loop: any EventLoop) -> EventLoopFuture<PresenceSnapshot> {
-        self.roster(of: topic).map { PresenceSnapshot(members: $0.sortedMembers, counts: $0.counts) }.hop(to: loop)
+    func members(of topic: Topic, page: PresencePage, on loop: any EventLoop) -> EventLoopFuture<PresenceSnapshot> {
+        self.read(page, of: topic).hop(to: loop)
     }
 
     func counts(of topic: Topic, on loop: any EventLoop) -> EventLoopFuture<PresenceCounts> {
-        self.roster(of: topic).map(\.counts).hop(to: loop)
+        // A page of no members: the counts Redis keeps, without reading the list.
+        self.read(PresencePage(limit: 0), of: topic).map(\.counts).hop(to: loop)
     }
 
     func sharedTopic(of client: String, and other: String, on loop: any EventLoop) -> EventLoopFuture<Topic?> {
@@ -191,7 +191,7 @@ final class RedisPresenceDirectory: PresenceDirectory, Service, ReadinessCheck {
     }
 
     private func joinKeys(_ topic: Topic) -> [RESPArgument] {
-        [.string(self.keys.members(topic)), .string(self.keys.node(self.node)), .string(self.keys.nodes)]
+        [.string(self.keys.members(topic)), .string(self.keys.node(self.node)), .string(self.keys.nodes), .string(self.keys.order(topic)), .string(self.keys.users(topic))]
     }
 
     private func joinArguments(_ operation: Operation, _ client: String, topic: Topic, value: ByteBuffer, meta: ByteBuffer, maxMembers: Int) -> [RESPArgument] {
@@ -204,7 +204,8 @@ final class RedisPresenceDirectory: PresenceDirectory, Service, ReadinessCheck {
 
     private func runLeave(_ client: String, topic: Topic) -> EventLoopFuture<RESPValue> {
         self.client.evaluate(
-            RedisPresenceScripts.member, keys: [.string(self.keys.members(topic)), .string(self.keys.node(self.node))],
+            RedisPresenceScripts.member,
+            keys: [.string(self.keys.members(topic)), .string(self.keys.node(self.node)), .string(self.keys.order(topic)), .string(self.keys.users(topic))],
             arguments: [
                 "l", .string(client), .string(self.keys.channel(namespace: topic.namespace)), .string(topic.name),
                 .bytes(RedisPresenceWireFormat.nodeEntry(topic: topic, client: client)),
@@ -226,6 +227,24 @@ final class RedisPresenceDirectory: PresenceDirectory, Service, ReadinessCheck {
                 let received = fields[2].int
             else { throw RedisPresenceError.malformed }
             return (topics[index - 1], node, received)
+        }
+    }
+
+    /// The `page` of a topic's members as Redis has them once every change this node made before
+    /// the call has run. The whole list is one shared read (``roster(of:)``); a page is read by
+    /// the page script, which reads that page only.
+    private func read(_ page: PresencePage, of topic: Topic) -> EventLoopFuture<PresenceSnapshot> {
+        guard !page.isWhole else { return self.roster(of: topic).map { PresenceSnapshot($0, page: .whole) } }
+        let arguments: [RESPArgument] = [
+            "p", .string(page.after.map { String($0.joinedAt) } ?? ""), .string(page.after?.client ?? ""), .integer(page.limit ?? -1),
+        ]
+        return self.client.evaluate(
+            RedisPresenceScripts.member, keys: [.string(self.keys.members(topic)), .string(self.keys.order(topic)), .string(self.keys.users(topic))],
+            arguments: arguments
+        ).flatMapThrowing { reply in
+            guard let read = RedisPresenceWireFormat.page(reply) else { throw RedisPresenceError.malformed }
+            let members = read.records.map(\.member)
+            return PresenceSnapshot(members: members, counts: read.counts, next: read.more ? members.last.map(PresenceCursor.init(after:)) : nil)
         }
     }
 

@@ -279,10 +279,15 @@ struct APIRoutes: Sendable {
 
     // MARK: Presence
 
-    /// `GET /api/topics/{topic}/presence`: the topic's members, oldest first, and its counts.
+    /// `GET /api/topics/{topic}/presence`: the topic's members, oldest first, and its counts;
+    /// with `limit` (0 to 1,000) at most that many, after `after` (the `next` of the page before),
+    /// and `next` when members remain.
     private func presence(_ request: Request, topic name: String) async throws -> Response {
         let access = try self.clientAccess(request)
         let topic = try Self.topic(name)
+        let query = request.uri.queryParameters
+        let limit = try query.get("limit").map { try Self.integer($0, name: "limit", default: 0, range: 0...UInt64(PresencePage.maxLimit)) }
+        let page = PresencePage(limit: limit.map { Int($0) }, after: try PresencePage.after(query.get("after").map { String($0) }))
         guard access.mayRead(topic) else {
             throw ProtocolError(.forbidden, "not allowed to read '\(topic.name)'")
         }
@@ -291,7 +296,7 @@ struct APIRoutes: Sendable {
         }
         let snapshot: PresenceSnapshot
         do {
-            snapshot = try await directory.members(of: topic, on: self.hub.shards[0].eventLoop).get()
+            snapshot = try await directory.members(of: topic, page: page, on: self.hub.shards[0].eventLoop).get()
         } catch {
             // A cluster's directory is Redis: while it is away, say so (503), not `internal`.
             throw error as? ProtocolError ?? ProtocolError(.unavailable, "presence is unavailable: \(error)")
@@ -305,6 +310,10 @@ struct APIRoutes: Sendable {
         body.writeString(String(snapshot.counts.users))
         body.writeStaticString(#","members":"#)
         PresenceMember.writeList(snapshot.members, into: &body)
+        if let next = snapshot.next {
+            body.writeStaticString(#","next":"#)
+            body.writeJSONString(next.text)
+        }
         body.writeStaticString("}")
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
     }

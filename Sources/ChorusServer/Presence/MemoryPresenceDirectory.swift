@@ -22,8 +22,9 @@ public final class MemoryPresenceDirectory: PresenceDirectory {
 
     /// `member` joins `topic`, or updates its meta when its client is present already (its
     /// `joined_at` kept). Refused with `forbidden` when the topic has `maxMembers` already.
-    /// Completes with the topic's members after the join.
-    public func join(_ member: PresenceMember, topic: Topic, maxMembers: Int, on loop: any EventLoop) -> EventLoopFuture<PresenceSnapshot> {
+    /// Completes with the `page` of the topic's members after the join (a copy of that page
+    /// only), and the counts.
+    public func join(_ member: PresenceMember, topic: Topic, maxMembers: Int, page: PresencePage, on loop: any EventLoop) -> EventLoopFuture<PresenceSnapshot> {
         let result = self.state.withLockedValue { state -> Result<PresenceSnapshot, ProtocolError> in
             if state.rosters[topic]?.members[member.client] == nil, (state.rosters[topic]?.members.count ?? 0) >= maxMembers {
                 return .failure(ProtocolError(.forbidden, "topic '\(topic.name)' has \(maxMembers) members present, its namespace's presence_max_members"))
@@ -34,8 +35,7 @@ public final class MemoryPresenceDirectory: PresenceDirectory {
             case .updated(let old, let new): self.changes.record(.updated(old: old, new: new), topic: topic)
             }
             state.topicsByClient[member.client, default: []].insert(topic)
-            let roster = state.rosters[topic]!
-            return .success(PresenceSnapshot(members: roster.sortedMembers, counts: roster.counts))
+            return .success(PresenceSnapshot(state.rosters[topic]!, page: page))
         }
         return loop.makeCompletedFuture(result.mapError { $0 as any Error })
     }
@@ -73,10 +73,12 @@ public final class MemoryPresenceDirectory: PresenceDirectory {
         }
     }
 
-    /// The members of `topic`, oldest first, and its counts.
-    public func members(of topic: Topic, on loop: any EventLoop) -> EventLoopFuture<PresenceSnapshot> {
-        let roster = self.state.withLockedValue { $0.rosters[topic] } ?? PresenceRoster()
-        return loop.makeSucceededFuture(PresenceSnapshot(members: roster.sortedMembers, counts: roster.counts))
+    /// The `page` of `topic`'s members, oldest first, and its counts.
+    public func members(of topic: Topic, page: PresencePage, on loop: any EventLoop) -> EventLoopFuture<PresenceSnapshot> {
+        // The page is copied under the lock: a roster taken out of it would share its list with
+        // the next change, which would then copy every member.
+        let snapshot = self.state.withLockedValue { state in state.rosters[topic].map { PresenceSnapshot($0, page: page) } }
+        return loop.makeSucceededFuture(snapshot ?? PresenceSnapshot(members: [], counts: PresenceCounts(clients: 0, users: 0)))
     }
 
     /// The counts of `topic`, without the member list.

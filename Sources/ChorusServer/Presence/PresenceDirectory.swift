@@ -11,8 +11,9 @@ public import NIOCore
 public protocol PresenceDirectory: Sendable {
     /// `member` joins `topic`, or updates its meta when its client is present already (its
     /// `joined_at` kept). Refused with `forbidden` when the topic has `maxMembers` already.
-    /// Completes with the topic's members after the join.
-    func join(_ member: PresenceMember, topic: Topic, maxMembers: Int, on loop: any EventLoop) -> EventLoopFuture<PresenceSnapshot>
+    /// Completes with the topic's members after the join: the `page` of them (its cost is the
+    /// page's, not the whole list's), and the counts.
+    func join(_ member: PresenceMember, topic: Topic, maxMembers: Int, page: PresencePage, on loop: any EventLoop) -> EventLoopFuture<PresenceSnapshot>
 
     /// Replaces the meta of `client`'s member of `topic`; false when it is not present.
     func update(client: String, topic: Topic, meta: ByteBuffer, on loop: any EventLoop) -> EventLoopFuture<Bool>
@@ -23,8 +24,8 @@ public protocol PresenceDirectory: Sendable {
     /// `client` leaves every topic it is present in (its connection closed).
     func leaveAll(client: String)
 
-    /// The members of `topic`, oldest first, and its counts.
-    func members(of topic: Topic, on loop: any EventLoop) -> EventLoopFuture<PresenceSnapshot>
+    /// The `page` of `topic`'s members, oldest first (reading only that page), and its counts.
+    func members(of topic: Topic, page: PresencePage, on loop: any EventLoop) -> EventLoopFuture<PresenceSnapshot>
 
     /// The counts of `topic`, without the member list.
     func counts(of topic: Topic, on loop: any EventLoop) -> EventLoopFuture<PresenceCounts>
@@ -40,6 +41,16 @@ public protocol PresenceDirectory: Sendable {
 }
 
 extension PresenceDirectory {
+    /// Joins and completes with every member of the topic.
+    public func join(_ member: PresenceMember, topic: Topic, maxMembers: Int, on loop: any EventLoop) -> EventLoopFuture<PresenceSnapshot> {
+        self.join(member, topic: topic, maxMembers: maxMembers, page: .whole, on: loop)
+    }
+
+    /// Every member of `topic`, oldest first, and its counts.
+    public func members(of topic: Topic, on loop: any EventLoop) -> EventLoopFuture<PresenceSnapshot> {
+        self.members(of: topic, page: .whole, on: loop)
+    }
+
     /// Every target is on this process: `local` when the two share a topic.
     public func routeSignal(_ frame: ByteBuffer, from sender: String, to target: String, on loop: any EventLoop) -> EventLoopFuture<SignalRoute> {
         self.sharedTopic(of: sender, and: target, on: loop).map { $0 == nil ? .notFound : .local }
@@ -56,17 +67,32 @@ public enum SignalRoute: Sendable, Equatable {
     case notFound
 }
 
-/// A topic's member list at one moment.
+/// A topic's member list at one moment, or a page of it.
 public struct PresenceSnapshot: Sendable {
     /// Oldest first.
     public var members: [PresenceMember]
-    /// Connections and distinct users present.
+    /// Connections and distinct users present (in the whole list).
     public var counts: PresenceCounts
+    /// Where the next page starts, when members remain after `members`.
+    public var next: PresenceCursor?
 
-    /// A snapshot of `members` (oldest first) with their `counts`.
-    public init(members: [PresenceMember], counts: PresenceCounts) {
+    /// A snapshot of `members` (oldest first) with the list's `counts`, and the cursor of the
+    /// next page when there is one.
+    public init(members: [PresenceMember], counts: PresenceCounts, next: PresenceCursor? = nil) {
         self.members = members
         self.counts = counts
+        self.next = next
+    }
+
+    /// The `page` of `roster`.
+    public init(_ roster: PresenceRoster, page: PresencePage) {
+        let (members, next) = roster.page(page)
+        self.init(members: members, counts: roster.counts, next: next)
+    }
+
+    /// The `presence_state` of `topic` that says this.
+    public func frame(topic: Topic) -> ServerFrame {
+        .presenceState(topic: topic.name, members: self.members, counts: self.counts, next: self.next)
     }
 }
 

@@ -24,8 +24,8 @@ struct PresenceFeature: ConnectionFeature {
         guard let directory = connection.hub.presence else { return }
         do {
             switch frame {
-            case .presenceJoin(let topic, let meta):
-                try self.join(connection, topic: topic, meta: meta, id: id, directory: directory)
+            case .presenceJoin(let topic, let meta, let limit):
+                try self.join(connection, topic: topic, meta: meta, page: PresencePage(limit: limit), id: id, directory: directory)
             case .presenceUpdate(let topic, let meta):
                 let meta = try Self.meta(meta, for: topic, hub: connection.hub)
                 let answer = connection.answerLater(id: id)
@@ -41,11 +41,11 @@ struct PresenceFeature: ConnectionFeature {
                 directory.leave(client: connection.info.client, topic: topic, on: connection.shard.eventLoop).whenComplete { result in
                     answer(result.map { _ in Self.ack }.mapError(Self.unavailable))
                 }
-            case .presence(let topic):
+            case .presence(let topic, let page):
                 try Self.authorizeReading(topic, connection)
                 let answer = connection.answerLater(id: id)
-                directory.members(of: topic, on: connection.shard.eventLoop).whenComplete { result in
-                    answer(result.map { .presenceState(topic: topic.name, members: $0.members, counts: $0.counts) }.mapError(Self.unavailable))
+                directory.members(of: topic, page: page, on: connection.shard.eventLoop).whenComplete { result in
+                    answer(result.map { $0.frame(topic: topic) }.mapError(Self.unavailable))
                 }
             case .presenceStats(let topic):
                 try Self.authorizeReading(topic, connection)
@@ -75,7 +75,7 @@ struct PresenceFeature: ConnectionFeature {
     }
 
     /// Joins as the client may subscribe: the topic's read rules, and its subscription limit.
-    private func join(_ connection: WebSocketConnection, topic: Topic, meta: RawJSON?, id: RawJSON?, directory: any PresenceDirectory) throws {
+    private func join(_ connection: WebSocketConnection, topic: Topic, meta: RawJSON?, page: PresencePage, id: RawJSON?, directory: any PresenceDirectory) throws {
         let hub = connection.hub
         let options = try Self.options(of: topic, hub: hub)
         let meta = try meta.map { try Self.meta($0, for: topic, hub: hub) } ?? ByteBuffer(string: "{}")
@@ -91,7 +91,7 @@ struct PresenceFeature: ConnectionFeature {
         // overtake the answer); a refused join takes the subscription it made away again.
         let subscribed = connection.shard.subscribe(connection, to: pattern, filtered: filtered)
         // Completes on the connection's loop.
-        directory.join(member, topic: topic, maxMembers: options.presenceMaxMembers, on: loop).whenComplete { result in
+        directory.join(member, topic: topic, maxMembers: options.presenceMaxMembers, page: page, on: loop).whenComplete { result in
             let connection = bound.value
             switch result {
             case .success where connection.closing:
@@ -102,7 +102,7 @@ struct PresenceFeature: ConnectionFeature {
             case .failure:
                 if subscribed, !connection.closing { _ = connection.shard.unsubscribe(connection, from: pattern) }
             }
-            answer(result.map { .presenceState(topic: topic.name, members: $0.members, counts: $0.counts) }.mapError(Self.unavailable))
+            answer(result.map { $0.frame(topic: topic) }.mapError(Self.unavailable))
         }
     }
 

@@ -222,3 +222,78 @@ test('unsubscribing the channel is a leave (as on the hub): not joined, the list
   next.open({ connected: { client: 'me2' } }); // the channels' frames go out as it opens
   assert.deepEqual(next.sent.filter((f) => f.type.startsWith('presence')), []);
 });
+
+// Pages: a join with a limit lists the oldest few and the counts; the rest comes in pages.
+const page = (members, { count, users, next } = {}) => ({
+  ...state(...members),
+  count: count ?? members.length,
+  users: users ?? members.length,
+  ...(next === undefined ? {} : { next }),
+});
+
+test('a join with a limit resolves with the first page; the rest is walked in the background, with diffs applied meanwhile', async (t) => {
+  const { socket, presence } = await connected(t);
+  const seen = record(presence);
+  const joined = presence.join({ name: 'Me' }, { limit: 2, pageSize: 3 });
+  const request = await socket.reply('presence_join', page([member('c1', 'u1', {}, 1), member('c2', 'u2', {}, 2)], { count: 6, users: 5, next: '2:c2' }));
+  assert.equal(request.limit, 2);
+  assert.equal((await joined).next, '2:c2');
+  assert.equal(presence.complete, false);
+  assert.equal(presence.count, 6, "the hub's count while pages load");
+  assert.equal(presence.userCount, 5);
+  // The next page is asked for after the first page's cursor, in pages of pageSize.
+  const second = await socket.frame((f) => f.type === 'presence' && f.after === '2:c2');
+  assert.deepEqual(second, { type: 'presence', topic: TOPIC, limit: 3, after: '2:c2', id: second.id });
+  // Meanwhile c4 (on a later page) leaves and c9 joins: the diff comes before the page; c0 joins
+  // at a time before the pages read (another node's clock): no page will list it.
+  socket.receive(diff([member('c9', 'u9', {}, 9)], [member('c4', 'u4', {}, 4)]));
+  socket.receive(diff([member('c0', 'u0', {}, 0)]));
+  socket.receive({ ...page([member('c3', 'u3', {}, 3), member('c4', 'u4', {}, 4), member('c5', 'u1', {}, 5)], { count: 6, users: 5, next: '5:c5' }), id: second.id });
+  assert.equal(presence.list().some((m) => m.client === 'c4'), false, 'the leave that overtook the page is applied again after it');
+  const third = await socket.frame((f) => f.type === 'presence' && f.after === '5:c5');
+  socket.receive({ ...page([member('me', 'alice', {}, 8), member('c9', 'u9', {}, 9)], { count: 6, users: 5 }), id: third.id });
+  assert.equal(presence.complete, true);
+  assert.deepEqual(presence.list().map((m) => m.client), ['c0', 'c1', 'c2', 'c3', 'c5', 'me', 'c9'], 'oldest first');
+  assert.equal(presence.count, 7);
+  assert.equal(presence.userCount, 6);
+  assert.equal(seen.filter((s) => s.startsWith('join')).length, 8, 'c1 c2 c9 c0 c3 c4 c5 me: each once');
+  assert.equal(socket.sent.filter((f) => f.type === 'presence').length, 2);
+});
+
+test('walk: false keeps the first page; page() reads one page without touching the list', async (t) => {
+  const { socket, presence } = await connected(t);
+  const joined = presence.join({}, { limit: 1, walk: false });
+  await socket.reply('presence_join', page([member('c1', 'u1')], { count: 3, users: 3, next: '1:c1' }));
+  await joined;
+  assert.deepEqual(presence.list().map((m) => m.client), ['c1']);
+  assert.equal(presence.count, 3);
+  const one = presence.page({ limit: 2, after: '1:c1' });
+  const request = await socket.reply('presence', page([member('c2', 'u2', {}, 2), member('me', 'u3', {}, 3)], { count: 3, users: 3 }));
+  assert.deepEqual(request, { type: 'presence', topic: TOPIC, limit: 2, after: '1:c1', id: request.id });
+  assert.deepEqual((await one).members.map((m) => m.client), ['c2', 'me']);
+  assert.deepEqual(presence.list().map((m) => m.client), ['c1'], 'page() does not change the list');
+  assert.equal(socket.sent.filter((f) => f.type === 'presence').length, 1, 'no walk');
+});
+
+test('a paged list replaces the one before only once complete; a rejoin pages again; bad limits throw', async (t) => {
+  const { socket, presence } = await connected(t, 'old-me');
+  const joined = presence.join({}, { limit: 1 });
+  await socket.reply('presence_join', page([member('old-me', 'alice', {}, 1)], { count: 2, next: '1:old-me' }));
+  await joined;
+  const rest = await socket.frame((f) => f.type === 'presence');
+  assert.equal(rest.limit, 1000, 'the rest in pages of 1000 by default');
+  socket.receive({ ...page([member('c1', 'bob', {}, 2)], { count: 2 }), id: rest.id });
+  assert.deepEqual(presence.list().map((m) => m.client), ['old-me', 'c1']);
+  socket.drop(1006);
+  const next = await FakeWebSocket.nth(2);
+  next.open({ connected: { client: 'new-me' } });
+  const seen = record(presence);
+  const rejoin = await next.reply('presence_join', page([member('c1', 'bob', {}, 2)], { count: 2, next: '2:c1' }));
+  assert.equal(rejoin.limit, 1, 'the rejoin asks for the same page');
+  assert.deepEqual(seen, ['sync 2'], 'nobody leaves before the list is complete');
+  await next.reply('presence', page([member('new-me', 'alice', {}, 5)], { count: 2 }));
+  assert.deepEqual(seen, ['sync 2', 'join new-me', 'leave old-me', 'sync 2']);
+  assert.deepEqual(presence.list().map((m) => m.client), ['c1', 'new-me']);
+  await assert.rejects(presence.join({}, { limit: 1001 }), TypeError);
+  await assert.rejects(presence.sync({ limit: -1 }), TypeError);
+});

@@ -79,3 +79,22 @@ test('PresenceAvatars: initials, colours, status dots and +N past max', async ()
   assert.equal(initialsOf(''), '?');
   assert.equal(colourOf('x'), colourOf('x'));
 });
+
+test('useRealtimePresence with a limit: onlineCount is the hub\'s count while the list comes in pages', async (t) => {
+  const { client, socket } = await connected(t);
+  let api;
+  function Room() {
+    api = useRealtimePresence({ channel: client.channel(TOPIC), user: { name: 'Me' }, limit: 1 });
+    return null;
+  }
+  await act(async () => {
+    create(h(Room));
+  });
+  const join = await hub(() => socket.reply('presence_join', { type: 'presence_state', topic: TOPIC, count: 3, users: 3, next: '1:c1', members: [member('c1', 'bob')] }));
+  assert.equal(join.limit, 1);
+  assert.equal(api.users.length, 1);
+  assert.equal(api.onlineCount, 3, 'the hub counts every user, listed or not yet');
+  await hub(() => socket.reply('presence', { type: 'presence_state', topic: TOPIC, count: 3, users: 3, members: [member('c2', 'carol', {}, 2), member('me', 'alice', {}, 3)] }));
+  assert.equal(api.users.length, 3);
+  assert.equal(api.onlineCount, 3);
+});

@@ -172,9 +172,14 @@ meeting.presence.on('join', (member: PresenceMember) => member.client);
 meeting.presence.on('update', (member, previous) => [member.meta.status, previous.meta.status]);
 meeting.presence.on('sync', (users) => users.map((user) => user.connections.length));
 meeting.presence.setStatus('away');
+// Large rooms: a first page, the rest in pages; one page by hand.
+meeting.presence.join({ name: 'Ada' }, { limit: 100, pageSize: 500, walk: true }).then((state) => state.next);
+meeting.presence.page({ limit: 20 }).then((page) => meeting.presence.page({ limit: 20, after: page.next }));
+const complete: boolean = meeting.presence.complete;
+void complete;
 // @ts-expect-error: meta is an object
 meeting.presence.join('online');
-const { users, onlineCount, updateStatus } = useRealtimePresence({ channel: meeting, user: { name: 'Ada' } });
+const { users, onlineCount, updateStatus } = useRealtimePresence({ channel: meeting, user: { name: 'Ada' }, limit: 100 });
 updateStatus('busy');
 PresenceAvatars({ users, max: 5 });
 const count: number = onlineCount;
