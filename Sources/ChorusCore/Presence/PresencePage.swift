@@ -9,7 +9,8 @@ public struct PresenceCursor: Sendable, Hashable, Comparable {
     /// The last member's client id.
     public var client: String
 
-    /// The longest `after` the hub reads: a client id is far shorter.
+    /// The longest `after` the hub reads, in characters (as the OpenAPI document's
+    /// `maxLength` counts): a client id is far shorter.
     public static let maxLength = 512
 
     /// The cursor after `member`.
@@ -26,7 +27,7 @@ public struct PresenceCursor: Sendable, Hashable, Comparable {
 
     /// Reads the text of ``text``; nil when it is not one.
     public init?(_ text: some StringProtocol) {
-        guard text.utf8.count <= Self.maxLength, let colon = text.firstIndex(of: ":"),
+        guard text.unicodeScalars.count <= Self.maxLength, let colon = text.firstIndex(of: ":"),
             let joinedAt = Int64(text[..<colon]), joinedAt >= 0
         else { return nil }
         let client = text[text.index(after: colon)...]
