@@ -59,6 +59,7 @@ final class EventDispatcher: Sendable {
     /// Whether a `.wake` waits in `signals` not yet looked at: a burst of commits (one wake
     /// each) then costs one look, and completions are not queued behind thousands of wakes.
     private let wakePending = Atomic<Bool>(false)
+    /// Attempts' results waiting for the loop to record them.
     private let completions = Mutex(Completions())
     /// Set by ``stop()``: the loop ends at its next signal, not after those still buffered.
     private let stopped = Atomic<Bool>(false)
