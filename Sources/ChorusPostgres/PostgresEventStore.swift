@@ -209,46 +209,63 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
-    /// The delivery succeeded: removes it and its attempts. False when it was not pending.
-    public func delivered(consumer: String, sequence: Int64) async throws -> Bool {
-        try await self.bounded {
-            try await self.count(
-                """
-                WITH removed AS (DELETE FROM chorus_event_pending WHERE consumer = \(consumer) AND seq = \(sequence) RETURNING 1),
-                history AS (DELETE FROM chorus_event_attempts WHERE consumer = \(consumer) AND seq = \(sequence))
-                SELECT count(*) FROM removed
-                """) > 0
+    /// Records attempts' outcomes in one transaction (one commit), in order, each as `delivered`
+    /// or `failed` records it alone; one result per record.
+    public func record(consumer: String, _ records: [DeliveryRecord]) async throws -> [RecordedOutcome] {
+        guard !records.isEmpty else { return [] }
+        return try await self.bounded {
+            try await self.transaction { connection, logger in
+                var outcomes: [RecordedOutcome] = []
+                outcomes.reserveCapacity(records.count)
+                for record in records {
+                    switch record {
+                    case .delivered(let sequence):
+                        outcomes.append(.delivered(removed: try await Self.delivered(connection, logger, consumer, sequence)))
+                    case .failed(let sequence, let attempt, let retryAt):
+                        outcomes.append(.failed(try await Self.failed(connection, logger, consumer, sequence, attempt, retryAt)))
+                    }
+                }
+                return outcomes
+            }
         }
     }
 
-    /// Records a failed attempt (durably, with the next attempt's number) and reschedules the
-    /// delivery at `retryAt`, or, when `retryAt` is nil (the last attempt), moves it to the
-    /// dead-letter queue at `attempt.at`.
-    public func failed(consumer: String, sequence: Int64, attempt: DeliveryAttempt, retryAt: Int64?) async throws -> FailureOutcome {
-        try await self.bounded {
-            try await self.transaction { connection, logger in
-                let updated = try await connection.query(
-                    """
-                    UPDATE chorus_event_pending SET attempts = attempts + 1, next_attempt_at = \(retryAt ?? attempt.at), last_error = \(attempt.error)
-                    WHERE consumer = \(consumer) AND seq = \(sequence) RETURNING attempts
-                    """, logger: logger)
-                guard let attempts = try await Self.first(Int.self, updated) else { return .notPending }
-                try await connection.query(
-                    """
-                    INSERT INTO chorus_event_attempts (consumer, seq, number, at, status, error, duration)
-                    VALUES (\(consumer), \(sequence), \(attempts), \(attempt.at), \(attempt.statusCode), \(attempt.error), \(attempt.duration))
-                    """, logger: logger)
-                guard retryAt == nil else { return .rescheduled(attempts: attempts) }
-                let moved = try await connection.query(
-                    """
-                    WITH moved AS (DELETE FROM chorus_event_pending WHERE consumer = \(consumer) AND seq = \(sequence)
-                                   RETURNING consumer, seq, partition_key, part)
-                    INSERT INTO chorus_event_dead (consumer, seq, partition_key, part, failed_at)
-                    SELECT consumer, seq, partition_key, part, \(attempt.at) FROM moved RETURNING id
-                    """, logger: logger)
-                return .deadLettered(id: try await Self.first(Int64.self, moved) ?? 0)
-            }
-        }
+    /// The delivery succeeded: removes it and its attempts. False when it was not pending.
+    private static func delivered(_ connection: PostgresConnection, _ logger: Logger, _ consumer: String, _ sequence: Int64) async throws -> Bool {
+        let rows = try await connection.query(
+            """
+            WITH removed AS (DELETE FROM chorus_event_pending WHERE consumer = \(consumer) AND seq = \(sequence) RETURNING 1),
+            history AS (DELETE FROM chorus_event_attempts WHERE consumer = \(consumer) AND seq = \(sequence))
+            SELECT count(*) FROM removed
+            """, logger: logger)
+        return (try await Self.first(Int.self, rows) ?? 0) > 0
+    }
+
+    /// Records a failed attempt (with the next attempt's number) and reschedules the delivery at
+    /// `retryAt`, or, when `retryAt` is nil, moves it to the dead-letter queue at `attempt.at`.
+    private static func failed(
+        _ connection: PostgresConnection, _ logger: Logger, _ consumer: String, _ sequence: Int64, _ attempt: DeliveryAttempt, _ retryAt: Int64?
+    ) async throws -> FailureOutcome {
+        let updated = try await connection.query(
+            """
+            UPDATE chorus_event_pending SET attempts = attempts + 1, next_attempt_at = \(retryAt ?? attempt.at), last_error = \(attempt.error)
+            WHERE consumer = \(consumer) AND seq = \(sequence) RETURNING attempts
+            """, logger: logger)
+        guard let attempts = try await Self.first(Int.self, updated) else { return .notPending }
+        try await connection.query(
+            """
+            INSERT INTO chorus_event_attempts (consumer, seq, number, at, status, error, duration)
+            VALUES (\(consumer), \(sequence), \(attempts), \(attempt.at), \(attempt.statusCode), \(attempt.error), \(attempt.duration))
+            """, logger: logger)
+        guard retryAt == nil else { return .rescheduled(attempts: attempts) }
+        let moved = try await connection.query(
+            """
+            WITH moved AS (DELETE FROM chorus_event_pending WHERE consumer = \(consumer) AND seq = \(sequence)
+                           RETURNING consumer, seq, partition_key, part)
+            INSERT INTO chorus_event_dead (consumer, seq, partition_key, part, failed_at)
+            SELECT consumer, seq, partition_key, part, \(attempt.at) FROM moved RETURNING id
+            """, logger: logger)
+        return .deadLettered(id: try await Self.first(Int64.self, moved) ?? 0)
     }
 
     /// Dead letters of `consumer` (nil: all), with ids above `afterID`, by id, at most `limit`.

@@ -216,39 +216,44 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
-    /// The delivery succeeded: removes it and its attempts. False when it was not pending.
-    public func delivered(consumer: String, sequence: Int64) async throws -> Bool {
-        try await self.write { db in
-            try db.execute(sql: "DELETE FROM chorus_event_pending WHERE consumer = ? AND seq = ?", arguments: [consumer, sequence])
-            let removed = db.changesCount > 0
-            try db.execute(sql: "DELETE FROM chorus_event_attempts WHERE consumer = ? AND seq = ?", arguments: [consumer, sequence])
-            return removed
+    /// Records attempts' outcomes in one transaction (one fsync), in order, each as `delivered`
+    /// or `failed` records it alone; one result per record.
+    public func record(consumer: String, _ records: [DeliveryRecord]) async throws -> [RecordedOutcome] {
+        guard !records.isEmpty else { return [] }
+        return try await self.write { db in
+            try records.map { record in
+                switch record {
+                case .delivered(let sequence): .delivered(removed: try Self.delivered(db, consumer, sequence))
+                case .failed(let sequence, let attempt, let retryAt): .failed(try Self.failed(db, consumer, sequence, attempt, retryAt))
+                }
+            }
         }
     }
 
-    /// Records a failed attempt (durably, with the next attempt's number) and reschedules the
-    /// delivery at `retryAt`, or, when `retryAt` is nil (the last attempt), moves it to the
-    /// dead-letter queue at `attempt.at`.
-    public func failed(consumer: String, sequence: Int64, attempt: DeliveryAttempt, retryAt: Int64?) async throws -> FailureOutcome {
-        try await self.write { db in
-            guard
-                let attempts = try Int.fetchOne(
-                    db, sql: "UPDATE chorus_event_pending SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE consumer = ? AND seq = ? RETURNING attempts",
-                    arguments: [retryAt ?? attempt.at, attempt.error, consumer, sequence])
-            else { return .notPending }
-            try db.execute(
-                sql: "INSERT INTO chorus_event_attempts (consumer, seq, number, at, status, error, duration) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                arguments: [consumer, sequence, attempts, attempt.at, attempt.statusCode, attempt.error, attempt.duration])
-            guard retryAt == nil else { return .rescheduled(attempts: attempts) }
-            let id = try Int64.fetchOne(
-                db, sql: """
-                    INSERT INTO chorus_event_dead (consumer, seq, partition_key, part, failed_at)
-                    SELECT consumer, seq, partition_key, part, ? FROM chorus_event_pending WHERE consumer = ? AND seq = ? RETURNING id
-                    """,
-                arguments: [attempt.at, consumer, sequence])!
-            try db.execute(sql: "DELETE FROM chorus_event_pending WHERE consumer = ? AND seq = ?", arguments: [consumer, sequence])
-            return .deadLettered(id: id)
-        }
+    /// The delivery succeeded: removes it and its attempts. False when it was not pending.
+    private static func delivered(_ db: Database, _ consumer: String, _ sequence: Int64) throws -> Bool {
+        try db.cachedStatement(sql: "DELETE FROM chorus_event_pending WHERE consumer = ? AND seq = ?").execute(arguments: [consumer, sequence])
+        let removed = db.changesCount > 0
+        try db.cachedStatement(sql: "DELETE FROM chorus_event_attempts WHERE consumer = ? AND seq = ?").execute(arguments: [consumer, sequence])
+        return removed
+    }
+
+    /// Records a failed attempt (with the next attempt's number) and reschedules the delivery at
+    /// `retryAt`, or, when `retryAt` is nil, moves it to the dead-letter queue at `attempt.at`.
+    private static func failed(_ db: Database, _ consumer: String, _ sequence: Int64, _ attempt: DeliveryAttempt, _ retryAt: Int64?) throws -> FailureOutcome {
+        let update = try db.cachedStatement(
+            sql: "UPDATE chorus_event_pending SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE consumer = ? AND seq = ? RETURNING attempts")
+        guard let attempts = try Int.fetchOne(update, arguments: [retryAt ?? attempt.at, attempt.error, consumer, sequence]) else { return .notPending }
+        try db.cachedStatement(sql: "INSERT INTO chorus_event_attempts (consumer, seq, number, at, status, error, duration) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .execute(arguments: [consumer, sequence, attempts, attempt.at, attempt.statusCode, attempt.error, attempt.duration])
+        guard retryAt == nil else { return .rescheduled(attempts: attempts) }
+        let dead = try db.cachedStatement(sql: """
+            INSERT INTO chorus_event_dead (consumer, seq, partition_key, part, failed_at)
+            SELECT consumer, seq, partition_key, part, ? FROM chorus_event_pending WHERE consumer = ? AND seq = ? RETURNING id
+            """)
+        let id = try Int64.fetchOne(dead, arguments: [attempt.at, consumer, sequence])!
+        try db.cachedStatement(sql: "DELETE FROM chorus_event_pending WHERE consumer = ? AND seq = ?").execute(arguments: [consumer, sequence])
+        return .deadLettered(id: id)
     }
 
     /// Dead letters of `consumer` (nil: all), with ids above `afterID`, by id, at most `limit`.

@@ -52,7 +52,7 @@ import Testing
         ("appendAndRead", appendAndRead), ("idempotencyWindow", idempotencyWindow), ("concurrentDuplicates", concurrentDuplicates),
         ("fanOutAfterACrash", fanOutAfterACrash), ("failuresAndDeadLetters", failuresAndDeadLetters),
         ("deadLetterRetryAndClear", deadLetterRetryAndClear), ("replay", replay), ("retention", retention), ("leases", leases),
-        ("concurrentLeases", concurrentLeases), ("definitions", definitions),
+        ("concurrentLeases", concurrentLeases), ("definitions", definitions), ("recordInABatch", recordInABatch),
     ]
 
     // MARK: - The log
@@ -190,6 +190,77 @@ import Testing
         #expect(try await store.deadLetters(consumer: "other", afterID: nil, limit: 10).isEmpty)
         #expect(try await store.deadLetters(consumer: nil, afterID: id, limit: 10).isEmpty)
         #expect(try await store.consumerStates().first?.deadLettered == 1)
+    }
+
+    /// `record` of mixed outcomes in one call answers and leaves exactly what `delivered` and
+    /// `failed` one at a time do: consumer "single" gets the calls, "batch" the one record.
+    static func recordInABatch(_ store: any EventStore, _: any EventStore) async throws {
+        let receipts = try await Self.append(store, (1...5).map { Self.event("r\($0)", key: "k\($0 % 2)") })
+        let sequences = receipts.map(\.sequence)
+        let boom = DeliveryAttempt(at: 10, statusCode: 500, error: "boom", duration: 4)
+        for consumer in ["single", "batch"] {
+            _ = try await store.enqueue(
+                consumer: consumer, deliveries: receipts.map { NewDelivery(sequence: $0.sequence, partitionKey: nil, partition: Int($0.sequence % 4)) }, now: 0)
+            // Earlier attempts: r1's go with its success, r3's with it to the dead-letter queue.
+            for sequence in [sequences[0], sequences[2]] {
+                _ = try await store.failed(consumer: consumer, sequence: sequence, attempt: boom, retryAt: 500)
+            }
+        }
+        let records: [DeliveryRecord] = [
+            .delivered(sequence: sequences[0]),
+            .failed(sequence: sequences[1], attempt: DeliveryAttempt(at: 600, statusCode: 503, error: "busy", duration: 7), retryAt: 2_000),
+            .failed(sequence: sequences[2], attempt: DeliveryAttempt(at: 610, error: "refused", duration: 1), retryAt: nil),
+            // Later records see earlier ones of the batch.
+            .failed(sequence: sequences[3], attempt: DeliveryAttempt(at: 620, error: "once", duration: 2), retryAt: 3_000),
+            .delivered(sequence: sequences[3]),
+            .failed(sequence: sequences[0], attempt: DeliveryAttempt(at: 630, error: "late", duration: 1), retryAt: 4_000),
+            .delivered(sequence: 999_999),
+        ]
+        var single: [RecordedOutcome] = []
+        for record in records {
+            switch record {
+            case .delivered(let sequence):
+                single.append(.delivered(removed: try await store.delivered(consumer: "single", sequence: sequence)))
+            case .failed(let sequence, let attempt, let retryAt):
+                single.append(.failed(try await store.failed(consumer: "single", sequence: sequence, attempt: attempt, retryAt: retryAt)))
+            }
+        }
+        let batch = try await store.record(consumer: "batch", records)
+        #expect(try await store.record(consumer: "batch", []).isEmpty)
+
+        let letters = try await store.deadLetters(consumer: nil, afterID: nil, limit: 10)
+        #expect(letters.map(\.consumer) == ["single", "batch"])
+        let expected: [RecordedOutcome] = [
+            .delivered(removed: true), .failed(.rescheduled(attempts: 1)), .failed(.deadLettered(id: 0)), .failed(.rescheduled(attempts: 1)),
+            .delivered(removed: true), .failed(.notPending), .delivered(removed: false),
+        ]
+        // Dead-letter ids differ by consumer: each is its own letter's.
+        func withoutIDs(_ outcomes: [RecordedOutcome]) -> [RecordedOutcome] {
+            outcomes.map { if case .failed(.deadLettered) = $0 { .failed(.deadLettered(id: 0)) } else { $0 } }
+        }
+        #expect(withoutIDs(single) == expected)
+        #expect(withoutIDs(batch) == expected)
+        #expect(single[2] == .failed(.deadLettered(id: letters[0].id)))
+        #expect(batch[2] == .failed(.deadLettered(id: letters[1].id)))
+
+        // What is left is the same: pending rows, dead letters with every attempt.
+        let pending = try await store.pending(consumer: "single", partitions: nil, dueBy: nil, limit: 10)
+        #expect(pending.map(\.event.sequence) == [sequences[1], sequences[4]])
+        #expect(pending.first?.attempts == 1 && pending.first?.nextAttemptAt == 2_000 && pending.first?.lastError == "busy")
+        let batchPending = try await store.pending(consumer: "batch", partitions: nil, dueBy: nil, limit: 10)
+        #expect(batchPending.map { PendingDelivery(consumer: "single", event: $0.event, partition: $0.partition, attempts: $0.attempts, nextAttemptAt: $0.nextAttemptAt, lastError: $0.lastError) } == pending)
+        #expect(letters[0].attempts.map(\.error) == ["boom", "refused"] && letters[0].attempts.map(\.number) == [1, 2])
+        #expect(letters[1].attempts == letters[0].attempts)
+        #expect(letters[1].event == letters[0].event && letters[1].failedAt == 610 && letters[1].partition == letters[0].partition)
+        // The successes took their attempts with them: a new failure starts a fresh history.
+        for consumer in ["single", "batch"] {
+            for sequence in [sequences[0], sequences[3]] {
+                _ = try await store.enqueue(consumer: consumer, deliveries: [NewDelivery(sequence: sequence, partitionKey: nil, partition: 0)], now: 700)
+                _ = try await store.failed(consumer: consumer, sequence: sequence, attempt: DeliveryAttempt(at: 710, error: "fresh", duration: 1), retryAt: nil)
+            }
+            let fresh = try await store.deadLetters(consumer: consumer, afterID: nil, limit: 10).filter { $0.event.sequence != sequences[2] }
+            #expect(fresh.map(\.attempts) == [[DeliveryAttempt(number: 1, at: 710, error: "fresh", duration: 1)], [DeliveryAttempt(number: 1, at: 710, error: "fresh", duration: 1)]])
+        }
     }
 
     static func deadLetterRetryAndClear(_ store: any EventStore, _: any EventStore) async throws {

@@ -81,6 +81,30 @@ public enum FailureOutcome: Sendable, Hashable {
     case notPending
 }
 
+/// One attempt's outcome to record (``EventDeliveries/record(consumer:_:)``).
+public enum DeliveryRecord: Sendable, Hashable {
+    /// The delivery of the event at `sequence` succeeded, as ``EventDeliveries/delivered(consumer:sequence:)``.
+    case delivered(sequence: Int64)
+    /// An attempt failed, as ``EventDeliveries/failed(consumer:sequence:attempt:retryAt:)``: retried at
+    /// `retryAt`, or dead-lettered when it is nil.
+    case failed(sequence: Int64, attempt: DeliveryAttempt, retryAt: Int64?)
+
+    /// The event's sequence.
+    public var sequence: Int64 {
+        switch self {
+        case .delivered(let sequence), .failed(let sequence, _, _): sequence
+        }
+    }
+}
+
+/// What recording one outcome did: what `delivered` or `failed` answers.
+public enum RecordedOutcome: Sendable, Hashable {
+    /// A success: `removed` is false when the delivery was not pending.
+    case delivered(removed: Bool)
+    /// A failed attempt.
+    case failed(FailureOutcome)
+}
+
 /// A delivery that failed its last attempt, with every attempt.
 public struct DeadLetter: Sendable, Hashable {
     /// Its id in the queue (increasing: pages go by id).

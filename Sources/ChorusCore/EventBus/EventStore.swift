@@ -39,13 +39,10 @@ public protocol EventDeliveries: Sendable {
     /// Pending deliveries of `consumer` in `partitions` (nil: all), due by `dueBy` (nil: due or
     /// not, so an ordered consumer sees the keys it must hold), by sequence, at most `limit`.
     func pending(consumer: String, partitions: [Int]?, dueBy: Int64?, limit: Int) async throws -> [PendingDelivery]
-    /// The delivery succeeded: removes it and its attempts. False when it was not pending.
-    @discardableResult
-    func delivered(consumer: String, sequence: Int64) async throws -> Bool
-    /// Records a failed attempt (durably, with the next attempt's number) and reschedules the
-    /// delivery at `retryAt`, or, when `retryAt` is nil (the last attempt), moves it to the
-    /// dead-letter queue at `attempt.at`.
-    func failed(consumer: String, sequence: Int64, attempt: DeliveryAttempt, retryAt: Int64?) async throws -> FailureOutcome
+    /// Records attempts' outcomes in one transaction, in order, each as ``delivered(consumer:sequence:)``
+    /// or ``failed(consumer:sequence:attempt:retryAt:)`` records it alone, and answers what each
+    /// answers (one result per record, in order). All or nothing: when it throws, none is recorded.
+    func record(consumer: String, _ records: [DeliveryRecord]) async throws -> [RecordedOutcome]
     /// Dead letters of `consumer` (nil: all), with ids above `afterID`, by id, at most `limit`.
     func deadLetters(consumer: String?, afterID: Int64?, limit: Int) async throws -> [DeadLetter]
     /// Moves the selected dead letters back to pending, due at `now`, attempts counted from 0
@@ -80,6 +77,28 @@ public protocol EventDefinitions: Sendable {
     /// Removes one; false when there was none.
     @discardableResult
     func removeDefinition(_ kind: StoredDefinition.Kind, name: String) async throws -> Bool
+}
+
+extension EventDeliveries {
+    /// The delivery succeeded: removes it and its attempts. False when it was not pending.
+    @discardableResult
+    public func delivered(consumer: String, sequence: Int64) async throws -> Bool {
+        guard case .delivered(let removed)? = try await self.record(consumer: consumer, [.delivered(sequence: sequence)]).first else {
+            throw StoreError("record answered no outcome for delivered \(sequence)")
+        }
+        return removed
+    }
+
+    /// Records a failed attempt (durably, with the next attempt's number) and reschedules the
+    /// delivery at `retryAt`, or, when `retryAt` is nil (the last attempt), moves it to the
+    /// dead-letter queue at `attempt.at`.
+    public func failed(consumer: String, sequence: Int64, attempt: DeliveryAttempt, retryAt: Int64?) async throws -> FailureOutcome {
+        let records: [DeliveryRecord] = [.failed(sequence: sequence, attempt: attempt, retryAt: retryAt)]
+        guard case .failed(let outcome)? = try await self.record(consumer: consumer, records).first else {
+            throw StoreError("record answered no outcome for failed \(sequence)")
+        }
+        return outcome
+    }
 }
 
 extension EventDeliveries where Self: EventLog {

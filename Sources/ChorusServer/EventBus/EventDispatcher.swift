@@ -5,9 +5,10 @@ import Synchronization
 /// Delivers one consumer's events, as one task of the bus service (docs/event-bus.md,
 /// "Dispatcher"): holds leases on the consumer's partitions, fans new events out from the
 /// cursor, loads the pending deliveries of the partitions it holds into a `DeliveryScheduler`,
-/// starts what it says, and records each attempt's outcome durably with the retry policy's
-/// decision. It wakes on a local commit (``wake()``), on a completion, at the scheduler's next
-/// tick, at lease renewal, and every poll interval (events appended by other nodes).
+/// starts what it says, and records attempts' outcomes durably with the retry policy's
+/// decision: every outcome that came while it was busy in one store transaction. It wakes on a
+/// local commit (``wake()``), on a completion, at the scheduler's next tick, at lease renewal,
+/// and every poll interval (events appended by other nodes).
 final class EventDispatcher: Sendable {
     /// Timing of the loop; tests shorten it.
     struct Timing: Sendable {
@@ -21,7 +22,25 @@ final class EventDispatcher: Sendable {
 
     private enum Signal: Sendable {
         case wake
-        case finished(PendingDelivery, attempt: Int, startedAt: Int64, result: EventDeliveryResult, duration: Int64)
+        /// Attempts finished: their results wait in `completions`.
+        case finished
+    }
+
+    /// One attempt's result, waiting to be recorded.
+    private struct Completion: Sendable {
+        var delivery: PendingDelivery
+        var attempt: Int
+        var startedAt: Int64
+        var result: EventDeliveryResult
+        var duration: Int64
+    }
+
+    /// Results not recorded yet, in the order the attempts finished, and whether a `.finished`
+    /// waits in `signals` for them (one does, however many came): the loop takes them all at
+    /// once, so a burst of completions costs a few transactions, not one each.
+    private struct Completions: Sendable {
+        var waiting: [Completion] = []
+        var signalled = false
     }
 
     let consumer: EventConsumer
@@ -40,6 +59,8 @@ final class EventDispatcher: Sendable {
     /// Whether a `.wake` waits in `signals` not yet looked at: a burst of commits (one wake
     /// each) then costs one look, and completions are not queued behind thousands of wakes.
     private let wakePending = Atomic<Bool>(false)
+    /// Attempts' results waiting for the loop to record them.
+    private let completions = Mutex(Completions())
     /// Set by ``stop()``: the loop ends at its next signal, not after those still buffered.
     private let stopped = Atomic<Bool>(false)
 
@@ -80,8 +101,14 @@ final class EventDispatcher: Sendable {
                     // Cleared first: a commit during the look wakes it again.
                     self.wakePending.store(false, ordering: .releasing)
                     await loop.look()
-                case .finished(let delivery, let attempt, let startedAt, let result, let duration):
-                    let gone = await loop.record(delivery, attempt: attempt, startedAt: startedAt, result: result, duration: duration)
+                case .finished:
+                    // Cleared with the take: a completion during the record signals again.
+                    let finished = self.completions.withLock { completions in
+                        completions.signalled = false
+                        defer { completions.waiting = [] }
+                        return completions.waiting
+                    }
+                    let gone = await loop.record(finished)
                     if gone {
                         await self.onGone(self.consumer.name)
                         group.cancelAll()
@@ -133,7 +160,13 @@ final class EventDispatcher: Sendable {
         }
         let elapsed = ContinuousClock.now - started
         let duration = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
-        self.signal.yield(.finished(delivery, attempt: attempt, startedAt: startedAt, result: result, duration: duration))
+        let completion = Completion(delivery: delivery, attempt: attempt, startedAt: startedAt, result: result, duration: duration)
+        let signal = self.completions.withLock { completions in
+            completions.waiting.append(completion)
+            defer { completions.signalled = true }
+            return !completions.signalled
+        }
+        if signal { self.signal.yield(.finished) }
     }
 
     /// The loop's state: the scheduler, the deliveries it knows, the leases held.
@@ -226,51 +259,73 @@ final class EventDispatcher: Sendable {
             }
         }
 
-        /// Records an attempt's outcome durably and tells the scheduler; true when the target is gone.
-        mutating func record(_ delivery: PendingDelivery, attempt: Int, startedAt: Int64, result: EventDeliveryResult, duration: Int64) async -> Bool {
-            let sequence = delivery.event.sequence
-            self.inFlight.remove(sequence)
+        /// Records attempts' outcomes durably, in one transaction, then tells the scheduler of each
+        /// in the order they came; true when the target is gone (outcomes after that one are not
+        /// recorded: they stay pending, as the consumer stops there).
+        mutating func record(_ completions: [Completion]) async -> Bool {
+            guard !completions.isEmpty else { return false }
             let now = self.dispatcher.clock()
             let metrics = self.dispatcher.metrics
             let name = self.consumer.name
-            let decision = self.consumer.retry.next(afterAttempt: attempt, outcome: result.outcome, now: now, using: &self.generator)
-            let record = DeliveryAttempt(at: startedAt, statusCode: result.statusCode, error: result.error ?? "failed", duration: duration)
+            var decisions: [RetryDecision] = []
+            var records: [DeliveryRecord] = []
+            for completion in completions {
+                self.inFlight.remove(completion.delivery.event.sequence)
+            }
+            for completion in completions {
+                let sequence = completion.delivery.event.sequence
+                let decision = self.consumer.retry.next(afterAttempt: completion.attempt, outcome: completion.result.outcome, now: now, using: &self.generator)
+                let attempt = DeliveryAttempt(
+                    at: completion.startedAt, statusCode: completion.result.statusCode, error: completion.result.error ?? "failed", duration: completion.duration)
+                decisions.append(decision)
+                switch decision {
+                case .delivered: records.append(.delivered(sequence: sequence))
+                case .retry(let at): records.append(.failed(sequence: sequence, attempt: attempt, retryAt: at))
+                case .deadLetter: records.append(.failed(sequence: sequence, attempt: attempt, retryAt: nil))
+                // The attempt is kept, and the delivery stays pending for when the consumer is enabled again.
+                case .disable: records.append(.failed(sequence: sequence, attempt: attempt, retryAt: now))
+                }
+                if case .disable = decision { break }
+            }
             do {
+                _ = try await self.store.record(consumer: name, records)
+            } catch {
+                // Not recorded: the rows stay pending as they were, so the events are delivered again (at-least-once).
+                self.dispatcher.logger.warning("event consumer '\(name)': recording \(records.count) deliveries: \(error)")
+                let retryAt = now + self.dispatcher.timing.errorBackoff
+                for completion in completions {
+                    self.apply(self.scheduler.failed(sequence: completion.delivery.event.sequence, retryAt: retryAt, now: now))
+                }
+                self.schedule(now: now, delay: self.dispatcher.timing.pollInterval)
+                return false
+            }
+            for (completion, decision) in zip(completions, decisions) {
+                let sequence = completion.delivery.event.sequence
                 switch decision {
                 case .delivered:
-                    try await self.store.delivered(consumer: name, sequence: sequence)
-                    if result.filtered {
+                    if completion.result.filtered {
                         metrics.delivery(.filtered, consumer: name)
                     } else {
-                        metrics.delivery(.delivered, consumer: name, duration: duration)
+                        metrics.delivery(.delivered, consumer: name, duration: completion.duration)
                     }
                     self.known[sequence] = nil
                     self.apply(self.scheduler.succeeded(sequence: sequence, now: now))
                 case .retry(let at):
-                    _ = try await self.store.failed(consumer: name, sequence: sequence, attempt: record, retryAt: at)
                     metrics.delivery(.failed, consumer: name)
                     metrics.delivery(.retried, consumer: name)
-                    self.known[sequence]?.attempts = attempt
+                    self.known[sequence]?.attempts = completion.attempt
                     self.apply(self.scheduler.failed(sequence: sequence, retryAt: at, now: now))
                 case .deadLetter:
-                    _ = try await self.store.failed(consumer: name, sequence: sequence, attempt: record, retryAt: nil)
                     metrics.delivery(.failed, consumer: name)
                     metrics.delivery(.deadLettered, consumer: name)
                     self.known[sequence] = nil
                     self.apply(self.scheduler.deadLettered(sequence: sequence, now: now))
                 case .disable:
-                    // The attempt is kept, and the delivery stays pending for when the consumer is enabled again.
-                    _ = try await self.store.failed(consumer: name, sequence: sequence, attempt: record, retryAt: now)
                     metrics.delivery(.failed, consumer: name)
                     self.dispatcher.logger.warning("event consumer '\(name)' disabled: its target answered 410 Gone")
                     self.gone = true
                     return true
                 }
-            } catch {
-                // Not recorded: the row stays pending as it was, so the event is delivered again (at-least-once).
-                self.dispatcher.logger.warning("event consumer '\(name)': recording delivery \(sequence): \(error)")
-                let retryAt = now + self.dispatcher.timing.errorBackoff
-                self.apply(self.scheduler.failed(sequence: sequence, retryAt: retryAt, now: now))
             }
             self.schedule(now: now, delay: self.dispatcher.timing.pollInterval)
             return false
