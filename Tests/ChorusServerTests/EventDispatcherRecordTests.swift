@@ -22,9 +22,16 @@ import Testing
         let failures: Int
         /// Every call's records, in call order (failed calls too).
         let calls = Mutex<[[DeliveryRecord]]>([])
+        /// Reads of pending deliveries made while more than `behind` events were not yet
+        /// recorded delivered (of `appended`).
+        let readsWhileBehind = Atomic<Int>(0)
+        let appended: Int
+        let behind: Int
 
-        init(_ base: SQLiteEventStore, delay: Duration = .zero, failures: Int = 0) {
+        init(_ base: SQLiteEventStore, delay: Duration = .zero, failures: Int = 0, appended: Int = 0, behind: Int = .max) {
             self.base = base
+            self.appended = appended
+            self.behind = behind
             self.delay = delay
             self.failures = failures
         }
@@ -56,7 +63,9 @@ import Testing
             try await self.base.enqueue(consumer: consumer, deliveries: deliveries, now: now)
         }
         func pending(consumer: String, partitions: [Int]?, dueBy: Int64?, limit: Int) async throws -> [PendingDelivery] {
-            try await self.base.pending(consumer: consumer, partitions: partitions, dueBy: dueBy, limit: limit)
+            let delivered = self.calls.withLock { $0.dropFirst(self.failures).joined().count { if case .delivered = $0 { true } else { false } } }
+            if self.appended - delivered > self.behind { self.readsWhileBehind.add(1, ordering: .relaxed) }
+            return try await self.base.pending(consumer: consumer, partitions: partitions, dueBy: dueBy, limit: limit)
         }
         func deadLetters(consumer: String?, afterID: Int64?, limit: Int) async throws -> [DeadLetter] {
             try await self.base.deadLetters(consumer: consumer, afterID: afterID, limit: limit)
@@ -83,7 +92,8 @@ import Testing
     /// hands `body` the store.
     static func run(
         _ consumer: EventConsumer, events count: Int, key: (Int) -> String? = { _ in nil }, target: FakeTarget,
-        delay: Duration = .milliseconds(2), failures: Int = 0, onGone: @escaping @Sendable () -> Void = {},
+        delay: Duration = .milliseconds(2), failures: Int = 0, pollInterval: Int64 = 50, behind: Int = .max,
+        onGone: @escaping @Sendable () -> Void = {},
         until done: @Sendable (RecordingStore) async throws -> Bool,
         then body: (RecordingStore) async throws -> Void
     ) async throws {
@@ -91,13 +101,13 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let base = try SQLiteEventStore(path: directory.appendingPathComponent("events.sqlite").path, sync: .normal)
         defer { try? base.close() }
-        let store = RecordingStore(base, delay: delay, failures: failures)
+        let store = RecordingStore(base, delay: delay, failures: failures, appended: count, behind: behind)
         let now = EventBus.systemClock()
         let events = (0..<count).map { Event(eventID: "e\($0)", type: "order.created", data: ByteBuffer(string: "{}"), timestamp: now, partitionKey: key($0)) }
         _ = try await store.append(events, now: now, idempotencyWindow: 60_000)
         let dispatcher = EventDispatcher(
             consumer: consumer, store: store, target: target, node: "n", liveNodes: { 1 }, clock: EventBus.systemClock,
-            timing: EventDispatcher.Timing(leaseTTL: 3_000, pollInterval: 50, errorBackoff: 50),
+            timing: EventDispatcher.Timing(leaseTTL: 3_000, pollInterval: pollInterval, errorBackoff: 50),
             metrics: EventBusMetrics(factory: NOOPMetricsHandler.instance), logger: Logger(label: "test")
         ) { _ in onGone() }
         let run = Task { await dispatcher.run() }
@@ -138,6 +148,22 @@ import Testing
 
     /// A batch whose transaction fails is as a failed record was: each of its deliveries stays
     /// pending and is attempted again after the error backoff (at-least-once).
+    @Test func aConsumerBehindDoesNotReadWhatItHoldsAgainAtEveryLook() async throws {
+        // 3,000 events at 16 in flight, looks every 5 ms: while more than 1,500 wait, the loop
+        // holds a page of 1,000 and reads again only as it runs below half of it (about 3
+        // reads); reading at every look was dozens.
+        let count = 3_000
+        let target = FakeTarget()
+        let consumer = try EventBusTests.consumer("c", extra: #", "concurrency": 16, "ordering": "unordered""#)
+        try await Self.run(
+            consumer, events: count, target: target, pollInterval: 5, behind: 1_500, until: { try await Self.allDelivered($0, count) }
+        ) { store in
+            #expect(Set(target.recorded.map(\.eventID)).count == count)
+            let reads = store.readsWhileBehind.load(ordering: .relaxed)
+            #expect(reads >= 1 && reads <= 10, "\(reads) reads of pending deliveries while more than 1,500 were left")
+        }
+    }
+
     @Test func aFailedBatchLeavesItsDeliveriesPendingAndTheyAreDeliveredAgain() async throws {
         let count = 200
         let target = FakeTarget()

@@ -259,7 +259,7 @@ extension APIRoutes {
         let selection = try await self.deadLetterSelection(request)
         if retry {
             let count = try await store.retryDeadLetters(selection, now: Self.now())
-            bus.wakeAll()
+            bus.wakeAll(reload: true)
             return Self.json(["retried": count])
         }
         return Self.json(["cleared": try await store.clearDeadLetters(selection)])
@@ -292,7 +292,7 @@ extension APIRoutes {
                 consumer: consumer.name, range: range, partitionCount: consumer.partitions, now: Self.now()
             ) { consumer.matches($0.event) }
         }
-        bus.wakeAll()
+        bus.wakeAll(reload: true)
         return Self.json(["replayed": replayed])
     }
 

@@ -261,11 +261,13 @@ public final class EventBus: Service, Sendable {
     }
 
     /// Wakes every dispatcher, higher priority first (new events, retried dead letters, a replay).
-    func wakeAll() {
+    /// - Parameter reload: deliveries older than those a dispatcher holds may have come (a
+    ///   replay, retried dead letters): see ``EventDispatcher/wake(reload:)``.
+    func wakeAll(reload: Bool = false) {
         let dispatchers = self.state.withLock { state in
             state.consumers.values.sorted { $0.consumer.priority > $1.consumer.priority }.compactMap(\.dispatcher)
         }
-        for dispatcher in dispatchers { dispatcher.wake() }
+        for dispatcher in dispatchers { dispatcher.wake(reload: reload) }
     }
 
     /// (Re)starts the dispatcher of consumer `name` from its current definition (none when disabled).

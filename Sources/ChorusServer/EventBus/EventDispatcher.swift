@@ -63,6 +63,10 @@ final class EventDispatcher: Sendable {
     private let completions = Mutex(Completions())
     /// Set by ``stop()``: the loop ends at its next signal, not after those still buffered.
     private let stopped = Atomic<Bool>(false)
+    /// Set by a wake that may have made deliveries older than those the loop holds (a replay, a
+    /// retried dead letter): the next look reads the pending deliveries even when it holds a
+    /// full load of them.
+    private let reloadRequested = Atomic<Bool>(false)
 
     init(
         consumer: EventConsumer, store: any EventStore, target: any EventTarget, node: String,
@@ -83,7 +87,10 @@ final class EventDispatcher: Sendable {
     }
 
     /// Something may be new (a local commit, a retried dead letter, a replay): look now.
-    func wake() {
+    /// - Parameter reload: the new deliveries may come before those the loop holds (a replay, a
+    ///   retried dead letter), so the look must read them whatever it holds.
+    func wake(reload: Bool = false) {
+        if reload { self.reloadRequested.store(true, ordering: .releasing) }
         guard !self.wakePending.exchange(true, ordering: .acquiringAndReleasing) else { return }
         self.signal.yield(.wake)
     }
@@ -175,6 +182,8 @@ final class EventDispatcher: Sendable {
         var scheduler: DeliveryScheduler
         var known: [Int64: PendingDelivery] = [:]
         var held: [Int] = []
+        /// Whether the held partitions changed since the pending deliveries were last read.
+        var heldChanged = true
         var renewLeasesAt: Int64 = 0
         var schedulerWakeUp: Int64?
         var nextLook: Int64 = 0
@@ -205,6 +214,7 @@ final class EventDispatcher: Sendable {
                         consumer: self.consumer.name, partitionCount: self.consumer.partitions, node: self.dispatcher.node,
                         max: share, ttl: self.dispatcher.timing.leaseTTL, now: now)
                     self.forget(partitionsNotIn: Set(held), now: now)
+                    if held != self.held { self.heldChanged = true }
                     self.held = held
                     self.renewLeasesAt = now + self.dispatcher.timing.leaseTTL / 3
                 }
@@ -240,16 +250,30 @@ final class EventDispatcher: Sendable {
             }
         }
 
+        /// The most pending deliveries one read loads.
+        static let pendingPage = 1_000
+
         /// Hands the scheduler the pending deliveries of the held partitions it does not know yet.
+        ///
+        /// Pending deliveries are read oldest first, and the loop forgets one only once it is done,
+        /// so what it knows is the oldest of them: while it holds more than half a page, reading
+        /// again would mostly find what it knows (a thousand rows read, decoded and dropped at
+        /// every look while the consumer is behind: the dispatcher's largest cost then). It reads
+        /// when it holds half a page or less, when its partitions changed, or when a local wake
+        /// says older deliveries may have come (another node's replay waits for the half page).
         private mutating func loadPending(now: Int64) async throws {
             guard !self.held.isEmpty else { return }
-            let pending = try await self.store.pending(consumer: self.consumer.name, partitions: self.held, dueBy: nil, limit: 1_000)
-            var added: [DeliveryScheduler.Delivery] = []
-            for delivery in pending where self.known[delivery.event.sequence] == nil {
-                self.known[delivery.event.sequence] = delivery
-                added.append(.init(sequence: delivery.event.sequence, partitionKey: delivery.event.event.partitionKey, attempts: delivery.attempts, notBefore: delivery.nextAttemptAt))
+            let requested = self.dispatcher.reloadRequested.exchange(false, ordering: .acquiringAndReleasing)
+            if self.known.count <= Self.pendingPage / 2 || self.heldChanged || requested {
+                self.heldChanged = false
+                let pending = try await self.store.pending(consumer: self.consumer.name, partitions: self.held, dueBy: nil, limit: Self.pendingPage)
+                var added: [DeliveryScheduler.Delivery] = []
+                for delivery in pending where self.known[delivery.event.sequence] == nil {
+                    self.known[delivery.event.sequence] = delivery
+                    added.append(.init(sequence: delivery.event.sequence, partitionKey: delivery.event.event.partitionKey, attempts: delivery.attempts, notBefore: delivery.nextAttemptAt))
+                }
+                self.apply(self.scheduler.enqueue(contentsOf: added, now: now))
             }
-            self.apply(self.scheduler.enqueue(contentsOf: added, now: now))
             // At most once per poll interval: both queries scan tables that grow with the log.
             guard now >= self.lagDueAt else { return }
             self.lagDueAt = now + self.dispatcher.timing.pollInterval
