@@ -44,27 +44,41 @@ public final class RedisTestServer: Sendable {
         guard let executable = Self.find("redis-server") else {
             throw TestServerError("redis-server is not installed (apt-get install redis-server; scripts/test installs it)")
         }
-        self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-redis-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
-        self.port = try Self.freePort()
-        var all = [executable, "--port", "\(self.port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", self.directory.path, "--logfile", self.directory.appendingPathComponent("redis.log").path]
-        if unixSocket {
-            all += ["--unixsocket", self.directory.appendingPathComponent("redis.sock").path]
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-redis-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        if tls { try Self.makeCertificates(in: directory) }
+        // A port found free can be taken by another test's server before this one binds it:
+        // then it starts again on other ports.
+        var attempt = 1
+        while true {
+            let port = try Self.freePort()
+            var all = [executable, "--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory.path, "--logfile", directory.appendingPathComponent("redis.log").path]
+            if unixSocket {
+                all += ["--unixsocket", directory.appendingPathComponent("redis.sock").path]
+            }
+            var tlsPort: Int?
+            if tls {
+                tlsPort = try Self.freePort()
+                all += [
+                    "--tls-port", "\(tlsPort!)", "--tls-cert-file", directory.appendingPathComponent("server.crt").path,
+                    "--tls-key-file", directory.appendingPathComponent("server.key").path, "--tls-ca-cert-file", directory.appendingPathComponent("ca.crt").path,
+                    "--tls-auth-clients", "no",
+                ]
+            }
+            all += arguments
+            try? FileManager.default.removeItem(at: directory.appendingPathComponent("redis.log"))
+            do {
+                let pid = try Self.launch(all, port: port, directory: directory)
+                self.directory = directory
+                self.port = port
+                self.tlsPort = tlsPort
+                self.arguments = all
+                self.pid.withLock { $0 = pid }
+                return
+            } catch let error as TestServerError where attempt < 5 && error.description.contains("Address already in use") {
+                attempt += 1
+            }
         }
-        if tls {
-            let tlsPort = try Self.freePort()
-            try Self.makeCertificates(in: self.directory)
-            all += [
-                "--tls-port", "\(tlsPort)", "--tls-cert-file", self.directory.appendingPathComponent("server.crt").path,
-                "--tls-key-file", self.directory.appendingPathComponent("server.key").path, "--tls-ca-cert-file", self.directory.appendingPathComponent("ca.crt").path,
-                "--tls-auth-clients", "no",
-            ]
-            self.tlsPort = tlsPort
-        } else {
-            self.tlsPort = nil
-        }
-        self.arguments = all + arguments
-        try self.start()
     }
 
     deinit {
@@ -75,22 +89,30 @@ public final class RedisTestServer: Sendable {
     /// Starts the server (again, after ``kill()`` or ``stop()``) on the same ports; returns
     /// once it answers `PING`.
     public func start() throws {
-        let pid = try Self.spawn(self.arguments)
+        let pid = try Self.launch(self.arguments, port: self.port, directory: self.directory)
         self.pid.withLock { $0 = pid }
+    }
+
+    /// Starts `arguments` and returns its pid once it answers `PING` on `port`; a server that
+    /// exits, or does not answer within 10 s, is an error quoting its log.
+    private static func launch(_ arguments: [String], port: Int, directory: URL) throws -> pid_t {
+        let pid = try Self.spawn(arguments)
+        let log = { (try? String(contentsOf: directory.appendingPathComponent("redis.log"), encoding: .utf8)) ?? "" }
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
             var status: Int32 = 0
             guard waitpid(pid, &status, WNOHANG) == 0 else {
-                self.pid.withLock { $0 = nil }
-                throw TestServerError("redis-server exited at start: \(self.log.suffix(1000))")
+                throw TestServerError("redis-server exited at start: \(log().suffix(1000))")
             }
-            if Self.answersPing(port: self.port) {
-                return
+            if Self.answersPing(port: port) {
+                return pid
             }
             usleep(20_000)
         }
-        self.kill()
-        throw TestServerError("redis-server did not answer on port \(self.port) within 10 s: \(self.log.suffix(1000))")
+        sendSignal(SIGKILL, to: pid)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        throw TestServerError("redis-server did not answer on port \(port) within 10 s: \(log().suffix(1000))")
     }
 
     /// Starts `arguments` with no signal blocked or ignored: a child inherits its parent
