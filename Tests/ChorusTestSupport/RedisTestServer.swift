@@ -97,12 +97,11 @@ public final class RedisTestServer: Sendable {
     /// exits, or does not answer within 10 s, is an error quoting its log.
     private static func launch(_ arguments: [String], port: Int, directory: URL) throws -> pid_t {
         let pid = try Self.spawn(arguments)
-        let log = { (try? String(contentsOf: directory.appendingPathComponent("redis.log"), encoding: .utf8)) ?? "" }
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
             var status: Int32 = 0
             guard waitpid(pid, &status, WNOHANG) == 0 else {
-                throw TestServerError("redis-server exited at start: \(log().suffix(1000))")
+                throw TestServerError("redis-server exited at start: \(Self.log(in: directory).suffix(1000))")
             }
             if Self.answersPing(port: port) {
                 return pid
@@ -112,7 +111,7 @@ public final class RedisTestServer: Sendable {
         sendSignal(SIGKILL, to: pid)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        throw TestServerError("redis-server did not answer on port \(port) within 10 s: \(log().suffix(1000))")
+        throw TestServerError("redis-server did not answer on port \(port) within 10 s: \(Self.log(in: directory).suffix(1000))")
     }
 
     /// Starts `arguments` with no signal blocked or ignored: a child inherits its parent
@@ -148,7 +147,11 @@ public final class RedisTestServer: Sendable {
 
     /// The server's log so far.
     public var log: String {
-        (try? String(contentsOf: self.directory.appendingPathComponent("redis.log"), encoding: .utf8)) ?? ""
+        Self.log(in: self.directory)
+    }
+
+    private static func log(in directory: URL) -> String {
+        (try? String(contentsOf: directory.appendingPathComponent("redis.log"), encoding: .utf8)) ?? ""
     }
 
     private func signal(_ signal: Int32) {
