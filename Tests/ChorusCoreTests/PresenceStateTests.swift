@@ -151,6 +151,11 @@ import Testing
     @Test func theCursorIsReadBackAndBadLimitsAndCursorsAreRefused() throws {
         let cursor = PresenceCursor(joinedAt: 1_893_456_000_000, client: "c:1")
         #expect(PresenceCursor(cursor.text) == cursor)
+        // A client id starting with an emoji modifier or a combining mark (the colon and it make one character).
+        for client in ["\u{1F3FB}R\u{91}", "\u{301}x"] {
+            let joined = PresenceCursor(joinedAt: 3_160_718_106, client: client)
+            #expect(PresenceCursor(joined.text) == joined, "\(client.unicodeScalars.map { $0.value })")
+        }
         for bad in ["", "12", ":c", "x:c", "-1:c", "12:", String(repeating: "9", count: 600) + ":c"] {
             #expect(PresenceCursor(bad) == nil, "\(bad)")
         }

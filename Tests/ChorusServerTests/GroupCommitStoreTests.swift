@@ -4,7 +4,9 @@ import ChorusTestSupport
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import ServiceLifecycle
+import Synchronization
 import Testing
 
 @testable import ChorusServer
@@ -65,6 +67,22 @@ import Testing
         #expect(reopened.committedState(of: "chat:a") == TopicHistoryState(epoch: before[1].envelope.epoch!, lastOffset: 2))
         let after = try await Self.running(reopened) { try await Self.append(reopened, "chat:a").get() }
         #expect(after.offset == 3 && after.sequence == 3 && after.envelope.epoch == before[0].envelope.epoch)
+    }
+
+    /// The listener may take a client (and its recovery read) before the store's service has
+    /// started its readers: such a read waits for them instead of failing.
+    @Test func aReadAskedForBeforeTheStoreRunsIsAnsweredOnceItRuns() async throws {
+        let path = MessageStoreTests.temporaryPath()
+        let first = try GroupCommitStore(backend: SQLiteMessageStore(path: path, sync: .full))
+        _ = try await Self.running(first) { try await Self.append(first, "chat:a").get() }
+        let reopened = try GroupCommitStore(backend: SQLiteMessageStore(path: path, sync: .full))
+        let early = reopened.messages(topic: "chat:a", after: 0, limit: 10, maxBytes: .max, on: MultiThreadedEventLoopGroup.singleton.next())
+        let answered = Mutex(false)
+        early.whenComplete { _ in answered.withLock { $0 = true } }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(!answered.withLock { $0 }, "a read before run() must wait, not fail")
+        let read = try await Self.running(reopened) { try await early.get() }
+        #expect(read.map(\.offset) == [1])
     }
 
     @Test(arguments: Kind.allCases)

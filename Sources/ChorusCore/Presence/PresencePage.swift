@@ -27,13 +27,16 @@ public struct PresenceCursor: Sendable, Hashable, Comparable {
 
     /// Reads the text of ``text``; nil when it is not one.
     public init?(_ text: some StringProtocol) {
-        guard text.unicodeScalars.count <= Self.maxLength, let colon = text.firstIndex(of: ":"),
-            let joinedAt = Int64(text[..<colon]), joinedAt >= 0
+        // The colon is looked for among scalars, not characters: a client id that starts with a
+        // combining mark or an emoji modifier joins the colon into one character.
+        let scalars = String(text).unicodeScalars
+        guard scalars.count <= Self.maxLength, let colon = scalars.firstIndex(of: ":"),
+            let joinedAt = Int64(Substring(scalars[..<colon])), joinedAt >= 0
         else { return nil }
-        let client = text[text.index(after: colon)...]
+        let client = scalars[scalars.index(after: colon)...]
         guard !client.isEmpty else { return nil }
         self.joinedAt = joinedAt
-        self.client = String(client)
+        self.client = String(Substring(client))
     }
 
     /// `<joined_at>:<client>`; clients treat it as opaque.

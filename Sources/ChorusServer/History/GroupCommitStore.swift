@@ -37,6 +37,9 @@ public final class GroupCommitStore: HistoryStore {
         var onCommit: (@Sendable (HistoryCommit) -> Void)?
         /// Who waits for the committer to go idle (shutdown).
         var idleWaiters: [CheckedContinuation<Void, Never>] = []
+        /// Reads asked for before ``run()`` started the readers' threads (the listener may
+        /// take a client before the store's service is scheduled): submitted once it has.
+        var readsBeforeRun: [@Sendable () -> Void] = []
     }
 
     /// The synchronous store underneath.
@@ -66,10 +69,13 @@ public final class GroupCommitStore: HistoryStore {
     public func run() async throws {
         self.writer.start()
         self.readers.start()
+        var readsBeforeRun: [@Sendable () -> Void] = []
         self.wakeCommitter { state in
             state.phase = .running
+            swap(&readsBeforeRun, &state.readsBeforeRun)
             return true
         }
+        for read in readsBeforeRun { read() }
         if let interval = self.trimInterval {
             try? await cancelWhenGracefulShutdown {
                 while true {
@@ -199,10 +205,18 @@ public final class GroupCommitStore: HistoryStore {
     }
 
     /// Runs a blocking read of the backend on the readers' threads; the future completes on
-    /// `loop` (and fails when the store is not running).
+    /// `loop`. A read asked for before ``run()`` waits for it; one after shutdown fails.
     private func read<Value: Sendable>(on loop: any EventLoop, _ body: @escaping @Sendable (any MessageStore) throws -> Value) -> EventLoopFuture<Value> {
         let backend = self.backend
-        return self.readers.runIfActive(eventLoop: loop) { try body(backend) }
+        let readers = self.readers
+        let submit: @Sendable () -> EventLoopFuture<Value> = { readers.runIfActive(eventLoop: loop) { try body(backend) } }
+        let waiting: EventLoopPromise<Value>? = self.state.withLock { state in
+            guard state.phase == .notStarted else { return nil }
+            let promise = loop.makePromise(of: Value.self)
+            state.readsBeforeRun.append { promise.completeWith(submit()) }
+            return promise
+        }
+        return waiting?.futureResult ?? submit()
     }
 
     /// Makes `change` (false: refused), and starts the committer when the store runs and the
