@@ -177,6 +177,7 @@ let package = Package(
             dependencies: [
                 "ChorusCore",
                 "ChorusServer",
+                "ChorusSQLite",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

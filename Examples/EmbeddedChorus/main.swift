@@ -1,4 +1,5 @@
 import ChorusCore
+import ChorusSQLite
 import ChorusServer
 import Hummingbird
 import Logging
@@ -28,6 +29,11 @@ let port = Environment().get("PORT").flatMap { Int($0) } ?? 8080
 // a path of its own. The store is a service: it runs in the group below.
 var configuration = HubConfiguration()
 configuration.namespaces = ["chat": NamespaceOptions(historySize: 100)]
+// Events published to the bus (`POST /api/events/publish`) whose type matches `order.*` go to
+// the in-process handler `announce` registered below, with retries and a dead-letter queue.
+configuration.eventConsumers = [
+    try EventConsumer(parsing: ByteBuffer(string: #"{"name": "announce", "types": ["order.*"], "target": {"handler": "announce"}}"#))
+]
 let store = try GroupCommitStore(backend: MemoryMessageStore(), logger: logger)
 let eventLoopGroup = MultiThreadedEventLoopGroup.singleton
 let hub = try Hub(
@@ -38,6 +44,15 @@ let hub = try Hub(
     logger: logger
 )
 
+// The event bus of the hub, its log in `events.sqlite` (here, the working directory). Webhook
+// consumers would share `webhooks`' HTTP client; both are services that run in the group below.
+let webhooks = WebhookClients(eventLoopGroup: eventLoopGroup)
+let events = try EventBus(hub: hub, openStore: { try SQLiteEventStore(path: "events.sqlite") }, webhooks: webhooks, logger: logger)
+events.register(handler: { logged in
+    // Returning acknowledges the event; throwing retries it.
+    _ = try await hub.publishAndWait(topic: try Topic("chat:lobby"), event: logged.event.type, data: logged.event.data)
+}, named: "announce")
+
 // The application's own route, next to Chorus's HTTP API (/api/…, /health, /metrics, …).
 let router = Router(context: AppRequestContext.self)
 router.get("/hello") { _, _ in
@@ -45,7 +60,7 @@ router.get("/hello") { _, _ in
     _ = try await hub.publishAndWait(topic: try Topic("chat:lobby"), event: "hello", data: ByteBuffer(string: #""someone said hello""#))
     return "Hello from the application\n"
 }
-router.addChorusRoutes(hub)
+router.addChorusRoutes(hub, events: events)
 
 // One port: WebSocket (/ws) and SSE (/sse) go to the hub, every other request to the router.
 let app = Application(
@@ -59,6 +74,7 @@ let app = Application(
 
 // The application's group handles SIGTERM. It stops its services in reverse order: the
 // application first (no new connections; clients get `disconnect` + 1001 after their acks),
-// then the hub (connections finish closing), then the store (what it accepted is committed).
-let group = ServiceGroup(services: [store, hub, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+// then the bus (its deliveries stop), the hub (connections finish closing), the webhook client,
+// and the store (what it accepted is committed).
+let group = ServiceGroup(services: [store, webhooks, hub, events, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
 try await group.run()

@@ -99,6 +99,37 @@ async def test_app_route_api_and_transports_share_the_apps_port(app):
     assert status == 0, app.output[-2000:]
 
 
+async def test_the_mounted_event_bus_delivers_to_the_apps_handler_and_keeps_its_log(app):
+    """The bus the example mounts: an event published on the application's port is stored, then
+    the in-process handler `announce` gets it and publishes it to chat:lobby; a repeated
+    event_id gets the first receipt and is not delivered again; an event no consumer wants is
+    only logged, newest first, in the application's events.sqlite."""
+    ws = await ws_connect(app.ws(topics=["chat:lobby"]))
+    await recv_type(ws, "subscribed")
+    async with app.http() as c:
+        first = await c.post("/api/events/publish", json={"type": "order.paid", "data": {"order": 7}, "event_id": "o-7"})
+        assert first.status_code == 200, first.text
+        again = await c.post("/api/events/publish", json={"type": "order.paid", "data": {"order": 7}, "event_id": "o-7"})
+        assert again.json()["duplicate"] is True and again.json()["sequence"] == first.json()["sequence"], again.text
+        other = await c.post("/api/events/publish", json={"type": "user.joined", "data": {"user": "u1"}})
+        nxt = await c.post("/api/events/publish", json={"type": "order.shipped", "data": {"order": 7}})
+        assert other.status_code == 200 and nxt.status_code == 200, (other.text, nxt.text)
+    delivered = [await recv_type(ws, "message"), await recv_type(ws, "message")]
+    assert [(m["event"], m["data"]) for m in delivered] == [("order.paid", {"order": 7}), ("order.shipped", {"order": 7})], delivered
+    async with app.http() as c:
+        log = (await c.get("/api/events/log", params={"limit": 10})).json()
+        assert [e["type"] for e in log["events"]] == ["order.shipped", "user.joined", "order.paid"], log
+        # The consumer's position advances once the handler returned.
+        deadline = time.monotonic() + 5
+        while (stats := (await c.get("/api/events/stats")).json())["consumers"][0]["lag"] and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert [(s["name"], s["lag"]) for s in stats["consumers"]] == [("announce", 0)], stats
+    await ws.close()
+    app.signal(signal.SIGTERM)
+    assert await asyncio.get_running_loop().run_in_executor(None, app.wait, 10) == 0, app.output[-2000:]
+    assert (Path(app.cwd) / "events.sqlite").is_file()
+
+
 async def test_sigterm_with_no_clients_exits_0(app):
     app.signal(signal.SIGTERM)
     status = await asyncio.get_running_loop().run_in_executor(None, app.wait, 10)

@@ -116,7 +116,6 @@ public struct ChorusServer: Service {
         self.webhookClients = WebhookClients(eventLoopGroup: self.eventLoopGroup)
         self.events = try Self.makeEventBus(
             configuration, hub: self.hub, postgres: self.postgres, webhooks: self.webhookClients, metricsFactory: metricsFactory, logger: logger)
-        self.hub.eventBus.set(self.events)
         self.messages = try MessagesService.make(configuration, bus: self.events, postgres: self.postgres, logger: logger)
         self.configuration = configuration
         self.metricsExposition = metricsExposition
@@ -156,11 +155,9 @@ public struct ChorusServer: Service {
             openStore = { try SQLiteEventStore(path: path, sync: sync) }
         }
         return try EventBus(
-            options: EventConfiguration.options(configuration),
+            hub: hub,
             openStore: openStore,
-            makeTarget: EventBus.targets(hub: hub, webhook: { consumer -> any EventTarget in
-                WebhookTarget(consumer, clients: webhooks) ?? MissingWebhookClient()
-            }),
+            webhooks: webhooks,
             liveNodes: { (try? await hub.nodes().count) ?? 1 },
             waitForStore: Self.ready(postgres),
             metricsFactory: metricsFactory,

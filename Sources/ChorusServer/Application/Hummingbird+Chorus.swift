@@ -32,11 +32,14 @@ extension RouterMethods where Context: RemoteAddressRequestContext {
     /// The context must give the client's address (`RemoteAddressRequestContext`): the API's
     /// per-address rate limit needs it.
     ///
-    /// - Parameter metricsExposition: what `GET /metrics` serves (nil: no `/metrics` route, for
-    ///   an application that exports the hub's metrics its own way).
+    /// - Parameters:
+    ///   - events: the hub's event bus (``EventBus/init(hub:openStore:webhooks:liveNodes:waitForStore:metricsFactory:logger:)``),
+    ///     which `/api/events/…` serves; nil: those answer `not_found`.
+    ///   - metricsExposition: what `GET /metrics` serves (nil: no `/metrics` route, for
+    ///     an application that exports the hub's metrics its own way).
     @discardableResult
-    public func addChorusRoutes(_ hub: Hub, metricsExposition: MetricsExposition? = nil) -> Self {
-        APIResponder.addRoutes(of: hub, to: self.group(), metricsExposition: metricsExposition)
+    public func addChorusRoutes(_ hub: Hub, events: EventBus? = nil, metricsExposition: MetricsExposition? = nil) -> Self {
+        APIResponder.addRoutes(of: hub, to: self.group(), events: events, metricsExposition: metricsExposition)
         return self
     }
 }

@@ -1,7 +1,7 @@
 import AsyncHTTPClient
 import ChorusCore
-import NIOCore
-import ServiceLifecycle
+public import NIOCore
+public import ServiceLifecycle
 import Synchronization
 
 /// The target of a `{"webhook": {…}}` consumer: each attempt is one signed `POST` of the
@@ -31,7 +31,7 @@ struct WebhookTarget: EventTarget {
 /// The hub's HTTP client for webhook deliveries, as a service: made on the first webhook
 /// consumer's first use (a hub without webhooks opens none), shut down when the service group
 /// stops, after the bus (it comes before the bus in the group).
-final class WebhookClients: Service, Sendable {
+public final class WebhookClients: Service, Sendable {
     private enum State {
         case unused
         case open(HTTPClient)
@@ -41,7 +41,8 @@ final class WebhookClients: Service, Sendable {
     private let eventLoopGroup: any EventLoopGroup
     private let state = Mutex(State.unused)
 
-    init(eventLoopGroup: any EventLoopGroup) {
+    /// Clients on `eventLoopGroup` (the hub's), none opened yet.
+    public init(eventLoopGroup: any EventLoopGroup) {
         self.eventLoopGroup = eventLoopGroup
     }
 
@@ -62,7 +63,7 @@ final class WebhookClients: Service, Sendable {
     }
 
     /// Waits for the graceful shutdown, then closes the client if one was made.
-    func run() async throws {
+    public func run() async throws {
         try? await gracefulShutdown()
         let open: HTTPClient? = self.state.withLock { state in
             defer { state = .closed }
