@@ -11,7 +11,7 @@ import NIOCore
 /// sequence (SQLite's AUTOINCREMENT rowid: never reused) follows commit order, the idempotency
 /// check cannot race, and a consumer's fan-out is serialized. Leases work as on PostgreSQL,
 /// though one node holds them all.
-public final class SQLiteEventStore: EventStore {
+public final class SQLiteEventStore: EventStore, BlockingEventAppend {
     private let pool: DatabasePool
     /// The database file.
     public let path: String
@@ -65,33 +65,41 @@ public final class SQLiteEventStore: EventStore {
     /// An `eventID` appended less than `idempotencyWindow` ms before `now` (or earlier in the
     /// batch) is not appended again: its receipt is the original's, `duplicate: true`.
     public func append(_ events: [Event], now: Int64, idempotencyWindow: Int64) async throws -> [EventReceipt] {
-        try await self.write { db in
-            let seen = try db.cachedStatement(sql: "SELECT seq, ts FROM chorus_event_ids WHERE event_id = ? AND seen_at > ?")
-            let insert = try db.cachedStatement(sql: """
-                INSERT INTO chorus_events (event_id, type, data, ts, correlation_id, partition_key, headers, size)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            let remember = try db.cachedStatement(sql: """
-                INSERT INTO chorus_event_ids (event_id, seq, ts, seen_at) VALUES (?, ?, ?, ?)
-                ON CONFLICT (event_id) DO UPDATE SET seq = excluded.seq, ts = excluded.ts, seen_at = excluded.seen_at
-                """)
-            var receipts: [EventReceipt] = []
-            receipts.reserveCapacity(events.count)
-            for event in events {
-                if let row = try Row.fetchOne(seen, arguments: [event.eventID, now - idempotencyWindow]) {
-                    receipts.append(EventReceipt(sequence: row[0], eventID: event.eventID, timestamp: row[1], duplicate: true))
-                    continue
-                }
-                try insert.execute(arguments: [
-                    event.eventID, event.type, Data(event.data.readableBytesView), event.timestamp,
-                    event.correlationID, event.partitionKey, EventHeaders.encode(event.headers), event.storedSize,
-                ])
-                let sequence = db.lastInsertedRowID
-                try remember.execute(arguments: [event.eventID, sequence, event.timestamp, now])
-                receipts.append(EventReceipt(sequence: sequence, eventID: event.eventID, timestamp: event.timestamp, duplicate: false))
+        try await self.write { db in try Self.append(events, now: now, idempotencyWindow: idempotencyWindow, db) }
+    }
+
+    /// See ``BlockingEventAppend/appendBlocking(_:now:idempotencyWindow:)``.
+    public func appendBlocking(_ events: [Event], now: Int64, idempotencyWindow: Int64) throws -> [EventReceipt] {
+        try self.pool.storeWriteBlocking("event") { db in try Self.append(events, now: now, idempotencyWindow: idempotencyWindow, db) }
+    }
+
+    /// The append's transaction body.
+    private static func append(_ events: [Event], now: Int64, idempotencyWindow: Int64, _ db: Database) throws -> [EventReceipt] {
+        let seen = try db.cachedStatement(sql: "SELECT seq, ts FROM chorus_event_ids WHERE event_id = ? AND seen_at > ?")
+        let insert = try db.cachedStatement(sql: """
+            INSERT INTO chorus_events (event_id, type, data, ts, correlation_id, partition_key, headers, size)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        let remember = try db.cachedStatement(sql: """
+            INSERT INTO chorus_event_ids (event_id, seq, ts, seen_at) VALUES (?, ?, ?, ?)
+            ON CONFLICT (event_id) DO UPDATE SET seq = excluded.seq, ts = excluded.ts, seen_at = excluded.seen_at
+            """)
+        var receipts: [EventReceipt] = []
+        receipts.reserveCapacity(events.count)
+        for event in events {
+            if let row = try Row.fetchOne(seen, arguments: [event.eventID, now - idempotencyWindow]) {
+                receipts.append(EventReceipt(sequence: row[0], eventID: event.eventID, timestamp: row[1], duplicate: true))
+                continue
             }
-            return receipts
+            try insert.execute(arguments: [
+                event.eventID, event.type, Data(event.data.readableBytesView), event.timestamp,
+                event.correlationID, event.partitionKey, EventHeaders.encode(event.headers), event.storedSize,
+            ])
+            let sequence = db.lastInsertedRowID
+            try remember.execute(arguments: [event.eventID, sequence, event.timestamp, now])
+            receipts.append(EventReceipt(sequence: sequence, eventID: event.eventID, timestamp: event.timestamp, duplicate: false))
         }
+        return receipts
     }
 
     /// Events the query selects, in its order.

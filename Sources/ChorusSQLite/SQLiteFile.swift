@@ -55,6 +55,15 @@ extension DatabasePool {
         }
     }
 
+    /// ``storeWrite(_:_:)`` blocking the calling thread (a committer's own) instead of suspending.
+    func storeWriteBlocking<T>(_ name: String, _ body: (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try self.write(body)
+        } catch {
+            throw Self.storeError(name, error)
+        }
+    }
+
     private static func storeError(_ name: String, _ error: any Error) -> StoreError {
         if let error = error as? DatabaseError {
             return StoreError("\(name) database error: \(error.message ?? error.description)")

@@ -274,6 +274,32 @@ import Testing
         }
     }
 
+    /// The path `event_publish` frames take: no task, the answer from the committer's thread.
+    static func publishAnswered(_ bus: EventBus, _ publish: EventPublish) async -> Result<[EventReceipt], any Error> {
+        await withCheckedContinuation { continuation in bus.publish([publish]) { continuation.resume(returning: $0) } }
+    }
+
+    @Test func publishesAnsweredByCompletionAreCommittedAndRefusedAsTheAsyncOnes() async throws {
+        let schema = #"{"type": "object", "required": ["n"]}"#
+        try await Self.withBus(consumers: [], schemas: ["order.created": schema], target: FakeTarget()) { bus, store in
+            let results = await withTaskGroup(of: Result<[EventReceipt], any Error>.self) { group in
+                for index in 0..<100 {
+                    group.addTask { await Self.publishAnswered(bus, EventPublish(type: "order.created", data: ByteBuffer(string: #"{"n": 1}"#), eventID: "c\(index)")) }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            let receipts = try results.map { try #require(try $0.get().first) }
+            #expect(Set(receipts.map(\.sequence)).count == 100 && receipts.allSatisfy { !$0.duplicate })
+            let again = try await Self.publishAnswered(bus, EventPublish(type: "order.created", data: ByteBuffer(string: #"{"n": 2}"#), eventID: "c7")).get()
+            #expect(again.first?.duplicate == true && again.first?.sequence == receipts.first { $0.eventID == "c7" }?.sequence)
+            let invalid = await Self.publishAnswered(bus, EventPublish(type: "order.created", data: ByteBuffer(string: #"{"m": 1}"#)))
+            #expect(throws: EventSchemaViolation.self) { try invalid.get() }
+            let bad = await Self.publishAnswered(bus, EventPublish(type: "order.*", data: ByteBuffer(string: "1")))
+            #expect(throws: ProtocolError.self) { try bad.get() }
+            #expect(try await store.stats().count == 100)
+        }
+    }
+
     @Test func consumerDefinitionsAreCheckedWithTheMemberNamed() throws {
         for (text, expected) in [
             (#"{"name": "c", "types": [], "target": {"handler": "h"}}"#, "'types'"),

@@ -24,6 +24,14 @@ public protocol EventLog: Sendable {
     func forgetEventIDs(seenBefore: Int64) async throws -> Int
 }
 
+/// A log that can also append by blocking the calling thread (SQLite's, whose writes block
+/// anyway): the bus then commits on a thread of its own and answers publishes without a task
+/// or a hop to the store's queue.
+public protocol BlockingEventAppend: Sendable {
+    /// ``EventLog/append(_:now:idempotencyWindow:)``, returning once committed.
+    func appendBlocking(_ events: [Event], now: Int64, idempotencyWindow: Int64) throws -> [EventReceipt]
+}
+
 /// Consumers' durable state: the fan-out cursor, pending deliveries, attempts, dead letters.
 public protocol EventDeliveries: Sendable {
     /// The highest sequence fanned out to `consumer`; 0 before its first fan-out.

@@ -131,6 +131,42 @@ public final class EventBus: Service, Sendable {
     public func publish(_ events: [EventPublish]) async throws -> [EventReceipt] {
         let now = self.clock()
         let committer = try await self.running().committer
+        let validated = try self.validated(events, now: now)
+        do {
+            return self.published(try await committer.append(validated))
+        } catch {
+            throw self.appendFailed(error)
+        }
+    }
+
+    /// ``publish(_:)`` without a task while the bus runs: `completion` gets the receipts (or
+    /// the error ``publish(_:)`` would throw) on the committer's thread, or at once for bad
+    /// input. While the bus starts, a task waits for it as ``publish(_:)`` does.
+    func publish(_ events: [EventPublish], completion: @escaping @Sendable (Result<[EventReceipt], any Error>) -> Void) {
+        let now = self.clock()
+        guard let committer = self.state.withLock({ $0.committer }) else {
+            Task {
+                do {
+                    completion(.success(try await self.publish(events)))
+                } catch {
+                    completion(.failure(error))
+                }
+            }
+            return
+        }
+        let validated: [Event]
+        do {
+            validated = try self.validated(events, now: now)
+        } catch {
+            return completion(.failure(error))
+        }
+        committer.append(validated) { result in
+            completion(result.map { self.published($0) }.mapError { self.appendFailed($0) })
+        }
+    }
+
+    /// `events` checked, and their data against their types' schemas.
+    private func validated(_ events: [EventPublish], now: Int64) throws -> [Event] {
         let schemas = self.state.withLock { $0.schemas }
         var validated: [Event] = []
         for publish in events {
@@ -142,14 +178,19 @@ public final class EventBus: Service, Sendable {
             }
             validated.append(event)
         }
-        do {
-            let receipts = try await committer.append(validated)
-            self.metrics.eventsPublished(receipts.filter { !$0.duplicate }.count)
-            return receipts
-        } catch {
-            self.logger.error("event bus: append failed: \(error)")
-            throw ProtocolError(.internal, "the events could not be stored: \(error)")
-        }
+        return validated
+    }
+
+    /// Counts what a commit appended; returns its receipts.
+    private func published(_ receipts: [EventReceipt]) -> [EventReceipt] {
+        self.metrics.eventsPublished(receipts.filter { !$0.duplicate }.count)
+        return receipts
+    }
+
+    /// The error a publisher gets when the store could not append.
+    private func appendFailed(_ error: any Error) -> ProtocolError {
+        self.logger.error("event bus: append failed: \(error)")
+        return ProtocolError(.internal, "the events could not be stored: \(error)")
     }
 
     /// ``publish(_:)`` of one event.

@@ -4,7 +4,7 @@ import NIOCore
 /// `event_publish`: a client publishes an event on the bus, when ``EventClientPolicy`` allows
 /// it; answered by `ack` with the receipt (`sequence`, `event_id`, `timestamp`, `duplicate`)
 /// once the event is durable, or by `error` (`invalid_event` with the schema's violations, as
-/// over HTTP). The bus runs in tasks, never on the loop.
+/// over HTTP). The loop checks the event; the bus commits it on its own thread.
 struct EventPublishFeature: ConnectionFeature {
     var frames: [FrameRoute] {
         // An event reaches consumers as a publish reaches subscribers.
@@ -27,15 +27,17 @@ struct EventPublishFeature: ConnectionFeature {
             headers: [EventClientPolicy.userHeader: user ?? ""])
         let answer = connection.answerLater(id: id)
         let metrics = hub.metrics
-        Task {
-            do {
-                answer(.success(.custom(type: "ack", fields: Self.receipt(try await bus.publish(publish)))))
-            } catch let violation as EventSchemaViolation {
+        // No task: the bus answers from its committer's thread, and `answer` hops to the loop.
+        bus.publish([publish]) { result in
+            switch result {
+            case .success(let receipts):
+                answer(.success(.custom(type: "ack", fields: Self.receipt(receipts[0]))))
+            case .failure(let violation as EventSchemaViolation):
                 metrics.error(.invalidEvent)
                 answer(.success(.custom(type: "error", fields: Self.violations(violation))))
-            } catch let error as ProtocolError {
+            case .failure(let error as ProtocolError):
                 answer(.failure(error))
-            } catch {
+            case .failure(let error):
                 answer(.failure(ProtocolError(.internal, "the event could not be published: \(error)")))
             }
         }
