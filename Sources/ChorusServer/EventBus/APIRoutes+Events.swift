@@ -213,7 +213,7 @@ extension APIRoutes {
                 return fields
             }
             body.writeStaticString(#","attempts":"#)
-            body.writeBytes((try? JSONSerialization.data(withJSONObject: attempts, options: [.sortedKeys])) ?? Data("[]".utf8))
+            JSONResponseBody.write(attempts, into: &body)
             body.writeStaticString("}")
         }
         body.writeStaticString(#"],"next_after":"#)
