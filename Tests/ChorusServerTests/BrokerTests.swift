@@ -19,6 +19,10 @@ import Testing
         var lastDeliveredSequence: UInt64 = 0
         var flushPending = false
         var received: [OutboundMessage] = []
+        /// Frames other than messages (presence diffs), as written.
+        var frames: [String] = []
+        /// Messages (their ids) and frames in the order written.
+        var written: [String] = []
         /// How many times what was written went out (a real connection's system calls).
         var sends = 0
         private var unsent = 0
@@ -32,6 +36,16 @@ import Testing
         func enqueue(_ bytes: ByteBuffer, of message: OutboundMessage, flush: Bool) -> Bool {
             guard !self.closed else { return false }
             self.received.append(message)
+            self.written.append(message.envelope.messageID)
+            self.unsent += 1
+            if flush { self.flush() }
+            return true
+        }
+
+        func enqueue(frame: ByteBuffer, flush: Bool) -> Bool {
+            guard !self.closed else { return false }
+            self.frames.append(String(buffer: frame))
+            self.written.append(String(buffer: frame))
             self.unsent += 1
             if flush { self.flush() }
             return true

@@ -80,6 +80,36 @@ import Testing
         }
     }
 
+    @Test func aFrameToATopicsSubscribersIsWrittenInSlicesInItsPlaceAmongMessages() throws {
+        // A presence diff to 10 subscribers between two messages, at 4 copies a slice.
+        var setup = try Setup(subscribers: 10, sliceWrites: 4)
+        setup.shard.enqueue(.topic(try setup.message("m1")))
+        setup.shard.enqueue(.frame(try Topic("chat:a"), ByteBuffer(string: "diff")))
+        setup.shard.enqueue(.topic(try setup.message("m2")))
+        setup.loop.run()
+        var answered = false
+        setup.loop.execute { answered = true }
+        setup.loop.run()
+        #expect(answered, "work queued during the fan-out runs between its slices")
+        var slices = 1
+        while setup.recorders.contains(where: { $0.written.count < 3 }) {
+            setup.nextSlice()
+            slices += 1
+            #expect(slices <= 8, "30 copies at 4 a slice take 8 slices")
+        }
+        #expect(slices == 8)
+        for recorder in setup.recorders {
+            #expect(recorder.written == ["m1", "diff", "m2"])
+        }
+        // A connection that closed while the diff was on its way gets none of what follows.
+        setup.recorders[9].closed = true
+        setup.shard.enqueue(.frame(try Topic("chat:a"), ByteBuffer(string: "next")))
+        setup.loop.run()
+        for _ in 0..<3 { setup.nextSlice() }
+        #expect(setup.recorders[..<9].allSatisfy { $0.frames == ["diff", "next"] })
+        #expect(setup.recorders[9].frames == ["diff"])
+    }
+
     @Test func aSliceEndsWhenItsTimeIsUpWhateverItsCopies() throws {
         // Each look at the clock finds 300 µs gone: a 1 ms slice sees 0, 0.3, 0.6, 0.9 and 1.2 ms,
         // a look every 16 copies, so it ends after 64 copies though 4,096 are allowed.

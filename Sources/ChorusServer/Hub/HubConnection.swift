@@ -31,6 +31,9 @@ protocol HubConnection: AnyObject {
     /// them (and whatever was queued before) at once; false when they were not written
     /// (closing, over its backlog, or held back while the connection recovers history).
     func enqueue(_ bytes: ByteBuffer, of message: OutboundMessage, flush: Bool) -> Bool
+    /// Writes a WebSocket frame other than a message (a presence diff, a signal), as
+    /// ``enqueue(_:of:flush:)`` does; an SSE stream carries messages only and writes nothing.
+    func enqueue(frame: ByteBuffer, flush: Bool) -> Bool
     func flush()
     /// Periodic housekeeping from the shard's sweep: pings, idle and token-expiry checks.
     func sweep(now: NIODeadline)
@@ -40,6 +43,8 @@ protocol HubConnection: AnyObject {
 
 extension HubConnection {
     var acceptsBinary: Bool { false }
+
+    func enqueue(frame: ByteBuffer, flush: Bool) -> Bool { false }
 }
 
 /// What the hub tells about a connection (HTTP API, logs).

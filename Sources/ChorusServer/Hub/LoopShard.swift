@@ -51,6 +51,9 @@ final class LoopShard: @unchecked Sendable {
     private var backlog: [Work] = []
     private var backlogStart = 0
     private var current: FanOut?
+    /// A frame (a presence diff) going to a topic's subscribers, resumed across slices as a
+    /// message's fan-out is: a diff to a 10,000-member room is as large a fan-out.
+    private var currentFrame: FrameFanOut?
     private let sliceWrites: Int
     private let sliceTime: TimeAmount
     private let clock: () -> NIODeadline
@@ -227,7 +230,7 @@ final class LoopShard: @unchecked Sendable {
         repeat {
             self.drainSlice()
         } while self.backlog.count > Self.maxBacklogWhileYielding
-        if self.current != nil || !self.backlog.isEmpty {
+        if self.current != nil || self.currentFrame != nil || !self.backlog.isEmpty {
             self.continueAfterIO()
         }
     }
@@ -240,7 +243,15 @@ final class LoopShard: @unchecked Sendable {
         var bytes = 0
         self.draining = true
         while budget.allowsMore() {
-            guard var fanOut = self.current ?? self.nextFanOut() else { break }
+            if self.currentFrame != nil {
+                guard self.writeCurrentFrame(budget: &budget) else { break }
+                continue
+            }
+            guard var fanOut = self.current ?? self.nextFanOut() else {
+                // The backlog is done, or the next work is a frame to fan out.
+                if self.currentFrame != nil { continue }
+                break
+            }
             // Writing and flushing in one pass over the subscribers sends the first copies at
             // once, rather than after every copy is queued, and touches each connection once
             // while it is in cache: at one message per tick that is most of the hub's own cost.
@@ -277,8 +288,9 @@ final class LoopShard: @unchecked Sendable {
         self.eventLoop.scheduleTask(in: Self.sliceYield) { self.drain() }
     }
 
-    /// The fan-out of the next message in the backlog, writing the other frames (presence diffs,
-    /// signals) and doing the disconnects met on the way; nil once the backlog is done.
+    /// The fan-out of the next message in the backlog, writing the frames to one connection and
+    /// doing the disconnects met on the way; nil once the backlog is done, or when it meets a
+    /// frame for a topic's subscribers, which becomes ``currentFrame``.
     private func nextFanOut() -> FanOut? {
         while self.backlogStart < self.backlog.count {
             let work = self.backlog[self.backlogStart]
@@ -297,8 +309,8 @@ final class LoopShard: @unchecked Sendable {
                     FanOut.Group(pattern: nil, frames: MessageFrames(message: message, pattern: nil, allocator: self.allocator), subscribers: self.users[user] ?? [])
                 ])
             case .frame(let topic, let frame):
-                let flushing = self.backlogStart == self.backlog.count
-                for key in self.trie.subscribers(of: TopicPattern(topic)) { self.write(frame, to: key.connection, flushing: flushing) }
+                self.currentFrame = FrameFanOut(frame: frame, subscribers: self.trie.subscribers(of: TopicPattern(topic)))
+                return nil
             case .connection(let id, let frame):
                 if let connection = self.connections[id] { self.write(frame, to: connection, flushing: self.backlogStart == self.backlog.count) }
             case .disconnectUser(let user, let message, let reconnect):
@@ -359,9 +371,29 @@ final class LoopShard: @unchecked Sendable {
         return true
     }
 
-    /// Writes a WebSocket frame other than `message` to a WebSocket connection (SSE carries messages only).
+    /// Writes ``currentFrame`` on from where it stopped: true when it is done, false when
+    /// `budget` ran out first.
+    private func writeCurrentFrame(budget: inout SliceBudget) -> Bool {
+        guard var fanOut = self.currentFrame else { return true }
+        let flushing = self.backlogStart == self.backlog.count
+        var index = fanOut.position ?? fanOut.subscribers.startIndex
+        while index != fanOut.subscribers.endIndex {
+            guard budget.allowsMore() else {
+                fanOut.position = index
+                self.currentFrame = fanOut
+                return false
+            }
+            self.write(fanOut.frame, to: fanOut.subscribers[index].connection, flushing: flushing)
+            fanOut.subscribers.formIndex(after: &index)
+            budget.spend()
+        }
+        self.currentFrame = nil
+        return true
+    }
+
+    /// Writes a WebSocket frame other than a message to a connection (SSE carries messages only).
     private func write(_ frame: ByteBuffer, to connection: any HubConnection, flushing: Bool) {
-        guard let connection = connection as? WebSocketConnection, !connection.closing, connection.write(frame, flush: flushing) else { return }
+        guard connection.enqueue(frame: frame, flush: flushing) else { return }
         if !flushing && !connection.flushPending {
             connection.flushPending = true
             self.dirty.append(connection)

@@ -224,6 +224,11 @@ final class WebSocketConnection: ClientConnectionHandler {
     /// For an answer that comes later, from any thread (a publish to a history topic waits for
     /// its commit). Counted until written: a shutdown sends `disconnect` only after every such
     /// answer, so nothing is stored without its ack.
+    /// A frame the shard fans out that is not a message (a presence diff, a signal).
+    func enqueue(frame: ByteBuffer, flush: Bool) -> Bool {
+        !self.closing && self.write(frame, flush: flush)
+    }
+
     func answerLater(id: RawJSON?) -> @Sendable (Result<ServerFrame, ProtocolError>) -> Void {
         self.answersPending += 1
         let loop = self.shard.eventLoop
