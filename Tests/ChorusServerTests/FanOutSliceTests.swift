@@ -110,6 +110,30 @@ import Testing
         #expect(setup.recorders[9].frames == ["diff"])
     }
 
+    /// Presence's brake: while the loops still write a diff, the next tick's flush waits and the
+    /// changes meanwhile go into one diff, so diffs never queue faster than the loops write them.
+    @Test func aPresenceFlushWaitsUntilTheLoopsHaveWrittenTheLastDiff() throws {
+        // 20,000 members at one copy a slice, a slice every 10 µs: a diff takes 200 ms to write.
+        let setup = try Setup(subscribers: 20_000, sliceWrites: 1)
+        let changes = PresenceChanges(shards: [setup.shard])
+        let topic = try Topic("chat:a")
+        func member(_ client: String) -> PresenceMember {
+            PresenceMember(client: client, user: client, meta: ByteBuffer(string: "{}"), joinedAt: 1)
+        }
+        changes.record(.joined(member("a")), topic: topic)  // after a quiet tick: at once
+        setup.loop.run()
+        setup.loop.advanceTime(by: .milliseconds(50))
+        changes.record(.joined(member("b")), topic: topic)  // due at 100 ms, while "a" is written
+        setup.loop.advanceTime(by: .milliseconds(100))
+        changes.record(.joined(member("c")), topic: topic)  // at 150 ms: the flush is still waiting
+        #expect(setup.recorders.allSatisfy { $0.frames.count <= 1 })
+        setup.loop.advanceTime(by: .milliseconds(600))
+        let frames = setup.recorders.map(\.frames)
+        #expect(frames.allSatisfy { $0.count == 2 }, "one diff for a, one for b and c together")
+        #expect(frames[0].count == 2 && frames[0][1].contains("\"b\"") && frames[0][1].contains("\"c\""))
+        #expect(Set(frames.map { $0 }).count == 1)
+    }
+
     @Test func aSliceEndsWhenItsTimeIsUpWhateverItsCopies() throws {
         // Each look at the clock finds 300 µs gone: a 1 ms slice sees 0, 0.3, 0.6, 0.9 and 1.2 ms,
         // a look every 16 copies, so it ends after 64 copies though 4,096 are allowed.

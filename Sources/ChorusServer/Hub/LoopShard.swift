@@ -22,6 +22,9 @@ final class LoopShard: @unchecked Sendable {
         case connection(UInt64, ByteBuffer)
         case disconnectUser(String, message: String, reconnect: Bool)
         case disconnectAll(code: CloseCode, reason: ReasonCode, message: String, reconnect: Bool)
+        /// Called once everything queued before it on this loop is written (presence's brake:
+        /// its next diff waits until the loops have written the last ones).
+        case written(@Sendable () -> Void)
     }
 
     let eventLoop: any EventLoop
@@ -321,6 +324,8 @@ final class LoopShard: @unchecked Sendable {
                 for connection in self.connections.values {
                     connection.disconnect(code: code, reason: reason, message: message, reconnect: reconnect)
                 }
+            case .written(let done):
+                done()
             }
         }
         return nil

@@ -19,6 +19,11 @@ public final class PresenceChanges: Sendable {
     private struct State {
         var batcher = PresenceDiffBatcher()
         var schedule = PresenceFlushSchedule(interval: PresenceChanges.tick)
+        /// Loops still writing the last flush's diffs: the next flush waits for them, its
+        /// changes batched meanwhile, so diffs never queue faster than the loops write them.
+        var loopsWriting = 0
+        /// A flush came due while loops were writing.
+        var flushWaiting = false
     }
 
     private let state = NIOLockedValueBox(State())
@@ -51,9 +56,15 @@ public final class PresenceChanges: Sendable {
     }
 
     private func flush() {
-        let diffs = self.state.withLockedValue { state in
+        let diffs = self.state.withLockedValue { state -> [PresenceDiffBatcher.Diff] in
+            guard state.loopsWriting == 0 else {
+                state.flushWaiting = true
+                return []
+            }
             state.schedule.flushed(now: self.shards[0].eventLoop.now)
-            return state.batcher.flush(maxEntries: Self.maxEntriesPerDiff)
+            let diffs = state.batcher.flush(maxEntries: Self.maxEntriesPerDiff)
+            if !diffs.isEmpty { state.loopsWriting = self.shards.count }
+            return diffs
         }
         guard !diffs.isEmpty else { return }
         let work = diffs.map { diff in
@@ -64,7 +75,18 @@ public final class PresenceChanges: Sendable {
             return LoopShard.Work.frame(diff.topic, frame)
         }
         for shard in self.shards {
-            shard.enqueue(contentsOf: work)
+            shard.enqueue(contentsOf: work + [.written({ self.loopWrote() })])
         }
+    }
+
+    /// A loop has written the last flush's diffs; once all have, a flush that waited runs.
+    private func loopWrote() {
+        let flushNow = self.state.withLockedValue { state -> Bool in
+            state.loopsWriting -= 1
+            guard state.loopsWriting == 0, state.flushWaiting else { return false }
+            state.flushWaiting = false
+            return true
+        }
+        if flushNow { self.shards[0].eventLoop.execute { self.flush() } }
     }
 }
