@@ -337,6 +337,7 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 "ChorusSQLite",  // EventStoreContractTests: one suite, both engines
+                .product(name: "GRDB", package: "GRDB.swift"),  // EventStoreFacts: a file of the old shape
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strictSettings

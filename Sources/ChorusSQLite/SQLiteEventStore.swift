@@ -2,6 +2,7 @@ public import ChorusCore
 import Foundation
 import GRDB
 import NIOCore
+import Synchronization
 
 /// The event bus's store on one node: its own SQLite file in WAL mode (`events.sqlite` beside
 /// the history), every append one transaction committed before it returns.
@@ -11,15 +12,42 @@ import NIOCore
 /// sequence (SQLite's AUTOINCREMENT rowid: never reused) follows commit order, the idempotency
 /// check cannot race, and a consumer's fan-out is serialized. Leases work as on PostgreSQL,
 /// though one node holds them all.
+///
+/// The ids within the idempotency window are kept in memory (``EventIDWindow``), as JetStream
+/// keeps its duplicate window, and found again in the log after a restart (each event keeps the
+/// time it was appended): an id in an index of its own cost each append a page write of its own.
+/// Past ``idsInMemory`` the oldest go to the table `chorus_event_ids`, as do the ids of events
+/// retention removes within the window; that table is read only while it holds any.
 public final class SQLiteEventStore: EventStore, BlockingEventAppend {
     private let pool: DatabasePool
     /// The database file.
     public let path: String
+    /// How many ids of the window stay in memory (about 60 bytes each); the retention pass
+    /// moves older ones to the table.
+    public let idsInMemory: Int
+    private let ids = Mutex(IDs())
+
+    /// The window's ids: in memory, and whether the table may hold some too.
+    private struct IDs {
+        var window = EventIDWindow()
+        /// Whether the log's ids were read back (at the first append, which knows the window).
+        var loaded = false
+        var onDisk = false
+    }
 
     /// Opens (or creates) the database at `path`.
-    public init(path: String, sync: SQLiteMessageStore.Sync = .full) throws(StoreError) {
+    public init(path: String, sync: SQLiteMessageStore.Sync = .full, idsInMemory: Int = 1_000_000) throws(StoreError) {
         self.path = path
+        self.idsInMemory = idsInMemory
         self.pool = try SQLiteFile.pool("event", at: path, sync: sync, schema: Self.schema)
+        try SQLiteFile.open("event", at: path) {
+            try self.pool.write { db in
+                // A file from before `appended_at`: its ids are all in chorus_event_ids.
+                if try !db.columns(in: "chorus_events").contains(where: { $0.name == "appended_at" }) {
+                    try db.execute(sql: "ALTER TABLE chorus_events ADD COLUMN appended_at INTEGER")
+                }
+            }
+        }
     }
 
     /// Closes the connections; the WAL is checkpointed into the file.
@@ -30,7 +58,8 @@ public final class SQLiteEventStore: EventStore, BlockingEventAppend {
     private static let schema = """
         CREATE TABLE IF NOT EXISTS chorus_events (
             seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, type TEXT NOT NULL, data BLOB NOT NULL,
-            ts INTEGER NOT NULL, correlation_id TEXT, partition_key TEXT, headers TEXT, size INTEGER NOT NULL);
+            ts INTEGER NOT NULL, correlation_id TEXT, partition_key TEXT, headers TEXT, size INTEGER NOT NULL,
+            appended_at INTEGER);
         CREATE INDEX IF NOT EXISTS chorus_events_type ON chorus_events (type, seq);
         CREATE INDEX IF NOT EXISTS chorus_events_ts ON chorus_events (ts);
         CREATE TABLE IF NOT EXISTS chorus_event_ids (
@@ -65,41 +94,84 @@ public final class SQLiteEventStore: EventStore, BlockingEventAppend {
     /// An `eventID` appended less than `idempotencyWindow` ms before `now` (or earlier in the
     /// batch) is not appended again: its receipt is the original's, `duplicate: true`.
     public func append(_ events: [Event], now: Int64, idempotencyWindow: Int64) async throws -> [EventReceipt] {
-        try await self.write { db in try Self.append(events, now: now, idempotencyWindow: idempotencyWindow, db) }
+        try await self.write { db in try self.append(events, now: now, idempotencyWindow: idempotencyWindow, db) }
     }
 
     /// See ``BlockingEventAppend/appendBlocking(_:now:idempotencyWindow:)``.
     public func appendBlocking(_ events: [Event], now: Int64, idempotencyWindow: Int64) throws -> [EventReceipt] {
-        try self.pool.storeWriteBlocking("event") { db in try Self.append(events, now: now, idempotencyWindow: idempotencyWindow, db) }
+        try self.pool.storeWriteBlocking("event") { db in try self.append(events, now: now, idempotencyWindow: idempotencyWindow, db) }
     }
 
-    /// The append's transaction body.
-    private static func append(_ events: [Event], now: Int64, idempotencyWindow: Int64, _ db: Database) throws -> [EventReceipt] {
-        let seen = try db.cachedStatement(sql: "SELECT seq, ts FROM chorus_event_ids WHERE event_id = ? AND seen_at > ?")
+    /// The append's transaction body. The new ids join the window once the transaction has
+    /// committed (before the writer's next transaction), never for a rolled-back one.
+    private func append(_ events: [Event], now: Int64, idempotencyWindow: Int64, _ db: Database) throws -> [EventReceipt] {
+        let cutoff = now - idempotencyWindow
+        let onDisk = try self.ids.withLock { ids in
+            if !ids.loaded { try self.load(&ids, after: cutoff, db) }
+            ids.window.forget(seenBefore: cutoff + 1)
+            return ids.onDisk
+        }
+        let seenOnDisk = onDisk ? try db.cachedStatement(sql: "SELECT seq, ts FROM chorus_event_ids WHERE event_id = ? AND seen_at > ?") : nil
         let insert = try db.cachedStatement(sql: """
-            INSERT INTO chorus_events (event_id, type, data, ts, correlation_id, partition_key, headers, size)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """)
-        let remember = try db.cachedStatement(sql: """
-            INSERT INTO chorus_event_ids (event_id, seq, ts, seen_at) VALUES (?, ?, ?, ?)
-            ON CONFLICT (event_id) DO UPDATE SET seq = excluded.seq, ts = excluded.ts, seen_at = excluded.seen_at
+            INSERT INTO chorus_events (event_id, type, data, ts, correlation_id, partition_key, headers, size, appended_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         var receipts: [EventReceipt] = []
         receipts.reserveCapacity(events.count)
+        var appended: [String: EventIDWindow.Original] = [:]
+        var order: [String] = []
         for event in events {
-            if let row = try Row.fetchOne(seen, arguments: [event.eventID, now - idempotencyWindow]) {
-                receipts.append(EventReceipt(sequence: row[0], eventID: event.eventID, timestamp: row[1], duplicate: true))
+            if let original = try appended[event.eventID] ?? self.ids.withLock({ $0.window.original(of: event.eventID) })
+                ?? seenOnDisk.flatMap({ try Row.fetchOne($0, arguments: [event.eventID, cutoff]) }).map({ EventIDWindow.Original(sequence: $0[0], timestamp: $0[1]) })
+            {
+                receipts.append(EventReceipt(sequence: original.sequence, eventID: event.eventID, timestamp: original.timestamp, duplicate: true))
                 continue
             }
             try insert.execute(arguments: [
                 event.eventID, event.type, Data(event.data.readableBytesView), event.timestamp,
-                event.correlationID, event.partitionKey, EventHeaders.encode(event.headers), event.storedSize,
+                event.correlationID, event.partitionKey, EventHeaders.encode(event.headers), event.storedSize, now,
             ])
             let sequence = db.lastInsertedRowID
-            try remember.execute(arguments: [event.eventID, sequence, event.timestamp, now])
+            appended[event.eventID] = EventIDWindow.Original(sequence: sequence, timestamp: event.timestamp)
+            order.append(event.eventID)
             receipts.append(EventReceipt(sequence: sequence, eventID: event.eventID, timestamp: event.timestamp, duplicate: false))
         }
+        if !order.isEmpty {
+            db.afterNextTransaction { [appended, order] _ in
+                self.ids.withLock { ids in
+                    for id in order { ids.window.remember(id, as: appended[id]!, seenAt: now) }
+                }
+            }
+        }
         return receipts
+    }
+
+    /// Reads back the ids the log appended after `cutoff` (newest first, until a minute before
+    /// it, in case the clock stepped back), and whether the table holds any within the window.
+    /// More than ``idsInMemory`` stay until the next retention pass.
+    private func load(_ ids: inout IDs, after cutoff: Int64, _ db: Database) throws {
+        var found: [(id: String, original: EventIDWindow.Original, at: Int64)] = []
+        let rows = try Row.fetchCursor(db, sql: "SELECT event_id, seq, ts, appended_at FROM chorus_events ORDER BY seq DESC")
+        while let row = try rows.next() {
+            guard let at: Int64 = row[3], at > cutoff - 60_000 else { break }
+            if at > cutoff { found.append((row[0], EventIDWindow.Original(sequence: row[1], timestamp: row[2]), at)) }
+        }
+        for entry in found.reversed() { ids.window.remember(entry.id, as: entry.original, seenAt: entry.at) }
+        ids.loaded = true
+        let kept = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM chorus_event_ids WHERE seen_at > ?)", arguments: [cutoff])
+        ids.onDisk = ids.onDisk || kept == true
+    }
+
+    /// Copies the ids of the log's events that `condition` selects into the table.
+    private static func keepIDs(_ db: Database, where condition: String, _ arguments: StatementArguments) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO chorus_event_ids (event_id, seq, ts, seen_at)
+                SELECT event_id, seq, ts, appended_at FROM chorus_events WHERE appended_at IS NOT NULL AND (\(condition))
+                ON CONFLICT (event_id) DO UPDATE SET seq = excluded.seq, ts = excluded.ts, seen_at = excluded.seen_at
+                WHERE excluded.seq > chorus_event_ids.seq
+                """,
+            arguments: arguments)
     }
 
     /// Events the query selects, in its order.
@@ -153,23 +225,44 @@ public final class SQLiteEventStore: EventStore, BlockingEventAppend {
                     """, arguments: [maxBytes]) ?? 0)
             }
             let older = retention.maxAge.map { now - $0 } ?? .min
-            try db.execute(
-                sql: """
-                    DELETE FROM chorus_events WHERE (seq <= ? OR ts < ?)
-                    AND NOT EXISTS (SELECT 1 FROM chorus_event_pending WHERE chorus_event_pending.seq = chorus_events.seq)
-                    AND NOT EXISTS (SELECT 1 FROM chorus_event_dead WHERE chorus_event_dead.seq = chorus_events.seq)
-                    """,
-                arguments: [cut, older])
+            let removed = """
+                (seq <= ? OR ts < ?)
+                AND NOT EXISTS (SELECT 1 FROM chorus_event_pending WHERE chorus_event_pending.seq = chorus_events.seq)
+                AND NOT EXISTS (SELECT 1 FROM chorus_event_dead WHERE chorus_event_dead.seq = chorus_events.seq)
+                """
+            // Ids the window may still hold outlive their events in the table (all of them before
+            // the first append has read the window back; the retention pass forgets the old).
+            let (loaded, oldest) = self.ids.withLock { ($0.loaded, $0.window.oldestSequence) }
+            if !loaded || oldest != nil {
+                try Self.keepIDs(db, where: "seq >= ? AND \(removed)", [loaded ? oldest! : 0, cut, older])
+                if db.changesCount > 0 {
+                    db.afterNextTransaction { _ in self.ids.withLock { $0.onDisk = true } }
+                }
+            }
+            try db.execute(sql: "DELETE FROM chorus_events WHERE \(removed)", arguments: [cut, older])
             return db.changesCount
         }
     }
 
     /// Forgets event ids first appended before `seenBefore` (past the idempotency window);
-    /// returns how many.
+    /// returns how many. Then moves the oldest ids past ``idsInMemory`` to the table (read from
+    /// the log: they are a range of its sequences); memory changes once that has committed.
     public func forgetEventIDs(seenBefore time: Int64) async throws -> Int {
         try await self.write { db in
             try db.execute(sql: "DELETE FROM chorus_event_ids WHERE seen_at < ?", arguments: [time])
-            return db.changesCount
+            let deleted = db.changesCount
+            let (forgotten, excess) = self.ids.withLock { ids in (ids.window.forget(seenBefore: time), ids.window.excess(over: self.idsInMemory)) }
+            if let excess {
+                try Self.keepIDs(db, where: "seq BETWEEN ? AND ?", [excess.lowerBound, excess.upperBound])
+            }
+            let onDisk = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM chorus_event_ids)") ?? false
+            db.afterNextTransaction { _ in
+                self.ids.withLock { ids in
+                    if let excess { ids.window.forget(throughSequence: excess.upperBound) }
+                    ids.onDisk = onDisk
+                }
+            }
+            return deleted + forgotten
         }
     }
 
