@@ -22,7 +22,7 @@ public final class SQLiteEventStore: EventStore, BlockingEventAppend {
     private let pool: DatabasePool
     /// The database file.
     public let path: String
-    /// How many ids of the window stay in memory (about 60 bytes each); the retention pass
+    /// How many ids of the window stay in memory (about 140 bytes each); the retention pass
     /// moves older ones to the table.
     public let idsInMemory: Int
     private let ids = Mutex(IDs())
@@ -150,13 +150,11 @@ public final class SQLiteEventStore: EventStore, BlockingEventAppend {
     /// it, in case the clock stepped back), and whether the table holds any within the window.
     /// More than ``idsInMemory`` stay until the next retention pass.
     private func load(_ ids: inout IDs, after cutoff: Int64, _ db: Database) throws {
-        var found: [(id: String, original: EventIDWindow.Original, at: Int64)] = []
         let rows = try Row.fetchCursor(db, sql: "SELECT event_id, seq, ts, appended_at FROM chorus_events ORDER BY seq DESC")
         while let row = try rows.next() {
             guard let at: Int64 = row[3], at > cutoff - 60_000 else { break }
-            if at > cutoff { found.append((row[0], EventIDWindow.Original(sequence: row[1], timestamp: row[2]), at)) }
+            if at > cutoff { ids.window.rememberEarlier(row[0], as: EventIDWindow.Original(sequence: row[1], timestamp: row[2]), seenAt: at) }
         }
-        for entry in found.reversed() { ids.window.remember(entry.id, as: entry.original, seenAt: entry.at) }
         ids.loaded = true
         let kept = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM chorus_event_ids WHERE seen_at > ?)", arguments: [cutoff])
         ids.onDisk = ids.onDisk || kept == true

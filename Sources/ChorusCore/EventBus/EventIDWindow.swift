@@ -6,8 +6,9 @@ import NIOCore
 /// SQLite append wrote).
 ///
 /// An id is kept as a 128-bit hash of it (two SipHash digests under this process's seed), not
-/// as a string: about 60 bytes an id instead of about 150. Two different ids share a key with
-/// a probability of about n²/2¹²⁹ (10⁻²³ for a hundred million ids). Entries are kept in the
+/// as a string: 64 bytes an id in the two tables, which grow by doubling (about 140 bytes an id
+/// measured, for a million). Two different ids share a key with a probability of about
+/// n²/2¹²⁹ (10⁻²³ for a hundred million ids). Entries are kept in the
 /// order they were remembered, so expiry and the removal of the oldest cost nothing per lookup.
 public struct EventIDWindow: Sendable {
     /// What a remembered id answers a duplicate with.
@@ -76,6 +77,15 @@ public struct EventIDWindow: Sendable {
         let key = Key(id)
         self.originals[key] = original
         self.order.append(Remembered(key: key, seenAt: seenAt, sequence: original.sequence))
+    }
+
+    /// Remembers `id` as appended before every id remembered so far, for a log read back newest
+    /// first; an id already remembered keeps its newer original.
+    public mutating func rememberEarlier(_ id: String, as original: Original, seenAt: Int64) {
+        let key = Key(id)
+        guard self.originals[key] == nil else { return }
+        self.originals[key] = original
+        self.order.prepend(Remembered(key: key, seenAt: seenAt, sequence: original.sequence))
     }
 
     /// Forgets the ids remembered before `time`; returns how many.

@@ -152,7 +152,8 @@ public struct ChorusServer: Service {
         } else {
             let path = configuration.dataDirectory + "/events.sqlite"
             let sync = configuration.sqliteSync
-            openStore = { try SQLiteEventStore(path: path, sync: sync) }
+            let idsInMemory = configuration.eventsIdempotencyIDsInMemory
+            openStore = { try SQLiteEventStore(path: path, sync: sync, idsInMemory: idsInMemory) }
         }
         return try EventBus(
             hub: hub,

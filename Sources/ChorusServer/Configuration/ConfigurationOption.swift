@@ -286,6 +286,7 @@ extension ConfigurationOption {
         // The event bus (docs/event-bus.md).
         .boolean("events", \.events, help: "Run the event bus: /api/events/*, consumers (webhooks, bridges, handlers), its store (events.sqlite in data_dir, or PostgreSQL with postgres_url)."),
         .duration("events_idempotency_window", \.eventsIdempotencyWindow, help: "A repeated event_id within this window gets the original's receipt (duplicate: true) and is not appended again."),
+        .integer("events_idempotency_ids_in_memory", \.eventsIdempotencyIDsInMemory, range: 0...Int.max, help: "The single-node log (events.sqlite) keeps this many ids of the idempotency window in memory, about 140 bytes each; the oldest beyond it move to its file once a minute and are looked up there (PostgreSQL keeps them all in its table)."),
         .size("events_max_data_size", \.eventsMaxDataSize, help: "Largest 'data' of one event (larger: too_large)."),
         .duration("events_retention_max_age", \.eventsRetentionMaxAge, help: "Events older than this are removed from the log, except those a pending delivery or a dead letter refers to (0: no limit)."),
         .integer("events_retention_max_events", \.eventsRetentionMaxEvents, range: 0...Int.max, help: "The most events the log keeps, oldest removed first (0: no limit)."),

@@ -138,6 +138,9 @@ public struct HubConfiguration: Sendable {
     public var events = true
     /// A repeated `event_id` within this window is a duplicate, not appended again.
     public var eventsIdempotencyWindow: Duration = .seconds(3600)
+    /// How many ids of that window the single-node (SQLite) log keeps in memory; older ones are
+    /// looked up in its file.
+    public var eventsIdempotencyIDsInMemory = 1_000_000
     /// Largest `data` of one event, in bytes.
     public var eventsMaxDataSize = 65_536
     /// Events older than this are removed (unless a delivery or dead letter still refers to them).

@@ -30,6 +30,21 @@ struct EventIDWindowTests {
         #expect(window.original(of: "a") == nil && window.count == 0 && window.oldestSequence == nil)
     }
 
+    @Test func aLogReadBackNewestFirstIsRememberedInItsOrderWithTheNewestOriginals() {
+        var window = EventIDWindow()
+        window.remember("c", as: .init(sequence: 9, timestamp: 90), seenAt: 900)
+        // Read back newest first: "a" twice (appended anew after its window), "b" once.
+        window.rememberEarlier("a", as: .init(sequence: 8, timestamp: 80), seenAt: 800)
+        window.rememberEarlier("b", as: .init(sequence: 7, timestamp: 70), seenAt: 700)
+        window.rememberEarlier("a", as: .init(sequence: 6, timestamp: 60), seenAt: 600)
+        #expect(window.count == 3 && window.oldestSequence == 7)
+        #expect(window.original(of: "a") == .init(sequence: 8, timestamp: 80))
+        // Forgotten oldest first, whichever way they were remembered.
+        #expect(window.forget(seenBefore: 701) == 1)
+        #expect(window.original(of: "b") == nil && window.original(of: "a") != nil)
+        #expect(window.excess(over: 1) == 8...8)
+    }
+
     @Test func theExcessIsTheRangeOfTheOldestSequencesAndIsForgottenThroughItsLast() {
         var window = EventIDWindow()
         for n in 1...5 { window.remember("id-\(n)", as: .init(sequence: Int64(n * 10), timestamp: 0), seenAt: Int64(n)) }
