@@ -27,25 +27,29 @@ public final class SQLiteEventStore: EventStore, BlockingEventAppend {
     public let idsInMemory: Int
     private let ids = Mutex(IDs())
 
-    /// The window's ids: in memory, and whether the table may hold some too.
+    /// What appends keep in memory: the window's ids (and whether the table may hold some too),
+    /// and the types the newest block is known to hold (``SQLiteEventTypeBlocks``).
     private struct IDs {
         var window = EventIDWindow()
         /// Whether the log's ids were read back (at the first append, which knows the window).
         var loaded = false
         var onDisk = false
+        var block: Int64 = -1
+        var blockTypes: Set<String> = []
     }
 
     /// Opens (or creates) the database at `path`.
     public init(path: String, sync: SQLiteMessageStore.Sync = .full, idsInMemory: Int = 1_000_000) throws(StoreError) {
         self.path = path
         self.idsInMemory = idsInMemory
-        self.pool = try SQLiteFile.pool("event", at: path, sync: sync, schema: Self.schema)
+        self.pool = try SQLiteFile.pool("event", at: path, sync: sync, schema: Self.schema + SQLiteEventTypeBlocks.schema)
         try SQLiteFile.open("event", at: path) {
             try self.pool.write { db in
                 // A file from before `appended_at`: its ids are all in chorus_event_ids.
                 if try !db.columns(in: "chorus_events").contains(where: { $0.name == "appended_at" }) {
                     try db.execute(sql: "ALTER TABLE chorus_events ADD COLUMN appended_at INTEGER")
                 }
+                try SQLiteEventTypeBlocks.migrate(db)
             }
         }
     }
@@ -60,7 +64,6 @@ public final class SQLiteEventStore: EventStore, BlockingEventAppend {
             seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, type TEXT NOT NULL, data BLOB NOT NULL,
             ts INTEGER NOT NULL, correlation_id TEXT, partition_key TEXT, headers TEXT, size INTEGER NOT NULL,
             appended_at INTEGER);
-        CREATE INDEX IF NOT EXISTS chorus_events_type ON chorus_events (type, seq);
         CREATE INDEX IF NOT EXISTS chorus_events_ts ON chorus_events (ts);
         CREATE TABLE IF NOT EXISTS chorus_event_ids (
             event_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, ts INTEGER NOT NULL, seen_at INTEGER NOT NULL);
@@ -120,6 +123,7 @@ public final class SQLiteEventStore: EventStore, BlockingEventAppend {
         receipts.reserveCapacity(events.count)
         var appended: [String: EventIDWindow.Original] = [:]
         var order: [String] = []
+        var (block, blockTypes) = self.ids.withLock { ($0.block, $0.blockTypes) }
         for event in events {
             if let original = try appended[event.eventID] ?? self.ids.withLock({ $0.window.original(of: event.eventID) })
                 ?? seenOnDisk.flatMap({ try Row.fetchOne($0, arguments: [event.eventID, cutoff]) }).map({ EventIDWindow.Original(sequence: $0[0], timestamp: $0[1]) })
@@ -132,14 +136,22 @@ public final class SQLiteEventStore: EventStore, BlockingEventAppend {
                 event.correlationID, event.partitionKey, EventHeaders.encode(event.headers), event.storedSize, now,
             ])
             let sequence = db.lastInsertedRowID
+            if SQLiteEventTypeBlocks.block(of: sequence) != block {
+                block = SQLiteEventTypeBlocks.block(of: sequence)
+                blockTypes = []
+            }
+            if blockTypes.insert(event.type).inserted {
+                try SQLiteEventTypeBlocks.record(db, block: block, type: event.type)
+            }
             appended[event.eventID] = EventIDWindow.Original(sequence: sequence, timestamp: event.timestamp)
             order.append(event.eventID)
             receipts.append(EventReceipt(sequence: sequence, eventID: event.eventID, timestamp: event.timestamp, duplicate: false))
         }
         if !order.isEmpty {
-            db.afterNextTransaction { [appended, order] _ in
+            db.afterNextTransaction { [appended, order, block, blockTypes] _ in
                 self.ids.withLock { ids in
                     for id in order { ids.window.remember(id, as: appended[id]!, seenAt: now) }
+                    (ids.block, ids.blockTypes) = (block, blockTypes)
                 }
             }
         }
@@ -174,6 +186,11 @@ public final class SQLiteEventStore: EventStore, BlockingEventAppend {
 
     /// Events the query selects, in its order.
     public func events(_ query: EventQuery) async throws -> [LoggedEvent] {
+        if let types = query.types, query.since == nil, query.until == nil {
+            return try await self.read { db in
+                try SQLiteEventTypeBlocks.events(db, query, types: types, select: Self.selectEvent).map { Self.loggedEvent($0) }
+            }
+        }
         var conditions: [String] = []
         var arguments: StatementArguments = []
         if let after = query.afterSequence { conditions.append("seq > ?"); arguments += [after] }
@@ -238,7 +255,9 @@ public final class SQLiteEventStore: EventStore, BlockingEventAppend {
                 }
             }
             try db.execute(sql: "DELETE FROM chorus_events WHERE \(removed)", arguments: [cut, older])
-            return db.changesCount
+            let trimmed = db.changesCount
+            try SQLiteEventTypeBlocks.trim(db)
+            return trimmed
         }
     }
 

@@ -62,8 +62,45 @@ struct EventStoreFacts {
         try reopened.close()
     }
 
+    /// SQLite finds a type's events through the blocks of 4,096 sequences that hold it: across
+    /// blocks, in both orders, within sequence bounds, up to the limit, and after retention.
+    @Test func sqliteTypeQueriesWalkTheBlocksThatHoldTheType() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-events-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteEventStore(path: directory.appendingPathComponent("events.sqlite").path)
+        // 13,000 events: "rare" at sequences 5, 5,000 and 12,500 (blocks 0, 1 and 3; none in 2),
+        // "odd" at every odd sequence, "common" elsewhere.
+        let rare: Set<Int64> = [5, 5_000, 12_500]
+        for start in stride(from: Int64(1), through: 13_000, by: 1_000) {
+            let events = (start..<start + 1_000).map { sequence in
+                Event(eventID: "e\(sequence)", type: rare.contains(sequence) ? "rare" : sequence % 2 == 1 ? "odd" : "common", data: ByteBuffer(string: "[]"), timestamp: sequence)
+            }
+            _ = try await store.append(events, now: 0, idempotencyWindow: 1)
+        }
+        func sequences(_ query: EventQuery) async throws -> [Int64] { try await store.events(query).map(\.sequence) }
+        #expect(try await sequences(EventQuery(types: ["rare"], order: .newestFirst, limit: 10)) == [12_500, 5_000, 5])
+        #expect(try await sequences(EventQuery(types: ["rare"], order: .newestFirst, limit: 2)) == [12_500, 5_000])
+        #expect(try await sequences(EventQuery(afterSequence: 5, types: ["rare"], limit: 10)) == [5_000, 12_500])
+        #expect(try await sequences(EventQuery(beforeSequence: 12_500, types: ["rare"], order: .newestFirst, limit: 10)) == [5_000, 5])
+        #expect(try await sequences(EventQuery(afterSequence: 4_999, beforeSequence: 5_001, types: ["rare", "odd"], limit: 10)) == [5_000])
+        #expect(try await sequences(EventQuery(afterSequence: 4_090, types: ["rare", "odd"], limit: 6)) == [4_091, 4_093, 4_095, 4_097, 4_099, 4_101])
+        #expect(try await sequences(EventQuery(types: ["odd"], order: .newestFirst, limit: 3)) == [12_999, 12_997, 12_995])
+        #expect(try await sequences(EventQuery(types: ["none"], limit: 10)).isEmpty)
+        #expect(try await sequences(EventQuery(afterSequence: .max, types: ["rare"], limit: 10)).isEmpty)
+        #expect(try await sequences(EventQuery(beforeSequence: 1, types: ["rare"], limit: 10)).isEmpty)
+        // With a time range the blocks are not used, and the answer is the same.
+        #expect(try await sequences(EventQuery(since: 0, types: ["rare"], order: .newestFirst, limit: 10)) == [12_500, 5_000, 5])
+        // Retention removes blocks 0 and 1; what is left is still found, and appends find theirs.
+        #expect(try await store.trim(EventRetention(maxEvents: 13_000 - 8_192), now: 0) == 8_192)
+        #expect(try await sequences(EventQuery(types: ["rare"], order: .newestFirst, limit: 10)) == [12_500])
+        _ = try await store.append([Event(eventID: "last", type: "rare", data: ByteBuffer(string: "[]"), timestamp: 0)], now: 0, idempotencyWindow: 1)
+        #expect(try await sequences(EventQuery(types: ["rare"], order: .newestFirst, limit: 10)) == [13_001, 12_500])
+        try store.close()
+    }
+
     /// A file written before events kept the time they were appended (every id in
-    /// `chorus_event_ids`) is upgraded in place, its ids still recognized.
+    /// `chorus_event_ids`) and before type blocks is upgraded in place, its ids still recognized
+    /// and its events found by type.
     @Test func anSQLiteFileFromBeforeAppendTimesKeepsItsIDs() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-events-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -75,6 +112,7 @@ struct EventStoreFacts {
                 CREATE TABLE chorus_events (
                     seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, type TEXT NOT NULL, data BLOB NOT NULL,
                     ts INTEGER NOT NULL, correlation_id TEXT, partition_key TEXT, headers TEXT, size INTEGER NOT NULL);
+                CREATE INDEX chorus_events_type ON chorus_events (type, seq);
                 CREATE TABLE chorus_event_ids (event_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, ts INTEGER NOT NULL, seen_at INTEGER NOT NULL);
                 INSERT INTO chorus_events (event_id, type, data, ts, size) VALUES ('old', 't', X'5B5D', 7, 2);
                 INSERT INTO chorus_event_ids VALUES ('old', 1, 7, 1000);
@@ -86,10 +124,16 @@ struct EventStoreFacts {
             [Event(eventID: "old", type: "t", data: ByteBuffer(string: "[]"), timestamp: 8), Event(eventID: "new", type: "t", data: ByteBuffer(string: "[]"), timestamp: 9)],
             now: 2_000, idempotencyWindow: 3_600_000)
         #expect(receipts == [EventReceipt(sequence: 1, eventID: "old", timestamp: 7, duplicate: true), EventReceipt(sequence: 2, eventID: "new", timestamp: 9, duplicate: false)])
+        // Its index on (type, seq) gave way to blocks, which hold its events.
+        #expect(try await store.events(EventQuery(types: ["t"], limit: 10)).map(\.sequence) == [1, 2])
         try store.close()
         let reopened = try SQLiteEventStore(path: path)
         #expect(try await reopened.append([Event(eventID: "new", type: "t", data: ByteBuffer(string: "[]"), timestamp: 10)], now: 3_000, idempotencyWindow: 3_600_000)[0].sequence == 2)
         try reopened.close()
+        let indexes = try await DatabaseQueue(path: path).read { db in
+            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'chorus_events'")
+        }
+        #expect(indexes == ["chorus_events_ts"])
     }
 
     @Test func partitionsAreFNV1aOfTheKeyAndSpreadKeylessEventsBySequence() {
