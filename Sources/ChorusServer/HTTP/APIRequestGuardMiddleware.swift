@@ -33,7 +33,14 @@ struct APIRequestGuardMiddleware<Context: RequestContext>: RouterMiddleware {
         Self.mediaType(contentType) == "application/octet-stream"
     }
 
-    private static func mediaType(_ contentType: String) -> String {
-        contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+    /// The type before any parameter, without the spaces and tabs HTTP allows around it,
+    /// lowercased. (Foundation's `trimmingCharacters` bridged each request's header to an
+    /// `NSString`.)
+    static func mediaType(_ contentType: String) -> String {
+        let bytes = contentType.utf8
+        let end = bytes.firstIndex(of: UInt8(ascii: ";")) ?? bytes.endIndex
+        let blank: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+        guard let first = bytes[..<end].firstIndex(where: { !blank($0) }), let last = bytes[..<end].lastIndex(where: { !blank($0) }) else { return "" }
+        return String(decoding: bytes[first...last], as: UTF8.self).lowercased()
     }
 }

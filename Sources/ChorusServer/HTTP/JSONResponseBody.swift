@@ -20,7 +20,8 @@ enum JSONResponseBody {
     /// Appends `value` as JSON: strings, booleans, integers, floating-point numbers (a
     /// non-finite one as `null`), `NSNull`, optionals, arrays and string-keyed dictionaries.
     static func write(_ value: Any, into buffer: inout ByteBuffer) {
-        // Exact types first: on Linux a cast such as `as? Int` also bridges through `NSNumber`.
+        // Exact types first: on Linux a cast such as `as? Int` also bridges through `NSNumber`,
+        // and a test such as `is NSNull` bridges a dictionary to an `NSDictionary` to ask.
         let kind = type(of: value)
         if kind == String.self {
             buffer.writeJSONString(value as! String)
@@ -40,7 +41,7 @@ enum JSONResponseBody {
             self.write(number: value as! Double, into: &buffer)
         } else if kind == Float.self {
             self.write(number: Double(value as! Float), into: &buffer)
-        } else if value is NSNull {
+        } else if kind == NSNull.self {
             buffer.writeStaticString("null")
         } else if let object = value as? [String: Any] {
             buffer.writeStaticString("{")
@@ -58,8 +59,8 @@ enum JSONResponseBody {
                 self.write(element, into: &buffer)
             }
             buffer.writeStaticString("]")
-        } else if Mirror(reflecting: value).displayStyle == .optional {
-            if let wrapped = Mirror(reflecting: value).children.first?.value {
+        } else if case let mirror = Mirror(reflecting: value), mirror.displayStyle == .optional {
+            if let wrapped = mirror.children.first?.value {
                 self.write(wrapped, into: &buffer)
             } else {
                 buffer.writeStaticString("null")
