@@ -25,6 +25,8 @@ public final class SQLiteEventStore: EventStore, BlockingEventAppend {
     /// How many ids of the window stay in memory (about 140 bytes each); the retention pass
     /// moves older ones to the table.
     public let idsInMemory: Int
+    /// How many of those the retention pass moves to the table in one transaction.
+    public let idsPerMove: Int
     private let ids = Mutex(IDs())
 
     /// What appends keep in memory: the window's ids (and whether the table may hold some too),
@@ -39,9 +41,10 @@ public final class SQLiteEventStore: EventStore, BlockingEventAppend {
     }
 
     /// Opens (or creates) the database at `path`.
-    public init(path: String, sync: SQLiteMessageStore.Sync = .full, idsInMemory: Int = 1_000_000) throws(StoreError) {
+    public init(path: String, sync: SQLiteMessageStore.Sync = .full, idsInMemory: Int = 1_000_000, idsPerMove: Int = 10_000) throws(StoreError) {
         self.path = path
         self.idsInMemory = idsInMemory
+        self.idsPerMove = max(1, idsPerMove)
         self.pool = try SQLiteFile.pool("event", at: path, sync: sync, schema: Self.schema + SQLiteEventTypeBlocks.schema)
         try SQLiteFile.open("event", at: path) {
             try self.pool.write { db in
@@ -226,61 +229,85 @@ public final class SQLiteEventStore: EventStore, BlockingEventAppend {
 
     /// Removes what `retention` allows, except events a pending delivery or a dead letter
     /// refers to; returns how many events it removed.
+    ///
+    /// How far the count and size limits reach is read from a snapshot first, off the writer:
+    /// measuring a log of a million events takes about a second (it held every publish that
+    /// long, once a minute). What an append adds meanwhile is measured by the next pass.
     public func trim(_ retention: EventRetention, now: Int64) async throws -> Int {
-        try await self.write { db in
-            // The highest sequence the count and size limits remove, and the age limit's time.
-            var cut: Int64 = 0
-            if let maxEvents = retention.maxEvents {
-                cut = max(cut, try Int64.fetchOne(db, sql: "SELECT seq FROM chorus_events ORDER BY seq DESC LIMIT 1 OFFSET ?", arguments: [maxEvents]) ?? 0)
-            }
-            if let maxBytes = retention.maxBytes {
-                cut = max(cut, try Int64.fetchOne(db, sql: """
-                    SELECT seq FROM (SELECT seq, sum(size) OVER (ORDER BY seq DESC) AS total FROM chorus_events) AS t
-                    WHERE total > ? ORDER BY seq DESC LIMIT 1
-                    """, arguments: [maxBytes]) ?? 0)
-            }
-            let older = retention.maxAge.map { now - $0 } ?? .min
-            let removed = """
-                (seq <= ? OR ts < ?)
-                AND NOT EXISTS (SELECT 1 FROM chorus_event_pending WHERE chorus_event_pending.seq = chorus_events.seq)
+        let cut = try await self.read { db in try Self.retentionCut(retention, db) }
+        let older = retention.maxAge.map { now - $0 } ?? .min
+        return try await self.write { db in
+            let kept = """
+                NOT EXISTS (SELECT 1 FROM chorus_event_pending WHERE chorus_event_pending.seq = chorus_events.seq)
                 AND NOT EXISTS (SELECT 1 FROM chorus_event_dead WHERE chorus_event_dead.seq = chorus_events.seq)
                 """
             // Ids the window may still hold outlive their events in the table (all of them before
             // the first append has read the window back; the retention pass forgets the old).
             let (loaded, oldest) = self.ids.withLock { ($0.loaded, $0.window.oldestSequence) }
-            if !loaded || oldest != nil {
-                try Self.keepIDs(db, where: "seq >= ? AND \(removed)", [loaded ? oldest! : 0, cut, older])
-                if db.changesCount > 0 {
-                    db.afterNextTransaction { _ in self.ids.withLock { $0.onDisk = true } }
+            var trimmed = 0
+            // One limit at a time, each on its index (an `OR` of the two scanned the whole log).
+            for (limit, bound) in [("seq <= ?", cut), ("ts < ?", older)] {
+                let removed = "\(limit) AND \(kept)"
+                if !loaded || oldest != nil {
+                    try Self.keepIDs(db, where: "seq >= ? AND \(removed)", [loaded ? oldest! : 0, bound])
+                    if db.changesCount > 0 {
+                        db.afterNextTransaction { _ in self.ids.withLock { $0.onDisk = true } }
+                    }
                 }
+                try db.execute(sql: "DELETE FROM chorus_events WHERE \(removed)", arguments: [bound])
+                trimmed += db.changesCount
             }
-            try db.execute(sql: "DELETE FROM chorus_events WHERE \(removed)", arguments: [cut, older])
-            let trimmed = db.changesCount
             try SQLiteEventTypeBlocks.trim(db)
             return trimmed
         }
     }
 
+    /// The highest sequence the count and size limits of `retention` remove (0: none).
+    private static func retentionCut(_ retention: EventRetention, _ db: Database) throws -> Int64 {
+        var cut: Int64 = 0
+        if let maxEvents = retention.maxEvents {
+            cut = max(cut, try Int64.fetchOne(db, sql: "SELECT seq FROM chorus_events ORDER BY seq DESC LIMIT 1 OFFSET ?", arguments: [maxEvents]) ?? 0)
+        }
+        if let maxBytes = retention.maxBytes, var excess = try Int64.fetchOne(db, sql: "SELECT sum(size) FROM chorus_events").map({ $0 - Int64(maxBytes) }), excess > 0 {
+            // Oldest first, until what is left fits.
+            let rows = try Row.fetchCursor(db, sql: "SELECT seq, size FROM chorus_events ORDER BY seq")
+            while excess > 0, let row = try rows.next() {
+                excess -= row[1] as Int64
+                cut = max(cut, row[0])
+            }
+        }
+        return cut
+    }
+
     /// Forgets event ids first appended before `seenBefore` (past the idempotency window);
     /// returns how many. Then moves the oldest ids past ``idsInMemory`` to the table (read from
-    /// the log: they are a range of its sequences); memory changes once that has committed.
+    /// the log: they are a range of its sequences), ``idsPerMove`` a transaction, so an append
+    /// waits for one move at most (a million random keys at once held the writer over a
+    /// second); memory changes once each has committed.
     public func forgetEventIDs(seenBefore time: Int64) async throws -> Int {
-        try await self.write { db in
+        let forgotten = try await self.write { db in
             try db.execute(sql: "DELETE FROM chorus_event_ids WHERE seen_at < ?", arguments: [time])
             let deleted = db.changesCount
-            let (forgotten, excess) = self.ids.withLock { ids in (ids.window.forget(seenBefore: time), ids.window.excess(over: self.idsInMemory)) }
-            if let excess {
-                try Self.keepIDs(db, where: "seq BETWEEN ? AND ?", [excess.lowerBound, excess.upperBound])
-            }
             let onDisk = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM chorus_event_ids)") ?? false
-            db.afterNextTransaction { _ in
-                self.ids.withLock { ids in
-                    if let excess { ids.window.forget(throughSequence: excess.upperBound) }
-                    ids.onDisk = onDisk
-                }
-            }
+            let forgotten = self.ids.withLock { ids in ids.window.forget(seenBefore: time) }
+            db.afterNextTransaction { _ in self.ids.withLock { $0.onDisk = onDisk } }
             return deleted + forgotten
         }
+        while try await self.write({ db in try self.moveOldestIDs(db) }) {}
+        return forgotten
+    }
+
+    /// Moves the oldest ``idsPerMove`` ids past ``idsInMemory`` to the table; whether any moved.
+    private func moveOldestIDs(_ db: Database) throws -> Bool {
+        guard let excess = self.ids.withLock({ $0.window.excess(over: self.idsInMemory, limit: self.idsPerMove) }) else { return false }
+        try Self.keepIDs(db, where: "seq BETWEEN ? AND ?", [excess.lowerBound, excess.upperBound])
+        db.afterNextTransaction { _ in
+            self.ids.withLock { ids in
+                ids.window.forget(throughSequence: excess.upperBound)
+                ids.onDisk = true
+            }
+        }
+        return true
     }
 
     // MARK: - Deliveries

@@ -39,11 +39,13 @@ struct EventStoreFacts {
         let path = directory.appendingPathComponent("events.sqlite").path
         let hour: Int64 = 3_600_000
         let events = (0..<6).map { Event(eventID: "e\($0)", type: "t", data: ByteBuffer(string: "[\($0)]"), timestamp: Int64($0)) }
-        let store = try SQLiteEventStore(path: path, idsInMemory: 2)
+        let store = try SQLiteEventStore(path: path, idsInMemory: 2, idsPerMove: 3)
         let first = try await store.append(events, now: 1_000, idempotencyWindow: hour)
         let originals = first.map { EventReceipt(sequence: $0.sequence, eventID: $0.eventID, timestamp: $0.timestamp, duplicate: true) }
-        // Nothing is past the window; four of six ids move to the table.
+        // Nothing is past the window; four of six ids move to the table (three, then one).
         #expect(try await store.forgetEventIDs(seenBefore: 1_000) == 0)
+        let moved = try await DatabaseQueue(path: path).read { db in try String.fetchAll(db, sql: "SELECT event_id FROM chorus_event_ids ORDER BY seq") }
+        #expect(moved == ["e0", "e1", "e2", "e3"])
         #expect(try await store.append(events, now: 1_001, idempotencyWindow: hour) == originals)
         // Retention removes every event; their ids stay.
         #expect(try await store.trim(EventRetention(maxEvents: 0), now: 1_002) == 6)

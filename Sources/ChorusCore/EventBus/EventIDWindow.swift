@@ -94,10 +94,10 @@ public struct EventIDWindow: Sendable {
         self.drop { $0.seenAt < time }
     }
 
-    /// The sequences of the oldest ids past the first `count` (from the first to the last),
-    /// nil when there are no more than `count`.
-    public func excess(over count: Int) -> ClosedRange<Int64>? {
-        let excess = self.order.count - count
+    /// The sequences of the oldest ids past the newest `count` (from the first to the last),
+    /// at most `limit` of them; nil when there are no more than `count`.
+    public func excess(over count: Int, limit: Int = .max) -> ClosedRange<Int64>? {
+        let excess = min(self.order.count - count, limit)
         guard excess > 0 else { return nil }
         return self.order[self.order.startIndex].sequence...self.order[self.order.index(self.order.startIndex, offsetBy: excess - 1)].sequence
     }

@@ -52,6 +52,8 @@ struct EventIDWindowTests {
         #expect(window.excess(over: 7) == nil)
         #expect(window.excess(over: 2) == 10...30)
         #expect(window.excess(over: 0) == 10...50)
+        #expect(window.excess(over: 0, limit: 2) == 10...20)
+        #expect(window.excess(over: 4, limit: 2) == 10...10)
         #expect(window.forget(throughSequence: 30) == 3)
         #expect(window.count == 2 && window.oldestSequence == 40)
         #expect(window.original(of: "id-3") == nil && window.original(of: "id-4")?.sequence == 40)
