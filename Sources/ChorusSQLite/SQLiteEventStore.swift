@@ -53,6 +53,7 @@ public final class SQLiteEventStore: EventStore, BlockingEventAppend {
                     try db.execute(sql: "ALTER TABLE chorus_events ADD COLUMN appended_at INTEGER")
                 }
                 try SQLiteEventTypeBlocks.migrate(db)
+                try SQLiteEventTypeStats.migrate(db)
             }
         }
     }
@@ -127,6 +128,7 @@ public final class SQLiteEventStore: EventStore, BlockingEventAppend {
         var appended: [String: EventIDWindow.Original] = [:]
         var order: [String] = []
         var (block, blockTypes) = self.ids.withLock { ($0.block, $0.blockTypes) }
+        var shares: [String: SQLiteEventTypeStats.Share] = [:]
         for event in events {
             if let original = try appended[event.eventID] ?? self.ids.withLock({ $0.window.original(of: event.eventID) })
                 ?? seenOnDisk.flatMap({ try Row.fetchOne($0, arguments: [event.eventID, cutoff]) }).map({ EventIDWindow.Original(sequence: $0[0], timestamp: $0[1]) })
@@ -146,10 +148,12 @@ public final class SQLiteEventStore: EventStore, BlockingEventAppend {
             if blockTypes.insert(event.type).inserted {
                 try SQLiteEventTypeBlocks.record(db, block: block, type: event.type)
             }
+            shares[event.type, default: .init()].add(sequence: sequence, timestamp: event.timestamp, size: event.storedSize)
             appended[event.eventID] = EventIDWindow.Original(sequence: sequence, timestamp: event.timestamp)
             order.append(event.eventID)
             receipts.append(EventReceipt(sequence: sequence, eventID: event.eventID, timestamp: event.timestamp, duplicate: false))
         }
+        try SQLiteEventTypeStats.add(shares, db)
         if !order.isEmpty {
             db.afterNextTransaction { [appended, order, block, blockTypes] _ in
                 self.ids.withLock { ids in
@@ -213,18 +217,7 @@ public final class SQLiteEventStore: EventStore, BlockingEventAppend {
 
     /// Size, extent and per type counts of the log.
     public func stats() async throws -> EventLogStats {
-        try await self.read { db in
-            let total = try Row.fetchOne(db, sql: "SELECT count(*), coalesce(sum(size), 0), min(seq), max(ts) FROM chorus_events")!
-            let oldest = try Int64.fetchOne(db, sql: "SELECT ts FROM chorus_events ORDER BY seq LIMIT 1")
-            let last = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'chorus_events'") ?? 0
-            var types: [String: EventLogStats.TypeStats] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT type, count(*), sum(size), max(seq), max(ts) FROM chorus_events GROUP BY type") {
-                types[row[0]] = EventLogStats.TypeStats(count: row[1], bytes: row[2], newestSequence: row[3], newestTimestamp: row[4])
-            }
-            return EventLogStats(
-                count: total[0], bytes: total[1], oldestSequence: total[2], oldestTimestamp: oldest,
-                lastSequence: last, newestTimestamp: total[3], types: types)
-        }
+        try await self.read { db in try SQLiteEventTypeStats.stats(db) }
     }
 
     /// Removes what `retention` allows, except events a pending delivery or a dead letter
@@ -254,6 +247,7 @@ public final class SQLiteEventStore: EventStore, BlockingEventAppend {
                         db.afterNextTransaction { _ in self.ids.withLock { $0.onDisk = true } }
                     }
                 }
+                try SQLiteEventTypeStats.subtract(where: removed, [bound], db)
                 try db.execute(sql: "DELETE FROM chorus_events WHERE \(removed)", arguments: [bound])
                 trimmed += db.changesCount
             }

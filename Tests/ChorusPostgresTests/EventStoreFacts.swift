@@ -97,6 +97,17 @@ struct EventStoreFacts {
         #expect(try await sequences(EventQuery(types: ["rare"], order: .newestFirst, limit: 10)) == [12_500])
         _ = try await store.append([Event(eventID: "last", type: "rare", data: ByteBuffer(string: "[]"), timestamp: 0)], now: 0, idempotencyWindow: 1)
         #expect(try await sequences(EventQuery(types: ["rare"], order: .newestFirst, limit: 10)) == [13_001, 12_500])
+        // The per-type stats, kept through the appends and the trim, are what the log holds.
+        let stats = try await store.stats()
+        let counted = try await DatabaseQueue(path: directory.appendingPathComponent("events.sqlite").path).read { db in
+            try Row.fetchAll(db, sql: "SELECT type, count(*), sum(size), max(seq) FROM chorus_events GROUP BY type").map { row in
+                [row[0] as String: EventLogStats.TypeStats(count: row[1], bytes: row[2], newestSequence: row[3], newestTimestamp: 0)]
+            }
+        }
+        #expect(stats.types.mapValues { EventLogStats.TypeStats(count: $0.count, bytes: $0.bytes, newestSequence: $0.newestSequence, newestTimestamp: 0) }
+            == counted.reduce(into: [:]) { $0.merge($1) { a, _ in a } })
+        #expect(stats.count == 13_001 - 8_192 && stats.oldestSequence == 8_193 && stats.lastSequence == 13_001)
+        #expect(stats.types["odd"]?.newestTimestamp == 12_999)
         try store.close()
     }
 
@@ -126,8 +137,10 @@ struct EventStoreFacts {
             [Event(eventID: "old", type: "t", data: ByteBuffer(string: "[]"), timestamp: 8), Event(eventID: "new", type: "t", data: ByteBuffer(string: "[]"), timestamp: 9)],
             now: 2_000, idempotencyWindow: 3_600_000)
         #expect(receipts == [EventReceipt(sequence: 1, eventID: "old", timestamp: 7, duplicate: true), EventReceipt(sequence: 2, eventID: "new", timestamp: 9, duplicate: false)])
-        // Its index on (type, seq) gave way to blocks, which hold its events.
+        // Its index on (type, seq) gave way to blocks, which hold its events; its stats were counted.
         #expect(try await store.events(EventQuery(types: ["t"], limit: 10)).map(\.sequence) == [1, 2])
+        #expect(try await store.stats().types["t"] == EventLogStats.TypeStats(
+            count: 2, bytes: 2 + Event(eventID: "new", type: "t", data: ByteBuffer(string: "[]"), timestamp: 9).storedSize, newestSequence: 2, newestTimestamp: 9))
         try store.close()
         let reopened = try SQLiteEventStore(path: path)
         #expect(try await reopened.append([Event(eventID: "new", type: "t", data: ByteBuffer(string: "[]"), timestamp: 10)], now: 3_000, idempotencyWindow: 3_600_000)[0].sequence == 2)
