@@ -38,7 +38,27 @@ public final class SQLiteEventStore: EventStore, BlockingEventAppend {
         var onDisk = false
         var block: Int64 = -1
         var blockTypes: Set<String> = []
+        /// Appends' per-type shares not yet written to the table (``SQLiteEventTypeStats``).
+        var stats = GatheredStats()
     }
+
+    /// What appends gathered for the stats table since it was last written.
+    private struct GatheredStats {
+        var shares: [String: SQLiteEventTypeStats.Share] = [:]
+        var through: Int64 = 0
+        var events = 0
+        var writtenAt = ContinuousClock.now
+
+        /// Whether an append of `count` more events writes them to the table.
+        func due(adding count: Int) -> Bool {
+            self.events + count >= SQLiteEventStore.statsEvents || ContinuousClock.now - self.writtenAt >= SQLiteEventStore.statsInterval
+        }
+    }
+
+    /// The stats table is written when this many events have gathered, or this long after it
+    /// last was.
+    static let statsEvents = 10_000
+    static let statsInterval = Duration.seconds(1)
 
     /// Opens (or creates) the database at `path`.
     public init(path: String, sync: SQLiteMessageStore.Sync = .full, idsInMemory: Int = 1_000_000, idsPerMove: Int = 10_000) throws(StoreError) {
@@ -53,7 +73,7 @@ public final class SQLiteEventStore: EventStore, BlockingEventAppend {
                     try db.execute(sql: "ALTER TABLE chorus_events ADD COLUMN appended_at INTEGER")
                 }
                 try SQLiteEventTypeBlocks.migrate(db)
-                try SQLiteEventTypeStats.migrate(db)
+                try SQLiteEventTypeStats.open(db)
             }
         }
     }
@@ -153,12 +173,22 @@ public final class SQLiteEventStore: EventStore, BlockingEventAppend {
             order.append(event.eventID)
             receipts.append(EventReceipt(sequence: sequence, eventID: event.eventID, timestamp: event.timestamp, duplicate: false))
         }
-        try SQLiteEventTypeStats.add(shares, db)
         if !order.isEmpty {
-            db.afterNextTransaction { [appended, order, block, blockTypes] _ in
+            let last = appended[order[order.count - 1]]!.sequence
+            let gathered = self.ids.withLock { $0.stats }
+            let writes = gathered.due(adding: order.count)
+            if writes { try SQLiteEventTypeStats.write(SQLiteEventTypeStats.merge(gathered.shares, shares), through: last, db) }
+            db.afterNextTransaction { [appended, order, block, blockTypes, shares] _ in
                 self.ids.withLock { ids in
                     for id in order { ids.window.remember(id, as: appended[id]!, seenAt: now) }
                     (ids.block, ids.blockTypes) = (block, blockTypes)
+                    if writes {
+                        ids.stats = GatheredStats()
+                    } else {
+                        ids.stats.shares = SQLiteEventTypeStats.merge(ids.stats.shares, shares)
+                        ids.stats.through = last
+                        ids.stats.events += order.count
+                    }
                 }
             }
         }
@@ -217,7 +247,8 @@ public final class SQLiteEventStore: EventStore, BlockingEventAppend {
 
     /// Size, extent and per type counts of the log.
     public func stats() async throws -> EventLogStats {
-        try await self.read { db in try SQLiteEventTypeStats.stats(db) }
+        // On the writer, so the table and what appends gathered are seen at one moment.
+        try await self.write { db in try SQLiteEventTypeStats.stats(db, gathered: self.ids.withLock { $0.stats.shares }) }
     }
 
     /// Removes what `retention` allows, except events a pending delivery or a dead letter
@@ -237,6 +268,12 @@ public final class SQLiteEventStore: EventStore, BlockingEventAppend {
             // Ids the window may still hold outlive their events in the table (all of them before
             // the first append has read the window back; the retention pass forgets the old).
             let (loaded, oldest) = self.ids.withLock { ($0.loaded, $0.window.oldestSequence) }
+            // What appends gathered goes to the stats table first, so what is removed is there.
+            let gathered = self.ids.withLock { $0.stats }
+            if gathered.events > 0 {
+                try SQLiteEventTypeStats.write(gathered.shares, through: gathered.through, db)
+                db.afterNextTransaction { _ in self.ids.withLock { $0.stats = GatheredStats() } }
+            }
             var trimmed = 0
             // One limit at a time, each on its index (an `OR` of the two scanned the whole log).
             for (limit, bound) in [("seq <= ?", cut), ("ts < ?", older)] {

@@ -27,6 +27,10 @@ struct EventStoreFacts {
         #expect(logged.map(\.event) == events)
         // And the ids: a duplicate is still recognized after the restart.
         #expect(try await reopened.append([events[0]], now: 1, idempotencyWindow: 1_000)[0].duplicate)
+        // And the stats, whose shares were still in memory: the reopened store counted them again.
+        #expect(try await store.stats().count == 3)
+        let recounted = try await reopened.stats()
+        #expect(recounted.count == 3 && recounted.types["t"]?.newestSequence == receipts[2].sequence)
         try reopened.close()
         try store.close()
     }

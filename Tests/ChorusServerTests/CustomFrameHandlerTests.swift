@@ -11,6 +11,10 @@ import Testing
     @Test func registeredTypesAreRoutedToTheirHandlers() async throws {
         var configuration = HubConfiguration()
         configuration.port = 0
+        // Its own data folder: the default, `chorus-data` in the working directory, is shared
+        // with every other test that runs a server meanwhile (the event bus's file).
+        configuration.dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-test-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: configuration.dataDirectory) }
         let portBox = PortBox()
         let server = try await ChorusServer(
             configuration: configuration,
