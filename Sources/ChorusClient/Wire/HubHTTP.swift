@@ -83,10 +83,13 @@ public enum HubHTTP {
         }
         headers.add(name: "Connection", value: "close")
         if let bearer { headers.add(name: "Authorization", value: "Bearer \(bearer)") }
+        var parts: [HTTPClientRequestPart] = [.head(HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers))]
+        if let body { parts.append(.body(.byteBuffer(body))) }
+        parts.append(.end(nil))
         return try await channel.executeThenClose { inbound, outbound in
-            try await outbound.write(.head(HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)))
-            if let body { try await outbound.write(.body(.byteBuffer(body))) }
-            try await outbound.write(.end(nil))
+            // One write: the hub answers a bodiless request at its head and closes, so an `.end`
+            // written on its own could find the channel closed and lose the answer.
+            try await outbound.write(contentsOf: parts)
             var status = 0
             var reply = ByteBuffer()
             for try await part in inbound {
