@@ -1,5 +1,4 @@
 import ChorusTestSupport
-import Dispatch
 import Glibc
 import Logging
 import PostgresNIO
@@ -195,11 +194,9 @@ import Testing
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             // Once the probe's connection waits in the listen queue, it is start-up under way.
-            let connecting = await withCheckedContinuation { continuation in
-                DispatchQueue.global().async {
-                    var pending = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                    continuation.resume(returning: poll(&pending, 1, 30_000) == 1)
-                }
+            let connecting = try await offCooperativePool {
+                var pending = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                return poll(&pending, 1, 30_000) == 1
             }
             #expect(connecting)
             await group.triggerGracefulShutdown()
