@@ -254,11 +254,11 @@ public final class SQLiteEventStore: EventStore, BlockingEventAppend {
     /// Removes what `retention` allows, except events a pending delivery or a dead letter
     /// refers to; returns how many events it removed.
     ///
-    /// How far the count and size limits reach is read from a snapshot first, off the writer:
-    /// measuring a log of a million events takes about a second (it held every publish that
-    /// long, once a minute). What an append adds meanwhile is measured by the next pass.
+    /// How far the count and size limits reach is found before the write (``retentionCut(_:)``):
+    /// measuring a log of a million events inside it held every publish for a second, once a
+    /// minute. What an append adds meanwhile is measured by the next pass.
     public func trim(_ retention: EventRetention, now: Int64) async throws -> Int {
-        let cut = try await self.read { db in try Self.retentionCut(retention, db) }
+        let cut = try await self.retentionCut(retention)
         let older = retention.maxAge.map { now - $0 } ?? .min
         return try await self.write { db in
             let kept = """
@@ -293,21 +293,27 @@ public final class SQLiteEventStore: EventStore, BlockingEventAppend {
         }
     }
 
-    /// The highest sequence the count and size limits of `retention` remove (0: none).
-    private static func retentionCut(_ retention: EventRetention, _ db: Database) throws -> Int64 {
-        var cut: Int64 = 0
-        if let maxEvents = retention.maxEvents {
-            cut = max(cut, try Int64.fetchOne(db, sql: "SELECT seq FROM chorus_events ORDER BY seq DESC LIMIT 1 OFFSET ?", arguments: [maxEvents]) ?? 0)
-        }
-        if let maxBytes = retention.maxBytes, var excess = try Int64.fetchOne(db, sql: "SELECT sum(size) FROM chorus_events").map({ $0 - Int64(maxBytes) }), excess > 0 {
-            // Oldest first, until what is left fits.
+    /// The highest sequence the count and size limits of `retention` remove (0: none). The
+    /// log's totals are its stats (a row per type, read on the writer with what appends gathered:
+    /// exact, and milliseconds where summing a million sizes took about a second); only a log over
+    /// a limit is walked, oldest first in a snapshot off the writer, as far as the excess. Appends
+    /// after the totals add newer events only, so the cut never reaches past what the limits allow.
+    private func retentionCut(_ retention: EventRetention) async throws -> Int64 {
+        guard retention.maxEvents != nil || retention.maxBytes != nil else { return 0 }
+        let totals = try await self.stats()
+        let excess = (events: retention.maxEvents.map { totals.count - $0 } ?? 0, bytes: retention.maxBytes.map { totals.bytes - $0 } ?? 0)
+        guard excess.events > 0 || excess.bytes > 0 else { return 0 }
+        return try await self.read { db in
+            var (excessEvents, excessBytes) = excess
+            var cut: Int64 = 0
             let rows = try Row.fetchCursor(db, sql: "SELECT seq, size FROM chorus_events ORDER BY seq")
-            while excess > 0, let row = try rows.next() {
-                excess -= row[1] as Int64
-                cut = max(cut, row[0])
+            while excessEvents > 0 || excessBytes > 0, let row = try rows.next() {
+                excessEvents -= 1
+                excessBytes -= row[1] as Int
+                cut = row[0]
             }
+            return cut
         }
-        return cut
     }
 
     /// Forgets event ids first appended before `seenBefore` (past the idempotency window);
