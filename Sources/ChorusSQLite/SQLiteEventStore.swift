@@ -267,9 +267,8 @@ public final class SQLiteEventStore: EventStore, BlockingEventAppend {
                 """
             // Ids the window may still hold outlive their events in the table (all of them before
             // the first append has read the window back; the retention pass forgets the old).
-            let (loaded, oldest) = self.ids.withLock { ($0.loaded, $0.window.oldestSequence) }
             // What appends gathered goes to the stats table first, so what is removed is there.
-            let gathered = self.ids.withLock { $0.stats }
+            let (loaded, oldest, gathered) = self.ids.withLock { ($0.loaded, $0.window.oldestSequence, $0.stats) }
             if gathered.events > 0 {
                 try SQLiteEventTypeStats.write(gathered.shares, through: gathered.through, db)
                 db.afterNextTransaction { _ in self.ids.withLock { $0.stats = GatheredStats() } }

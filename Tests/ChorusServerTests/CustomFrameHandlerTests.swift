@@ -9,11 +9,7 @@ import Testing
 /// The library API: an application registers handlers for its own frame types.
 @Suite struct CustomFrameHandlerTests {
     @Test func registeredTypesAreRoutedToTheirHandlers() async throws {
-        var configuration = HubConfiguration()
-        configuration.port = 0
-        // Its own data folder: the default, `chorus-data` in the working directory, is shared
-        // with every other test that runs a server meanwhile (the event bus's file).
-        configuration.dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-test-\(UUID().uuidString)").path
+        let configuration = HubConfiguration.isolated()
         defer { try? FileManager.default.removeItem(atPath: configuration.dataDirectory) }
         let portBox = PortBox()
         let server = try await ChorusServer(

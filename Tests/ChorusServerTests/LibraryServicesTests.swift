@@ -40,11 +40,7 @@ import Testing
     }
 
     @Test func chorusServerRunsInTheApplicationsGroupWithTheApplicationsStore() async throws {
-        var configuration = HubConfiguration()
-        configuration.port = 0
-        // Its own data folder: the default, `chorus-data` in the working directory, is shared
-        // with every other test that runs a server meanwhile (the event bus's file).
-        configuration.dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-test-\(UUID().uuidString)").path
+        var configuration = HubConfiguration.isolated()
         defer { try? FileManager.default.removeItem(atPath: configuration.dataDirectory) }
         configuration.namespaces = ["chat": NamespaceOptions(historySize: 10)]
         let backend = MemoryMessageStore()
