@@ -114,6 +114,14 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
+    /// The last sequence appended (0 before the first): the counter appends take their
+    /// sequences from, one row, where ``stats()`` scans the whole log.
+    public func lastSequence() async throws -> Int64 {
+        try await self.bounded {
+            try await Self.first(Int64.self, self.client.query("SELECT last_seq FROM chorus_event_counter", logger: self.logger)) ?? 0
+        }
+    }
+
     /// Removes what `retention` allows, except events a pending delivery or a dead letter
     /// refers to; returns how many events it removed.
     public func trim(_ retention: EventRetention, now: Int64) async throws -> Int {

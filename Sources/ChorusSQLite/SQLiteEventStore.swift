@@ -251,6 +251,16 @@ public final class SQLiteEventStore: EventStore, BlockingEventAppend {
         try await self.write { db in try SQLiteEventTypeStats.stats(db, gathered: self.ids.withLock { $0.stats.shares }) }
     }
 
+    /// The last sequence appended (0 before the first), read from a snapshot: SQLite's
+    /// counter of the log's `AUTOINCREMENT` key, which an emptied log keeps.
+    public func lastSequence() async throws -> Int64 {
+        try await self.read { db in try Self.lastSequence(db) }
+    }
+
+    static func lastSequence(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'chorus_events'") ?? 0
+    }
+
     /// Removes what `retention` allows, except events a pending delivery or a dead letter
     /// refers to; returns how many events it removed.
     ///

@@ -105,7 +105,7 @@ enum SQLiteEventTypeStats {
             EventLogStats.TypeStats(count: $0.count, bytes: $0.bytes, newestSequence: $0.newestSequence, newestTimestamp: $0.newestTimestamp)
         }
         let oldest = try Row.fetchOne(db, sql: "SELECT seq, ts FROM chorus_events ORDER BY seq LIMIT 1")
-        let last = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'chorus_events'") ?? 0
+        let last = try SQLiteEventStore.lastSequence(db)
         return EventLogStats(
             count: types.values.reduce(0) { $0 + $1.count }, bytes: types.values.reduce(0) { $0 + $1.bytes },
             oldestSequence: oldest?[0], oldestTimestamp: oldest?[1], lastSequence: last,

@@ -58,6 +58,7 @@ import Testing
     // MARK: - The log
 
     static func appendAndRead(_ store: any EventStore, _: any EventStore) async throws {
+        #expect(try await store.lastSequence() == 0)
         var rich = Self.event("a", type: "order.created", at: 100, key: "k1", data: #"{"id":7,"s":"é"}"#)
         rich.correlationID = "req-1"
         rich.headers = ["x-one": "1", "x-two": "2"]
@@ -85,6 +86,7 @@ import Testing
         #expect(stats.bytes == all.map(\.event.storedSize).reduce(0, +))
         #expect(stats.oldestSequence == receipts[0].sequence && stats.oldestTimestamp == 100)
         #expect(stats.lastSequence == more[0].sequence && stats.newestTimestamp == 400)
+        #expect(try await store.lastSequence() == more[0].sequence)
         #expect(stats.types["order.paid"]?.count == 2 && stats.types["order.paid"]?.newestSequence == more[0].sequence)
         #expect(stats.types["order.created"]?.count == 2)
     }
@@ -349,6 +351,7 @@ import Testing
         _ = try await store.clearDeadLetters(.all)
         #expect(try await store.trim(EventRetention(maxEvents: 0), now: 10_000) == 2)
         #expect(try await store.stats().lastSequence == receipts[5].sequence)
+        #expect(try await store.lastSequence() == receipts[5].sequence)
         #expect(try await Self.append(store, [Self.event("t7")], now: 1_000 + Self.hour)[0].sequence > receipts[5].sequence)
     }
 

@@ -53,6 +53,7 @@ import Testing
         }
         func events(_ query: EventQuery) async throws -> [LoggedEvent] { try await self.base.events(query) }
         func stats() async throws -> EventLogStats { try await self.base.stats() }
+        func lastSequence() async throws -> Int64 { try await self.base.lastSequence() }
         func trim(_ retention: EventRetention, now: Int64) async throws -> Int { try await self.base.trim(retention, now: now) }
         func forgetEventIDs(seenBefore: Int64) async throws -> Int { try await self.base.forgetEventIDs(seenBefore: seenBefore) }
         func cursor(of consumer: String) async throws -> Int64 { try await self.base.cursor(of: consumer) }

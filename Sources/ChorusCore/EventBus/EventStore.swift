@@ -16,6 +16,9 @@ public protocol EventLog: Sendable {
     func events(_ query: EventQuery) async throws -> [LoggedEvent]
     /// Size, extent and per type counts of the log.
     func stats() async throws -> EventLogStats
+    /// The last sequence appended, which an emptied log keeps (0 before the first append): what
+    /// ``stats()`` says, read alone and cheaply, as each consumer does every poll for its lag.
+    func lastSequence() async throws -> Int64
     /// Removes what `retention` allows, except events a pending delivery or a dead letter
     /// refers to; returns how many events it removed.
     func trim(_ retention: EventRetention, now: Int64) async throws -> Int

@@ -278,7 +278,7 @@ final class EventDispatcher: Sendable {
             guard now >= self.lagDueAt else { return }
             self.lagDueAt = now + self.dispatcher.timing.pollInterval
             if let state = try await self.store.consumerStates().first(where: { $0.consumer == self.consumer.name }) {
-                let last = try await self.store.stats().lastSequence
+                let last = try await self.store.lastSequence()
                 self.dispatcher.metrics.lag(Int(max(0, last - state.cursor)) + state.pending, deadLetters: state.deadLettered, consumer: self.consumer.name)
             }
         }
