@@ -3,7 +3,8 @@ public import Logging
 import NIOCore
 public import PostgresNIO
 
-/// The event bus's store shared by a cluster's nodes (migration 2, `event_bus`).
+/// The event bus's store shared by a cluster's nodes (migrations 2, `event_bus`, and 6,
+/// `event_type_stats`).
 ///
 /// An append commits before it returns and holds the counter row's lock meanwhile, so
 /// sequences follow commit order (a plain `bigserial` hands numbers out in call order, and a
@@ -91,31 +92,35 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
-    /// Size, extent and per type counts of the log.
+    /// Size, extent and per type counts of the log: the per-type rows that triggers keep
+    /// (migration 6), and the log's ends, read in one statement (one snapshot). A type's newest
+    /// timestamp is the largest appended: retention does not lower it.
     public func stats() async throws -> EventLogStats {
         try await self.bounded {
             var stats = EventLogStats(count: 0, bytes: 0, oldestSequence: nil, oldestTimestamp: nil, lastSequence: 0, newestTimestamp: nil, types: [:])
-            let totals = try await self.client.query(
+            let rows = try await self.client.query(
                 """
-                SELECT count(*), coalesce(sum(size), 0)::bigint, min(seq), max(ts),
-                    (SELECT ts FROM chorus_events ORDER BY seq LIMIT 1), (SELECT last_seq FROM chorus_event_counter)
-                FROM chorus_events
+                SELECT t.type, t.count, t.bytes, t.newest_seq, t.newest_ts, ends.oldest_seq, ends.oldest_ts, ends.last_seq
+                FROM (SELECT (SELECT seq FROM chorus_events ORDER BY seq LIMIT 1) AS oldest_seq,
+                             (SELECT ts FROM chorus_events ORDER BY seq LIMIT 1) AS oldest_ts, last_seq FROM chorus_event_counter) AS ends
+                LEFT JOIN chorus_event_type_stats t ON true
                 """, logger: self.logger)
-            for try await (count, bytes, oldest, newest, oldestTimestamp, last) in totals.decode((Int, Int, Int64?, Int64?, Int64?, Int64).self) {
-                (stats.count, stats.bytes, stats.oldestSequence, stats.newestTimestamp, stats.oldestTimestamp, stats.lastSequence) =
-                    (count, bytes, oldest, newest, oldestTimestamp, last)
-            }
-            let types = try await self.client.query(
-                "SELECT type, count(*), sum(size)::bigint, max(seq), max(ts) FROM chorus_events GROUP BY type", logger: self.logger)
-            for try await (type, count, bytes, sequence, timestamp) in types.decode((String, Int, Int, Int64, Int64).self) {
+            for try await (type, count, bytes, sequence, timestamp, oldest, oldestTimestamp, last) in rows.decode(
+                (String?, Int?, Int?, Int64?, Int64?, Int64?, Int64?, Int64).self)
+            {
+                (stats.oldestSequence, stats.oldestTimestamp, stats.lastSequence) = (oldest, oldestTimestamp, last)
+                guard let type, let count, let bytes, let sequence, let timestamp else { continue }
                 stats.types[type] = EventLogStats.TypeStats(count: count, bytes: bytes, newestSequence: sequence, newestTimestamp: timestamp)
+                stats.count += count
+                stats.bytes += bytes
+                stats.newestTimestamp = max(stats.newestTimestamp ?? timestamp, timestamp)
             }
             return stats
         }
     }
 
     /// The last sequence appended (0 before the first): the counter appends take their
-    /// sequences from, one row, where ``stats()`` scans the whole log.
+    /// sequences from, one row.
     public func lastSequence() async throws -> Int64 {
         try await self.bounded {
             try await Self.first(Int64.self, self.client.query("SELECT last_seq FROM chorus_event_counter", logger: self.logger)) ?? 0
@@ -123,24 +128,42 @@ public final class PostgresEventStore: EventStore {
     }
 
     /// Removes what `retention` allows, except events a pending delivery or a dead letter
-    /// refers to; returns how many events it removed.
+    /// refers to; returns how many events it removed (the delete trigger subtracts them from
+    /// the per-type stats).
     public func trim(_ retention: EventRetention, now: Int64) async throws -> Int {
-        try await self.bounded {
+        let cut = try await self.retentionCut(retention)
+        return try await self.bounded {
             let older = retention.maxAge.map { now - $0 } ?? .min
             return try await self.count(
                 """
-                WITH cut AS (
-                    SELECT greatest(
-                        coalesce((SELECT seq FROM chorus_events ORDER BY seq DESC LIMIT 1 OFFSET \(retention.maxEvents ?? Int.max)), 0),
-                        coalesce((SELECT seq FROM (SELECT seq, sum(size) OVER (ORDER BY seq DESC) AS total FROM chorus_events) AS t
-                                  WHERE total > \(retention.maxBytes ?? Int.max) ORDER BY seq DESC LIMIT 1), 0)) AS seq),
-                removed AS (
-                    DELETE FROM chorus_events WHERE (seq <= (SELECT seq FROM cut) OR ts < \(older))
+                WITH removed AS (
+                    DELETE FROM chorus_events WHERE (seq <= \(cut) OR ts < \(older))
                     AND NOT EXISTS (SELECT 1 FROM chorus_event_pending WHERE chorus_event_pending.seq = chorus_events.seq)
                     AND NOT EXISTS (SELECT 1 FROM chorus_event_dead WHERE chorus_event_dead.seq = chorus_events.seq)
                     RETURNING 1)
                 SELECT count(*) FROM removed
                 """)
+        }
+    }
+
+    /// The highest sequence the count and size limits of `retention` remove (0: none): the
+    /// log's totals from ``stats()``, and only a log over a limit walked, oldest first, as far
+    /// as the excess (a running sum over the whole log took about a second per million events).
+    private func retentionCut(_ retention: EventRetention) async throws -> Int64 {
+        guard retention.maxEvents != nil || retention.maxBytes != nil else { return 0 }
+        let totals = try await self.stats()
+        let excessEvents = retention.maxEvents.map { totals.count - $0 } ?? 0
+        let excessBytes = retention.maxBytes.map { totals.bytes - $0 } ?? 0
+        guard excessEvents > 0 || excessBytes > 0 else { return 0 }
+        return try await self.bounded {
+            try await Self.first(
+                Int64.self,
+                self.client.query(
+                    """
+                    SELECT seq FROM (SELECT seq, row_number() OVER oldest AS n, sum(size) OVER oldest AS running
+                                     FROM chorus_events WINDOW oldest AS (ORDER BY seq)) AS walked
+                    WHERE n >= \(excessEvents) AND running >= \(excessBytes) ORDER BY seq LIMIT 1
+                    """, logger: self.logger)) ?? 0
         }
     }
 
