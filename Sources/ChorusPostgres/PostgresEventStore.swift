@@ -33,40 +33,114 @@ public final class PostgresEventStore: EventStore {
         try await self.bounded {
             let expired = now - idempotencyWindow
             return try await self.transaction { connection, logger in
+                // Every append holds the counter's lock until it commits, so no other can claim an
+                // id meanwhile: the batch's ids are looked up once, and the new events and their
+                // ids written in one statement (a statement per event held the lock, which every
+                // node's appends wait for, for a round trip per event).
                 var last = try await Self.first(
                     Int64.self, connection.query("SELECT last_seq FROM chorus_event_counter FOR UPDATE", logger: logger)) ?? 0
+                if events.count == 1 { return [try await Self.appendOne(events[0], after: last, now: now, expired: expired, connection, logger)] }
+                var originals: [String: (sequence: Int64, timestamp: Int64)] = [:]
+                let ids = Array(Set(events.map(\.eventID)))
+                let seen = try await connection.query(
+                    "SELECT event_id, seq, ts FROM chorus_event_ids WHERE event_id = ANY(\(ids)) AND seen_at > \(expired)", logger: logger)
+                for try await (id, sequence, timestamp) in seen.decode((String, Int64, Int64).self) {
+                    originals[id] = (sequence, timestamp)
+                }
                 var receipts: [EventReceipt] = []
                 receipts.reserveCapacity(events.count)
+                var appended = AppendedColumns()
                 for event in events {
-                    let sequence = last + 1
-                    // Claims the id (new, or expired and replaced) and appends the event, or neither.
-                    let appended = try await Self.first(
-                        Int64.self,
-                        connection.query(
-                            """
-                            WITH claimed AS (
-                                INSERT INTO chorus_event_ids (event_id, seq, ts, seen_at) VALUES (\(event.eventID), \(sequence), \(event.timestamp), \(now))
-                                ON CONFLICT (event_id) DO UPDATE SET seq = excluded.seq, ts = excluded.ts, seen_at = excluded.seen_at
-                                WHERE chorus_event_ids.seen_at <= \(expired)
-                                RETURNING seq)
-                            INSERT INTO chorus_events (seq, event_id, type, data, ts, correlation_id, partition_key, headers, size)
-                            SELECT seq, \(event.eventID), \(event.type), \(event.data), \(event.timestamp), \(event.correlationID),
-                                \(event.partitionKey), \(EventHeaders.encode(event.headers)), \(event.storedSize) FROM claimed
-                            RETURNING seq
-                            """, logger: logger))
-                    if appended != nil {
-                        last = sequence
-                        receipts.append(EventReceipt(sequence: sequence, eventID: event.eventID, timestamp: event.timestamp, duplicate: false))
+                    if let original = originals[event.eventID] {
+                        receipts.append(EventReceipt(sequence: original.sequence, eventID: event.eventID, timestamp: original.timestamp, duplicate: true))
                         continue
                     }
-                    let rows = try await connection.query("SELECT seq, ts FROM chorus_event_ids WHERE event_id = \(event.eventID)", logger: logger)
-                    for try await (original, timestamp) in rows.decode((Int64, Int64).self) {
-                        receipts.append(EventReceipt(sequence: original, eventID: event.eventID, timestamp: timestamp, duplicate: true))
-                    }
+                    last += 1
+                    originals[event.eventID] = (last, event.timestamp)
+                    appended.add(event, sequence: last)
+                    receipts.append(EventReceipt(sequence: last, eventID: event.eventID, timestamp: event.timestamp, duplicate: false))
                 }
-                try await connection.query("UPDATE chorus_event_counter SET last_seq = \(last)", logger: logger)
+                guard !appended.sequences.isEmpty else { return receipts }
+                // An id past the window is claimed again (its row replaced); the counter moves on.
+                try await connection.query(
+                    """
+                    WITH new AS (
+                        SELECT * FROM unnest(\(appended.sequences), \(appended.eventIDs), \(appended.types), \(appended.data), \(appended.timestamps),
+                            \(appended.correlationIDs), \(appended.partitionKeys), \(appended.headers), \(appended.present), \(appended.sizes))
+                        AS t(seq, event_id, type, data, ts, correlation_id, partition_key, headers, present, size)),
+                    claimed AS (
+                        INSERT INTO chorus_event_ids (event_id, seq, ts, seen_at) SELECT event_id, seq, ts, \(now) FROM new
+                        ON CONFLICT (event_id) DO UPDATE SET seq = excluded.seq, ts = excluded.ts, seen_at = excluded.seen_at),
+                    counted AS (UPDATE chorus_event_counter SET last_seq = \(last))
+                    INSERT INTO chorus_events (seq, event_id, type, data, ts, correlation_id, partition_key, headers, size)
+                    SELECT seq, event_id, type, data, ts, CASE WHEN present & 1 <> 0 THEN correlation_id END,
+                        CASE WHEN present & 2 <> 0 THEN partition_key END, CASE WHEN present & 4 <> 0 THEN headers END, size
+                    FROM new ORDER BY seq
+                    """, logger: logger)
                 return receipts
             }
+        }
+    }
+
+    /// One event (a publisher alone, or the only one waiting), under the counter's lock: its id
+    /// claimed (new, or past the window and replaced), the event appended and the counter moved
+    /// in one statement, a round trip fewer than a batch's lookup first; or the original's receipt.
+    private static func appendOne(
+        _ event: Event, after last: Int64, now: Int64, expired: Int64, _ connection: PostgresConnection, _ logger: Logger
+    ) async throws -> EventReceipt {
+        let sequence = last + 1
+        let appended = try await Self.first(
+            Int64.self,
+            connection.query(
+                """
+                WITH claimed AS (
+                    INSERT INTO chorus_event_ids (event_id, seq, ts, seen_at) VALUES (\(event.eventID), \(sequence), \(event.timestamp), \(now))
+                    ON CONFLICT (event_id) DO UPDATE SET seq = excluded.seq, ts = excluded.ts, seen_at = excluded.seen_at
+                    WHERE chorus_event_ids.seen_at <= \(expired)
+                    RETURNING seq),
+                counted AS (UPDATE chorus_event_counter SET last_seq = \(sequence) WHERE EXISTS (SELECT 1 FROM claimed))
+                INSERT INTO chorus_events (seq, event_id, type, data, ts, correlation_id, partition_key, headers, size)
+                SELECT seq, \(event.eventID), \(event.type), \(event.data), \(event.timestamp), \(event.correlationID),
+                    \(event.partitionKey), \(EventHeaders.encode(event.headers)), \(event.storedSize) FROM claimed
+                RETURNING seq
+                """, logger: logger))
+        if appended != nil {
+            return EventReceipt(sequence: sequence, eventID: event.eventID, timestamp: event.timestamp, duplicate: false)
+        }
+        let rows = try await connection.query("SELECT seq, ts FROM chorus_event_ids WHERE event_id = \(event.eventID)", logger: logger)
+        for try await (original, timestamp) in rows.decode((Int64, Int64).self) {
+            return EventReceipt(sequence: original, eventID: event.eventID, timestamp: timestamp, duplicate: true)
+        }
+        throw StoreError("event id \(event.eventID) is neither new nor recorded")
+    }
+
+    /// A batch's new events as columns, for one `unnest`: arrays cannot hold NULL here, so the
+    /// optional columns carry "" and `present` says which of them are given (1: correlation id,
+    /// 2: partition key, 4: headers).
+    private struct AppendedColumns {
+        var sequences: [Int64] = []
+        var eventIDs: [String] = []
+        var types: [String] = []
+        var data: [ByteBuffer] = []
+        var timestamps: [Int64] = []
+        var correlationIDs: [String] = []
+        var partitionKeys: [String] = []
+        var headers: [String] = []
+        var present: [Int32] = []
+        var sizes: [Int64] = []
+
+        mutating func add(_ event: Event, sequence: Int64) {
+            let headers = EventHeaders.encode(event.headers)
+            self.sequences.append(sequence)
+            self.eventIDs.append(event.eventID)
+            self.types.append(event.type)
+            self.data.append(event.data)
+            self.timestamps.append(event.timestamp)
+            self.correlationIDs.append(event.correlationID ?? "")
+            self.partitionKeys.append(event.partitionKey ?? "")
+            self.headers.append(headers ?? "")
+            self.present.append((event.correlationID == nil ? 0 : 1) | (event.partitionKey == nil ? 0 : 2) | (headers == nil ? 0 : 4))
+            self.sizes.append(Int64(event.storedSize))
         }
     }
 

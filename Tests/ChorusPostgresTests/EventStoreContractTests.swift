@@ -72,6 +72,9 @@ import Testing
         let all = try await Self.everything(store)
         #expect(all.map(\.event.eventID) == ["a", "b", "c", "d"])
         #expect(all[0].event == rich)
+        // What was not given reads back as not given, not as empty, beside one that was.
+        #expect(all[1].event == Self.event("b", type: "order.paid", at: 200))
+        #expect(all[1].event.correlationID == nil && all[1].event.partitionKey == nil && all[1].event.headers.isEmpty)
         #expect(all[0].sequence == receipts[0].sequence)
         #expect(try await store.events(EventQuery(afterSequence: receipts[1].sequence, limit: 10)).map(\.event.eventID) == ["c", "d"])
         #expect(try await store.events(EventQuery(order: .newestFirst, limit: 2)).map(\.event.eventID) == ["d", "c"])
@@ -99,6 +102,9 @@ import Testing
         #expect(!again[1].duplicate)
         #expect(again[2] == EventReceipt(sequence: again[1].sequence, eventID: "new", timestamp: 70, duplicate: true))
         #expect(try await Self.everything(store).count == 2)
+        // Alone in its append, too.
+        #expect(try await Self.append(store, [Self.event("once", at: 65)], now: 1_000 + Self.hour - 1) == [again[0]])
+        #expect(try await store.lastSequence() == again[1].sequence)
         // Past the window, the id is new again.
         let later = try await Self.append(store, [Self.event("once", at: 90)], now: 1_000 + Self.hour)[0]
         #expect(!later.duplicate && later.sequence > again[1].sequence)
