@@ -28,8 +28,13 @@ import Testing
         let appended: Int
         let behind: Int
 
-        init(_ base: SQLiteEventStore, delay: Duration = .zero, failures: Int = 0, appended: Int = 0, behind: Int = .max) {
+        /// How many `definitions` calls fail first (a store gone just after it was ready).
+        let definitionFailures: Int
+        let definitionCalls = Atomic<Int>(0)
+
+        init(_ base: SQLiteEventStore, delay: Duration = .zero, failures: Int = 0, appended: Int = 0, behind: Int = .max, definitionFailures: Int = 0) {
             self.base = base
+            self.definitionFailures = definitionFailures
             self.appended = appended
             self.behind = behind
             self.delay = delay
@@ -82,7 +87,10 @@ import Testing
         func saveDefinition(_ kind: StoredDefinition.Kind, name: String, body: String, now: Int64) async throws {
             try await self.base.saveDefinition(kind, name: name, body: body, now: now)
         }
-        func definitions(_ kind: StoredDefinition.Kind) async throws -> [StoredDefinition] { try await self.base.definitions(kind) }
+        func definitions(_ kind: StoredDefinition.Kind) async throws -> [StoredDefinition] {
+            guard self.definitionCalls.add(1, ordering: .relaxed).newValue > self.definitionFailures else { throw StoreError("connection refused") }
+            return try await self.base.definitions(kind)
+        }
         func removeDefinition(_ kind: StoredDefinition.Kind, name: String) async throws -> Bool { try await self.base.removeDefinition(kind, name: name) }
     }
 
@@ -116,6 +124,24 @@ import Testing
         dispatcher.stop()
         await run.value
         try await body(store)
+    }
+
+    /// A store that cannot answer when the bus starts (PostgreSQL stopped just after it was
+    /// ready): the bus keeps trying, then runs with the saved consumer; the hub is not stopped.
+    @Test func aStoreThatFailsAtStartIsWaitedFor() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-dispatch-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let base = try SQLiteEventStore(path: directory.appendingPathComponent("events.sqlite").path, sync: .normal)
+        defer { try? base.close() }
+        try await base.saveDefinition(.consumer, name: "saved", body: #"{"types": ["order.*"], "target": {"handler": "h"}}"#, now: 0)
+        let store = RecordingStore(base, definitionFailures: 3)
+        let bus = try EventBus(options: EventBus.Options(), openStore: { store }, makeTarget: { _, _ in FakeTarget() })
+        let run = Task { try await bus.run() }
+        try await EventBusTests.eventually { (try? await bus.runningStore()) != nil }
+        #expect(store.definitionCalls.load(ordering: .relaxed) > 3)
+        #expect(bus.consumers().map(\.consumer.name) == ["saved"])
+        run.cancel()
+        _ = await run.result
     }
 
     static func pending(_ store: RecordingStore) async throws -> Int {

@@ -214,18 +214,22 @@ public final class EventBus: Service, Sendable {
     private func serve() async throws {
         // A shared store starts with its own service (PostgreSQL migrates first); when that fails
         // the group shuts down, and so does this wait, quietly: the store's service says why.
+        let store: any EventStore
         do {
-            try await cancelWhenGracefulShutdown { try await self.waitForStore() }
+            store = try await cancelWhenGracefulShutdown {
+                try await self.waitForStore()
+                let store = try self.openStore()
+                try await self.loadSavedDefinitions(from: store)
+                return store
+            }
         } catch {
             guard Task.isShuttingDownGracefully || Task.isCancelled else { throw error }
             self.state.withLock { $0.stopped = true }
             return
         }
-        let store = try self.openStore()
         let committer = EventCommitter(store: store, idempotencyWindow: self.options.idempotencyWindow, clock: self.clock) { [weak self] in
             self?.wakeAll()
         }
-        try await self.loadSavedDefinitions(from: store)
         self.state.withLock {
             $0.store = store
             $0.committer = committer
@@ -355,7 +359,23 @@ public final class EventBus: Service, Sendable {
         }
     }
 
+    /// Reads the consumers and schemas the API saved, trying again (after 0.1 s, doubling up to
+    /// 5 s) while the store cannot answer: PostgreSQL can go away just after it was found ready,
+    /// and that must leave the hub running, its bus unavailable meanwhile, not stop it.
     private func loadSavedDefinitions(from store: any EventStore) async throws {
+        var delay = Duration.milliseconds(100)
+        while true {
+            do {
+                return try await self.readSavedDefinitions(from: store)
+            } catch {
+                self.logger.warning("event bus: cannot read the saved consumers and schemas yet, trying again in \(delay): \(error)")
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+    }
+
+    private func readSavedDefinitions(from store: any EventStore) async throws {
         for saved in try await store.definitions(.schema) {
             do {
                 let schema = try Self.compile(saved.body, type: saved.name)
