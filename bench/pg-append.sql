@@ -1,6 +1,7 @@
 -- The PostgreSQL event store's append, as pgbench runs it: one transaction of ten events, each
 -- a claim of its id and an insert (what PostgresEventStore.append sent until it wrote a batch in
--- one statement), under the counter's lock: the per-statement cost of migration 6's triggers. Against a database migrated by chorus (postgres_url); see docs/performance.md.
+-- one statement), under the counter's lock: the per-statement cost of migration 6's triggers.
+-- Against a database migrated by chorus (postgres_url); see docs/performance.md.
 --   pgbench -n -c 16 -j 2 -T 10 -f bench/pg-append.sql DATABASE
 \set r random(1, 2000000000)
 BEGIN;
