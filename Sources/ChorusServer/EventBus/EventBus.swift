@@ -368,6 +368,8 @@ public final class EventBus: Service, Sendable {
             do {
                 return try await self.readSavedDefinitions(from: store)
             } catch {
+                // A hub stopping (its port taken, a signal) cancels the read: that is no failure to report.
+                guard !Task.isCancelled, !Task.isShuttingDownGracefully else { throw error }
                 self.logger.warning("event bus: cannot read the saved consumers and schemas yet, trying again in \(delay): \(error)")
                 try await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(5))
