@@ -224,11 +224,7 @@ public final class PostgresEventStore: EventStore {
     /// log's totals from ``stats()``, and only a log over a limit walked, oldest first, as far
     /// as the excess (a running sum over the whole log took about a second per million events).
     private func retentionCut(_ retention: EventRetention) async throws -> Int64 {
-        guard retention.maxEvents != nil || retention.maxBytes != nil else { return 0 }
-        let totals = try await self.stats()
-        let excessEvents = retention.maxEvents.map { totals.count - $0 } ?? 0
-        let excessBytes = retention.maxBytes.map { totals.bytes - $0 } ?? 0
-        guard excessEvents > 0 || excessBytes > 0 else { return 0 }
+        guard retention.limitsCountOrSize, let excess = retention.excess(of: try await self.stats()) else { return 0 }
         return try await self.bounded {
             try await Self.first(
                 Int64.self,
@@ -236,7 +232,7 @@ public final class PostgresEventStore: EventStore {
                     """
                     SELECT seq FROM (SELECT seq, row_number() OVER oldest AS n, sum(size) OVER oldest AS running
                                      FROM chorus_events WINDOW oldest AS (ORDER BY seq)) AS walked
-                    WHERE n >= \(excessEvents) AND running >= \(excessBytes) ORDER BY seq LIMIT 1
+                    WHERE n >= \(excess.events) AND running >= \(excess.bytes) ORDER BY seq LIMIT 1
                     """, logger: self.logger)) ?? 0
         }
     }

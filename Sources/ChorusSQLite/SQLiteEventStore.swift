@@ -308,10 +308,7 @@ public final class SQLiteEventStore: EventStore, BlockingEventAppend {
     /// a limit is walked, oldest first in a snapshot off the writer, as far as the excess. Appends
     /// after the totals add newer events only, so the cut never reaches past what the limits allow.
     private func retentionCut(_ retention: EventRetention) async throws -> Int64 {
-        guard retention.maxEvents != nil || retention.maxBytes != nil else { return 0 }
-        let totals = try await self.stats()
-        let excess = (events: retention.maxEvents.map { totals.count - $0 } ?? 0, bytes: retention.maxBytes.map { totals.bytes - $0 } ?? 0)
-        guard excess.events > 0 || excess.bytes > 0 else { return 0 }
+        guard retention.limitsCountOrSize, let excess = retention.excess(of: try await self.stats()) else { return 0 }
         return try await self.read { db in
             var (excessEvents, excessBytes) = excess
             var cut: Int64 = 0

@@ -107,4 +107,16 @@ public struct EventRetention: Sendable, Hashable {
         self.maxEvents = maxEvents
         self.maxBytes = maxBytes
     }
+
+    /// How many events and bytes of a log with `totals` the count and size limits remove (the
+    /// oldest first, until both are met); nil when the log is within both, or neither is set.
+    public func excess(of totals: EventLogStats) -> (events: Int, bytes: Int)? {
+        let excess = (events: self.maxEvents.map { totals.count - $0 } ?? 0, bytes: self.maxBytes.map { totals.bytes - $0 } ?? 0)
+        return excess.events > 0 || excess.bytes > 0 ? excess : nil
+    }
+
+    /// Whether a count or size limit is set: only then do a log's totals matter to retention.
+    public var limitsCountOrSize: Bool {
+        self.maxEvents != nil || self.maxBytes != nil
+    }
 }
